@@ -1,0 +1,326 @@
+#include "builder.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "../ops/core.h"
+#include "../runtime/check.h"
+#include "../runtime/ctx.h"
+#include "../runtime/registry.h"
+
+/* One YAML node while the graph is being put together. */
+struct decl {
+    const struct gr_ynode *map;
+    const char *name;
+    const struct gr_op_desc *op;
+    int n_in;
+    const struct gr_ynode *in_node[GR_MAX_INPUTS];
+    int in_decl[GR_MAX_INPUTS]; /* index into the decl array */
+    struct gr_attr_value attrs[GR_MAX_ATTRS];
+    int attr_line[GR_MAX_ATTRS], attr_col[GR_MAX_ATTRS];
+    int graph_index;
+};
+
+static int valid_node_name(const char *s) {
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_')) return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_' ||
+              *s == '-'))
+            return 0;
+    return 1;
+}
+
+/* name, op, inputs and attributes of one node; nothing about other nodes */
+static int read_decl(struct gr_ctx *ctx, const char *file, const struct gr_ynode *map, int index, struct decl *d) {
+    char what[GR_ERRBUF];
+    snprintf(what, sizeof what, "graph[%d]", index);
+    if (gr_need_kind(ctx, file, map, GR_Y_MAP, what)) return -1;
+    memset(d, 0, sizeof *d);
+    d->map = map;
+    d->graph_index = -1;
+
+    const struct gr_ynode *name = gr_ymap_get(map, "name");
+    if (!name) return gr_fail_node(ctx, file, map, "%s: node has no 'name'", what);
+    snprintf(what, sizeof what, "graph[%d]: name", index);
+    if (gr_read_string(ctx, file, name, what, &d->name)) return -1;
+    if (!valid_node_name(d->name) || strlen(d->name) > 63)
+        return gr_fail_node(ctx, file, name,
+                            "node name '%s': use 1-63 letters, digits, '_' or '-', starting with a letter or '_'",
+                            d->name);
+
+    const struct gr_ynode *op = gr_ymap_get(map, "op");
+    if (!op) return gr_fail_node(ctx, file, map, "node '%s': no 'op'", d->name);
+    const char *op_name;
+    snprintf(what, sizeof what, "node '%s': op", d->name);
+    if (gr_read_string(ctx, file, op, what, &op_name)) return -1;
+    d->op = gr_registry_find(ctx->reg, op_name);
+    if (!d->op) {
+        const char *near = gr_registry_suggest(ctx->reg, op_name);
+        if (near) return gr_fail_node(ctx, file, op, "node '%s': unknown op '%s' (did you mean '%s'?)", d->name, op_name, near);
+        return gr_fail_node(ctx, file, op, "node '%s': unknown op '%s' (`graphrun ops` lists them)", d->name, op_name);
+    }
+
+    const struct gr_ynode *inputs = gr_ymap_get(map, "inputs");
+    if (inputs) {
+        snprintf(what, sizeof what, "node '%s': inputs", d->name);
+        if (inputs->kind == GR_Y_SCALAR) {
+            d->in_node[0] = inputs; /* a single name */
+            d->n_in = 1;
+        } else {
+            if (gr_need_kind(ctx, file, inputs, GR_Y_SEQ, what)) return -1;
+            if (inputs->n > d->op->max_inputs)
+                return gr_fail_node(ctx, file, inputs, "node '%s': op '%s' takes at most %d input%s, got %d", d->name,
+                                    d->op->name, d->op->max_inputs, d->op->max_inputs == 1 ? "" : "s", inputs->n);
+            for (int k = 0; k < inputs->n; k++) {
+                const char *s;
+                snprintf(what, sizeof what, "node '%s': inputs[%d]", d->name, k);
+                if (gr_read_string(ctx, file, inputs->items[k], what, &s)) return -1;
+                d->in_node[k] = inputs->items[k];
+            }
+            d->n_in = inputs->n;
+        }
+    }
+    if (d->n_in < d->op->min_inputs || d->n_in > d->op->max_inputs) {
+        const struct gr_ynode *at = inputs ? inputs : map;
+        if (d->op->min_inputs == d->op->max_inputs)
+            return gr_fail_node(ctx, file, at, "node '%s': op '%s' takes %d input%s, got %d", d->name, d->op->name,
+                                d->op->min_inputs, d->op->min_inputs == 1 ? "" : "s", d->n_in);
+        return gr_fail_node(ctx, file, at, "node '%s': op '%s' takes %d to %d inputs, got %d", d->name, d->op->name,
+                            d->op->min_inputs, d->op->max_inputs, d->n_in);
+    }
+
+    /* attributes: every other key must be one of the op's */
+    const char *allowed[GR_MAX_ATTRS + 4];
+    int n_allowed = 0;
+    allowed[n_allowed++] = "name";
+    allowed[n_allowed++] = "op";
+    allowed[n_allowed++] = "inputs";
+    for (int a = 0; a < d->op->n_attrs; a++) allowed[n_allowed++] = d->op->attrs[a].name;
+    allowed[n_allowed] = NULL;
+    snprintf(what, sizeof what, "node '%s' (op %s)", d->name, d->op->name);
+    if (gr_check_keys(ctx, file, map, allowed, what)) return -1;
+
+    for (int a = 0; a < d->op->n_attrs; a++) {
+        const struct gr_attr_spec *spec = &d->op->attrs[a];
+        const struct gr_ynode *v = gr_ymap_get(map, spec->name);
+        snprintf(what, sizeof what, "node '%s': %s", d->name, spec->name);
+        if (v) {
+            if (gr_attr_read(ctx, file, spec, v, what, &d->attrs[a])) return -1;
+            d->attr_line[a] = v->line;
+            d->attr_col[a] = v->col;
+        } else if (spec->def) {
+            if (gr_attr_default(ctx, spec, what, &d->attrs[a])) return -1;
+        } else if (!spec->optional) {
+            return gr_fail_node(ctx, file, map, "node '%s': op '%s' needs attribute '%s' (%s)", d->name, d->op->name,
+                                spec->name, spec->doc ? spec->doc : "no default");
+        }
+    }
+    return 0;
+}
+
+/* Depth-first order over the declarations: inputs before users, otherwise
+ * the order of the file. Iterative, so a long chain cannot exhaust the stack. */
+static int sort_decls(struct gr_ctx *ctx, const char *file, struct decl *d, int n, int *order) {
+    unsigned char *state = gr_calloc(ctx, (size_t)n, 1); /* 0 new, 1 on the stack, 2 done */
+    int *stack = gr_alloc(ctx, (size_t)n * sizeof *stack);
+    int *next = gr_calloc(ctx, (size_t)n, sizeof *next); /* next input to visit */
+    int rc = -1, n_order = 0;
+    if (!state || !stack || !next) goto out;
+    for (int root = 0; root < n; root++) {
+        if (state[root]) continue;
+        int top = 0;
+        stack[top++] = root;
+        state[root] = 1;
+        while (top > 0) {
+            int v = stack[top - 1];
+            if (next[v] < d[v].n_in) {
+                int u = d[v].in_decl[next[v]++];
+                if (state[u] == 2) continue;
+                if (state[u] == 1) {
+                    /* the cycle is the stack from u up to v, then u again */
+                    char path[GR_ERRBUF];
+                    size_t used = 0;
+                    int from = top - 1;
+                    while (stack[from] != u) from--;
+                    for (int k = from; k < top && used < sizeof path; k++)
+                        used += (size_t)snprintf(path + used, sizeof path - used, "%s -> ", d[stack[k]].name);
+                    if (used < sizeof path) snprintf(path + used, sizeof path - used, "%s", d[u].name);
+                    gr_fail_node(ctx, file, d[u].map, "node '%s': the graph has a cycle: %s", d[u].name, path);
+                    goto out;
+                }
+                state[u] = 1;
+                stack[top++] = u;
+            } else {
+                state[v] = 2;
+                order[n_order++] = v;
+                top--;
+            }
+        }
+    }
+    rc = 0;
+out:
+    gr_free(ctx, state);
+    gr_free(ctx, stack);
+    gr_free(ctx, next);
+    return rc;
+}
+
+/* Add node `d` (its inputs already in the graph): infer its shape, create
+ * the parameters its op asks for, then the node itself. */
+static int add_decl(struct gr_ctx *ctx, struct gr_graph *g, struct decl *d, int64_t batch) {
+    const struct gr_op_desc *param_op = gr_registry_find(ctx->reg, "param");
+    GR_ASSERT(param_op);
+
+    /* A provisional node at the end to run infer on; parameters go before it. */
+    int user_in[GR_MAX_INPUTS];
+    for (int k = 0; k < d->n_in; k++) user_in[k] = d->in_decl[k];
+    int idx = gr_graph_add(g, d->name, d->op, d->n_in, user_in, d->attrs);
+    if (idx < 0) return -1;
+    struct gr_node *nd = &g->nodes[idx];
+    nd->line = d->map->line;
+    nd->col = d->map->col;
+    memcpy(nd->attr_line, d->attr_line, sizeof nd->attr_line);
+    memcpy(nd->attr_col, d->attr_col, sizeof nd->attr_col);
+
+    /* shapes of all nodes so far, indexed by graph index */
+    struct gr_shape *shapes = gr_alloc(ctx, (size_t)g->n * sizeof *shapes);
+    enum gr_dtype *dtypes = gr_alloc(ctx, (size_t)g->n * sizeof *dtypes);
+    if (!shapes || !dtypes) {
+        gr_free(ctx, shapes);
+        gr_free(ctx, dtypes);
+        return -1;
+    }
+    for (int i = 0; i < g->n - 1; i++) {
+        shapes[i] = g->nodes[i].shape;
+        dtypes[i] = g->nodes[i].dtype;
+    }
+    struct gr_infer inf;
+    int rc = gr_node_infer(g, idx, batch, 1, shapes, dtypes, &inf);
+    gr_free(ctx, shapes);
+    gr_free(ctx, dtypes);
+    if (rc) return -1;
+
+    if (d->op->n_params == 0) {
+        nd->shape = inf.out;
+        nd->dtype = inf.out_dtype;
+        nd->saved_bytes = inf.saved_bytes;
+        nd->scratch_bytes = inf.scratch_bytes;
+        d->graph_index = idx;
+        return 0;
+    }
+
+    /* Re-add: parameters first, then the node with them appended. */
+    struct gr_node keep = *nd;
+    g->n--;
+    int params[GR_MAX_PARAMS];
+    for (int k = 0; k < d->op->n_params; k++) {
+        const struct gr_param_spec *ps = &d->op->params[k];
+        struct gr_attr_value pa[GR_MAX_ATTRS];
+        memset(pa, 0, sizeof pa);
+        pa[GR_PARAM_SHAPE].present = 1;
+        pa[GR_PARAM_SHAPE].n = inf.param[k].rank;
+        for (int r = 0; r < inf.param[k].rank; r++) pa[GR_PARAM_SHAPE].ints[r] = inf.param[k].dim[r];
+        pa[GR_PARAM_INIT].present = 1;
+        pa[GR_PARAM_INIT].i = ps->init;
+        pa[GR_PARAM_INIT].s = gr_init_names[ps->init];
+        pa[GR_PARAM_TRAINABLE].present = 1;
+        pa[GR_PARAM_TRAINABLE].i = 1;
+        char pname[160];
+        snprintf(pname, sizeof pname, "%s.%s", d->name, ps->name);
+        int p = gr_graph_add(g, pname, param_op, 0, NULL, pa);
+        if (p < 0) return -1;
+        g->nodes[p].shape = inf.param[k];
+        g->nodes[p].dtype = GR_F32;
+        params[k] = p;
+    }
+    idx = gr_graph_add(g, d->name, d->op, d->n_in, user_in, d->attrs);
+    if (idx < 0) return -1;
+    nd = &g->nodes[idx];
+    const char *name = nd->name;
+    *nd = keep;
+    nd->name = name;
+    for (int k = 0; k < d->op->n_params; k++) {
+        nd->in[d->n_in + k] = params[k];
+        g->nodes[params[k]].owner = idx;
+    }
+    nd->n_in = d->n_in + d->op->n_params;
+    nd->shape = inf.out;
+    nd->dtype = inf.out_dtype;
+    nd->saved_bytes = inf.saved_bytes;
+    nd->scratch_bytes = inf.scratch_bytes;
+    d->graph_index = idx;
+    return 0;
+}
+
+int gr_build_graph(struct gr_ctx *ctx, struct gr_graph *g, const char *file, const struct gr_ynode *seq,
+                   int64_t batch) {
+    if (gr_need_kind(ctx, file, seq, GR_Y_SEQ, "graph")) return -1;
+    if (seq->n == 0) return gr_fail_node(ctx, file, seq, "graph: no nodes");
+    int n = seq->n;
+    struct decl *d = gr_calloc(ctx, (size_t)n, sizeof *d);
+    int *order = gr_alloc(ctx, (size_t)n * sizeof *order);
+    int rc = -1;
+    if (!d || !order) goto out;
+
+    for (int i = 0; i < n; i++)
+        if (read_decl(ctx, file, seq->items[i], i, &d[i])) goto out;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < i; j++)
+            if (strcmp(d[i].name, d[j].name) == 0) {
+                gr_fail_node(ctx, file, gr_ymap_get(d[i].map, "name"), "node name '%s' is already used at line %d",
+                             d[i].name, d[j].map->line);
+                goto out;
+            }
+    /* resolve input names */
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < d[i].n_in; k++) {
+            const char *want = d[i].in_node[k]->str;
+            int found = -1;
+            for (int j = 0; j < n && found < 0; j++)
+                if (strcmp(d[j].name, want) == 0) found = j;
+            if (found < 0) {
+                const char **names = gr_alloc(ctx, (size_t)n * sizeof *names);
+                if (!names) goto out;
+                for (int j = 0; j < n; j++) names[j] = d[j].name;
+                const char *near = gr_closest(want, names, n);
+                if (near)
+                    gr_fail_node(ctx, file, d[i].in_node[k], "node '%s': input '%s' names no node (did you mean '%s'?)",
+                                 d[i].name, want, near);
+                else
+                    gr_fail_node(ctx, file, d[i].in_node[k], "node '%s': input '%s' names no node", d[i].name, want);
+                gr_free(ctx, names);
+                goto out;
+            }
+            d[i].in_decl[k] = found;
+        }
+    }
+    if (sort_decls(ctx, file, d, n, order)) goto out;
+
+    gr_graph_free(g);
+    gr_graph_init(g, ctx, file);
+    g->batch = batch;
+    for (int o = 0; o < n; o++) {
+        struct decl *x = &d[order[o]];
+        for (int k = 0; k < x->n_in; k++) x->in_decl[k] = d[x->in_decl[k]].graph_index;
+        if (add_decl(ctx, g, x, batch)) goto out;
+    }
+    /* a node needs a gradient when a trainable parameter's gradient flows through it */
+    for (int i = 0; i < g->n; i++) {
+        struct gr_node *nd = &g->nodes[i];
+        if (nd->op->flags & GR_OP_PARAM) {
+            nd->needs_grad = nd->attrs[GR_PARAM_TRAINABLE].i != 0;
+            continue;
+        }
+        nd->needs_grad = 0;
+        for (int k = 0; k < nd->n_in; k++) {
+            if (k < nd->n_user && (nd->op->no_grad >> k) & 1u) continue;
+            if (g->nodes[nd->in[k]].needs_grad) nd->needs_grad = 1;
+        }
+        if (nd->dtype != GR_F32) nd->needs_grad = 0;
+    }
+    rc = 0;
+out:
+    gr_free(ctx, d);
+    gr_free(ctx, order);
+    return rc;
+}

@@ -1,0 +1,71 @@
+/* dense: y[..., U] = x[..., I] @ kernel[I, U] + bias[U]
+ * Parameters as TensorFlow's dense layer makes them by default: kernel
+ * Glorot-uniform (fan_in = I, fan_out = U), bias zeros.
+ * backward (R = rows of x, i.e. all axes but the last):
+ *   dx[R, I] += dy[R, U] @ kernel^T
+ *   dkernel[I, U] += x^T @ dy
+ *   dbias[U] += sum over rows of dy */
+#include "graphrun/plugin.h"
+
+enum { A_UNITS };
+static const struct gr_attr_spec dense_attrs[] = {
+    [A_UNITS] = {"units", GR_ATTR_INT, "output features U", .min = 1, .max = 1 << 24},
+};
+enum { P_KERNEL, P_BIAS };
+static const struct gr_param_spec dense_params[] = {
+    [P_KERNEL] = {"kernel", GR_INIT_GLOROT_UNIFORM, "[I, U]"},
+    [P_BIAS] = {"bias", GR_INIT_ZEROS, "[U]"},
+};
+enum { IN_X, IN_KERNEL, IN_BIAS };
+
+static int dense_infer(struct gr_infer *inf) {
+    const struct gr_shape *x = inf->in[0];
+    if (inf->in_dtype[0] != GR_F32) return gr_infer_fail(inf, -1, "input must be float32");
+    if (x->rank < 2) return gr_infer_fail(inf, -1, "input needs a batch axis and a feature axis, has rank %d", x->rank);
+    int64_t in = x->dim[x->rank - 1], units = inf->attrs[A_UNITS].i;
+    inf->out = *x;
+    inf->out.dim[x->rank - 1] = units;
+    inf->param[P_KERNEL] = (struct gr_shape){2, {in, units}};
+    inf->param[P_BIAS] = (struct gr_shape){1, {units}};
+    return 0;
+}
+
+static void dense_forward(const struct gr_args *a) {
+    const float *x = a->in[IN_X]->data, *w = a->in[IN_KERNEL]->data, *b = a->in[IN_BIAS]->data;
+    float *y = a->out->data;
+    int64_t in = a->in[IN_KERNEL]->shape.dim[0], u = a->in[IN_KERNEL]->shape.dim[1];
+    int64_t rows = gr_shape_count(&a->in[IN_X]->shape) / in;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t j = 0; j < u; j++) y[r * u + j] = b[j];
+    a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_NO_TRANS, rows, u, in, 1.0f, x, in, w, u, 1.0f, y, u);
+}
+
+static void dense_backward(const struct gr_args *a) {
+    const float *x = a->in[IN_X]->data, *w = a->in[IN_KERNEL]->data, *dy = a->dout->data;
+    int64_t in = a->in[IN_KERNEL]->shape.dim[0], u = a->in[IN_KERNEL]->shape.dim[1];
+    int64_t rows = gr_shape_count(&a->in[IN_X]->shape) / in;
+    if (a->din[IN_X])
+        a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_TRANS, rows, in, u, 1.0f, dy, u, w, u, 1.0f, a->din[IN_X]->data, in);
+    if (a->din[IN_KERNEL])
+        a->host->sgemm(a->host_ctx, GR_TRANS, GR_NO_TRANS, in, u, rows, 1.0f, x, in, dy, u, 1.0f,
+                       a->din[IN_KERNEL]->data, u);
+    if (a->din[IN_BIAS]) {
+        float *db = a->din[IN_BIAS]->data;
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t j = 0; j < u; j++) db[j] += dy[r * u + j];
+    }
+}
+
+const struct gr_op_desc gr_op_dense = {
+    .name = "dense",
+    .summary = "y[..., U] = x[..., I] @ kernel[I, U] + bias[U]",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .attrs = dense_attrs,
+    .n_attrs = 1,
+    .params = dense_params,
+    .n_params = 2,
+    .infer = dense_infer,
+    .forward = dense_forward,
+    .backward = dense_backward,
+};

@@ -1,0 +1,33 @@
+/* relu: y = max(x, 0);  backward: dx += dy where x > 0 (the kink takes 0) */
+#include "graphrun/plugin.h"
+
+static int relu_infer(struct gr_infer *inf) {
+    if (inf->in_dtype[0] != GR_F32) return gr_infer_fail(inf, -1, "input must be float32");
+    inf->out = *inf->in[0];
+    return 0;
+}
+
+static void relu_forward(const struct gr_args *a) {
+    const float *x = a->in[0]->data;
+    float *y = a->out->data;
+    int64_t n = gr_shape_count(&a->out->shape);
+    for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+static void relu_backward(const struct gr_args *a) {
+    if (!a->din[0]) return;
+    const float *x = a->in[0]->data, *dy = a->dout->data;
+    float *dx = a->din[0]->data;
+    int64_t n = gr_shape_count(&a->out->shape);
+    for (int64_t i = 0; i < n; i++) dx[i] += x[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+const struct gr_op_desc gr_op_relu = {
+    .name = "relu",
+    .summary = "y = max(x, 0)",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .infer = relu_infer,
+    .forward = relu_forward,
+    .backward = relu_backward,
+};

@@ -1,0 +1,97 @@
+/* softmax_cross_entropy: the mean over R rows of -log softmax(logits)[label],
+ * fused so it never forms log(0):
+ *   loss = 1/R * sum_r ( logsumexp(x_r) - x_r[label_r] ),
+ *   logsumexp(x) = m + log sum_j exp(x_j - m),  m = max_j x_j
+ * Inputs: logits [..., C] float32, and either int32 class indices [...] or
+ * float32 target distributions [..., C] (then x_r[label_r] becomes
+ * sum_j t_rj x_rj, assuming each row of t sums to 1).
+ * Output: a scalar. The targets take no gradient.
+ * backward: dlogits_r += dloss * (softmax(x_r) - onehot(label_r)) / R */
+#include <math.h>
+
+#include "graphrun/plugin.h"
+
+static int xent_infer(struct gr_infer *inf) {
+    const struct gr_shape *x = inf->in[0], *t = inf->in[1];
+    char sx[96], st[96];
+    if (inf->in_dtype[0] != GR_F32) return gr_infer_fail(inf, -1, "logits must be float32");
+    if (x->rank < 2) return gr_infer_fail(inf, -1, "logits need a batch axis and a class axis, got %s", gr_shape_format(x, sx, sizeof sx));
+    int ok = 1;
+    if (inf->in_dtype[1] == GR_I32) {
+        ok = t->rank == x->rank - 1;
+        for (int i = 0; ok && i < t->rank; i++) ok = t->dim[i] == x->dim[i];
+        if (!ok)
+            return gr_infer_fail(inf, -1, "class indices of shape %s do not match logits %s (expected the logits' shape without its last axis)",
+                                 gr_shape_format(t, st, sizeof st), gr_shape_format(x, sx, sizeof sx));
+    } else {
+        ok = t->rank == x->rank;
+        for (int i = 0; ok && i < t->rank; i++) ok = t->dim[i] == x->dim[i];
+        if (!ok)
+            return gr_infer_fail(inf, -1, "target distributions of shape %s do not match logits %s",
+                                 gr_shape_format(t, st, sizeof st), gr_shape_format(x, sx, sizeof sx));
+    }
+    inf->out.rank = 0;
+    return 0;
+}
+
+/* logsumexp of one row, and the row's max */
+static double row_lse(const float *x, int64_t c, float *max) {
+    float m = x[0];
+    for (int64_t j = 1; j < c; j++) m = x[j] > m ? x[j] : m;
+    double s = 0;
+    for (int64_t j = 0; j < c; j++) s += exp((double)(x[j] - m));
+    *max = m;
+    return (double)m + log(s);
+}
+
+static void xent_forward(const struct gr_args *a) {
+    const struct gr_shape *xs = &a->in[0]->shape;
+    int64_t c = xs->dim[xs->rank - 1], rows = gr_shape_count(xs) / c;
+    const float *x = a->in[0]->data;
+    int sparse = a->in[1]->dtype == GR_I32;
+    double total = 0;
+    for (int64_t r = 0; r < rows; r++) {
+        float m;
+        double lse = row_lse(x + r * c, c, &m);
+        if (sparse) {
+            int32_t k = ((const int32_t *)a->in[1]->data)[r];
+            if (k >= 0 && k < c) total += lse - x[r * c + k]; /* labels were checked when loaded */
+        } else {
+            const float *t = (const float *)a->in[1]->data + r * c;
+            for (int64_t j = 0; j < c; j++) total += (double)t[j] * (lse - x[r * c + j]);
+        }
+    }
+    *(float *)a->out->data = (float)(total / (double)rows);
+}
+
+static void xent_backward(const struct gr_args *a) {
+    if (!a->din[0]) return;
+    const struct gr_shape *xs = &a->in[0]->shape;
+    int64_t c = xs->dim[xs->rank - 1], rows = gr_shape_count(xs) / c;
+    const float *x = a->in[0]->data;
+    float *dx = a->din[0]->data;
+    float scale = *(const float *)a->dout->data / (float)rows;
+    int sparse = a->in[1]->dtype == GR_I32;
+    for (int64_t r = 0; r < rows; r++) {
+        float m;
+        double lse = row_lse(x + r * c, c, &m);
+        for (int64_t j = 0; j < c; j++) {
+            float p = (float)exp((double)x[r * c + j] - lse);
+            float target;
+            if (sparse) target = ((const int32_t *)a->in[1]->data)[r] == j ? 1.0f : 0.0f;
+            else target = ((const float *)a->in[1]->data)[r * c + j];
+            dx[r * c + j] += scale * (p - target);
+        }
+    }
+}
+
+const struct gr_op_desc gr_op_softmax_cross_entropy = {
+    .name = "softmax_cross_entropy",
+    .summary = "loss = mean over rows of logsumexp(x) - x[label] (fused, stable)",
+    .min_inputs = 2,
+    .max_inputs = 2,
+    .no_grad = 1u << 1,
+    .infer = xent_infer,
+    .forward = xent_forward,
+    .backward = xent_backward,
+};

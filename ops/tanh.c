@@ -1,0 +1,35 @@
+/* tanh: y = tanh(x);  backward: dx += dy * (1 - y^2) */
+#include <math.h>
+
+#include "graphrun/plugin.h"
+
+static int tanh_infer(struct gr_infer *inf) {
+    if (inf->in_dtype[0] != GR_F32) return gr_infer_fail(inf, -1, "input must be float32");
+    inf->out = *inf->in[0];
+    return 0;
+}
+
+static void tanh_forward(const struct gr_args *a) {
+    const float *x = a->in[0]->data;
+    float *y = a->out->data;
+    int64_t n = gr_shape_count(&a->out->shape);
+    for (int64_t i = 0; i < n; i++) y[i] = tanhf(x[i]);
+}
+
+static void tanh_backward(const struct gr_args *a) {
+    if (!a->din[0]) return;
+    const float *y = a->out->data, *dy = a->dout->data;
+    float *dx = a->din[0]->data;
+    int64_t n = gr_shape_count(&a->out->shape);
+    for (int64_t i = 0; i < n; i++) dx[i] += dy[i] * (1.0f - y[i] * y[i]);
+}
+
+const struct gr_op_desc gr_op_tanh = {
+    .name = "tanh",
+    .summary = "y = tanh(x)",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .infer = tanh_infer,
+    .forward = tanh_forward,
+    .backward = tanh_backward,
+};

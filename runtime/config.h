@@ -1,0 +1,58 @@
+/* The config front-end: one YAML file with four sections.
+ *
+ *   data:   where the IDX files are (paths relative to the config file)
+ *   graph:  the nodes (see models/builder.h)
+ *   train:  loss node, optimizer, batch size, steps or epochs, seed, threads
+ *   eval:   the logits node, how often and on how many test images
+ *
+ * Every key is checked: unknown keys, wrong types and out-of-range values are
+ * errors with FILE:LINE:COL, never warnings or silent defaults. The graph
+ * section is only checked for shape here; models/builder.c checks the nodes. */
+#ifndef GR_CONFIG_H
+#define GR_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "optim.h"
+#include "yaml.h"
+
+struct gr_ctx;
+
+struct gr_data_paths {
+    char *images, *labels; /* resolved against the config's folder */
+    int64_t limit;         /* use only the first `limit` samples; 0: all */
+    const struct gr_ynode *images_at, *labels_at;
+};
+
+struct gr_config {
+    char *path;
+    struct gr_ydoc doc;
+    const struct gr_ynode *graph;
+
+    struct gr_data_paths train_data, test_data;
+    double pixel_lo, pixel_hi;
+
+    const char *loss;
+    const struct gr_ynode *loss_at;
+    struct gr_optim_cfg optim;
+    int64_t batch_size;
+    const struct gr_ynode *batch_size_at;
+    int64_t steps;  /* 0 when given as epochs */
+    int64_t epochs; /* 0 when given as steps */
+    uint64_t seed;
+    int threads;    /* 0: every core */
+
+    int has_eval;
+    const char *logits; /* [batch, classes]; its argmax is the prediction */
+    const struct gr_ynode *logits_at, *eval_samples_at;
+    int64_t eval_every, eval_samples, eval_batch;
+};
+
+int gr_config_load(struct gr_ctx *ctx, struct gr_config *cfg, const char *path);
+/* Same, from text (tests); `name` is used in messages and `dir` for paths. */
+int gr_config_parse(struct gr_ctx *ctx, struct gr_config *cfg, const char *name, const char *dir, const char *text,
+                    size_t len);
+void gr_config_free(struct gr_ctx *ctx, struct gr_config *cfg);
+
+#endif

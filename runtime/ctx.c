@@ -1,0 +1,118 @@
+#include "ctx.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "registry.h"
+#include "threads.h"
+
+_Noreturn void gr_assert_fail(const char *file, int line, const char *what) {
+    fprintf(stderr, "%s:%d: graphrun internal error: assertion failed: %s\n", file, line, what);
+    abort();
+}
+
+static void *default_alloc(void *ud, size_t bytes, size_t align) {
+    (void)ud;
+    void *p = NULL;
+    if (bytes == 0) bytes = align;
+    bytes = (bytes + align - 1) / align * align;
+    p = aligned_alloc(align, bytes);
+    return p;
+}
+
+static void default_free(void *ud, void *p) {
+    (void)ud;
+    free(p);
+}
+
+int gr_ctx_init(struct gr_ctx *ctx) {
+    memset(ctx, 0, sizeof *ctx);
+    ctx->mem.alloc = default_alloc;
+    ctx->mem.free = default_free;
+    gr_rng_seed(&ctx->rng, 0);
+    gr_host_init(&ctx->host);
+    ctx->reg = gr_registry_new(ctx);
+    if (!ctx->reg) return -1;
+    return 0;
+}
+
+int gr_ctx_set_threads(struct gr_ctx *ctx, int n) {
+    if (n <= 0) n = gr_cpu_count();
+    gr_pool_free(ctx, ctx->pool);
+    ctx->pool = NULL;
+    if (n > 1) {
+        ctx->pool = gr_pool_new(ctx, n);
+        if (!ctx->pool) return -1;
+    }
+    gr_blas_set_threads(n);
+    return 0;
+}
+
+void gr_ctx_free(struct gr_ctx *ctx) {
+    gr_pool_free(ctx, ctx->pool);
+    ctx->pool = NULL;
+    if (ctx->reg) gr_registry_free(ctx, ctx->reg);
+    ctx->reg = NULL;
+}
+
+int gr_vfail(struct gr_ctx *ctx, const char *fmt, va_list ap) {
+    vsnprintf(ctx->err, sizeof ctx->err, fmt, ap);
+    return -1;
+}
+
+int gr_fail(struct gr_ctx *ctx, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    gr_vfail(ctx, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int gr_fail_at(struct gr_ctx *ctx, const char *file, int line, int col, const char *fmt, ...) {
+    char msg[GR_ERRBUF - 256]; /* room for the location */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (line > 0)
+        snprintf(ctx->err, sizeof ctx->err, "%s:%d:%d: %s", file, line, col, msg);
+    else
+        snprintf(ctx->err, sizeof ctx->err, "%s: %s", file, msg);
+    return -1;
+}
+
+void *gr_alloc(struct gr_ctx *ctx, size_t bytes) {
+    void *p = ctx->mem.alloc(ctx->mem.ud, bytes, 64);
+    ctx->n_allocs++;
+    if (!p) gr_fail(ctx, "out of memory allocating %zu bytes", bytes);
+    return p;
+}
+
+void *gr_calloc(struct gr_ctx *ctx, size_t n, size_t size) {
+    size_t bytes;
+    if (gr_mul_size(n, size, &bytes)) {
+        gr_fail(ctx, "allocation of %zu x %zu bytes overflows", n, size);
+        return NULL;
+    }
+    void *p = gr_alloc(ctx, bytes);
+    if (p) memset(p, 0, bytes);
+    return p;
+}
+
+void gr_free(struct gr_ctx *ctx, void *p) {
+    if (p) ctx->mem.free(ctx->mem.ud, p);
+}
+
+char *gr_strdup(struct gr_ctx *ctx, const char *s) {
+    size_t n = strlen(s) + 1;
+    char *d = gr_alloc(ctx, n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+int gr_mul_size(size_t a, size_t b, size_t *out) {
+    if (a != 0 && b > SIZE_MAX / a) return -1;
+    *out = a * b;
+    return 0;
+}

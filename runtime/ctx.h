@@ -1,0 +1,62 @@
+/* The context: the one pointer every runtime call takes. It holds what would
+ * otherwise be globals - the last error, the allocator, the random generator,
+ * the op registry and the host table handed to kernels. */
+#ifndef GR_CTX_H
+#define GR_CTX_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "graphrun/plugin.h"
+#include "rng.h"
+
+/* A broken invariant inside the runtime (never a user's mistake). */
+#define GR_ASSERT(cond)                                                        \
+    do {                                                                       \
+        if (!(cond)) gr_assert_fail(__FILE__, __LINE__, #cond);                \
+    } while (0)
+_Noreturn void gr_assert_fail(const char *file, int line, const char *what);
+
+#define GR_ERRBUF 1024
+
+/* Allocation hooks; the default uses malloc. Tests wrap them to count calls. */
+struct gr_allocator {
+    void *(*alloc)(void *ud, size_t bytes, size_t align);
+    void (*free)(void *ud, void *p);
+    void *ud;
+};
+
+struct gr_ctx {
+    char err[GR_ERRBUF];
+    struct gr_allocator mem;
+    uint64_t n_allocs; /* calls to gr_alloc since init */
+    struct gr_rng rng;
+    struct gr_registry *reg;
+    struct gr_host host;
+    struct gr_pool *pool; /* NULL: single-threaded */
+};
+
+/* Sets up the context with the built-in ops registered. Returns 0 or -1 (see err). */
+int gr_ctx_init(struct gr_ctx *ctx);
+/* Use n threads for kernels and BLAS (0: every core). */
+int gr_ctx_set_threads(struct gr_ctx *ctx, int n);
+void gr_ctx_free(struct gr_ctx *ctx);
+
+/* Record an error message and return -1. */
+int gr_fail(struct gr_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int gr_vfail(struct gr_ctx *ctx, const char *fmt, va_list ap);
+/* Record "FILE:LINE:COL: message" (line and col 1-based; 0 leaves them out). */
+int gr_fail_at(struct gr_ctx *ctx, const char *file, int line, int col, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* 64-byte aligned, never returns NULL without recording an error. */
+void *gr_alloc(struct gr_ctx *ctx, size_t bytes);
+void *gr_calloc(struct gr_ctx *ctx, size_t n, size_t size);
+void gr_free(struct gr_ctx *ctx, void *p);
+char *gr_strdup(struct gr_ctx *ctx, const char *s);
+
+/* a * b with overflow detection: returns -1 on overflow. */
+int gr_mul_size(size_t a, size_t b, size_t *out);
+
+#endif

@@ -1,0 +1,42 @@
+/* A labelled image set held as the bytes of its IDX files: 47 MB for MNIST's
+ * training set instead of 188 MB as floats. Batches are converted on the way
+ * into the graph, and shuffling permutes indices, never the data. */
+#ifndef GR_DATA_H
+#define GR_DATA_H
+
+#include <stdint.h>
+
+#include "idx.h"
+
+struct gr_ctx;
+struct gr_rng;
+
+struct gr_dataset {
+    int64_t n;           /* samples */
+    int sample_rank;     /* axes of one image (2 for 28x28) */
+    int64_t sample_dim[GR_IDX_MAX_RANK];
+    int64_t sample_size; /* bytes per image */
+    int max_label;
+    struct gr_idx images, labels;
+};
+
+/* Load images and labels and check that they describe the same samples. */
+int gr_dataset_load(struct gr_ctx *ctx, struct gr_dataset *d, const char *images, const char *labels);
+void gr_dataset_free(struct gr_ctx *ctx, struct gr_dataset *d);
+
+/* dst[k, :] = lo + (hi - lo) * image[idx[k]] / 255, for k < n */
+void gr_dataset_images(const struct gr_dataset *d, const int32_t *idx, int64_t n, float lo, float hi, float *dst);
+/* dst[k] = label[idx[k]] */
+void gr_dataset_labels(const struct gr_dataset *d, const int32_t *idx, int64_t n, int32_t *dst);
+
+/* A shuffled pass over 0..n-1 that reshuffles at each epoch's end. */
+struct gr_sampler {
+    int64_t n, pos, epoch;
+    int32_t *order;
+};
+int gr_sampler_init(struct gr_ctx *ctx, struct gr_sampler *s, int64_t n, struct gr_rng *rng);
+void gr_sampler_free(struct gr_ctx *ctx, struct gr_sampler *s);
+/* The next `count` indices, crossing into a freshly shuffled epoch if needed. */
+void gr_sampler_next(struct gr_sampler *s, struct gr_rng *rng, int64_t count, int32_t *dst);
+
+#endif

@@ -1,0 +1,174 @@
+#include "graph.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "../models/init.h"
+#include "../ops/core.h"
+#include "ctx.h"
+
+struct gr_str {
+    struct gr_str *next;
+    char s[];
+};
+
+void gr_graph_init(struct gr_graph *g, struct gr_ctx *ctx, const char *file) {
+    memset(g, 0, sizeof *g);
+    g->ctx = ctx;
+    g->file = file;
+}
+
+void gr_graph_free(struct gr_graph *g) {
+    gr_free(g->ctx, g->nodes);
+    gr_free(g->ctx, g->param);
+    gr_free(g->ctx, g->grad);
+    struct gr_str *s = g->strings;
+    while (s) {
+        struct gr_str *next = s->next;
+        gr_free(g->ctx, s);
+        s = next;
+    }
+    memset(g, 0, sizeof *g);
+}
+
+const char *gr_graph_strdup(struct gr_graph *g, const char *s) {
+    size_t n = strlen(s) + 1;
+    struct gr_str *d = gr_alloc(g->ctx, sizeof *d + n);
+    if (!d) return NULL;
+    memcpy(d->s, s, n);
+    d->next = g->strings;
+    g->strings = d;
+    return d->s;
+}
+
+int gr_graph_add(struct gr_graph *g, const char *name, const struct gr_op_desc *op, int n_user, const int *in,
+                 const struct gr_attr_value *attrs) {
+    GR_ASSERT(n_user >= 0 && n_user + op->n_params <= GR_MAX_INPUTS);
+    if (g->n == g->cap) {
+        int cap = g->cap ? 2 * g->cap : 16;
+        struct gr_node *nodes = gr_alloc(g->ctx, (size_t)cap * sizeof *nodes);
+        if (!nodes) return -1;
+        if (g->nodes) memcpy(nodes, g->nodes, (size_t)g->n * sizeof *nodes);
+        gr_free(g->ctx, g->nodes);
+        g->nodes = nodes;
+        g->cap = cap;
+    }
+    struct gr_node *nd = &g->nodes[g->n];
+    memset(nd, 0, sizeof *nd);
+    nd->name = gr_graph_strdup(g, name);
+    if (!nd->name) return -1;
+    nd->op = op;
+    nd->n_user = n_user;
+    nd->n_in = n_user;
+    nd->owner = -1;
+    for (int k = 0; k < n_user; k++) {
+        GR_ASSERT(in[k] >= 0 && in[k] < g->n);
+        nd->in[k] = in[k];
+    }
+    for (int a = 0; a < op->n_attrs; a++) {
+        nd->attrs[a] = attrs[a];
+        if (attrs[a].s && op->attrs[a].type == GR_ATTR_STRING && !op->attrs[a].choices) {
+            nd->attrs[a].s = gr_graph_strdup(g, attrs[a].s);
+            if (!nd->attrs[a].s) return -1;
+        }
+    }
+    return g->n++;
+}
+
+int gr_graph_find(const struct gr_graph *g, const char *name) {
+    for (int i = 0; i < g->n; i++)
+        if (strcmp(g->nodes[i].name, name) == 0) return i;
+    return -1;
+}
+
+size_t gr_shape_bytes(const struct gr_shape *s) {
+    size_t n = 4; /* float32 and int32 */
+    for (int i = 0; i < s->rank; i++) {
+        if (s->dim[i] < 0) return 0;
+        if (gr_mul_size(n, (size_t)s->dim[i], &n)) return 0;
+    }
+    return n;
+}
+
+/* Nothing a plan could hold: guards the arena arithmetic against a shape
+ * that is valid in type but absurd in size. */
+#define GR_MAX_TENSOR_BYTES ((size_t)1 << 40)
+
+static int check_shape(const struct gr_shape *s, const char **why) {
+    if (s->rank < 0 || s->rank > GR_MAX_DIMS) return *why = "rank out of range", -1;
+    for (int d = 0; d < s->rank; d++)
+        if (s->dim[d] < 1) return *why = "has an empty or negative axis", -1;
+    size_t b = gr_shape_bytes(s);
+    if (b == 0 || b > GR_MAX_TENSOR_BYTES) return *why = "is too large to hold in memory", -1;
+    return 0;
+}
+
+int gr_node_infer(struct gr_graph *g, int i, int64_t batch, int training, const struct gr_shape *shapes,
+                  const enum gr_dtype *dtypes, struct gr_infer *inf) {
+    struct gr_node *nd = &g->nodes[i];
+    memset(inf, 0, sizeof *inf);
+    inf->n_in = nd->n_user;
+    for (int k = 0; k < nd->n_user; k++) {
+        inf->in[k] = &shapes[nd->in[k]];
+        inf->in_dtype[k] = dtypes[nd->in[k]];
+    }
+    inf->attrs = nd->attrs;
+    inf->batch = batch;
+    inf->training = training;
+    inf->err_attr = -1;
+    int line = nd->line, col = nd->col;
+    if (nd->owner >= 0) {
+        line = g->nodes[nd->owner].line;
+        col = g->nodes[nd->owner].col;
+    }
+    if (nd->op->infer(inf)) {
+        if (inf->err_attr >= 0 && inf->err_attr < nd->op->n_attrs && nd->attr_line[inf->err_attr]) {
+            line = nd->attr_line[inf->err_attr];
+            col = nd->attr_col[inf->err_attr];
+        }
+        if (!inf->err[0]) snprintf(inf->err, sizeof inf->err, "shape inference failed");
+        return gr_fail_at(g->ctx, g->file, line, col, "node '%s': %s", nd->name, inf->err);
+    }
+    char buf[128];
+    const char *why = NULL;
+    if (check_shape(&inf->out, &why))
+        return gr_fail_at(g->ctx, g->file, line, col, "node '%s': output shape %s %s", nd->name,
+                          gr_shape_format(&inf->out, buf, sizeof buf), why);
+    if (inf->out_dtype != GR_F32 && inf->out_dtype != GR_I32)
+        return gr_fail_at(g->ctx, g->file, line, col, "node '%s': op '%s' gave an unknown dtype", nd->name,
+                          nd->op->name);
+    for (int k = 0; k < nd->op->n_params; k++)
+        if (check_shape(&inf->param[k], &why))
+            return gr_fail_at(g->ctx, g->file, line, col, "node '%s': parameter '%s' shape %s %s", nd->name,
+                              nd->op->params[k].name, gr_shape_format(&inf->param[k], buf, sizeof buf), why);
+    if (inf->saved_bytes > GR_MAX_TENSOR_BYTES || inf->scratch_bytes > GR_MAX_TENSOR_BYTES)
+        return gr_fail_at(g->ctx, g->file, line, col, "node '%s': working memory is too large", nd->name);
+    return 0;
+}
+
+int gr_graph_alloc_params(struct gr_graph *g) {
+    int64_t total = 0, weights = 0;
+    for (int i = 0; i < g->n; i++) {
+        struct gr_node *nd = &g->nodes[i];
+        if (!(nd->op->flags & GR_OP_PARAM)) continue;
+        int64_t count = gr_shape_count(&nd->shape);
+        nd->param_offset = total;
+        /* each parameter starts on a 64-byte boundary for vector loads */
+        total += (count + 15) / 16 * 16;
+        weights += count;
+    }
+    g->param_floats = total;
+    g->n_weights = weights;
+    gr_free(g->ctx, g->param);
+    gr_free(g->ctx, g->grad);
+    g->param = gr_calloc(g->ctx, (size_t)(total ? total : 1), sizeof(float));
+    g->grad = gr_calloc(g->ctx, (size_t)(total ? total : 1), sizeof(float));
+    if (!g->param || !g->grad) return -1;
+    for (int i = 0; i < g->n; i++) {
+        struct gr_node *nd = &g->nodes[i];
+        if (!(nd->op->flags & GR_OP_PARAM)) continue;
+        gr_init_fill((enum gr_init)nd->attrs[GR_PARAM_INIT].i, &nd->shape, g->param + nd->param_offset,
+                     &g->ctx->rng);
+    }
+    return 0;
+}

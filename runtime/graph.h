@@ -1,0 +1,71 @@
+/* The op graph: nodes in topological order, each an op applied to earlier
+ * nodes, with attributes already checked against the op's schema and shapes
+ * inferred at the build batch size. Parameters are nodes too (op "param"),
+ * and their values and gradients live in two flat blocks so an optimizer is
+ * one loop over memory.
+ *
+ * Building only records; running is the plan's job (plan.h). */
+#ifndef GR_GRAPH_H
+#define GR_GRAPH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "graphrun/plugin.h"
+
+struct gr_ctx;
+
+struct gr_node {
+    const char *name;
+    const struct gr_op_desc *op;
+    int n_user;               /* inputs named in the YAML */
+    int n_in;                 /* n_user + op->n_params */
+    int in[GR_MAX_INPUTS];    /* node indices, all smaller than this node's */
+    struct gr_attr_value attrs[GR_MAX_ATTRS];
+    struct gr_shape shape;    /* at the build batch size */
+    enum gr_dtype dtype;
+    size_t saved_bytes, scratch_bytes;
+    int needs_grad;           /* a parameter's gradient flows through it */
+    /* where it was declared (0: made by graphrun), for messages */
+    int line, col;
+    int attr_line[GR_MAX_ATTRS], attr_col[GR_MAX_ATTRS];
+    /* parameters only */
+    int owner;                /* node whose op declared it, or -1 */
+    int64_t param_offset;     /* in floats, into graph->param and graph->grad */
+};
+
+struct gr_graph {
+    struct gr_ctx *ctx;
+    const char *file;         /* config file, for messages */
+    struct gr_node *nodes;
+    int n, cap;
+    int64_t batch;            /* the build batch size */
+    int64_t param_floats;     /* size of the blocks, padded per parameter */
+    int64_t n_weights;        /* trainable values, unpadded */
+    float *param, *grad;
+    struct gr_str *strings;   /* names and attribute strings, owned */
+};
+
+void gr_graph_init(struct gr_graph *g, struct gr_ctx *ctx, const char *file);
+void gr_graph_free(struct gr_graph *g);
+
+/* Append a node; returns its index or -1. `name` is copied. */
+int gr_graph_add(struct gr_graph *g, const char *name, const struct gr_op_desc *op, int n_user,
+                 const int *in, const struct gr_attr_value *attrs);
+int gr_graph_find(const struct gr_graph *g, const char *name);
+const char *gr_graph_strdup(struct gr_graph *g, const char *s);
+
+/* Run the op's infer for node i, reading input shapes from `shapes`/`dtypes`
+ * (indexed by node). On error records "FILE:LINE:COL: node 'x' (op): ..." and
+ * returns -1. */
+int gr_node_infer(struct gr_graph *g, int i, int64_t batch, int training, const struct gr_shape *shapes,
+                  const enum gr_dtype *dtypes, struct gr_infer *inf);
+
+/* Lay out the parameter blocks for every param node and fill them with their
+ * initializers, drawing from the context's generator in node order. */
+int gr_graph_alloc_params(struct gr_graph *g);
+
+/* Bytes of one tensor of this shape, or 0 on overflow. */
+size_t gr_shape_bytes(const struct gr_shape *s);
+
+#endif

@@ -1,0 +1,170 @@
+#include "harness.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ctx.h"
+#include "rng.h"
+
+int gr_harness_init(struct gr_harness *h, struct gr_graph *g, int node, int training) {
+    struct gr_ctx *ctx = g->ctx;
+    const struct gr_node *nd = &g->nodes[node];
+    memset(h, 0, sizeof *h);
+    h->g = g;
+    h->node = node;
+
+    /* sizes for this mode: infer again with every node's build shape */
+    struct gr_shape *shapes = gr_alloc(ctx, (size_t)g->n * sizeof *shapes);
+    enum gr_dtype *dtypes = gr_alloc(ctx, (size_t)g->n * sizeof *dtypes);
+    if (!shapes || !dtypes) goto fail;
+    for (int i = 0; i < g->n; i++) {
+        shapes[i] = g->nodes[i].shape;
+        dtypes[i] = g->nodes[i].dtype;
+    }
+    struct gr_infer inf;
+    int rc = gr_node_infer(g, node, g->batch, training, shapes, dtypes, &inf);
+    gr_free(ctx, shapes);
+    gr_free(ctx, dtypes);
+    shapes = NULL;
+    dtypes = NULL;
+    if (rc) goto fail;
+
+    for (int k = 0; k < nd->n_in; k++) {
+        const struct gr_node *src = &g->nodes[nd->in[k]];
+        size_t bytes = gr_shape_bytes(&src->shape);
+        h->in[k].shape = src->shape;
+        h->in[k].dtype = src->dtype;
+        if (!(h->in[k].data = gr_calloc(ctx, bytes, 1))) goto fail;
+        h->args.in[k] = &h->in[k];
+        int blocked = k < nd->n_user && ((nd->op->no_grad >> k) & 1u);
+        if (src->dtype == GR_F32 && !blocked && training) {
+            h->din[k].shape = src->shape;
+            h->din[k].dtype = GR_F32;
+            if (!(h->din[k].data = gr_calloc(ctx, bytes, 1))) goto fail;
+            h->args.din[k] = &h->din[k];
+        }
+    }
+    h->out.shape = h->dout.shape = inf.out;
+    h->out.dtype = inf.out_dtype;
+    h->dout.dtype = GR_F32;
+    size_t ob = gr_shape_bytes(&inf.out);
+    if (!(h->out.data = gr_calloc(ctx, ob, 1)) || !(h->dout.data = gr_calloc(ctx, ob, 1))) goto fail;
+    if (inf.saved_bytes && !(h->saved = gr_calloc(ctx, inf.saved_bytes, 1))) goto fail;
+    if (inf.scratch_bytes && !(h->scratch = gr_calloc(ctx, inf.scratch_bytes, 1))) goto fail;
+    h->args.n_in = nd->n_in;
+    h->args.out = &h->out;
+    h->args.dout = &h->dout;
+    h->args.saved = h->saved;
+    h->args.scratch = h->scratch;
+    h->args.attrs = nd->attrs;
+    h->args.host = &ctx->host;
+    h->args.host_ctx = ctx;
+    h->args.training = training;
+    return 0;
+fail:
+    gr_free(ctx, shapes);
+    gr_free(ctx, dtypes);
+    gr_harness_free(h);
+    return -1;
+}
+
+void gr_harness_free(struct gr_harness *h) {
+    if (!h->g) return;
+    struct gr_ctx *ctx = h->g->ctx;
+    for (int k = 0; k < GR_MAX_INPUTS; k++) {
+        gr_free(ctx, h->in[k].data);
+        gr_free(ctx, h->din[k].data);
+    }
+    gr_free(ctx, h->out.data);
+    gr_free(ctx, h->dout.data);
+    gr_free(ctx, h->saved);
+    gr_free(ctx, h->scratch);
+    memset(h, 0, sizeof *h);
+}
+
+void gr_harness_forward(struct gr_harness *h) { h->g->nodes[h->node].op->forward(&h->args); }
+
+void gr_harness_backward(struct gr_harness *h) {
+    for (int k = 0; k < h->args.n_in; k++)
+        if (h->args.din[k]) memset(h->din[k].data, 0, gr_shape_bytes(&h->din[k].shape));
+    const struct gr_op_desc *op = h->g->nodes[h->node].op;
+    if (op->backward) op->backward(&h->args);
+}
+
+static double weighted_sum(const struct gr_harness *h) {
+    const float *y = h->out.data, *r = h->dout.data;
+    int64_t n = gr_shape_count(&h->out.shape);
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += (double)r[i] * (double)y[i];
+    return s;
+}
+
+int gr_gradcheck_node(struct gr_graph *g, int node, struct gr_rng *rng, struct gr_gradcheck *gc) {
+    const struct gr_node *nd = &g->nodes[node];
+    struct gr_harness h;
+    gc->checked = gc->failed = 0;
+    gc->worst = 0;
+    gc->report[0] = 0;
+    if (!nd->op->backward) {
+        snprintf(gc->report, sizeof gc->report, "op '%s' has no backward", nd->op->name);
+        return 0;
+    }
+    if (gr_harness_init(&h, g, node, 1)) return -1;
+
+    int64_t classes = h.in[0].shape.rank ? h.in[0].shape.dim[h.in[0].shape.rank - 1] : 1;
+    for (int k = 0; k < h.args.n_in; k++) {
+        int64_t n = gr_shape_count(&h.in[k].shape);
+        if (h.in[k].dtype == GR_F32) {
+            float *x = h.in[k].data;
+            for (int64_t i = 0; i < n; i++) {
+                float mag = 0.1f + 0.9f * gr_rng_uniform(rng);
+                x[i] = gr_rng_uniform(rng) < 0.5f ? -mag : mag;
+            }
+        } else {
+            int32_t *x = h.in[k].data;
+            for (int64_t i = 0; i < n; i++) x[i] = (int32_t)gr_rng_below(rng, (uint64_t)classes);
+        }
+    }
+    float *r = h.dout.data;
+    int64_t n_out = gr_shape_count(&h.out.shape);
+    for (int64_t i = 0; i < n_out; i++) r[i] = 2.0f * gr_rng_uniform(rng) - 1.0f;
+
+    gr_harness_forward(&h);
+    gr_harness_backward(&h);
+
+    for (int k = 0; k < h.args.n_in; k++) {
+        if (!h.args.din[k]) continue;
+        float *x = h.in[k].data;
+        const float *da = h.din[k].data;
+        int64_t n = gr_shape_count(&h.in[k].shape);
+        int64_t count = n <= gc->max_elems ? n : gc->max_elems;
+        for (int64_t c = 0; c < count; c++) {
+            int64_t e = n <= gc->max_elems ? c : (int64_t)gr_rng_below(rng, (uint64_t)n);
+            float orig = x[e];
+            x[e] = orig + (float)gc->h;
+            gr_harness_forward(&h);
+            double lp = weighted_sum(&h);
+            x[e] = orig - (float)gc->h;
+            gr_harness_forward(&h);
+            double lm = weighted_sum(&h);
+            x[e] = orig;
+            /* the step actually taken, after rounding to float */
+            double step = (double)(orig + (float)gc->h) - (double)(orig - (float)gc->h);
+            double num = (lp - lm) / step;
+            double a = da[e];
+            double bound = gc->atol + gc->rtol * fmax(fabs(a), fabs(num));
+            double ratio = fabs(a - num) / bound;
+            gc->checked++;
+            if (ratio > 1.0) gc->failed++;
+            if (ratio > gc->worst) {
+                gc->worst = ratio;
+                snprintf(gc->report, sizeof gc->report,
+                         "node '%s' (%s): d/d input %d ('%s') element %lld: backward %.6g, finite difference %.6g",
+                         nd->name, nd->op->name, k, g->nodes[nd->in[k]].name, (long long)e, a, num);
+            }
+        }
+    }
+    gr_harness_free(&h);
+    return gc->failed ? 1 : 0;
+}

@@ -1,0 +1,55 @@
+#include "optim.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "ctx.h"
+
+int gr_optim_init(struct gr_ctx *ctx, struct gr_optim *o, const struct gr_optim_cfg *cfg, int64_t n) {
+    memset(o, 0, sizeof *o);
+    o->cfg = *cfg;
+    o->n = n;
+    size_t count = (size_t)(n ? n : 1);
+    o->m = gr_calloc(ctx, count, sizeof(float));
+    if (!o->m) return -1;
+    if (cfg->kind == GR_OPTIM_ADAM) {
+        o->v = gr_calloc(ctx, count, sizeof(float));
+        if (!o->v) return -1;
+    }
+    return 0;
+}
+
+void gr_optim_free(struct gr_ctx *ctx, struct gr_optim *o) {
+    gr_free(ctx, o->m);
+    gr_free(ctx, o->v);
+    memset(o, 0, sizeof *o);
+}
+
+void gr_optim_step(struct gr_optim *o, float *p, const float *g) {
+    o->t++;
+    int64_t n = o->n;
+    const struct gr_optim_cfg *c = &o->cfg;
+    if (c->kind == GR_OPTIM_SGD) {
+        float lr = (float)c->lr, mu = (float)c->momentum;
+        if (mu == 0.0f) {
+            for (int64_t i = 0; i < n; i++) p[i] -= lr * g[i];
+        } else {
+            float *v = o->m;
+            for (int64_t i = 0; i < n; i++) {
+                v[i] = mu * v[i] + g[i];
+                p[i] -= lr * v[i];
+            }
+        }
+        return;
+    }
+    float b1 = (float)c->beta1, b2 = (float)c->beta2, eps = (float)c->eps, lr = (float)c->lr;
+    /* bias corrections in double: b^t underflows gracefully there */
+    float c1 = (float)(1.0 / (1.0 - pow(c->beta1, (double)o->t)));
+    float c2 = (float)(1.0 / (1.0 - pow(c->beta2, (double)o->t)));
+    float *m = o->m, *v = o->v;
+    for (int64_t i = 0; i < n; i++) {
+        m[i] = b1 * m[i] + (1.0f - b1) * g[i];
+        v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
+        p[i] -= lr * (m[i] * c1) / (sqrtf(v[i] * c2) + eps);
+    }
+}

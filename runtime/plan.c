@@ -1,0 +1,285 @@
+#include "plan.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "ctx.h"
+
+#define ALIGN64(x) (((x) + 63) & ~(size_t)63)
+
+/* Offsets and sizes of everything a plan holds, for one batch capacity. */
+struct layout {
+    struct gr_shape *shape;
+    enum gr_dtype *dtype;
+    size_t *val_off, *val_bytes, *saved_off, *saved_bytes, *grad_off;
+    size_t act_grad_off, act_grad_bytes, scratch_off, scratch_bytes, total;
+};
+
+static void layout_free(struct gr_ctx *ctx, struct layout *l) {
+    gr_free(ctx, l->shape);
+    gr_free(ctx, l->dtype);
+    gr_free(ctx, l->val_off);
+    gr_free(ctx, l->val_bytes);
+    gr_free(ctx, l->saved_off);
+    gr_free(ctx, l->saved_bytes);
+    gr_free(ctx, l->grad_off);
+    memset(l, 0, sizeof *l);
+}
+
+static int mark(struct gr_graph *g, const int *targets, int n_targets, int loss, unsigned char *fwd,
+                unsigned char *bwd) {
+    memset(fwd, 0, (size_t)g->n);
+    memset(bwd, 0, (size_t)g->n);
+    for (int t = 0; t < n_targets; t++) {
+        GR_ASSERT(targets[t] >= 0 && targets[t] < g->n);
+        fwd[targets[t]] = 1;
+    }
+    for (int i = g->n - 1; i >= 0; i--)
+        if (fwd[i])
+            for (int k = 0; k < g->nodes[i].n_in; k++) fwd[g->nodes[i].in[k]] = 1;
+    if (loss < 0) return 0;
+    GR_ASSERT(fwd[loss]);
+    /* gradients are wanted on the nodes the loss depends on and a parameter's
+     * gradient flows through */
+    unsigned char *reach = bwd;
+    reach[loss] = 1;
+    for (int i = g->n - 1; i >= 0; i--)
+        if (reach[i])
+            for (int k = 0; k < g->nodes[i].n_in; k++) reach[g->nodes[i].in[k]] = 1;
+    for (int i = 0; i < g->n; i++) bwd[i] = reach[i] && g->nodes[i].needs_grad;
+    return 0;
+}
+
+static int make_layout(struct gr_graph *g, int64_t cap, int training, const unsigned char *fwd,
+                       const unsigned char *bwd, struct layout *l) {
+    struct gr_ctx *ctx = g->ctx;
+    size_t n = (size_t)g->n;
+    memset(l, 0, sizeof *l);
+    l->shape = gr_calloc(ctx, n, sizeof *l->shape);
+    l->dtype = gr_calloc(ctx, n, sizeof *l->dtype);
+    l->val_off = gr_calloc(ctx, n, sizeof(size_t));
+    l->val_bytes = gr_calloc(ctx, n, sizeof(size_t));
+    l->saved_off = gr_calloc(ctx, n, sizeof(size_t));
+    l->saved_bytes = gr_calloc(ctx, n, sizeof(size_t));
+    l->grad_off = gr_calloc(ctx, n, sizeof(size_t));
+    if (!l->shape || !l->dtype || !l->val_off || !l->val_bytes || !l->saved_off || !l->saved_bytes || !l->grad_off)
+        return -1;
+    size_t off = 0;
+    for (int i = 0; i < g->n; i++) {
+        if (!fwd[i]) continue;
+        struct gr_node *nd = &g->nodes[i];
+        struct gr_infer inf;
+        if (gr_node_infer(g, i, cap, training, l->shape, l->dtype, &inf)) return -1;
+        for (int k = 0; k < nd->op->n_params; k++) {
+            const struct gr_shape *want = &g->nodes[nd->in[nd->n_user + k]].shape;
+            if (memcmp(&inf.param[k], want, sizeof *want) != 0)
+                return gr_fail(ctx, "node '%s': op '%s' changed the shape of parameter '%s' with the batch size",
+                               nd->name, nd->op->name, nd->op->params[k].name);
+        }
+        l->shape[i] = inf.out;
+        l->dtype[i] = inf.out_dtype;
+        if (nd->op->flags & GR_OP_PARAM) continue; /* lives in the parameter block */
+        l->val_off[i] = off;
+        l->val_bytes[i] = gr_shape_bytes(&inf.out);
+        off += ALIGN64(l->val_bytes[i]);
+        l->saved_off[i] = off;
+        l->saved_bytes[i] = inf.saved_bytes;
+        off += ALIGN64(inf.saved_bytes);
+        if (inf.scratch_bytes > l->scratch_bytes) l->scratch_bytes = inf.scratch_bytes;
+    }
+    l->act_grad_off = off;
+    for (int i = 0; i < g->n; i++) {
+        if (!bwd[i] || (g->nodes[i].op->flags & GR_OP_PARAM)) continue;
+        l->grad_off[i] = off;
+        off += ALIGN64(l->val_bytes[i]);
+    }
+    l->act_grad_bytes = off - l->act_grad_off;
+    l->scratch_off = off;
+    off += ALIGN64(l->scratch_bytes);
+    l->total = off;
+    return 0;
+}
+
+static int check_loss(struct gr_graph *g, int loss, const unsigned char *bwd) {
+    if (loss < 0) return 0;
+    struct gr_node *nd = &g->nodes[loss];
+    if (gr_shape_count(&nd->shape) != 1 || nd->dtype != GR_F32) {
+        char b[96];
+        return gr_fail_at(g->ctx, g->file, nd->line, nd->col, "node '%s': a loss must be one float, but its shape is %s",
+                          nd->name, gr_shape_format(&nd->shape, b, sizeof b));
+    }
+    if (!bwd[loss])
+        return gr_fail_at(g->ctx, g->file, nd->line, nd->col,
+                          "node '%s': the loss does not depend on any trainable parameter", nd->name);
+    for (int i = 0; i < g->n; i++) {
+        struct gr_node *x = &g->nodes[i];
+        if (!bwd[i] || x->op->backward || (x->op->flags & (GR_OP_PARAM | GR_OP_INPUT))) continue;
+        return gr_fail_at(g->ctx, g->file, x->line, x->col,
+                          "node '%s': op '%s' has no gradient, but the loss's gradient must flow through it", x->name,
+                          x->op->name);
+    }
+    return 0;
+}
+
+int gr_plan_measure(struct gr_graph *g, int64_t cap, const int *targets, int n_targets, int loss, size_t *bytes) {
+    struct gr_ctx *ctx = g->ctx;
+    unsigned char *fwd = gr_alloc(ctx, (size_t)g->n), *bwd = gr_alloc(ctx, (size_t)g->n);
+    struct layout l = {0};
+    int rc = -1;
+    if (fwd && bwd && !mark(g, targets, n_targets, loss, fwd, bwd) && !make_layout(g, cap, loss >= 0, fwd, bwd, &l)) {
+        *bytes = l.total;
+        rc = 0;
+    }
+    layout_free(ctx, &l);
+    gr_free(ctx, fwd);
+    gr_free(ctx, bwd);
+    return rc;
+}
+
+int gr_plan_init(struct gr_plan *p, struct gr_graph *g, int64_t cap, const int *targets, int n_targets, int loss) {
+    struct gr_ctx *ctx = g->ctx;
+    size_t n = (size_t)g->n;
+    struct layout l = {0};
+    memset(p, 0, sizeof *p);
+    p->g = g;
+    p->cap = p->batch = cap;
+    p->training = loss >= 0;
+    p->loss = loss;
+    p->fwd = gr_alloc(ctx, n);
+    p->bwd = gr_alloc(ctx, n);
+    p->order = gr_alloc(ctx, n * sizeof *p->order);
+    p->val = gr_calloc(ctx, n, sizeof *p->val);
+    p->grad = gr_calloc(ctx, n, sizeof *p->grad);
+    p->args = gr_calloc(ctx, n, sizeof *p->args);
+    p->val_cap = gr_calloc(ctx, n, sizeof *p->val_cap);
+    p->saved_cap = gr_calloc(ctx, n, sizeof *p->saved_cap);
+    if (!p->fwd || !p->bwd || !p->order || !p->val || !p->grad || !p->args || !p->val_cap || !p->saved_cap)
+        goto fail;
+    mark(g, targets, n_targets, loss, p->fwd, p->bwd);
+    if (check_loss(g, loss, p->bwd)) goto fail;
+    if (make_layout(g, cap, p->training, p->fwd, p->bwd, &l)) goto fail;
+    p->arena_bytes = l.total;
+    p->arena = gr_alloc(ctx, l.total ? l.total : 64);
+    if (!p->arena) goto fail;
+    memset(p->arena, 0, l.total);
+    char *base = p->arena;
+    p->act_grad = (float *)(base + l.act_grad_off);
+    p->act_grad_bytes = l.act_grad_bytes;
+    p->scratch_bytes = l.scratch_bytes;
+
+    for (int i = 0; i < g->n; i++) {
+        struct gr_node *nd = &g->nodes[i];
+        if (!p->fwd[i]) continue;
+        p->order[p->n_order++] = i;
+        p->val[i].shape = l.shape[i];
+        p->val[i].dtype = l.dtype[i];
+        p->grad[i].shape = l.shape[i];
+        p->grad[i].dtype = GR_F32;
+        if (nd->op->flags & GR_OP_PARAM) {
+            p->val[i].data = g->param + nd->param_offset;
+            if (p->bwd[i]) p->grad[i].data = g->grad + nd->param_offset;
+        } else {
+            p->val[i].data = base + l.val_off[i];
+            p->val_cap[i] = l.val_bytes[i];
+            p->saved_cap[i] = l.saved_bytes[i];
+            if (p->bwd[i]) p->grad[i].data = base + l.grad_off[i];
+        }
+    }
+    for (int i = 0; i < g->n; i++) {
+        struct gr_node *nd = &g->nodes[i];
+        if (!p->fwd[i]) continue;
+        struct gr_args *a = &p->args[i];
+        a->n_in = nd->n_in;
+        for (int k = 0; k < nd->n_in; k++) {
+            int src = nd->in[k];
+            a->in[k] = &p->val[src];
+            int blocked = k < nd->n_user && ((nd->op->no_grad >> k) & 1u);
+            a->din[k] = (p->bwd[i] && p->bwd[src] && !blocked) ? &p->grad[src] : NULL;
+        }
+        a->out = &p->val[i];
+        a->dout = &p->grad[i];
+        a->saved = l.saved_bytes[i] ? base + l.saved_off[i] : NULL;
+        a->scratch = l.scratch_bytes ? base + l.scratch_off : NULL;
+        a->attrs = nd->attrs;
+        a->host = &ctx->host;
+        a->host_ctx = ctx;
+        a->training = p->training;
+    }
+    layout_free(ctx, &l);
+    return 0;
+fail:
+    layout_free(ctx, &l);
+    gr_plan_free(p);
+    return -1;
+}
+
+void gr_plan_free(struct gr_plan *p) {
+    if (!p->g) return;
+    struct gr_ctx *ctx = p->g->ctx;
+    gr_free(ctx, p->fwd);
+    gr_free(ctx, p->bwd);
+    gr_free(ctx, p->order);
+    gr_free(ctx, p->val);
+    gr_free(ctx, p->grad);
+    gr_free(ctx, p->args);
+    gr_free(ctx, p->val_cap);
+    gr_free(ctx, p->saved_cap);
+    gr_free(ctx, p->arena);
+    memset(p, 0, sizeof *p);
+}
+
+int gr_plan_set_batch(struct gr_plan *p, int64_t batch) {
+    struct gr_graph *g = p->g;
+    GR_ASSERT(batch >= 1 && batch <= p->cap);
+    if (batch == p->batch) return 0;
+    for (int o = 0; o < p->n_order; o++) {
+        int i = p->order[o];
+        struct gr_node *nd = &g->nodes[i];
+        if (nd->op->flags & GR_OP_PARAM) continue;
+        struct gr_infer inf;
+        memset(&inf, 0, sizeof inf);
+        inf.n_in = nd->n_user;
+        for (int k = 0; k < nd->n_user; k++) {
+            inf.in[k] = &p->val[nd->in[k]].shape;
+            inf.in_dtype[k] = p->val[nd->in[k]].dtype;
+        }
+        inf.attrs = nd->attrs;
+        inf.batch = batch;
+        inf.training = p->training;
+        inf.err_attr = -1;
+        if (nd->op->infer(&inf))
+            return gr_fail(g->ctx, "node '%s': at batch %lld: %s", nd->name, (long long)batch, inf.err);
+        size_t bytes = gr_shape_bytes(&inf.out);
+        if (bytes == 0 || bytes > p->val_cap[i] || inf.saved_bytes > p->saved_cap[i] ||
+            inf.scratch_bytes > p->scratch_bytes)
+            return gr_fail(g->ctx, "node '%s': op '%s' needs more memory at batch %lld than at %lld", nd->name,
+                           nd->op->name, (long long)batch, (long long)p->cap);
+        p->val[i].shape = inf.out;
+        p->grad[i].shape = inf.out;
+    }
+    p->batch = batch;
+    return 0;
+}
+
+void gr_plan_forward(struct gr_plan *p) {
+    for (int o = 0; o < p->n_order; o++) {
+        int i = p->order[o];
+        p->g->nodes[i].op->forward(&p->args[i]);
+    }
+}
+
+void gr_plan_zero_grad(struct gr_plan *p) {
+    if (p->act_grad_bytes) memset(p->act_grad, 0, p->act_grad_bytes);
+    if (p->g->param_floats) memset(p->g->grad, 0, (size_t)p->g->param_floats * sizeof(float));
+}
+
+void gr_plan_backward(struct gr_plan *p) {
+    GR_ASSERT(p->training && p->loss >= 0);
+    ((float *)p->grad[p->loss].data)[0] = 1.0f;
+    for (int o = p->n_order - 1; o >= 0; o--) {
+        int i = p->order[o];
+        if (!p->bwd[i]) continue;
+        const struct gr_op_desc *op = p->g->nodes[i].op;
+        if (op->backward) op->backward(&p->args[i]);
+    }
+}

@@ -1,0 +1,63 @@
+/* A plan runs a graph at one batch capacity. It is made once: it picks the
+ * nodes the targets need, infers their shapes at the capacity, lays out one
+ * arena for activations, saved state, gradients and scratch, and prepares
+ * every kernel's arguments. Running it then allocates nothing:
+ *
+ *   forward:   for each needed node in topological order, op->forward
+ *   backward:  d(loss) = 1; for each node in reverse order whose gradient
+ *              is needed, op->backward adds into its inputs' gradients
+ *
+ * A gradient that fans out to several consumers is summed because every
+ * backward accumulates. Parameters live in the graph's blocks, so a training
+ * plan and an evaluation plan of the same graph share them. */
+#ifndef GR_PLAN_H
+#define GR_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "graph.h"
+
+struct gr_plan {
+    struct gr_graph *g;
+    int64_t cap, batch;
+    int training;
+    int loss;                  /* training plans: the node seeded with 1 */
+    unsigned char *fwd;        /* [n] node runs forward */
+    unsigned char *bwd;        /* [n] node has a gradient buffer */
+    int *order;                /* nodes with fwd set, in order */
+    int n_order;
+    struct gr_tensor *val;     /* [n] values */
+    struct gr_tensor *grad;    /* [n] gradients (data NULL when none) */
+    struct gr_args *args;      /* [n] kernel arguments */
+    size_t *val_cap;           /* [n] bytes reserved per value */
+    size_t *saved_cap;         /* [n] bytes reserved per node's saved state */
+    void *arena;
+    size_t arena_bytes;
+    float *act_grad;           /* activation gradients, zeroed each step */
+    size_t act_grad_bytes;
+    size_t scratch_bytes;
+};
+
+/* Plan the nodes that `targets` depend on at batch capacity `cap`. With
+ * `loss` >= 0 the plan also runs backward from that node (which must be a
+ * scalar and among the targets). Records an error and returns -1 if the plan
+ * cannot be made (for example if memory runs out). */
+int gr_plan_init(struct gr_plan *p, struct gr_graph *g, int64_t cap, const int *targets, int n_targets, int loss);
+void gr_plan_free(struct gr_plan *p);
+
+/* Bytes the plan needs, without making it (for "would not fit" checks). */
+int gr_plan_measure(struct gr_graph *g, int64_t cap, const int *targets, int n_targets, int loss, size_t *bytes);
+
+/* Run with `batch` <= cap samples; re-infers shapes, allocates nothing. */
+int gr_plan_set_batch(struct gr_plan *p, int64_t batch);
+
+void gr_plan_forward(struct gr_plan *p);
+/* Zero the activation gradients and the parameter gradients. */
+void gr_plan_zero_grad(struct gr_plan *p);
+/* Seed d(loss) = 1 and run every needed backward in reverse order. */
+void gr_plan_backward(struct gr_plan *p);
+
+static inline struct gr_tensor *gr_plan_value(struct gr_plan *p, int node) { return &p->val[node]; }
+
+#endif

@@ -1,0 +1,245 @@
+#include "train.h"
+
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+#include "../models/builder.h"
+#include "../ops/core.h"
+#include "check.h"
+#include "ctx.h"
+#include "threads.h"
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* A node named in the config, or an error at the naming key. */
+static int find_node(struct gr_session *s, const char *name, const struct gr_ynode *at, const char *what) {
+    int i = gr_graph_find(&s->g, name);
+    if (i >= 0 && !(s->g.nodes[i].op->flags & GR_OP_PARAM)) return i;
+    const char **names = gr_alloc(s->ctx, (size_t)s->g.n * sizeof *names);
+    if (!names) return -1;
+    int n = 0;
+    for (int k = 0; k < s->g.n; k++)
+        if (!(s->g.nodes[k].op->flags & GR_OP_PARAM)) names[n++] = s->g.nodes[k].name;
+    const char *near = gr_closest(name, names, n);
+    if (near) gr_fail_node(s->ctx, s->cfg->path, at, "%s: no node named '%s' (did you mean '%s'?)", what, name, near);
+    else gr_fail_node(s->ctx, s->cfg->path, at, "%s: no node named '%s' in the graph", what, name);
+    gr_free(s->ctx, names);
+    return -1;
+}
+
+static int load_split(struct gr_session *s, struct gr_dataset *d, const struct gr_data_paths *p, const char *what) {
+    if (gr_dataset_load(s->ctx, d, p->images, p->labels)) {
+        char msg[GR_ERRBUF];
+        snprintf(msg, sizeof msg, "%s", s->ctx->err);
+        return gr_fail_node(s->ctx, s->cfg->path, p->images_at, "%s: %s", what, msg);
+    }
+    if (p->limit && p->limit < d->n) d->n = p->limit;
+    return 0;
+}
+
+/* Fill every input node the plan runs from samples idx[0..n). */
+static void feed(struct gr_session *s, struct gr_plan *p, const struct gr_dataset *d, int64_t n) {
+    for (int o = 0; o < p->n_order; o++) {
+        int i = p->order[o];
+        const struct gr_node *nd = &s->g.nodes[i];
+        if (!(nd->op->flags & GR_OP_INPUT)) continue;
+        if (nd->attrs[GR_INPUT_DATA].i == GR_INPUT_IMAGES)
+            gr_dataset_images(d, s->idx, n, (float)s->cfg->pixel_lo, (float)s->cfg->pixel_hi, p->val[i].data);
+        else
+            gr_dataset_labels(d, s->idx, n, p->val[i].data);
+    }
+}
+
+/* Checks that need both the graph and the data. */
+static int check_inputs(struct gr_session *s) {
+    char sh[96];
+    for (int i = 0; i < s->g.n; i++) {
+        const struct gr_node *nd = &s->g.nodes[i];
+        if (!(nd->op->flags & GR_OP_INPUT) || nd->attrs[GR_INPUT_DATA].i != GR_INPUT_IMAGES) continue;
+        int64_t per = gr_shape_count(&nd->shape) / nd->shape.dim[0];
+        if (per != s->train.sample_size || per != s->test.sample_size) {
+            struct gr_shape img = {s->train.sample_rank, {0}};
+            for (int k = 0; k < img.rank; k++) img.dim[k] = s->train.sample_dim[k];
+            int line = nd->attr_line[GR_INPUT_SHAPE] ? nd->attr_line[GR_INPUT_SHAPE] : nd->line;
+            int col = nd->attr_line[GR_INPUT_SHAPE] ? nd->attr_col[GR_INPUT_SHAPE] : nd->col;
+            return gr_fail_at(s->ctx, s->cfg->path, line, col,
+                              "node '%s': shape holds %lld values per sample, but the images are %s (%lld values)",
+                              nd->name, (long long)per, gr_shape_format(&img, sh, sizeof sh),
+                              (long long)s->train.sample_size);
+        }
+    }
+    if (s->cfg->batch_size > s->train.n)
+        return gr_fail_node(s->ctx, s->cfg->path, s->cfg->batch_size_at,
+                            "train.batch_size: %lld is larger than the %lld training samples",
+                            (long long)s->cfg->batch_size, (long long)s->train.n);
+    if (s->logits >= 0) {
+        const struct gr_node *lg = &s->g.nodes[s->logits];
+        if (lg->shape.rank != 2 || lg->dtype != GR_F32)
+            return gr_fail_node(s->ctx, s->cfg->path, s->cfg->logits_at,
+                                "eval.logits: node '%s' must be float32 [batch, classes], its shape is %s", lg->name,
+                                gr_shape_format(&lg->shape, sh, sizeof sh));
+        int64_t classes = lg->shape.dim[1];
+        int top = s->train.max_label > s->test.max_label ? s->train.max_label : s->test.max_label;
+        if (top >= classes)
+            return gr_fail_node(s->ctx, s->cfg->path, s->cfg->logits_at,
+                                "eval.logits: node '%s' has %lld classes, but the labels go up to %d", lg->name,
+                                (long long)classes, top);
+        if (s->cfg->eval_samples > s->test.n)
+            return gr_fail_node(s->ctx, s->cfg->path, s->cfg->eval_samples_at,
+                                "eval.samples: %lld is more than the %lld test samples",
+                                (long long)s->cfg->eval_samples, (long long)s->test.n);
+    }
+    return 0;
+}
+
+int gr_session_open(struct gr_ctx *ctx, struct gr_session *s, const struct gr_config *cfg,
+                    const struct gr_train_opts *opts) {
+    memset(s, 0, sizeof *s);
+    s->ctx = ctx;
+    s->cfg = cfg;
+    s->out = opts ? opts->out : NULL;
+    s->loss = s->logits = -1;
+    gr_graph_init(&s->g, ctx, cfg->path);
+    int threads = opts && opts->threads >= 0 ? opts->threads : cfg->threads;
+    if (gr_ctx_set_threads(ctx, threads)) return -1;
+    gr_rng_seed(&ctx->rng, cfg->seed);
+
+    /* everything that can be checked without allocating tensors first */
+    if (gr_build_graph(ctx, &s->g, cfg->path, cfg->graph, cfg->batch_size)) return -1;
+    if ((s->loss = find_node(s, cfg->loss, cfg->loss_at, "train.loss")) < 0) return -1;
+    if (cfg->has_eval && (s->logits = find_node(s, cfg->logits, cfg->logits_at, "eval.logits")) < 0) return -1;
+    if (load_split(s, &s->train, &cfg->train_data, "data.train")) return -1;
+    if (load_split(s, &s->test, &cfg->test_data, "data.test")) return -1;
+    if (check_inputs(s)) return -1;
+    s->eval_samples = cfg->eval_samples ? cfg->eval_samples : s->test.n;
+    s->steps = cfg->steps ? cfg->steps : (cfg->epochs * s->train.n + cfg->batch_size - 1) / cfg->batch_size;
+
+    if (gr_graph_alloc_params(&s->g)) return -1;
+    if (gr_plan_init(&s->tp, &s->g, cfg->batch_size, &s->loss, 1, s->loss)) return -1;
+    if (s->logits >= 0) {
+        int64_t eb = cfg->eval_batch < s->test.n ? cfg->eval_batch : s->test.n;
+        if (gr_plan_init(&s->ep, &s->g, eb, &s->logits, 1, -1)) return -1;
+    }
+    if (gr_optim_init(ctx, &s->opt, &cfg->optim, s->g.param_floats)) return -1;
+    if (gr_sampler_init(ctx, &s->sampler, s->train.n, &ctx->rng)) return -1;
+    int64_t most = cfg->batch_size > cfg->eval_batch ? cfg->batch_size : cfg->eval_batch;
+    s->idx = gr_alloc(ctx, (size_t)most * sizeof *s->idx);
+    if (!s->idx) return -1;
+    return 0;
+}
+
+void gr_session_close(struct gr_session *s) {
+    if (!s->ctx) return;
+    gr_free(s->ctx, s->idx);
+    gr_sampler_free(s->ctx, &s->sampler);
+    gr_optim_free(s->ctx, &s->opt);
+    gr_plan_free(&s->ep);
+    gr_plan_free(&s->tp);
+    gr_graph_free(&s->g);
+    gr_dataset_free(s->ctx, &s->train);
+    gr_dataset_free(s->ctx, &s->test);
+    memset(s, 0, sizeof *s);
+}
+
+float gr_session_step(struct gr_session *s) {
+    gr_sampler_next(&s->sampler, &s->ctx->rng, s->cfg->batch_size, s->idx);
+    feed(s, &s->tp, &s->train, s->cfg->batch_size);
+    gr_plan_forward(&s->tp);
+    gr_plan_zero_grad(&s->tp);
+    gr_plan_backward(&s->tp);
+    gr_optim_step(&s->opt, s->g.param, s->g.grad);
+    return *(const float *)s->tp.val[s->loss].data;
+}
+
+double gr_session_accuracy(struct gr_session *s, int64_t n) {
+    GR_ASSERT(s->logits >= 0 && n <= s->test.n);
+    int64_t correct = 0;
+    for (int64_t start = 0; start < n; start += s->ep.cap) {
+        int64_t m = n - start < s->ep.cap ? n - start : s->ep.cap;
+        for (int64_t k = 0; k < m; k++) s->idx[k] = (int32_t)(start + k);
+        int rc = gr_plan_set_batch(&s->ep, m);
+        GR_ASSERT(rc == 0); /* shapes shrink with the batch */
+        feed(s, &s->ep, &s->test, m);
+        gr_plan_forward(&s->ep);
+        const float *y = s->ep.val[s->logits].data;
+        int64_t c = s->ep.val[s->logits].shape.dim[1];
+        for (int64_t k = 0; k < m; k++) {
+            int64_t best = 0;
+            for (int64_t j = 1; j < c; j++)
+                if (y[k * c + j] > y[k * c + best]) best = j;
+            correct += best == s->test.labels.data[start + k];
+        }
+    }
+    return (double)correct / (double)n;
+}
+
+int gr_train(struct gr_ctx *ctx, const struct gr_config *cfg, const struct gr_train_opts *opts,
+             struct gr_train_result *res) {
+    double t0 = now_seconds();
+    struct gr_session s;
+    memset(res, 0, sizeof *res);
+    if (gr_session_open(ctx, &s, cfg, opts)) {
+        gr_session_close(&s);
+        return -1;
+    }
+    FILE *out = s.out;
+    if (out) {
+        char a[64];
+        int threads = gr_pool_threads(ctx->pool);
+        struct gr_shape is = {s.train.sample_rank, {0}};
+        for (int k = 0; k < is.rank; k++) is.dim[k] = s.train.sample_dim[k];
+        fprintf(out, "graphrun: %s\n", cfg->path);
+        fprintf(out, "  data:  %lld training and %lld test images of %s\n", (long long)s.train.n,
+                (long long)s.test.n, gr_shape_format(&is, a, sizeof a));
+        int n_nodes = 0;
+        for (int i = 0; i < s.g.n; i++) n_nodes += !(s.g.nodes[i].op->flags & GR_OP_PARAM);
+        fprintf(out, "  graph: %d nodes, %lld parameters\n", n_nodes, (long long)s.g.n_weights);
+        fprintf(out, "  train: %s lr %g, batch %lld, %lld steps, seed %llu, %d thread%s\n",
+                cfg->optim.kind == GR_OPTIM_ADAM ? "adam" : "sgd", cfg->optim.lr, (long long)cfg->batch_size,
+                (long long)s.steps, (unsigned long long)cfg->seed, threads, threads == 1 ? "" : "s");
+        if (s.logits >= 0)
+            fprintf(out, "  eval:  every %lld steps on the first %lld test images\n", (long long)cfg->eval_every,
+                    (long long)s.eval_samples);
+        fflush(out);
+    }
+    double t1 = now_seconds();
+    int rc = 0;
+    for (int64_t step = 1; step <= s.steps; step++) {
+        float loss = gr_session_step(&s);
+        if (step == 1) res->first_loss = loss;
+        res->last_loss = loss;
+        res->steps = step;
+        if (!isfinite(loss)) {
+            rc = gr_fail(ctx, "step %lld: the loss is %s; training stopped (a smaller train.optimizer.lr may help)",
+                         (long long)step, isnan(loss) ? "nan" : "infinite");
+            break;
+        }
+        int eval_now = step % cfg->eval_every == 0 || step == s.steps;
+        if (!eval_now) continue;
+        if (s.logits >= 0) {
+            res->last_eval_accuracy = gr_session_accuracy(&s, s.eval_samples);
+            if (out) fprintf(out, "train loss: %.4f | test accuracy: %.2f\n", loss, res->last_eval_accuracy);
+        } else if (out) {
+            fprintf(out, "train loss: %.4f\n", loss);
+        }
+        if (out) fflush(out);
+    }
+    res->train_seconds = now_seconds() - t1;
+    if (rc == 0 && s.logits >= 0) {
+        res->test_accuracy = gr_session_accuracy(&s, s.test.n);
+        if (out) fprintf(out, "test accuracy (all %lld test images): %.4f\n", (long long)s.test.n, res->test_accuracy);
+    }
+    res->total_seconds = now_seconds() - t0;
+    if (out && rc == 0) {
+        fprintf(out, "wall time: %.1f s (training %.1f s, %.2f ms a step)\n", res->total_seconds, res->train_seconds,
+                1e3 * res->train_seconds / (double)(res->steps ? res->steps : 1));
+        fflush(out);
+    }
+    gr_session_close(&s);
+    return rc;
+}

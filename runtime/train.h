@@ -1,0 +1,65 @@
+/* The training loop: data, graph, plans and optimizer put together from a
+ * config. Each step:
+ *
+ *   next batch of indices (shuffled, epoch after epoch)
+ *   -> input nodes filled from the dataset bytes
+ *   -> forward -> zero gradients -> backward -> optimizer step
+ *
+ * Every eval.every steps the evaluation plan (forward only, its own batch
+ * size, sharing the parameters) measures accuracy on the first eval.samples
+ * test images; at the end, on the whole test set. */
+#ifndef GR_TRAIN_H
+#define GR_TRAIN_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "data.h"
+#include "graph.h"
+#include "optim.h"
+#include "plan.h"
+
+struct gr_ctx;
+
+struct gr_train_opts {
+    int threads; /* -1: as the config says */
+    FILE *out;   /* progress and results; NULL: silent */
+};
+
+struct gr_train_result {
+    int64_t steps;
+    double first_loss, last_loss;   /* minibatch losses */
+    double last_eval_accuracy;      /* on eval.samples images, at the last eval */
+    double test_accuracy;           /* on the whole test set, at the end */
+    double train_seconds, total_seconds;
+};
+
+/* A set-up run; gr_session_open does everything up to the first step. */
+struct gr_session {
+    struct gr_ctx *ctx;
+    const struct gr_config *cfg;
+    struct gr_dataset train, test;
+    struct gr_graph g;
+    struct gr_plan tp, ep; /* training, evaluation */
+    struct gr_optim opt;
+    struct gr_sampler sampler;
+    int32_t *idx;          /* batch indices */
+    int loss, logits;
+    int64_t steps, eval_samples;
+    FILE *out;
+};
+
+int gr_session_open(struct gr_ctx *ctx, struct gr_session *s, const struct gr_config *cfg,
+                    const struct gr_train_opts *opts);
+void gr_session_close(struct gr_session *s);
+/* One optimizer step on the next batch; returns the batch's loss. */
+float gr_session_step(struct gr_session *s);
+/* Accuracy of argmax(logits) on the first n test images. */
+double gr_session_accuracy(struct gr_session *s, int64_t n);
+
+/* Open, train for the configured steps with progress lines, evaluate. */
+int gr_train(struct gr_ctx *ctx, const struct gr_config *cfg, const struct gr_train_opts *opts,
+             struct gr_train_result *res);
+
+#endif

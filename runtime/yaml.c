@@ -1,0 +1,388 @@
+#include "yaml.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <yaml.h>
+
+#include "ctx.h"
+
+/* Nodes and strings of one document come from a chain of blocks. */
+struct gr_yblock {
+    struct gr_yblock *next;
+    size_t used, cap;
+    _Alignas(16) unsigned char data[];
+};
+
+static void *ydoc_alloc(struct gr_ydoc *doc, size_t bytes) {
+    bytes = (bytes + 15) & ~(size_t)15;
+    struct gr_yblock *b = doc->blocks;
+    if (!b || b->cap - b->used < bytes) {
+        size_t cap = bytes > 65536 ? bytes : 65536;
+        b = gr_alloc(doc->ctx, sizeof *b + cap);
+        if (!b) return NULL;
+        b->next = doc->blocks;
+        b->used = 0;
+        b->cap = cap;
+        doc->blocks = b;
+    }
+    void *p = b->data + b->used;
+    b->used += bytes;
+    return p;
+}
+
+void gr_yaml_free(struct gr_ydoc *doc) {
+    struct gr_yblock *b = doc->blocks;
+    while (b) {
+        struct gr_yblock *next = b->next;
+        gr_free(doc->ctx, b);
+        b = next;
+    }
+    doc->blocks = NULL;
+    doc->root = NULL;
+}
+
+const char *gr_ykind_name(enum gr_ykind k) {
+    switch (k) {
+    case GR_Y_SCALAR: return "a scalar";
+    case GR_Y_SEQ: return "a list";
+    case GR_Y_MAP: return "a mapping";
+    }
+    return "?";
+}
+
+struct gr_ynode *gr_ymap_get(const struct gr_ynode *map, const char *key) {
+    if (!map || map->kind != GR_Y_MAP) return NULL;
+    for (int i = 0; i < map->n; i++)
+        if (strcmp(gr_ymap_key(map, i)->str, key) == 0) return gr_ymap_val(map, i);
+    return NULL;
+}
+
+/* ---- building the tree from events --------------------------------------- */
+
+struct anchor {
+    const char *name;
+    struct gr_ynode *node;
+};
+
+struct builder {
+    struct gr_ctx *ctx;
+    struct gr_ydoc *doc;
+    yaml_parser_t parser;
+    struct anchor *anchors;
+    int n_anchors, cap_anchors;
+};
+
+static int fail_mark(struct builder *b, yaml_mark_t m, const char *fmt, const char *arg) {
+    char msg[GR_ERRBUF];
+    snprintf(msg, sizeof msg, fmt, arg);
+    return gr_fail_at(b->ctx, b->doc->file, (int)m.line + 1, (int)m.column + 1, "%s", msg);
+}
+
+static int parser_error(struct builder *b) {
+    const yaml_parser_t *p = &b->parser;
+    const char *problem = p->problem ? p->problem : "malformed YAML";
+    if (p->error == YAML_MEMORY_ERROR) return gr_fail(b->ctx, "%s: out of memory parsing YAML", b->doc->file);
+    if (p->context)
+        return gr_fail_at(b->ctx, b->doc->file, (int)p->problem_mark.line + 1,
+                          (int)p->problem_mark.column + 1, "YAML syntax error: %s %s", problem,
+                          p->context);
+    return gr_fail_at(b->ctx, b->doc->file, (int)p->problem_mark.line + 1,
+                      (int)p->problem_mark.column + 1, "YAML syntax error: %s", problem);
+}
+
+static struct gr_ynode *new_node(struct builder *b, enum gr_ykind kind, yaml_mark_t m) {
+    if (b->doc->n_nodes >= GR_YAML_MAX_NODES) {
+        fail_mark(b, m, "document too large: more than %s YAML nodes (after expanding aliases)",
+                  "100000");
+        return NULL;
+    }
+    struct gr_ynode *n = ydoc_alloc(b->doc, sizeof *n);
+    if (!n) return NULL;
+    memset(n, 0, sizeof *n);
+    n->kind = kind;
+    n->line = (int)m.line + 1;
+    n->col = (int)m.column + 1;
+    b->doc->n_nodes++;
+    return n;
+}
+
+static char *ystrdup(struct builder *b, const char *s, size_t len) {
+    char *d = ydoc_alloc(b->doc, len + 1);
+    if (!d) return NULL;
+    memcpy(d, s, len);
+    d[len] = 0;
+    return d;
+}
+
+/* An alias is expanded by copying, so the tree stays a tree; the node budget
+ * bounds the copies. */
+static struct gr_ynode *copy_node(struct builder *b, const struct gr_ynode *src, yaml_mark_t m) {
+    struct gr_ynode *n = new_node(b, src->kind, m);
+    if (!n) return NULL;
+    n->line = src->line;
+    n->col = src->col;
+    n->str = src->str;
+    n->quoted = src->quoted;
+    n->n = src->n;
+    if (src->kind != GR_Y_SCALAR) {
+        size_t count = (size_t)src->n * (src->kind == GR_Y_MAP ? 2u : 1u);
+        n->items = ydoc_alloc(b->doc, (count ? count : 1) * sizeof *n->items);
+        if (!n->items) return NULL;
+        for (size_t i = 0; i < count; i++) {
+            n->items[i] = copy_node(b, src->items[i], m);
+            if (!n->items[i]) return NULL;
+        }
+    }
+    return n;
+}
+
+static int add_anchor(struct builder *b, const char *name, struct gr_ynode *node) {
+    if (b->n_anchors == b->cap_anchors) {
+        int cap = b->cap_anchors ? 2 * b->cap_anchors : 16;
+        struct anchor *a = gr_alloc(b->ctx, (size_t)cap * sizeof *a);
+        if (!a) return -1;
+        if (b->anchors) memcpy(a, b->anchors, (size_t)b->n_anchors * sizeof *a);
+        gr_free(b->ctx, b->anchors);
+        b->anchors = a;
+        b->cap_anchors = cap;
+    }
+    /* a later anchor of the same name shadows an earlier one, as in YAML */
+    b->anchors[b->n_anchors].name = ystrdup(b, name, strlen(name));
+    if (!b->anchors[b->n_anchors].name) return -1;
+    b->anchors[b->n_anchors].node = node;
+    b->n_anchors++;
+    return 0;
+}
+
+static struct gr_ynode *find_anchor(struct builder *b, const char *name) {
+    for (int i = b->n_anchors - 1; i >= 0; i--)
+        if (strcmp(b->anchors[i].name, name) == 0) return b->anchors[i].node;
+    return NULL;
+}
+
+/* Growable child list used while a collection is open. */
+struct kids {
+    struct gr_ynode **v;
+    size_t n, cap;
+};
+
+static int kids_push(struct builder *b, struct kids *k, struct gr_ynode *n) {
+    if (k->n == k->cap) {
+        size_t cap = k->cap ? 2 * k->cap : 8;
+        struct gr_ynode **v = ydoc_alloc(b->doc, cap * sizeof *v);
+        if (!v) return -1;
+        if (k->v) memcpy(v, k->v, k->n * sizeof *v);
+        k->v = v;
+        k->cap = cap;
+    }
+    k->v[k->n++] = n;
+    return 0;
+}
+
+static int next_event(struct builder *b, yaml_event_t *ev) {
+    if (!yaml_parser_parse(&b->parser, ev)) return parser_error(b);
+    return 0;
+}
+
+/* Parse the node that starts with `ev` (already read; deleted here). */
+static struct gr_ynode *parse_node(struct builder *b, yaml_event_t *ev, int depth);
+
+static int check_tag(struct builder *b, const yaml_char_t *tag, yaml_mark_t m, int *quoted) {
+    if (!tag) return 0;
+    if (strcmp((const char *)tag, YAML_STR_TAG) == 0) {
+        *quoted = 1;
+        return 0;
+    }
+    if (strcmp((const char *)tag, YAML_MAP_TAG) == 0 || strcmp((const char *)tag, YAML_SEQ_TAG) == 0)
+        return 0;
+    return fail_mark(b, m, "YAML tag '%s' is not supported", (const char *)tag);
+}
+
+static struct gr_ynode *parse_collection(struct builder *b, yaml_event_t *start, int depth) {
+    int is_map = start->type == YAML_MAPPING_START_EVENT;
+    yaml_mark_t m = start->start_mark;
+    const yaml_char_t *anchor = is_map ? start->data.mapping_start.anchor : start->data.sequence_start.anchor;
+    const yaml_char_t *tag = is_map ? start->data.mapping_start.tag : start->data.sequence_start.tag;
+    int dummy = 0;
+    if (depth > GR_YAML_MAX_DEPTH) {
+        fail_mark(b, m, "nesting deeper than %s levels", "64");
+        yaml_event_delete(start);
+        return NULL;
+    }
+    if (check_tag(b, tag, m, &dummy)) {
+        yaml_event_delete(start);
+        return NULL;
+    }
+    struct gr_ynode *node = new_node(b, is_map ? GR_Y_MAP : GR_Y_SEQ, m);
+    char *anchor_name = NULL;
+    if (node && anchor) anchor_name = ystrdup(b, (const char *)anchor, strlen((const char *)anchor));
+    yaml_event_delete(start);
+    if (!node || (anchor && !anchor_name)) return NULL;
+
+    struct kids k = {0};
+    for (;;) {
+        yaml_event_t ev;
+        if (next_event(b, &ev)) return NULL;
+        if (ev.type == YAML_MAPPING_END_EVENT || ev.type == YAML_SEQUENCE_END_EVENT) {
+            yaml_event_delete(&ev);
+            break;
+        }
+        int is_key = is_map && (k.n % 2 == 0);
+        if (is_key && ev.type != YAML_SCALAR_EVENT) {
+            fail_mark(b, ev.start_mark, "mapping keys must be plain names%s", "");
+            yaml_event_delete(&ev);
+            return NULL;
+        }
+        struct gr_ynode *child = parse_node(b, &ev, depth + 1);
+        if (!child) return NULL;
+        if (is_key) {
+            for (size_t i = 0; i < k.n; i += 2) {
+                if (strcmp(k.v[i]->str, child->str) == 0) {
+                    char what[GR_ERRBUF];
+                    snprintf(what, sizeof what, "duplicate key '%s' (first given at line %d)", child->str,
+                             k.v[i]->line);
+                    gr_fail_at(b->ctx, b->doc->file, child->line, child->col, "%s", what);
+                    return NULL;
+                }
+            }
+        }
+        if (kids_push(b, &k, child)) return NULL;
+    }
+    node->items = k.v;
+    node->n = (int)(is_map ? k.n / 2 : k.n);
+    if (anchor_name && add_anchor(b, anchor_name, node)) return NULL;
+    return node;
+}
+
+static struct gr_ynode *parse_node(struct builder *b, yaml_event_t *ev, int depth) {
+    switch (ev->type) {
+    case YAML_SCALAR_EVENT: {
+        int quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
+        if (check_tag(b, ev->data.scalar.tag, ev->start_mark, &quoted)) {
+            yaml_event_delete(ev);
+            return NULL;
+        }
+        struct gr_ynode *n = new_node(b, GR_Y_SCALAR, ev->start_mark);
+        if (n) {
+            n->quoted = quoted;
+            n->str = ystrdup(b, (const char *)ev->data.scalar.value, ev->data.scalar.length);
+            if (!n->str) n = NULL;
+            else if (strlen(n->str) != ev->data.scalar.length) {
+                fail_mark(b, ev->start_mark, "a NUL character inside a value%s", "");
+                n = NULL;
+            }
+        }
+        const yaml_char_t *anchor = ev->data.scalar.anchor;
+        if (n && anchor && add_anchor(b, (const char *)anchor, n)) n = NULL;
+        yaml_event_delete(ev);
+        return n;
+    }
+    case YAML_ALIAS_EVENT: {
+        const char *name = (const char *)ev->data.alias.anchor;
+        struct gr_ynode *target = find_anchor(b, name);
+        struct gr_ynode *n = NULL;
+        if (!target)
+            fail_mark(b, ev->start_mark, "alias '*%s' names no anchor defined before it", name);
+        else
+            n = copy_node(b, target, ev->start_mark);
+        yaml_event_delete(ev);
+        return n;
+    }
+    case YAML_SEQUENCE_START_EVENT:
+    case YAML_MAPPING_START_EVENT:
+        return parse_collection(b, ev, depth);
+    default:
+        fail_mark(b, ev->start_mark, "unexpected YAML structure%s", "");
+        yaml_event_delete(ev);
+        return NULL;
+    }
+}
+
+int gr_yaml_parse(struct gr_ctx *ctx, struct gr_ydoc *doc, const char *file, const char *text,
+                  size_t len) {
+    memset(doc, 0, sizeof *doc);
+    doc->ctx = ctx;
+    doc->file = file;
+    struct builder b = {.ctx = ctx, .doc = doc};
+    if (!yaml_parser_initialize(&b.parser)) return gr_fail(ctx, "%s: cannot initialise the YAML parser", file);
+    yaml_parser_set_input_string(&b.parser, (const unsigned char *)text, len);
+    yaml_parser_set_encoding(&b.parser, YAML_UTF8_ENCODING);
+
+    int rc = -1, docs = 0;
+    for (;;) {
+        yaml_event_t ev;
+        if (next_event(&b, &ev)) goto out;
+        yaml_event_type_t t = ev.type;
+        if (t == YAML_STREAM_END_EVENT) {
+            yaml_event_delete(&ev);
+            break;
+        }
+        if (t == YAML_DOCUMENT_START_EVENT) {
+            if (++docs > 1) {
+                fail_mark(&b, ev.start_mark, "only one YAML document is allowed in a file%s", "");
+                yaml_event_delete(&ev);
+                goto out;
+            }
+            yaml_event_delete(&ev);
+            continue;
+        }
+        if (t == YAML_STREAM_START_EVENT || t == YAML_DOCUMENT_END_EVENT) {
+            yaml_event_delete(&ev);
+            continue;
+        }
+        doc->root = parse_node(&b, &ev, 1);
+        if (!doc->root) goto out;
+    }
+    rc = 0;
+out:
+    yaml_parser_delete(&b.parser);
+    gr_free(ctx, b.anchors);
+    if (rc) gr_yaml_free(doc);
+    return rc;
+}
+
+int gr_read_text_file(struct gr_ctx *ctx, const char *path, size_t limit, char **out, size_t *len) {
+    *out = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return gr_fail(ctx, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return gr_fail(ctx, "%s: not a regular file", path);
+    }
+    if ((size_t)st.st_size > limit) {
+        fclose(f);
+        return gr_fail(ctx, "%s: %lld bytes is too large (limit %zu)", path, (long long)st.st_size, limit);
+    }
+    size_t n = (size_t)st.st_size;
+    char *buf = gr_alloc(ctx, n + 1);
+    if (!buf) {
+        fclose(f);
+        return -1;
+    }
+    size_t got = fread(buf, 1, n, f);
+    int err = ferror(f);
+    fclose(f);
+    if (err || got != n) {
+        gr_free(ctx, buf);
+        return gr_fail(ctx, "%s: read error", path);
+    }
+    buf[n] = 0;
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+int gr_yaml_load(struct gr_ctx *ctx, struct gr_ydoc *doc, const char *path) {
+    memset(doc, 0, sizeof *doc);
+    doc->ctx = ctx;
+    char *buf;
+    size_t len;
+    if (gr_read_text_file(ctx, path, GR_YAML_MAX_FILE, &buf, &len)) return -1;
+    int rc = gr_yaml_parse(ctx, doc, path, buf, len);
+    gr_free(ctx, buf);
+    return rc;
+}

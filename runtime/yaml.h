@@ -1,0 +1,53 @@
+/* A YAML document as a small tree whose every node remembers where it was
+ * written, so any later error can say FILE:LINE:COL. Built from libyaml's
+ * event stream; aliases are expanded by copying, under a bound on the total
+ * node count and the nesting depth (a "billion laughs" file fails fast). */
+#ifndef GR_YAML_H
+#define GR_YAML_H
+
+#include <stddef.h>
+
+struct gr_ctx;
+
+enum gr_ykind { GR_Y_SCALAR, GR_Y_SEQ, GR_Y_MAP };
+
+struct gr_ynode {
+    enum gr_ykind kind;
+    int line, col;  /* 1-based */
+    const char *str; /* scalar text */
+    int quoted;      /* scalar was quoted: always a string */
+    int n;           /* seq: items; map: pairs */
+    struct gr_ynode **items; /* seq: n items; map: 2n (key, value, key, value...) */
+};
+
+struct gr_ydoc {
+    struct gr_ctx *ctx;
+    const char *file;  /* name used in messages */
+    struct gr_ynode *root; /* NULL for an empty document */
+    /* everything lives in a chain of blocks freed together */
+    struct gr_yblock *blocks;
+    size_t n_nodes;
+};
+
+#define GR_YAML_MAX_NODES 100000
+#define GR_YAML_MAX_DEPTH 64
+#define GR_YAML_MAX_FILE (16u << 20) /* a config is small; refuse what cannot be one */
+
+/* Read a whole file (at most `limit` bytes) into a NUL-terminated buffer. */
+int gr_read_text_file(struct gr_ctx *ctx, const char *path, size_t limit, char **out, size_t *len);
+
+/* Parse `len` bytes. On error returns -1 with "FILE:LINE:COL: ..." in ctx->err. */
+int gr_yaml_parse(struct gr_ctx *ctx, struct gr_ydoc *doc, const char *file, const char *text,
+                  size_t len);
+/* Read and parse a file. */
+int gr_yaml_load(struct gr_ctx *ctx, struct gr_ydoc *doc, const char *path);
+void gr_yaml_free(struct gr_ydoc *doc);
+
+/* Map lookup; NULL if absent. */
+struct gr_ynode *gr_ymap_get(const struct gr_ynode *map, const char *key);
+static inline struct gr_ynode *gr_ymap_key(const struct gr_ynode *map, int i) { return map->items[2 * i]; }
+static inline struct gr_ynode *gr_ymap_val(const struct gr_ynode *map, int i) { return map->items[2 * i + 1]; }
+
+const char *gr_ykind_name(enum gr_ykind k);
+
+#endif
