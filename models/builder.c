@@ -137,14 +137,15 @@ static int sort_decls(struct gr_ctx *ctx, const char *file, struct decl *d, int 
                 int u = d[v].in_decl[next[v]++];
                 if (state[u] == 2) continue;
                 if (state[u] == 1) {
-                    /* the cycle is the stack from u up to v, then u again */
+                    /* the cycle is the stack from u up to v (each an input of the
+                     * one before); print it the way data flows */
                     char path[GR_ERRBUF];
                     size_t used = 0;
                     int from = top - 1;
                     while (stack[from] != u) from--;
-                    for (int k = from; k < top && used < sizeof path; k++)
-                        used += (size_t)snprintf(path + used, sizeof path - used, "%s -> ", d[stack[k]].name);
-                    if (used < sizeof path) snprintf(path + used, sizeof path - used, "%s", d[u].name);
+                    used += (size_t)snprintf(path, sizeof path, "%s", d[u].name);
+                    for (int k = top - 1; k >= from && used < sizeof path; k--)
+                        used += (size_t)snprintf(path + used, sizeof path - used, " -> %s", d[stack[k]].name);
                     gr_fail_node(ctx, file, d[u].map, "node '%s': the graph has a cycle: %s", d[u].name, path);
                     goto out;
                 }

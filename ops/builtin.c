@@ -7,12 +7,12 @@
 
 extern const struct gr_op_desc gr_op_input, gr_op_param, gr_op_reshape, gr_op_slice, gr_op_matmul, gr_op_add,
     gr_op_mul, gr_op_sigmoid, gr_op_tanh, gr_op_relu, gr_op_concat, gr_op_dense, gr_op_lstm, gr_op_softmax,
-    gr_op_softmax_cross_entropy;
+    gr_op_softmax_cross_entropy, gr_op_mean;
 
 static const struct gr_op_desc *const builtin_ops[] = {
     &gr_op_input, &gr_op_param,   &gr_op_reshape, &gr_op_slice, &gr_op_matmul,  &gr_op_add,
     &gr_op_mul,   &gr_op_sigmoid, &gr_op_tanh,    &gr_op_relu,  &gr_op_concat,  &gr_op_dense,
-    &gr_op_lstm,  &gr_op_softmax, &gr_op_softmax_cross_entropy,
+    &gr_op_lstm,  &gr_op_softmax, &gr_op_softmax_cross_entropy, &gr_op_mean,
 };
 
 int gr_builtin_init(const struct gr_host *host, struct gr_registry *reg, char *err, size_t err_len) {

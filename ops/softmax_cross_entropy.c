@@ -3,10 +3,11 @@
  *   loss = 1/R * sum_r ( logsumexp(x_r) - x_r[label_r] ),
  *   logsumexp(x) = m + log sum_j exp(x_j - m),  m = max_j x_j
  * Inputs: logits [..., C] float32, and either int32 class indices [...] or
- * float32 target distributions [..., C] (then x_r[label_r] becomes
- * sum_j t_rj x_rj, assuming each row of t sums to 1).
+ * float32 targets [..., C] (then the row's term is sum_j t_rj (lse(x_r) - x_rj),
+ * the cross-entropy when t_r is a distribution).
  * Output: a scalar. The targets take no gradient.
- * backward: dlogits_r += dloss * (softmax(x_r) - onehot(label_r)) / R */
+ * backward: dlogits_r += dloss * (softmax(x_r) - onehot(label_r)) / R, and for
+ * targets dlogits_rj += dloss * (softmax(x_r)_j * sum_k t_rk - t_rj) / R */
 #include <math.h>
 
 #include "graphrun/plugin.h"
@@ -75,12 +76,17 @@ static void xent_backward(const struct gr_args *a) {
     for (int64_t r = 0; r < rows; r++) {
         float m;
         double lse = row_lse(x + r * c, c, &m);
+        const float *t = sparse ? NULL : (const float *)a->in[1]->data + r * c;
+        int32_t label = sparse ? ((const int32_t *)a->in[1]->data)[r] : -1;
+        double tsum = 1.0;
+        if (t) {
+            tsum = 0;
+            for (int64_t j = 0; j < c; j++) tsum += t[j];
+        }
         for (int64_t j = 0; j < c; j++) {
             float p = (float)exp((double)x[r * c + j] - lse);
-            float target;
-            if (sparse) target = ((const int32_t *)a->in[1]->data)[r] == j ? 1.0f : 0.0f;
-            else target = ((const float *)a->in[1]->data)[r * c + j];
-            dx[r * c + j] += scale * (p - target);
+            float target = t ? t[j] : (label == j ? 1.0f : 0.0f);
+            dx[r * c + j] += scale * (p * (float)tsum - target);
         }
     }
 }

@@ -100,7 +100,7 @@ int gr_read_int(struct gr_ctx *ctx, const char *file, const struct gr_ynode *n, 
                 const char *what, int64_t *out) {
     char b[80], range[96];
     if (min == INT64_MIN) snprintf(range, sizeof range, "an integer <= %lld", (long long)max);
-    else if (max == INT64_MAX && min == 1) snprintf(range, sizeof range, "a positive integer");
+    else if (max >= INT32_MAX && min == 1) snprintf(range, sizeof range, "a positive integer");
     else if (max == INT64_MAX) snprintf(range, sizeof range, "an integer >= %lld", (long long)min);
     else snprintf(range, sizeof range, "an integer in [%lld, %lld]", (long long)min, (long long)max);
     if (n->kind != GR_Y_SCALAR || n->quoted)

@@ -1,0 +1,35 @@
+/* mean: the average of every element, a scalar (a loss, e.g. mean of squares).
+ *   y = 1/n * sum_i x_i;  backward: dx_i += dy / n */
+#include "graphrun/plugin.h"
+
+static int mean_infer(struct gr_infer *inf) {
+    if (inf->in_dtype[0] != GR_F32) return gr_infer_fail(inf, -1, "input must be float32");
+    inf->out.rank = 0;
+    return 0;
+}
+
+static void mean_forward(const struct gr_args *a) {
+    const float *x = a->in[0]->data;
+    int64_t n = gr_shape_count(&a->in[0]->shape);
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += x[i];
+    *(float *)a->out->data = (float)(s / (double)n);
+}
+
+static void mean_backward(const struct gr_args *a) {
+    if (!a->din[0]) return;
+    float *dx = a->din[0]->data;
+    int64_t n = gr_shape_count(&a->in[0]->shape);
+    float g = *(const float *)a->dout->data / (float)n;
+    for (int64_t i = 0; i < n; i++) dx[i] += g;
+}
+
+const struct gr_op_desc gr_op_mean = {
+    .name = "mean",
+    .summary = "y = mean of all elements of x (a scalar)",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .infer = mean_infer,
+    .forward = mean_forward,
+    .backward = mean_backward,
+};

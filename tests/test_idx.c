@@ -1,0 +1,195 @@
+/* The IDX reader on good, truncated, lying and hostile files, raw and gzipped. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "helpers.h"
+#include "runtime/data.h"
+#include "runtime/idx.h"
+
+static char dir[64];
+
+static void setup(void) {
+    snprintf(dir, sizeof dir, "/tmp/graphrun-idx-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+}
+
+static void teardown(void) {
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(idx, .init = setup, .fini = teardown);
+
+static const char *path_of(const char *name) {
+    static char p[256]; /* one path at a time in this test */
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return p;
+}
+
+/* header for unsigned-byte data of the given dims */
+static size_t header(uint8_t *h, int rank, const uint32_t *dims) {
+    h[0] = h[1] = 0;
+    h[2] = 0x08;
+    h[3] = (uint8_t)rank;
+    for (int i = 0; i < rank; i++) {
+        h[4 + 4 * i] = (uint8_t)(dims[i] >> 24);
+        h[5 + 4 * i] = (uint8_t)(dims[i] >> 16);
+        h[6 + 4 * i] = (uint8_t)(dims[i] >> 8);
+        h[7 + 4 * i] = (uint8_t)dims[i];
+    }
+    return 4 + 4 * (size_t)rank;
+}
+
+static void write_file(const char *name, const void *a, size_t na, const void *b, size_t nb) {
+    FILE *f = fopen(path_of(name), "wb");
+    cr_assert(f);
+    fwrite(a, 1, na, f);
+    if (nb) fwrite(b, 1, nb, f);
+    fclose(f);
+}
+
+static void write_gz(const char *name, const void *a, size_t na, const void *b, size_t nb) {
+    gzFile gz = gzopen(path_of(name), "wb");
+    cr_assert(gz);
+    gzwrite(gz, a, (unsigned)na);
+    if (nb) gzwrite(gz, b, (unsigned)nb);
+    gzclose(gz);
+}
+
+/* load `name` and expect failure with `msg` in the error */
+static void expect_error(const char *name, const char *msg) {
+    struct gr_ctx ctx;
+    cr_assert_eq(gr_ctx_init(&ctx), 0);
+    struct gr_idx x;
+    cr_expect_eq(gr_idx_load(&ctx, path_of(name), &x), -1, "%s was accepted", name);
+    cr_expect(strstr(ctx.err, msg) != NULL, "%s:\n  expected: %s\n  got:      %s", name, msg, ctx.err);
+    gr_ctx_free(&ctx);
+}
+
+Test(idx, a_good_file_raw_and_gzipped) {
+    uint8_t h[20], data[3 * 2 * 2];
+    for (int i = 0; i < 12; i++) data[i] = (uint8_t)(i * 20);
+    size_t hl = header(h, 3, (uint32_t[]){3, 2, 2});
+    write_file("good", h, hl, data, sizeof data);
+    write_gz("good.gz", h, hl, data, sizeof data);
+    struct gr_ctx ctx;
+    cr_assert_eq(gr_ctx_init(&ctx), 0);
+    const char *names[] = {"good", "good.gz"};
+    for (int k = 0; k < 2; k++) {
+        struct gr_idx x;
+        cr_assert_eq(gr_idx_load(&ctx, path_of(names[k]), &x), 0, "%s", ctx.err);
+        cr_expect_eq(x.rank, 3);
+        cr_expect_eq(x.dim[0], 3);
+        cr_expect_eq(x.dim[2], 2);
+        cr_expect_eq(x.bytes, 12);
+        cr_expect_arr_eq(x.data, data, 12);
+        gr_idx_free(&ctx, &x);
+    }
+    gr_ctx_free(&ctx);
+}
+
+Test(idx, truncated_and_padded_files) {
+    uint8_t h[20], data[100] = {0};
+    size_t hl = header(h, 3, (uint32_t[]){4, 5, 5});
+    write_file("short", h, hl, data, 99);
+    expect_error("short", "header promises 100 bytes of data, the file has 99 (truncated)");
+    write_file("long", h, hl, data, 100);
+    FILE *f = fopen(path_of("long"), "ab");
+    fputc(7, f);
+    fclose(f);
+    expect_error("long", "header promises 100 bytes of data, the file has 101 (trailing bytes)");
+    write_gz("short.gz", h, hl, data, 60);
+    expect_error("short.gz", "truncated: header promises 100 bytes of data, the file has 60");
+    write_file("half-header", h, 9, NULL, 0);
+    expect_error("half-header", "truncated IDX header (9 of 16 bytes)");
+}
+
+Test(idx, a_header_that_lies_about_its_size_fails_before_allocating) {
+    uint8_t h[20], data[1000] = {0};
+    /* 2^31 images of 28x28 claimed in a 1 KB file */
+    size_t hl = header(h, 3, (uint32_t[]){0x80000000u, 28, 28});
+    write_file("liar", h, hl, data, sizeof data);
+    expect_error("liar", "IDX dimensions claim more than 68719476736 bytes of data");
+    write_gz("liar.gz", h, hl, data, sizeof data);
+    expect_error("liar.gz", "IDX dimensions claim more than");
+    /* 10 million images: a plausible size, but not in this file */
+    hl = header(h, 3, (uint32_t[]){10000000u, 28, 28});
+    write_file("liar2", h, hl, data, sizeof data);
+    expect_error("liar2", "header promises 7840000000 bytes of data, the file has 1000 (truncated)");
+    write_gz("liar2.gz", h, hl, data, sizeof data);
+    expect_error("liar2.gz", "header promises 7840000000 bytes, more than a");
+    hl = header(h, 4, (uint32_t[]){0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu});
+    write_file("overflow", h, hl, data, 10);
+    expect_error("overflow", "IDX dimensions claim more than");
+}
+
+Test(idx, not_idx_at_all) {
+    write_file("text", "hello world, not an IDX file", 28, NULL, 0);
+    expect_error("text", "not an IDX file (magic 68 65 6c 6c)");
+    uint8_t h[8] = {0, 0, 0x0D, 1, 0, 0, 0, 1};
+    write_file("floats", h, 8, "abcd", 4);
+    expect_error("floats", "IDX element type 0x0d (float) is not supported");
+    uint8_t r[8] = {0, 0, 0x08, 9, 0, 0, 0, 1};
+    write_file("rank9", r, 8, NULL, 0);
+    expect_error("rank9", "IDX rank 9 is out of range (1 to 4)");
+    uint8_t z[8] = {0, 0, 0x08, 1, 0, 0, 0, 0};
+    write_file("zero", z, 8, NULL, 0);
+    expect_error("zero", "IDX dimension 0 is zero");
+    write_file("empty", "", 0, NULL, 0);
+    expect_error("empty", "file is empty");
+    cr_assert_eq(mkdir(path_of("a-dir"), 0700), 0);
+    expect_error("a-dir", "is a directory, not an IDX file");
+    expect_error("missing", "cannot open: No such file or directory");
+    /* gzip magic followed by garbage */
+    write_file("bad.gz", "\x1f\x8b\x08\x00garbage garbage garbage", 28, NULL, 0);
+    expect_error("bad.gz", "");
+}
+
+Test(idx, images_and_labels_must_agree) {
+    uint8_t h[20], data[2 * 4] = {0}, lab[3] = {0, 1, 2};
+    size_t hl = header(h, 3, (uint32_t[]){2, 2, 2});
+    write_file("img", h, hl, data, sizeof data);
+    hl = header(h, 1, (uint32_t[]){3});
+    write_file("lab", h, hl, lab, 3);
+    struct gr_ctx ctx;
+    cr_assert_eq(gr_ctx_init(&ctx), 0);
+    struct gr_dataset d;
+    char img[256], lb[256];
+    snprintf(img, sizeof img, "%s", path_of("img"));
+    snprintf(lb, sizeof lb, "%s", path_of("lab"));
+    cr_expect_eq(gr_dataset_load(&ctx, &d, img, lb), -1);
+    cr_expect(strstr(ctx.err, "lab: 3 labels, but") && strstr(ctx.err, "img holds 2 images"), "got: %s", ctx.err);
+    gr_ctx_free(&ctx);
+}
+
+Test(idx, the_mnist_files_when_present) {
+    struct gr_ctx ctx;
+    cr_assert_eq(gr_ctx_init(&ctx), 0);
+    struct gr_dataset d;
+    char img[1024];
+    snprintf(img, sizeof img, "%s", tg_mnist("t10k-images-idx3-ubyte"));
+    cr_assert_eq(gr_dataset_load(&ctx, &d, img, tg_mnist("t10k-labels-idx1-ubyte")), 0,
+                 "%s (run tools/fetch_mnist.sh first)", ctx.err);
+    cr_expect_eq(d.n, 10000);
+    cr_expect_eq(d.sample_size, 784);
+    cr_expect_eq(d.max_label, 9);
+    cr_expect_eq(d.labels.data[0], 7, "the first test digit is a 7");
+    /* pixels scale to [0, 1] */
+    float px[784];
+    int32_t idx = 0;
+    gr_dataset_images(&d, &idx, 1, 0.0f, 1.0f, px);
+    float lo = 1, hi = 0;
+    for (int i = 0; i < 784; i++) {
+        lo = px[i] < lo ? px[i] : lo;
+        hi = px[i] > hi ? px[i] : hi;
+    }
+    cr_expect_float_eq(lo, 0.0f, 0.0f);
+    cr_expect_float_eq(hi, 1.0f, 1e-7f);
+    gr_dataset_free(&ctx, &d);
+    gr_ctx_free(&ctx);
+}

@@ -1,0 +1,325 @@
+/* Every op's forward on values worked out by hand. */
+#include <criterion/criterion.h>
+#include <math.h>
+
+#include "helpers.h"
+
+#define EPS 1e-6f
+
+static void expect_out(const struct gr_harness *h, const float *want, int64_t n) {
+    cr_assert_eq(gr_shape_count(&h->out.shape), n, "output holds %lld values, expected %lld",
+                 (long long)gr_shape_count(&h->out.shape), (long long)n);
+    const float *y = h->out.data;
+    for (int64_t i = 0; i < n; i++)
+        cr_expect_float_eq(y[i], want[i], EPS, "out[%lld] = %.7g, expected %.7g", (long long)i, y[i], want[i]);
+}
+
+static void expect_shape(const struct gr_harness *h, int rank, const int64_t *dims) {
+    cr_assert_eq(h->out.shape.rank, rank, "rank %d, expected %d", h->out.shape.rank, rank);
+    for (int i = 0; i < rank; i++) cr_expect_eq(h->out.shape.dim[i], dims[i], "axis %d: %lld vs %lld", i,
+                                                (long long)h->out.shape.dim[i], (long long)dims[i]);
+}
+
+/* Build `yaml` at batch `batch` and open a harness on node "y". */
+static void setup(struct tgraph *t, struct gr_harness *h, const char *yaml, int64_t batch) {
+    cr_assert_eq(tg_build(t, yaml, batch), 0, "%s", t->ctx.err);
+    cr_assert_eq(gr_harness_init(h, &t->g, tg_node(t, "y"), 0), 0, "%s", t->ctx.err);
+}
+
+static void teardown(struct tgraph *t, struct gr_harness *h) {
+    gr_harness_free(h);
+    tg_free(t);
+}
+
+Test(ops, input_shapes_and_dtypes) {
+    struct tgraph t;
+    cr_assert_eq(tg_build(&t, "- {name: im, op: input, data: images, shape: [28, 28]}\n"
+                              "- {name: lb, op: input, data: labels}\n", 5), 0, "%s", t.ctx.err);
+    const struct gr_node *im = &t.g.nodes[tg_node(&t, "im")], *lb = &t.g.nodes[tg_node(&t, "lb")];
+    cr_expect_eq(im->shape.rank, 3);
+    cr_expect_eq(im->shape.dim[0], 5);
+    cr_expect_eq(im->shape.dim[2], 28);
+    cr_expect_eq(im->dtype, GR_F32);
+    cr_expect_eq(lb->shape.rank, 1);
+    cr_expect_eq(lb->dtype, GR_I32);
+    tg_free(&t);
+}
+
+Test(ops, param_has_no_batch_axis_and_is_initialised) {
+    struct tgraph t;
+    cr_assert_eq(tg_build(&t, "- {name: w, op: param, shape: [3, 4], init: ones}\n", 7), 0, "%s", t.ctx.err);
+    const struct gr_node *w = &t.g.nodes[tg_node(&t, "w")];
+    cr_expect_eq(w->shape.rank, 2);
+    cr_expect_eq(w->shape.dim[0], 3);
+    cr_assert_eq(gr_graph_alloc_params(&t.g), 0);
+    cr_expect_eq(t.g.n_weights, 12);
+    for (int i = 0; i < 12; i++) cr_expect_float_eq(t.g.param[w->param_offset + i], 1.0f, 0.0f);
+    tg_free(&t);
+}
+
+Test(ops, reshape_keeps_order_and_fills_minus_one) {
+    struct tgraph t;
+    struct gr_harness h;
+    setup(&t, &h, "- {name: x, op: input, data: images, shape: [6]}\n"
+                  "- {name: y, op: reshape, inputs: [x], shape: [3, -1]}\n", 2);
+    float x[12];
+    for (int i = 0; i < 12; i++) x[i] = (float)i;
+    tg_set(&h, 0, x, 12);
+    gr_harness_forward(&h);
+    expect_shape(&h, 3, (int64_t[]){2, 3, 2});
+    expect_out(&h, x, 12);
+    teardown(&t, &h);
+}
+
+Test(ops, slice_index_drops_the_axis) {
+    struct tgraph t;
+    struct gr_harness h;
+    /* x[b, t, j] = 100 b + 10 t + j, shape [2, 3, 2]; y = x[:, -1, :] */
+    setup(&t, &h, "- {name: x, op: input, data: images, shape: [3, 2]}\n"
+                  "- {name: y, op: slice, inputs: [x], axis: 1, index: -1}\n", 2);
+    float x[12];
+    for (int b = 0; b < 2; b++)
+        for (int s = 0; s < 3; s++)
+            for (int j = 0; j < 2; j++) x[b * 6 + s * 2 + j] = (float)(100 * b + 10 * s + j);
+    tg_set(&h, 0, x, 12);
+    gr_harness_forward(&h);
+    expect_shape(&h, 2, (int64_t[]){2, 2});
+    expect_out(&h, (float[]){20, 21, 120, 121}, 4);
+    teardown(&t, &h);
+}
+
+Test(ops, slice_range_keeps_the_axis) {
+    struct tgraph t;
+    struct gr_harness h;
+    setup(&t, &h, "- {name: x, op: input, data: images, shape: [3, 2]}\n"
+                  "- {name: y, op: slice, inputs: [x], axis: -2, begin: 1, end: -1}\n", 2);
+    float x[12];
+    for (int i = 0; i < 12; i++) x[i] = (float)i;
+    tg_set(&h, 0, x, 12);
+    gr_harness_forward(&h);
+    expect_shape(&h, 3, (int64_t[]){2, 1, 2});
+    expect_out(&h, (float[]){2, 3, 8, 9}, 4);
+    teardown(&t, &h);
+}
+
+Test(ops, matmul_with_a_shared_matrix) {
+    struct tgraph t;
+    struct gr_harness h;
+    setup(&t, &h, "- {name: a, op: input, data: images, shape: [3]}\n"
+                  "- {name: b, op: param, shape: [3, 2]}\n"
+                  "- {name: y, op: matmul, inputs: [a, b]}\n", 2);
+    tg_set(&h, 0, (float[]){1, 2, 3, 4, 5, 6}, 6);
+    tg_set(&h, 1, (float[]){1, 0, 0, 1, 1, 1}, 6);
+    gr_harness_forward(&h);
+    /* [1 2 3] @ [[1 0] [0 1] [1 1]] = [4 5]; [4 5 6] -> [10 11] */
+    expect_out(&h, (float[]){4, 5, 10, 11}, 4);
+    teardown(&t, &h);
+}
+
+Test(ops, matmul_batched) {
+    struct tgraph t;
+    struct gr_harness h;
+    setup(&t, &h, "- {name: a, op: input, data: images, shape: [1, 2]}\n"
+                  "- {name: b, op: input, data: images, shape: [2, 1]}\n"
+                  "- {name: y, op: matmul, inputs: [a, b]}\n", 2);
+    tg_set(&h, 0, (float[]){1, 2, 3, 4}, 4);
+    tg_set(&h, 1, (float[]){5, 6, 7, 8}, 4);
+    gr_harness_forward(&h);
+    /* sample 0: [1 2] @ [5 6]^T = 17; sample 1: [3 4] @ [7 8]^T = 53 */
+    expect_shape(&h, 3, (int64_t[]){2, 1, 1});
+    expect_out(&h, (float[]){17, 53}, 2);
+    teardown(&t, &h);
+}
+
+Test(ops, add_broadcasts_a_bias_and_a_column) {
+    struct tgraph t;
+    struct gr_harness h;
+    setup(&t, &h, "- {name: a, op: input, data: images, shape: [3]}\n"
+                  "- {name: b, op: param, shape: [3]}\n"
+                  "- {name: y, op: add, inputs: [a, b]}\n", 2);
+    tg_set(&h, 0, (float[]){1, 2, 3, 4, 5, 6}, 6);
+    tg_set(&h, 1, (float[]){10, 20, 30}, 3);
+    gr_harness_forward(&h);
+    expect_out(&h, (float[]){11, 22, 33, 14, 25, 36}, 6);
+    teardown(&t, &h);
+
+    setup(&t, &h, "- {name: a, op: input, data: images, shape: [3]}\n"
+                  "- {name: b, op: input, data: images, shape: [1]}\n"
+                  "- {name: y, op: add, inputs: [a, b]}\n", 2);
+    tg_set(&h, 0, (float[]){1, 2, 3, 4, 5, 6}, 6);
+    tg_set(&h, 1, (float[]){100, 200}, 2);
+    gr_harness_forward(&h);
+    expect_out(&h, (float[]){101, 102, 103, 204, 205, 206}, 6);
+    teardown(&t, &h);
+}
+
+Test(ops, mul_broadcasts) {
+    struct tgraph t;
+    struct gr_harness h;
+    setup(&t, &h, "- {name: a, op: input, data: images, shape: [2]}\n"
+                  "- {name: b, op: param, shape: [2]}\n"
+                  "- {name: y, op: mul, inputs: [a, b]}\n", 2);
+    tg_set(&h, 0, (float[]){1, 2, 3, 4}, 4);
+    tg_set(&h, 1, (float[]){-1, 0.5f}, 2);
+    gr_harness_forward(&h);
+    expect_out(&h, (float[]){-1, 1, -3, 2}, 4);
+    teardown(&t, &h);
+}
+
+Test(ops, sigmoid_tanh_relu) {
+    struct tgraph t;
+    struct gr_harness h;
+    const float x[4] = {0.0f, logf(3.0f), -logf(3.0f), 0.5f * logf(3.0f)};
+    setup(&t, &h, "- {name: x, op: input, data: images, shape: [4]}\n- {name: y, op: sigmoid, inputs: [x]}\n", 1);
+    tg_set(&h, 0, x, 4);
+    gr_harness_forward(&h);
+    /* sigmoid(ln 3) = 3/4, sigmoid(-ln 3) = 1/4, sigmoid(ln 3 / 2) = sqrt3/(1+sqrt3) */
+    expect_out(&h, (float[]){0.5f, 0.75f, 0.25f, sqrtf(3.0f) / (1.0f + sqrtf(3.0f))}, 4);
+    teardown(&t, &h);
+
+    setup(&t, &h, "- {name: x, op: input, data: images, shape: [4]}\n- {name: y, op: tanh, inputs: [x]}\n", 1);
+    tg_set(&h, 0, x, 4);
+    gr_harness_forward(&h);
+    /* tanh(ln 3 / 2) = (3 - 1) / (3 + 1) = 1/2, tanh(ln 3) = (9 - 1) / (9 + 1) */
+    expect_out(&h, (float[]){0.0f, 0.8f, -0.8f, 0.5f}, 4);
+    teardown(&t, &h);
+
+    setup(&t, &h, "- {name: x, op: input, data: images, shape: [4]}\n- {name: y, op: relu, inputs: [x]}\n", 1);
+    tg_set(&h, 0, (float[]){-2.0f, 0.0f, 3.5f, -0.1f}, 4);
+    gr_harness_forward(&h);
+    expect_out(&h, (float[]){0.0f, 0.0f, 3.5f, 0.0f}, 4);
+    teardown(&t, &h);
+}
+
+Test(ops, concat_along_the_last_axis) {
+    struct tgraph t;
+    struct gr_harness h;
+    setup(&t, &h, "- {name: a, op: input, data: images, shape: [2]}\n"
+                  "- {name: b, op: input, data: images, shape: [3]}\n"
+                  "- {name: y, op: concat, inputs: [a, b]}\n", 2);
+    tg_set(&h, 0, (float[]){1, 2, 3, 4}, 4);
+    tg_set(&h, 1, (float[]){5, 6, 7, 8, 9, 10}, 6);
+    gr_harness_forward(&h);
+    expect_shape(&h, 2, (int64_t[]){2, 5});
+    expect_out(&h, (float[]){1, 2, 5, 6, 7, 3, 4, 8, 9, 10}, 10);
+    teardown(&t, &h);
+}
+
+Test(ops, dense_is_x_kernel_plus_bias) {
+    struct tgraph t;
+    struct gr_harness h;
+    setup(&t, &h, "- {name: x, op: input, data: images, shape: [3]}\n"
+                  "- {name: y, op: dense, inputs: [x], units: 2}\n", 2);
+    cr_assert_eq(h.args.n_in, 3, "dense takes x, kernel and bias");
+    tg_set(&h, 0, (float[]){1, 2, 3, -1, 0, 1}, 6);
+    tg_set(&h, 1, (float[]){1, 2, 3, 4, 5, 6}, 6); /* kernel [3, 2] */
+    tg_set(&h, 2, (float[]){0.5f, -0.5f}, 2);
+    gr_harness_forward(&h);
+    /* [1 2 3] @ K = [22 28]; [-1 0 1] @ K = [4 4] */
+    expect_out(&h, (float[]){22.5f, 27.5f, 4.5f, 3.5f}, 4);
+    teardown(&t, &h);
+}
+
+Test(ops, dense_and_lstm_parameters_are_initialised_as_tensorflow_does) {
+    struct tgraph t;
+    cr_assert_eq(tg_build(&t, "- {name: x, op: input, data: images, shape: [28, 28]}\n"
+                              "- {name: l, op: lstm, inputs: [x], num_units: 64}\n"
+                              "- {name: d, op: dense, inputs: [l], units: 10}\n", 4), 0, "%s", t.ctx.err);
+    cr_assert_eq(gr_graph_alloc_params(&t.g), 0);
+    const struct gr_node *k = &t.g.nodes[tg_node(&t, "l.kernel")], *b = &t.g.nodes[tg_node(&t, "l.bias")];
+    const struct gr_node *dk = &t.g.nodes[tg_node(&t, "d.kernel")], *db = &t.g.nodes[tg_node(&t, "d.bias")];
+    cr_expect_eq(k->shape.dim[0], 28 + 64);
+    cr_expect_eq(k->shape.dim[1], 4 * 64);
+    /* Glorot-uniform: |w| <= sqrt(6 / (fan_in + fan_out)), variance limit^2 / 3 */
+    double limit = sqrt(6.0 / (92 + 256)), sum2 = 0;
+    int64_t n = gr_shape_count(&k->shape);
+    for (int64_t i = 0; i < n; i++) {
+        float w = t.g.param[k->param_offset + i];
+        cr_assert_leq(fabs(w), limit, "lstm kernel value %g beyond the Glorot limit %g", w, limit);
+        sum2 += (double)w * w;
+    }
+    cr_expect_float_eq(sum2 / (double)n, limit * limit / 3.0, 0.05 * limit * limit / 3.0);
+    for (int64_t i = 0; i < 256; i++) cr_expect_eq(t.g.param[b->param_offset + i], 0.0f);
+    for (int64_t i = 0; i < 10; i++) cr_expect_eq(t.g.param[db->param_offset + i], 0.0f);
+    double dlimit = sqrt(6.0 / (64 + 10));
+    for (int64_t i = 0; i < 640; i++) cr_assert_leq(fabs(t.g.param[dk->param_offset + i]), dlimit);
+    tg_free(&t);
+}
+
+Test(ops, lstm_two_steps_by_hand) {
+    struct tgraph t;
+    struct gr_harness h;
+    /* one sample, two steps, one input, one unit; forget_bias 0 to keep the sums short */
+    setup(&t, &h, "- {name: x, op: input, data: images, shape: [2, 1]}\n"
+                  "- {name: y, op: lstm, inputs: [x], num_units: 1, forget_bias: 0.0}\n", 1);
+    const float x0 = 1.0f, x1 = -0.5f;
+    /* kernel rows: [Wx; Wh], columns i, f, g, o */
+    const float wx[4] = {0.5f, -0.25f, 1.0f, 0.75f}, wh[4] = {0.1f, 0.2f, -0.3f, 0.4f};
+    const float bias[4] = {0.0f, 0.5f, -0.1f, 0.2f};
+    tg_set(&h, 0, (float[]){x0, x1}, 2);
+    tg_set(&h, 1, (float[]){wx[0], wx[1], wx[2], wx[3], wh[0], wh[1], wh[2], wh[3]}, 8);
+    tg_set(&h, 2, bias, 4);
+    gr_harness_forward(&h);
+    double sg[4], c = 0, hv = 0, want[2];
+    for (int s = 0; s < 2; s++) {
+        double xv = s == 0 ? x0 : x1;
+        for (int k = 0; k < 4; k++) sg[k] = xv * wx[k] + hv * wh[k] + bias[k];
+        double i = 1 / (1 + exp(-sg[0])), f = 1 / (1 + exp(-sg[1])), g = tanh(sg[2]), o = 1 / (1 + exp(-sg[3]));
+        c = f * c + i * g;
+        hv = o * tanh(c);
+        want[s] = hv;
+    }
+    expect_out(&h, (float[]){(float)want[0], (float)want[1]}, 2);
+    teardown(&t, &h);
+}
+
+Test(ops, softmax_rows) {
+    struct tgraph t;
+    struct gr_harness h;
+    setup(&t, &h, "- {name: x, op: input, data: images, shape: [3]}\n- {name: y, op: softmax, inputs: [x]}\n", 2);
+    /* row 0: [0, ln 2, ln 5] -> [1, 2, 5] / 8; row 1 would overflow exp without the max shift */
+    tg_set(&h, 0, (float[]){0, logf(2), logf(5), 1000, 1001, 1002}, 6);
+    gr_harness_forward(&h);
+    double e1 = exp(1.0), e2 = exp(2.0), s = 1 + e1 + e2;
+    expect_out(&h, (float[]){0.125f, 0.25f, 0.625f, (float)(1 / s), (float)(e1 / s), (float)(e2 / s)}, 6);
+    teardown(&t, &h);
+}
+
+Test(ops, softmax_cross_entropy_sparse_and_dense) {
+    struct tgraph t;
+    struct gr_harness h;
+    /* row 0: logits [0, 0], label 0 -> ln 2; row 1: [ln 3, 0], label 1 -> ln 4 */
+    setup(&t, &h, "- {name: x, op: input, data: images, shape: [2]}\n"
+                  "- {name: l, op: input, data: labels}\n"
+                  "- {name: y, op: softmax_cross_entropy, inputs: [x, l]}\n", 2);
+    tg_set(&h, 0, (float[]){0, 0, logf(3), 0}, 4);
+    int32_t *lab = h.in[1].data;
+    lab[0] = 0;
+    lab[1] = 1;
+    gr_harness_forward(&h);
+    expect_out(&h, (float[]){1.5f * logf(2)}, 1);
+    cr_expect_eq(h.args.din[1], NULL, "labels take no gradient");
+    teardown(&t, &h);
+
+    /* one-hot targets; logits of 1000 would overflow exp without the max shift:
+     * row 0 -> ln 2, row 1 ([1001, 1000], label 1) -> ln(1 + e) */
+    setup(&t, &h, "- {name: x, op: input, data: images, shape: [2]}\n"
+                  "- {name: p, op: input, data: images, shape: [2]}\n"
+                  "- {name: y, op: softmax_cross_entropy, inputs: [x, p]}\n", 2);
+    tg_set(&h, 0, (float[]){1000, 1000, 1001, 1000}, 4);
+    tg_set(&h, 1, (float[]){1, 0, 0, 1}, 4);
+    gr_harness_forward(&h);
+    expect_out(&h, (float[]){(float)((log(2.0) + log(1.0 + exp(1.0))) / 2)}, 1);
+    teardown(&t, &h);
+}
+
+Test(ops, mean_of_all_elements) {
+    struct tgraph t;
+    struct gr_harness h;
+    setup(&t, &h, "- {name: x, op: input, data: images, shape: [2]}\n- {name: y, op: mean, inputs: [x]}\n", 2);
+    tg_set(&h, 0, (float[]){1, 2, 3, 4}, 4);
+    gr_harness_forward(&h);
+    expect_shape(&h, 0, NULL);
+    expect_out(&h, (float[]){2.5f}, 1);
+    teardown(&t, &h);
+}

@@ -1,0 +1,185 @@
+/* Plans: gradients summed over fan-out, no gradient where none is needed,
+ * smaller batches in a planned arena, and no allocation while stepping. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "helpers.h"
+#include "runtime/optim.h"
+#include "runtime/plan.h"
+
+/* loss = mean_b,j (w_j^2 + x_bj w_j): w feeds three places */
+static const char *fanout_yaml =
+    "- {name: x, op: input, data: images, shape: [3]}\n"
+    "- {name: w, op: param, shape: [3]}\n"
+    "- {name: ww, op: mul, inputs: [w, w]}\n"
+    "- {name: xw, op: mul, inputs: [x, w]}\n"
+    "- {name: s, op: add, inputs: [ww, xw]}\n"
+    "- {name: loss, op: mean, inputs: [s]}\n";
+
+Test(plan, gradients_sum_over_every_consumer) {
+    struct tgraph t;
+    cr_assert_eq(tg_build(&t, fanout_yaml, 2), 0, "%s", t.ctx.err);
+    cr_assert_eq(gr_graph_alloc_params(&t.g), 0);
+    int loss = tg_node(&t, "loss"), w = tg_node(&t, "w"), x = tg_node(&t, "x");
+    struct gr_plan p;
+    cr_assert_eq(gr_plan_init(&p, &t.g, 2, &loss, 1, loss), 0, "%s", t.ctx.err);
+    const float wv[3] = {0.5f, -1.0f, 2.0f}, xv[6] = {1, 2, 3, -1, 0, 4};
+    memcpy(t.g.param + t.g.nodes[w].param_offset, wv, sizeof wv);
+    memcpy(p.val[x].data, xv, sizeof xv);
+    gr_plan_forward(&p);
+    gr_plan_zero_grad(&p);
+    gr_plan_backward(&p);
+    /* dloss/dw_j = 1/6 * sum_b (2 w_j + x_bj) */
+    const float *g = t.g.grad + t.g.nodes[w].param_offset;
+    for (int j = 0; j < 3; j++) {
+        float want = (2 * (2 * wv[j]) + xv[j] + xv[3 + j]) / 6.0f;
+        cr_expect_float_eq(g[j], want, 1e-6f, "dw[%d] = %g, expected %g", j, g[j], want);
+    }
+    double want_loss = 0;
+    for (int b = 0; b < 2; b++)
+        for (int j = 0; j < 3; j++) want_loss += wv[j] * wv[j] + xv[b * 3 + j] * wv[j];
+    cr_expect_float_eq(*(float *)p.val[loss].data, (float)(want_loss / 6), 1e-6f);
+    /* the data input needs no gradient, so it has no buffer */
+    cr_expect_null(p.grad[x].data);
+    /* zeroing makes the next step independent of this one */
+    float first = g[0];
+    gr_plan_zero_grad(&p);
+    gr_plan_backward(&p);
+    cr_expect_eq(g[0], first);
+    gr_plan_free(&p);
+    tg_free(&t);
+}
+
+Test(plan, labels_take_no_gradient_and_unused_nodes_do_not_run) {
+    struct tgraph t;
+    cr_assert_eq(tg_build(&t, "- {name: x, op: input, data: images, shape: [4]}\n"
+                              "- {name: l, op: input, data: labels}\n"
+                              "- {name: d, op: dense, inputs: [x], units: 3}\n"
+                              "- {name: side, op: relu, inputs: [d]}\n"
+                              "- {name: loss, op: softmax_cross_entropy, inputs: [d, l]}\n", 4), 0, "%s", t.ctx.err);
+    cr_assert_eq(gr_graph_alloc_params(&t.g), 0);
+    int loss = tg_node(&t, "loss");
+    struct gr_plan p;
+    cr_assert_eq(gr_plan_init(&p, &t.g, 4, &loss, 1, loss), 0, "%s", t.ctx.err);
+    cr_expect_eq(p.fwd[tg_node(&t, "side")], 0, "a node the loss does not need is not planned");
+    cr_expect_null(p.args[loss].din[1], "labels get no gradient");
+    cr_expect_not_null(p.args[loss].din[0]);
+    cr_expect_null(p.args[tg_node(&t, "d")].din[0], "the data input gets no gradient");
+    gr_plan_free(&p);
+    tg_free(&t);
+}
+
+Test(plan, a_loss_must_be_a_scalar_that_depends_on_parameters) {
+    struct tgraph t;
+    cr_assert_eq(tg_build(&t, "- {name: x, op: input, data: images, shape: [4]}\n"
+                              "- {name: d, op: dense, inputs: [x], units: 3}\n"
+                              "- {name: m, op: mean, inputs: [x]}\n", 4), 0, "%s", t.ctx.err);
+    cr_assert_eq(gr_graph_alloc_params(&t.g), 0);
+    struct gr_plan p;
+    int d = tg_node(&t, "d"), m = tg_node(&t, "m");
+    cr_expect_eq(gr_plan_init(&p, &t.g, 4, &d, 1, d), -1);
+    cr_expect(strstr(t.ctx.err, "test.yaml:2:3: node 'd': a loss must be one float, but its shape is [4, 3]"),
+              "got: %s", t.ctx.err);
+    cr_expect_eq(gr_plan_init(&p, &t.g, 4, &m, 1, m), -1);
+    cr_expect(strstr(t.ctx.err, "node 'm': the loss does not depend on any trainable parameter"), "got: %s",
+              t.ctx.err);
+    tg_free(&t);
+}
+
+Test(plan, a_smaller_batch_runs_in_the_same_arena) {
+    struct tgraph t;
+    cr_assert_eq(tg_build(&t, "- {name: x, op: input, data: images, shape: [2, 3]}\n"
+                              "- {name: l, op: lstm, inputs: [x], num_units: 4}\n"
+                              "- {name: y, op: slice, inputs: [l], axis: 1, index: -1}\n", 8), 0, "%s", t.ctx.err);
+    cr_assert_eq(gr_graph_alloc_params(&t.g), 0);
+    int y = tg_node(&t, "y"), x = tg_node(&t, "x");
+    struct gr_plan p;
+    cr_assert_eq(gr_plan_init(&p, &t.g, 8, &y, 1, -1), 0, "%s", t.ctx.err);
+    struct gr_rng rng;
+    gr_rng_seed(&rng, 3);
+    float *xv = p.val[x].data;
+    for (int k = 0; k < 8 * 6; k++) xv[k] = gr_rng_uniform(&rng);
+    gr_plan_forward(&p);
+    float full[8 * 4];
+    memcpy(full, p.val[y].data, sizeof full);
+    void *arena = p.arena;
+    uint64_t allocs = t.ctx.n_allocs;
+    cr_assert_eq(gr_plan_set_batch(&p, 3), 0, "%s", t.ctx.err);
+    cr_expect_eq(p.val[y].shape.dim[0], 3);
+    gr_plan_forward(&p); /* the first 3 samples are still in place */
+    cr_expect_arr_eq(p.val[y].data, full, 3 * 4 * sizeof(float), "samples do not depend on the batch size");
+    cr_expect_eq(p.arena, arena);
+    cr_expect_eq(t.ctx.n_allocs, allocs, "resizing allocated");
+    gr_plan_free(&p);
+    tg_free(&t);
+}
+
+Test(plan, training_steps_allocate_nothing) {
+    struct tgraph t;
+    cr_assert_eq(tg_build(&t, "- {name: x, op: input, data: images, shape: [3, 2]}\n"
+                              "- {name: l, op: input, data: labels}\n"
+                              "- {name: h, op: lstm, inputs: [x], num_units: 4}\n"
+                              "- {name: last, op: slice, inputs: [h], axis: 1, index: -1}\n"
+                              "- {name: d, op: dense, inputs: [last], units: 3}\n"
+                              "- {name: loss, op: softmax_cross_entropy, inputs: [d, l]}\n", 5), 0, "%s", t.ctx.err);
+    cr_assert_eq(gr_graph_alloc_params(&t.g), 0);
+    int loss = tg_node(&t, "loss");
+    struct gr_plan p;
+    cr_assert_eq(gr_plan_init(&p, &t.g, 5, &loss, 1, loss), 0, "%s", t.ctx.err);
+    struct gr_optim o;
+    struct gr_optim_cfg oc = {.kind = GR_OPTIM_ADAM, .lr = 0.01, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
+    cr_assert_eq(gr_optim_init(&t.ctx, &o, &oc, t.g.param_floats), 0);
+    uint64_t before = t.ctx.n_allocs;
+    for (int s = 0; s < 5; s++) {
+        gr_plan_forward(&p);
+        gr_plan_zero_grad(&p);
+        gr_plan_backward(&p);
+        gr_optim_step(&o, t.g.param, t.g.grad);
+    }
+    cr_expect_eq(t.ctx.n_allocs, before, "%llu allocations during 5 steps",
+                 (unsigned long long)(t.ctx.n_allocs - before));
+    gr_optim_free(&t.ctx, &o);
+    gr_plan_free(&p);
+    tg_free(&t);
+}
+
+Test(optim, adam_first_steps_by_hand) {
+    struct gr_ctx ctx;
+    cr_assert_eq(gr_ctx_init(&ctx), 0);
+    struct gr_optim o;
+    struct gr_optim_cfg oc = {.kind = GR_OPTIM_ADAM, .lr = 0.1, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
+    cr_assert_eq(gr_optim_init(&ctx, &o, &oc, 2), 0);
+    float p[2] = {1.0f, -2.0f}, g[2] = {0.5f, -4.0f};
+    /* step 1: m^ = g, v^ = g^2, so p -= lr * sign(g) (up to eps) */
+    gr_optim_step(&o, p, g);
+    cr_expect_float_eq(p[0], 0.9f, 1e-6f);
+    cr_expect_float_eq(p[1], -1.9f, 1e-6f);
+    /* step 2 with g' = (1, 0): m = 0.9*0.1*g + 0.1 g', v = 0.999*0.001 g^2 + 0.001 g'^2 */
+    float g2[2] = {1.0f, 0.0f};
+    gr_optim_step(&o, p, g2);
+    double m0 = 0.9 * 0.05 + 0.1 * 1.0, v0 = 0.999 * 0.001 * 0.25 + 0.001 * 1.0;
+    double m1 = 0.9 * 0.1 * -4.0, v1 = 0.999 * 0.001 * 16.0;
+    double c1 = 1 - 0.81, c2 = 1 - 0.999 * 0.999;
+    double want0 = 0.9 - 0.1 * (m0 / c1) / (sqrt(v0 / c2) + 1e-8);
+    double want1 = -1.9 - 0.1 * (m1 / c1) / (sqrt(v1 / c2) + 1e-8);
+    cr_expect_float_eq(p[0], (float)want0, 1e-6f, "p[0] = %.8f, expected %.8f", p[0], want0);
+    cr_expect_float_eq(p[1], (float)want1, 1e-6f, "p[1] = %.8f, expected %.8f", p[1], want1);
+    gr_optim_free(&ctx, &o);
+    gr_ctx_free(&ctx);
+}
+
+Test(optim, sgd_with_momentum_by_hand) {
+    struct gr_ctx ctx;
+    cr_assert_eq(gr_ctx_init(&ctx), 0);
+    struct gr_optim o;
+    struct gr_optim_cfg oc = {.kind = GR_OPTIM_SGD, .lr = 0.5, .momentum = 0.9};
+    cr_assert_eq(gr_optim_init(&ctx, &o, &oc, 1), 0);
+    float p = 1.0f, g = 2.0f;
+    gr_optim_step(&o, &p, &g); /* v = 2, p = 1 - 1 = 0 */
+    cr_expect_float_eq(p, 0.0f, 1e-7f);
+    gr_optim_step(&o, &p, &g); /* v = 3.8, p = -1.9 */
+    cr_expect_float_eq(p, -1.9f, 1e-6f);
+    gr_optim_free(&ctx, &o);
+    gr_ctx_free(&ctx);
+}
