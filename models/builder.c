@@ -166,89 +166,58 @@ out:
     return rc;
 }
 
-/* Add node `d` (its inputs already in the graph): infer its shape, create
- * the parameters its op asks for, then the node itself. */
-static int add_decl(struct gr_ctx *ctx, struct gr_graph *g, struct decl *d, int64_t batch) {
+/* A `param` node for weight k of node `d`, shaped as the op's infer asked. */
+static int add_param(struct gr_ctx *ctx, struct gr_graph *g, const struct decl *d, int k, const struct gr_shape *shape) {
     const struct gr_op_desc *param_op = gr_registry_find(ctx->reg, "param");
     GR_ASSERT(param_op);
+    const struct gr_param_spec *ps = &d->op->params[k];
+    struct gr_attr_value pa[GR_MAX_ATTRS];
+    memset(pa, 0, sizeof pa);
+    pa[GR_PARAM_SHAPE].present = 1;
+    pa[GR_PARAM_SHAPE].n = shape->rank;
+    for (int r = 0; r < shape->rank; r++) pa[GR_PARAM_SHAPE].ints[r] = shape->dim[r];
+    pa[GR_PARAM_INIT].present = 1;
+    pa[GR_PARAM_INIT].i = ps->init;
+    pa[GR_PARAM_INIT].s = gr_init_names[ps->init];
+    pa[GR_PARAM_TRAINABLE].present = 1;
+    pa[GR_PARAM_TRAINABLE].i = 1;
+    char name[160];
+    snprintf(name, sizeof name, "%s.%s", d->name, ps->name);
+    int p = gr_graph_add(g, name, param_op, 0, NULL, pa);
+    if (p < 0) return -1;
+    g->nodes[p].shape = *shape;
+    g->nodes[p].dtype = GR_F32;
+    return p;
+}
 
-    /* A provisional node at the end to run infer on; parameters go before it. */
-    int user_in[GR_MAX_INPUTS];
-    for (int k = 0; k < d->n_in; k++) user_in[k] = d->in_decl[k];
-    int idx = gr_graph_add(g, d->name, d->op, d->n_in, user_in, d->attrs);
+/* Add node `d` (its inputs already in the graph): infer its shape, then, if
+ * its op owns weights, put their param nodes in front of it. */
+static int add_decl(struct gr_ctx *ctx, struct gr_graph *g, struct decl *d, int64_t batch) {
+    int idx = gr_graph_add(g, d->name, d->op, d->n_in, d->in_decl, d->attrs);
     if (idx < 0) return -1;
     struct gr_node *nd = &g->nodes[idx];
     nd->line = d->map->line;
     nd->col = d->map->col;
     memcpy(nd->attr_line, d->attr_line, sizeof nd->attr_line);
     memcpy(nd->attr_col, d->attr_col, sizeof nd->attr_col);
-
-    /* shapes of all nodes so far, indexed by graph index */
-    struct gr_shape *shapes = gr_alloc(ctx, (size_t)g->n * sizeof *shapes);
-    enum gr_dtype *dtypes = gr_alloc(ctx, (size_t)g->n * sizeof *dtypes);
-    if (!shapes || !dtypes) {
-        gr_free(ctx, shapes);
-        gr_free(ctx, dtypes);
-        return -1;
-    }
-    for (int i = 0; i < g->n - 1; i++) {
-        shapes[i] = g->nodes[i].shape;
-        dtypes[i] = g->nodes[i].dtype;
-    }
     struct gr_infer inf;
-    int rc = gr_node_infer(g, idx, batch, 1, shapes, dtypes, &inf);
-    gr_free(ctx, shapes);
-    gr_free(ctx, dtypes);
-    if (rc) return -1;
-
-    if (d->op->n_params == 0) {
-        nd->shape = inf.out;
-        nd->dtype = inf.out_dtype;
-        nd->saved_bytes = inf.saved_bytes;
-        nd->scratch_bytes = inf.scratch_bytes;
-        d->graph_index = idx;
-        return 0;
-    }
-
-    /* Re-add: parameters first, then the node with them appended. */
-    struct gr_node keep = *nd;
-    g->n--;
-    int params[GR_MAX_PARAMS];
-    for (int k = 0; k < d->op->n_params; k++) {
-        const struct gr_param_spec *ps = &d->op->params[k];
-        struct gr_attr_value pa[GR_MAX_ATTRS];
-        memset(pa, 0, sizeof pa);
-        pa[GR_PARAM_SHAPE].present = 1;
-        pa[GR_PARAM_SHAPE].n = inf.param[k].rank;
-        for (int r = 0; r < inf.param[k].rank; r++) pa[GR_PARAM_SHAPE].ints[r] = inf.param[k].dim[r];
-        pa[GR_PARAM_INIT].present = 1;
-        pa[GR_PARAM_INIT].i = ps->init;
-        pa[GR_PARAM_INIT].s = gr_init_names[ps->init];
-        pa[GR_PARAM_TRAINABLE].present = 1;
-        pa[GR_PARAM_TRAINABLE].i = 1;
-        char pname[160];
-        snprintf(pname, sizeof pname, "%s.%s", d->name, ps->name);
-        int p = gr_graph_add(g, pname, param_op, 0, NULL, pa);
-        if (p < 0) return -1;
-        g->nodes[p].shape = inf.param[k];
-        g->nodes[p].dtype = GR_F32;
-        params[k] = p;
-    }
-    idx = gr_graph_add(g, d->name, d->op, d->n_in, user_in, d->attrs);
-    if (idx < 0) return -1;
-    nd = &g->nodes[idx];
-    const char *name = nd->name;
-    *nd = keep;
-    nd->name = name;
-    for (int k = 0; k < d->op->n_params; k++) {
-        nd->in[d->n_in + k] = params[k];
-        g->nodes[params[k]].owner = idx;
-    }
-    nd->n_in = d->n_in + d->op->n_params;
+    if (gr_node_infer(g, idx, batch, 1, NULL, NULL, &inf)) return -1;
     nd->shape = inf.out;
     nd->dtype = inf.out_dtype;
     nd->saved_bytes = inf.saved_bytes;
     nd->scratch_bytes = inf.scratch_bytes;
+    if (d->op->n_params > 0) {
+        struct gr_node keep = *nd;
+        g->n--;
+        for (int k = 0; k < d->op->n_params; k++) {
+            int p = add_param(ctx, g, d, k, &inf.param[k]);
+            if (p < 0) return -1;
+            keep.in[d->n_in + k] = p;
+        }
+        keep.n_in = d->n_in + d->op->n_params;
+        if ((idx = gr_graph_append(g, &keep)) < 0) return -1;
+        for (int k = 0; k < d->op->n_params; k++) g->nodes[keep.in[d->n_in + k]].owner = idx;
+    }
     d->graph_index = idx;
     return 0;
 }

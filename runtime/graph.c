@@ -41,9 +41,7 @@ const char *gr_graph_strdup(struct gr_graph *g, const char *s) {
     return d->s;
 }
 
-int gr_graph_add(struct gr_graph *g, const char *name, const struct gr_op_desc *op, int n_user, const int *in,
-                 const struct gr_attr_value *attrs) {
-    GR_ASSERT(n_user >= 0 && n_user + op->n_params <= GR_MAX_INPUTS);
+int gr_graph_append(struct gr_graph *g, const struct gr_node *node) {
     if (g->n == g->cap) {
         int cap = g->cap ? 2 * g->cap : 16;
         struct gr_node *nodes = gr_alloc(g->ctx, (size_t)cap * sizeof *nodes);
@@ -53,8 +51,17 @@ int gr_graph_add(struct gr_graph *g, const char *name, const struct gr_op_desc *
         g->nodes = nodes;
         g->cap = cap;
     }
-    struct gr_node *nd = &g->nodes[g->n];
-    memset(nd, 0, sizeof *nd);
+    g->nodes[g->n] = *node;
+    return g->n++;
+}
+
+int gr_graph_add(struct gr_graph *g, const char *name, const struct gr_op_desc *op, int n_user, const int *in,
+                 const struct gr_attr_value *attrs) {
+    GR_ASSERT(n_user >= 0 && n_user + op->n_params <= GR_MAX_INPUTS);
+    struct gr_node fresh;
+    memset(&fresh, 0, sizeof fresh);
+    if (gr_graph_append(g, &fresh) < 0) return -1;
+    struct gr_node *nd = &g->nodes[g->n - 1];
     nd->name = gr_graph_strdup(g, name);
     if (!nd->name) return -1;
     nd->op = op;
@@ -62,7 +69,7 @@ int gr_graph_add(struct gr_graph *g, const char *name, const struct gr_op_desc *
     nd->n_in = n_user;
     nd->owner = -1;
     for (int k = 0; k < n_user; k++) {
-        GR_ASSERT(in[k] >= 0 && in[k] < g->n);
+        GR_ASSERT(in[k] >= 0 && in[k] < g->n - 1);
         nd->in[k] = in[k];
     }
     for (int a = 0; a < op->n_attrs; a++) {
@@ -72,7 +79,7 @@ int gr_graph_add(struct gr_graph *g, const char *name, const struct gr_op_desc *
             if (!nd->attrs[a].s) return -1;
         }
     }
-    return g->n++;
+    return g->n - 1;
 }
 
 int gr_graph_find(const struct gr_graph *g, const char *name) {
@@ -109,8 +116,9 @@ int gr_node_infer(struct gr_graph *g, int i, int64_t batch, int training, const 
     memset(inf, 0, sizeof *inf);
     inf->n_in = nd->n_user;
     for (int k = 0; k < nd->n_user; k++) {
-        inf->in[k] = &shapes[nd->in[k]];
-        inf->in_dtype[k] = dtypes[nd->in[k]];
+        int src = nd->in[k];
+        inf->in[k] = shapes ? &shapes[src] : &g->nodes[src].shape;
+        inf->in_dtype[k] = dtypes ? dtypes[src] : g->nodes[src].dtype;
     }
     inf->attrs = nd->attrs;
     inf->batch = batch;

@@ -49,14 +49,16 @@ struct gr_graph {
 void gr_graph_init(struct gr_graph *g, struct gr_ctx *ctx, const char *file);
 void gr_graph_free(struct gr_graph *g);
 
-/* Append a node; returns its index or -1. `name` is copied. */
+/* Append a copy of `node` as is; returns its index or -1. */
+int gr_graph_append(struct gr_graph *g, const struct gr_node *node);
+/* Append a new node; returns its index or -1. `name` is copied. */
 int gr_graph_add(struct gr_graph *g, const char *name, const struct gr_op_desc *op, int n_user,
                  const int *in, const struct gr_attr_value *attrs);
 int gr_graph_find(const struct gr_graph *g, const char *name);
 const char *gr_graph_strdup(struct gr_graph *g, const char *s);
 
 /* Run the op's infer for node i, reading input shapes from `shapes`/`dtypes`
- * (indexed by node). On error records "FILE:LINE:COL: node 'x' (op): ..." and
+ * (indexed by node; NULL: the nodes' own shapes). On error records "FILE:LINE:COL: node 'x' (op): ..." and
  * returns -1. */
 int gr_node_infer(struct gr_graph *g, int i, int64_t batch, int training, const struct gr_shape *shapes,
                   const enum gr_dtype *dtypes, struct gr_infer *inf);

@@ -14,21 +14,9 @@ int gr_harness_init(struct gr_harness *h, struct gr_graph *g, int node, int trai
     h->g = g;
     h->node = node;
 
-    /* sizes for this mode: infer again with every node's build shape */
-    struct gr_shape *shapes = gr_alloc(ctx, (size_t)g->n * sizeof *shapes);
-    enum gr_dtype *dtypes = gr_alloc(ctx, (size_t)g->n * sizeof *dtypes);
-    if (!shapes || !dtypes) goto fail;
-    for (int i = 0; i < g->n; i++) {
-        shapes[i] = g->nodes[i].shape;
-        dtypes[i] = g->nodes[i].dtype;
-    }
+    /* sizes for this mode, from the inputs' build shapes */
     struct gr_infer inf;
-    int rc = gr_node_infer(g, node, g->batch, training, shapes, dtypes, &inf);
-    gr_free(ctx, shapes);
-    gr_free(ctx, dtypes);
-    shapes = NULL;
-    dtypes = NULL;
-    if (rc) goto fail;
+    if (gr_node_infer(g, node, g->batch, training, NULL, NULL, &inf)) goto fail;
 
     for (int k = 0; k < nd->n_in; k++) {
         const struct gr_node *src = &g->nodes[nd->in[k]];
@@ -63,8 +51,6 @@ int gr_harness_init(struct gr_harness *h, struct gr_graph *g, int node, int trai
     h->args.training = training;
     return 0;
 fail:
-    gr_free(ctx, shapes);
-    gr_free(ctx, dtypes);
     gr_harness_free(h);
     return -1;
 }
