@@ -38,6 +38,12 @@ static void add_backward(const struct gr_args *x) {
                               x->dout->data, row_acc, NULL);
 }
 
+static void add_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
+    double n = (double)gr_shape_count(&inf->out);
+    *fwd = 1 * n;
+    *bwd = 1 * n;
+}
+
 const struct gr_op_desc gr_op_add = {
     .name = "add",
     .summary = "out = a + b (numpy broadcasting)",
@@ -46,4 +52,5 @@ const struct gr_op_desc gr_op_add = {
     .infer = add_infer,
     .forward = add_forward,
     .backward = add_backward,
+    .flops = add_flops,
 };

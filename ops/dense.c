@@ -56,6 +56,14 @@ static void dense_backward(const struct gr_args *a) {
     }
 }
 
+static void dense_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
+    const struct gr_shape *x = inf->in[0];
+    double in = (double)x->dim[x->rank - 1], u = (double)inf->attrs[A_UNITS].i;
+    double rows = (double)gr_shape_count(x) / in;
+    *fwd = 2 * rows * in * u + rows * u;
+    *bwd = 4 * rows * in * u + rows * u;
+}
+
 const struct gr_op_desc gr_op_dense = {
     .name = "dense",
     .summary = "y[..., U] = x[..., I] @ kernel[I, U] + bias[U]",
@@ -68,4 +76,5 @@ const struct gr_op_desc gr_op_dense = {
     .infer = dense_infer,
     .forward = dense_forward,
     .backward = dense_backward,
+    .flops = dense_flops,
 };

@@ -74,6 +74,15 @@ static void matmul_backward(const struct gr_args *x) {
     }
 }
 
+/* 2MNK per product; backward forms both da and db */
+static void matmul_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
+    const struct gr_shape *a = inf->in[0], *b = inf->in[1];
+    double k = (double)a->dim[a->rank - 1], n = (double)b->dim[b->rank - 1];
+    double rows = (double)gr_shape_count(a) / k;
+    *fwd = 2 * rows * n * k;
+    *bwd = 2 * *fwd;
+}
+
 const struct gr_op_desc gr_op_matmul = {
     .name = "matmul",
     .summary = "out[..., M, N] = a[..., M, K] @ b[K, N] (or a batch of products)",
@@ -82,4 +91,5 @@ const struct gr_op_desc gr_op_matmul = {
     .infer = matmul_infer,
     .forward = matmul_forward,
     .backward = matmul_backward,
+    .flops = matmul_flops,
 };

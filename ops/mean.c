@@ -24,6 +24,12 @@ static void mean_backward(const struct gr_args *a) {
     for (int64_t i = 0; i < n; i++) dx[i] += g;
 }
 
+static void mean_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
+    double n = (double)gr_shape_count(inf->in[0]);
+    *fwd = 1 * n;
+    *bwd = 1 * n;
+}
+
 const struct gr_op_desc gr_op_mean = {
     .name = "mean",
     .summary = "y = mean of all elements of x (a scalar)",
@@ -32,4 +38,5 @@ const struct gr_op_desc gr_op_mean = {
     .infer = mean_infer,
     .forward = mean_forward,
     .backward = mean_backward,
+    .flops = mean_flops,
 };

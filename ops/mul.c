@@ -36,6 +36,12 @@ static void mul_backward(const struct gr_args *x) {
                               x->in[1 - k]->data, x->dout->data, row_acc_mul, NULL);
 }
 
+static void mul_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
+    double n = (double)gr_shape_count(&inf->out);
+    *fwd = 1 * n;
+    *bwd = 2 * n;
+}
+
 const struct gr_op_desc gr_op_mul = {
     .name = "mul",
     .summary = "out = a * b elementwise (numpy broadcasting)",
@@ -44,4 +50,5 @@ const struct gr_op_desc gr_op_mul = {
     .infer = mul_infer,
     .forward = mul_forward,
     .backward = mul_backward,
+    .flops = mul_flops,
 };

@@ -22,6 +22,12 @@ static void relu_backward(const struct gr_args *a) {
     for (int64_t i = 0; i < n; i++) dx[i] += x[i] > 0.0f ? dy[i] : 0.0f;
 }
 
+static void relu_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
+    double n = (double)gr_shape_count(&inf->out);
+    *fwd = 1 * n;
+    *bwd = 1 * n;
+}
+
 const struct gr_op_desc gr_op_relu = {
     .name = "relu",
     .summary = "y = max(x, 0)",
@@ -30,4 +36,5 @@ const struct gr_op_desc gr_op_relu = {
     .infer = relu_infer,
     .forward = relu_forward,
     .backward = relu_backward,
+    .flops = relu_flops,
 };

@@ -24,6 +24,12 @@ static void sigmoid_backward(const struct gr_args *a) {
     for (int64_t i = 0; i < n; i++) dx[i] += dy[i] * y[i] * (1.0f - y[i]);
 }
 
+static void sigmoid_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
+    double n = (double)gr_shape_count(&inf->out);
+    *fwd = 1 * n;
+    *bwd = 2 * n;
+}
+
 const struct gr_op_desc gr_op_sigmoid = {
     .name = "sigmoid",
     .summary = "y = 1 / (1 + exp(-x))",
@@ -32,4 +38,5 @@ const struct gr_op_desc gr_op_sigmoid = {
     .infer = sigmoid_infer,
     .forward = sigmoid_forward,
     .backward = sigmoid_backward,
+    .flops = sigmoid_flops,
 };

@@ -44,6 +44,12 @@ static void softmax_backward(const struct gr_args *a) {
     }
 }
 
+static void softmax_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
+    double n = (double)gr_shape_count(&inf->out);
+    *fwd = 3 * n;
+    *bwd = 4 * n;
+}
+
 const struct gr_op_desc gr_op_softmax = {
     .name = "softmax",
     .summary = "y = exp(x) / sum(exp(x)) over the last axis",
@@ -52,4 +58,5 @@ const struct gr_op_desc gr_op_softmax = {
     .infer = softmax_infer,
     .forward = softmax_forward,
     .backward = softmax_backward,
+    .flops = softmax_flops,
 };

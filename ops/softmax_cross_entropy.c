@@ -91,6 +91,12 @@ static void xent_backward(const struct gr_args *a) {
     }
 }
 
+static void xent_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
+    double n = (double)gr_shape_count(inf->in[0]);
+    *fwd = 3 * n;
+    *bwd = 3 * n;
+}
+
 const struct gr_op_desc gr_op_softmax_cross_entropy = {
     .name = "softmax_cross_entropy",
     .summary = "loss = mean over rows of logsumexp(x) - x[label] (fused, stable)",
@@ -100,4 +106,5 @@ const struct gr_op_desc gr_op_softmax_cross_entropy = {
     .infer = xent_infer,
     .forward = xent_forward,
     .backward = xent_backward,
+    .flops = xent_flops,
 };

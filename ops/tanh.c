@@ -24,6 +24,12 @@ static void tanh_backward(const struct gr_args *a) {
     for (int64_t i = 0; i < n; i++) dx[i] += dy[i] * (1.0f - y[i] * y[i]);
 }
 
+static void tanh_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
+    double n = (double)gr_shape_count(&inf->out);
+    *fwd = 1 * n;
+    *bwd = 2 * n;
+}
+
 const struct gr_op_desc gr_op_tanh = {
     .name = "tanh",
     .summary = "y = tanh(x)",
@@ -32,4 +38,5 @@ const struct gr_op_desc gr_op_tanh = {
     .infer = tanh_infer,
     .forward = tanh_forward,
     .backward = tanh_backward,
+    .flops = tanh_flops,
 };

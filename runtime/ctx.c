@@ -32,6 +32,7 @@ int gr_ctx_init(struct gr_ctx *ctx) {
     ctx->mem.free = default_free;
     gr_rng_seed(&ctx->rng, 0);
     gr_host_init(&ctx->host);
+    gr_blas_set_threads(1);
     ctx->reg = gr_registry_new(ctx);
     if (!ctx->reg) return -1;
     return 0;
@@ -45,7 +46,9 @@ int gr_ctx_set_threads(struct gr_ctx *ctx, int n) {
         ctx->pool = gr_pool_new(ctx, n);
         if (!ctx->pool) return -1;
     }
-    gr_blas_set_threads(n);
+    /* OpenBLAS stays single-threaded: large products are split over the
+     * pool instead (runtime/registry.c), so the two never oversubscribe */
+    gr_blas_set_threads(1);
     return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 struct gr_ctx;
+struct gr_pool;
 
 enum gr_optim_kind { GR_OPTIM_SGD, GR_OPTIM_ADAM };
 
@@ -27,6 +28,8 @@ struct gr_optim {
 
 int gr_optim_init(struct gr_ctx *ctx, struct gr_optim *o, const struct gr_optim_cfg *cfg, int64_t n);
 void gr_optim_free(struct gr_ctx *ctx, struct gr_optim *o);
-void gr_optim_step(struct gr_optim *o, float *param, const float *grad);
+/* One update of the whole block, split over `pool` (NULL: this thread). The
+ * split only decides who updates which element, so results do not depend on it. */
+void gr_optim_step(struct gr_optim *o, struct gr_pool *pool, float *param, const float *grad);
 
 #endif

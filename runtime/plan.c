@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ctx.h"
+#include "threads.h"
 
 #define ALIGN64(x) (((x) + 63) & ~(size_t)63)
 
@@ -79,9 +80,14 @@ static int make_layout(struct gr_graph *g, int64_t cap, int training, const unsi
         l->shape[i] = inf.out;
         l->dtype[i] = inf.out_dtype;
         if (nd->op->flags & GR_OP_PARAM) continue; /* lives in the parameter block */
-        l->val_off[i] = off;
         l->val_bytes[i] = gr_shape_bytes(&inf.out);
-        off += ALIGN64(l->val_bytes[i]);
+        if (nd->op->flags & GR_OP_VIEW) {
+            if (l->val_bytes[i] != gr_shape_bytes(&l->shape[nd->in[0]]))
+                return gr_fail(ctx, "node '%s': op '%s' is a view but changes the element count", nd->name, nd->op->name);
+        } else {
+            l->val_off[i] = off;
+            off += ALIGN64(l->val_bytes[i]);
+        }
         l->saved_off[i] = off;
         l->saved_bytes[i] = inf.saved_bytes;
         off += ALIGN64(inf.saved_bytes);
@@ -179,7 +185,8 @@ int gr_plan_init(struct gr_plan *p, struct gr_graph *g, int64_t cap, const int *
             p->val[i].data = g->param + nd->param_offset;
             if (p->bwd[i]) p->grad[i].data = g->grad + nd->param_offset;
         } else {
-            p->val[i].data = base + l.val_off[i];
+            /* a view's input comes earlier, so its pointer is already set */
+            p->val[i].data = (nd->op->flags & GR_OP_VIEW) ? p->val[nd->in[0]].data : base + l.val_off[i];
             p->val_cap[i] = l.val_bytes[i];
             p->saved_cap[i] = l.saved_bytes[i];
             if (p->bwd[i]) p->grad[i].data = base + l.grad_off[i];
@@ -264,12 +271,21 @@ int gr_plan_set_batch(struct gr_plan *p, int64_t batch) {
 void gr_plan_forward(struct gr_plan *p) {
     for (int o = 0; o < p->n_order; o++) {
         int i = p->order[o];
-        p->g->nodes[i].op->forward(&p->args[i]);
+        const struct gr_op_desc *op = p->g->nodes[i].op;
+        if (!(op->flags & GR_OP_VIEW)) op->forward(&p->args[i]);
     }
 }
 
+/* zero 4 KiB pages [b, e) of the activation gradients, then the parameters' */
+static void zero_part(void *arg, int64_t b, int64_t e) {
+    struct gr_plan *p = arg;
+    size_t lo = (size_t)b * 4096, hi = (size_t)e * 4096;
+    if (hi > p->act_grad_bytes) hi = p->act_grad_bytes;
+    if (hi > lo) memset((char *)p->act_grad + lo, 0, hi - lo);
+}
+
 void gr_plan_zero_grad(struct gr_plan *p) {
-    if (p->act_grad_bytes) memset(p->act_grad, 0, p->act_grad_bytes);
+    gr_pool_run(p->g->ctx->pool, (int64_t)((p->act_grad_bytes + 4095) / 4096), zero_part, p);
     if (p->g->param_floats) memset(p->g->grad, 0, (size_t)p->g->param_floats * sizeof(float));
 }
 
@@ -281,5 +297,30 @@ void gr_plan_backward(struct gr_plan *p) {
         if (!p->bwd[i]) continue;
         const struct gr_op_desc *op = p->g->nodes[i].op;
         if (op->backward) op->backward(&p->args[i]);
+    }
+}
+
+void gr_plan_flops(const struct gr_plan *p, double *forward, double *backward) {
+    *forward = *backward = 0;
+    for (int o = 0; o < p->n_order; o++) {
+        int i = p->order[o];
+        const struct gr_node *nd = &p->g->nodes[i];
+        if (!nd->op->flops) continue;
+        struct gr_infer inf;
+        memset(&inf, 0, sizeof inf);
+        inf.n_in = nd->n_user;
+        for (int k = 0; k < nd->n_user; k++) {
+            inf.in[k] = &p->val[nd->in[k]].shape;
+            inf.in_dtype[k] = p->val[nd->in[k]].dtype;
+        }
+        inf.attrs = nd->attrs;
+        inf.batch = p->batch;
+        inf.training = p->training;
+        inf.out = p->val[i].shape;
+        inf.out_dtype = p->val[i].dtype;
+        double f = 0, b = 0;
+        nd->op->flops(&inf, &f, &b);
+        *forward += f;
+        if (p->bwd[i]) *backward += b;
     }
 }

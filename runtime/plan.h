@@ -58,6 +58,10 @@ void gr_plan_zero_grad(struct gr_plan *p);
 /* Seed d(loss) = 1 and run every needed backward in reverse order. */
 void gr_plan_backward(struct gr_plan *p);
 
+/* Floating-point operations of one forward and one backward pass at the
+ * current batch, from the ops' counts (ops without one count nothing). */
+void gr_plan_flops(const struct gr_plan *p, double *forward, double *backward);
+
 static inline struct gr_tensor *gr_plan_value(struct gr_plan *p, int node) { return &p->val[node]; }
 
 #endif

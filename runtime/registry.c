@@ -10,15 +10,62 @@
 
 /* ---- host functions handed to ops ---------------------------------------- */
 
-static void host_sgemm(void *host_ctx, enum gr_trans ta, enum gr_trans tb, int64_t m, int64_t n, int64_t k,
-                       float alpha, const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
-                       float *c, int64_t ldc) {
-    (void)host_ctx;
+static void blas_sgemm(enum gr_trans ta, enum gr_trans tb, int64_t m, int64_t n, int64_t k, float alpha,
+                       const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
     GR_ASSERT(m >= 0 && n >= 0 && k >= 0 && m <= INT32_MAX && n <= INT32_MAX && k <= INT32_MAX);
     if (m == 0 || n == 0) return;
-    cblas_sgemm(CblasRowMajor, ta == GR_TRANS ? CblasTrans : CblasNoTrans,
-                tb == GR_TRANS ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n, (blasint)k, alpha, a,
-                (blasint)lda, b, (blasint)ldb, beta, c, (blasint)ldc);
+    cblas_sgemm(CblasRowMajor, ta == GR_TRANS ? CblasTrans : CblasNoTrans, tb == GR_TRANS ? CblasTrans : CblasNoTrans,
+                (blasint)m, (blasint)n, (blasint)k, alpha, a, (blasint)lda, b, (blasint)ldb, beta, c, (blasint)ldc);
+}
+
+/* A product split over the pool: by rows of C when it is taller than wide,
+ * else by columns in multiples of 16 floats. Each part is one single-threaded
+ * OpenBLAS call over the whole K, so every element is summed as it would be
+ * unsplit. */
+struct gemm_job {
+    enum gr_trans ta, tb;
+    int64_t m, n, k, lda, ldb, ldc, parts;
+    float alpha, beta;
+    const float *a, *b;
+    float *c;
+    int by_rows;
+};
+
+static void gemm_part(void *arg, int64_t begin, int64_t end) {
+    const struct gemm_job *j = arg;
+    for (int64_t p = begin; p < end; p++) {
+        if (j->by_rows) {
+            int64_t r0 = j->m * p / j->parts, r1 = j->m * (p + 1) / j->parts;
+            const float *a = j->ta == GR_TRANS ? j->a + r0 : j->a + r0 * j->lda;
+            blas_sgemm(j->ta, j->tb, r1 - r0, j->n, j->k, j->alpha, a, j->lda, j->b, j->ldb, j->beta,
+                       j->c + r0 * j->ldc, j->ldc);
+        } else {
+            int64_t blocks = (j->n + 15) / 16;
+            int64_t c0 = blocks * p / j->parts * 16, c1 = blocks * (p + 1) / j->parts * 16;
+            if (c1 > j->n) c1 = j->n;
+            if (c1 <= c0) continue;
+            const float *b = j->tb == GR_TRANS ? j->b + c0 * j->ldb : j->b + c0;
+            blas_sgemm(j->ta, j->tb, j->m, c1 - c0, j->k, j->alpha, j->a, j->lda, b, j->ldb, j->beta, j->c + c0,
+                       j->ldc);
+        }
+    }
+}
+
+/* Below this many multiply-adds a product runs on the calling thread. */
+#define GR_GEMM_SPLIT_MIN (1 << 18)
+
+static void host_sgemm(void *host_ctx, enum gr_trans ta, enum gr_trans tb, int64_t m, int64_t n, int64_t k,
+                       float alpha, const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                       int64_t ldc) {
+    struct gr_ctx *ctx = host_ctx;
+    struct gr_pool *pool = ctx ? ctx->pool : NULL;
+    int threads = gr_pool_threads(pool);
+    if (threads == 1 || gr_pool_busy(pool) || m * n * k < GR_GEMM_SPLIT_MIN || (m < 2 * threads && n < 32 * threads)) {
+        blas_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    struct gemm_job j = {ta, tb, m, n, k, lda, ldb, ldc, threads, alpha, beta, a, b, c, m >= n};
+    gr_pool_run(pool, threads, gemm_part, &j);
 }
 
 void gr_blas_set_threads(int n) { openblas_set_num_threads(n); }
@@ -108,8 +155,10 @@ static int check_desc(struct gr_registry *reg, const struct gr_op_desc *d, char 
     if (!d->summary || !*d->summary) return snprintf(err, len, "op '%s': descriptor has no summary", n), -1;
     if ((d->flags & (GR_OP_INPUT | GR_OP_PARAM)) && !reg->allow_internal)
         return snprintf(err, len, "op '%s': input and parameter ops are reserved to graphrun", n), -1;
-    if (d->flags & ~(unsigned)(GR_OP_INPUT | GR_OP_PARAM))
+    if (d->flags & ~(unsigned)(GR_OP_INPUT | GR_OP_PARAM | GR_OP_VIEW))
         return snprintf(err, len, "op '%s': unknown flags 0x%x", n, d->flags), -1;
+    if ((d->flags & GR_OP_VIEW) && d->min_inputs < 1)
+        return snprintf(err, len, "op '%s': a view needs an input to view", n), -1;
     if (d->min_inputs < 0 || d->max_inputs < d->min_inputs)
         return snprintf(err, len, "op '%s': inputs must satisfy 0 <= min_inputs <= max_inputs", n), -1;
     if (d->n_params < 0 || d->n_params > GR_MAX_PARAMS || (d->n_params && !d->params))

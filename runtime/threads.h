@@ -18,6 +18,9 @@ int gr_pool_threads(const struct gr_pool *pool);
  * the first chunk. A NULL pool runs fn(arg, 0, n) inline. */
 void gr_pool_run(struct gr_pool *pool, int64_t n, void (*fn)(void *arg, int64_t begin, int64_t end), void *arg);
 
+/* Whether a job is running (a call now would run inline). */
+int gr_pool_busy(struct gr_pool *pool);
+
 /* Number of online CPUs (at least 1). */
 int gr_cpu_count(void);
 

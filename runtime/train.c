@@ -42,16 +42,30 @@ static int load_split(struct gr_session *s, struct gr_dataset *d, const struct g
     return 0;
 }
 
+struct feed_job {
+    const struct gr_session *s;
+    const struct gr_dataset *d;
+    float *dst;
+};
+
+static void feed_images(void *arg, int64_t b, int64_t e) {
+    const struct feed_job *j = arg;
+    gr_dataset_images(j->d, j->s->idx + b, e - b, (float)j->s->cfg->pixel_lo, (float)j->s->cfg->pixel_hi,
+                      j->dst + b * j->d->sample_size);
+}
+
 /* Fill every input node the plan runs from samples idx[0..n). */
 static void feed(struct gr_session *s, struct gr_plan *p, const struct gr_dataset *d, int64_t n) {
     for (int o = 0; o < p->n_order; o++) {
         int i = p->order[o];
         const struct gr_node *nd = &s->g.nodes[i];
         if (!(nd->op->flags & GR_OP_INPUT)) continue;
-        if (nd->attrs[GR_INPUT_DATA].i == GR_INPUT_IMAGES)
-            gr_dataset_images(d, s->idx, n, (float)s->cfg->pixel_lo, (float)s->cfg->pixel_hi, p->val[i].data);
-        else
+        if (nd->attrs[GR_INPUT_DATA].i == GR_INPUT_IMAGES) {
+            struct feed_job j = {s, d, p->val[i].data};
+            gr_pool_run(s->ctx->pool, n, feed_images, &j);
+        } else {
             gr_dataset_labels(d, s->idx, n, p->val[i].data);
+        }
     }
 }
 
@@ -152,7 +166,7 @@ float gr_session_step(struct gr_session *s) {
     gr_plan_forward(&s->tp);
     gr_plan_zero_grad(&s->tp);
     gr_plan_backward(&s->tp);
-    gr_optim_step(&s->opt, s->g.param, s->g.grad);
+    gr_optim_step(&s->opt, s->ctx->pool, s->g.param, s->g.grad);
     return *(const float *)s->tp.val[s->loss].data;
 }
 

@@ -135,7 +135,7 @@ Test(plan, training_steps_allocate_nothing) {
         gr_plan_forward(&p);
         gr_plan_zero_grad(&p);
         gr_plan_backward(&p);
-        gr_optim_step(&o, t.g.param, t.g.grad);
+        gr_optim_step(&o, NULL, t.g.param, t.g.grad);
     }
     cr_expect_eq(t.ctx.n_allocs, before, "%llu allocations during 5 steps",
                  (unsigned long long)(t.ctx.n_allocs - before));
@@ -152,12 +152,12 @@ Test(optim, adam_first_steps_by_hand) {
     cr_assert_eq(gr_optim_init(&ctx, &o, &oc, 2), 0);
     float p[2] = {1.0f, -2.0f}, g[2] = {0.5f, -4.0f};
     /* step 1: m^ = g, v^ = g^2, so p -= lr * sign(g) (up to eps) */
-    gr_optim_step(&o, p, g);
+    gr_optim_step(&o, NULL, p, g);
     cr_expect_float_eq(p[0], 0.9f, 1e-6f);
     cr_expect_float_eq(p[1], -1.9f, 1e-6f);
     /* step 2 with g' = (1, 0): m = 0.9*0.1*g + 0.1 g', v = 0.999*0.001 g^2 + 0.001 g'^2 */
     float g2[2] = {1.0f, 0.0f};
-    gr_optim_step(&o, p, g2);
+    gr_optim_step(&o, NULL, p, g2);
     double m0 = 0.9 * 0.05 + 0.1 * 1.0, v0 = 0.999 * 0.001 * 0.25 + 0.001 * 1.0;
     double m1 = 0.9 * 0.1 * -4.0, v1 = 0.999 * 0.001 * 16.0;
     double c1 = 1 - 0.81, c2 = 1 - 0.999 * 0.999;
@@ -176,9 +176,9 @@ Test(optim, sgd_with_momentum_by_hand) {
     struct gr_optim_cfg oc = {.kind = GR_OPTIM_SGD, .lr = 0.5, .momentum = 0.9};
     cr_assert_eq(gr_optim_init(&ctx, &o, &oc, 1), 0);
     float p = 1.0f, g = 2.0f;
-    gr_optim_step(&o, &p, &g); /* v = 2, p = 1 - 1 = 0 */
+    gr_optim_step(&o, NULL, &p, &g); /* v = 2, p = 1 - 1 = 0 */
     cr_expect_float_eq(p, 0.0f, 1e-7f);
-    gr_optim_step(&o, &p, &g); /* v = 3.8, p = -1.9 */
+    gr_optim_step(&o, NULL, &p, &g); /* v = 3.8, p = -1.9 */
     cr_expect_float_eq(p, -1.9f, 1e-6f);
     gr_optim_free(&ctx, &o);
     gr_ctx_free(&ctx);

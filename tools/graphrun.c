@@ -3,9 +3,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 
 #include "runtime/config.h"
 #include "runtime/ctx.h"
+#include "runtime/threads.h"
 #include "runtime/train.h"
 
 static const char usage_main[] =
@@ -15,6 +18,7 @@ static const char usage_main[] =
     "\n"
     "commands:\n"
     "  train CONFIG     train the model CONFIG declares and report test accuracy\n"
+    "  bench CONFIG     time training epochs and test-set evaluation\n"
     "\n"
     "options:\n"
     "  -h, --help       show this help (graphrun train --help for the command's)\n"
@@ -35,6 +39,21 @@ static const char usage_train[] =
     "\n"
     "The config format is described in README.md; configs/lstm_mnist.yaml is a\n"
     "complete example.\n";
+
+static const char usage_bench[] =
+    "usage: graphrun bench CONFIG [--epochs N] [--batch N] [--threads N] [--eval-repeats N] [--json]\n"
+    "\n"
+    "Train the model CONFIG declares for whole epochs without the periodic\n"
+    "evaluation, timing each epoch, then time evaluation of the whole test set\n"
+    "(the median of --eval-repeats runs). Reports time per epoch and per step,\n"
+    "GFLOP/s (operations counted from the graph), test accuracy and peak RSS.\n"
+    "\n"
+    "options:\n"
+    "  --epochs N         epochs to train (default 1)\n"
+    "  --batch N          batch size instead of the config's train.batch_size\n"
+    "  --threads N        threads (0: every core; default: the config's)\n"
+    "  --eval-repeats N   evaluations of the test set to time (default 3)\n"
+    "  --json             also print the figures as one JSON line\n";
 
 static int parse_int(const char *s, int lo, int hi, int *out) {
     char *end;
@@ -87,6 +106,139 @@ static int cmd_train(int argc, char **argv) {
     return rc ? 1 : 0;
 }
 
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int cmd_bench(int argc, char **argv) {
+    const char *config = NULL;
+    int epochs = 1, batch = 0, threads = -1, repeats = 3, json = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        int *target = NULL, lo = 1, hi = 1000000;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(usage_bench, stdout);
+            return 0;
+        } else if (!strcmp(a, "--json")) {
+            json = 1;
+            continue;
+        } else if (!strcmp(a, "--epochs")) {
+            target = &epochs;
+            hi = 1000;
+        } else if (!strcmp(a, "--batch")) {
+            target = &batch;
+            hi = 1 << 20;
+        } else if (!strcmp(a, "--threads")) {
+            target = &threads;
+            lo = 0;
+            hi = 64;
+        } else if (!strcmp(a, "--eval-repeats")) {
+            target = &repeats;
+            hi = 100;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "graphrun bench: unknown option '%s' (see graphrun bench --help)\n", a);
+            return 2;
+        } else if (!config) {
+            config = a;
+            continue;
+        } else {
+            fprintf(stderr, "graphrun bench: one CONFIG only, got '%s' and '%s'\n", config, a);
+            return 2;
+        }
+        if (i + 1 >= argc || parse_int(argv[i + 1], lo, hi, target)) {
+            fprintf(stderr, "graphrun bench: %s needs a number from %d to %d\n", a, lo, hi);
+            return 2;
+        }
+        i++;
+    }
+    if (!config) {
+        fprintf(stderr, "graphrun bench: missing CONFIG (see graphrun bench --help)\n");
+        return 2;
+    }
+    struct gr_ctx ctx;
+    if (gr_ctx_init(&ctx)) {
+        fprintf(stderr, "graphrun: %s\n", ctx.err);
+        return 1;
+    }
+    struct gr_config cfg;
+    struct gr_session s;
+    memset(&s, 0, sizeof s);
+    int rc = gr_config_load(&ctx, &cfg, config);
+    if (rc == 0 && !cfg.has_eval) rc = gr_fail(&ctx, "%s: bench needs an eval section (its logits node)", config);
+    if (rc == 0) {
+        if (batch) cfg.batch_size = batch;
+        cfg.steps = 0;
+        cfg.epochs = epochs;
+        struct gr_train_opts opts = {.threads = threads, .out = NULL};
+        rc = gr_session_open(&ctx, &s, &cfg, &opts);
+    }
+    if (rc) {
+        fprintf(stderr, "%s\n", ctx.err);
+        gr_session_close(&s);
+        gr_config_free(&ctx, &cfg);
+        gr_ctx_free(&ctx);
+        return 1;
+    }
+    int64_t per_epoch = (s.train.n + cfg.batch_size - 1) / cfg.batch_size;
+    double epoch_s[1000];
+    double fwd, bwd, efwd, ebwd;
+    gr_plan_flops(&s.tp, &fwd, &bwd);
+    printf("graphrun bench: %s, batch %lld, %d thread%s, %lld steps an epoch\n", config, (long long)cfg.batch_size,
+           gr_pool_threads(ctx.pool), gr_pool_threads(ctx.pool) == 1 ? "" : "s", (long long)per_epoch);
+    for (int e = 0; e < epochs; e++) {
+        double t0 = now_seconds();
+        for (int64_t k = 0; k < per_epoch; k++) gr_session_step(&s);
+        epoch_s[e] = now_seconds() - t0;
+        printf("  epoch %d: %.3f s, %.3f ms a step, %.1f GFLOP/s\n", e + 1, epoch_s[e], 1e3 * epoch_s[e] / (double)per_epoch,
+               (fwd + bwd) * (double)per_epoch / epoch_s[e] / 1e9);
+    }
+    double eval_s[100], acc = 0;
+    for (int r = 0; r < repeats; r++) {
+        double t0 = now_seconds();
+        acc = gr_session_accuracy(&s, s.test.n);
+        eval_s[r] = now_seconds() - t0;
+    }
+    /* forward operations for the whole test set, from the plan at its capacity */
+    gr_plan_set_batch(&s.ep, s.ep.cap);
+    gr_plan_flops(&s.ep, &efwd, &ebwd);
+    double eval_flop = efwd / (double)s.ep.cap * (double)s.test.n;
+    double sorted[1000];
+    memcpy(sorted, epoch_s, (size_t)epochs * sizeof *sorted);
+    qsort(sorted, (size_t)epochs, sizeof *sorted, cmp_double);
+    double epoch_med = sorted[epochs / 2];
+    qsort(eval_s, (size_t)repeats, sizeof *eval_s, cmp_double);
+    double eval_med = eval_s[repeats / 2];
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double rss_mb = (double)ru.ru_maxrss / 1024.0;
+    double train_gflop = (fwd + bwd) * (double)per_epoch / 1e9;
+    printf("  test set: %lld images in %.4f s (median of %d), %.1f GFLOP/s, accuracy %.4f\n", (long long)s.test.n,
+           eval_med, repeats, eval_flop / eval_med / 1e9, acc);
+    printf("  operations: %.1f GFLOP an epoch (%.1f MFLOP a step), %.2f GFLOP for the test set\n", train_gflop,
+           (fwd + bwd) / 1e6, eval_flop / 1e9);
+    printf("  peak RSS: %.1f MB\n", rss_mb);
+    if (json) {
+        printf("{\"tool\": \"graphrun\", \"batch\": %lld, \"threads\": %d, \"steps_per_epoch\": %lld, \"epoch_seconds\": [",
+               (long long)cfg.batch_size, gr_pool_threads(ctx.pool), (long long)per_epoch);
+        for (int e = 0; e < epochs; e++) printf("%s%.4f", e ? ", " : "", epoch_s[e]);
+        printf("], \"epoch_median\": %.4f, \"step_ms\": %.4f, \"train_gflop_per_epoch\": %.3f, \"train_gflops\": %.2f, "
+               "\"eval_seconds\": %.5f, \"eval_gflops\": %.2f, \"accuracy\": %.4f, \"peak_rss_mb\": %.1f}\n",
+               epoch_med, 1e3 * epoch_med / (double)per_epoch, train_gflop, train_gflop / epoch_med, eval_med,
+               eval_flop / eval_med / 1e9, acc, rss_mb);
+    }
+    gr_session_close(&s);
+    gr_config_free(&ctx, &cfg);
+    gr_ctx_free(&ctx);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fputs(usage_main, stderr);
@@ -102,6 +254,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(cmd, "train")) return cmd_train(argc - 2, argv + 2);
+    if (!strcmp(cmd, "bench")) return cmd_bench(argc - 2, argv + 2);
     fprintf(stderr, "graphrun: unknown command '%s' (see graphrun --help)\n", cmd);
     return 2;
 }

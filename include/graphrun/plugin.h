@@ -207,6 +207,9 @@ struct gr_args {
 enum gr_op_flags {
     GR_OP_INPUT = 1u << 0, /* runtime feeds it from data (built-in only) */
     GR_OP_PARAM = 1u << 1, /* a trainable parameter (built-in only) */
+    GR_OP_VIEW = 1u << 2,  /* the output is input 0's memory under another
+                              shape (same element count): forward has
+                              nothing to do; backward still adds into din[0] */
 };
 
 struct gr_op_desc {
@@ -222,6 +225,10 @@ struct gr_op_desc {
     void (*forward)(const struct gr_args *a);
     void (*backward)(const struct gr_args *a); /* NULL: not differentiable */
     unsigned flags;
+    /* Optional: floating-point operations (a multiply-add counts 2) for the
+     * whole batch, given the inferred shapes in `inf` (inf->out included);
+     * backward as if every float input took a gradient. */
+    void (*flops)(const struct gr_infer *inf, double *forward, double *backward);
 };
 
 /* ---- the host table ------------------------------------------------------ */

@@ -1,0 +1,42 @@
+/* exp, sigmoid and tanh written so that a loop calling them vectorizes
+ * (no libm calls, no branches): the LSTM spends most of its pointwise time
+ * here, and glibc's scalar expf/tanhf took over half of a training step.
+ *
+ * exp(x) = 2^n * e^r with n = round(x / ln 2), r = x - n ln 2 (ln 2 split in
+ * two parts so r is exact to float precision), e^r by a degree-7 polynomial
+ * on |r| <= ln2 / 2 (the Cephes single-precision coefficients); relative
+ * error below 2e-7 over the clamped range [-87.3, 88.3].
+ * sigmoid(x) = 1 / (1 + exp(-x));  tanh(x) = 1 - 2 / (exp(2x) + 1), whose
+ * absolute error stays below 3e-7. */
+#ifndef GR_OPS_FASTMATH_H
+#define GR_OPS_FASTMATH_H
+
+#include <stdint.h>
+#include <string.h>
+
+static inline float gr_exp(float x) {
+    x = x < -87.3f ? -87.3f : x;
+    x = x > 88.3f ? 88.3f : x; /* n <= 127 keeps 2^n finite */
+    /* round to nearest by the 1.5 * 2^23 trick: exact for |t| < 2^22 */
+    float t = x * 1.44269504088896341f + 12582912.0f;
+    float n = t - 12582912.0f;
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t bits = ((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+static inline float gr_sigmoid(float x) { return 1.0f / (1.0f + gr_exp(-x)); }
+
+static inline float gr_tanh(float x) { return 1.0f - 2.0f / (gr_exp(2.0f * x) + 1.0f); }
+
+#endif
