@@ -1,5 +1,5 @@
 /* sigmoid: y = 1 / (1 + exp(-x));  backward: dx += dy * y * (1 - y) */
-#include <math.h>
+#include "fastmath.h"
 
 #include "graphrun/plugin.h"
 
@@ -13,7 +13,7 @@ static void sigmoid_forward(const struct gr_args *a) {
     const float *x = a->in[0]->data;
     float *y = a->out->data;
     int64_t n = gr_shape_count(&a->out->shape);
-    for (int64_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + expf(-x[i]));
+    for (int64_t i = 0; i < n; i++) y[i] = gr_sigmoid(x[i]);
 }
 
 static void sigmoid_backward(const struct gr_args *a) {

@@ -7,7 +7,8 @@
 
 #include "helpers.h"
 
-enum { B = 3, T = 5, I = 4, H = 6, G = 4 * H };
+/* H = 20: the 16-wide vector path and a scalar tail of 4 */
+enum { B = 3, T = 5, I = 4, H = 20, G = 4 * H };
 
 /* h[b][t][j] from x[b][t][i], kernel [(I + H), 4H] (gate blocks i, f, g, o), bias [4H] */
 static void reference(const double *x, const double *w, const double *bias, double fb, double *out) {
@@ -125,4 +126,155 @@ Test(lstm, gradients_match_the_reference) {
     expect_grads(&f, f.bias, f.h.din[2].data, G, "d/dbias");
     gr_harness_free(&f.h);
     tg_free(&f.t);
+}
+
+/* ---- the fused op against the same LSTM composed of primitive ops -------- */
+
+#include "runtime/plan.h"
+
+enum { UB = 6, UT = 5, UI0 = 3, UI = 7, UH = 18, UG = 4 * UH };
+
+/* Shared front and back: xin [B, T, I0] -> dense -> [B, T, I] -> (lstm) -> y,
+ * loss = mean(y * r). The dense layer in front makes dx part of the check. */
+static int emit_front(char *s, size_t len) {
+    return snprintf(s, len,
+                    "- {name: xin, op: input, data: images, shape: [%d, %d]}\n"
+                    "- {name: r, op: input, data: images, shape: [%d, %d]}\n"
+                    "- {name: x, op: dense, inputs: [xin], units: %d}\n",
+                    UT, UI0, UT, UH, UI);
+}
+
+static void emit_back(char *s, size_t len) {
+    snprintf(s, len, "- {name: yr, op: mul, inputs: [y, r]}\n- {name: loss, op: mean, inputs: [yr]}\n");
+}
+
+static void fused_yaml(char *s, size_t len) {
+    int n = emit_front(s, len);
+    n += snprintf(s + n, len - (size_t)n, "- {name: y, op: lstm, inputs: [x], num_units: %d}\n", UH);
+    emit_back(s + n, len - (size_t)n);
+}
+
+/* one LSTM step per block of nodes, as the equations read */
+static void unfused_yaml(char *s, size_t len) {
+    int n = emit_front(s, len);
+#define EMIT(...) n += snprintf(s + n, len - (size_t)n, __VA_ARGS__)
+    EMIT("- {name: wx, op: param, shape: [%d, %d]}\n", UI, UG);
+    EMIT("- {name: wh, op: param, shape: [%d, %d]}\n", UH, UG);
+    EMIT("- {name: b, op: param, shape: [%d]}\n", UG);
+    EMIT("- {name: fb, op: param, shape: [%d], init: ones, trainable: false}\n", UH);
+    for (int t = 0; t < UT; t++) {
+        EMIT("- {name: x%d, op: slice, inputs: [x], axis: 1, index: %d}\n", t, t);
+        EMIT("- {name: zx%d, op: matmul, inputs: [x%d, wx]}\n", t, t);
+        if (t > 0) {
+            EMIT("- {name: zh%d, op: matmul, inputs: [h%d, wh]}\n", t, t - 1);
+            EMIT("- {name: zs%d, op: add, inputs: [zx%d, zh%d]}\n", t, t, t);
+        }
+        EMIT("- {name: z%d, op: add, inputs: [%s%d, b]}\n", t, t > 0 ? "zs" : "zx", t);
+        EMIT("- {name: pi%d, op: slice, inputs: [z%d], axis: 1, begin: 0, end: %d}\n", t, t, UH);
+        EMIT("- {name: pf%d, op: slice, inputs: [z%d], axis: 1, begin: %d, end: %d}\n", t, t, UH, 2 * UH);
+        EMIT("- {name: pg%d, op: slice, inputs: [z%d], axis: 1, begin: %d, end: %d}\n", t, t, 2 * UH, 3 * UH);
+        EMIT("- {name: po%d, op: slice, inputs: [z%d], axis: 1, begin: %d}\n", t, t, 3 * UH);
+        EMIT("- {name: pfb%d, op: add, inputs: [pf%d, fb]}\n", t, t);
+        EMIT("- {name: i%d, op: sigmoid, inputs: [pi%d]}\n", t, t);
+        EMIT("- {name: f%d, op: sigmoid, inputs: [pfb%d]}\n", t, t);
+        EMIT("- {name: g%d, op: tanh, inputs: [pg%d]}\n", t, t);
+        EMIT("- {name: o%d, op: sigmoid, inputs: [po%d]}\n", t, t);
+        EMIT("- {name: ig%d, op: mul, inputs: [i%d, g%d]}\n", t, t, t);
+        if (t > 0) {
+            EMIT("- {name: fc%d, op: mul, inputs: [f%d, c%d]}\n", t, t, t - 1);
+            EMIT("- {name: c%d, op: add, inputs: [fc%d, ig%d]}\n", t, t, t);
+        } else {
+            EMIT("- {name: c%d, op: mul, inputs: [i%d, g%d]}\n", t, t, t);
+        }
+        EMIT("- {name: tc%d, op: tanh, inputs: [c%d]}\n", t, t);
+        EMIT("- {name: h%d, op: mul, inputs: [o%d, tc%d]}\n", t, t, t);
+        EMIT("- {name: hr%d, op: reshape, inputs: [h%d], shape: [1, %d]}\n", t, t, UH);
+    }
+    EMIT("- {name: y, op: concat, axis: 1, inputs: [");
+    for (int t = 0; t < UT; t++) EMIT("%shr%d", t ? ", " : "", t);
+    EMIT("]}\n");
+#undef EMIT
+    emit_back(s + n, len - (size_t)n);
+}
+
+struct side {
+    struct tgraph t;
+    struct gr_plan train, eval;
+    int loss, y;
+};
+
+static void open_side(struct side *sd, void (*yaml)(char *, size_t)) {
+    static char text[65536];
+    yaml(text, sizeof text);
+    cr_assert_eq(tg_build(&sd->t, text, UB), 0, "%s", sd->t.ctx.err);
+    cr_assert_eq(gr_graph_alloc_params(&sd->t.g), 0);
+    sd->loss = tg_node(&sd->t, "loss");
+    sd->y = tg_node(&sd->t, "y");
+    cr_assert_eq(gr_plan_init(&sd->train, &sd->t.g, UB, &sd->loss, 1, sd->loss), 0, "%s", sd->t.ctx.err);
+    cr_assert_eq(gr_plan_init(&sd->eval, &sd->t.g, UB, &sd->y, 1, -1), 0, "%s", sd->t.ctx.err);
+}
+
+static float *param(struct side *sd, const char *name) { return sd->t.g.param + sd->t.g.nodes[tg_node(&sd->t, name)].param_offset; }
+static float *grad(struct side *sd, const char *name) { return sd->t.g.grad + sd->t.g.nodes[tg_node(&sd->t, name)].param_offset; }
+
+static void expect_close(const float *a, const float *b, int n, double tol, const char *what) {
+    double worst = 0;
+    int at = 0;
+    for (int k = 0; k < n; k++) {
+        /* relative, with a floor: near zero tanh(x) = 1 - 2 / (e^2x + 1) is good to
+         * about 1e-7 absolute, and the two sides divide differently */
+        double e = fabs((double)a[k] - b[k]) / (1e-2 + fabs((double)b[k]));
+        if (e > worst) {
+            worst = e;
+            at = k;
+        }
+    }
+    cr_log_info("%s: worst relative difference %.3g (bound %.0e)", what, worst, tol);
+    cr_expect_leq(worst, tol, "%s: element %d: fused %.8g, composed %.8g", what, at, a[at], b[at]);
+}
+
+Test(lstm, fused_matches_the_composition_of_primitive_ops) {
+    struct side fu, un;
+    open_side(&fu, fused_yaml);
+    open_side(&un, unfused_yaml);
+    /* same parameters: the composition's wx, wh, b from the fused kernel and bias */
+    memcpy(param(&un, "x.kernel"), param(&fu, "x.kernel"), UI0 * UI * sizeof(float));
+    memcpy(param(&un, "x.bias"), param(&fu, "x.bias"), UI * sizeof(float));
+    struct gr_rng rng;
+    gr_rng_seed(&rng, 99);
+    float *bias = param(&fu, "y.bias");
+    for (int k = 0; k < UG; k++) bias[k] = 0.4f * gr_rng_uniform(&rng) - 0.2f;
+    memcpy(param(&un, "wx"), param(&fu, "y.kernel"), UI * UG * sizeof(float));
+    memcpy(param(&un, "wh"), param(&fu, "y.kernel") + UI * UG, UH * UG * sizeof(float));
+    memcpy(param(&un, "b"), bias, UG * sizeof(float));
+    /* same inputs */
+    int xin = tg_node(&fu.t, "xin"), r = tg_node(&fu.t, "r");
+    float *fx = fu.train.val[xin].data, *fr = fu.train.val[r].data;
+    for (int k = 0; k < UB * UT * UI0; k++) fx[k] = 2 * gr_rng_uniform(&rng) - 1;
+    for (int k = 0; k < UB * UT * UH; k++) fr[k] = 2 * gr_rng_uniform(&rng) - 1;
+    memcpy(un.train.val[tg_node(&un.t, "xin")].data, fx, UB * UT * UI0 * sizeof(float));
+    memcpy(un.train.val[tg_node(&un.t, "r")].data, fr, UB * UT * UH * sizeof(float));
+    memcpy(fu.eval.val[tg_node(&fu.t, "xin")].data, fx, UB * UT * UI0 * sizeof(float));
+
+    struct side *both[2] = {&fu, &un};
+    for (int k = 0; k < 2; k++) {
+        gr_plan_forward(&both[k]->train);
+        gr_plan_zero_grad(&both[k]->train);
+        gr_plan_backward(&both[k]->train);
+    }
+    gr_plan_forward(&fu.eval);
+    const int ny = UB * UT * UH;
+    expect_close(fu.train.val[fu.y].data, un.train.val[un.y].data, ny, 2e-5, "h, training");
+    expect_close(fu.eval.val[fu.y].data, un.train.val[un.y].data, ny, 2e-5, "h, evaluation");
+    expect_close(grad(&fu, "y.kernel"), grad(&un, "wx"), UI * UG, 1e-5, "dWx");
+    expect_close(grad(&fu, "y.kernel") + UI * UG, grad(&un, "wh"), UH * UG, 1e-5, "dWh");
+    expect_close(grad(&fu, "y.bias"), grad(&un, "b"), UG, 1e-5, "dbias");
+    /* through dx: the dense layer in front */
+    expect_close(grad(&fu, "x.kernel"), grad(&un, "x.kernel"), UI0 * UI, 1e-5, "d front kernel (via dx)");
+    expect_close(grad(&fu, "x.bias"), grad(&un, "x.bias"), UI, 1e-5, "d front bias (via dx)");
+    for (int k = 0; k < 2; k++) {
+        gr_plan_free(&both[k]->train);
+        gr_plan_free(&both[k]->eval);
+        tg_free(&both[k]->t);
+    }
 }

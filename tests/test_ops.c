@@ -323,3 +323,42 @@ Test(ops, mean_of_all_elements) {
     expect_out(&h, (float[]){2.5f}, 1);
     teardown(&t, &h);
 }
+
+/* ---- the vectorizable math the gates use -------------------------------- */
+
+#include "ops/fastmath.h"
+
+Test(ops, fast_exp_sigmoid_tanh_against_libm) {
+    double worst_exp = 0, worst_sig = 0, worst_tanh = 0;
+    for (int k = -400000; k <= 400000; k++) {
+        float x = (float)k * 2e-4f; /* [-80, 80] */
+        double e = exp((double)x);
+        worst_exp = fmax(worst_exp, fabs(gr_exp(x) - e) / e);
+        worst_sig = fmax(worst_sig, fabs(gr_sigmoid(x) - 1 / (1 + exp(-(double)x))));
+        worst_tanh = fmax(worst_tanh, fabs(gr_tanh(x) - tanh((double)x)));
+    }
+    cr_expect_lt(worst_exp, 3e-7, "exp: relative error %g", worst_exp);
+    cr_expect_lt(worst_sig, 2e-7, "sigmoid: absolute error %g", worst_sig);
+    cr_expect_lt(worst_tanh, 3e-7, "tanh: absolute error %g", worst_tanh);
+    /* far out of range: saturate, never inf or nan */
+    cr_expect_eq(gr_sigmoid(-1000.0f), gr_sigmoid(-1000.0f));
+    cr_expect_float_eq(gr_sigmoid(1000.0f), 1.0f, 0.0f);
+    cr_expect_float_eq(gr_tanh(-1000.0f), -1.0f, 0.0f);
+    cr_expect_float_eq(gr_tanh(1000.0f), 1.0f, 0.0f);
+    cr_expect_lt(gr_sigmoid(-1000.0f), 1e-37f);
+#ifdef GR_HAVE_V16
+    /* the 16-wide versions agree with the scalar ones to their precision */
+    double worst16 = 0;
+    for (int k = -40000; k < 40000; k += 16) {
+        float xs[16], s16[16], t16[16];
+        for (int i = 0; i < 16; i++) xs[i] = (float)(k + i) * 2e-3f;
+        _mm512_storeu_ps(s16, gr_sigmoid16(_mm512_loadu_ps(xs)));
+        _mm512_storeu_ps(t16, gr_tanh16(_mm512_loadu_ps(xs)));
+        for (int i = 0; i < 16; i++) {
+            worst16 = fmax(worst16, fabs(s16[i] - 1 / (1 + exp(-(double)xs[i]))));
+            worst16 = fmax(worst16, fabs(t16[i] - tanh((double)xs[i])));
+        }
+    }
+    cr_expect_lt(worst16, 5e-7, "16-wide sigmoid and tanh: absolute error %g", worst16);
+#endif
+}

@@ -5,6 +5,7 @@
 
 #include "helpers.h"
 #include "runtime/config.h"
+#include "runtime/threads.h"
 #include "runtime/train.h"
 
 /* The shipped model on 12000 training images, 300 steps. */
@@ -82,6 +83,22 @@ Test(train, a_seed_fixes_every_loss, .timeout = 120) {
     for (int i = 0; i < 30; i++) c[i] = gr_session_step(&r.s);
     close_run(&r);
     cr_expect(memcmp(a, c, sizeof a) != 0, "another seed gives other losses");
+}
+
+Test(train, the_thread_count_does_not_change_the_numbers, .timeout = 120) {
+    float a[25], b[25];
+    double acc[2];
+    struct run r;
+    for (int k = 0; k < 2; k++) {
+        open_run(&r, 25, 24, 3, k + 1);
+        cr_assert_eq(gr_pool_threads(r.ctx.pool), k + 1);
+        for (int i = 0; i < 25; i++) (k ? b : a)[i] = gr_session_step(&r.s);
+        acc[k] = gr_session_accuracy(&r.s, 1000);
+        close_run(&r);
+    }
+    /* work is split by rows and by column blocks, never along a sum */
+    cr_expect_arr_eq(a, b, sizeof a, "1 and 2 threads: identical losses");
+    cr_expect_eq(acc[0], acc[1]);
 }
 
 Test(train, each_epoch_visits_every_sample_once) {

@@ -79,12 +79,12 @@ def main():
     for _ in range(args.epochs):
         t0 = time.perf_counter()
         for _ in range(per_epoch):
-            idx = np.empty(args.batch, dtype=np.int64)
-            for k in range(args.batch):  # cross into a reshuffled epoch as graphrun does
-                if pos == n:
-                    order, pos = rng.permutation(n), 0
-                idx[k] = order[pos]
-                pos += 1
+            take = min(args.batch, n - pos)  # cross into a reshuffled epoch as graphrun does
+            idx = order[pos:pos + take]
+            pos += take
+            if take < args.batch:
+                order, pos = rng.permutation(n), args.batch - take
+                idx = np.concatenate([idx, order[:pos]])
             i = torch.from_numpy(idx)
             loss = torch.nn.functional.cross_entropy(model(xtr[i]), ytr[i])
             opt.zero_grad()
