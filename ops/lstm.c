@@ -13,8 +13,8 @@
  *
  * Fused: the input projection of all T steps is one product, each step adds
  * one [B, H] @ [H, 4H] product, and the gates and the cell update are one
- * pass. Batch rows never interact, so the recurrence runs each thread's block
- * of rows through all T steps without waiting for the others.
+ * pass. Batch rows never interact, so the recurrence runs blocks of samples
+ * through all T steps, on the pool's threads, without waiting for each other.
  *
  * Training keeps its state time-major ([t, b] rows, so one step's rows are
  * contiguous), with rows [x_t, h_{t-1}] ([T*B, I+H]) so that the kernel's
@@ -45,6 +45,13 @@ static const struct gr_param_spec lstm_params[] = {
     [P_BIAS] = {"bias", GR_INIT_ZEROS, "[4H]"},
 };
 enum { IN_X, IN_KERNEL, IN_BIAS };
+
+/* The recurrence runs in blocks of this many samples, each block through all
+ * T steps: per-step products of at most 32 rows take OpenBLAS's unpacked
+ * small-matrix path (measured 8-18% faster than 64-128 rows), a block's state
+ * stays in cache, and since threads take whole blocks the arithmetic is the
+ * same for any thread count. */
+#define LSTM_BLOCK 32
 
 /* Training state, time-major ([t, b] rows): */
 struct lstm_state {
@@ -202,9 +209,19 @@ static void fill_xh(void *arg, int64_t b0, int64_t b1) {
     }
 }
 
+/* Run fn over samples [b0, b1) of each block in [k0, k1). */
+static void for_blocks(const struct lstm_job *j, int64_t k0, int64_t k1,
+                       void (*fn)(const struct lstm_job *j, int64_t b0, int64_t b1)) {
+    for (int64_t k = k0; k < k1; k++) {
+        int64_t b0 = k * LSTM_BLOCK, b1 = b0 + LSTM_BLOCK < j->B ? b0 + LSTM_BLOCK : j->B;
+        fn(j, b0, b1);
+    }
+}
+
+static int64_t n_blocks(const struct lstm_job *j) { return (j->B + LSTM_BLOCK - 1) / LSTM_BLOCK; }
+
 /* Training recurrence for samples b0..b1, all T steps. */
-static void forward_rows(void *arg, int64_t b0, int64_t b1) {
-    const struct lstm_job *j = arg;
+static void forward_rows(const struct lstm_job *j, int64_t b0, int64_t b1) {
     const struct gr_args *a = j->a;
     int64_t B = j->B, T = j->T, H = j->H, G = j->G, XH = j->XH, n = b1 - b0;
     for (int64_t t = 0; t < T; t++) {
@@ -223,8 +240,7 @@ static void forward_rows(void *arg, int64_t b0, int64_t b1) {
 }
 
 /* Evaluation for samples b0..b1: one step at a time, nothing kept. */
-static void eval_rows(void *arg, int64_t b0, int64_t b1) {
-    const struct lstm_job *j = arg;
+static void eval_rows(const struct lstm_job *j, int64_t b0, int64_t b1) {
     const struct gr_args *a = j->a;
     int64_t T = j->T, I = j->I, H = j->H, G = j->G, n = b1 - b0;
     float *z = j->ez + b0 * G, *c = j->ec + b0 * H;
@@ -241,12 +257,15 @@ static void eval_rows(void *arg, int64_t b0, int64_t b1) {
     }
 }
 
+static void forward_blocks(void *arg, int64_t k0, int64_t k1) { for_blocks(arg, k0, k1, forward_rows); }
+static void eval_blocks(void *arg, int64_t k0, int64_t k1) { for_blocks(arg, k0, k1, eval_rows); }
+
 static void lstm_forward(const struct gr_args *a) {
     struct lstm_job j = job_of(a);
     if (!a->training) {
         j.ez = a->scratch;
         j.ec = j.ez + j.B * j.G;
-        a->host->parallel_for(a->host_ctx, j.B, eval_rows, &j);
+        a->host->parallel_for(a->host_ctx, n_blocks(&j), eval_blocks, &j);
         return;
     }
     memset(j.s.zeros, 0, (size_t)j.H * sizeof(float));
@@ -254,12 +273,11 @@ static void lstm_forward(const struct gr_args *a) {
     /* Z[T*B, 4H] = X[T*B, I] @ Wx[I, 4H], every step at once */
     a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_NO_TRANS, j.T * j.B, j.G, j.I, 1.0f, j.s.xh, j.XH, j.w, j.G, 0.0f,
                    j.s.z, j.G);
-    a->host->parallel_for(a->host_ctx, j.B, forward_rows, &j);
+    a->host->parallel_for(a->host_ctx, n_blocks(&j), forward_blocks, &j);
 }
 
 /* Backward through time for samples b0..b1. */
-static void backward_rows(void *arg, int64_t b0, int64_t b1) {
-    const struct lstm_job *j = arg;
+static void backward_rows(const struct lstm_job *j, int64_t b0, int64_t b1) {
     const struct gr_args *a = j->a;
     int64_t B = j->B, T = j->T, H = j->H, G = j->G, n = b1 - b0;
     const float *dy = a->dout->data;
@@ -277,6 +295,8 @@ static void backward_rows(void *arg, int64_t b0, int64_t b1) {
                            H, 0.0f, j->dh_next + b0 * H, H);
     }
 }
+
+static void backward_blocks(void *arg, int64_t k0, int64_t k1) { for_blocks(arg, k0, k1, backward_rows); }
 
 /* dbias[c] += sum over all T*B rows of dz[., c], for columns c0..c1 */
 static void bias_grad(void *arg, int64_t c0, int64_t c1) {
@@ -312,7 +332,7 @@ static void lstm_backward(const struct gr_args *a) {
      * (measured 1.8x faster than the transposed product at 32 rows) */
     for (int64_t r = 0; r < H; r++)
         for (int64_t c = 0; c < G; c++) j.wht[c * H + r] = j.wh[r * G + c];
-    a->host->parallel_for(a->host_ctx, B, backward_rows, &j);
+    a->host->parallel_for(a->host_ctx, n_blocks(&j), backward_blocks, &j);
     /* dW[I+H, 4H] += [X, H_{t-1}]^T @ dZ over all T*B rows */
     if (a->din[IN_KERNEL])
         a->host->sgemm(a->host_ctx, GR_TRANS, GR_NO_TRANS, I + H, G, T * B, 1.0f, j.s.xh, j.XH, j.dz, G, 1.0f,
