@@ -1,5 +1,6 @@
 /* relu: y = max(x, 0);  backward: dx += dy where x > 0 (the kink takes 0) */
 #include "graphrun/plugin.h"
+#include "util.h"
 
 static int relu_infer(struct gr_infer *inf) {
     if (inf->in_dtype[0] != GR_F32) return gr_infer_fail(inf, -1, "input must be float32");
@@ -7,19 +8,27 @@ static int relu_infer(struct gr_infer *inf) {
     return 0;
 }
 
-static void relu_forward(const struct gr_args *a) {
+static void relu_forward_part(void *arg, int64_t b, int64_t e) {
+    const struct gr_args *a = arg;
     const float *x = a->in[0]->data;
     float *y = a->out->data;
-    int64_t n = gr_shape_count(&a->out->shape);
-    for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    for (int64_t i = b; i < e; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+static void relu_forward(const struct gr_args *a) {
+    gr_for_range(a, gr_shape_count(&a->out->shape), relu_forward_part, (void *)a);
+}
+
+static void relu_backward_part(void *arg, int64_t b, int64_t e) {
+    const struct gr_args *a = arg;
+    const float *x = a->in[0]->data, *dy = a->dout->data;
+    float *dx = a->din[0]->data;
+    for (int64_t i = b; i < e; i++) dx[i] += x[i] > 0.0f ? dy[i] : 0.0f;
 }
 
 static void relu_backward(const struct gr_args *a) {
     if (!a->din[0]) return;
-    const float *x = a->in[0]->data, *dy = a->dout->data;
-    float *dx = a->din[0]->data;
-    int64_t n = gr_shape_count(&a->out->shape);
-    for (int64_t i = 0; i < n; i++) dx[i] += x[i] > 0.0f ? dy[i] : 0.0f;
+    gr_for_range(a, gr_shape_count(&a->out->shape), relu_backward_part, (void *)a);
 }
 
 static void relu_flops(const struct gr_infer *inf, double *fwd, double *bwd) {

@@ -2,6 +2,7 @@
 #include "fastmath.h"
 
 #include "graphrun/plugin.h"
+#include "util.h"
 
 static int tanh_infer(struct gr_infer *inf) {
     if (inf->in_dtype[0] != GR_F32) return gr_infer_fail(inf, -1, "input must be float32");
@@ -9,19 +10,27 @@ static int tanh_infer(struct gr_infer *inf) {
     return 0;
 }
 
-static void tanh_forward(const struct gr_args *a) {
+static void tanh_forward_part(void *arg, int64_t b, int64_t e) {
+    const struct gr_args *a = arg;
     const float *x = a->in[0]->data;
     float *y = a->out->data;
-    int64_t n = gr_shape_count(&a->out->shape);
-    for (int64_t i = 0; i < n; i++) y[i] = gr_tanh(x[i]);
+    for (int64_t i = b; i < e; i++) y[i] = gr_tanh(x[i]);
+}
+
+static void tanh_forward(const struct gr_args *a) {
+    gr_for_range(a, gr_shape_count(&a->out->shape), tanh_forward_part, (void *)a);
+}
+
+static void tanh_backward_part(void *arg, int64_t b, int64_t e) {
+    const struct gr_args *a = arg;
+    const float *y = a->out->data, *dy = a->dout->data;
+    float *dx = a->din[0]->data;
+    for (int64_t i = b; i < e; i++) dx[i] += dy[i] * (1.0f - y[i] * y[i]);
 }
 
 static void tanh_backward(const struct gr_args *a) {
     if (!a->din[0]) return;
-    const float *y = a->out->data, *dy = a->dout->data;
-    float *dx = a->din[0]->data;
-    int64_t n = gr_shape_count(&a->out->shape);
-    for (int64_t i = 0; i < n; i++) dx[i] += dy[i] * (1.0f - y[i] * y[i]);
+    gr_for_range(a, gr_shape_count(&a->out->shape), tanh_backward_part, (void *)a);
 }
 
 static void tanh_flops(const struct gr_infer *inf, double *fwd, double *bwd) {

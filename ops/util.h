@@ -22,4 +22,14 @@ typedef void (*gr_row_fn)(void *u, int64_t n, float *a, int64_t sa, float *b, in
 void gr_broadcast_rows(const struct gr_shape *as, const struct gr_shape *bs, const struct gr_shape *cs, float *a,
                        float *b, float *c, gr_row_fn fn, void *u);
 
+/* fn(arg, begin, end) over [0, n): on the host's threads when n is large
+ * enough to pay for the hand-off (elementwise work split into contiguous
+ * ranges, so the result is the same either way), else right here. */
+#define GR_PARALLEL_MIN 32768
+static inline void gr_for_range(const struct gr_args *a, int64_t n, void (*fn)(void *arg, int64_t b, int64_t e),
+                                void *arg) {
+    if (n >= GR_PARALLEL_MIN) a->host->parallel_for(a->host_ctx, n, fn, arg);
+    else fn(arg, 0, n);
+}
+
 #endif

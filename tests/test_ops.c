@@ -1,6 +1,8 @@
 /* Every op's forward on values worked out by hand. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "helpers.h"
 
@@ -361,4 +363,45 @@ Test(ops, fast_exp_sigmoid_tanh_against_libm) {
     }
     cr_expect_lt(worst16, 5e-7, "16-wide sigmoid and tanh: absolute error %g", worst16);
 #endif
+}
+
+Test(ops, large_elementwise_ops_split_over_threads_give_the_same_values) {
+    const char *ops[] = {"sigmoid", "tanh", "relu"};
+    for (int k = 0; k < 3; k++) {
+        char yaml[256];
+        snprintf(yaml, sizeof yaml, "- {name: x, op: input, data: images, shape: [50000]}\n"
+                                    "- {name: y, op: %s, inputs: [x]}\n", ops[k]);
+        float *out[2], *grad[2];
+        for (int threads = 1; threads <= 2; threads++) {
+            struct tgraph t;
+            struct gr_harness h;
+            cr_assert_eq(tg_build(&t, yaml, 2), 0, "%s", t.ctx.err);
+            cr_assert_eq(gr_ctx_set_threads(&t.ctx, threads), 0);
+            cr_assert_eq(gr_harness_init(&h, &t.g, tg_node(&t, "y"), 1), 0, "%s", t.ctx.err);
+            float *x = h.in[0].data, *dy = h.dout.data;
+            for (int i = 0; i < 100000; i++) {
+                x[i] = (float)((i * 7919) % 2001 - 1000) * 0.01f;
+                dy[i] = (float)(i % 13) - 6.0f;
+            }
+            gr_harness_forward(&h);
+            gr_harness_backward(&h);
+            out[threads - 1] = malloc(100000 * sizeof(float));
+            grad[threads - 1] = malloc(100000 * sizeof(float));
+            memcpy(out[threads - 1], h.out.data, 100000 * sizeof(float));
+            memcpy(grad[threads - 1], h.din[0].data, 100000 * sizeof(float));
+            gr_harness_free(&h);
+            tg_free(&t);
+        }
+        cr_expect_arr_eq(out[0], out[1], 100000 * sizeof(float), "%s forward", ops[k]);
+        cr_expect_arr_eq(grad[0], grad[1], 100000 * sizeof(float), "%s backward", ops[k]);
+        /* and the values are the op's: spot-check against libm */
+        double want = k == 0 ? 1 / (1 + exp(-(double)((12345 * 7919) % 2001 - 1000) * 0.01))
+                    : k == 1 ? tanh((double)((12345 * 7919) % 2001 - 1000) * 0.01)
+                             : fmax(0.0, (double)((12345 * 7919) % 2001 - 1000) * 0.01);
+        cr_expect_float_eq(out[1][12345], want, 3e-6, "%s(x[12345]) = %g, expected %g", ops[k], out[1][12345], want);
+        for (int i = 0; i < 2; i++) {
+            free(out[i]);
+            free(grad[i]);
+        }
+    }
 }
