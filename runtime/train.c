@@ -236,22 +236,26 @@ int gr_train(struct gr_ctx *ctx, const struct gr_config *cfg, const struct gr_tr
         int eval_now = step % cfg->eval_every == 0 || step == s.steps;
         if (!eval_now) continue;
         if (s.logits >= 0) {
+            double te = now_seconds();
             res->last_eval_accuracy = gr_session_accuracy(&s, s.eval_samples);
+            res->eval_seconds += now_seconds() - te;
             if (out) fprintf(out, "train loss: %.4f | test accuracy: %.2f\n", loss, res->last_eval_accuracy);
         } else if (out) {
             fprintf(out, "train loss: %.4f\n", loss);
         }
         if (out) fflush(out);
     }
-    res->train_seconds = now_seconds() - t1;
+    res->train_seconds = now_seconds() - t1 - res->eval_seconds;
     if (rc == 0 && s.logits >= 0) {
+        double te = now_seconds();
         res->test_accuracy = gr_session_accuracy(&s, s.test.n);
+        res->eval_seconds += now_seconds() - te;
         if (out) fprintf(out, "test accuracy (all %lld test images): %.4f\n", (long long)s.test.n, res->test_accuracy);
     }
     res->total_seconds = now_seconds() - t0;
     if (out && rc == 0) {
-        fprintf(out, "wall time: %.1f s (training %.1f s, %.2f ms a step)\n", res->total_seconds, res->train_seconds,
-                1e3 * res->train_seconds / (double)(res->steps ? res->steps : 1));
+        fprintf(out, "wall time: %.1f s (training %.1f s, %.2f ms a step; evaluation %.1f s)\n", res->total_seconds,
+                res->train_seconds, 1e3 * res->train_seconds / (double)(res->steps ? res->steps : 1), res->eval_seconds);
         fflush(out);
     }
     gr_session_close(&s);

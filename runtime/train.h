@@ -32,7 +32,9 @@ struct gr_train_result {
     double first_loss, last_loss;   /* minibatch losses */
     double last_eval_accuracy;      /* on eval.samples images, at the last eval */
     double test_accuracy;           /* on the whole test set, at the end */
-    double train_seconds, total_seconds;
+    double train_seconds;           /* the steps, without evaluation */
+    double eval_seconds;            /* periodic and final evaluation */
+    double total_seconds;           /* everything, loading included */
 };
 
 /* A set-up run; gr_session_open does everything up to the first step. */
