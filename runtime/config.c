@@ -12,7 +12,9 @@
 static const char *const top_keys[] = {"data", "graph", "train", "eval", NULL};
 static const char *const data_keys[] = {"train", "test", "pixel_range", NULL};
 static const char *const split_keys[] = {"images", "labels", "limit", NULL};
-static const char *const train_keys[] = {"loss", "optimizer", "batch_size", "steps", "epochs", "seed", "threads", NULL};
+static const char *const train_keys[] = {"loss",   "optimizer", "batch_size", "steps",
+                                         "epochs", "seed",      "threads",    "checkpoint", NULL};
+static const char *const checkpoint_keys[] = {"path", "every", NULL};
 static const char *const sgd_keys[] = {"name", "lr", "momentum", NULL};
 static const char *const adam_keys[] = {"name", "lr", "beta1", "beta2", "epsilon", NULL};
 static const char *const optim_names[] = {"sgd", "adam", NULL};
@@ -111,7 +113,21 @@ static int read_optimizer(struct gr_ctx *ctx, struct gr_config *cfg, const struc
     return 0;
 }
 
-static int read_train(struct gr_ctx *ctx, struct gr_config *cfg, const struct gr_ynode *t) {
+static int read_checkpoint(struct gr_ctx *ctx, struct gr_config *cfg, const char *dir, const struct gr_ynode *c) {
+    if (gr_need_kind(ctx, F, c, GR_Y_MAP, "train.checkpoint")) return -1;
+    if (gr_check_keys(ctx, F, c, checkpoint_keys, "train.checkpoint")) return -1;
+    const struct gr_ynode *v = need(ctx, cfg, c, "path", "train.checkpoint");
+    const char *p;
+    if (!v || gr_read_string(ctx, F, v, "train.checkpoint.path", &p)) return -1;
+    cfg->checkpoint_at = v;
+    if (!(cfg->checkpoint = resolve(ctx, dir, p))) return -1;
+    if ((v = gr_ymap_get(c, "every")) &&
+        gr_read_int(ctx, F, v, 1, INT32_MAX, "train.checkpoint.every", &cfg->checkpoint_every))
+        return -1;
+    return 0;
+}
+
+static int read_train(struct gr_ctx *ctx, struct gr_config *cfg, const char *dir, const struct gr_ynode *t) {
     if (gr_need_kind(ctx, F, t, GR_Y_MAP, "train")) return -1;
     if (gr_check_keys(ctx, F, t, train_keys, "train")) return -1;
     const struct gr_ynode *v;
@@ -133,6 +149,7 @@ static int read_train(struct gr_ctx *ctx, struct gr_config *cfg, const struct gr
     int64_t threads = 0;
     if ((v = gr_ymap_get(t, "threads")) && gr_read_int(ctx, F, v, 0, 64, "train.threads", &threads)) return -1;
     cfg->threads = (int)threads;
+    if ((v = gr_ymap_get(t, "checkpoint")) && read_checkpoint(ctx, cfg, dir, v)) return -1;
     return 0;
 }
 
@@ -160,7 +177,10 @@ int gr_config_parse(struct gr_ctx *ctx, struct gr_config *cfg, const char *name,
                     size_t len) {
     memset(cfg, 0, sizeof *cfg);
     cfg->path = gr_strdup(ctx, name);
-    if (!cfg->path) return -1;
+    cfg->text = gr_alloc(ctx, len + 1);
+    if (!cfg->path || !cfg->text) return -1;
+    memcpy(cfg->text, text, len);
+    cfg->text[len] = 0;
     if (gr_yaml_parse(ctx, &cfg->doc, cfg->path, text, len)) return -1;
     const struct gr_ynode *root = cfg->doc.root;
     if (!root) return gr_fail(ctx, "%s: the config is empty", name);
@@ -170,7 +190,7 @@ int gr_config_parse(struct gr_ctx *ctx, struct gr_config *cfg, const char *name,
     if (!(v = need(ctx, cfg, root, "data", "config")) || read_data(ctx, cfg, dir, v)) return -1;
     if (!(cfg->graph = need(ctx, cfg, root, "graph", "config"))) return -1;
     if (gr_need_kind(ctx, F, cfg->graph, GR_Y_SEQ, "graph")) return -1;
-    if (!(v = need(ctx, cfg, root, "train", "config")) || read_train(ctx, cfg, v)) return -1;
+    if (!(v = need(ctx, cfg, root, "train", "config")) || read_train(ctx, cfg, dir, v)) return -1;
     if ((v = gr_ymap_get(root, "eval")) && read_eval(ctx, cfg, v)) return -1;
     return 0;
 }
@@ -197,6 +217,8 @@ int gr_config_load(struct gr_ctx *ctx, struct gr_config *cfg, const char *path) 
 void gr_config_free(struct gr_ctx *ctx, struct gr_config *cfg) {
     gr_yaml_free(&cfg->doc);
     gr_free(ctx, cfg->path);
+    gr_free(ctx, cfg->text);
+    gr_free(ctx, cfg->checkpoint);
     gr_free(ctx, cfg->train_data.images);
     gr_free(ctx, cfg->train_data.labels);
     gr_free(ctx, cfg->test_data.images);

@@ -27,6 +27,7 @@ struct gr_data_paths {
 
 struct gr_config {
     char *path;
+    char *text; /* the file as read, kept in checkpoints */
     struct gr_ydoc doc;
     const struct gr_ynode *graph;
 
@@ -42,6 +43,9 @@ struct gr_config {
     int64_t epochs; /* 0 when given as steps */
     uint64_t seed;
     int threads;    /* 0: every core */
+    char *checkpoint;       /* resolved path, NULL: no checkpoints */
+    int64_t checkpoint_every; /* 0: only at the end and on interruption */
+    const struct gr_ynode *checkpoint_at;
 
     int has_eval;
     const char *logits; /* [batch, classes]; its argmax is the prediction */

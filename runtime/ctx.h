@@ -4,6 +4,7 @@
 #ifndef GR_CTX_H
 #define GR_CTX_H
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -35,6 +36,13 @@ struct gr_ctx {
     struct gr_registry *reg;
     struct gr_host host;
     struct gr_pool *pool; /* NULL: single-threaded */
+    /* Set (by main's signal handler) to ask a running loop to stop at the
+     * end of its step; NULL: never. */
+    volatile sig_atomic_t *interrupt;
+    /* Test hook: called as checkpoint bytes are written, so a test can kill
+     * the process at a chosen byte. NULL in normal use. */
+    void (*write_hook)(void *ud, uint64_t written);
+    void *write_hook_ud;
 };
 
 /* Sets up the context with the built-in ops registered. Returns 0 or -1 (see err). */

@@ -5,28 +5,17 @@
 #include "ctx.h"
 #include "rng.h"
 
-int gr_dataset_load(struct gr_ctx *ctx, struct gr_dataset *d, const char *images, const char *labels) {
-    memset(d, 0, sizeof *d);
-    if (gr_idx_load(ctx, images, &d->images)) return -1;
-    if (gr_idx_load(ctx, labels, &d->labels)) goto fail;
-    if (d->images.rank < 2) {
-        gr_fail(ctx, "%s: images need at least 2 axes (count, then the image's), this file has %d", images,
-                d->images.rank);
-        goto fail;
-    }
-    if (d->labels.rank != 1) {
-        gr_fail(ctx, "%s: labels must be a list (rank 1), this file has rank %d", labels, d->labels.rank);
-        goto fail;
-    }
-    if (d->images.dim[0] != d->labels.dim[0]) {
-        gr_fail(ctx, "%s: %lld labels, but %s holds %lld images", labels, (long long)d->labels.dim[0], images,
-                (long long)d->images.dim[0]);
-        goto fail;
-    }
-    if (d->images.dim[0] > INT32_MAX) {
-        gr_fail(ctx, "%s: more than %d samples", images, INT32_MAX);
-        goto fail;
-    }
+/* Images and labels must describe the same samples. */
+static int check_pair(struct gr_ctx *ctx, struct gr_dataset *d, const char *images, const char *labels) {
+    if (d->images.rank < 2)
+        return gr_fail(ctx, "%s: images need at least 2 axes (count, then the image's), this file has %d", images,
+                       d->images.rank);
+    if (d->labels.rank != 1)
+        return gr_fail(ctx, "%s: labels must be a list (rank 1), this file has rank %d", labels, d->labels.rank);
+    if (d->images.dim[0] != d->labels.dim[0])
+        return gr_fail(ctx, "%s: %lld labels, but %s holds %lld images", labels, (long long)d->labels.dim[0], images,
+                       (long long)d->images.dim[0]);
+    if (d->images.dim[0] > INT32_MAX) return gr_fail(ctx, "%s: more than %d samples", images, INT32_MAX);
     d->n = d->images.dim[0];
     d->sample_rank = d->images.rank - 1;
     d->sample_size = 1;
@@ -34,12 +23,35 @@ int gr_dataset_load(struct gr_ctx *ctx, struct gr_dataset *d, const char *images
         d->sample_dim[i - 1] = d->images.dim[i];
         d->sample_size *= d->images.dim[i];
     }
+    return 0;
+}
+
+int gr_dataset_probe(struct gr_ctx *ctx, struct gr_dataset *d, const char *images, const char *labels) {
+    memset(d, 0, sizeof *d);
+    if (gr_idx_probe(ctx, images, &d->images) || gr_idx_probe(ctx, labels, &d->labels) ||
+        check_pair(ctx, d, images, labels)) {
+        gr_dataset_free(ctx, d);
+        return -1;
+    }
+    return 0;
+}
+
+int gr_dataset_load(struct gr_ctx *ctx, struct gr_dataset *d, const char *images, const char *labels) {
+    memset(d, 0, sizeof *d);
+    if (gr_idx_load(ctx, images, &d->images) || gr_idx_load(ctx, labels, &d->labels) ||
+        check_pair(ctx, d, images, labels)) {
+        gr_dataset_free(ctx, d);
+        return -1;
+    }
     d->max_label = 0;
     for (int64_t i = 0; i < d->n; i++)
         if (d->labels.data[i] > d->max_label) d->max_label = d->labels.data[i];
     return 0;
-fail:
-    gr_dataset_free(ctx, d);
+}
+
+int64_t gr_dataset_find_label(const struct gr_dataset *d, int at_least) {
+    for (int64_t i = 0; i < d->n; i++)
+        if (d->labels.data[i] >= at_least) return i;
     return -1;
 }
 

@@ -20,8 +20,13 @@ struct gr_dataset {
     struct gr_idx images, labels;
 };
 
+/* Check both files' headers (and raw files' sizes) and that they describe
+ * the same samples, reading no data: n and the sample shape are filled. */
+int gr_dataset_probe(struct gr_ctx *ctx, struct gr_dataset *d, const char *images, const char *labels);
 /* Load images and labels and check that they describe the same samples. */
 int gr_dataset_load(struct gr_ctx *ctx, struct gr_dataset *d, const char *images, const char *labels);
+/* Index of the first of the first n samples whose label is >= at_least, or -1. */
+int64_t gr_dataset_find_label(const struct gr_dataset *d, int at_least);
 void gr_dataset_free(struct gr_ctx *ctx, struct gr_dataset *d);
 
 /* dst[k, :] = lo + (hi - lo) * image[idx[k]] / 255, for k < n */

@@ -75,25 +75,35 @@ void gr_idx_free(struct gr_ctx *ctx, struct gr_idx *x) {
     memset(x, 0, sizeof *x);
 }
 
-static int load_gzip(struct gr_ctx *ctx, const char *path, size_t file_size, struct gr_idx *x) {
-    gzFile gz = gzopen(path, "rb");
-    if (!gz) return gr_fail(ctx, "%s: cannot open: %s", path, strerror(errno));
+/* The header of a gzip stream, and the size check a compressed file allows. */
+static int gzip_header(struct gr_ctx *ctx, gzFile gz, const char *path, size_t file_size, struct gr_idx *x,
+                       size_t *data_len) {
     uint8_t h[4 + 4 * GR_IDX_MAX_RANK];
-    int rc = -1;
     int got = gzread(gz, h, 4);
-    size_t hl = 0, dl = 0;
     if (got < 0) {
         int zerr;
-        gr_fail(ctx, "%s: corrupt gzip data: %s", path, gzerror(gz, &zerr));
-        goto out;
+        return gr_fail(ctx, "%s: corrupt gzip data: %s", path, gzerror(gz, &zerr));
     }
     if (got == 4 && h[3] >= 1 && h[3] <= GR_IDX_MAX_RANK) {
         int more = gzread(gz, h + 4, 4u * h[3]);
         if (more > 0) got += more;
     }
-    if (parse_header(ctx, path, h, got < 0 ? 0 : (size_t)got, x, &hl, &dl)) goto out;
-    if (dl / GZIP_MAX_RATIO > file_size) {
-        gr_fail(ctx, "%s: header promises %zu bytes, more than a %zu-byte gzip file can hold", path, dl, file_size);
+    size_t hl = 0;
+    if (parse_header(ctx, path, h, (size_t)got, x, &hl, data_len)) return -1;
+    if (*data_len / GZIP_MAX_RATIO > file_size)
+        return gr_fail(ctx, "%s: header promises %zu bytes, more than a %zu-byte gzip file can hold", path, *data_len,
+                       file_size);
+    return 0;
+}
+
+static int load_gzip(struct gr_ctx *ctx, const char *path, size_t file_size, struct gr_idx *x, int header_only) {
+    gzFile gz = gzopen(path, "rb");
+    if (!gz) return gr_fail(ctx, "%s: cannot open: %s", path, strerror(errno));
+    int rc = -1;
+    size_t dl = 0;
+    if (gzip_header(ctx, gz, path, file_size, x, &dl)) goto out;
+    if (header_only) {
+        rc = 0;
         goto out;
     }
     x->data = gr_alloc(ctx, dl);
@@ -132,8 +142,11 @@ out:
     return rc;
 }
 
-int gr_idx_load(struct gr_ctx *ctx, const char *path, struct gr_idx *x) {
+/* Open and check everything but the data; *gzip set for a gzip file. */
+static int open_checked(struct gr_ctx *ctx, const char *path, struct gr_idx *x, FILE **fp, size_t *file_size,
+                        size_t *header_len, int *gzip) {
     memset(x, 0, sizeof *x);
+    *fp = NULL;
     struct stat st;
     if (stat(path, &st) != 0) return gr_fail(ctx, "%s: cannot open: %s", path, strerror(errno));
     if (S_ISDIR(st.st_mode)) return gr_fail(ctx, "%s: is a directory, not an IDX file", path);
@@ -141,23 +154,48 @@ int gr_idx_load(struct gr_ctx *ctx, const char *path, struct gr_idx *x) {
     if (st.st_size == 0) return gr_fail(ctx, "%s: file is empty", path);
     FILE *f = fopen(path, "rb");
     if (!f) return gr_fail(ctx, "%s: cannot open: %s", path, strerror(errno));
+    *file_size = (size_t)st.st_size;
     uint8_t h[4 + 4 * GR_IDX_MAX_RANK];
     size_t got = fread(h, 1, sizeof h, f);
-    if (got >= 2 && h[0] == 0x1f && h[1] == 0x8b) {
+    *gzip = got >= 2 && h[0] == 0x1f && h[1] == 0x8b;
+    if (*gzip) {
         fclose(f);
-        return load_gzip(ctx, path, (size_t)st.st_size, x);
+        return 0;
     }
-    size_t hl = 0, dl = 0;
-    if (parse_header(ctx, path, h, got, x, &hl, &dl)) {
+    size_t dl;
+    if (parse_header(ctx, path, h, got, x, header_len, &dl)) {
         fclose(f);
         return -1;
     }
-    size_t have = (size_t)st.st_size - hl;
+    size_t have = *file_size - *header_len;
     if (have != dl) {
         fclose(f);
         return gr_fail(ctx, "%s: header promises %zu bytes of data, the file has %zu%s", path, dl, have,
                        have < dl ? " (truncated)" : " (trailing bytes)");
     }
+    x->bytes = dl;
+    *fp = f;
+    return 0;
+}
+
+int gr_idx_probe(struct gr_ctx *ctx, const char *path, struct gr_idx *x) {
+    FILE *f;
+    size_t size = 0, hl = 0;
+    int gzip = 0;
+    if (open_checked(ctx, path, x, &f, &size, &hl, &gzip)) return -1;
+    if (gzip) return load_gzip(ctx, path, size, x, 1);
+    fclose(f);
+    x->bytes = 0; /* no data held */
+    return 0;
+}
+
+int gr_idx_load(struct gr_ctx *ctx, const char *path, struct gr_idx *x) {
+    FILE *f;
+    size_t size = 0, hl = 0;
+    int gzip = 0;
+    if (open_checked(ctx, path, x, &f, &size, &hl, &gzip)) return -1;
+    if (gzip) return load_gzip(ctx, path, size, x, 0);
+    size_t dl = x->bytes;
     x->data = gr_alloc(ctx, dl);
     if (!x->data) {
         fclose(f);
@@ -169,6 +207,5 @@ int gr_idx_load(struct gr_ctx *ctx, const char *path, struct gr_idx *x) {
         return gr_fail(ctx, "%s: read error", path);
     }
     fclose(f);
-    x->bytes = dl;
     return 0;
 }

@@ -20,6 +20,9 @@ struct gr_idx {
     size_t bytes;
 };
 
+/* Read and check only the header (and, for a raw file, its size against the
+ * header): rank and dims filled, data NULL. Cheap; allocates nothing. */
+int gr_idx_probe(struct gr_ctx *ctx, const char *path, struct gr_idx *out);
 /* Load a file; errors name the file and what is wrong with it. */
 int gr_idx_load(struct gr_ctx *ctx, const char *path, struct gr_idx *out);
 /* Parse an in-memory raw IDX image (used by tests and fuzzing). */

@@ -324,3 +324,37 @@ void gr_plan_flops(const struct gr_plan *p, double *forward, double *backward) {
         if (p->bwd[i]) *backward += b;
     }
 }
+
+static int all_finite(const float *x, int64_t n) {
+    /* inf and nan are the floats whose exponent bits are all ones; an integer
+     * test vectorizes where a float reduction would not */
+    uint32_t bad = 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t b;
+        memcpy(&b, x + i, sizeof b);
+        bad |= (b & 0x7f800000u) == 0x7f800000u;
+    }
+    return !bad;
+}
+
+int gr_plan_grads_finite(const struct gr_plan *p) { return all_finite(p->g->grad, p->g->param_floats); }
+
+int gr_plan_find_nonfinite(const struct gr_plan *p, int *in_grad) {
+    for (int o = 0; o < p->n_order; o++) {
+        int i = p->order[o];
+        if (p->val[i].dtype != GR_F32) continue;
+        if (!all_finite(p->val[i].data, gr_shape_count(&p->val[i].shape))) {
+            *in_grad = 0;
+            return i;
+        }
+    }
+    for (int o = p->n_order - 1; o >= 0; o--) {
+        int i = p->order[o];
+        if (!p->grad[i].data) continue;
+        if (!all_finite(p->grad[i].data, gr_shape_count(&p->grad[i].shape))) {
+            *in_grad = 1;
+            return i;
+        }
+    }
+    return -1;
+}

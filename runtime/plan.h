@@ -62,6 +62,12 @@ void gr_plan_backward(struct gr_plan *p);
  * current batch, from the ops' counts (ops without one count nothing). */
 void gr_plan_flops(const struct gr_plan *p, double *forward, double *backward);
 
+/* Whether every parameter gradient is finite (one pass over the block). */
+int gr_plan_grads_finite(const struct gr_plan *p);
+/* The first node, in order, whose value holds inf or nan (*in_grad = 0), else
+ * the first, in backward order, whose gradient does (*in_grad = 1); -1: none. */
+int gr_plan_find_nonfinite(const struct gr_plan *p, int *in_grad);
+
 static inline struct gr_tensor *gr_plan_value(struct gr_plan *p, int node) { return &p->val[node]; }
 
 #endif

@@ -3,10 +3,12 @@
 #include <math.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../models/builder.h"
 #include "../ops/core.h"
 #include "check.h"
+#include "checkpoint.h"
 #include "ctx.h"
 #include "threads.h"
 
@@ -32,13 +34,87 @@ static int find_node(struct gr_session *s, const char *name, const struct gr_yno
     return -1;
 }
 
-static int load_split(struct gr_session *s, struct gr_dataset *d, const struct gr_data_paths *p, const char *what) {
-    if (gr_dataset_load(s->ctx, d, p->images, p->labels)) {
+/* Probe (headers only) or load one split; errors point at the config key. */
+static int open_split(struct gr_session *s, struct gr_dataset *d, const struct gr_data_paths *p, const char *what,
+                      int load) {
+    int rc = load ? gr_dataset_load(s->ctx, d, p->images, p->labels) : gr_dataset_probe(s->ctx, d, p->images, p->labels);
+    if (rc) {
         char msg[GR_ERRBUF];
         snprintf(msg, sizeof msg, "%s", s->ctx->err);
         return gr_fail_node(s->ctx, s->cfg->path, p->images_at, "%s: %s", what, msg);
     }
     if (p->limit && p->limit < d->n) d->n = p->limit;
+    return 0;
+}
+
+/* The classes a label indexes: the logits' last axis, and that of every
+ * softmax_cross_entropy fed by a labels input. Returns the smallest, or 0. */
+static int64_t label_classes(const struct gr_session *s, const char **who) {
+    int64_t classes = 0;
+    *who = NULL;
+    if (s->logits >= 0) {
+        const struct gr_node *lg = &s->g.nodes[s->logits];
+        classes = lg->shape.dim[lg->shape.rank - 1];
+        *who = lg->name;
+    }
+    for (int i = 0; i < s->g.n; i++) {
+        const struct gr_node *nd = &s->g.nodes[i];
+        if (strcmp(nd->op->name, "softmax_cross_entropy") != 0 || nd->n_user < 2) continue;
+        const struct gr_node *t = &s->g.nodes[nd->in[1]];
+        if (!(t->op->flags & GR_OP_INPUT) || t->attrs[GR_INPUT_DATA].i != GR_INPUT_LABELS) continue;
+        const struct gr_shape *x = &s->g.nodes[nd->in[0]].shape;
+        int64_t c = x->dim[x->rank - 1];
+        if (classes == 0 || c < classes) {
+            classes = c;
+            *who = nd->name;
+        }
+    }
+    return classes;
+}
+
+/* Every label must index a class: named with its position when not. */
+static int check_labels(struct gr_session *s) {
+    const char *who;
+    int64_t classes = label_classes(s, &who);
+    if (classes <= 0) return 0;
+    const struct gr_dataset *sets[2] = {&s->train, &s->test};
+    const struct gr_data_paths *paths[2] = {&s->cfg->train_data, &s->cfg->test_data};
+    const char *names[2] = {"data.train.labels", "data.test.labels"};
+    for (int k = 0; k < 2; k++) {
+        int64_t at = gr_dataset_find_label(sets[k], (int)(classes > 255 ? 255 : classes));
+        if (at >= 0 && sets[k]->labels.data[at] >= classes)
+            return gr_fail_node(s->ctx, s->cfg->path, paths[k]->labels_at,
+                                "%s: label %d at index %lld is out of range: node '%s' has %lld classes", names[k],
+                                sets[k]->labels.data[at], (long long)at, who, (long long)classes);
+    }
+    return 0;
+}
+
+static double gib(double bytes) { return bytes / (1024.0 * 1024.0 * 1024.0); }
+
+/* The memory a run will hold, from shapes and headers alone, against what
+ * the machine has: a config that cannot fit fails here, not in malloc. */
+static int check_memory(struct gr_session *s) {
+    const struct gr_config *cfg = s->cfg;
+    size_t train_plan = 0, eval_plan = 0;
+    if (gr_plan_measure(&s->g, cfg->batch_size, &s->loss, 1, s->loss, &train_plan)) return -1;
+    int64_t eb = cfg->eval_batch < s->test.n ? cfg->eval_batch : s->test.n;
+    if (s->logits >= 0 && gr_plan_measure(&s->g, eb, &s->logits, 1, -1, &eval_plan)) return -1;
+    double params = 0;
+    for (int i = 0; i < s->g.n; i++)
+        if (s->g.nodes[i].op->flags & GR_OP_PARAM) params += (double)gr_shape_count(&s->g.nodes[i].shape);
+    params *= 4.0 * sizeof(float); /* values, gradients and two optimizer moments */
+    double data = (double)s->train.images.dim[0] * (double)(s->train.sample_size + 1 + 4) +
+                  (double)s->test.images.dim[0] * (double)(s->test.sample_size + 1);
+    double need = (double)train_plan + (double)eval_plan + params + data;
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    double have = pages > 0 && page > 0 ? (double)pages * (double)page : 0;
+    if (have > 0 && need > 0.9 * have)
+        return gr_fail_node(s->ctx, cfg->path, cfg->batch_size_at,
+                            "the run would need %.1f GiB (training plan %.1f, evaluation plan %.1f, parameters %.1f, "
+                            "data %.1f) but this machine has %.1f GiB of memory",
+                            gib(need), gib((double)train_plan), gib((double)eval_plan), gib(params), gib(data),
+                            gib(have));
     return 0;
 }
 
@@ -97,12 +173,6 @@ static int check_inputs(struct gr_session *s) {
             return gr_fail_node(s->ctx, s->cfg->path, s->cfg->logits_at,
                                 "eval.logits: node '%s' must be float32 [batch, classes], its shape is %s", lg->name,
                                 gr_shape_format(&lg->shape, sh, sizeof sh));
-        int64_t classes = lg->shape.dim[1];
-        int top = s->train.max_label > s->test.max_label ? s->train.max_label : s->test.max_label;
-        if (top >= classes)
-            return gr_fail_node(s->ctx, s->cfg->path, s->cfg->logits_at,
-                                "eval.logits: node '%s' has %lld classes, but the labels go up to %d", lg->name,
-                                (long long)classes, top);
         if (s->cfg->eval_samples > s->test.n)
             return gr_fail_node(s->ctx, s->cfg->path, s->cfg->eval_samples_at,
                                 "eval.samples: %lld is more than the %lld test samples",
@@ -127,9 +197,15 @@ int gr_session_open(struct gr_ctx *ctx, struct gr_session *s, const struct gr_co
     if (gr_build_graph(ctx, &s->g, cfg->path, cfg->graph, cfg->batch_size)) return -1;
     if ((s->loss = find_node(s, cfg->loss, cfg->loss_at, "train.loss")) < 0) return -1;
     if (cfg->has_eval && (s->logits = find_node(s, cfg->logits, cfg->logits_at, "eval.logits")) < 0) return -1;
-    if (load_split(s, &s->train, &cfg->train_data, "data.train")) return -1;
-    if (load_split(s, &s->test, &cfg->test_data, "data.test")) return -1;
-    if (check_inputs(s)) return -1;
+    /* headers first: every check that needs only shapes and counts */
+    if (open_split(s, &s->train, &cfg->train_data, "data.train", 0)) return -1;
+    if (open_split(s, &s->test, &cfg->test_data, "data.test", 0)) return -1;
+    if (check_inputs(s) || check_memory(s)) return -1;
+    gr_dataset_free(ctx, &s->train);
+    gr_dataset_free(ctx, &s->test);
+    if (open_split(s, &s->train, &cfg->train_data, "data.train", 1)) return -1;
+    if (open_split(s, &s->test, &cfg->test_data, "data.test", 1)) return -1;
+    if (check_labels(s)) return -1;
     s->eval_samples = cfg->eval_samples ? cfg->eval_samples : s->test.n;
     s->steps = cfg->steps ? cfg->steps : (cfg->epochs * s->train.n + cfg->batch_size - 1) / cfg->batch_size;
 
@@ -166,8 +242,10 @@ float gr_session_step(struct gr_session *s) {
     gr_plan_forward(&s->tp);
     gr_plan_zero_grad(&s->tp);
     gr_plan_backward(&s->tp);
-    gr_optim_step(&s->opt, s->ctx->pool, s->g.param, s->g.grad);
-    return *(const float *)s->tp.val[s->loss].data;
+    float loss = *(const float *)s->tp.val[s->loss].data;
+    s->fault = !isfinite(loss) || !gr_plan_grads_finite(&s->tp);
+    if (!s->fault) gr_optim_step(&s->opt, s->ctx->pool, s->g.param, s->g.grad);
+    return loss;
 }
 
 double gr_session_accuracy(struct gr_session *s, int64_t n) {
@@ -192,61 +270,108 @@ double gr_session_accuracy(struct gr_session *s, int64_t n) {
     return (double)correct / (double)n;
 }
 
+/* Explain a non-finite loss or gradient: the step and the first node. */
+static int fault_message(struct gr_session *s, int64_t step, float loss, const struct gr_train_result *res) {
+    int in_grad = 0;
+    int i = gr_plan_find_nonfinite(&s->tp, &in_grad);
+    char where[GR_ERRBUF];
+    if (i < 0) {
+        snprintf(where, sizeof where, "no node holds it any more");
+    } else {
+        const struct gr_node *nd = &s->g.nodes[i];
+        if (nd->op->flags & GR_OP_PARAM && !in_grad)
+            snprintf(where, sizeof where, "parameter '%s' holds inf or nan: the previous update overflowed", nd->name);
+        else
+            snprintf(where, sizeof where, "the first non-finite value is in the %s of node '%s' (%s)",
+                     in_grad ? "gradient" : "output", nd->name, nd->op->name);
+    }
+    char kept[GR_ERRBUF] = "";
+    if (res->checkpoint_step >= 0)
+        snprintf(kept, sizeof kept, "; the checkpoint of step %lld (%s) is kept", (long long)res->checkpoint_step,
+                 s->cfg->checkpoint);
+    return gr_fail(s->ctx, "step %lld: %s is %s; %s. Training stopped%s (a smaller train.optimizer.lr may help)",
+                   (long long)step, isfinite(loss) ? "the gradient" : "the loss",
+                   isfinite(loss) ? "not finite" : (isnan(loss) ? "nan" : "infinite"), where, kept);
+}
+
+static void print_header(struct gr_session *s, FILE *out, int64_t start) {
+    const struct gr_config *cfg = s->cfg;
+    char a[64];
+    int threads = gr_pool_threads(s->ctx->pool);
+    struct gr_shape is = {s->train.sample_rank, {0}};
+    for (int k = 0; k < is.rank; k++) is.dim[k] = s->train.sample_dim[k];
+    fprintf(out, "graphrun: %s\n", cfg->path);
+    fprintf(out, "  data:  %lld training and %lld test images of %s\n", (long long)s->train.n, (long long)s->test.n,
+            gr_shape_format(&is, a, sizeof a));
+    int n_nodes = 0;
+    for (int i = 0; i < s->g.n; i++) n_nodes += !(s->g.nodes[i].op->flags & GR_OP_PARAM);
+    fprintf(out, "  graph: %d nodes, %lld parameters\n", n_nodes, (long long)s->g.n_weights);
+    fprintf(out, "  train: %s lr %g, batch %lld, %lld steps, seed %llu, %d thread%s\n",
+            cfg->optim.kind == GR_OPTIM_ADAM ? "adam" : "sgd", cfg->optim.lr, (long long)cfg->batch_size,
+            (long long)s->steps, (unsigned long long)cfg->seed, threads, threads == 1 ? "" : "s");
+    if (s->logits >= 0)
+        fprintf(out, "  eval:  every %lld steps on the first %lld test images\n", (long long)cfg->eval_every,
+                (long long)s->eval_samples);
+    if (start > 1) fprintf(out, "  resumed after step %lld\n", (long long)(start - 1));
+    fflush(out);
+}
+
 int gr_train(struct gr_ctx *ctx, const struct gr_config *cfg, const struct gr_train_opts *opts,
              struct gr_train_result *res) {
     double t0 = now_seconds();
     struct gr_session s;
     memset(res, 0, sizeof *res);
+    res->checkpoint_step = -1;
     if (gr_session_open(ctx, &s, cfg, opts)) {
         gr_session_close(&s);
         return -1;
     }
-    FILE *out = s.out;
-    if (out) {
-        char a[64];
-        int threads = gr_pool_threads(ctx->pool);
-        struct gr_shape is = {s.train.sample_rank, {0}};
-        for (int k = 0; k < is.rank; k++) is.dim[k] = s.train.sample_dim[k];
-        fprintf(out, "graphrun: %s\n", cfg->path);
-        fprintf(out, "  data:  %lld training and %lld test images of %s\n", (long long)s.train.n,
-                (long long)s.test.n, gr_shape_format(&is, a, sizeof a));
-        int n_nodes = 0;
-        for (int i = 0; i < s.g.n; i++) n_nodes += !(s.g.nodes[i].op->flags & GR_OP_PARAM);
-        fprintf(out, "  graph: %d nodes, %lld parameters\n", n_nodes, (long long)s.g.n_weights);
-        fprintf(out, "  train: %s lr %g, batch %lld, %lld steps, seed %llu, %d thread%s\n",
-                cfg->optim.kind == GR_OPTIM_ADAM ? "adam" : "sgd", cfg->optim.lr, (long long)cfg->batch_size,
-                (long long)s.steps, (unsigned long long)cfg->seed, threads, threads == 1 ? "" : "s");
-        if (s.logits >= 0)
-            fprintf(out, "  eval:  every %lld steps on the first %lld test images\n", (long long)cfg->eval_every,
-                    (long long)s.eval_samples);
-        fflush(out);
+    int64_t start = 1;
+    if (opts && opts->resume) {
+        int64_t done;
+        if (gr_checkpoint_load(&s, opts->resume, &done)) {
+            gr_session_close(&s);
+            return -1;
+        }
+        start = done + 1;
+        res->steps = done;
     }
+    FILE *out = s.out;
+    if (out) print_header(&s, out, start);
     double t1 = now_seconds();
     int rc = 0;
-    for (int64_t step = 1; step <= s.steps; step++) {
+    for (int64_t step = start; step <= s.steps; step++) {
         float loss = gr_session_step(&s);
-        if (step == 1) res->first_loss = loss;
+        if (step == start) res->first_loss = loss;
         res->last_loss = loss;
-        res->steps = step;
-        if (!isfinite(loss)) {
-            rc = gr_fail(ctx, "step %lld: the loss is %s; training stopped (a smaller train.optimizer.lr may help)",
-                         (long long)step, isnan(loss) ? "nan" : "infinite");
+        if (s.fault) {
+            rc = fault_message(&s, step, loss, res);
             break;
         }
+        res->steps = step;
         int eval_now = step % cfg->eval_every == 0 || step == s.steps;
-        if (!eval_now) continue;
-        if (s.logits >= 0) {
+        if (eval_now && s.logits >= 0) {
             double te = now_seconds();
             res->last_eval_accuracy = gr_session_accuracy(&s, s.eval_samples);
             res->eval_seconds += now_seconds() - te;
             if (out) fprintf(out, "train loss: %.4f | test accuracy: %.2f\n", loss, res->last_eval_accuracy);
-        } else if (out) {
+        } else if (eval_now && out) {
             fprintf(out, "train loss: %.4f\n", loss);
         }
-        if (out) fflush(out);
+        if (eval_now && out) fflush(out);
+        int stop = ctx->interrupt && *ctx->interrupt;
+        int save = cfg->checkpoint && (stop || step == s.steps || (cfg->checkpoint_every && step % cfg->checkpoint_every == 0));
+        if (save) {
+            if ((rc = gr_checkpoint_save(&s, step, cfg->checkpoint))) break;
+            res->checkpoint_step = step;
+        }
+        if (stop) {
+            res->interrupted = 1;
+            break;
+        }
     }
     res->train_seconds = now_seconds() - t1 - res->eval_seconds;
-    if (rc == 0 && s.logits >= 0) {
+    if (rc == 0 && !res->interrupted && s.logits >= 0) {
         double te = now_seconds();
         res->test_accuracy = gr_session_accuracy(&s, s.test.n);
         res->eval_seconds += now_seconds() - te;
@@ -254,8 +379,16 @@ int gr_train(struct gr_ctx *ctx, const struct gr_config *cfg, const struct gr_tr
     }
     res->total_seconds = now_seconds() - t0;
     if (out && rc == 0) {
+        if (res->interrupted)
+            fprintf(out, "interrupted after step %lld%s%s%s\n", (long long)res->steps,
+                    res->checkpoint_step >= 0 ? "; checkpoint saved to " : " (no train.checkpoint configured)",
+                    res->checkpoint_step >= 0 ? cfg->checkpoint : "",
+                    res->checkpoint_step >= 0 ? "; continue with --resume" : "");
+        else if (res->checkpoint_step >= 0)
+            fprintf(out, "checkpoint: %s (step %lld)\n", cfg->checkpoint, (long long)res->checkpoint_step);
         fprintf(out, "wall time: %.1f s (training %.1f s, %.2f ms a step; evaluation %.1f s)\n", res->total_seconds,
-                res->train_seconds, 1e3 * res->train_seconds / (double)(res->steps ? res->steps : 1), res->eval_seconds);
+                res->train_seconds, 1e3 * res->train_seconds / (double)(res->steps - start + 1 > 0 ? res->steps - start + 1 : 1),
+                res->eval_seconds);
         fflush(out);
     }
     gr_session_close(&s);

@@ -23,12 +23,15 @@
 struct gr_ctx;
 
 struct gr_train_opts {
-    int threads; /* -1: as the config says */
-    FILE *out;   /* progress and results; NULL: silent */
+    int threads;        /* -1: as the config says */
+    FILE *out;          /* progress and results; NULL: silent */
+    const char *resume; /* checkpoint to continue from, or NULL */
 };
 
 struct gr_train_result {
-    int64_t steps;
+    int64_t steps;                  /* the last step taken */
+    int interrupted;                /* stopped by ctx->interrupt */
+    int64_t checkpoint_step;        /* step of the last checkpoint written, -1: none */
     double first_loss, last_loss;   /* minibatch losses */
     double last_eval_accuracy;      /* on eval.samples images, at the last eval */
     double test_accuracy;           /* on the whole test set, at the end */
@@ -48,6 +51,7 @@ struct gr_session {
     struct gr_sampler sampler;
     int32_t *idx;          /* batch indices */
     int loss, logits;
+    int fault;             /* the last step's loss or gradient was not finite */
     int64_t steps, eval_samples;
     FILE *out;
 };
@@ -55,7 +59,9 @@ struct gr_session {
 int gr_session_open(struct gr_ctx *ctx, struct gr_session *s, const struct gr_config *cfg,
                     const struct gr_train_opts *opts);
 void gr_session_close(struct gr_session *s);
-/* One optimizer step on the next batch; returns the batch's loss. */
+/* One optimizer step on the next batch; returns the batch's loss. If the
+ * loss or a parameter gradient is not finite, the parameters are left as
+ * they were and s->fault is set. */
 float gr_session_step(struct gr_session *s);
 /* Accuracy of argmax(logits) on the first n test images. */
 double gr_session_accuracy(struct gr_session *s, int64_t n);

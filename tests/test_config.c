@@ -239,7 +239,7 @@ static const struct bad bad_with_data[] = {
     {17, "eval: {logits: logits, samples: 11}", "test.yaml:17:33: eval.samples: 11 is more than the 10 test samples"},
     {5, "  - {name: image, op: input, data: images, shape: [15]}", "test.yaml:5:51: node 'image': shape holds 15 values per sample, but the images are [4, 4] (16 values)",
      7, "  - {name: rows, op: reshape, inputs: [image], shape: [3, 5]}"},
-    {10, "  - {name: logits, op: dense, inputs: [last], units: 2}", "test.yaml:17:16: eval.logits: node 'logits' has 2 classes, but the labels go up to 2"},
+    {10, "  - {name: logits, op: dense, inputs: [last], units: 2}", "test.yaml:2:35: data.train.labels: label 2 at index 2 is out of range: node 'logits' has 2 classes"},
     {17, "eval: {logits: lstm}", "test.yaml:17:16: eval.logits: node 'lstm' must be float32 [batch, classes], its shape is [4, 4, 8]"},
     {2, "  train: {images: no-such-file, labels: tr-lab}", "test.yaml:2:19: data.train: "},
     {2, "  train: {images: tr-img, labels: te-lab}", "test.yaml:2:19: data.train: "},

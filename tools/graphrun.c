@@ -1,5 +1,6 @@
 /* graphrun: the command. Only main decides the exit status:
  *   0 success, 1 a user error (config, data), 2 a usage error. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include <time.h>
 
 #include "runtime/config.h"
+#include "ops/core.h"
 #include "runtime/ctx.h"
 #include "runtime/threads.h"
 #include "runtime/train.h"
@@ -18,6 +20,7 @@ static const char usage_main[] =
     "\n"
     "commands:\n"
     "  train CONFIG     train the model CONFIG declares and report test accuracy\n"
+    "  check CONFIG     validate CONFIG and its data files, print the graph\n"
     "  bench CONFIG     time training epochs and test-set evaluation\n"
     "\n"
     "options:\n"
@@ -25,7 +28,7 @@ static const char usage_main[] =
     "  --version        print the version\n";
 
 static const char usage_train[] =
-    "usage: graphrun train CONFIG [--threads N]\n"
+    "usage: graphrun train CONFIG [--threads N] [--resume CHECKPOINT]\n"
     "\n"
     "Build the graph declared in CONFIG, train it with the configured optimizer,\n"
     "print 'train loss: L | test accuracy: A' every eval.every steps (accuracy on\n"
@@ -35,7 +38,13 @@ static const char usage_train[] =
     "options:\n"
     "  --threads N      threads for kernels and BLAS (0: every core; default: the\n"
     "                   config's train.threads, else every core)\n"
+    "  --resume CKPT    continue from a checkpoint written by this config's run\n"
     "  -h, --help       show this help\n"
+    "\n"
+    "With train.checkpoint set, a checkpoint is written every train.checkpoint.every\n"
+    "steps, at the end, and on SIGINT or SIGTERM (then graphrun exits with 130 or\n"
+    "143 after saving; a second signal stops it at once). A run resumed with the\n"
+    "same config and thread count prints the same losses as one never stopped.\n"
     "\n"
     "The config format is described in README.md; configs/lstm_mnist.yaml is a\n"
     "complete example.\n";
@@ -54,6 +63,27 @@ static const char usage_bench[] =
     "  --threads N        threads (0: every core; default: the config's)\n"
     "  --eval-repeats N   evaluations of the test set to time (default 3)\n"
     "  --json             also print the figures as one JSON line\n";
+
+static const char usage_check[] =
+    "usage: graphrun check CONFIG\n"
+    "\n"
+    "Validate CONFIG and its data files as a training run would, without\n"
+    "training: every key, every node and shape, the data's headers, sizes and\n"
+    "labels, and the memory the run needs. Prints the graph with its shapes and\n"
+    "parameter counts. Exits 0 only if `graphrun train CONFIG` would start.\n";
+
+/* The one piece of global state: set by the signal handler, read by the
+ * training loop through ctx.interrupt. */
+static volatile sig_atomic_t g_interrupt;
+
+static void on_signal(int sig) {
+    if (g_interrupt) { /* second signal: stop now */
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    g_interrupt = sig;
+}
 
 static int parse_int(const char *s, int lo, int hi, int *out) {
     char *end;
@@ -77,6 +107,12 @@ static int cmd_train(int argc, char **argv) {
                 return 2;
             }
             i++;
+        } else if (!strcmp(a, "--resume")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "graphrun train: --resume needs a checkpoint file\n");
+                return 2;
+            }
+            opts.resume = argv[++i];
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "graphrun train: unknown option '%s' (see graphrun train --help)\n", a);
             return 2;
@@ -96,11 +132,80 @@ static int cmd_train(int argc, char **argv) {
         fprintf(stderr, "graphrun: %s\n", ctx.err);
         return 1;
     }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    ctx.interrupt = &g_interrupt;
     struct gr_config cfg;
     int rc = gr_config_load(&ctx, &cfg, config);
     struct gr_train_result res;
+    memset(&res, 0, sizeof res);
     if (rc == 0) rc = gr_train(&ctx, &cfg, &opts, &res);
     if (rc) fprintf(stderr, "%s\n", ctx.err);
+    gr_config_free(&ctx, &cfg);
+    gr_ctx_free(&ctx);
+    if (rc) return 1;
+    return res.interrupted ? 128 + (int)g_interrupt : 0;
+}
+
+static int cmd_check(int argc, char **argv) {
+    const char *config = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(usage_check, stdout);
+            return 0;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "graphrun check: unknown option '%s' (see graphrun check --help)\n", a);
+            return 2;
+        } else if (!config) {
+            config = a;
+        } else {
+            fprintf(stderr, "graphrun check: one CONFIG only, got '%s' and '%s'\n", config, a);
+            return 2;
+        }
+    }
+    if (!config) {
+        fprintf(stderr, "graphrun check: missing CONFIG (see graphrun check --help)\n");
+        return 2;
+    }
+    struct gr_ctx ctx;
+    if (gr_ctx_init(&ctx)) {
+        fprintf(stderr, "graphrun: %s\n", ctx.err);
+        return 1;
+    }
+    struct gr_config cfg;
+    struct gr_session s;
+    memset(&s, 0, sizeof s);
+    struct gr_train_opts opts = {.threads = 1, .out = NULL};
+    int rc = gr_config_load(&ctx, &cfg, config);
+    if (rc == 0) rc = gr_session_open(&ctx, &s, &cfg, &opts);
+    if (rc) {
+        fprintf(stderr, "%s\n", ctx.err);
+    } else {
+        char sh[96];
+        printf("%s: valid; training would start\n", config);
+        printf("  data: %lld training and %lld test samples\n", (long long)s.train.n, (long long)s.test.n);
+        printf("  %-20s %-22s %-18s %12s\n", "node", "op", "shape", "parameters");
+        int64_t total = 0;
+        for (int i = 0; i < s.g.n; i++) {
+            const struct gr_node *nd = &s.g.nodes[i];
+            if (nd->op->flags & GR_OP_PARAM && nd->owner >= 0) continue;
+            int64_t params = (nd->op->flags & GR_OP_PARAM) ? gr_shape_count(&nd->shape) : 0;
+            for (int k = nd->n_user; k < nd->n_in; k++) params += gr_shape_count(&s.g.nodes[nd->in[k]].shape);
+            total += params;
+            printf("  %-20s %-22s %-18s %12lld\n", nd->name, nd->op->name, gr_shape_format(&nd->shape, sh, sizeof sh),
+                   (long long)params);
+        }
+        printf("  %-20s %-22s %-18s %12lld\n", "total", "", "", (long long)total);
+        printf("  memory: training plan %.1f MB at batch %lld, evaluation plan %.1f MB at batch %lld\n",
+               (double)s.tp.arena_bytes / 1e6, (long long)s.tp.cap, s.logits >= 0 ? (double)s.ep.arena_bytes / 1e6 : 0.0,
+               (long long)(s.logits >= 0 ? s.ep.cap : 0));
+    }
+    gr_session_close(&s);
     gr_config_free(&ctx, &cfg);
     gr_ctx_free(&ctx);
     return rc ? 1 : 0;
@@ -255,6 +360,7 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(cmd, "train")) return cmd_train(argc - 2, argv + 2);
     if (!strcmp(cmd, "bench")) return cmd_bench(argc - 2, argv + 2);
+    if (!strcmp(cmd, "check")) return cmd_check(argc - 2, argv + 2);
     fprintf(stderr, "graphrun: unknown command '%s' (see graphrun --help)\n", cmd);
     return 2;
 }

@@ -7,7 +7,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-pkgs=(gcc make cmake pkg-config libyaml-dev libopenblas-dev libcriterion-dev zlib1g-dev)
+pkgs=(gcc make cmake pkg-config libyaml-dev libopenblas-dev libcriterion-dev zlib1g-dev libjansson-dev)
 command -v npm >/dev/null || pkgs+=(npm)
 
 missing=()

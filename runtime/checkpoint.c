@@ -1,0 +1,481 @@
+#include "checkpoint.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "../ops/core.h"
+#include "ctx.h"
+#include "train.h"
+
+#define FORMAT "graphrun-checkpoint-1"
+#define MAX_HEADER ((uint64_t)64 << 20)
+
+/* ---- what a checkpoint holds --------------------------------------------- */
+
+struct entry {
+    char name[160];
+    const char *dtype;
+    int rank;
+    int64_t dim[GR_MAX_DIMS];
+    void *data; /* where the values live in the session */
+    size_t bytes;
+};
+
+/* The session's state as a list of tensors (pointers into the session). */
+static int collect(struct gr_session *s, struct entry **out, int *n_out) {
+    struct gr_graph *g = &s->g;
+    int n_params = 0;
+    for (int i = 0; i < g->n; i++) n_params += (g->nodes[i].op->flags & GR_OP_PARAM) != 0;
+    int cap = 3 * n_params + 2;
+    struct entry *e = gr_calloc(s->ctx, (size_t)cap, sizeof *e);
+    if (!e) return -1;
+    int n = 0;
+    const char *kinds[3] = {"param/", "optim/m/", "optim/v/"};
+    int n_kinds = s->opt.v ? 3 : 2;
+    for (int k = 0; k < n_kinds; k++) {
+        float *base = k == 0 ? g->param : k == 1 ? s->opt.m : s->opt.v;
+        for (int i = 0; i < g->n; i++) {
+            const struct gr_node *nd = &g->nodes[i];
+            if (!(nd->op->flags & GR_OP_PARAM)) continue;
+            snprintf(e[n].name, sizeof e[n].name, "%s%s", kinds[k], nd->name);
+            e[n].dtype = "F32";
+            e[n].rank = nd->shape.rank;
+            memcpy(e[n].dim, nd->shape.dim, sizeof e[n].dim);
+            e[n].data = base + nd->param_offset;
+            e[n].bytes = gr_shape_bytes(&nd->shape);
+            n++;
+        }
+    }
+    snprintf(e[n].name, sizeof e[n].name, "rng");
+    e[n].dtype = "U64";
+    e[n].rank = 1;
+    e[n].dim[0] = 4;
+    e[n].data = s->ctx->rng.s;
+    e[n].bytes = sizeof s->ctx->rng.s;
+    n++;
+    snprintf(e[n].name, sizeof e[n].name, "data/order");
+    e[n].dtype = "I32";
+    e[n].rank = 1;
+    e[n].dim[0] = s->sampler.n;
+    e[n].data = s->sampler.order;
+    e[n].bytes = (size_t)s->sampler.n * sizeof(int32_t);
+    n++;
+    *out = e;
+    *n_out = n;
+    return 0;
+}
+
+static const char *optim_name(const struct gr_session *s) {
+    return s->cfg->optim.kind == GR_OPTIM_ADAM ? "adam" : "sgd";
+}
+
+/* ---- saving ---------------------------------------------------------------- */
+
+static int write_all(struct gr_ctx *ctx, int fd, const void *buf, size_t len, const char *path, uint64_t *written) {
+    const char *p = buf;
+    while (len > 0) {
+        size_t chunk = len > ((size_t)1 << 20) ? ((size_t)1 << 20) : len;
+        ssize_t w = write(fd, p, chunk);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return gr_fail(ctx, "%s: write failed: %s", path, strerror(errno));
+        }
+        p += w;
+        len -= (size_t)w;
+        *written += (uint64_t)w;
+        if (ctx->write_hook) ctx->write_hook(ctx->write_hook_ud, *written);
+    }
+    return 0;
+}
+
+/* mkdir -p of the folder that will hold `path` */
+static int make_parent(struct gr_ctx *ctx, const char *path) {
+    char buf[4096];
+    if (strlen(path) >= sizeof buf) return gr_fail(ctx, "%s: path too long", path);
+    snprintf(buf, sizeof buf, "%s", path);
+    char *slash = strrchr(buf, '/');
+    if (!slash || slash == buf) return 0;
+    *slash = 0;
+    for (char *q = buf + 1; *q; q++) {
+        if (*q != '/') continue;
+        *q = 0;
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return gr_fail(ctx, "%s: cannot create folder: %s", buf, strerror(errno));
+        *q = '/';
+    }
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return gr_fail(ctx, "%s: cannot create folder: %s", buf, strerror(errno));
+    return 0;
+}
+
+static json_t *header_json(struct gr_session *s, const struct entry *e, int n, int64_t step, uint32_t crc) {
+    json_t *root = json_object();
+    uint64_t off = 0;
+    for (int i = 0; i < n; i++) {
+        json_t *t = json_object(), *shape = json_array();
+        for (int d = 0; d < e[i].rank; d++) json_array_append_new(shape, json_integer(e[i].dim[d]));
+        json_object_set_new(t, "dtype", json_string(e[i].dtype));
+        json_object_set_new(t, "shape", shape);
+        json_object_set_new(t, "data_offsets", json_pack("[I, I]", (json_int_t)off, (json_int_t)(off + e[i].bytes)));
+        json_object_set_new(root, e[i].name, t);
+        off += e[i].bytes;
+    }
+    char num[32];
+    json_t *meta = json_object();
+    json_object_set_new(meta, "format", json_string(FORMAT));
+#define META_INT(key, v)                                                                                              \
+    snprintf(num, sizeof num, "%lld", (long long)(v));                                                                 \
+    json_object_set_new(meta, key, json_string(num))
+    META_INT("step", step);
+    META_INT("optim_t", s->opt.t);
+    META_INT("data_pos", s->sampler.pos);
+    META_INT("data_epoch", s->sampler.epoch);
+#undef META_INT
+    json_object_set_new(meta, "optimizer", json_string(optim_name(s)));
+    json_object_set_new(meta, "config", json_string(s->cfg->text ? s->cfg->text : ""));
+    snprintf(num, sizeof num, "%08x", crc);
+    json_object_set_new(meta, "crc32", json_string(num));
+    json_object_set_new(root, "__metadata__", meta);
+    return root;
+}
+
+int gr_checkpoint_save(struct gr_session *s, int64_t step, const char *path) {
+    struct gr_ctx *ctx = s->ctx;
+    struct entry *e = NULL;
+    int n = 0, fd = -1, rc = -1;
+    char *header = NULL;
+    json_t *root = NULL;
+    char tmp[4200];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) return gr_fail(ctx, "%s: path too long", path);
+    if (make_parent(ctx, path) || collect(s, &e, &n)) goto out;
+    uLong crc = crc32(0L, Z_NULL, 0);
+    for (int i = 0; i < n; i++) crc = crc32_z(crc, e[i].data, e[i].bytes);
+    root = header_json(s, e, n, step, (uint32_t)crc);
+    header = json_dumps(root, JSON_COMPACT);
+    if (!header) {
+        gr_fail(ctx, "%s: cannot encode the checkpoint header", path);
+        goto out;
+    }
+    /* pad the header with spaces to a multiple of 8, as safetensors writers do */
+    size_t hl = strlen(header), padded = (hl + 7) / 8 * 8;
+    uint8_t len_le[8];
+    for (int b = 0; b < 8; b++) len_le[b] = (uint8_t)((uint64_t)padded >> (8 * b));
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) {
+        gr_fail(ctx, "%s: cannot write: %s", tmp, strerror(errno));
+        goto out;
+    }
+    uint64_t written = 0;
+    static const char spaces[8] = "        ";
+    if (write_all(ctx, fd, len_le, 8, tmp, &written) || write_all(ctx, fd, header, hl, tmp, &written) ||
+        write_all(ctx, fd, spaces, padded - hl, tmp, &written))
+        goto out;
+    for (int i = 0; i < n; i++)
+        if (write_all(ctx, fd, e[i].data, e[i].bytes, tmp, &written)) goto out;
+    if (fsync(fd) != 0) {
+        gr_fail(ctx, "%s: fsync failed: %s", tmp, strerror(errno));
+        goto out;
+    }
+    if (close(fd) != 0) {
+        fd = -1;
+        gr_fail(ctx, "%s: close failed: %s", tmp, strerror(errno));
+        goto out;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0) {
+        gr_fail(ctx, "%s: cannot replace: %s", path, strerror(errno));
+        goto out;
+    }
+    /* the rename itself must reach the disk */
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", path);
+    int dfd = open(dirname(dir), O_RDONLY);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    rc = 0;
+out:
+    if (fd >= 0) close(fd);
+    if (rc) unlink(tmp);
+    free(header);
+    json_decref(root);
+    gr_free(ctx, e);
+    return rc;
+}
+
+/* ---- loading --------------------------------------------------------------- */
+
+static int dtype_size(const char *d) {
+    static const struct {
+        const char *name;
+        int size;
+    } t[] = {{"F64", 8}, {"F32", 4}, {"F16", 2}, {"BF16", 2}, {"I64", 8}, {"I32", 4}, {"I16", 2},
+             {"I8", 1},  {"U64", 8}, {"U32", 4}, {"U16", 2}, {"U8", 1},   {"BOOL", 1}};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (strcmp(d, t[i].name) == 0) return t[i].size;
+    return 0;
+}
+
+static int meta_int(struct gr_ctx *ctx, const char *name, json_t *meta, const char *key, int64_t lo, int64_t hi,
+                    int64_t *out) {
+    json_t *v = json_object_get(meta, key);
+    const char *str = json_string_value(v);
+    if (!str) return gr_fail(ctx, "%s: metadata '%s' is missing", name, key);
+    char *end;
+    errno = 0;
+    long long x = strtoll(str, &end, 10);
+    if (!*str || *end || errno || x < lo || x > hi)
+        return gr_fail(ctx, "%s: metadata '%s' is not a number in [%lld, %lld]: '%.40s'", name, key, (long long)lo,
+                       (long long)hi, str);
+    *out = x;
+    return 0;
+}
+
+struct span {
+    uint64_t b, e;
+};
+
+static int cmp_span(const void *a, const void *b) {
+    const struct span *x = a, *y = b;
+    return (x->b > y->b) - (x->b < y->b);
+}
+
+/* A tensor entry of the header: dtype, shape and offsets, all checked. */
+struct tinfo {
+    const char *dtype;
+    int rank;
+    int64_t dim[GR_MAX_DIMS];
+    uint64_t b, e;
+};
+
+static int read_entry(struct gr_ctx *ctx, const char *name, const char *key, json_t *t, uint64_t data_len,
+                      struct tinfo *ti) {
+    if (!json_is_object(t)) return gr_fail(ctx, "%s: tensor '%s' is not an object", name, key);
+    const char *k;
+    json_t *v;
+    json_object_foreach(t, k, v) {
+        if (strcmp(k, "dtype") && strcmp(k, "shape") && strcmp(k, "data_offsets"))
+            return gr_fail(ctx, "%s: tensor '%s' has an unknown field '%s'", name, key, k);
+    }
+    ti->dtype = json_string_value(json_object_get(t, "dtype"));
+    if (!ti->dtype || !dtype_size(ti->dtype)) return gr_fail(ctx, "%s: tensor '%s' has no known dtype", name, key);
+    json_t *shape = json_object_get(t, "shape"), *off = json_object_get(t, "data_offsets");
+    if (!json_is_array(shape) || json_array_size(shape) > GR_MAX_DIMS)
+        return gr_fail(ctx, "%s: tensor '%s': shape must be a list of at most %d sizes", name, key, GR_MAX_DIMS);
+    ti->rank = (int)json_array_size(shape);
+    uint64_t count = 1;
+    for (int d = 0; d < ti->rank; d++) {
+        json_t *x = json_array_get(shape, (size_t)d);
+        if (!json_is_integer(x) || json_integer_value(x) < 0 || json_integer_value(x) > ((json_int_t)1 << 40))
+            return gr_fail(ctx, "%s: tensor '%s': shape[%d] is not a size", name, key, d);
+        ti->dim[d] = json_integer_value(x);
+        if ((uint64_t)ti->dim[d] != 0 && count > UINT64_MAX / 8 / (uint64_t)ti->dim[d])
+            return gr_fail(ctx, "%s: tensor '%s': shape is too large", name, key);
+        count *= (uint64_t)ti->dim[d];
+    }
+    if (!json_is_array(off) || json_array_size(off) != 2 || !json_is_integer(json_array_get(off, 0)) ||
+        !json_is_integer(json_array_get(off, 1)))
+        return gr_fail(ctx, "%s: tensor '%s': data_offsets must be [begin, end]", name, key);
+    json_int_t b = json_integer_value(json_array_get(off, 0)), e = json_integer_value(json_array_get(off, 1));
+    if (b < 0 || e < b || (uint64_t)e > data_len)
+        return gr_fail(ctx, "%s: tensor '%s': data_offsets [%lld, %lld] lie outside the %llu bytes of data", name, key,
+                       (long long)b, (long long)e, (unsigned long long)data_len);
+    if ((uint64_t)(e - b) != count * (uint64_t)dtype_size(ti->dtype))
+        return gr_fail(ctx, "%s: tensor '%s': %lld bytes of data for %llu values of %s", name, key,
+                       (long long)(e - b), (unsigned long long)count, ti->dtype);
+    ti->b = (uint64_t)b;
+    ti->e = (uint64_t)e;
+    return 0;
+}
+
+static const char *shape_text(int rank, const int64_t *dim, char *buf, size_t len) {
+    struct gr_shape sh = {rank, {0}};
+    memcpy(sh.dim, dim, (size_t)rank * sizeof *dim);
+    return gr_shape_format(&sh, buf, len);
+}
+
+/* The tensor `key` of the header, which must exist and be dtype/shape. */
+static int want_tensor(struct gr_ctx *ctx, const char *name, json_t *root, const char *key, const char *dtype,
+                       int rank, const int64_t *dim, uint64_t data_len, struct tinfo *ti, const char *what) {
+    json_t *t = json_object_get(root, key);
+    if (!t) return gr_fail(ctx, "%s: no tensor '%s' (%s); is it a checkpoint of this graph?", name, key, what);
+    if (read_entry(ctx, name, key, t, data_len, ti)) return -1;
+    char a[96], b[96];
+    if (strcmp(ti->dtype, dtype) != 0 || ti->rank != rank || memcmp(ti->dim, dim, (size_t)rank * sizeof *dim) != 0)
+        return gr_fail(ctx, "%s: tensor '%s' is %s %s in the checkpoint but %s %s in this run", name, key, ti->dtype,
+                       shape_text(ti->rank, ti->dim, a, sizeof a), dtype, shape_text(rank, dim, b, sizeof b));
+    return 0;
+}
+
+int gr_checkpoint_parse(struct gr_session *s, const char *name, const uint8_t *buf, size_t len, int apply,
+                        int64_t *step_out) {
+    struct gr_ctx *ctx = s->ctx;
+    if (len < 8) return gr_fail(ctx, "%s: too short for a checkpoint (%zu bytes)", name, len);
+    uint64_t hl = 0;
+    for (int b = 0; b < 8; b++) hl |= (uint64_t)buf[b] << (8 * b);
+    if (hl > MAX_HEADER || hl > len - 8)
+        return gr_fail(ctx, "%s: header length %llu does not fit the %zu-byte file", name, (unsigned long long)hl, len);
+    json_error_t jerr;
+    json_t *root = json_loadb((const char *)buf + 8, (size_t)hl, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) return gr_fail(ctx, "%s: header is not valid JSON: %s (byte %d)", name, jerr.text, jerr.position);
+    const uint8_t *data = buf + 8 + hl;
+    uint64_t data_len = len - 8 - hl;
+    int rc = -1, n = 0;
+    struct span *spans = NULL;
+    struct entry *e = NULL;
+    struct tinfo *ti = NULL;
+    if (!json_is_object(root)) {
+        gr_fail(ctx, "%s: header is not a JSON object", name);
+        goto out;
+    }
+    /* every entry well formed, together covering the data exactly once */
+    size_t count = json_object_size(root);
+    spans = gr_calloc(ctx, count ? count : 1, sizeof *spans);
+    if (!spans) goto out;
+    size_t n_spans = 0;
+    const char *key;
+    json_t *val, *meta = NULL;
+    json_object_foreach(root, key, val) {
+        if (strcmp(key, "__metadata__") == 0) {
+            meta = val;
+            continue;
+        }
+        struct tinfo t;
+        if (read_entry(ctx, name, key, val, data_len, &t)) goto out;
+        spans[n_spans].b = t.b;
+        spans[n_spans].e = t.e;
+        n_spans++;
+    }
+    qsort(spans, n_spans, sizeof *spans, cmp_span);
+    uint64_t at = 0;
+    for (size_t i = 0; i < n_spans; i++) {
+        if (spans[i].b != at) {
+            gr_fail(ctx, "%s: tensor data %s at byte %llu", name, spans[i].b < at ? "overlaps" : "has a hole",
+                    (unsigned long long)at);
+            goto out;
+        }
+        at = spans[i].e;
+    }
+    if (at != data_len) {
+        gr_fail(ctx, "%s: %llu bytes of data, but the tensors cover %llu", name, (unsigned long long)data_len,
+                (unsigned long long)at);
+        goto out;
+    }
+    if (!json_is_object(meta)) {
+        gr_fail(ctx, "%s: no __metadata__; not a graphrun checkpoint", name);
+        goto out;
+    }
+    json_object_foreach(meta, key, val) {
+        if (!json_is_string(val)) {
+            gr_fail(ctx, "%s: metadata '%s' is not a string", name, key);
+            goto out;
+        }
+    }
+    const char *format = json_string_value(json_object_get(meta, "format"));
+    if (!format || strcmp(format, FORMAT) != 0) {
+        gr_fail(ctx, "%s: format '%.40s' is not %s", name, format ? format : "(none)", FORMAT);
+        goto out;
+    }
+    const char *crc_text = json_string_value(json_object_get(meta, "crc32"));
+    char want_crc[16];
+    snprintf(want_crc, sizeof want_crc, "%08lx", (unsigned long)crc32_z(crc32(0L, Z_NULL, 0), data, (size_t)data_len));
+    if (!crc_text || strcmp(crc_text, want_crc) != 0) {
+        gr_fail(ctx, "%s: checksum mismatch (the file says %.16s, the data gives %s): the checkpoint is corrupt", name,
+                crc_text ? crc_text : "nothing", want_crc);
+        goto out;
+    }
+    int64_t step, t_opt, pos, epoch;
+    if (meta_int(ctx, name, meta, "step", 0, INT64_MAX / 2, &step) ||
+        meta_int(ctx, name, meta, "optim_t", 0, INT64_MAX / 2, &t_opt) ||
+        meta_int(ctx, name, meta, "data_pos", 0, s->sampler.n, &pos) ||
+        meta_int(ctx, name, meta, "data_epoch", 0, INT64_MAX / 2, &epoch))
+        goto out;
+    const char *opt = json_string_value(json_object_get(meta, "optimizer"));
+    if (!opt || strcmp(opt, optim_name(s)) != 0) {
+        gr_fail(ctx, "%s: written by optimizer '%.20s', but this run uses '%s'", name, opt ? opt : "(none)",
+                optim_name(s));
+        goto out;
+    }
+
+    /* the tensors this run needs, with this graph's shapes; nothing extra */
+    if (collect(s, &e, &n)) goto out;
+    ti = gr_calloc(ctx, (size_t)n, sizeof *ti);
+    if (!ti) goto out;
+    for (int i = 0; i < n; i++)
+        if (want_tensor(ctx, name, root, e[i].name, e[i].dtype, e[i].rank, e[i].dim, data_len, &ti[i],
+                        strncmp(e[i].name, "param/", 6) == 0 ? "a parameter of this graph" : "run state"))
+            goto out;
+    if (n_spans != (size_t)n) {
+        json_object_foreach(root, key, val) {
+            int known = strcmp(key, "__metadata__") == 0;
+            for (int i = 0; i < n && !known; i++) known = strcmp(key, e[i].name) == 0;
+            if (!known) {
+                gr_fail(ctx, "%s: tensor '%s' belongs to no part of this graph; is it a checkpoint of another graph?",
+                        name, key);
+                goto out;
+            }
+        }
+    }
+    /* the sample order must be a permutation of the training set */
+    const struct tinfo *order = &ti[n - 1];
+    int64_t ns = s->sampler.n;
+    uint8_t *seen = gr_calloc(ctx, (size_t)(ns ? ns : 1), 1);
+    if (!seen) goto out;
+    for (int64_t i = 0; i < ns; i++) {
+        int32_t v;
+        memcpy(&v, data + order->b + 4 * (uint64_t)i, 4);
+        if (v < 0 || v >= ns || seen[v]) {
+            gr_free(ctx, seen);
+            gr_fail(ctx, "%s: data/order is not an order of the %lld training samples", name, (long long)ns);
+            goto out;
+        }
+        seen[v] = 1;
+    }
+    gr_free(ctx, seen);
+    if (apply) {
+        for (int i = 0; i < n; i++) memcpy(e[i].data, data + ti[i].b, e[i].bytes);
+        s->opt.t = t_opt;
+        s->sampler.pos = pos;
+        s->sampler.epoch = epoch;
+    }
+    if (step_out) *step_out = step;
+    rc = 0;
+out:
+    gr_free(ctx, ti);
+    gr_free(ctx, e);
+    gr_free(ctx, spans);
+    json_decref(root);
+    return rc;
+}
+
+int gr_checkpoint_load(struct gr_session *s, const char *path, int64_t *step) {
+    struct gr_ctx *ctx = s->ctx;
+    struct stat st;
+    if (stat(path, &st) != 0) return gr_fail(ctx, "%s: cannot open: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode)) return gr_fail(ctx, "%s: not a regular file", path);
+    /* parameters, two moments, the order and a header: no checkpoint of
+     * this run is larger than this */
+    size_t expect = (size_t)s->g.param_floats * 12 + (size_t)s->sampler.n * 4 + (size_t)MAX_HEADER + 1024;
+    if ((size_t)st.st_size > expect)
+        return gr_fail(ctx, "%s: %lld bytes is too large for a checkpoint of this graph", path, (long long)st.st_size);
+    FILE *f = fopen(path, "rb");
+    if (!f) return gr_fail(ctx, "%s: cannot open: %s", path, strerror(errno));
+    size_t len = (size_t)st.st_size;
+    uint8_t *buf = gr_alloc(ctx, len ? len : 1);
+    if (!buf) {
+        fclose(f);
+        return -1;
+    }
+    size_t got = fread(buf, 1, len, f);
+    fclose(f);
+    int rc = got == len ? gr_checkpoint_parse(s, path, buf, len, 1, step) : gr_fail(ctx, "%s: read error", path);
+    gr_free(ctx, buf);
+    return rc;
+}
