@@ -160,9 +160,6 @@ static int read_eval(struct gr_ctx *ctx, struct gr_config *cfg, const struct gr_
     cfg->has_eval = 1;
     if (!(v = need(ctx, cfg, e, "logits", "eval")) || gr_read_string(ctx, F, v, "eval.logits", &cfg->logits)) return -1;
     cfg->logits_at = v;
-    cfg->eval_every = 100;
-    cfg->eval_samples = 0; /* the whole test set */
-    cfg->eval_batch = 1000;
     if ((v = gr_ymap_get(e, "every")) && gr_read_int(ctx, F, v, 1, INT32_MAX, "eval.every", &cfg->eval_every)) return -1;
     if ((v = gr_ymap_get(e, "samples"))) {
         if (gr_read_int(ctx, F, v, 1, INT32_MAX, "eval.samples", &cfg->eval_samples)) return -1;
@@ -191,6 +188,10 @@ int gr_config_parse(struct gr_ctx *ctx, struct gr_config *cfg, const char *name,
     if (!(cfg->graph = need(ctx, cfg, root, "graph", "config"))) return -1;
     if (gr_need_kind(ctx, F, cfg->graph, GR_Y_SEQ, "graph")) return -1;
     if (!(v = need(ctx, cfg, root, "train", "config")) || read_train(ctx, cfg, dir, v)) return -1;
+    /* without an eval section the loss is still printed every 100 steps */
+    cfg->eval_every = 100;
+    cfg->eval_samples = 0; /* the whole test set */
+    cfg->eval_batch = 1000;
     if ((v = gr_ymap_get(root, "eval")) && read_eval(ctx, cfg, v)) return -1;
     return 0;
 }

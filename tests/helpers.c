@@ -35,3 +35,25 @@ const char *tg_mnist(const char *file) {
     snprintf(path, sizeof path, "%s/data/mnist/%s", GR_SOURCE_DIR, file);
     return path;
 }
+
+void tg_small_config(char *buf, size_t len, int units, int steps, const char *optimizer, const char *train_extra,
+                     int eval_every) {
+    snprintf(buf, len,
+             "data:\n"
+             "  train: {images: %s/data/mnist/train-images-idx3-ubyte, labels: %s/data/mnist/train-labels-idx1-ubyte,"
+             " limit: 2000}\n"
+             "  test: {images: %s/data/mnist/t10k-images-idx3-ubyte, labels: %s/data/mnist/t10k-labels-idx1-ubyte,"
+             " limit: 1000}\n"
+             "graph:\n"
+             "  - {name: image, op: input, data: images, shape: [784]}\n"
+             "  - {name: label, op: input, data: labels}\n"
+             "  - {name: rows, op: reshape, inputs: [image], shape: [28, 28]}\n"
+             "  - {name: lstm, op: lstm, inputs: [rows], num_units: %d}\n"
+             "  - {name: last, op: slice, inputs: [lstm], axis: 1, index: -1}\n"
+             "  - {name: logits, op: dense, inputs: [last], units: 10}\n"
+             "  - {name: loss, op: softmax_cross_entropy, inputs: [logits, label]}\n"
+             "train: {loss: loss, optimizer: %s, batch_size: 32, steps: %d, seed: 7%s%s}\n"
+             "eval: {logits: logits, every: %d, samples: 200, batch_size: 200}\n",
+             GR_SOURCE_DIR, GR_SOURCE_DIR, GR_SOURCE_DIR, GR_SOURCE_DIR, units, optimizer, steps,
+             train_extra ? ", " : "", train_extra ? train_extra : "", eval_every);
+}

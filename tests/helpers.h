@@ -26,6 +26,12 @@ int tg_node(struct tgraph *t, const char *name);
 /* Copy `n` floats into harness input k. */
 void tg_set(struct gr_harness *h, int k, const float *v, int64_t n);
 
+/* A config for the reference model on the first 2000 training and 1000 test
+ * MNIST images: `units` LSTM units, `train_extra` appended inside the train
+ * mapping (e.g. "checkpoint: {path: x}"), `optimizer` the optimizer mapping. */
+void tg_small_config(char *buf, size_t len, int units, int steps, const char *optimizer, const char *train_extra,
+                     int eval_every);
+
 /* Path of a data file under the source tree's data/mnist. */
 const char *tg_mnist(const char *file);
 

@@ -1,9 +1,12 @@
 /* End to end on real MNIST (a subset): the loss falls, the accuracy clears a
  * bar that a broken gradient misses, and a seed fixes every number. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "helpers.h"
+#include "runtime/checkpoint.h"
 #include "runtime/config.h"
 #include "runtime/threads.h"
 #include "runtime/train.h"
@@ -118,4 +121,53 @@ Test(train, each_epoch_visits_every_sample_once) {
     cr_expect_eq(s.epoch, 2);
     gr_sampler_free(&ctx, &s);
     gr_ctx_free(&ctx);
+}
+
+Test(train, a_non_finite_loss_names_the_step_and_the_node_and_keeps_the_checkpoint, .timeout = 120) {
+    /* a quadratic loss with a learning rate far too large diverges
+     * geometrically and overflows within a few steps */
+    char dir[64], text[4096], ckpt[128];
+    snprintf(dir, sizeof dir, "/tmp/graphrun-nan-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(ckpt, sizeof ckpt, "%s/div.safetensors", dir);
+    snprintf(text, sizeof text,
+             "data:\n"
+             "  train: {images: %s/data/mnist/train-images-idx3-ubyte, labels: %s/data/mnist/train-labels-idx1-ubyte, limit: 1000}\n"
+             "  test: {images: %s/data/mnist/t10k-images-idx3-ubyte, labels: %s/data/mnist/t10k-labels-idx1-ubyte, limit: 500}\n"
+             "graph:\n"
+             "  - {name: image, op: input, data: images, shape: [784]}\n"
+             "  - {name: y, op: dense, inputs: [image], units: 10}\n"
+             "  - {name: sq, op: mul, inputs: [y, y]}\n"
+             "  - {name: loss, op: mean, inputs: [sq]}\n"
+             "train: {loss: loss, optimizer: {name: sgd, lr: 1000}, batch_size: 16, steps: 500,"
+             " checkpoint: {path: %s, every: 3}}\n",
+             GR_SOURCE_DIR, GR_SOURCE_DIR, GR_SOURCE_DIR, GR_SOURCE_DIR, ckpt);
+    struct gr_ctx ctx;
+    cr_assert_eq(gr_ctx_init(&ctx), 0);
+    struct gr_config cfg;
+    cr_assert_eq(gr_config_parse(&ctx, &cfg, "div.yaml", "", text, strlen(text)), 0, "%s", ctx.err);
+    struct gr_train_opts opts = {.threads = 1};
+    struct gr_train_result res;
+    cr_assert_eq(gr_train(&ctx, &cfg, &opts, &res), -1, "a diverging run reported success");
+    cr_log_info("%s", ctx.err);
+    char want[256];
+    snprintf(want, sizeof want, "step %lld: the loss is", (long long)res.steps + 1);
+    cr_expect(strstr(ctx.err, want), "names the failing step: %s", ctx.err);
+    cr_expect(strstr(ctx.err, "node 'sq' (mul)") || strstr(ctx.err, "node 'y' (dense)"), "names the node: %s", ctx.err);
+    cr_expect_geq(res.checkpoint_step, 3);
+    snprintf(want, sizeof want, "the checkpoint of step %lld (%s) is kept", (long long)res.checkpoint_step, ckpt);
+    cr_expect(strstr(ctx.err, want), "says which checkpoint is kept: %s", ctx.err);
+    cr_expect(strchr(ctx.err, '\n') == NULL);
+    /* and that checkpoint holds finite numbers */
+    struct gr_session s;
+    cr_assert_eq(gr_session_open(&ctx, &s, &cfg, &opts), 0, "%s", ctx.err);
+    int64_t step;
+    cr_assert_eq(gr_checkpoint_load(&s, ckpt, &step), 0, "%s", ctx.err);
+    cr_expect_eq(step, res.checkpoint_step);
+    for (int64_t i = 0; i < s.g.param_floats; i++) cr_assert(isfinite(s.g.param[i]), "parameter %lld is not finite", (long long)i);
+    gr_session_close(&s);
+    gr_config_free(&ctx, &cfg);
+    gr_ctx_free(&ctx);
+    unlink(ckpt);
+    rmdir(dir);
 }

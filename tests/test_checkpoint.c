@@ -1,0 +1,282 @@
+/* Checkpoints: exact resume, refusal of corrupt and mismatched files, a
+ * kill -9 in the middle of a save, and the real command killed at random
+ * moments then resumed. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "runtime/checkpoint.h"
+#include "runtime/config.h"
+#include "runtime/train.h"
+
+static char dir[64];
+
+static void setup(void) {
+    snprintf(dir, sizeof dir, "/tmp/graphrun-ckpt-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+}
+
+static void teardown(void) {
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(checkpoint, .init = setup, .fini = teardown, .timeout = 240);
+
+struct run {
+    struct gr_ctx ctx;
+    struct gr_config cfg;
+    struct gr_session s;
+};
+
+static void open_run_threads(struct run *r, int units, const char *optimizer, int threads) {
+    char text[4096];
+    tg_small_config(text, sizeof text, units, 100, optimizer, NULL, 50);
+    cr_assert_eq(gr_ctx_init(&r->ctx), 0);
+    cr_assert_eq(gr_config_parse(&r->ctx, &r->cfg, "ckpt.yaml", "", text, strlen(text)), 0, "%s", r->ctx.err);
+    struct gr_train_opts opts = {.threads = threads};
+    cr_assert_eq(gr_session_open(&r->ctx, &r->s, &r->cfg, &opts), 0, "%s (run tools/fetch_mnist.sh)", r->ctx.err);
+}
+
+static void open_run(struct run *r, int units, const char *optimizer) { open_run_threads(r, units, optimizer, 2); }
+
+static void close_run(struct run *r) {
+    gr_session_close(&r->s);
+    gr_config_free(&r->ctx, &r->cfg);
+    gr_ctx_free(&r->ctx);
+}
+
+static const char *adam = "{name: adam, lr: 0.01}";
+
+static const char *path_in(const char *name) {
+    static char p[256]; /* one at a time in these tests */
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return p;
+}
+
+Test(checkpoint, a_resumed_session_continues_exactly) {
+    float straight[30], resumed[18];
+    struct run r;
+    open_run(&r, 16, adam);
+    for (int i = 0; i < 30; i++) straight[i] = gr_session_step(&r.s);
+    close_run(&r);
+
+    open_run(&r, 16, adam);
+    for (int i = 0; i < 12; i++) gr_session_step(&r.s);
+    cr_assert_eq(gr_checkpoint_save(&r.s, 12, path_in("a.safetensors")), 0, "%s", r.ctx.err);
+    close_run(&r);
+
+    open_run(&r, 16, adam); /* a fresh process would start from the seed */
+    int64_t step = -1;
+    cr_assert_eq(gr_checkpoint_load(&r.s, path_in("a.safetensors"), &step), 0, "%s", r.ctx.err);
+    cr_expect_eq(step, 12);
+    for (int i = 0; i < 18; i++) resumed[i] = gr_session_step(&r.s);
+    close_run(&r);
+    cr_expect_arr_eq(resumed, straight + 12, sizeof resumed, "losses after resuming equal the unbroken run's");
+}
+
+/* Write a copy of `src` with `len` bytes, optionally changed at `at`. */
+static void write_variant(const char *src, const char *dst, long len, long at, uint8_t xor_with) {
+    FILE *f = fopen(src, "rb");
+    cr_assert(f);
+    static uint8_t buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    if (at >= 0 && (size_t)at < n) buf[at] ^= xor_with;
+    f = fopen(dst, "wb");
+    fwrite(buf, 1, len < 0 ? n : (size_t)len, f);
+    fclose(f);
+}
+
+static void expect_refused(struct run *r, const char *file, const char *msg) {
+    int64_t step;
+    float before = r->s.g.param[0];
+    cr_expect_eq(gr_checkpoint_load(&r->s, file, &step), -1, "%s was accepted", file);
+    cr_expect(strstr(r->ctx.err, msg) != NULL, "expected '%s', got: %s", msg, r->ctx.err);
+    cr_expect_eq(r->s.g.param[0], before, "a refused checkpoint changed the parameters");
+}
+
+Test(checkpoint, corrupt_or_foreign_checkpoints_are_refused) {
+    struct run r;
+    open_run(&r, 16, adam);
+    for (int i = 0; i < 3; i++) gr_session_step(&r.s);
+    char good[256];
+    snprintf(good, sizeof good, "%s", path_in("good.safetensors"));
+    cr_assert_eq(gr_checkpoint_save(&r.s, 3, good), 0, "%s", r.ctx.err);
+    struct stat st;
+    cr_assert_eq(stat(good, &st), 0);
+    char bad[256];
+    snprintf(bad, sizeof bad, "%s", path_in("bad.safetensors"));
+
+    write_variant(good, bad, -1, st.st_size - 100, 0x01); /* one bit in the data */
+    expect_refused(&r, bad, "checksum mismatch");
+    write_variant(good, bad, st.st_size - 1, -1, 0);
+    expect_refused(&r, bad, "lie outside the");
+    write_variant(good, bad, 5, -1, 0);
+    expect_refused(&r, bad, "too short for a checkpoint");
+    write_variant(good, bad, -1, 8, 0x01); /* the header's opening brace */
+    expect_refused(&r, bad, "header is not valid JSON");
+    write_variant(good, bad, -1, 7, 0x40); /* header length far past the file */
+    expect_refused(&r, bad, "does not fit the");
+    expect_refused(&r, path_in("missing.safetensors"), "cannot open");
+    close_run(&r);
+
+    open_run(&r, 24, adam); /* another graph: 24 units */
+    expect_refused(&r, good, "tensor 'param/lstm.kernel' is F32 [44, 64] in the checkpoint but F32 [52, 96] in this run");
+    close_run(&r);
+    open_run(&r, 16, "{name: sgd, lr: 0.1, momentum: 0.9}");
+    expect_refused(&r, good, "written by optimizer 'adam', but this run uses 'sgd'");
+    close_run(&r);
+}
+
+/* A child that dies by SIGKILL after `after` bytes of a save. */
+static void die_after(void *ud, uint64_t written) {
+    if (written >= *(uint64_t *)ud) raise(SIGKILL);
+}
+
+Test(checkpoint, a_kill_during_a_save_leaves_the_previous_checkpoint_whole) {
+    struct run r;
+    /* one thread: a forked child has no copy of the pool's workers */
+    open_run_threads(&r, 16, adam, 1);
+    for (int i = 0; i < 4; i++) gr_session_step(&r.s);
+    char ckpt[256];
+    snprintf(ckpt, sizeof ckpt, "%s", path_in("k.safetensors"));
+    cr_assert_eq(gr_checkpoint_save(&r.s, 4, ckpt), 0, "%s", r.ctx.err);
+    struct stat st;
+    cr_assert_eq(stat(ckpt, &st), 0);
+    uint64_t cuts[] = {1, 8, 64, 4096, (uint64_t)st.st_size / 2, (uint64_t)st.st_size - 1};
+    for (size_t c = 0; c < sizeof cuts / sizeof cuts[0]; c++) {
+        fflush(NULL);
+        pid_t pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+            /* the child trains on and dies while overwriting the checkpoint */
+            gr_session_step(&r.s);
+            r.ctx.write_hook = die_after;
+            r.ctx.write_hook_ud = &cuts[c];
+            gr_checkpoint_save(&r.s, 5, ckpt);
+            _exit(3); /* not reached: the hook kills first */
+        }
+        int status;
+        waitpid(pid, &status, 0);
+        cr_expect(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "cut %zu: the child was not killed", c);
+        int64_t step = -1;
+        cr_expect_eq(gr_checkpoint_load(&r.s, ckpt, &step), 0, "cut at %llu bytes: %s", (unsigned long long)cuts[c],
+                     r.ctx.err);
+        cr_expect_eq(step, 4, "cut at %llu bytes: the old checkpoint survives", (unsigned long long)cuts[c]);
+    }
+    close_run(&r);
+}
+
+/* ---- the command itself --------------------------------------------------- */
+
+static void write_config(const char *name, const char *ckpt, int steps) {
+    char extra[512], text[4096];
+    snprintf(extra, sizeof extra, "checkpoint: {path: %s, every: 1}", ckpt);
+    tg_small_config(text, sizeof text, 32, steps, adam, extra, 1);
+    FILE *f = fopen(path_in(name), "w");
+    cr_assert(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Run graphrun with args, stdout to `out`; kill -9 it after `kill_ms` (< 0:
+ * never). Returns the wait status. */
+static int run_graphrun(const char *const *args, const char *out, int kill_ms) {
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        FILE *f = freopen(out, "w", stdout);
+        (void)f;
+        char *argv[16];
+        int n = 0;
+        argv[n++] = GR_BUILD_DIR "/graphrun";
+        for (; args[n - 1]; n++) argv[n] = (char *)args[n - 1];
+        argv[n] = NULL;
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    if (kill_ms >= 0) {
+        struct timespec ts = {kill_ms / 1000, (long)(kill_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        kill(pid, SIGKILL);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    return status;
+}
+
+/* The "train loss" lines of a file, concatenated. */
+static size_t loss_lines(const char *file, char *buf, size_t len) {
+    FILE *f = fopen(file, "r");
+    cr_assert(f, "%s", file);
+    char line[256];
+    size_t used = 0;
+    buf[0] = 0;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "train loss", 10) == 0 && used + strlen(line) < len) {
+            strcpy(buf + used, line);
+            used += strlen(line);
+        }
+    fclose(f);
+    return used;
+}
+
+Test(checkpoint, the_command_killed_at_random_then_resumed_prints_the_same_losses) {
+    char ckpt[256], cfg[256];
+    snprintf(ckpt, sizeof ckpt, "%s", path_in("cmd.safetensors"));
+    snprintf(cfg, sizeof cfg, "%s", path_in("cmd.yaml"));
+    write_config("cmd.yaml", ckpt, 400);
+    char straight[65536], out1[256], out2[256];
+    snprintf(out1, sizeof out1, "%s", path_in("straight.txt"));
+    const char *args_train[] = {"train", cfg, "--threads", "2", NULL};
+    int st = run_graphrun(args_train, out1, -1);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the unbroken run failed");
+    cr_assert_gt(loss_lines(out1, straight, sizeof straight), 0);
+    unlink(ckpt);
+
+    /* kill -9 several times at random moments; every time the checkpoint on
+     * disk must load, and resuming from the last one must finish the run.
+     * `joined` holds the lines of the steps the checkpoint covers. */
+    srand(12345);
+    int kills = 0;
+    static char joined[65536], part[65536];
+    joined[0] = 0;
+    for (int round = 0; round < 12; round++) {
+        snprintf(out2, sizeof out2, "%s/part%d.txt", dir, round);
+        struct stat sb;
+        int have = stat(ckpt, &sb) == 0;
+        const char *args_resume[] = {"train", cfg, "--threads", "2", "--resume", ckpt, NULL};
+        st = run_graphrun(have ? args_resume : args_train, out2, kills < 6 ? 100 + rand() % 300 : -1);
+        loss_lines(out2, part, sizeof part);
+        strncat(joined, part, sizeof joined - strlen(joined) - 1);
+        if (!WIFSIGNALED(st)) {
+            cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "round %d ended with status %d", round, st);
+            break;
+        }
+        kills++;
+        int64_t step = 0;
+        if (stat(ckpt, &sb) == 0) {
+            struct run r;
+            open_run(&r, 32, adam);
+            cr_expect_eq(gr_checkpoint_load(&r.s, ckpt, &step), 0, "after kill %d: %s", kills, r.ctx.err);
+            close_run(&r);
+        }
+        cr_log_info("kill %d landed; the checkpoint on disk is from step %lld", kills, (long long)step);
+        /* lines past the checkpoint's step will be printed again on resume */
+        char *p = joined;
+        for (int64_t k = 0; k < step && *p; k++) p = strchr(p, '\n') + 1;
+        *p = 0;
+    }
+    cr_expect_geq(kills, 3, "only %d kills landed during training", kills);
+    cr_expect_str_eq(joined, straight, "killed and resumed runs print the unbroken run's losses");
+}
