@@ -75,15 +75,21 @@ void gr_idx_free(struct gr_ctx *ctx, struct gr_idx *x) {
     memset(x, 0, sizeof *x);
 }
 
+/* zlib's message for a stream, without the path zlib puts in front of it. */
+static const char *gz_message(gzFile gz, const char *path) {
+    int zerr;
+    const char *m = gzerror(gz, &zerr);
+    size_t n = strlen(path);
+    if (strncmp(m, path, n) == 0 && m[n] == ':' && m[n + 1] == ' ') m += n + 2;
+    return m;
+}
+
 /* The header of a gzip stream, and the size check a compressed file allows. */
 static int gzip_header(struct gr_ctx *ctx, gzFile gz, const char *path, size_t file_size, struct gr_idx *x,
                        size_t *data_len) {
     uint8_t h[4 + 4 * GR_IDX_MAX_RANK];
     int got = gzread(gz, h, 4);
-    if (got < 0) {
-        int zerr;
-        return gr_fail(ctx, "%s: corrupt gzip data: %s", path, gzerror(gz, &zerr));
-    }
+    if (got < 0) return gr_fail(ctx, "%s: corrupt gzip data: %s", path, gz_message(gz, path));
     if (got == 4 && h[3] >= 1 && h[3] <= GR_IDX_MAX_RANK) {
         int more = gzread(gz, h + 4, 4u * h[3]);
         if (more > 0) got += more;
@@ -113,8 +119,7 @@ static int load_gzip(struct gr_ctx *ctx, const char *path, size_t file_size, str
         unsigned chunk = dl - at > (1u << 30) ? (1u << 30) : (unsigned)(dl - at);
         int n = gzread(gz, x->data + at, chunk);
         if (n < 0) {
-            int zerr;
-            gr_fail(ctx, "%s: corrupt gzip data: %s", path, gzerror(gz, &zerr));
+            gr_fail(ctx, "%s: corrupt gzip data: %s", path, gz_message(gz, path));
             goto out;
         }
         if (n == 0) {
@@ -130,8 +135,7 @@ static int load_gzip(struct gr_ctx *ctx, const char *path, size_t file_size, str
         goto out;
     }
     if (n < 0) {
-        int zerr;
-        gr_fail(ctx, "%s: corrupt gzip data: %s", path, gzerror(gz, &zerr));
+        gr_fail(ctx, "%s: corrupt gzip data: %s", path, gz_message(gz, path));
         goto out;
     }
     x->bytes = dl;
