@@ -109,12 +109,13 @@ static int check_memory(struct gr_session *s) {
     double need = (double)train_plan + (double)eval_plan + params + data;
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
     double have = pages > 0 && page > 0 ? (double)pages * (double)page : 0;
-    if (have > 0 && need > 0.9 * have)
+    double limit = s->ctx->mem_limit ? (double)s->ctx->mem_limit : 0.9 * have;
+    if (limit > 0 && need > limit)
         return gr_fail_node(s->ctx, cfg->path, cfg->batch_size_at,
                             "the run would need %.1f GiB (training plan %.1f, evaluation plan %.1f, parameters %.1f, "
-                            "data %.1f) but this machine has %.1f GiB of memory",
+                            "data %.1f) but this machine has %.1f GiB of memory%s",
                             gib(need), gib((double)train_plan), gib((double)eval_plan), gib(params), gib(data),
-                            gib(have));
+                            gib(have), s->ctx->mem_limit ? " (and the context allows less)" : "");
     return 0;
 }
 

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The checks CI runs after the test suite (after tools/setup.sh has run):
+#   1. the whole suite built with AddressSanitizer and UndefinedBehaviorSanitizer;
+#   2. each libFuzzer target for FUZZ_SECONDS (default 60) from its seed corpus;
+#   3. a short training under valgrind, and a two-thread one: no leak, no
+#      invalid access (a build without -march=native, which valgrind can run).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+pkgs=(clang libclang-rt-14-dev valgrind)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  [ "$(id -u)" -eq 0 ] || { echo "ci_extra: needs ${missing[*]}; run as root" >&2; exit 1; }
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+echo "== sanitizers: the suite under ASan and UBSan"
+cmake -S . -B build-asan -DGRAPHRUN_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build-asan -j "$(nproc)" >/dev/null
+ctest --test-dir build-asan --output-on-failure
+
+echo "== fuzzing"
+bash tools/fuzz.sh "${FUZZ_SECONDS:-60}"
+
+echo "== valgrind"
+cmake -S . -B build-valgrind -DGRAPHRUN_NATIVE=OFF -DGRAPHRUN_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build-valgrind -j "$(nproc)" >/dev/null
+vg=(valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible --quiet)
+"${vg[@]}" build-valgrind/graphrun train tests/short_mnist.yaml
+(cd tests/bad && "${vg[@]}" ../../build-valgrind/graphrun train configs/ok.yaml --threads 2)
+echo "ci_extra: all passed"
