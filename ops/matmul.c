@@ -6,24 +6,28 @@
 
 static int matmul_infer(struct gr_infer *inf) {
     const struct gr_shape *a = inf->in[0], *b = inf->in[1];
+    char sa[96], sb[96];
+    gr_shape_format(a, sa, sizeof sa);
+    gr_shape_format(b, sb, sizeof sb);
     if (inf->in_dtype[0] != GR_F32 || inf->in_dtype[1] != GR_F32) return gr_infer_fail(inf, -1, "inputs must be float32");
-    if (a->rank < 2) return gr_infer_fail(inf, -1, "first input needs at least 2 axes, has %d", a->rank);
-    if (b->rank < 2) return gr_infer_fail(inf, -1, "second input needs at least 2 axes, has %d", b->rank);
+    if (a->rank < 2 || b->rank < 2)
+        return gr_infer_fail(inf, -1, "both inputs need at least 2 axes, got %s and %s", sa, sb);
     int64_t k = a->dim[a->rank - 1];
     if (b->rank == 2) {
         if (b->dim[0] != k)
-            return gr_infer_fail(inf, -1, "inner sizes differ: a has %lld columns, b has %lld rows", (long long)k,
+            return gr_infer_fail(inf, -1, "%s @ %s: a has %lld columns but b has %lld rows", sa, sb, (long long)k,
                                  (long long)b->dim[0]);
         inf->out = *a;
         inf->out.dim[a->rank - 1] = b->dim[1];
         return 0;
     }
-    if (b->rank != a->rank) return gr_infer_fail(inf, -1, "b must have 2 axes or as many as a (%d), has %d", a->rank, b->rank);
+    if (b->rank != a->rank)
+        return gr_infer_fail(inf, -1, "%s @ %s: b must have 2 axes or as many as a", sa, sb);
     for (int i = 0; i < a->rank - 2; i++)
         if (a->dim[i] != b->dim[i])
-            return gr_infer_fail(inf, -1, "leading axis %d differs: %lld vs %lld", i, (long long)a->dim[i], (long long)b->dim[i]);
+            return gr_infer_fail(inf, -1, "%s @ %s: leading axis %d differs", sa, sb, i);
     if (b->dim[b->rank - 2] != k)
-        return gr_infer_fail(inf, -1, "inner sizes differ: a has %lld columns, b has %lld rows", (long long)k,
+        return gr_infer_fail(inf, -1, "%s @ %s: a has %lld columns but b has %lld rows", sa, sb, (long long)k,
                              (long long)b->dim[b->rank - 2]);
     inf->out = *a;
     inf->out.dim[a->rank - 1] = b->dim[b->rank - 1];
