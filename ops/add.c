@@ -47,6 +47,7 @@ static void add_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
 const struct gr_op_desc gr_op_add = {
     .name = "add",
     .summary = "out = a + b (numpy broadcasting)",
+    .inputs_doc = "a, b (shapes that broadcast)",
     .min_inputs = 2,
     .max_inputs = 2,
     .infer = add_infer,

@@ -15,8 +15,8 @@ static const struct gr_op_desc *const builtin_ops[] = {
     &gr_op_lstm,  &gr_op_softmax, &gr_op_softmax_cross_entropy, &gr_op_mean,
 };
 
-int gr_builtin_init(const struct gr_host *host, struct gr_registry *reg, char *err, size_t err_len) {
+int gr_builtin_init(const struct gr_host *host, void *host_ctx, char *err, size_t err_len) {
     for (size_t i = 0; i < sizeof builtin_ops / sizeof builtin_ops[0]; i++)
-        if (host->register_op(reg, builtin_ops[i], err, err_len)) return -1;
+        if (host->register_op(host_ctx, builtin_ops[i], err, err_len)) return -1;
     return 0;
 }

@@ -82,6 +82,7 @@ static void concat_backward(const struct gr_args *a) {
 const struct gr_op_desc gr_op_concat = {
     .name = "concat",
     .summary = "out = [x0, x1, ...] joined along `axis`",
+    .inputs_doc = "x0, x1, ... (equal except along axis)",
     .min_inputs = 1,
     .max_inputs = GR_MAX_INPUTS,
     .attrs = concat_attrs,

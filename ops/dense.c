@@ -67,6 +67,7 @@ static void dense_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
 const struct gr_op_desc gr_op_dense = {
     .name = "dense",
     .summary = "y[..., U] = x[..., I] @ kernel[I, U] + bias[U]",
+    .inputs_doc = "x [..., I]",
     .min_inputs = 1,
     .max_inputs = 1,
     .attrs = dense_attrs,

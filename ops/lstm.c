@@ -359,6 +359,7 @@ static void lstm_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
 const struct gr_op_desc gr_op_lstm = {
     .name = "lstm",
     .summary = "h[B, T, H] = LSTM over x[B, T, I] (gates i, f, g, o; all hidden states)",
+    .inputs_doc = "x [B, T, I]",
     .min_inputs = 1,
     .max_inputs = 1,
     .attrs = lstm_attrs,

@@ -90,6 +90,7 @@ static void matmul_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
 const struct gr_op_desc gr_op_matmul = {
     .name = "matmul",
     .summary = "out[..., M, N] = a[..., M, K] @ b[K, N] (or a batch of products)",
+    .inputs_doc = "a [..., M, K]; b [K, N], or [..., K, N] with a's leading axes",
     .min_inputs = 2,
     .max_inputs = 2,
     .infer = matmul_infer,

@@ -33,6 +33,7 @@ static void mean_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
 const struct gr_op_desc gr_op_mean = {
     .name = "mean",
     .summary = "y = mean of all elements of x (a scalar)",
+    .inputs_doc = "x",
     .min_inputs = 1,
     .max_inputs = 1,
     .infer = mean_infer,

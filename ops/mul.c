@@ -45,6 +45,7 @@ static void mul_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
 const struct gr_op_desc gr_op_mul = {
     .name = "mul",
     .summary = "out = a * b elementwise (numpy broadcasting)",
+    .inputs_doc = "a, b (shapes that broadcast)",
     .min_inputs = 2,
     .max_inputs = 2,
     .infer = mul_infer,

@@ -40,6 +40,7 @@ static void relu_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
 const struct gr_op_desc gr_op_relu = {
     .name = "relu",
     .summary = "y = max(x, 0)",
+    .inputs_doc = "x",
     .min_inputs = 1,
     .max_inputs = 1,
     .infer = relu_infer,

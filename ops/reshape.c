@@ -63,6 +63,7 @@ static void reshape_backward(const struct gr_args *a) {
 const struct gr_op_desc gr_op_reshape = {
     .name = "reshape",
     .summary = "out[B, shape...] = x[B, ...] with the same values in the same order",
+    .inputs_doc = "x [B, ...]",
     .min_inputs = 1,
     .max_inputs = 1,
     .attrs = reshape_attrs,

@@ -42,6 +42,7 @@ static void sigmoid_flops(const struct gr_infer *inf, double *fwd, double *bwd) 
 const struct gr_op_desc gr_op_sigmoid = {
     .name = "sigmoid",
     .summary = "y = 1 / (1 + exp(-x))",
+    .inputs_doc = "x",
     .min_inputs = 1,
     .max_inputs = 1,
     .infer = sigmoid_infer,

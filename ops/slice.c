@@ -110,6 +110,7 @@ static void slice_backward(const struct gr_args *a) {
 const struct gr_op_desc gr_op_slice = {
     .name = "slice",
     .summary = "out = x[:, ..., index or begin:end, ...] along one axis",
+    .inputs_doc = "x [B, ...]",
     .min_inputs = 1,
     .max_inputs = 1,
     .attrs = slice_attrs,

@@ -53,6 +53,7 @@ static void softmax_flops(const struct gr_infer *inf, double *fwd, double *bwd) 
 const struct gr_op_desc gr_op_softmax = {
     .name = "softmax",
     .summary = "y = exp(x) / sum(exp(x)) over the last axis",
+    .inputs_doc = "x [..., C]",
     .min_inputs = 1,
     .max_inputs = 1,
     .infer = softmax_infer,

@@ -100,6 +100,7 @@ static void xent_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
 const struct gr_op_desc gr_op_softmax_cross_entropy = {
     .name = "softmax_cross_entropy",
     .summary = "loss = mean over rows of logsumexp(x) - x[label] (fused, stable)",
+    .inputs_doc = "logits [..., C]; labels [...] int32, or targets [..., C] float32",
     .min_inputs = 2,
     .max_inputs = 2,
     .no_grad = 1u << 1,

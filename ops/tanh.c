@@ -42,6 +42,7 @@ static void tanh_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
 const struct gr_op_desc gr_op_tanh = {
     .name = "tanh",
     .summary = "y = tanh(x)",
+    .inputs_doc = "x",
     .min_inputs = 1,
     .max_inputs = 1,
     .infer = tanh_infer,

@@ -6,10 +6,11 @@
 
 #include "check.h"
 #include "ctx.h"
+#include "plugin.h"
 
 #define F (cfg->doc.file)
 
-static const char *const top_keys[] = {"data", "graph", "train", "eval", NULL};
+static const char *const top_keys[] = {"plugins", "data", "graph", "train", "eval", NULL};
 static const char *const data_keys[] = {"train", "test", "pixel_range", NULL};
 static const char *const split_keys[] = {"images", "labels", "limit", NULL};
 static const char *const train_keys[] = {"loss",   "optimizer", "batch_size", "steps",
@@ -170,6 +171,41 @@ static int read_eval(struct gr_ctx *ctx, struct gr_config *cfg, const struct gr_
     return 0;
 }
 
+static int read_plugins(struct gr_ctx *ctx, struct gr_config *cfg, const char *dir, const struct gr_ynode *list) {
+    if (gr_need_kind(ctx, F, list, GR_Y_SEQ, "plugins")) return -1;
+    cfg->plugins = gr_calloc(ctx, (size_t)(list->n ? list->n : 1), sizeof *cfg->plugins);
+    cfg->plugins_at = gr_calloc(ctx, (size_t)(list->n ? list->n : 1), sizeof *cfg->plugins_at);
+    if (!cfg->plugins || !cfg->plugins_at) return -1;
+    for (int i = 0; i < list->n; i++) {
+        char what[32];
+        const char *name;
+        snprintf(what, sizeof what, "plugins[%d]", i);
+        if (gr_read_string(ctx, F, list->items[i], what, &name)) return -1;
+        /* a path is relative to the config; a bare name is looked up later */
+        cfg->plugins[i] = strchr(name, '/') ? resolve(ctx, dir, name) : gr_strdup(ctx, name);
+        if (!cfg->plugins[i]) return -1;
+        cfg->plugins_at[i] = list->items[i];
+        cfg->n_plugins = i + 1;
+    }
+    return 0;
+}
+
+int gr_config_load_plugins(struct gr_ctx *ctx, const struct gr_config *cfg) {
+    for (int i = 0; i < cfg->n_plugins; i++) {
+        char path[4096];
+        if (gr_plugin_find(ctx, cfg->plugins[i], path, sizeof path))
+            return gr_fail_node(ctx, cfg->path, cfg->plugins_at[i],
+                                "plugins[%d]: no plugin '%s' in GRAPHRUN_PLUGIN_PATH (%s)", i, cfg->plugins[i],
+                                ctx->plugin_path ? ctx->plugin_path : "not set");
+        if (gr_plugin_load(ctx, path)) {
+            char msg[GR_ERRBUF];
+            snprintf(msg, sizeof msg, "%s", ctx->err);
+            return gr_fail_node(ctx, cfg->path, cfg->plugins_at[i], "plugins[%d]: %s", i, msg);
+        }
+    }
+    return 0;
+}
+
 int gr_config_parse(struct gr_ctx *ctx, struct gr_config *cfg, const char *name, const char *dir, const char *text,
                     size_t len) {
     memset(cfg, 0, sizeof *cfg);
@@ -184,6 +220,7 @@ int gr_config_parse(struct gr_ctx *ctx, struct gr_config *cfg, const char *name,
     if (gr_need_kind(ctx, F, root, GR_Y_MAP, "config")) return -1;
     if (gr_check_keys(ctx, F, root, top_keys, "the config")) return -1;
     const struct gr_ynode *v;
+    if ((v = gr_ymap_get(root, "plugins")) && read_plugins(ctx, cfg, dir, v)) return -1;
     if (!(v = need(ctx, cfg, root, "data", "config")) || read_data(ctx, cfg, dir, v)) return -1;
     if (!(cfg->graph = need(ctx, cfg, root, "graph", "config"))) return -1;
     if (gr_need_kind(ctx, F, cfg->graph, GR_Y_SEQ, "graph")) return -1;
@@ -220,6 +257,9 @@ void gr_config_free(struct gr_ctx *ctx, struct gr_config *cfg) {
     gr_free(ctx, cfg->path);
     gr_free(ctx, cfg->text);
     gr_free(ctx, cfg->checkpoint);
+    for (int i = 0; i < cfg->n_plugins; i++) gr_free(ctx, cfg->plugins[i]);
+    gr_free(ctx, cfg->plugins);
+    gr_free(ctx, cfg->plugins_at);
     gr_free(ctx, cfg->train_data.images);
     gr_free(ctx, cfg->train_data.labels);
     gr_free(ctx, cfg->test_data.images);

@@ -1,5 +1,6 @@
 /* The config front-end: one YAML file with four sections.
  *
+ *   plugins: shared libraries with more ops (optional)
  *   data:   where the IDX files are (paths relative to the config file)
  *   graph:  the nodes (see models/builder.h)
  *   train:  loss node, optimizer, batch size, steps or epochs, seed, threads
@@ -27,6 +28,9 @@ struct gr_data_paths {
 
 struct gr_config {
     char *path;
+    int n_plugins;
+    char **plugins; /* paths resolved against the config's folder, or bare names */
+    const struct gr_ynode **plugins_at;
     char *text; /* the file as read, kept in checkpoints */
     struct gr_ydoc doc;
     const struct gr_ynode *graph;
@@ -54,6 +58,9 @@ struct gr_config {
 };
 
 int gr_config_load(struct gr_ctx *ctx, struct gr_config *cfg, const char *path);
+/* Load the plugins the config names (bare names through the context's plugin
+ * path); an error points at the entry. */
+int gr_config_load_plugins(struct gr_ctx *ctx, const struct gr_config *cfg);
 /* Same, from text (tests); `name` is used in messages and `dir` for paths. */
 int gr_config_parse(struct gr_ctx *ctx, struct gr_config *cfg, const char *name, const char *dir, const char *text,
                     size_t len);

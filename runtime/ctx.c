@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "plugin.h"
 #include "registry.h"
 #include "threads.h"
 
@@ -33,8 +34,7 @@ int gr_ctx_init(struct gr_ctx *ctx) {
     gr_rng_seed(&ctx->rng, 0);
     gr_host_init(&ctx->host);
     gr_blas_set_threads(1);
-    ctx->reg = gr_registry_new(ctx);
-    if (!ctx->reg) return -1;
+    if (!gr_registry_new(ctx)) return -1;
     return 0;
 }
 
@@ -55,8 +55,10 @@ int gr_ctx_set_threads(struct gr_ctx *ctx, int n) {
 void gr_ctx_free(struct gr_ctx *ctx) {
     gr_pool_free(ctx, ctx->pool);
     ctx->pool = NULL;
+    /* the registry points into plugins' memory: free it before unloading them */
     if (ctx->reg) gr_registry_free(ctx, ctx->reg);
     ctx->reg = NULL;
+    gr_plugins_unload(ctx);
 }
 
 int gr_vfail(struct gr_ctx *ctx, const char *fmt, va_list ap) {

@@ -39,6 +39,8 @@ struct gr_ctx {
     /* Set (by main's signal handler) to ask a running loop to stop at the
      * end of its step; NULL: never. */
     volatile sig_atomic_t *interrupt;
+    struct gr_plugin *plugins; /* loaded plugins (runtime/plugin.c) */
+    char *plugin_path;         /* where plugin names are looked up */
     /* Bytes a run may plan to hold; 0: 90% of the machine's memory. */
     uint64_t mem_limit;
     /* Test hook: called as checkpoint bytes are written, so a test can kill

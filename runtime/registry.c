@@ -76,7 +76,10 @@ static void host_parallel_for(void *host_ctx, int64_t n, void (*fn)(void *arg, i
     gr_pool_run(ctx ? ctx->pool : NULL, n, fn, arg);
 }
 
-static int host_register_op(struct gr_registry *reg, const struct gr_op_desc *desc, char *err, size_t err_len);
+static int host_register_op(void *host_ctx, const struct gr_op_desc *desc, char *err, size_t err_len);
+
+static void *host_alloc(void *host_ctx, size_t bytes) { return gr_alloc(host_ctx, bytes); }
+static void host_free(void *host_ctx, void *p) { gr_free(host_ctx, p); }
 
 void gr_host_init(struct gr_host *host) {
     memset(host, 0, sizeof *host);
@@ -85,6 +88,8 @@ void gr_host_init(struct gr_host *host) {
     host->register_op = host_register_op;
     host->sgemm = host_sgemm;
     host->parallel_for = host_parallel_for;
+    host->alloc = host_alloc;
+    host->free = host_free;
 }
 
 /* ---- the registry --------------------------------------------------------- */
@@ -95,9 +100,11 @@ struct gr_registry *gr_registry_new(struct gr_ctx *ctx) {
     reg->ctx = ctx;
     reg->origin = "built-in";
     reg->allow_internal = 1;
+    ctx->reg = reg;
     char err[GR_ERR_LEN] = "";
-    if (gr_builtin_init(&ctx->host, reg, err, sizeof err)) {
+    if (gr_builtin_init(&ctx->host, ctx, err, sizeof err)) {
         gr_fail(ctx, "registering built-in ops: %s", err);
+        ctx->reg = NULL;
         gr_registry_free(ctx, reg);
         return NULL;
     }
@@ -153,6 +160,8 @@ static int check_desc(struct gr_registry *reg, const struct gr_op_desc *d, char 
     if (!d->infer) return snprintf(err, len, "op '%s': descriptor has no infer function", n), -1;
     if (!d->forward) return snprintf(err, len, "op '%s': descriptor has no forward function", n), -1;
     if (!d->summary || !*d->summary) return snprintf(err, len, "op '%s': descriptor has no summary", n), -1;
+    if (d->max_inputs > 0 && (!d->inputs_doc || !*d->inputs_doc))
+        return snprintf(err, len, "op '%s': descriptor has no inputs_doc (its inputs and their shapes)", n), -1;
     if ((d->flags & (GR_OP_INPUT | GR_OP_PARAM)) && !reg->allow_internal)
         return snprintf(err, len, "op '%s': input and parameter ops are reserved to graphrun", n), -1;
     if (d->flags & ~(unsigned)(GR_OP_INPUT | GR_OP_PARAM | GR_OP_VIEW))
@@ -183,6 +192,7 @@ static int check_desc(struct gr_registry *reg, const struct gr_op_desc *d, char 
         for (int j = 0; j < i; j++)
             if (strcmp(a->name, d->attrs[j].name) == 0)
                 return snprintf(err, len, "op '%s': attribute '%s' declared twice", n, a->name), -1;
+        if (!a->doc || !*a->doc) return snprintf(err, len, "op '%s': attribute '%s' has no doc", n, a->name), -1;
         if ((unsigned)a->type > GR_ATTR_INTS)
             return snprintf(err, len, "op '%s': attribute '%s' has an unknown type", n, a->name), -1;
         if (a->def) {
@@ -196,7 +206,10 @@ static int check_desc(struct gr_registry *reg, const struct gr_op_desc *d, char 
     return 0;
 }
 
-static int host_register_op(struct gr_registry *reg, const struct gr_op_desc *desc, char *err, size_t err_len) {
+static int host_register_op(void *host_ctx, const struct gr_op_desc *desc, char *err, size_t err_len) {
+    struct gr_ctx *ctx = host_ctx;
+    struct gr_registry *reg = ctx ? ctx->reg : NULL;
+    if (!reg) return snprintf(err, err_len, "register_op: no graphrun context"), -1;
     if (check_desc(reg, desc, err, err_len)) return -1;
     if (reg->n == reg->cap) {
         int cap = reg->cap ? 2 * reg->cap : 32;

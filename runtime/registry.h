@@ -34,6 +34,6 @@ void gr_host_init(struct gr_host *host);
 void gr_blas_set_threads(int n);
 
 /* ops/builtin.c: registers every built-in op. */
-int gr_builtin_init(const struct gr_host *host, struct gr_registry *reg, char *err, size_t err_len);
+int gr_builtin_init(const struct gr_host *host, void *host_ctx, char *err, size_t err_len);
 
 #endif

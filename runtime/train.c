@@ -195,6 +195,7 @@ int gr_session_open(struct gr_ctx *ctx, struct gr_session *s, const struct gr_co
     gr_rng_seed(&ctx->rng, cfg->seed);
 
     /* everything that can be checked without allocating tensors first */
+    if (gr_config_load_plugins(ctx, cfg)) return -1;
     if (gr_build_graph(ctx, &s->g, cfg->path, cfg->graph, cfg->batch_size)) return -1;
     if ((s->loss = find_node(s, cfg->loss, cfg->loss_at, "train.loss")) < 0) return -1;
     if (cfg->has_eval && (s->logits = find_node(s, cfg->logits, cfg->logits_at, "eval.logits")) < 0) return -1;

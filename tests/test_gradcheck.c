@@ -102,7 +102,7 @@ static void run_case(const struct gcase *c, int index, const struct gr_op_desc *
     ctx = &t.ctx;
     if (replace) {
         char err[GR_ERR_LEN];
-        cr_assert_eq(ctx->host.register_op(ctx->reg, replace, err, sizeof err), 0, "%s", err);
+        cr_assert_eq(ctx->host.register_op(ctx, replace, err, sizeof err), 0, "%s", err);
     }
     gr_graph_init(&t.g, ctx, "test.yaml");
     cr_assert_eq(gr_yaml_parse(ctx, &t.doc, "test.yaml", yaml, strlen(yaml)), 0, "%s", ctx->err);
@@ -196,7 +196,8 @@ static void wrong_tanh_backward(const struct gr_args *a) {
 
 Test(gradcheck, a_wrong_derivative_fails) {
     static const struct gr_op_desc wrong = {
-        .name = "wrong_tanh", .summary = "tanh with a wrong derivative", .min_inputs = 1, .max_inputs = 1,
+        .name = "wrong_tanh", .summary = "tanh with a wrong derivative", .inputs_doc = "x", .min_inputs = 1,
+        .max_inputs = 1,
         .infer = wrong_tanh_infer, .forward = wrong_tanh_forward, .backward = wrong_tanh_backward,
     };
     const struct gcase c = {"tanh", "- {name: x, op: input, data: images, shape: [5]}\n"

@@ -25,14 +25,19 @@
  *     // dx += s * dy (backward accumulates; zeroing is the runtime's job)
  *     static void scale_backward(const struct gr_args *a) { ... }
  *     static const struct gr_op_desc scale_op = {
- *         .name = "scale", .summary = "y = scale * x", .min_inputs = 1, .max_inputs = 1,
- *         .attrs = scale_attrs, .n_attrs = 1,
+ *         .name = "scale", .summary = "y = scale * x", .inputs_doc = "x [B, ...]",
+ *         .min_inputs = 1, .max_inputs = 1, .attrs = scale_attrs, .n_attrs = 1,
  *         .infer = scale_infer, .forward = scale_forward, .backward = scale_backward,
  *     };
- *     int graphrun_plugin_init(const struct gr_host *host, struct gr_registry *reg,
+ *     GR_PLUGIN_DECLARE();   // the ABI this file was built for, checked on load
+ *     int graphrun_plugin_init(const struct gr_host *host, void *host_ctx,
  *                              char *err, size_t err_len) {
- *         return host->register_op(reg, &scale_op, err, err_len);
+ *         return host->register_op(host_ctx, &scale_op, err, err_len);
  *     }
+ *
+ * Build it as a shared library (cc -shared -fPIC -I<prefix>/include x.c -o x.so)
+ * and name it in a config: `plugins: [x.so]`. docs/writing-an-op.md walks
+ * through a complete one.
  *
  * Conventions
  *   - Every activation has the batch as axis 0; parameters have no batch axis.
@@ -43,6 +48,10 @@
  *     `saved`, temporary space in `scratch`; infer says how many bytes of each.
  *   - infer runs when the graph is built, before any allocation, and again
  *     whenever the batch changes; it must depend only on its arguments.
+ *   - Attribute values reach infer and the kernels already parsed and checked
+ *     against the schema (type, range, choices, default); infer reports a
+ *     further problem with gr_infer_fail(inf, attr, ...), and the message
+ *     points at that attribute's line and column in the user's YAML.
  */
 #ifndef GRAPHRUN_PLUGIN_H
 #define GRAPHRUN_PLUGIN_H
@@ -214,7 +223,8 @@ enum gr_op_flags {
 
 struct gr_op_desc {
     const char *name;
-    const char *summary; /* one line of math */
+    const char *summary;    /* one line of math */
+    const char *inputs_doc; /* the inputs and their shapes, e.g. "x [B, T, I]" */
     int min_inputs, max_inputs;
     uint32_t no_grad; /* bit i set: user input i takes no gradient (labels) */
     const struct gr_attr_spec *attrs;
@@ -233,8 +243,6 @@ struct gr_op_desc {
 
 /* ---- the host table ------------------------------------------------------ */
 
-struct gr_registry;
-
 enum gr_trans { GR_NO_TRANS = 0, GR_TRANS = 1 };
 
 /* Grows only at its end: a plugin checks `size` before using a later field. */
@@ -242,9 +250,9 @@ struct gr_host {
     uint32_t abi_version;
     uint32_t size; /* sizeof(struct gr_host) of the running graphrun */
 
-    /* Register an op; copies nothing, so `desc` must outlive the registry. */
-    int (*register_op)(struct gr_registry *reg, const struct gr_op_desc *desc,
-                       char *err, size_t err_len);
+    /* Register an op; copies nothing, so `desc` must outlive graphrun's use
+     * of it (plugins stay loaded until the context is freed). */
+    int (*register_op)(void *host_ctx, const struct gr_op_desc *desc, char *err, size_t err_len);
 
     /* Row-major C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C. */
     void (*sgemm)(void *host_ctx, enum gr_trans ta, enum gr_trans tb, int64_t m,
@@ -255,13 +263,40 @@ struct gr_host {
      * threads; returns when all chunks are done. */
     void (*parallel_for)(void *host_ctx, int64_t n,
                          void (*fn)(void *arg, int64_t begin, int64_t end), void *arg);
+
+    /* Memory from graphrun's allocator (64-byte aligned), for a plugin's own
+     * tables at init; kernels never allocate. */
+    void *(*alloc)(void *host_ctx, size_t bytes);
+    void (*free)(void *host_ctx, void *p);
 };
 
 /* A plugin's one entry point. Built-in ops are registered by a function of
  * this same type (gr_builtin_init). Returns 0, or non-zero with a message. */
-typedef int (*gr_plugin_init_fn)(const struct gr_host *host, struct gr_registry *reg,
-                                 char *err, size_t err_len);
+typedef int (*gr_plugin_init_fn)(const struct gr_host *host, void *host_ctx, char *err, size_t err_len);
 #define GR_PLUGIN_ENTRY "graphrun_plugin_init"
+/* What a plugin defines (graphrun itself never does). */
+int graphrun_plugin_init(const struct gr_host *host, void *host_ctx, char *err, size_t err_len);
+
+/* What a plugin was built against, read by the loader before it calls any of
+ * the plugin's code: the ABI version and the sizes of the structs and types
+ * that cross the boundary (as Lua's loader checks its numeric types). */
+struct gr_plugin_abi {
+    uint32_t abi_version;
+    uint32_t sizeof_op_desc, sizeof_attr_spec, sizeof_attr_value, sizeof_param_spec;
+    uint32_t sizeof_infer, sizeof_args, sizeof_tensor, sizeof_shape;
+    uint32_t sizeof_int64, sizeof_float, sizeof_pointer;
+};
+#define GR_PLUGIN_ABI_SYMBOL "graphrun_plugin_abi"
+#define GR_PLUGIN_ABI_INIT                                                                                            \
+    {                                                                                                                 \
+        GR_ABI_VERSION, (uint32_t)sizeof(struct gr_op_desc), (uint32_t)sizeof(struct gr_attr_spec),                  \
+            (uint32_t)sizeof(struct gr_attr_value), (uint32_t)sizeof(struct gr_param_spec),                           \
+            (uint32_t)sizeof(struct gr_infer), (uint32_t)sizeof(struct gr_args), (uint32_t)sizeof(struct gr_tensor), \
+            (uint32_t)sizeof(struct gr_shape), (uint32_t)sizeof(int64_t), (uint32_t)sizeof(float),                    \
+            (uint32_t)sizeof(void *)                                                                                  \
+    }
+/* Put this once in a plugin's source, at file scope. */
+#define GR_PLUGIN_DECLARE() const struct gr_plugin_abi graphrun_plugin_abi = GR_PLUGIN_ABI_INIT
 
 #ifdef __cplusplus
 }

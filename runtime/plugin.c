@@ -1,0 +1,177 @@
+/* realpath is an XSI extension of POSIX */
+#define _XOPEN_SOURCE 700
+#include "plugin.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ctx.h"
+#include "registry.h"
+
+struct gr_plugin {
+    struct gr_plugin *next;
+    void *handle;
+    char *path; /* as loaded: the origin shown for its ops */
+    char *real; /* canonical, to spot a second load */
+};
+
+static int size_mismatch(const struct gr_plugin_abi *abi, char *what, size_t len) {
+    const struct gr_plugin_abi here = GR_PLUGIN_ABI_INIT;
+    const uint32_t *a = &abi->sizeof_op_desc, *h = &here.sizeof_op_desc;
+    static const char *const names[] = {"struct gr_op_desc", "struct gr_attr_spec", "struct gr_attr_value",
+                                        "struct gr_param_spec", "struct gr_infer", "struct gr_args",
+                                        "struct gr_tensor", "struct gr_shape", "int64_t", "float", "a pointer"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (a[i] != h[i]) {
+            snprintf(what, len, "%s is %u bytes there, %u here", names[i], a[i], h[i]);
+            return 1;
+        }
+    return 0;
+}
+
+int gr_plugin_load(struct gr_ctx *ctx, const char *path) {
+    char real[PATH_MAX];
+    struct stat st;
+    if (stat(path, &st) != 0) return gr_fail(ctx, "%s: cannot open plugin: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode)) return gr_fail(ctx, "%s: a plugin must be a shared library file", path);
+    if (!realpath(path, real)) return gr_fail(ctx, "%s: cannot resolve: %s", path, strerror(errno));
+    for (struct gr_plugin *p = ctx->plugins; p; p = p->next)
+        if (strcmp(p->real, real) == 0) return 0;
+
+    void *h = dlopen(real, RTLD_NOW | RTLD_LOCAL);
+    if (!h) return gr_fail(ctx, "%s: cannot load plugin: %s", path, dlerror());
+    const struct gr_plugin_abi *abi = dlsym(h, GR_PLUGIN_ABI_SYMBOL);
+    char what[200];
+    if (!abi) {
+        gr_fail(ctx, "%s: not a graphrun plugin: no %s record (GR_PLUGIN_DECLARE() is missing)", path,
+                GR_PLUGIN_ABI_SYMBOL);
+        goto fail;
+    }
+    if (abi->abi_version != GR_ABI_VERSION) {
+        gr_fail(ctx, "%s: built for graphrun plugin ABI %u, but this graphrun loads ABI %u; rebuild it against this "
+                     "graphrun's plugin.h",
+                path, abi->abi_version, (unsigned)GR_ABI_VERSION);
+        goto fail;
+    }
+    if (size_mismatch(abi, what, sizeof what)) {
+        gr_fail(ctx, "%s: built against a different graphrun/plugin.h (%s); rebuild it", path, what);
+        goto fail;
+    }
+    gr_plugin_init_fn init;
+    void *sym = dlsym(h, GR_PLUGIN_ENTRY);
+    memcpy(&init, &sym, sizeof init); /* object pointer to function pointer, as POSIX allows */
+    if (!sym) {
+        gr_fail(ctx, "%s: not a graphrun plugin: no %s function", path, GR_PLUGIN_ENTRY);
+        goto fail;
+    }
+    struct gr_plugin *p = gr_calloc(ctx, 1, sizeof *p);
+    if (!p) goto fail;
+    p->path = gr_strdup(ctx, path);
+    p->real = gr_strdup(ctx, real);
+    if (!p->path || !p->real) {
+        gr_free(ctx, p->path);
+        gr_free(ctx, p->real);
+        gr_free(ctx, p);
+        goto fail;
+    }
+    struct gr_registry *reg = ctx->reg;
+    int before = reg->n;
+    const char *origin = reg->origin;
+    reg->origin = p->path;
+    char err[GR_ERR_LEN] = "";
+    int init_rc = init(&ctx->host, ctx, err, sizeof err);
+    reg->origin = origin;
+    if (init_rc != 0 || reg->n == before) {
+        reg->n = before; /* none of its ops stay */
+        if (init_rc != 0) gr_fail(ctx, "%s: plugin init failed: %s", path, err[0] ? err : "(no message)");
+        else gr_fail(ctx, "%s: plugin registered no ops", path);
+        gr_free(ctx, p->path);
+        gr_free(ctx, p->real);
+        gr_free(ctx, p);
+        goto fail;
+    }
+    p->handle = h;
+    p->next = ctx->plugins;
+    ctx->plugins = p;
+    return 0;
+fail:
+    dlclose(h);
+    return -1;
+}
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+int gr_plugin_load_path(struct gr_ctx *ctx, const char *dirs) {
+    if (!dirs || !*dirs) return 0;
+    gr_free(ctx, ctx->plugin_path);
+    if (!(ctx->plugin_path = gr_strdup(ctx, dirs))) return -1;
+    char *copy = gr_strdup(ctx, dirs);
+    if (!copy) return -1;
+    int rc = 0;
+    char *save = NULL;
+    for (char *dir = strtok_r(copy, ":", &save); dir && rc == 0; dir = strtok_r(NULL, ":", &save)) {
+        DIR *d = opendir(dir);
+        if (!d) {
+            rc = gr_fail(ctx, "GRAPHRUN_PLUGIN_PATH: %s: %s", dir, strerror(errno));
+            break;
+        }
+        closedir(d);
+        /* in name order, so ops appear and collide the same way every time */
+        struct dirent **list = NULL;
+        int n = scandir(dir, &list, NULL, alphasort);
+        for (int i = 0; i < n; i++) {
+            char path[PATH_MAX];
+            snprintf(path, sizeof path, "%s/%s", dir, list[i]->d_name);
+            if (rc == 0 && ends_with(list[i]->d_name, ".so")) rc = gr_plugin_load(ctx, path);
+            free(list[i]);
+        }
+        free(list);
+    }
+    gr_free(ctx, copy);
+    return rc;
+}
+
+int gr_plugin_find(struct gr_ctx *ctx, const char *name, char *out, size_t len) {
+    if (strchr(name, '/')) {
+        snprintf(out, len, "%s", name);
+        return 0;
+    }
+    if (!ctx->plugin_path) return -1;
+    char *copy = gr_strdup(ctx, ctx->plugin_path);
+    if (!copy) return -1;
+    int found = -1;
+    char *save = NULL;
+    const char *forms[] = {"%s/%s", "%s/%s.so", "%s/lib%s.so"};
+    for (char *dir = strtok_r(copy, ":", &save); dir && found < 0; dir = strtok_r(NULL, ":", &save))
+        for (int f = 0; f < 3 && found < 0; f++) {
+            snprintf(out, len, forms[f], dir, name);
+            struct stat st;
+            if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) found = 0;
+        }
+    gr_free(ctx, copy);
+    return found;
+}
+
+void gr_plugins_unload(struct gr_ctx *ctx) {
+    struct gr_plugin *p = ctx->plugins;
+    while (p) {
+        struct gr_plugin *next = p->next;
+        dlclose(p->handle);
+        gr_free(ctx, p->path);
+        gr_free(ctx, p->real);
+        gr_free(ctx, p);
+        p = next;
+    }
+    ctx->plugins = NULL;
+    gr_free(ctx, ctx->plugin_path);
+    ctx->plugin_path = NULL;
+}

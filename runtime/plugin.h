@@ -1,0 +1,31 @@
+/* Loading plugins: shared libraries that register ops through the same host
+ * table and entry-point type the built-in ops use (include/graphrun/plugin.h).
+ *
+ * Before calling any of a library's code the loader reads its
+ * graphrun_plugin_abi record (GR_PLUGIN_DECLARE) and refuses another ABI
+ * version or other struct sizes. A plugin whose init fails, or registers an
+ * op that is incomplete or whose name is taken, is unloaded and leaves no op
+ * behind. Plugins stay loaded until the context is freed. */
+#ifndef GR_RUNTIME_PLUGIN_H
+#define GR_RUNTIME_PLUGIN_H
+
+#include <stddef.h>
+
+struct gr_ctx;
+
+/* Load one plugin file (a second load of the same file does nothing).
+ * Errors name the file. */
+int gr_plugin_load(struct gr_ctx *ctx, const char *path);
+
+/* Every *.so file directly in each folder of a ':'-separated list (the value
+ * of GRAPHRUN_PLUGIN_PATH, which main passes in); the list is also kept to
+ * resolve plugin names given without a '/'. NULL or "" loads nothing. */
+int gr_plugin_load_path(struct gr_ctx *ctx, const char *dirs);
+
+/* Resolve a name from a config: a path (with '/') as is, else NAME, NAME.so
+ * or libNAME.so in the search path. Writes into out; -1 if not found. */
+int gr_plugin_find(struct gr_ctx *ctx, const char *name, char *out, size_t len);
+
+void gr_plugins_unload(struct gr_ctx *ctx);
+
+#endif
