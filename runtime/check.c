@@ -15,6 +15,7 @@ int gr_fail_node(struct gr_ctx *ctx, const char *file, const struct gr_ynode *n,
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (n && n->origin) return gr_fail(ctx, "%s: %s", n->origin, msg);
     return gr_fail_at(ctx, file, n ? n->line : 0, n ? n->col : 0, "%s", msg);
 }
 

@@ -1,8 +1,13 @@
+/* realpath() */
+#define _XOPEN_SOURCE 700
+
 #include "config.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "ctx.h"
@@ -10,11 +15,22 @@
 
 #define F (cfg->doc.file)
 
+/* Keep an override's text for messages as long as the config lives. */
+static const char *keep_origin(struct gr_config *cfg, const char *s) {
+    size_t n = strlen(s) + 1;
+    struct gr_str_list *o = gr_alloc(cfg->doc.ctx, sizeof *o + n);
+    if (!o) return NULL;
+    memcpy(o->s, s, n);
+    o->next = cfg->origins;
+    cfg->origins = o;
+    return o->s;
+}
+
 static const char *const top_keys[] = {"plugins", "data", "graph", "train", "eval", NULL};
 static const char *const data_keys[] = {"train", "test", "pixel_range", NULL};
 static const char *const split_keys[] = {"images", "labels", "limit", NULL};
-static const char *const train_keys[] = {"loss",   "optimizer", "batch_size", "steps",
-                                         "epochs", "seed",      "threads",    "checkpoint", NULL};
+static const char *const train_keys[] = {"loss",    "optimizer",  "batch_size", "steps",    "epochs",
+                                         "seed",    "threads",    "checkpoint", "log_every", NULL};
 static const char *const checkpoint_keys[] = {"path", "every", NULL};
 static const char *const sgd_keys[] = {"name", "lr", "momentum", NULL};
 static const char *const adam_keys[] = {"name", "lr", "beta1", "beta2", "epsilon", NULL};
@@ -36,6 +52,93 @@ static char *resolve(struct gr_ctx *ctx, const char *dir, const char *p) {
     char *out = gr_alloc(ctx, n);
     if (out) snprintf(out, n, "%s/%s", dir, p);
     return out;
+}
+
+/* `p` as an absolute path: the file's real path when it exists, else joined
+ * onto the working folder. */
+static char *absolute(struct gr_ctx *ctx, const char *p) {
+    if (p[0] == '/') return gr_strdup(ctx, p);
+    char *real = realpath(p, NULL);
+    if (real) {
+        char *out = gr_strdup(ctx, real);
+        free(real);
+        return out;
+    }
+    char cwd[4096];
+    if (!getcwd(cwd, sizeof cwd)) return gr_strdup(ctx, p);
+    size_t n = strlen(cwd) + strlen(p) + 2;
+    char *out = gr_alloc(ctx, n);
+    if (out) snprintf(out, n, "%s/%s", cwd, p);
+    return out;
+}
+
+/* Replace scalar `key` of `map` (when both exist) by the absolute form of
+ * `resolved`. */
+static int set_absolute(struct gr_ctx *ctx, struct gr_ydoc *doc, struct gr_ynode *map, const char *key,
+                        const char *resolved) {
+    if (!map || map->kind != GR_Y_MAP || !resolved) return 0;
+    struct gr_ynode *v = gr_ymap_get(map, key);
+    if (!v || v->kind != GR_Y_SCALAR) return 0;
+    char *abs = absolute(ctx, resolved);
+    if (!abs) return -1;
+    struct gr_ynode *n = gr_ydoc_scalar(doc, abs, v->origin);
+    gr_free(ctx, abs);
+    return n ? gr_ymap_set(doc, map, key, n, v->origin) : -1;
+}
+
+/* cfg->run_text: the effective tree, emitted, with the data files', the
+ * plugins' and the checkpoint's paths absolute, so that the config.yaml of a
+ * run folder still finds them from there. */
+static int make_run_text(struct gr_ctx *ctx, struct gr_config *cfg) {
+    struct gr_ydoc *doc = &cfg->doc;
+    struct gr_ynode *root = gr_ydoc_copy(doc, doc->root, NULL);
+    if (!root) return -1;
+    struct gr_ynode *data = gr_ymap_get(root, "data");
+    if (data && data->kind == GR_Y_MAP) {
+        const char *splits[2] = {"train", "test"};
+        const struct gr_data_paths *paths[2] = {&cfg->train_data, &cfg->test_data};
+        for (int k = 0; k < 2; k++) {
+            struct gr_ynode *split = gr_ymap_get(data, splits[k]);
+            if (set_absolute(ctx, doc, split, "images", paths[k]->images) ||
+                set_absolute(ctx, doc, split, "labels", paths[k]->labels))
+                return -1;
+        }
+    }
+    struct gr_ynode *plugins = gr_ymap_get(root, "plugins");
+    for (int i = 0; plugins && plugins->kind == GR_Y_SEQ && i < plugins->n && i < cfg->n_plugins; i++)
+        if (strchr(cfg->plugins[i], '/')) {
+            char *abs = absolute(ctx, cfg->plugins[i]);
+            if (!abs) return -1;
+            plugins->items[i] = gr_ydoc_scalar(doc, abs, NULL);
+            gr_free(ctx, abs);
+            if (!plugins->items[i]) return -1;
+        }
+    struct gr_ynode *train = gr_ymap_get(root, "train");
+    if (train && train->kind == GR_Y_MAP &&
+        set_absolute(ctx, doc, gr_ymap_get(train, "checkpoint"), "path", cfg->checkpoint))
+        return -1;
+    char *out;
+    size_t olen;
+    if (gr_yaml_emit(ctx, root, &out, &olen)) return -1;
+    /* a first line saying where it came from: the file and its overrides in
+     * order (cfg->origins holds them newest first) */
+    size_t hlen = strlen(cfg->path) + 64;
+    int n_sets = 0;
+    for (const struct gr_str_list *o = cfg->origins; o; o = o->next, n_sets++) hlen += strlen(o->s) + 4;
+    cfg->run_text = gr_alloc(ctx, hlen + olen + 1);
+    if (cfg->run_text) {
+        char *p = cfg->run_text;
+        p += sprintf(p, "# the effective config of this run: %s", cfg->path);
+        for (int i = n_sets - 1; i >= 0; i--) {
+            const struct gr_str_list *o = cfg->origins;
+            for (int k = 0; k < i; k++) o = o->next;
+            p += sprintf(p, "%s%s", i == n_sets - 1 ? " with " : " ", o->s);
+        }
+        p += sprintf(p, "; paths made absolute\n");
+        memcpy(p, out, olen + 1);
+    }
+    free(out);
+    return cfg->run_text ? 0 : -1;
 }
 
 static int read_split(struct gr_ctx *ctx, struct gr_config *cfg, const char *dir, const struct gr_ynode *map,
@@ -117,11 +220,15 @@ static int read_optimizer(struct gr_ctx *ctx, struct gr_config *cfg, const struc
 static int read_checkpoint(struct gr_ctx *ctx, struct gr_config *cfg, const char *dir, const struct gr_ynode *c) {
     if (gr_need_kind(ctx, F, c, GR_Y_MAP, "train.checkpoint")) return -1;
     if (gr_check_keys(ctx, F, c, checkpoint_keys, "train.checkpoint")) return -1;
-    const struct gr_ynode *v = need(ctx, cfg, c, "path", "train.checkpoint");
+    const struct gr_ynode *v = gr_ymap_get(c, "path");
     const char *p;
-    if (!v || gr_read_string(ctx, F, v, "train.checkpoint.path", &p)) return -1;
-    cfg->checkpoint_at = v;
-    if (!(cfg->checkpoint = resolve(ctx, dir, p))) return -1;
+    cfg->checkpoint_at = c;
+    cfg->checkpoint_on = 1;
+    if (v) {
+        if (gr_read_string(ctx, F, v, "train.checkpoint.path", &p)) return -1;
+        cfg->checkpoint_at = v;
+        if (!(cfg->checkpoint = resolve(ctx, dir, p))) return -1;
+    }
     if ((v = gr_ymap_get(c, "every")) &&
         gr_read_int(ctx, F, v, 1, INT32_MAX, "train.checkpoint.every", &cfg->checkpoint_every))
         return -1;
@@ -151,6 +258,9 @@ static int read_train(struct gr_ctx *ctx, struct gr_config *cfg, const char *dir
     if ((v = gr_ymap_get(t, "threads")) && gr_read_int(ctx, F, v, 0, 64, "train.threads", &threads)) return -1;
     cfg->threads = (int)threads;
     if ((v = gr_ymap_get(t, "checkpoint")) && read_checkpoint(ctx, cfg, dir, v)) return -1;
+    cfg->log_every = 10;
+    if ((v = gr_ymap_get(t, "log_every")) && gr_read_int(ctx, F, v, 1, INT32_MAX, "train.log_every", &cfg->log_every))
+        return -1;
     return 0;
 }
 
@@ -206,17 +316,114 @@ int gr_config_load_plugins(struct gr_ctx *ctx, const struct gr_config *cfg) {
     return 0;
 }
 
+/* One --set PATH=VALUE: VALUE is YAML; PATH walks mappings by key and the
+ * graph (or any list) by node name or index. A missing mapping key is
+ * created, so the override is then validated like the file. */
+static int apply_set(struct gr_ctx *ctx, struct gr_config *cfg, const char *spec) {
+    struct gr_ydoc *doc = &cfg->doc;
+    char origin[512];
+    snprintf(origin, sizeof origin, "--set %s", spec);
+    const char *org = keep_origin(cfg, origin);
+    if (!org) return -1;
+    const char *eq = strchr(spec, '=');
+    if (!eq || eq == spec) return gr_fail(ctx, "%s: expected PATH=VALUE, e.g. train.optimizer.lr=0.001", org);
+    char path[256];
+    size_t plen = (size_t)(eq - spec);
+    if (plen >= sizeof path) return gr_fail(ctx, "%s: path too long", org);
+    memcpy(path, spec, plen);
+    path[plen] = 0;
+    struct gr_ydoc vdoc;
+    if (gr_yaml_parse(ctx, &vdoc, org, eq + 1, strlen(eq + 1))) {
+        char msg[GR_ERRBUF];
+        snprintf(msg, sizeof msg, "%s", ctx->err);
+        return gr_fail(ctx, "%s: the value is not YAML (%s)", org, msg);
+    }
+    int had_value = vdoc.root != NULL;
+    struct gr_ynode *value = had_value ? gr_ydoc_copy(doc, vdoc.root, org) : NULL;
+    gr_yaml_free(&vdoc);
+    if (!value) return had_value ? -1 : gr_fail(ctx, "%s: no value after '='", org);
+
+    struct gr_ynode *cur = doc->root;
+    char *save = NULL;
+    char *part = strtok_r(path, ".", &save);
+    char walked[256] = "";
+    while (part) {
+        char *next = strtok_r(NULL, ".", &save);
+        if (cur->kind == GR_Y_SCALAR)
+            return gr_fail(ctx, "%s: '%s' is a value, not a section", org, walked[0] ? walked : "(root)");
+        if (cur->kind == GR_Y_SEQ) {
+            /* a list: by node name (graph) or by index */
+            int found = -1;
+            char *end;
+            long idx = strtol(part, &end, 10);
+            if (*part && !*end && idx >= 0 && idx < cur->n) found = (int)idx;
+            const char *names[512];
+            int n_names = 0;
+            for (int i = 0; i < cur->n && found < 0; i++) {
+                const struct gr_ynode *nm = gr_ymap_get(cur->items[i], "name");
+                if (nm && nm->kind == GR_Y_SCALAR) {
+                    if (strcmp(nm->str, part) == 0) found = i;
+                    if (n_names < 512) names[n_names++] = nm->str;
+                }
+            }
+            if (found < 0) {
+                const char *near = gr_closest(part, names, n_names);
+                return gr_fail(ctx, "%s: no node '%s' in %s%s%s%s", org, part, walked, near ? " (did you mean '" : "",
+                               near ? near : "", near ? "'?)" : "");
+            }
+            if (!next) {
+                cur->items[found] = value;
+                return 0;
+            }
+            cur = cur->items[found];
+        } else {
+            if (!next) return gr_ymap_set(doc, cur, part, value, org);
+            struct gr_ynode *child = gr_ymap_get(cur, part);
+            if (!child) {
+                if (!(child = gr_ydoc_node(doc, GR_Y_MAP, org)) || gr_ymap_set(doc, cur, part, child, org)) return -1;
+            }
+            cur = child;
+        }
+        size_t w = strlen(walked);
+        snprintf(walked + w, sizeof walked - w, "%s%s", w ? "." : "", part);
+        part = next;
+    }
+    return 0;
+}
+
 int gr_config_parse(struct gr_ctx *ctx, struct gr_config *cfg, const char *name, const char *dir, const char *text,
                     size_t len) {
+    return gr_config_parse_ex(ctx, cfg, name, dir, text, len, NULL, 0);
+}
+
+int gr_config_parse_ex(struct gr_ctx *ctx, struct gr_config *cfg, const char *name, const char *dir, const char *text,
+                       size_t len, const char *const *sets, int n_sets) {
     memset(cfg, 0, sizeof *cfg);
     cfg->path = gr_strdup(ctx, name);
-    cfg->text = gr_alloc(ctx, len + 1);
-    if (!cfg->path || !cfg->text) return -1;
-    memcpy(cfg->text, text, len);
-    cfg->text[len] = 0;
+    if (!cfg->path) return -1;
     if (gr_yaml_parse(ctx, &cfg->doc, cfg->path, text, len)) return -1;
+    if (!cfg->doc.root) return gr_fail(ctx, "%s: the config is empty", name);
+    if (n_sets && cfg->doc.root->kind != GR_Y_MAP)
+        return gr_need_kind(ctx, F, cfg->doc.root, GR_Y_MAP, "config");
+    for (int i = 0; i < n_sets; i++)
+        if (apply_set(ctx, cfg, sets[i])) return -1;
+    /* the text a checkpoint and a run folder keep: the file itself, or, with
+     * overrides, the tree as they left it */
+    if (n_sets == 0) {
+        cfg->text = gr_alloc(ctx, len + 1);
+        if (!cfg->text) return -1;
+        memcpy(cfg->text, text, len);
+        cfg->text[len] = 0;
+    } else {
+        char *out;
+        size_t olen;
+        if (gr_yaml_emit(ctx, cfg->doc.root, &out, &olen)) return -1;
+        cfg->text = gr_alloc(ctx, olen + 1);
+        if (cfg->text) memcpy(cfg->text, out, olen + 1);
+        free(out);
+        if (!cfg->text) return -1;
+    }
     const struct gr_ynode *root = cfg->doc.root;
-    if (!root) return gr_fail(ctx, "%s: the config is empty", name);
     if (gr_need_kind(ctx, F, root, GR_Y_MAP, "config")) return -1;
     if (gr_check_keys(ctx, F, root, top_keys, "the config")) return -1;
     const struct gr_ynode *v;
@@ -230,10 +437,15 @@ int gr_config_parse(struct gr_ctx *ctx, struct gr_config *cfg, const char *name,
     cfg->eval_samples = 0; /* the whole test set */
     cfg->eval_batch = 1000;
     if ((v = gr_ymap_get(root, "eval")) && read_eval(ctx, cfg, v)) return -1;
-    return 0;
+    return make_run_text(ctx, cfg);
 }
 
 int gr_config_load(struct gr_ctx *ctx, struct gr_config *cfg, const char *path) {
+    return gr_config_load_ex(ctx, cfg, path, NULL, 0);
+}
+
+int gr_config_load_ex(struct gr_ctx *ctx, struct gr_config *cfg, const char *path, const char *const *sets,
+                      int n_sets) {
     memset(cfg, 0, sizeof *cfg);
     char *text;
     size_t len;
@@ -246,7 +458,7 @@ int gr_config_load(struct gr_ctx *ctx, struct gr_config *cfg, const char *path) 
     char *slash = strrchr(dir, '/');
     if (slash) *slash = 0;
     else dir[0] = 0;
-    int rc = gr_config_parse(ctx, cfg, path, dir, text, len);
+    int rc = gr_config_parse_ex(ctx, cfg, path, dir, text, len, sets, n_sets);
     gr_free(ctx, text);
     gr_free(ctx, dir);
     return rc;
@@ -256,6 +468,12 @@ void gr_config_free(struct gr_ctx *ctx, struct gr_config *cfg) {
     gr_yaml_free(&cfg->doc);
     gr_free(ctx, cfg->path);
     gr_free(ctx, cfg->text);
+    gr_free(ctx, cfg->run_text);
+    for (struct gr_str_list *o = cfg->origins; o;) {
+        struct gr_str_list *next = o->next;
+        gr_free(ctx, o);
+        o = next;
+    }
     gr_free(ctx, cfg->checkpoint);
     for (int i = 0; i < cfg->n_plugins; i++) gr_free(ctx, cfg->plugins[i]);
     gr_free(ctx, cfg->plugins);

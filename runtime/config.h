@@ -26,12 +26,21 @@ struct gr_data_paths {
     const struct gr_ynode *images_at, *labels_at;
 };
 
+struct gr_str_list {
+    struct gr_str_list *next;
+    char s[];
+};
+
 struct gr_config {
     char *path;
+    struct gr_str_list *origins; /* the --set texts, for messages */
     int n_plugins;
     char **plugins; /* paths resolved against the config's folder, or bare names */
     const struct gr_ynode **plugins_at;
-    char *text; /* the file as read, kept in checkpoints */
+    char *text; /* the effective config: the file, or with --set the tree as
+                   YAML; kept in checkpoints */
+    char *run_text; /* the same tree as YAML with every path made absolute:
+                       the copy a run folder keeps, valid from anywhere */
     struct gr_ydoc doc;
     const struct gr_ynode *graph;
 
@@ -47,7 +56,9 @@ struct gr_config {
     int64_t epochs; /* 0 when given as steps */
     uint64_t seed;
     int threads;    /* 0: every core */
-    char *checkpoint;       /* resolved path, NULL: no checkpoints */
+    int checkpoint_on;      /* a train.checkpoint section is present */
+    char *checkpoint;       /* its path resolved; NULL: the run folder's */
+    int64_t log_every;      /* steps between metrics rows */
     int64_t checkpoint_every; /* 0: only at the end and on interruption */
     const struct gr_ynode *checkpoint_at;
 
@@ -58,6 +69,13 @@ struct gr_config {
 };
 
 int gr_config_load(struct gr_ctx *ctx, struct gr_config *cfg, const char *path);
+/* The same with overrides "PATH=VALUE" (train.optimizer.lr=0.001,
+ * graph.lstm.num_units=128) applied to the YAML before it is checked; an
+ * error in or caused by one names it: "--set train.optimizer.lr=-1: ...". */
+int gr_config_load_ex(struct gr_ctx *ctx, struct gr_config *cfg, const char *path, const char *const *sets,
+                      int n_sets);
+int gr_config_parse_ex(struct gr_ctx *ctx, struct gr_config *cfg, const char *name, const char *dir, const char *text,
+                       size_t len, const char *const *sets, int n_sets);
 /* Load the plugins the config names (bare names through the context's plugin
  * path); an error points at the entry. */
 int gr_config_load_plugins(struct gr_ctx *ctx, const struct gr_config *cfg);

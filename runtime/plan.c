@@ -300,28 +300,33 @@ void gr_plan_backward(struct gr_plan *p) {
     }
 }
 
+void gr_plan_node_flops(const struct gr_plan *p, int i, double *forward, double *backward) {
+    const struct gr_node *nd = &p->g->nodes[i];
+    *forward = *backward = 0;
+    if (!p->fwd[i] || !nd->op->flops) return;
+    struct gr_infer inf;
+    memset(&inf, 0, sizeof inf);
+    inf.n_in = nd->n_user;
+    for (int k = 0; k < nd->n_user; k++) {
+        inf.in[k] = &p->val[nd->in[k]].shape;
+        inf.in_dtype[k] = p->val[nd->in[k]].dtype;
+    }
+    inf.attrs = nd->attrs;
+    inf.batch = p->batch;
+    inf.training = p->training;
+    inf.out = p->val[i].shape;
+    inf.out_dtype = p->val[i].dtype;
+    nd->op->flops(&inf, forward, backward);
+    if (!p->bwd[i]) *backward = 0;
+}
+
 void gr_plan_flops(const struct gr_plan *p, double *forward, double *backward) {
     *forward = *backward = 0;
     for (int o = 0; o < p->n_order; o++) {
-        int i = p->order[o];
-        const struct gr_node *nd = &p->g->nodes[i];
-        if (!nd->op->flops) continue;
-        struct gr_infer inf;
-        memset(&inf, 0, sizeof inf);
-        inf.n_in = nd->n_user;
-        for (int k = 0; k < nd->n_user; k++) {
-            inf.in[k] = &p->val[nd->in[k]].shape;
-            inf.in_dtype[k] = p->val[nd->in[k]].dtype;
-        }
-        inf.attrs = nd->attrs;
-        inf.batch = p->batch;
-        inf.training = p->training;
-        inf.out = p->val[i].shape;
-        inf.out_dtype = p->val[i].dtype;
-        double f = 0, b = 0;
-        nd->op->flops(&inf, &f, &b);
+        double f, b;
+        gr_plan_node_flops(p, p->order[o], &f, &b);
         *forward += f;
-        if (p->bwd[i]) *backward += b;
+        *backward += b;
     }
 }
 

@@ -61,6 +61,8 @@ void gr_plan_backward(struct gr_plan *p);
 /* Floating-point operations of one forward and one backward pass at the
  * current batch, from the ops' counts (ops without one count nothing). */
 void gr_plan_flops(const struct gr_plan *p, double *forward, double *backward);
+/* The same for node i alone (0 for a node the plan does not run). */
+void gr_plan_node_flops(const struct gr_plan *p, int i, double *forward, double *backward);
 
 /* Whether every parameter gradient is finite (one pass over the block). */
 int gr_plan_grads_finite(const struct gr_plan *p);

@@ -2,6 +2,9 @@
 
 #include <math.h>
 #include <string.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -289,8 +292,8 @@ static int fault_message(struct gr_session *s, int64_t step, float loss, const s
     }
     char kept[GR_ERRBUF] = "";
     if (res->checkpoint_step >= 0)
-        snprintf(kept, sizeof kept, "; the checkpoint of step %lld (%s) is kept", (long long)res->checkpoint_step,
-                 s->cfg->checkpoint);
+        snprintf(kept, sizeof kept, "; the checkpoint of step %lld (%.400s) is kept", (long long)res->checkpoint_step,
+                 res->checkpoint_path);
     return gr_fail(s->ctx, "step %lld: %s is %s; %s. Training stopped%s (a smaller train.optimizer.lr may help)",
                    (long long)step, isfinite(loss) ? "the gradient" : "the loss",
                    isfinite(loss) ? "not finite" : (isnan(loss) ? "nan" : "infinite"), where, kept);
@@ -318,10 +321,160 @@ static void print_header(struct gr_session *s, FILE *out, int64_t start) {
     fflush(out);
 }
 
+/* ---- the run folder --------------------------------------------------------- */
+
+static int mkdirs(struct gr_ctx *ctx, const char *path) {
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return gr_fail(ctx, "%s: path too long", path);
+    for (char *q = buf + 1; *q; q++) {
+        if (*q != '/') continue;
+        *q = 0;
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return gr_fail(ctx, "%s: cannot create: %s", buf, strerror(errno));
+        *q = '/';
+    }
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return gr_fail(ctx, "%s: cannot create: %s", buf, strerror(errno));
+    return 0;
+}
+
+/* Keep the header and the rows up to step `last` of a metrics file (when a
+ * run resumes in its folder, rows past the checkpoint will come again). */
+static int trim_metrics(struct gr_ctx *ctx, const char *path, int64_t last, int json) {
+    char *text;
+    size_t len;
+    if (gr_read_text_file(ctx, path, (size_t)1 << 30, &text, &len)) return -1;
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        gr_free(ctx, text);
+        return gr_fail(ctx, "%s: cannot write: %s", path, strerror(errno));
+    }
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        const char *num = json ? strstr(line, "\"step\": ") : line;
+        if (num && json) num += strlen("\"step\": ");
+        long long step = num ? strtoll(num, NULL, 10) : 0;
+        int header = !json && !(line[0] >= '0' && line[0] <= '9');
+        if (header || step <= last) fprintf(f, "%s\n", line);
+    }
+    gr_free(ctx, text);
+    return fclose(f) == 0 ? 0 : gr_fail(ctx, "%s: write failed", path);
+}
+
+struct run_files {
+    FILE *csv, *jsonl;
+};
+
+static int open_run(struct gr_ctx *ctx, const struct gr_config *cfg, const char *dir, int64_t resumed_at,
+                    struct run_files *rf) {
+    char path[4200];
+    memset(rf, 0, sizeof *rf);
+    if (mkdirs(ctx, dir)) return -1;
+    snprintf(path, sizeof path, "%s/config.yaml", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) return gr_fail(ctx, "%s: cannot write: %s", path, strerror(errno));
+    fputs(cfg->run_text ? cfg->run_text : "", f);
+    if (fclose(f) != 0) return gr_fail(ctx, "%s: write failed", path);
+    const char *names[2] = {"metrics.csv", "metrics.jsonl"};
+    FILE **files[2] = {&rf->csv, &rf->jsonl};
+    for (int k = 0; k < 2; k++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[k]);
+        struct stat st;
+        int keep = resumed_at > 0 && stat(path, &st) == 0;
+        if (keep && trim_metrics(ctx, path, resumed_at, k)) return -1;
+        *files[k] = fopen(path, keep ? "a" : "w");
+        if (!*files[k]) return gr_fail(ctx, "%s: cannot write: %s", path, strerror(errno));
+        if (k == 0 && !keep) fprintf(rf->csv, "step,epoch,loss,eval_accuracy,lr,wall_time\n");
+    }
+    return 0;
+}
+
+static void metrics_row(struct run_files *rf, int64_t step, double epoch, double loss, double acc, int has_acc,
+                        double lr, double wall) {
+    if (!rf->csv) return;
+    if (has_acc)
+        fprintf(rf->csv, "%lld,%.5f,%.6f,%.6f,%g,%.3f\n", (long long)step, epoch, loss, acc, lr, wall);
+    else
+        fprintf(rf->csv, "%lld,%.5f,%.6f,,%g,%.3f\n", (long long)step, epoch, loss, lr, wall);
+    fprintf(rf->jsonl, "{\"step\": %lld, \"epoch\": %.5f, \"loss\": %.6f, \"eval_accuracy\": ", (long long)step, epoch,
+            loss);
+    if (has_acc) fprintf(rf->jsonl, "%.6f", acc);
+    else fprintf(rf->jsonl, "null");
+    fprintf(rf->jsonl, ", \"lr\": %g, \"wall_time\": %.3f}\n", lr, wall);
+    if (has_acc) {
+        fflush(rf->csv);
+        fflush(rf->jsonl);
+    }
+}
+
+static void close_run(struct run_files *rf) {
+    if (rf->csv) fclose(rf->csv);
+    if (rf->jsonl) fclose(rf->jsonl);
+    memset(rf, 0, sizeof *rf);
+}
+
+/* "step 350/1200  epoch 0.37  loss 0.1234  812 steps/s  eta 1.0 s", drawn
+ * over itself; eval lines clear it first. */
+static void draw_progress(FILE *out, int64_t step, int64_t steps, double epoch, double loss, double rate) {
+    double eta = rate > 0 ? (double)(steps - step) / rate : 0;
+    int width = 24, done = (int)((double)width * (double)step / (double)steps);
+    char bar[32];
+    for (int i = 0; i < width; i++) bar[i] = i < done ? '#' : '.';
+    bar[width] = 0;
+    fprintf(out, "\r\033[K[%s] step %lld/%lld  epoch %.2f  loss %.4f  %.0f steps/s  eta %.1f s", bar,
+            (long long)step, (long long)steps, epoch, loss, rate, eta);
+    fflush(out);
+}
+
+/* Fill the image inputs of the evaluation plan from raw bytes. */
+struct bytes_job {
+    const uint8_t *pixels;
+    int64_t size;
+    float lo, scale;
+    float *dst;
+};
+
+static void bytes_to_floats(void *arg, int64_t b, int64_t e) {
+    const struct bytes_job *j = arg;
+    for (int64_t i = b * j->size; i < e * j->size; i++) j->dst[i] = j->lo + j->scale * (float)j->pixels[i];
+}
+
+int gr_session_predict(struct gr_session *s, const uint8_t *pixels, int64_t n, float *probs) {
+    GR_ASSERT(s->logits >= 0);
+    int64_t c = s->g.nodes[s->logits].shape.dim[1];
+    float lo = (float)s->cfg->pixel_lo, scale = (float)((s->cfg->pixel_hi - s->cfg->pixel_lo) / 255.0);
+    for (int64_t start = 0; start < n; start += s->ep.cap) {
+        int64_t m = n - start < s->ep.cap ? n - start : s->ep.cap;
+        if (gr_plan_set_batch(&s->ep, m)) return -1;
+        for (int o = 0; o < s->ep.n_order; o++) {
+            int i = s->ep.order[o];
+            const struct gr_node *nd = &s->g.nodes[i];
+            if (!(nd->op->flags & GR_OP_INPUT)) continue;
+            if (nd->attrs[GR_INPUT_DATA].i == GR_INPUT_IMAGES) {
+                struct bytes_job j = {pixels + start * s->test.sample_size, s->test.sample_size, lo, scale,
+                                      s->ep.val[i].data};
+                gr_pool_run(s->ctx->pool, m, bytes_to_floats, &j);
+            } else {
+                memset(s->ep.val[i].data, 0, (size_t)m * sizeof(int32_t));
+            }
+        }
+        gr_plan_forward(&s->ep);
+        const float *y = s->ep.val[s->logits].data;
+        for (int64_t k = 0; k < m; k++) {
+            /* softmax in double: p_j = exp(y_j - max) / sum */
+            const float *row = y + k * c;
+            double mx = row[0], sum = 0;
+            for (int64_t j = 1; j < c; j++) mx = row[j] > mx ? row[j] : mx;
+            for (int64_t j = 0; j < c; j++) sum += exp((double)row[j] - mx);
+            for (int64_t j = 0; j < c; j++) probs[(start + k) * c + j] = (float)(exp((double)row[j] - mx) / sum);
+        }
+    }
+    return 0;
+}
+
 int gr_train(struct gr_ctx *ctx, const struct gr_config *cfg, const struct gr_train_opts *opts,
              struct gr_train_result *res) {
     double t0 = now_seconds();
     struct gr_session s;
+    struct run_files rf = {0};
     memset(res, 0, sizeof *res);
     res->checkpoint_step = -1;
     if (gr_session_open(ctx, &s, cfg, opts)) {
@@ -338,9 +491,25 @@ int gr_train(struct gr_ctx *ctx, const struct gr_config *cfg, const struct gr_tr
         start = done + 1;
         res->steps = done;
     }
+    /* where checkpoints go: the config's path, else the run folder */
+    const char *run_dir = opts ? opts->run_dir : NULL;
+    char *ckpt = res->checkpoint_path;
+    if (cfg->checkpoint) snprintf(ckpt, sizeof res->checkpoint_path, "%s", cfg->checkpoint);
+    else if (run_dir) snprintf(ckpt, sizeof res->checkpoint_path, "%s/checkpoint.safetensors", run_dir);
+    if (run_dir && open_run(ctx, cfg, run_dir, start - 1, &rf)) {
+        close_run(&rf);
+        gr_session_close(&s);
+        return -1;
+    }
+    int quiet = opts && opts->quiet, progress = opts && opts->progress && !quiet;
     FILE *out = s.out;
-    if (out) print_header(&s, out, start);
-    double t1 = now_seconds();
+    if (out && !quiet) {
+        print_header(&s, out, start);
+        if (run_dir) fprintf(out, "  run:   %s\n", run_dir);
+        fflush(out);
+    }
+    double t1 = now_seconds(), last_draw = 0, window = 0;
+    int64_t window_n = 0;
     int rc = 0;
     for (int64_t step = start; step <= s.steps; step++) {
         float loss = gr_session_step(&s);
@@ -351,20 +520,41 @@ int gr_train(struct gr_ctx *ctx, const struct gr_config *cfg, const struct gr_tr
             break;
         }
         res->steps = step;
+        window += loss;
+        window_n++;
+        double epoch = (double)step * (double)cfg->batch_size / (double)s.train.n;
         int eval_now = step % cfg->eval_every == 0 || step == s.steps;
+        double acc = 0;
         if (eval_now && s.logits >= 0) {
             double te = now_seconds();
-            res->last_eval_accuracy = gr_session_accuracy(&s, s.eval_samples);
+            acc = res->last_eval_accuracy = gr_session_accuracy(&s, s.eval_samples);
             res->eval_seconds += now_seconds() - te;
-            if (out) fprintf(out, "train loss: %.4f | test accuracy: %.2f\n", loss, res->last_eval_accuracy);
-        } else if (eval_now && out) {
-            fprintf(out, "train loss: %.4f\n", loss);
         }
-        if (eval_now && out) fflush(out);
+        if (eval_now && out && !quiet) {
+            if (progress) fprintf(out, "\r\033[K");
+            if (s.logits >= 0) fprintf(out, "train loss: %.4f | test accuracy: %.2f\n", loss, acc);
+            else fprintf(out, "train loss: %.4f\n", loss);
+            fflush(out);
+            last_draw = 0;
+        }
+        if (window_n && (eval_now || step % cfg->log_every == 0)) {
+            metrics_row(&rf, step, epoch, window / (double)window_n, acc, eval_now && s.logits >= 0, cfg->optim.lr,
+                        now_seconds() - t1);
+            window = 0;
+            window_n = 0;
+        }
+        if (progress && out) {
+            double now = now_seconds();
+            if (now - last_draw > 0.1 || step == s.steps) {
+                double rate = (double)(step - start + 1) / (now - t1 - res->eval_seconds + 1e-9);
+                draw_progress(out, step, s.steps, epoch, loss, rate);
+                last_draw = now;
+            }
+        }
         int stop = ctx->interrupt && *ctx->interrupt;
-        int save = cfg->checkpoint && (stop || step == s.steps || (cfg->checkpoint_every && step % cfg->checkpoint_every == 0));
+        int save = ckpt[0] && (stop || step == s.steps || (cfg->checkpoint_every && step % cfg->checkpoint_every == 0));
         if (save) {
-            if ((rc = gr_checkpoint_save(&s, step, cfg->checkpoint))) break;
+            if ((rc = gr_checkpoint_save(&s, step, ckpt))) break;
             res->checkpoint_step = step;
         }
         if (stop) {
@@ -372,6 +562,7 @@ int gr_train(struct gr_ctx *ctx, const struct gr_config *cfg, const struct gr_tr
             break;
         }
     }
+    if (progress && out) fprintf(out, "\r\033[K");
     res->train_seconds = now_seconds() - t1 - res->eval_seconds;
     if (rc == 0 && !res->interrupted && s.logits >= 0) {
         double te = now_seconds();
@@ -383,16 +574,17 @@ int gr_train(struct gr_ctx *ctx, const struct gr_config *cfg, const struct gr_tr
     if (out && rc == 0) {
         if (res->interrupted)
             fprintf(out, "interrupted after step %lld%s%s%s\n", (long long)res->steps,
-                    res->checkpoint_step >= 0 ? "; checkpoint saved to " : " (no train.checkpoint configured)",
-                    res->checkpoint_step >= 0 ? cfg->checkpoint : "",
-                    res->checkpoint_step >= 0 ? "; continue with --resume" : "");
-        else if (res->checkpoint_step >= 0)
-            fprintf(out, "checkpoint: %s (step %lld)\n", cfg->checkpoint, (long long)res->checkpoint_step);
+                    res->checkpoint_step >= 0 ? "; checkpoint saved to " : " (nowhere to save a checkpoint)",
+                    res->checkpoint_step >= 0 ? ckpt : "", res->checkpoint_step >= 0 ? "; continue with --resume" : "");
+        else if (res->checkpoint_step >= 0 && !quiet)
+            fprintf(out, "checkpoint: %s (step %lld)\n", ckpt, (long long)res->checkpoint_step);
         fprintf(out, "wall time: %.1f s (training %.1f s, %.2f ms a step; evaluation %.1f s)\n", res->total_seconds,
-                res->train_seconds, 1e3 * res->train_seconds / (double)(res->steps - start + 1 > 0 ? res->steps - start + 1 : 1),
+                res->train_seconds,
+                1e3 * res->train_seconds / (double)(res->steps - start + 1 > 0 ? res->steps - start + 1 : 1),
                 res->eval_seconds);
         fflush(out);
     }
+    close_run(&rf);
     gr_session_close(&s);
     return rc;
 }

@@ -23,15 +23,21 @@
 struct gr_ctx;
 
 struct gr_train_opts {
-    int threads;        /* -1: as the config says */
-    FILE *out;          /* progress and results; NULL: silent */
-    const char *resume; /* checkpoint to continue from, or NULL */
+    int threads;         /* -1: as the config says */
+    FILE *out;           /* progress and results; NULL: silent */
+    const char *resume;  /* checkpoint to continue from, or NULL */
+    const char *run_dir; /* folder for config.yaml, metrics.csv, metrics.jsonl
+                            and (unless train.checkpoint.path says otherwise)
+                            checkpoint.safetensors; NULL: none */
+    int progress;        /* redraw one progress line in place (a terminal) */
+    int quiet;           /* print only the result */
 };
 
 struct gr_train_result {
     int64_t steps;                  /* the last step taken */
     int interrupted;                /* stopped by ctx->interrupt */
     int64_t checkpoint_step;        /* step of the last checkpoint written, -1: none */
+    char checkpoint_path[4200];     /* where checkpoints went ("": nowhere) */
     double first_loss, last_loss;   /* minibatch losses */
     double last_eval_accuracy;      /* on eval.samples images, at the last eval */
     double test_accuracy;           /* on the whole test set, at the end */
@@ -65,6 +71,11 @@ void gr_session_close(struct gr_session *s);
 float gr_session_step(struct gr_session *s);
 /* Accuracy of argmax(logits) on the first n test images. */
 double gr_session_accuracy(struct gr_session *s, int64_t n);
+
+/* Class probabilities (softmax of the logits) of n images given as bytes,
+ * n x sample_size, mapped like the data (data.pixel_range); probs holds
+ * n x classes. Uses the evaluation plan, in batches of its capacity. */
+int gr_session_predict(struct gr_session *s, const uint8_t *pixels, int64_t n, float *probs);
 
 /* Open, train for the configured steps with progress lines, evaluate. */
 int gr_train(struct gr_ctx *ctx, const struct gr_config *cfg, const struct gr_train_opts *opts,

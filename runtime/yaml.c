@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <yaml.h>
@@ -385,4 +386,140 @@ int gr_yaml_load(struct gr_ctx *ctx, struct gr_ydoc *doc, const char *path) {
     int rc = gr_yaml_parse(ctx, doc, path, buf, len);
     gr_free(ctx, buf);
     return rc;
+}
+
+/* ---- editing ---------------------------------------------------------------- */
+
+struct gr_ynode *gr_ydoc_node(struct gr_ydoc *doc, enum gr_ykind kind, const char *origin) {
+    struct gr_ynode *n = ydoc_alloc(doc, sizeof *n);
+    if (!n) return NULL;
+    memset(n, 0, sizeof *n);
+    n->kind = kind;
+    n->origin = origin;
+    doc->n_nodes++;
+    return n;
+}
+
+static char *ydoc_strdup(struct gr_ydoc *doc, const char *s) {
+    size_t n = strlen(s) + 1;
+    char *d = ydoc_alloc(doc, n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+struct gr_ynode *gr_ydoc_scalar(struct gr_ydoc *doc, const char *s, const char *origin) {
+    struct gr_ynode *n = gr_ydoc_node(doc, GR_Y_SCALAR, origin);
+    if (n && !(n->str = ydoc_strdup(doc, s))) return NULL;
+    return n;
+}
+
+struct gr_ynode *gr_ydoc_copy(struct gr_ydoc *doc, const struct gr_ynode *src, const char *origin) {
+    if (doc->n_nodes >= GR_YAML_MAX_NODES) {
+        gr_fail(doc->ctx, "%s: document too large", origin ? origin : doc->file);
+        return NULL;
+    }
+    struct gr_ynode *n = gr_ydoc_node(doc, src->kind, origin);
+    if (!n) return NULL;
+    n->line = src->line;
+    n->col = src->col;
+    n->quoted = src->quoted;
+    n->n = src->n;
+    if (src->str && !(n->str = ydoc_strdup(doc, src->str))) return NULL;
+    if (src->kind != GR_Y_SCALAR) {
+        size_t count = (size_t)src->n * (src->kind == GR_Y_MAP ? 2u : 1u);
+        n->items = ydoc_alloc(doc, (count ? count : 1) * sizeof *n->items);
+        if (!n->items) return NULL;
+        for (size_t i = 0; i < count; i++)
+            if (!(n->items[i] = gr_ydoc_copy(doc, src->items[i], origin))) return NULL;
+    }
+    return n;
+}
+
+int gr_ymap_set(struct gr_ydoc *doc, struct gr_ynode *map, const char *key, struct gr_ynode *value,
+                const char *origin) {
+    for (int i = 0; i < map->n; i++)
+        if (strcmp(gr_ymap_key(map, i)->str, key) == 0) {
+            map->items[2 * i + 1] = value;
+            return 0;
+        }
+    struct gr_ynode **items = ydoc_alloc(doc, (size_t)(2 * map->n + 2) * sizeof *items);
+    struct gr_ynode *k = gr_ydoc_node(doc, GR_Y_SCALAR, origin);
+    if (!items || !k || !(k->str = ydoc_strdup(doc, key))) return -1;
+    if (map->n) memcpy(items, map->items, (size_t)(2 * map->n) * sizeof *items);
+    items[2 * map->n] = k;
+    items[2 * map->n + 1] = value;
+    map->items = items;
+    map->n++;
+    return 0;
+}
+
+/* ---- writing ---------------------------------------------------------------- */
+
+struct sink {
+    char *buf;
+    size_t len, cap;
+};
+
+static int sink_write(void *data, unsigned char *buffer, size_t size) {
+    struct sink *s = data;
+    if (s->len + size + 1 > s->cap) {
+        size_t cap = (s->len + size + 1) * 2;
+        char *b = realloc(s->buf, cap);
+        if (!b) return 0;
+        s->buf = b;
+        s->cap = cap;
+    }
+    memcpy(s->buf + s->len, buffer, size);
+    s->len += size;
+    s->buf[s->len] = 0;
+    return 1;
+}
+
+static int emit_node(yaml_emitter_t *e, const struct gr_ynode *n, int depth) {
+    yaml_event_t ev;
+    int ok;
+    switch (n->kind) {
+    case GR_Y_SCALAR:
+        ok = yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)n->str, (int)strlen(n->str), !n->quoted, 1,
+                                          n->quoted ? YAML_DOUBLE_QUOTED_SCALAR_STYLE : YAML_ANY_SCALAR_STYLE);
+        return ok && yaml_emitter_emit(e, &ev);
+    case GR_Y_SEQ:
+        ok = yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
+                                                  depth >= 2 ? YAML_FLOW_SEQUENCE_STYLE : YAML_BLOCK_SEQUENCE_STYLE);
+        if (!ok || !yaml_emitter_emit(e, &ev)) return 0;
+        for (int i = 0; i < n->n; i++)
+            if (!emit_node(e, n->items[i], depth + 1)) return 0;
+        return yaml_sequence_end_event_initialize(&ev) && yaml_emitter_emit(e, &ev);
+    case GR_Y_MAP:
+        ok = yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1,
+                                                 depth >= 2 ? YAML_FLOW_MAPPING_STYLE : YAML_BLOCK_MAPPING_STYLE);
+        if (!ok || !yaml_emitter_emit(e, &ev)) return 0;
+        for (int i = 0; i < 2 * n->n; i++)
+            if (!emit_node(e, n->items[i], depth + 1)) return 0;
+        return yaml_mapping_end_event_initialize(&ev) && yaml_emitter_emit(e, &ev);
+    }
+    return 0;
+}
+
+int gr_yaml_emit(struct gr_ctx *ctx, const struct gr_ynode *root, char **out, size_t *len) {
+    yaml_emitter_t e;
+    struct sink s = {0};
+    yaml_event_t ev;
+    *out = NULL;
+    if (!yaml_emitter_initialize(&e)) return gr_fail(ctx, "cannot start the YAML writer");
+    yaml_emitter_set_output(&e, sink_write, &s);
+    yaml_emitter_set_width(&e, 120);
+    yaml_emitter_set_unicode(&e, 1);
+    int ok = yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING) && yaml_emitter_emit(&e, &ev) &&
+             yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1) && yaml_emitter_emit(&e, &ev) &&
+             emit_node(&e, root, 0) && yaml_document_end_event_initialize(&ev, 1) && yaml_emitter_emit(&e, &ev) &&
+             yaml_stream_end_event_initialize(&ev) && yaml_emitter_emit(&e, &ev);
+    yaml_emitter_delete(&e);
+    if (!ok || !s.buf) {
+        free(s.buf);
+        return gr_fail(ctx, "cannot write the config as YAML");
+    }
+    *out = s.buf;
+    *len = s.len;
+    return 0;
 }

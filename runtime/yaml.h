@@ -18,6 +18,8 @@ struct gr_ynode {
     int quoted;      /* scalar was quoted: always a string */
     int n;           /* seq: items; map: pairs */
     struct gr_ynode **items; /* seq: n items; map: 2n (key, value, key, value...) */
+    const char *origin; /* NULL: the document; else where the node came from
+                           instead (e.g. "--set train.optimizer.lr=0.1") */
 };
 
 struct gr_ydoc {
@@ -49,5 +51,19 @@ static inline struct gr_ynode *gr_ymap_key(const struct gr_ynode *map, int i) { 
 static inline struct gr_ynode *gr_ymap_val(const struct gr_ynode *map, int i) { return map->items[2 * i + 1]; }
 
 const char *gr_ykind_name(enum gr_ykind k);
+
+/* Editing a document (for --set): nodes come from the document's memory. */
+struct gr_ynode *gr_ydoc_node(struct gr_ydoc *doc, enum gr_ykind kind, const char *origin);
+/* A deep copy of `src` (from any document) into `doc`, every node marked
+ * with `origin`. */
+struct gr_ynode *gr_ydoc_copy(struct gr_ydoc *doc, const struct gr_ynode *src, const char *origin);
+/* A new scalar holding a copy of `s`. */
+struct gr_ynode *gr_ydoc_scalar(struct gr_ydoc *doc, const char *s, const char *origin);
+/* Set map[key] = value, adding the key if absent. */
+int gr_ymap_set(struct gr_ydoc *doc, struct gr_ynode *map, const char *key, struct gr_ynode *value,
+                const char *origin);
+/* Write a tree as YAML text (block style for the first two levels of
+ * nesting, flow style below); *out from malloc, to free(). */
+int gr_yaml_emit(struct gr_ctx *ctx, const struct gr_ynode *root, char **out, size_t *len);
 
 #endif

@@ -305,3 +305,94 @@ Test(config, limit_and_epochs_set_the_run_length) {
     gr_config_free(&ctx, &cfg);
     gr_ctx_free(&ctx);
 }
+
+/* Parse the base config with overrides; 0 or -1 with ctx->err. */
+static int parse_with(struct gr_ctx *ctx, struct gr_config *cfg, const char *const *sets, int n) {
+    char text[4096];
+    with_line(text, sizeof text, 0, NULL);
+    return gr_config_parse_ex(ctx, cfg, "test.yaml", tmpdir, text, strlen(text), sets, n);
+}
+
+Test(config, overrides_change_the_values_they_name) {
+    struct gr_ctx ctx;
+    cr_assert_eq(gr_ctx_init(&ctx), 0);
+    struct gr_config cfg;
+    const char *sets[] = {"train.optimizer.lr=0.001", "train.batch_size=2", "graph.lstm.num_units=5",
+                          "train.optimizer.beta1=0.8", "graph.3.num_units=6", "eval.every=3"};
+    cr_assert_eq(parse_with(&ctx, &cfg, sets, 6), 0, "%s", ctx.err);
+    cr_expect_float_eq(cfg.optim.lr, 0.001, 1e-12);
+    cr_expect_float_eq(cfg.optim.beta1, 0.8, 1e-12);
+    cr_expect_eq(cfg.batch_size, 2);
+    cr_expect_eq(cfg.eval_every, 3);
+    /* the later override of the same node wins: graph.3 is the lstm */
+    const struct gr_ynode *units = gr_ymap_get(cfg.graph->items[3], "num_units");
+    cr_assert_not_null(units);
+    cr_expect_str_eq(units->str, "6");
+    /* the effective texts show the tree as the overrides left it */
+    cr_expect(strstr(cfg.text, "lr: 0.001"), "%s", cfg.text);
+    cr_expect(strstr(cfg.run_text, "num_units: 6"), "%s", cfg.run_text);
+    cr_expect(strstr(cfg.run_text, "--set train.optimizer.lr=0.001 --set train.batch_size=2"), "%s", cfg.run_text);
+    /* and the run builds with them: 20 samples, batch 2 */
+    struct gr_session s;
+    struct gr_train_opts opts = {.threads = 1};
+    cr_assert_eq(gr_session_open(&ctx, &s, &cfg, &opts), 0, "%s", ctx.err);
+    cr_expect_eq(s.g.nodes[s.logits].shape.dim[0], 2);
+    gr_session_close(&s);
+    gr_config_free(&ctx, &cfg);
+    gr_ctx_free(&ctx);
+}
+
+Test(config, the_run_text_has_absolute_paths_and_parses_back) {
+    struct gr_ctx ctx;
+    cr_assert_eq(gr_ctx_init(&ctx), 0);
+    struct gr_config cfg, again;
+    cr_assert_eq(parse_with(&ctx, &cfg, NULL, 0), 0, "%s", ctx.err);
+    char want[256];
+    snprintf(want, sizeof want, "images: %s/tr-img", tmpdir);
+    cr_expect(strstr(cfg.run_text, want), "no '%s' in:\n%s", want, cfg.run_text);
+    /* parsed from another folder, it still finds the data */
+    cr_assert_eq(gr_config_parse(&ctx, &again, "run/config.yaml", "/nonexistent", cfg.run_text, strlen(cfg.run_text)),
+                 0, "%s", ctx.err);
+    cr_expect_str_eq(again.train_data.images, cfg.train_data.images);
+    struct gr_session s;
+    struct gr_train_opts opts = {.threads = 1};
+    cr_expect_eq(gr_session_open(&ctx, &s, &again, &opts), 0, "%s", ctx.err);
+    gr_session_close(&s);
+    gr_config_free(&ctx, &again);
+    gr_config_free(&ctx, &cfg);
+    gr_ctx_free(&ctx);
+}
+
+/* Each bad override: the error starts with the override itself. */
+Test(config, a_bad_override_is_named_in_its_error) {
+    static const struct {
+        const char *set, *text;
+    } cases[] = {
+        {"train.optimizer.lr=-1", "--set train.optimizer.lr=-1: train.optimizer.lr: expected a number"},
+        {"train.optimizer.lr=fast", "--set train.optimizer.lr=fast: train.optimizer.lr: expected a number"},
+        {"train.optimizr.lr=0.1", "--set train.optimizr.lr=0.1: unknown key 'optimizr' in train (did you mean 'optimizer'?)"},
+        {"graph.lstn.num_units=3", "--set graph.lstn.num_units=3: no node 'lstn' in graph (did you mean 'lstm'?)"},
+        {"graph.lstm.num_units=0", "--set graph.lstm.num_units=0: node 'lstm': num_units: expected an integer in [1, 1048576], got 0"},
+        {"train.steps.x=1", "--set train.steps.x=1: 'train.steps' is a value, not a section"},
+        {"train.steps", "--set train.steps: expected PATH=VALUE"},
+        {"train.steps=", "--set train.steps=: no value after '='"},
+        {"train.steps=[1, 2", "--set train.steps=[1, 2: the value is not YAML"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct gr_ctx ctx;
+        cr_assert_eq(gr_ctx_init(&ctx), 0);
+        struct gr_config cfg;
+        int rc = parse_with(&ctx, &cfg, &cases[i].set, 1);
+        if (rc == 0) {
+            struct gr_session s;
+            struct gr_train_opts opts = {.threads = 1};
+            rc = gr_session_open(&ctx, &s, &cfg, &opts);
+            gr_session_close(&s);
+        }
+        cr_expect_eq(rc, -1, "%s was accepted", cases[i].set);
+        cr_expect(strstr(ctx.err, cases[i].text) == ctx.err, "%s\n  expected: %s\n  got:      %s", cases[i].set,
+                  cases[i].text, ctx.err);
+        gr_config_free(&ctx, &cfg);
+        gr_ctx_free(&ctx);
+    }
+}
