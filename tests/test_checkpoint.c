@@ -238,7 +238,7 @@ Test(checkpoint, the_command_killed_at_random_then_resumed_prints_the_same_losse
     write_config("cmd.yaml", ckpt, 400);
     char straight[65536], out1[256], out2[256];
     snprintf(out1, sizeof out1, "%s", path_in("straight.txt"));
-    const char *args_train[] = {"train", cfg, "--threads", "2", NULL};
+    const char *args_train[] = {"train", cfg, "--threads", "2", "--no-run-dir", NULL};
     int st = run_graphrun(args_train, out1, -1);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the unbroken run failed");
     cr_assert_gt(loss_lines(out1, straight, sizeof straight), 0);
@@ -255,7 +255,7 @@ Test(checkpoint, the_command_killed_at_random_then_resumed_prints_the_same_losse
         snprintf(out2, sizeof out2, "%s/part%d.txt", dir, round);
         struct stat sb;
         int have = stat(ckpt, &sb) == 0;
-        const char *args_resume[] = {"train", cfg, "--threads", "2", "--resume", ckpt, NULL};
+        const char *args_resume[] = {"train", cfg, "--threads", "2", "--no-run-dir", "--resume", ckpt, NULL};
         st = run_graphrun(have ? args_resume : args_train, out2, kills < 6 ? 100 + rand() % 300 : -1);
         loss_lines(out2, part, sizeof part);
         strncat(joined, part, sizeof joined - strlen(joined) - 1);

@@ -106,7 +106,7 @@ Test(cli, the_valid_base_config_passes_check) {
 Test(cli, bad_checkpoints_are_refused_with_one_line, .timeout = 120) {
     /* configs/ok.yaml checkpoints to /tmp/graphrun-bad-corpus/ok.safetensors */
     struct result r;
-    run("train configs/ok.yaml", &r);
+    run("train configs/ok.yaml --no-run-dir", &r);
     cr_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "the base run failed: %s", r.err);
     const char *good = "/tmp/graphrun-bad-corpus/ok.safetensors", *bad = "/tmp/graphrun-bad-corpus/bad.safetensors";
     FILE *in = fopen(good, "rb"), *out = fopen(bad, "wb");
@@ -117,13 +117,13 @@ Test(cli, bad_checkpoints_are_refused_with_one_line, .timeout = 120) {
     fwrite(data, 1, n, out);
     fclose(in);
     fclose(out);
-    check_case("train configs/ok.yaml --resume /tmp/graphrun-bad-corpus/bad.safetensors", 1, "checksum mismatch", 0);
-    check_case("train configs/ok-16-units.yaml --resume /tmp/graphrun-bad-corpus/ok.safetensors", 1,
+    check_case("train configs/ok.yaml --no-run-dir --resume /tmp/graphrun-bad-corpus/bad.safetensors", 1, "checksum mismatch", 0);
+    check_case("train configs/ok-16-units.yaml --no-run-dir --resume /tmp/graphrun-bad-corpus/ok.safetensors", 1,
                "tensor 'param/lstm.kernel' is F32 [12, 32] in the checkpoint but F32 [20, 64] in this run", 0);
     out = fopen(bad, "wb");
     fwrite(data, 1, n / 2, out);
     fclose(out);
-    check_case("train configs/ok.yaml --resume /tmp/graphrun-bad-corpus/bad.safetensors", 1, "lie outside", 0);
+    check_case("train configs/ok.yaml --no-run-dir --resume /tmp/graphrun-bad-corpus/bad.safetensors", 1, "lie outside", 0);
     unlink(bad);
     unlink(good);
     rmdir("/tmp/graphrun-bad-corpus");

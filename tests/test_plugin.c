@@ -106,7 +106,7 @@ Test(plugin, built_out_of_tree_it_lists_checks_and_trains) {
     cr_expect_eq(sh(GRAPHRUN " gradcheck %s/gru.yaml", dir), 0, "gradcheck failed: %s", out);
     cr_expect(strstr(out, "rnn                  gru") && strstr(out, " 0 failed"), "%s", out);
 
-    cr_assert_eq(sh(GRAPHRUN " train %s/gru.yaml", dir), 0, "training failed: %s", out);
+    cr_assert_eq(sh(GRAPHRUN " train %s/gru.yaml --run-dir %s/run", dir, dir), 0, "training failed: %s", out);
     const char *acc = strstr(out, "test accuracy (all 1000 test images): ");
     cr_assert(acc, "%s", out);
     double a = atof(acc + strlen("test accuracy (all 1000 test images): "));

@@ -1,15 +1,23 @@
 /* graphrun: the command. Only main decides the exit status:
- *   0 success, 1 a user error (config, data), 2 a usage error. */
+ *   0 success, 1 a problem with the config, data, checkpoint or a plugin,
+ *   2 a usage error, 128 + signal after SIGINT or SIGTERM. */
+#include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
-#include "runtime/config.h"
-#include "ops/core.h"
+#include "images.h"
 #include "models/builder.h"
+#include "ops/core.h"
+#include "plot.h"
+#include "runtime/checkpoint.h"
+#include "runtime/config.h"
 #include "runtime/ctx.h"
 #include "runtime/harness.h"
 #include "runtime/plugin.h"
@@ -17,87 +25,261 @@
 #include "runtime/threads.h"
 #include "runtime/train.h"
 
+/* ---- usage ------------------------------------------------------------------ */
+
 static const char usage_main[] =
     "usage: graphrun <command> [options]\n"
     "\n"
     "Train neural networks declared as a graph of ops in a YAML file.\n"
     "\n"
     "commands:\n"
-    "  train CONFIG     train the model CONFIG declares and report test accuracy\n"
-    "  check CONFIG     validate CONFIG and its data files, print the graph\n"
-    "  ops [NAME]       list the ops (built-in and plugins), or describe one\n"
-    "  gradcheck CONFIG check every op of CONFIG's graph against finite differences\n"
-    "  bench CONFIG     time training epochs and test-set evaluation\n"
+    "  train CONFIG       train, print progress, write a run folder, report test accuracy\n"
+    "  check CONFIG       validate CONFIG and its data files, print the graph\n"
+    "  summary CONFIG     the graph as a table: shapes, parameters, FLOPs, memory\n"
+    "  graph CONFIG       the graph in Graphviz DOT (dot -Tpng renders it)\n"
+    "  eval CONFIG        accuracy, per-class precision and recall, confusion matrix\n"
+    "  predict CONFIG     classify PNG or PGM images\n"
+    "  plot RUN_DIR       redraw a run folder's plot.png\n"
+    "  ops [NAME]         list the ops (built-in and plugins), or describe one\n"
+    "  gradcheck CONFIG   check every op of CONFIG's graph against finite differences\n"
+    "  bench CONFIG       time training epochs and test-set evaluation\n"
     "\n"
     "options:\n"
-    "  -h, --help       show this help (graphrun train --help for the command's)\n"
-    "  --version        print the version\n"
+    "  -h, --help         this help; graphrun COMMAND --help for a command's\n"
+    "  --version          print the version\n"
     "\n"
-    "Plugins (shared libraries adding ops) are loaded from every folder in\n"
-    "GRAPHRUN_PLUGIN_PATH (':'-separated) and from a config's `plugins:` list.\n";
+    "Commands that read a config take --set PATH=VALUE (repeatable), which changes\n"
+    "the config before it is checked: --set train.optimizer.lr=0.001\n"
+    "--set graph.lstm.num_units=128 (graph nodes by name). Plugins (shared\n"
+    "libraries adding ops) are loaded from every folder in GRAPHRUN_PLUGIN_PATH\n"
+    "(':'-separated) and from a config's `plugins:` list.\n";
 
-static const char usage_train[] =
-    "usage: graphrun train CONFIG [--threads N] [--resume CHECKPOINT]\n"
-    "\n"
-    "Build the graph declared in CONFIG, train it with the configured optimizer,\n"
-    "print 'train loss: L | test accuracy: A' every eval.every steps (accuracy on\n"
-    "the first eval.samples test images), then the accuracy on the whole test set\n"
-    "and the wall time.\n"
-    "\n"
-    "options:\n"
-    "  --threads N      threads for kernels and BLAS (0: every core; default: the\n"
-    "                   config's train.threads, else every core)\n"
-    "  --resume CKPT    continue from a checkpoint written by this config's run\n"
-    "  -h, --help       show this help\n"
-    "\n"
-    "With train.checkpoint set, a checkpoint is written every train.checkpoint.every\n"
-    "steps, at the end, and on SIGINT or SIGTERM (then graphrun exits with 130 or\n"
-    "143 after saving; a second signal stops it at once). A run resumed with the\n"
-    "same config and thread count prints the same losses as one never stopped.\n"
-    "\n"
-    "The config format is described in README.md; configs/lstm_mnist.yaml is a\n"
-    "complete example.\n";
+struct command {
+    const char *name;
+    const char *usage;
+    const char *options; /* the options it takes, space-separated */
+    int positional_min, positional_max;
+};
 
-static const char usage_bench[] =
-    "usage: graphrun bench CONFIG [--epochs N] [--batch N] [--threads N] [--eval-repeats N] [--json]\n"
-    "\n"
-    "Train the model CONFIG declares for whole epochs without the periodic\n"
-    "evaluation, timing each epoch, then time evaluation of the whole test set\n"
-    "(the median of --eval-repeats runs). Reports time per epoch and per step,\n"
-    "GFLOP/s (operations counted from the graph), test accuracy and peak RSS.\n"
-    "\n"
-    "options:\n"
-    "  --epochs N         epochs to train (default 1)\n"
-    "  --batch N          batch size instead of the config's train.batch_size\n"
-    "  --threads N        threads (0: every core; default: the config's)\n"
-    "  --eval-repeats N   evaluations of the test set to time (default 3)\n"
-    "  --json             also print the figures as one JSON line\n";
+static const struct command commands[] = {
+    {"train",
+     "usage: graphrun train CONFIG [--set PATH=VALUE]... [--threads N] [--resume CKPT]\n"
+     "                     [--run-dir DIR | --no-run-dir] [--quiet]\n"
+     "\n"
+     "Build the graph declared in CONFIG and train it. Every eval.every steps it\n"
+     "prints 'train loss: L | test accuracy: A' (accuracy on the first\n"
+     "eval.samples test images); at the end, the accuracy on the whole test set\n"
+     "and the wall time. On a terminal a progress line is redrawn in place;\n"
+     "otherwise (pipes, CI) only those lines are printed.\n"
+     "\n"
+     "Each run writes a folder (runs/<config>-<date>-<time> by default; the path\n"
+     "is printed) holding config.yaml (the effective config), metrics.csv and\n"
+     "metrics.jsonl (step, epoch, loss, eval accuracy, learning rate, wall time),\n"
+     "checkpoint.safetensors (unless train.checkpoint.path says elsewhere) and\n"
+     "plot.png (loss and accuracy, drawn by gnuplot).\n"
+     "\n"
+     "options:\n"
+     "  --set PATH=VALUE   change the config before it is checked (repeatable)\n"
+     "  --threads N        threads for kernels and BLAS (0: every core; default: the\n"
+     "                     config's train.threads, else every core)\n"
+     "  --resume CKPT      continue from a checkpoint; a checkpoint inside a run\n"
+     "                     folder continues that folder\n"
+     "  --run-dir DIR      write the run folder here\n"
+     "  --no-run-dir       write no run folder\n"
+     "  --quiet            print only the result\n"
+     "\n"
+     "A checkpoint is written at the end, every train.checkpoint.every steps, and\n"
+     "on SIGINT or SIGTERM (then graphrun exits with 130 or 143; a second signal\n"
+     "stops it at once). A run resumed with the same config and thread count\n"
+     "prints the same losses as one never stopped.\n",
+     "--set --threads --resume --run-dir --no-run-dir --quiet", 1, 1},
+    {"check",
+     "usage: graphrun check CONFIG [--set PATH=VALUE]...\n"
+     "\n"
+     "Validate CONFIG and its data files as a training run would, without\n"
+     "training: every key, every node and shape, the data's headers, sizes and\n"
+     "labels, and the memory the run needs. Prints the graph with its shapes and\n"
+     "parameter counts. Exits 0 only if `graphrun train CONFIG` would start.\n",
+     "--set", 1, 1},
+    {"summary",
+     "usage: graphrun summary CONFIG [--set PATH=VALUE]...\n"
+     "\n"
+     "The graph as a table: each node's op, output shape (one sample),\n"
+     "parameters and forward operations per sample, with totals and the memory\n"
+     "the run plans to hold.\n",
+     "--set", 1, 1},
+    {"graph",
+     "usage: graphrun graph CONFIG [--set PATH=VALUE]... [--backward] [-o FILE]\n"
+     "\n"
+     "Write the forward graph in Graphviz DOT to standard output or FILE: inputs\n"
+     "as boxes, parameters as grey ellipses, every node with its op and shape.\n"
+     "With --backward, the gradients too (dashed, red): d(node) for every node a\n"
+     "gradient reaches, flowing from the loss back to the parameters.\n"
+     "Render it with: dot -Tpng graph.dot -o graph.png\n",
+     "--set --backward -o", 1, 1},
+    {"eval",
+     "usage: graphrun eval CONFIG --checkpoint CKPT [--set PATH=VALUE]... [--threads N]\n"
+     "                     [--predictions FILE]\n"
+     "\n"
+     "Load CKPT into CONFIG's graph and evaluate the whole test set: accuracy,\n"
+     "each class's precision and recall, and the confusion matrix. With\n"
+     "--predictions, also write one CSV row per test image to FILE:\n"
+     "index,label,predicted,probability (the predicted class's).\n",
+     "--set --checkpoint --threads --predictions", 1, 1},
+    {"predict",
+     "usage: graphrun predict CONFIG --checkpoint CKPT IMAGE... [--json] [--set PATH=VALUE]...\n"
+     "\n"
+     "Classify images with CKPT's weights: each IMAGE is a PNG (converted to\n"
+     "8-bit gray) or PGM file of the training images' size (28x28 for MNIST:\n"
+     "a light digit on a dark background, as in the data). Prints the predicted\n"
+     "class and every class's probability, or, with --json, one JSON array.\n",
+     "--set --checkpoint --json --threads", 2, 100000},
+    {"plot",
+     "usage: graphrun plot RUN_DIR\n"
+     "\n"
+     "Redraw RUN_DIR/plot.png from RUN_DIR/metrics.csv (training loss above,\n"
+     "evaluation accuracy below) with gnuplot.\n",
+     "", 1, 1},
+    {"ops",
+     "usage: graphrun ops [NAME] [--plugin FILE]...\n"
+     "\n"
+     "Without NAME, list every op: built-in ones, those of the plugins in\n"
+     "GRAPHRUN_PLUGIN_PATH and those of the --plugin files, with their inputs,\n"
+     "attributes (type, default, range) and origin. With NAME, describe that op.\n",
+     "--plugin", 0, 1},
+    {"gradcheck",
+     "usage: graphrun gradcheck CONFIG [--set PATH=VALUE]... [--batch N] [--seed N]\n"
+     "\n"
+     "Build CONFIG's graph (its plugins included) at batch N (default 2) and check\n"
+     "every op node's backward against central finite differences of its\n"
+     "forward (h = 1e-2), with parameters drawn from their initializers and\n"
+     "other inputs at random: |analytic - numeric| <= atol + 2e-3 |g| for every\n"
+     "checked element (at most 400 an input), where atol is 2e-4, or the float\n"
+     "forward's rounding floor when larger (the 'noise' column). Needs no data.\n"
+     "Exits 0 only if every node passes.\n",
+     "--set --batch --seed", 1, 1},
+    {"bench",
+     "usage: graphrun bench CONFIG [--set PATH=VALUE]... [--epochs N] [--batch N] [--threads N]\n"
+     "                     [--eval-repeats N] [--json]\n"
+     "\n"
+     "Train the model CONFIG declares for whole epochs without the periodic\n"
+     "evaluation, timing each epoch, then time evaluation of the whole test set\n"
+     "(the median of --eval-repeats runs). Reports time per epoch and per step,\n"
+     "GFLOP/s (operations counted from the graph), test accuracy and peak RSS.\n",
+     "--set --epochs --batch --threads --eval-repeats --json", 1, 1},
+};
 
-static const char usage_check[] =
-    "usage: graphrun check CONFIG\n"
-    "\n"
-    "Validate CONFIG and its data files as a training run would, without\n"
-    "training: every key, every node and shape, the data's headers, sizes and\n"
-    "labels, and the memory the run needs. Prints the graph with its shapes and\n"
-    "parameter counts. Exits 0 only if `graphrun train CONFIG` would start.\n";
+/* ---- options ---------------------------------------------------------------- */
 
-static const char usage_ops[] =
-    "usage: graphrun ops [NAME] [--plugin FILE]...\n"
-    "\n"
-    "Without NAME, list every op: built-in ones, those of the plugins in\n"
-    "GRAPHRUN_PLUGIN_PATH and those of the --plugin files, with their inputs,\n"
-    "attributes (type, default, range) and origin. With NAME, describe that op.\n";
+#define MAX_SETS 64
 
-static const char usage_gradcheck[] =
-    "usage: graphrun gradcheck CONFIG [--batch N] [--seed N]\n"
-    "\n"
-    "Build CONFIG's graph (its plugins included) at batch N (default 2) and check\n"
-    "every op node's backward against central finite differences of its\n"
-    "forward (h = 1e-2), with parameters drawn from their initializers and\n"
-    "other inputs at random: |analytic - numeric| <= atol + 2e-3 |g| for every\n"
-    "checked element (at most 400 an input), where atol is 2e-4, or the float\n"
-    "forward's rounding floor when larger (the 'noise' column). Needs no data.\n"
-    "Exits 0 only if every node passes.\n";
+struct cli {
+    const struct command *cmd;
+    const char *pos[4096];
+    int n_pos;
+    const char *sets[MAX_SETS];
+    int n_sets;
+    const char *plugins[32];
+    int n_plugins;
+    int threads, batch, seed, epochs, eval_repeats;
+    const char *checkpoint, *resume, *run_dir, *output, *predictions;
+    int no_run_dir, quiet, json, backward;
+};
+
+static int takes(const struct command *c, const char *opt) {
+    size_t n = strlen(opt);
+    for (const char *p = c->options; (p = strstr(p, opt)); p += n)
+        if ((p == c->options || p[-1] == ' ') && (p[n] == ' ' || p[n] == 0)) return 1;
+    return 0;
+}
+
+static int parse_int(const char *s, int lo, int hi, int *out) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < lo || v > hi) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+/* Returns 0 to run, 1 after printing help, 2 on a usage error. */
+static int parse(const struct command *c, int argc, char **argv, struct cli *o) {
+    memset(o, 0, sizeof *o);
+    o->cmd = c;
+    o->threads = -1;
+    o->batch = 0;
+    o->seed = 1;
+    o->epochs = 1;
+    o->eval_repeats = 3;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(c->usage, stdout);
+            return 1;
+        }
+        if (a[0] != '-' || !a[1]) {
+            if (o->n_pos == (int)(sizeof o->pos / sizeof o->pos[0]) || o->n_pos == c->positional_max) {
+                fprintf(stderr, "graphrun %s: unexpected argument '%s' (see graphrun %s --help)\n", c->name, a, c->name);
+                return 2;
+            }
+            o->pos[o->n_pos++] = a;
+            continue;
+        }
+        if (!takes(c, a)) {
+            fprintf(stderr, "graphrun %s: unknown option '%s' (see graphrun %s --help)\n", c->name, a, c->name);
+            return 2;
+        }
+        /* flags */
+        if (!strcmp(a, "--no-run-dir")) { o->no_run_dir = 1; continue; }
+        if (!strcmp(a, "--quiet")) { o->quiet = 1; continue; }
+        if (!strcmp(a, "--json")) { o->json = 1; continue; }
+        if (!strcmp(a, "--backward")) { o->backward = 1; continue; }
+        /* options with a value */
+        if (i + 1 >= argc) {
+            fprintf(stderr, "graphrun %s: %s needs a value (see graphrun %s --help)\n", c->name, a, c->name);
+            return 2;
+        }
+        const char *v = argv[++i];
+        int *num = NULL, lo = 1, hi = 1 << 20;
+        if (!strcmp(a, "--set")) {
+            if (o->n_sets == MAX_SETS) {
+                fprintf(stderr, "graphrun %s: at most %d --set\n", c->name, MAX_SETS);
+                return 2;
+            }
+            o->sets[o->n_sets++] = v;
+        } else if (!strcmp(a, "--plugin")) {
+            if (o->n_plugins == (int)(sizeof o->plugins / sizeof o->plugins[0])) {
+                fprintf(stderr, "graphrun %s: at most %d --plugin\n", c->name, o->n_plugins);
+                return 2;
+            }
+            o->plugins[o->n_plugins++] = v;
+        } else if (!strcmp(a, "--checkpoint")) o->checkpoint = v;
+        else if (!strcmp(a, "--resume")) o->resume = v;
+        else if (!strcmp(a, "--run-dir")) o->run_dir = v;
+        else if (!strcmp(a, "-o")) o->output = v;
+        else if (!strcmp(a, "--predictions")) o->predictions = v;
+        else if (!strcmp(a, "--threads")) num = &o->threads, lo = 0, hi = 64;
+        else if (!strcmp(a, "--batch")) num = &o->batch;
+        else if (!strcmp(a, "--seed")) num = &o->seed, lo = 0, hi = INT32_MAX;
+        else if (!strcmp(a, "--epochs")) num = &o->epochs, hi = 1000;
+        else if (!strcmp(a, "--eval-repeats")) num = &o->eval_repeats, hi = 100;
+        if (num && parse_int(v, lo, hi, num)) {
+            fprintf(stderr, "graphrun %s: %s needs a number from %d to %d\n", c->name, a, lo, hi);
+            return 2;
+        }
+    }
+    if (o->n_pos < c->positional_min) {
+        fprintf(stderr, "graphrun %s: missing %s (see graphrun %s --help)\n", c->name,
+                !strcmp(c->name, "plot") ? "RUN_DIR" : o->n_pos == 0 ? "CONFIG" : "IMAGE", c->name);
+        return 2;
+    }
+    if (takes(c, "--checkpoint") && !o->checkpoint) {
+        fprintf(stderr, "graphrun %s: --checkpoint CKPT is required (see graphrun %s --help)\n", c->name, c->name);
+        return 2;
+    }
+    return 0;
+}
+
+/* ---- shared set-up ---------------------------------------------------------- */
 
 /* The one piece of global state: set by the signal handler, read by the
  * training loop through ctx.interrupt. */
@@ -112,8 +294,7 @@ static void on_signal(int sig) {
     g_interrupt = sig;
 }
 
-/* A context with the plugins of GRAPHRUN_PLUGIN_PATH loaded; prints the
- * error and returns -1 on failure. */
+/* A context with the plugins of GRAPHRUN_PLUGIN_PATH loaded. */
 static int open_ctx(struct gr_ctx *ctx) {
     if (gr_ctx_init(ctx)) {
         fprintf(stderr, "graphrun: %s\n", ctx->err);
@@ -127,253 +308,436 @@ static int open_ctx(struct gr_ctx *ctx) {
     return 0;
 }
 
-static int parse_int(const char *s, int lo, int hi, int *out) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi) return -1;
-    *out = (int)v;
+/* Context, config (with --set) and, if `session`, everything up to the first
+ * step, with the checkpoint loaded when one is given. Prints the error. */
+struct job {
+    struct gr_ctx ctx;
+    struct gr_config cfg;
+    struct gr_session s;
+    int have_ctx, have_cfg, have_session;
+    int64_t ckpt_step;
+};
+
+static void close_job(struct job *j) {
+    if (j->have_session) gr_session_close(&j->s);
+    if (j->have_cfg) gr_config_free(&j->ctx, &j->cfg);
+    if (j->have_ctx) gr_ctx_free(&j->ctx);
+    memset(j, 0, sizeof *j);
+}
+
+static int open_job(struct job *j, const struct cli *o, int session) {
+    memset(j, 0, sizeof *j);
+    if (open_ctx(&j->ctx)) return -1;
+    j->have_ctx = 1;
+    int rc = gr_config_load_ex(&j->ctx, &j->cfg, o->pos[0], o->sets, o->n_sets);
+    j->have_cfg = 1;
+    if (rc == 0 && session) {
+        struct gr_train_opts opts = {.threads = o->threads, .out = NULL};
+        rc = gr_session_open(&j->ctx, &j->s, &j->cfg, &opts);
+        j->have_session = 1;
+        if (rc == 0 && o->checkpoint) rc = gr_checkpoint_load(&j->s, o->checkpoint, &j->ckpt_step);
+        if (rc == 0 && j->s.logits < 0 && (takes(o->cmd, "--checkpoint")))
+            rc = gr_fail(&j->ctx, "%s: %s needs an eval section naming the logits node", o->pos[0], o->cmd->name);
+    }
+    if (rc) {
+        fprintf(stderr, "%s\n", j->ctx.err);
+        close_job(j);
+        return -1;
+    }
     return 0;
 }
 
-static int cmd_train(int argc, char **argv) {
-    const char *config = NULL;
-    struct gr_train_opts opts = {.threads = -1, .out = stdout};
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(usage_train, stdout);
-            return 0;
-        } else if (!strcmp(a, "--threads")) {
-            if (i + 1 >= argc || parse_int(argv[i + 1], 0, 64, &opts.threads)) {
-                fprintf(stderr, "graphrun train: --threads needs a number from 0 to 64\n");
-                return 2;
-            }
-            i++;
-        } else if (!strcmp(a, "--resume")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "graphrun train: --resume needs a checkpoint file\n");
-                return 2;
-            }
-            opts.resume = argv[++i];
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "graphrun train: unknown option '%s' (see graphrun train --help)\n", a);
-            return 2;
-        } else if (!config) {
-            config = a;
-        } else {
-            fprintf(stderr, "graphrun train: one CONFIG only, got '%s' and '%s'\n", config, a);
-            return 2;
-        }
+static const char *base_name(const char *path, char *buf, size_t len) {
+    const char *b = strrchr(path, '/');
+    snprintf(buf, len, "%s", b ? b + 1 : path);
+    char *dot = strrchr(buf, '.');
+    if (dot && dot != buf) *dot = 0;
+    return buf;
+}
+
+/* ---- train ------------------------------------------------------------------ */
+
+static int cmd_train(struct cli *o) {
+    struct job j;
+    if (open_job(&j, o, 0)) return 1;
+    /* the run folder: given, the resumed checkpoint's, or a new dated one */
+    char run_dir[4096] = "";
+    if (o->run_dir) {
+        snprintf(run_dir, sizeof run_dir, "%s", o->run_dir);
+    } else if (!o->no_run_dir && o->resume) {
+        char probe[4200];
+        snprintf(run_dir, sizeof run_dir, "%s", o->resume);
+        char *slash = strrchr(run_dir, '/');
+        if (slash) *slash = 0;
+        else snprintf(run_dir, sizeof run_dir, ".");
+        snprintf(probe, sizeof probe, "%s/metrics.csv", run_dir);
+        struct stat st;
+        if (stat(probe, &st) != 0) run_dir[0] = 0;
     }
-    if (!config) {
-        fprintf(stderr, "graphrun train: missing CONFIG (see graphrun train --help)\n");
-        return 2;
+    if (!run_dir[0] && !o->no_run_dir) {
+        char stem[256], when[64];
+        time_t t = time(NULL);
+        strftime(when, sizeof when, "%Y%m%d-%H%M%S", localtime(&t));
+        snprintf(run_dir, sizeof run_dir, "runs/%s-%s", base_name(o->pos[0], stem, sizeof stem), when);
+        /* two runs started in the same second get their own folders */
+        struct stat st;
+        for (int k = 2; stat(run_dir, &st) == 0 && k < 1000; k++)
+            snprintf(run_dir, sizeof run_dir, "runs/%s-%s-%d", stem, when, k);
     }
-    struct gr_ctx ctx;
-    if (open_ctx(&ctx)) return 1;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    ctx.interrupt = &g_interrupt;
-    struct gr_config cfg;
-    int rc = gr_config_load(&ctx, &cfg, config);
+    j.ctx.interrupt = &g_interrupt;
+    struct gr_train_opts opts = {
+        .threads = o->threads,
+        .out = stdout,
+        .resume = o->resume,
+        .run_dir = run_dir[0] ? run_dir : NULL,
+        .progress = isatty(STDOUT_FILENO),
+        .quiet = o->quiet,
+    };
+    if (!o->quiet) {
+        printf("effective config (%s, %d override%s):\n", o->pos[0], o->n_sets, o->n_sets == 1 ? "" : "s");
+        const char *text = j.cfg.run_text, *body = strchr(text, '\n'); /* past its comment line */
+        for (const char *p = body ? body + 1 : text; *p;) {
+            const char *nl = strchr(p, '\n');
+            int n = nl ? (int)(nl - p) : (int)strlen(p);
+            printf("  | %.*s\n", n, p);
+            p += n + (nl ? 1 : 0);
+        }
+    }
     struct gr_train_result res;
-    memset(&res, 0, sizeof res);
-    if (rc == 0) rc = gr_train(&ctx, &cfg, &opts, &res);
-    if (rc) fprintf(stderr, "%s\n", ctx.err);
-    gr_config_free(&ctx, &cfg);
-    gr_ctx_free(&ctx);
+    int rc = gr_train(&j.ctx, &j.cfg, &opts, &res);
+    if (rc) fprintf(stderr, "%s\n", j.ctx.err);
+    if (run_dir[0] && (rc == 0 || res.steps > 0)) {
+        char err[512];
+        if (plot_run(run_dir, err, sizeof err)) fprintf(stderr, "graphrun train: no plot: %s\n", err);
+        else printf("run folder: %s (plot.png, metrics.csv, metrics.jsonl, config.yaml)\n", run_dir);
+    }
+    close_job(&j);
     if (rc) return 1;
     return res.interrupted ? 128 + (int)g_interrupt : 0;
 }
 
-static int cmd_check(int argc, char **argv) {
-    const char *config = NULL;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(usage_check, stdout);
-            return 0;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "graphrun check: unknown option '%s' (see graphrun check --help)\n", a);
-            return 2;
-        } else if (!config) {
-            config = a;
-        } else {
-            fprintf(stderr, "graphrun check: one CONFIG only, got '%s' and '%s'\n", config, a);
-            return 2;
-        }
+/* ---- check and summary ------------------------------------------------------ */
+
+static int64_t node_params(const struct gr_graph *g, const struct gr_node *nd) {
+    int64_t p = (nd->op->flags & GR_OP_PARAM) ? gr_shape_count(&nd->shape) : 0;
+    for (int k = nd->n_user; k < nd->n_in; k++) p += gr_shape_count(&g->nodes[nd->in[k]].shape);
+    return p;
+}
+
+/* a node's own shape without its batch axis (parameters have none) */
+static const char *sample_shape(const struct gr_node *nd, char *buf, size_t len) {
+    struct gr_shape s = nd->shape;
+    if (!(nd->op->flags & GR_OP_PARAM) && s.rank > 0) {
+        for (int d = 1; d < s.rank; d++) s.dim[d - 1] = s.dim[d];
+        s.rank--;
     }
-    if (!config) {
-        fprintf(stderr, "graphrun check: missing CONFIG (see graphrun check --help)\n");
-        return 2;
+    return gr_shape_format(&s, buf, len);
+}
+
+static int cmd_check(struct cli *o) {
+    struct job j;
+    if (open_job(&j, o, 1)) return 1;
+    char sh[96];
+    printf("%s: valid; training would start\n", o->pos[0]);
+    printf("  data: %lld training and %lld test samples\n", (long long)j.s.train.n, (long long)j.s.test.n);
+    printf("  %-20s %-22s %-18s %12s\n", "node", "op", "shape", "parameters");
+    int64_t total = 0;
+    for (int i = 0; i < j.s.g.n; i++) {
+        const struct gr_node *nd = &j.s.g.nodes[i];
+        if (nd->op->flags & GR_OP_PARAM && nd->owner >= 0) continue;
+        int64_t params = node_params(&j.s.g, nd);
+        total += params;
+        printf("  %-20s %-22s %-18s %12lld\n", nd->name, nd->op->name, gr_shape_format(&nd->shape, sh, sizeof sh),
+               (long long)params);
     }
-    struct gr_ctx ctx;
-    if (open_ctx(&ctx)) return 1;
-    struct gr_config cfg;
-    struct gr_session s;
-    memset(&s, 0, sizeof s);
-    struct gr_train_opts opts = {.threads = 1, .out = NULL};
-    int rc = gr_config_load(&ctx, &cfg, config);
-    if (rc == 0) rc = gr_session_open(&ctx, &s, &cfg, &opts);
+    printf("  %-20s %-22s %-18s %12lld\n", "total", "", "", (long long)total);
+    printf("  memory: training plan %.1f MB at batch %lld, evaluation plan %.1f MB at batch %lld\n",
+           (double)j.s.tp.arena_bytes / 1e6, (long long)j.s.tp.cap,
+           j.s.logits >= 0 ? (double)j.s.ep.arena_bytes / 1e6 : 0.0, (long long)(j.s.logits >= 0 ? j.s.ep.cap : 0));
+    close_job(&j);
+    return 0;
+}
+
+static void print_count(int64_t n, int width) {
+    char buf[32], out[48];
+    snprintf(buf, sizeof buf, "%lld", (long long)n);
+    int len = (int)strlen(buf), k = 0;
+    for (int i = 0; i < len; i++) {
+        if (i && (len - i) % 3 == 0) out[k++] = ',';
+        out[k++] = buf[i];
+    }
+    out[k] = 0;
+    printf("%*s", width, out);
+}
+
+static int cmd_summary(struct cli *o) {
+    struct job j;
+    if (open_job(&j, o, 1)) return 1;
+    const struct gr_graph *g = &j.s.g;
+    double batch = (double)j.s.tp.cap;
+    printf("%s\n", o->pos[0]);
+    printf("%-16s %-22s %-16s %12s %16s\n", "node", "op", "output (sample)", "parameters", "FLOPs/sample");
+    int64_t total = 0;
+    double ftotal = 0, btotal = 0;
+    char sh[96];
+    for (int i = 0; i < g->n; i++) {
+        const struct gr_node *nd = &g->nodes[i];
+        if (nd->op->flags & GR_OP_PARAM && nd->owner >= 0) continue;
+        int64_t params = node_params(g, nd);
+        double f = 0, b = 0;
+        gr_plan_node_flops(&j.s.tp, i, &f, &b);
+        total += params;
+        ftotal += f;
+        btotal += b;
+        printf("%-16s %-22s %-16s ", nd->name, nd->op->name, sample_shape(nd, sh, sizeof sh));
+        print_count(params, 12);
+        print_count((int64_t)llround(f / batch), 17);
+        printf("\n");
+    }
+    printf("%-16s %-22s %-16s ", "total", "", "");
+    print_count(total, 12);
+    print_count((int64_t)llround(ftotal / batch), 17);
+    printf("\n\n");
+    printf("training: %.2f MFLOP a sample forward and backward, %.1f GFLOP an epoch of %lld samples\n",
+           (ftotal + btotal) / batch / 1e6, (ftotal + btotal) / batch * (double)j.s.train.n / 1e9,
+           (long long)j.s.train.n);
+    double pbytes = (double)g->n_weights * 4;
+    printf("memory:   parameters %.1f KB (with gradients and %s state %.1f KB)\n", pbytes / 1e3,
+           j.cfg.optim.kind == GR_OPTIM_ADAM ? "Adam" : "SGD", pbytes * (j.cfg.optim.kind == GR_OPTIM_ADAM ? 4 : 3) / 1e3);
+    printf("          training plan %.1f MB at batch %lld, evaluation plan %.1f MB at batch %lld\n",
+           (double)j.s.tp.arena_bytes / 1e6, (long long)j.s.tp.cap,
+           j.s.logits >= 0 ? (double)j.s.ep.arena_bytes / 1e6 : 0.0, (long long)(j.s.logits >= 0 ? j.s.ep.cap : 0));
+    printf("          data %.1f MB (images kept as bytes)\n",
+           (double)(j.s.train.images.bytes + j.s.train.labels.bytes + j.s.test.images.bytes + j.s.test.labels.bytes) /
+               1e6);
+    close_job(&j);
+    return 0;
+}
+
+/* ---- graph (DOT) ------------------------------------------------------------ */
+
+static void dot_escape(FILE *f, const char *s) {
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') fputc('\\', f);
+        fputc(*s, f);
+    }
+}
+
+static int cmd_graph(struct cli *o) {
+    struct job j;
+    if (open_job(&j, o, 0)) return 1;
+    struct gr_graph g;
+    gr_graph_init(&g, &j.ctx, j.cfg.path);
+    int rc = gr_config_load_plugins(&j.ctx, &j.cfg);
+    if (rc == 0) rc = gr_build_graph(&j.ctx, &g, j.cfg.path, j.cfg.graph, j.cfg.batch_size);
+    int loss = rc == 0 ? gr_graph_find(&g, j.cfg.loss) : -1;
+    struct gr_plan p;
+    memset(&p, 0, sizeof p);
+    if (rc == 0 && o->backward) {
+        if (loss < 0) rc = gr_fail(&j.ctx, "%s: train.loss names no node", j.cfg.path);
+        else if (gr_graph_alloc_params(&g) || gr_plan_init(&p, &g, 1, &loss, 1, loss)) rc = -1;
+    }
+    FILE *f = stdout;
+    if (rc == 0 && o->output && !(f = fopen(o->output, "w"))) rc = gr_fail(&j.ctx, "%s: cannot write", o->output);
     if (rc) {
-        fprintf(stderr, "%s\n", ctx.err);
+        fprintf(stderr, "%s\n", j.ctx.err);
     } else {
         char sh[96];
-        printf("%s: valid; training would start\n", config);
-        printf("  data: %lld training and %lld test samples\n", (long long)s.train.n, (long long)s.test.n);
-        printf("  %-20s %-22s %-18s %12s\n", "node", "op", "shape", "parameters");
-        int64_t total = 0;
-        for (int i = 0; i < s.g.n; i++) {
-            const struct gr_node *nd = &s.g.nodes[i];
-            if (nd->op->flags & GR_OP_PARAM && nd->owner >= 0) continue;
-            int64_t params = (nd->op->flags & GR_OP_PARAM) ? gr_shape_count(&nd->shape) : 0;
-            for (int k = nd->n_user; k < nd->n_in; k++) params += gr_shape_count(&s.g.nodes[nd->in[k]].shape);
-            total += params;
-            printf("  %-20s %-22s %-18s %12lld\n", nd->name, nd->op->name, gr_shape_format(&nd->shape, sh, sizeof sh),
-                   (long long)params);
+        fprintf(f, "// graphrun graph %s%s\ndigraph graphrun {\n", o->pos[0], o->backward ? " --backward" : "");
+        fprintf(f, "  rankdir=TB;\n  node [fontname=\"sans\", fontsize=10];\n  edge [color=\"#555555\"];\n");
+        for (int i = 0; i < g.n; i++) {
+            const struct gr_node *nd = &g.nodes[i];
+            fprintf(f, "  \"");
+            dot_escape(f, nd->name);
+            if (nd->op->flags & GR_OP_PARAM)
+                fprintf(f, "\" [shape=ellipse, style=filled, fillcolor=\"#e8e8e8\", label=\"");
+            else if (nd->op->flags & GR_OP_INPUT)
+                fprintf(f, "\" [shape=box, style=\"rounded,filled\", fillcolor=\"#d8e8f8\", label=\"");
+            else
+                fprintf(f, "\" [shape=box, label=\"");
+            dot_escape(f, nd->name);
+            fprintf(f, "\\n%s\\n%s\"];\n", nd->op->name, gr_shape_format(&nd->shape, sh, sizeof sh));
         }
-        printf("  %-20s %-22s %-18s %12lld\n", "total", "", "", (long long)total);
-        printf("  memory: training plan %.1f MB at batch %lld, evaluation plan %.1f MB at batch %lld\n",
-               (double)s.tp.arena_bytes / 1e6, (long long)s.tp.cap, s.logits >= 0 ? (double)s.ep.arena_bytes / 1e6 : 0.0,
-               (long long)(s.logits >= 0 ? s.ep.cap : 0));
+        for (int i = 0; i < g.n; i++)
+            for (int k = 0; k < g.nodes[i].n_in; k++) {
+                fprintf(f, "  \"");
+                dot_escape(f, g.nodes[g.nodes[i].in[k]].name);
+                fprintf(f, "\" -> \"");
+                dot_escape(f, g.nodes[i].name);
+                fprintf(f, "\";\n");
+            }
+        if (o->backward) {
+            /* d(x) for every node with a gradient; edges run from a node's
+             * gradient to its inputs' gradients, as backward computes them */
+            for (int i = 0; i < g.n; i++) {
+                if (!p.bwd[i]) continue;
+                fprintf(f, "  \"d:");
+                dot_escape(f, g.nodes[i].name);
+                fprintf(f, "\" [shape=box, style=dashed, color=\"#d62728\", fontcolor=\"#d62728\", label=\"d ");
+                dot_escape(f, g.nodes[i].name);
+                fprintf(f, "%s\"];\n", i == loss ? " = 1" : "");
+            }
+            for (int i = 0; i < g.n; i++)
+                for (int k = 0; k < g.nodes[i].n_in; k++) {
+                    if (!p.bwd[i] || !p.args[i].din[k]) continue;
+                    fprintf(f, "  \"d:");
+                    dot_escape(f, g.nodes[i].name);
+                    fprintf(f, "\" -> \"d:");
+                    dot_escape(f, g.nodes[g.nodes[i].in[k]].name);
+                    fprintf(f, "\" [color=\"#d62728\", style=dashed];\n");
+                }
+        }
+        fprintf(f, "}\n");
+        if (f != stdout) fclose(f);
     }
-    gr_session_close(&s);
-    gr_config_free(&ctx, &cfg);
-    gr_ctx_free(&ctx);
+    gr_plan_free(&p);
+    gr_graph_free(&g);
+    close_job(&j);
     return rc ? 1 : 0;
 }
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+/* ---- eval and predict ------------------------------------------------------- */
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static int cmd_bench(int argc, char **argv) {
-    const char *config = NULL;
-    int epochs = 1, batch = 0, threads = -1, repeats = 3, json = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        int *target = NULL, lo = 1, hi = 1000000;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(usage_bench, stdout);
-            return 0;
-        } else if (!strcmp(a, "--json")) {
-            json = 1;
-            continue;
-        } else if (!strcmp(a, "--epochs")) {
-            target = &epochs;
-            hi = 1000;
-        } else if (!strcmp(a, "--batch")) {
-            target = &batch;
-            hi = 1 << 20;
-        } else if (!strcmp(a, "--threads")) {
-            target = &threads;
-            lo = 0;
-            hi = 64;
-        } else if (!strcmp(a, "--eval-repeats")) {
-            target = &repeats;
-            hi = 100;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "graphrun bench: unknown option '%s' (see graphrun bench --help)\n", a);
-            return 2;
-        } else if (!config) {
-            config = a;
-            continue;
-        } else {
-            fprintf(stderr, "graphrun bench: one CONFIG only, got '%s' and '%s'\n", config, a);
-            return 2;
-        }
-        if (i + 1 >= argc || parse_int(argv[i + 1], lo, hi, target)) {
-            fprintf(stderr, "graphrun bench: %s needs a number from %d to %d\n", a, lo, hi);
-            return 2;
-        }
-        i++;
-    }
-    if (!config) {
-        fprintf(stderr, "graphrun bench: missing CONFIG (see graphrun bench --help)\n");
-        return 2;
-    }
-    struct gr_ctx ctx;
-    if (open_ctx(&ctx)) return 1;
-    struct gr_config cfg;
-    struct gr_session s;
-    memset(&s, 0, sizeof s);
-    int rc = gr_config_load(&ctx, &cfg, config);
-    if (rc == 0 && !cfg.has_eval) rc = gr_fail(&ctx, "%s: bench needs an eval section (its logits node)", config);
-    if (rc == 0) {
-        if (batch) cfg.batch_size = batch;
-        cfg.steps = 0;
-        cfg.epochs = epochs;
-        struct gr_train_opts opts = {.threads = threads, .out = NULL};
-        rc = gr_session_open(&ctx, &s, &cfg, &opts);
-    }
-    if (rc) {
-        fprintf(stderr, "%s\n", ctx.err);
-        gr_session_close(&s);
-        gr_config_free(&ctx, &cfg);
-        gr_ctx_free(&ctx);
+static int cmd_eval(struct cli *o) {
+    struct job j;
+    if (open_job(&j, o, 1)) return 1;
+    struct gr_session *s = &j.s;
+    int64_t n = s->test.n, c = s->g.nodes[s->logits].shape.dim[1];
+    float *probs = malloc((size_t)(n * c) * sizeof *probs);
+    int64_t *conf = calloc((size_t)(c * c), sizeof *conf);
+    if (!probs || !conf || gr_session_predict(s, s->test.images.data, n, probs)) {
+        fprintf(stderr, "graphrun eval: %s\n", probs && conf ? j.ctx.err : "out of memory");
+        free(probs);
+        free(conf);
+        close_job(&j);
         return 1;
     }
-    int64_t per_epoch = (s.train.n + cfg.batch_size - 1) / cfg.batch_size;
-    double epoch_s[1000];
-    double fwd, bwd, efwd, ebwd;
-    gr_plan_flops(&s.tp, &fwd, &bwd);
-    printf("graphrun bench: %s, batch %lld, %d thread%s, %lld steps an epoch\n", config, (long long)cfg.batch_size,
-           gr_pool_threads(ctx.pool), gr_pool_threads(ctx.pool) == 1 ? "" : "s", (long long)per_epoch);
-    for (int e = 0; e < epochs; e++) {
-        double t0 = now_seconds();
-        for (int64_t k = 0; k < per_epoch; k++) gr_session_step(&s);
-        epoch_s[e] = now_seconds() - t0;
-        printf("  epoch %d: %.3f s, %.3f ms a step, %.1f GFLOP/s\n", e + 1, epoch_s[e], 1e3 * epoch_s[e] / (double)per_epoch,
-               (fwd + bwd) * (double)per_epoch / epoch_s[e] / 1e9);
+    FILE *pf = NULL;
+    if (o->predictions && !(pf = fopen(o->predictions, "w"))) {
+        fprintf(stderr, "graphrun eval: cannot write %s: %s\n", o->predictions, strerror(errno));
+        free(probs);
+        free(conf);
+        close_job(&j);
+        return 1;
     }
-    double eval_s[100], acc = 0;
-    for (int r = 0; r < repeats; r++) {
-        double t0 = now_seconds();
-        acc = gr_session_accuracy(&s, s.test.n);
-        eval_s[r] = now_seconds() - t0;
+    if (pf) fprintf(pf, "index,label,predicted,probability\n");
+    int64_t correct = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t best = 0;
+        for (int64_t k = 1; k < c; k++)
+            if (probs[i * c + k] > probs[i * c + best]) best = k;
+        int64_t truth = s->test.labels.data[i];
+        conf[truth * c + best]++;
+        correct += best == truth;
+        if (pf) fprintf(pf, "%lld,%lld,%lld,%.6f\n", (long long)i, (long long)truth, (long long)best,
+                        (double)probs[i * c + best]);
     }
-    /* forward operations for the whole test set, from the plan at its capacity */
-    gr_plan_set_batch(&s.ep, s.ep.cap);
-    gr_plan_flops(&s.ep, &efwd, &ebwd);
-    double eval_flop = efwd / (double)s.ep.cap * (double)s.test.n;
-    double sorted[1000];
-    memcpy(sorted, epoch_s, (size_t)epochs * sizeof *sorted);
-    qsort(sorted, (size_t)epochs, sizeof *sorted, cmp_double);
-    double epoch_med = sorted[epochs / 2];
-    qsort(eval_s, (size_t)repeats, sizeof *eval_s, cmp_double);
-    double eval_med = eval_s[repeats / 2];
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    double rss_mb = (double)ru.ru_maxrss / 1024.0;
-    double train_gflop = (fwd + bwd) * (double)per_epoch / 1e9;
-    printf("  test set: %lld images in %.4f s (median of %d), %.1f GFLOP/s, accuracy %.4f\n", (long long)s.test.n,
-           eval_med, repeats, eval_flop / eval_med / 1e9, acc);
-    printf("  operations: %.1f GFLOP an epoch (%.1f MFLOP a step), %.2f GFLOP for the test set\n", train_gflop,
-           (fwd + bwd) / 1e6, eval_flop / 1e9);
-    printf("  peak RSS: %.1f MB\n", rss_mb);
-    if (json) {
-        printf("{\"tool\": \"graphrun\", \"batch\": %lld, \"threads\": %d, \"steps_per_epoch\": %lld, \"epoch_seconds\": [",
-               (long long)cfg.batch_size, gr_pool_threads(ctx.pool), (long long)per_epoch);
-        for (int e = 0; e < epochs; e++) printf("%s%.4f", e ? ", " : "", epoch_s[e]);
-        printf("], \"epoch_median\": %.4f, \"step_ms\": %.4f, \"train_gflop_per_epoch\": %.3f, \"train_gflops\": %.2f, "
-               "\"eval_seconds\": %.5f, \"eval_gflops\": %.2f, \"accuracy\": %.4f, \"peak_rss_mb\": %.1f}\n",
-               epoch_med, 1e3 * epoch_med / (double)per_epoch, train_gflop, train_gflop / epoch_med, eval_med,
-               eval_flop / eval_med / 1e9, acc, rss_mb);
+    if (pf && fclose(pf)) {
+        fprintf(stderr, "graphrun eval: cannot write %s: %s\n", o->predictions, strerror(errno));
+        free(probs);
+        free(conf);
+        close_job(&j);
+        return 1;
     }
-    gr_session_close(&s);
-    gr_config_free(&ctx, &cfg);
-    gr_ctx_free(&ctx);
+    printf("%s, checkpoint %s (step %lld)\n", o->pos[0], o->checkpoint, (long long)j.ckpt_step);
+    printf("accuracy: %.4f (%lld of %lld test images)\n\n", (double)correct / (double)n, (long long)correct,
+           (long long)n);
+    printf("class  precision  recall  support\n");
+    for (int64_t k = 0; k < c; k++) {
+        int64_t tp = conf[k * c + k], pred = 0, truth = 0;
+        for (int64_t r = 0; r < c; r++) {
+            pred += conf[r * c + k];
+            truth += conf[k * c + r];
+        }
+        printf("%5lld  %9.4f  %6.4f  %7lld\n", (long long)k, pred ? (double)tp / (double)pred : 0.0,
+               truth ? (double)tp / (double)truth : 0.0, (long long)truth);
+    }
+    printf("\nconfusion matrix (rows: true class, columns: predicted)\n      ");
+    for (int64_t k = 0; k < c; k++) printf("%6lld", (long long)k);
+    printf("\n");
+    for (int64_t r = 0; r < c; r++) {
+        printf("%6lld", (long long)r);
+        for (int64_t k = 0; k < c; k++) printf("%6lld", (long long)conf[r * c + k]);
+        printf("\n");
+    }
+    free(probs);
+    free(conf);
+    close_job(&j);
+    return 0;
+}
+
+static int cmd_predict(struct cli *o) {
+    struct job j;
+    if (open_job(&j, o, 1)) return 1;
+    struct gr_session *s = &j.s;
+    int n = o->n_pos - 1;
+    int64_t size = s->test.sample_size, c = s->g.nodes[s->logits].shape.dim[1];
+    int64_t want_h = s->test.sample_rank == 2 ? s->test.sample_dim[0] : 1, want_w = s->test.sample_dim[s->test.sample_rank - 1];
+    uint8_t *all = malloc((size_t)(n * size));
+    float *probs = malloc((size_t)(n * c) * sizeof *probs);
+    int rc = all && probs ? 0 : 1;
+    for (int i = 0; i < n && rc == 0; i++) {
+        uint8_t *px = NULL;
+        int w, h;
+        char err[512];
+        if (image_read_gray(o->pos[1 + i], &px, &w, &h, err, sizeof err)) {
+            fprintf(stderr, "%s\n", err);
+            rc = 1;
+        } else if ((int64_t)w * h != size || (s->test.sample_rank == 2 && (h != want_h || w != want_w))) {
+            fprintf(stderr, "%s: %dx%d pixels, but the model reads %lldx%lld images\n", o->pos[1 + i], w, h,
+                    (long long)want_w, (long long)want_h);
+            rc = 1;
+        } else {
+            memcpy(all + (size_t)i * (size_t)size, px, (size_t)size);
+        }
+        free(px);
+    }
+    if (rc == 0 && gr_session_predict(s, all, n, probs)) {
+        fprintf(stderr, "%s\n", j.ctx.err);
+        rc = 1;
+    }
+    if (rc == 0) {
+        if (o->json) printf("[\n");
+        for (int i = 0; i < n; i++) {
+            const float *p = probs + (size_t)i * (size_t)c;
+            int64_t best = 0;
+            for (int64_t k = 1; k < c; k++)
+                if (p[k] > p[best]) best = k;
+            if (o->json) {
+                printf("  {\"image\": \"");
+                for (const char *q = o->pos[1 + i]; *q; q++) printf(*q == '"' || *q == '\\' ? "\\%c" : "%c", *q);
+                printf("\", \"class\": %lld, \"probabilities\": [", (long long)best);
+                for (int64_t k = 0; k < c; k++) printf("%s%.8g", k ? ", " : "", (double)p[k]);
+                printf("]}%s\n", i + 1 < n ? "," : "");
+            } else {
+                printf("%s: %lld (%.4f)   ", o->pos[1 + i], (long long)best, (double)p[best]);
+                for (int64_t k = 0; k < c; k++) printf("%s%lld:%.4f", k ? " " : "", (long long)k, (double)p[k]);
+                printf("\n");
+            }
+        }
+        if (o->json) printf("]\n");
+    }
+    free(all);
+    free(probs);
+    close_job(&j);
+    return rc;
+}
+
+/* ---- plot, ops, gradcheck ----------------------------------------------------- */
+
+static int cmd_plot(struct cli *o) {
+    char err[512];
+    if (plot_run(o->pos[0], err, sizeof err)) {
+        fprintf(stderr, "graphrun plot: %s\n", err);
+        return 1;
+    }
+    printf("%s/plot.png\n", o->pos[0]);
     return 0;
 }
 
@@ -412,8 +776,11 @@ static void print_op(const struct gr_op_entry *e, int long_form) {
     if (d->n_params) {
         printf("    parameters:%s", long_form ? "\n" : " ");
         for (int k = 0; k < d->n_params; k++) {
-            if (long_form) printf("      %s, initialised %s: %s\n", d->params[k].name, gr_init_names[d->params[k].init], d->params[k].doc);
-            else printf("%s%s (%s)", k ? ", " : "", d->params[k].name, gr_init_names[d->params[k].init]);
+            if (long_form)
+                printf("      %s, initialised %s: %s\n", d->params[k].name, gr_init_names[d->params[k].init],
+                       d->params[k].doc);
+            else
+                printf("%s%s (%s)", k ? ", " : "", d->params[k].name, gr_init_names[d->params[k].init]);
         }
         if (!long_form) printf("\n");
     }
@@ -424,47 +791,28 @@ static void print_op(const struct gr_op_entry *e, int long_form) {
                 if ((d->no_grad >> k) & 1u) printf(" %d", k);
             printf("\n");
         }
-        printf("    differentiable: %s; counts its operations: %s\n", d->backward ? "yes" : "no", d->flops ? "yes" : "no");
+        printf("    differentiable: %s; counts its operations: %s\n", d->backward ? "yes" : "no",
+               d->flops ? "yes" : "no");
     }
 }
 
-static int cmd_ops(int argc, char **argv) {
-    const char *name = NULL;
+static int cmd_ops(struct cli *o) {
     struct gr_ctx ctx;
     if (open_ctx(&ctx)) return 1;
     int rc = 0;
-    for (int i = 0; i < argc && rc == 0; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(usage_ops, stdout);
-            gr_ctx_free(&ctx);
-            return 0;
-        } else if (!strcmp(a, "--plugin")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "graphrun ops: --plugin needs a file\n");
-                rc = 2;
-            } else if (gr_plugin_load(&ctx, argv[++i])) {
-                fprintf(stderr, "%s\n", ctx.err);
-                rc = 1;
-            }
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "graphrun ops: unknown option '%s' (see graphrun ops --help)\n", a);
-            rc = 2;
-        } else if (!name) {
-            name = a;
-        } else {
-            fprintf(stderr, "graphrun ops: one NAME only, got '%s' and '%s'\n", name, a);
-            rc = 2;
+    for (int i = 0; i < o->n_plugins && rc == 0; i++)
+        if (gr_plugin_load(&ctx, o->plugins[i])) {
+            fprintf(stderr, "%s\n", ctx.err);
+            rc = 1;
         }
-    }
-    if (rc == 0 && name) {
-        const struct gr_op_entry *e = gr_registry_entry(ctx.reg, name);
+    if (rc == 0 && o->n_pos) {
+        const struct gr_op_entry *e = gr_registry_entry(ctx.reg, o->pos[0]);
         if (e) {
             print_op(e, 1);
         } else {
-            const char *near = gr_registry_suggest(ctx.reg, name);
-            fprintf(stderr, "graphrun ops: no op '%s'%s%s%s\n", name, near ? " (did you mean '" : "", near ? near : "",
-                    near ? "'?)" : "");
+            const char *near = gr_registry_suggest(ctx.reg, o->pos[0]);
+            fprintf(stderr, "graphrun ops: no op '%s'%s%s%s\n", o->pos[0], near ? " (did you mean '" : "",
+                    near ? near : "", near ? "'?)" : "");
             rc = 1;
         }
     } else if (rc == 0) {
@@ -478,99 +826,161 @@ static int cmd_ops(int argc, char **argv) {
     return rc;
 }
 
-static int cmd_gradcheck(int argc, char **argv) {
-    const char *config = NULL;
-    int batch = 2, seed = 1;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        int *target = NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(usage_gradcheck, stdout);
-            return 0;
-        } else if (!strcmp(a, "--batch")) {
-            target = &batch;
-        } else if (!strcmp(a, "--seed")) {
-            target = &seed;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "graphrun gradcheck: unknown option '%s' (see graphrun gradcheck --help)\n", a);
-            return 2;
-        } else if (!config) {
-            config = a;
-            continue;
-        } else {
-            fprintf(stderr, "graphrun gradcheck: one CONFIG only, got '%s' and '%s'\n", config, a);
-            return 2;
-        }
-        if (i + 1 >= argc || parse_int(argv[i + 1], 1, 1 << 16, target)) {
-            fprintf(stderr, "graphrun gradcheck: %s needs a number from 1 to 65536\n", a);
-            return 2;
-        }
-        i++;
-    }
-    if (!config) {
-        fprintf(stderr, "graphrun gradcheck: missing CONFIG (see graphrun gradcheck --help)\n");
-        return 2;
-    }
-    struct gr_ctx ctx;
-    if (open_ctx(&ctx)) return 1;
-    struct gr_config cfg;
+static int cmd_gradcheck(struct cli *o) {
+    struct job j;
+    if (open_job(&j, o, 0)) return 1;
     struct gr_graph g;
-    gr_graph_init(&g, &ctx, config);
-    int rc = gr_config_load(&ctx, &cfg, config);
-    if (rc == 0) rc = gr_config_load_plugins(&ctx, &cfg);
-    if (rc == 0) rc = gr_build_graph(&ctx, &g, cfg.path, cfg.graph, batch);
-    int failed = 0, checked_nodes = 0;
+    gr_graph_init(&g, &j.ctx, j.cfg.path);
+    int rc = gr_config_load_plugins(&j.ctx, &j.cfg);
+    if (rc == 0) rc = gr_build_graph(&j.ctx, &g, j.cfg.path, j.cfg.graph, o->batch ? o->batch : 2);
+    int failed = 0, checked = 0;
     if (rc == 0) {
         printf("%-20s %-22s %10s %12s %10s  %s\n", "node", "op", "elements", "worst/bound", "noise", "result");
         struct gr_rng rng;
-        gr_rng_seed(&rng, (uint64_t)seed);
+        gr_rng_seed(&rng, (uint64_t)o->seed);
         for (int i = 0; i < g.n && rc == 0; i++) {
             const struct gr_node *nd = &g.nodes[i];
             if (nd->op->flags & (GR_OP_INPUT | GR_OP_PARAM)) continue;
-            struct gr_gradcheck gc = {.h = 1e-2, .atol = 2e-4, .rtol = 2e-3, .max_elems = 400};
             if (!nd->op->backward) {
                 printf("%-20s %-22s %10s %12s %10s  no backward\n", nd->name, nd->op->name, "-", "-", "-");
                 continue;
             }
+            struct gr_gradcheck gc = {.h = 1e-2, .atol = 2e-4, .rtol = 2e-3, .max_elems = 400};
             int r = gr_gradcheck_node(&g, i, &rng, &gc);
             if (r < 0) {
                 rc = -1;
                 break;
             }
-            checked_nodes++;
+            checked++;
             failed += r != 0;
             printf("%-20s %-22s %10d %12.3f %10.1e  %s\n", nd->name, nd->op->name, gc.checked, gc.worst, gc.noise,
                    r ? "FAIL" : "ok");
             if (r) printf("    %s\n", gc.report);
         }
     }
-    if (rc) fprintf(stderr, "%s\n", ctx.err);
-    else printf("%d node%s checked, %d failed\n", checked_nodes, checked_nodes == 1 ? "" : "s", failed);
+    if (rc) fprintf(stderr, "%s\n", j.ctx.err);
+    else printf("%d node%s checked, %d failed\n", checked, checked == 1 ? "" : "s", failed);
     gr_graph_free(&g);
-    gr_config_free(&ctx, &cfg);
-    gr_ctx_free(&ctx);
+    close_job(&j);
     return rc ? 1 : failed ? 1 : 0;
 }
+
+/* ---- bench ------------------------------------------------------------------ */
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static int cmd_bench(struct cli *o) {
+    struct gr_ctx ctx;
+    if (open_ctx(&ctx)) return 1;
+    struct gr_config cfg;
+    struct gr_session s;
+    memset(&s, 0, sizeof s);
+    int rc = gr_config_load_ex(&ctx, &cfg, o->pos[0], o->sets, o->n_sets);
+    if (rc == 0 && !cfg.has_eval) rc = gr_fail(&ctx, "%s: bench needs an eval section (its logits node)", o->pos[0]);
+    if (rc == 0) {
+        if (o->batch) cfg.batch_size = o->batch;
+        cfg.steps = 0;
+        cfg.epochs = o->epochs;
+        struct gr_train_opts opts = {.threads = o->threads, .out = NULL};
+        rc = gr_session_open(&ctx, &s, &cfg, &opts);
+    }
+    if (rc) {
+        fprintf(stderr, "%s\n", ctx.err);
+        gr_session_close(&s);
+        gr_config_free(&ctx, &cfg);
+        gr_ctx_free(&ctx);
+        return 1;
+    }
+    int64_t per_epoch = (s.train.n + cfg.batch_size - 1) / cfg.batch_size;
+    double epoch_s[1000], eval_s[100], fwd, bwd, efwd, ebwd, acc = 0;
+    gr_plan_flops(&s.tp, &fwd, &bwd);
+    int threads = gr_pool_threads(ctx.pool);
+    printf("graphrun bench: %s, batch %lld, %d thread%s, %lld steps an epoch\n", o->pos[0], (long long)cfg.batch_size,
+           threads, threads == 1 ? "" : "s", (long long)per_epoch);
+    for (int e = 0; e < o->epochs; e++) {
+        double t0 = now_seconds();
+        for (int64_t k = 0; k < per_epoch; k++) gr_session_step(&s);
+        epoch_s[e] = now_seconds() - t0;
+        printf("  epoch %d: %.3f s, %.3f ms a step, %.1f GFLOP/s\n", e + 1, epoch_s[e],
+               1e3 * epoch_s[e] / (double)per_epoch, (fwd + bwd) * (double)per_epoch / epoch_s[e] / 1e9);
+    }
+    for (int r = 0; r < o->eval_repeats; r++) {
+        double t0 = now_seconds();
+        acc = gr_session_accuracy(&s, s.test.n);
+        eval_s[r] = now_seconds() - t0;
+    }
+    /* forward operations for the whole test set, from the plan at its capacity */
+    gr_plan_set_batch(&s.ep, s.ep.cap);
+    gr_plan_flops(&s.ep, &efwd, &ebwd);
+    double eval_flop = efwd / (double)s.ep.cap * (double)s.test.n;
+    double sorted[1000];
+    memcpy(sorted, epoch_s, (size_t)o->epochs * sizeof *sorted);
+    double epoch_med = median(sorted, o->epochs), eval_med = median(eval_s, o->eval_repeats);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double rss_mb = (double)ru.ru_maxrss / 1024.0, train_gflop = (fwd + bwd) * (double)per_epoch / 1e9;
+    printf("  test set: %lld images in %.4f s (median of %d), %.1f GFLOP/s, accuracy %.4f\n", (long long)s.test.n,
+           eval_med, o->eval_repeats, eval_flop / eval_med / 1e9, acc);
+    printf("  operations: %.1f GFLOP an epoch (%.1f MFLOP a step), %.2f GFLOP for the test set\n", train_gflop,
+           (fwd + bwd) / 1e6, eval_flop / 1e9);
+    printf("  peak RSS: %.1f MB\n", rss_mb);
+    if (o->json) {
+        printf("{\"tool\": \"graphrun\", \"batch\": %lld, \"threads\": %d, \"steps_per_epoch\": %lld, \"epoch_seconds\": [",
+               (long long)cfg.batch_size, threads, (long long)per_epoch);
+        for (int e = 0; e < o->epochs; e++) printf("%s%.4f", e ? ", " : "", epoch_s[e]);
+        printf("], \"epoch_median\": %.4f, \"step_ms\": %.4f, \"train_gflop_per_epoch\": %.3f, \"train_gflops\": %.2f, "
+               "\"eval_seconds\": %.5f, \"eval_gflops\": %.2f, \"accuracy\": %.4f, \"peak_rss_mb\": %.1f}\n",
+               epoch_med, 1e3 * epoch_med / (double)per_epoch, train_gflop, train_gflop / epoch_med, eval_med,
+               eval_flop / eval_med / 1e9, acc, rss_mb);
+    }
+    gr_session_close(&s);
+    gr_config_free(&ctx, &cfg);
+    gr_ctx_free(&ctx);
+    return 0;
+}
+
+/* ---- main ------------------------------------------------------------------- */
 
 int main(int argc, char **argv) {
     if (argc < 2) {
         fputs(usage_main, stderr);
         return 2;
     }
-    const char *cmd = argv[1];
-    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+    const char *name = argv[1];
+    if (!strcmp(name, "-h") || !strcmp(name, "--help") || !strcmp(name, "help")) {
         fputs(usage_main, stdout);
         return 0;
     }
-    if (!strcmp(cmd, "--version")) {
-        printf("graphrun 0.1.0\n");
+    if (!strcmp(name, "--version")) {
+        printf("graphrun 0.1.0 (plugin ABI %d)\n", GR_ABI_VERSION);
         return 0;
     }
-    if (!strcmp(cmd, "train")) return cmd_train(argc - 2, argv + 2);
-    if (!strcmp(cmd, "bench")) return cmd_bench(argc - 2, argv + 2);
-    if (!strcmp(cmd, "check")) return cmd_check(argc - 2, argv + 2);
-    if (!strcmp(cmd, "ops")) return cmd_ops(argc - 2, argv + 2);
-    if (!strcmp(cmd, "gradcheck")) return cmd_gradcheck(argc - 2, argv + 2);
-    fprintf(stderr, "graphrun: unknown command '%s' (see graphrun --help)\n", cmd);
+    static int (*const run[])(struct cli *) = {cmd_train, cmd_check,   cmd_summary, cmd_graph,     cmd_eval,
+                                               cmd_predict, cmd_plot, cmd_ops,     cmd_gradcheck, cmd_bench};
+    _Static_assert(sizeof run / sizeof run[0] == sizeof commands / sizeof commands[0], "one function a command");
+    for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++) {
+        if (strcmp(name, commands[c].name) != 0) continue;
+        struct cli *o = malloc(sizeof *o); /* 33 KB: off the stack */
+        if (!o) return 1;
+        int p = parse(&commands[c], argc - 2, argv + 2, o);
+        int rc = p ? (p == 1 ? 0 : 2) : run[c](o);
+        free(o);
+        return rc;
+    }
+    fprintf(stderr, "graphrun: unknown command '%s' (see graphrun --help)\n", name);
     return 2;
 }

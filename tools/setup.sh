@@ -7,7 +7,10 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-pkgs=(gcc make cmake pkg-config libyaml-dev libopenblas-dev libcriterion-dev zlib1g-dev libjansson-dev)
+# build: compiler, libraries; runs: gnuplot draws a run's curves; tests:
+# graphviz (graphrun graph output is rendered) and numpy (the interop example)
+pkgs=(gcc make cmake pkg-config libyaml-dev libopenblas-dev libcriterion-dev zlib1g-dev libjansson-dev libpng-dev
+      gnuplot-nox graphviz python3-numpy)
 command -v npm >/dev/null || pkgs+=(npm)
 
 missing=()
