@@ -223,7 +223,6 @@ static int read_checkpoint(struct gr_ctx *ctx, struct gr_config *cfg, const char
     const struct gr_ynode *v = gr_ymap_get(c, "path");
     const char *p;
     cfg->checkpoint_at = c;
-    cfg->checkpoint_on = 1;
     if (v) {
         if (gr_read_string(ctx, F, v, "train.checkpoint.path", &p)) return -1;
         cfg->checkpoint_at = v;

@@ -56,7 +56,6 @@ struct gr_config {
     int64_t epochs; /* 0 when given as steps */
     uint64_t seed;
     int threads;    /* 0: every core */
-    int checkpoint_on;      /* a train.checkpoint section is present */
     char *checkpoint;       /* its path resolved; NULL: the run folder's */
     int64_t log_every;      /* steps between metrics rows */
     int64_t checkpoint_every; /* 0: only at the end and on interruption */

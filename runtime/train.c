@@ -299,6 +299,21 @@ static int fault_message(struct gr_session *s, int64_t step, float loss, const s
                    isfinite(loss) ? "not finite" : (isnan(loss) ? "nan" : "infinite"), where, kept);
 }
 
+/* The effective config, each line behind "  | ", without the comment line
+ * that opens cfg->run_text. */
+static void print_config(const struct gr_config *cfg, FILE *out) {
+    const char *text = cfg->run_text ? cfg->run_text : "", *nl = strchr(text, '\n');
+    int n_sets = 0;
+    for (const struct gr_str_list *o = cfg->origins; o; o = o->next) n_sets++;
+    fprintf(out, "effective config (%s, %d override%s):\n", cfg->path, n_sets, n_sets == 1 ? "" : "s");
+    for (const char *p = text[0] == '#' && nl ? nl + 1 : text; *p;) {
+        const char *end = strchr(p, '\n');
+        int n = end ? (int)(end - p) : (int)strlen(p);
+        fprintf(out, "  | %.*s\n", n, p);
+        p += n + (end ? 1 : 0);
+    }
+}
+
 static void print_header(struct gr_session *s, FILE *out, int64_t start) {
     const struct gr_config *cfg = s->cfg;
     char a[64];
@@ -504,6 +519,7 @@ int gr_train(struct gr_ctx *ctx, const struct gr_config *cfg, const struct gr_tr
     int quiet = opts && opts->quiet, progress = opts && opts->progress && !quiet;
     FILE *out = s.out;
     if (out && !quiet) {
+        if (opts && opts->show_config) print_config(cfg, out);
         print_header(&s, out, start);
         if (run_dir) fprintf(out, "  run:   %s\n", run_dir);
         fflush(out);

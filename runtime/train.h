@@ -31,6 +31,8 @@ struct gr_train_opts {
                             checkpoint.safetensors; NULL: none */
     int progress;        /* redraw one progress line in place (a terminal) */
     int quiet;           /* print only the result */
+    int show_config;     /* print the effective config once the run is
+                            known to start (not with quiet) */
 };
 
 struct gr_train_result {

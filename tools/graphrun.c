@@ -398,17 +398,8 @@ static int cmd_train(struct cli *o) {
         .run_dir = run_dir[0] ? run_dir : NULL,
         .progress = isatty(STDOUT_FILENO),
         .quiet = o->quiet,
+        .show_config = 1,
     };
-    if (!o->quiet) {
-        printf("effective config (%s, %d override%s):\n", o->pos[0], o->n_sets, o->n_sets == 1 ? "" : "s");
-        const char *text = j.cfg.run_text, *body = strchr(text, '\n'); /* past its comment line */
-        for (const char *p = body ? body + 1 : text; *p;) {
-            const char *nl = strchr(p, '\n');
-            int n = nl ? (int)(nl - p) : (int)strlen(p);
-            printf("  | %.*s\n", n, p);
-            p += n + (nl ? 1 : 0);
-        }
-    }
     struct gr_train_result res;
     int rc = gr_train(&j.ctx, &j.cfg, &opts, &res);
     if (rc) fprintf(stderr, "%s\n", j.ctx.err);

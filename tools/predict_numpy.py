@@ -144,7 +144,10 @@ def main(argv):
     args = [a for a in argv[1:] if a != "--json"]
     if len(args) != 2:
         raise SystemExit(__doc__.strip().splitlines()[2].strip())
-    probs = predict(read_checkpoint(args[0]), read_image(args[1]))
+    try:
+        probs = predict(read_checkpoint(args[0]), read_image(args[1]))
+    except (OSError, ValueError, KeyError) as e:
+        raise SystemExit(f"predict_numpy.py: {e}")
     cls = int(np.argmax(probs))
     if "--json" in argv:
         print(json.dumps({"image": args[1], "class": cls,
