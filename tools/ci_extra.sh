@@ -31,6 +31,19 @@ echo "== valgrind"
 cmake -S . -B build-valgrind -DGRAPHRUN_NATIVE=OFF -DGRAPHRUN_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-valgrind -j "$(nproc)" >/dev/null
 vg=(valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible --quiet)
-"${vg[@]}" build-valgrind/graphrun train tests/short_mnist.yaml
-(cd tests/bad && "${vg[@]}" ../../build-valgrind/graphrun train configs/ok.yaml --threads 2)
+# run folders into a temporary folder, so valgrind also sees them written
+vgdir=$(mktemp -d)
+trap 'rm -rf "$vgdir"' EXIT
+"${vg[@]}" build-valgrind/graphrun train tests/short_mnist.yaml --run-dir "$vgdir/short"
+(cd tests/bad && "${vg[@]}" ../../build-valgrind/graphrun train configs/ok.yaml --threads 2 --run-dir "$vgdir/ok")
+# and eval and predict from that checkpoint (a PGM of zeros, a PNG of the plot)
+"${vg[@]}" build-valgrind/graphrun eval tests/short_mnist.yaml --checkpoint "$vgdir/short/checkpoint.safetensors" >/dev/null
+{ printf 'P5\n28 28\n255\n'; head -c 784 /dev/zero; } >"$vgdir/zeros.pgm"
+"${vg[@]}" build-valgrind/graphrun predict tests/short_mnist.yaml --checkpoint "$vgdir/short/checkpoint.safetensors" \
+    "$vgdir/zeros.pgm" --json >/dev/null
+if "${vg[@]}" build-valgrind/graphrun predict tests/short_mnist.yaml \
+    --checkpoint "$vgdir/short/checkpoint.safetensors" "$vgdir/short/plot.png" 2>"$vgdir/err"; then
+    echo "predict accepted a 960x720 image"; exit 1
+fi
+grep -q "960x720 pixels, but the model reads 28x28 images" "$vgdir/err" || { cat "$vgdir/err"; exit 1; }
 echo "ci_extra: all passed"
