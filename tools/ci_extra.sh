@@ -2,22 +2,14 @@
 # The checks CI runs after the test suite (after tools/setup.sh has run):
 #   1. the whole suite built with AddressSanitizer and UndefinedBehaviorSanitizer;
 #   2. each libFuzzer target for FUZZ_SECONDS (default 60) from its seed corpus;
-#   3. a short training under valgrind, and a two-thread one: no leak, no
+#   3. a short training under valgrind, and a two-thread one, then eval and
+#      predict from the first one's checkpoint: no leak, no
 #      invalid access (a build without -march=native, which valgrind can run).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-pkgs=(clang libclang-rt-14-dev valgrind)
-missing=()
-for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  [ "$(id -u)" -eq 0 ] || { echo "ci_extra: needs ${missing[*]}; run as root" >&2; exit 1; }
-  DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+bash tools/install_missing.sh ci_extra clang libclang-rt-14-dev valgrind
 
 echo "== sanitizers: the suite under ASan and UBSan"
 cmake -S . -B build-asan -DGRAPHRUN_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
