@@ -235,6 +235,22 @@ void gr_plan_free(struct gr_plan *p) {
     memset(p, 0, sizeof *p);
 }
 
+/* An op's shape-inference arguments for node i, from the plan's current
+ * input shapes, at `batch`. */
+static void infer_args(const struct gr_plan *p, int i, int64_t batch, struct gr_infer *inf) {
+    const struct gr_node *nd = &p->g->nodes[i];
+    memset(inf, 0, sizeof *inf);
+    inf->n_in = nd->n_user;
+    for (int k = 0; k < nd->n_user; k++) {
+        inf->in[k] = &p->val[nd->in[k]].shape;
+        inf->in_dtype[k] = p->val[nd->in[k]].dtype;
+    }
+    inf->attrs = nd->attrs;
+    inf->batch = batch;
+    inf->training = p->training;
+    inf->err_attr = -1;
+}
+
 int gr_plan_set_batch(struct gr_plan *p, int64_t batch) {
     struct gr_graph *g = p->g;
     GR_ASSERT(batch >= 1 && batch <= p->cap);
@@ -244,16 +260,7 @@ int gr_plan_set_batch(struct gr_plan *p, int64_t batch) {
         struct gr_node *nd = &g->nodes[i];
         if (nd->op->flags & GR_OP_PARAM) continue;
         struct gr_infer inf;
-        memset(&inf, 0, sizeof inf);
-        inf.n_in = nd->n_user;
-        for (int k = 0; k < nd->n_user; k++) {
-            inf.in[k] = &p->val[nd->in[k]].shape;
-            inf.in_dtype[k] = p->val[nd->in[k]].dtype;
-        }
-        inf.attrs = nd->attrs;
-        inf.batch = batch;
-        inf.training = p->training;
-        inf.err_attr = -1;
+        infer_args(p, i, batch, &inf);
         if (nd->op->infer(&inf))
             return gr_fail(g->ctx, "node '%s': at batch %lld: %s", nd->name, (long long)batch, inf.err);
         size_t bytes = gr_shape_bytes(&inf.out);
@@ -305,15 +312,7 @@ void gr_plan_node_flops(const struct gr_plan *p, int i, double *forward, double 
     *forward = *backward = 0;
     if (!p->fwd[i] || !nd->op->flops) return;
     struct gr_infer inf;
-    memset(&inf, 0, sizeof inf);
-    inf.n_in = nd->n_user;
-    for (int k = 0; k < nd->n_user; k++) {
-        inf.in[k] = &p->val[nd->in[k]].shape;
-        inf.in_dtype[k] = p->val[nd->in[k]].dtype;
-    }
-    inf.attrs = nd->attrs;
-    inf.batch = p->batch;
-    inf.training = p->training;
+    infer_args(p, i, p->batch, &inf);
     inf.out = p->val[i].shape;
     inf.out_dtype = p->val[i].dtype;
     nd->op->flops(&inf, forward, backward);

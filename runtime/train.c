@@ -374,14 +374,17 @@ static int trim_metrics(struct gr_ctx *ctx, const char *path, int64_t last, int 
     return fclose(f) == 0 ? 0 : gr_fail(ctx, "%s: write failed", path);
 }
 
+/* The metrics files, with their stdio buffers here so that no write during
+ * training makes stdio allocate one. */
 struct run_files {
     FILE *csv, *jsonl;
+    char csv_buf[BUFSIZ], jsonl_buf[BUFSIZ];
 };
 
 static int open_run(struct gr_ctx *ctx, const struct gr_config *cfg, const char *dir, int64_t resumed_at,
                     struct run_files *rf) {
     char path[4200];
-    memset(rf, 0, sizeof *rf);
+    rf->csv = rf->jsonl = NULL;
     if (mkdirs(ctx, dir)) return -1;
     snprintf(path, sizeof path, "%s/config.yaml", dir);
     FILE *f = fopen(path, "w");
@@ -397,6 +400,7 @@ static int open_run(struct gr_ctx *ctx, const struct gr_config *cfg, const char 
         if (keep && trim_metrics(ctx, path, resumed_at, k)) return -1;
         *files[k] = fopen(path, keep ? "a" : "w");
         if (!*files[k]) return gr_fail(ctx, "%s: cannot write: %s", path, strerror(errno));
+        setvbuf(*files[k], k == 0 ? rf->csv_buf : rf->jsonl_buf, _IOFBF, BUFSIZ);
         if (k == 0 && !keep) fprintf(rf->csv, "step,epoch,loss,eval_accuracy,lr,wall_time\n");
     }
     return 0;
@@ -423,7 +427,7 @@ static void metrics_row(struct run_files *rf, int64_t step, double epoch, double
 static void close_run(struct run_files *rf) {
     if (rf->csv) fclose(rf->csv);
     if (rf->jsonl) fclose(rf->jsonl);
-    memset(rf, 0, sizeof *rf);
+    rf->csv = rf->jsonl = NULL;
 }
 
 /* "step 350/1200  epoch 0.37  loss 0.1234  812 steps/s  eta 1.0 s", drawn
