@@ -1,8 +1,11 @@
 #include "helpers.h"
 
 #include <criterion/criterion.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 int tg_build(struct tgraph *t, const char *yaml, int64_t batch) {
     memset(t, 0, sizeof *t);
@@ -44,16 +47,62 @@ void tg_small_config(char *buf, size_t len, int units, int steps, const char *op
              " limit: 2000}\n"
              "  test: {images: %s/data/mnist/t10k-images-idx3-ubyte, labels: %s/data/mnist/t10k-labels-idx1-ubyte,"
              " limit: 1000}\n"
-             "graph:\n"
-             "  - {name: image, op: input, data: images, shape: [784]}\n"
-             "  - {name: label, op: input, data: labels}\n"
-             "  - {name: rows, op: reshape, inputs: [image], shape: [28, 28]}\n"
-             "  - {name: lstm, op: lstm, inputs: [rows], num_units: %d}\n"
-             "  - {name: last, op: slice, inputs: [lstm], axis: 1, index: -1}\n"
-             "  - {name: logits, op: dense, inputs: [last], units: 10}\n"
-             "  - {name: loss, op: softmax_cross_entropy, inputs: [logits, label]}\n"
+             TG_MNIST_GRAPH
              "train: {loss: loss, optimizer: %s, batch_size: 32, steps: %d, seed: 7%s%s}\n"
              "eval: {logits: logits, every: %d, samples: 200, batch_size: 200}\n",
              GR_SOURCE_DIR, GR_SOURCE_DIR, GR_SOURCE_DIR, GR_SOURCE_DIR, units, optimizer, steps,
              train_extra ? ", " : "", train_extra ? train_extra : "", eval_every);
+}
+
+void tg_tmpdir(char *buf, size_t len, const char *tag) {
+    snprintf(buf, len, "/tmp/graphrun-%s-XXXXXX", tag);
+    cr_assert_not_null(mkdtemp(buf), "mkdtemp %s", buf);
+}
+
+void tg_rmtree(const char *dir) {
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+}
+
+/* Everything left in f, malloc'd and NUL-terminated. */
+static char *read_all(FILE *f, size_t *len) {
+    size_t cap = 1 << 16, n = 0, got;
+    char *buf = malloc(cap);
+    cr_assert_not_null(buf);
+    while ((got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (cap - n < 4096) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            cr_assert_not_null(buf);
+        }
+    }
+    buf[n] = 0;
+    if (len) *len = n;
+    return buf;
+}
+
+int tg_sh(char **out, const char *fmt, ...) {
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    fflush(NULL);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p, "cannot run %s", cmd);
+    char *buf = read_all(p, NULL);
+    int status = pclose(p);
+    if (out) *out = buf;
+    else free(buf);
+    return status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+char *tg_slurp(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = read_all(f, len);
+    fclose(f);
+    return buf;
 }

@@ -18,16 +18,9 @@
 
 static char dir[64];
 
-static void setup(void) {
-    snprintf(dir, sizeof dir, "/tmp/graphrun-ckpt-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-}
+static void setup(void) { tg_tmpdir(dir, sizeof dir, "ckpt"); }
 
-static void teardown(void) {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
-}
+static void teardown(void) { tg_rmtree(dir); }
 
 TestSuite(checkpoint, .init = setup, .fini = teardown, .timeout = 240);
 

@@ -8,7 +8,6 @@
 #include <math.h>
 #include <png.h>
 #include <pty.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,63 +21,11 @@
 #define GRAPHRUN GR_BUILD_DIR "/graphrun"
 #define CONFIG GR_SOURCE_DIR "/configs/lstm_mnist.yaml"
 
-/* Run a shell command; its standard output (and error, with 2>&1 in `cmd`)
- * into a malloc'd string. Returns the exit status, or -1 on a signal. */
-static int sh(char **out, const char *fmt, ...) {
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    fflush(NULL);
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p, "cannot run %s", cmd);
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    cr_assert_not_null(buf);
-    size_t got;
-    while ((got = fread(buf + len, 1, cap - len - 1, p)) > 0) {
-        len += got;
-        if (cap - len < 4096) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            cr_assert_not_null(buf);
-        }
-    }
-    buf[len] = 0;
-    int status = pclose(p);
-    if (out) *out = buf;
-    else free(buf);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    cr_assert_not_null(buf);
-    size_t got = fread(buf, 1, (size_t)n, f);
-    buf[got] = 0;
-    fclose(f);
-    if (len) *len = got;
-    return buf;
-}
-
 static char tmp[64];
 
-static void make_tmp(void) {
-    snprintf(tmp, sizeof tmp, "/tmp/graphrun-commands-XXXXXX");
-    cr_assert_not_null(mkdtemp(tmp));
-}
+static void make_tmp(void) { tg_tmpdir(tmp, sizeof tmp, "commands"); }
 
-static void remove_tmp(void) {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
-    cr_expect_eq(system(cmd), 0);
-}
+static void remove_tmp(void) { tg_rmtree(tmp); }
 
 TestSuite(commands, .init = make_tmp, .fini = remove_tmp, .timeout = 300);
 
@@ -86,7 +33,7 @@ TestSuite(commands, .init = make_tmp, .fini = remove_tmp, .timeout = 300);
  * thread: Criterion runs two tests at once on our two cores. */
 static char *short_run(int steps, const char *extra) {
     char *out;
-    int rc = sh(&out,
+    int rc = tg_sh(&out,
                 "'%s' train '%s' --set train.steps=%d --set eval.every=100 --set train.checkpoint.every=100 "
                 "--run-dir '%s/run' --threads 1 %s 2>&1",
                 GRAPHRUN, CONFIG, steps, tmp, extra);
@@ -111,14 +58,14 @@ Test(commands, a_run_folder_holds_the_effective_config_metrics_checkpoint_and_pl
     /* config.yaml: the override applied, paths absolute, and it still runs
      * from another folder */
     snprintf(path, sizeof path, "%s/run/config.yaml", tmp);
-    char *cfg = slurp(path, NULL);
+    char *cfg = tg_slurp(path, NULL);
     cr_assert_not_null(cfg, "no %s", path);
     cr_expect(strstr(cfg, "# the effective config of this run: " CONFIG " with --set train.steps=200"), "%s", cfg);
     cr_expect(strstr(cfg, "  steps: 200\n"), "%s", cfg);
     cr_expect(strstr(cfg, "images: /"), "%s", cfg);
     free(cfg);
     char *ev;
-    int rc = sh(&ev, "cd / && '%s' eval '%s/run/config.yaml' --checkpoint '%s/run/checkpoint.safetensors' 2>&1",
+    int rc = tg_sh(&ev, "cd / && '%s' eval '%s/run/config.yaml' --checkpoint '%s/run/checkpoint.safetensors' 2>&1",
                 GRAPHRUN, tmp, tmp);
     cr_assert_eq(rc, 0, "%s", ev);
     const char *acc = strstr(ev, "accuracy: ");
@@ -197,14 +144,14 @@ Test(commands, a_run_folder_holds_the_effective_config_metrics_checkpoint_and_pl
     cr_expect_eq(stat(path, &st), 0, "no %s", path);
     snprintf(path, sizeof path, "%s/run/plot.png", tmp);
     size_t len;
-    char *png = slurp(path, &len);
+    char *png = tg_slurp(path, &len);
     cr_assert_not_null(png, "no %s", path);
     cr_expect(len > 5000 && memcmp(png, "\x89PNG\r\n\x1a\n", 8) == 0, "%s is not a PNG (%zu bytes)", path, len);
     free(png);
     /* plot redraws it */
     unlink(path);
     char *po;
-    cr_expect_eq(sh(&po, "'%s' plot '%s/run' 2>&1", GRAPHRUN, tmp), 0);
+    cr_expect_eq(tg_sh(&po, "'%s' plot '%s/run' 2>&1", GRAPHRUN, tmp), 0);
     free(po);
     cr_expect_eq(stat(path, &st), 0, "graphrun plot did not redraw %s", path);
     free(out);
@@ -264,7 +211,7 @@ Test(commands, summary_counts_parameters_and_follows_overrides) {
     long units[2] = {64, 128};
     for (int k = 0; k < 2; k++) {
         char *out;
-        int rc = sh(&out, "'%s' summary '%s' --set graph.lstm.num_units=%ld 2>&1", GRAPHRUN, CONFIG, units[k]);
+        int rc = tg_sh(&out, "'%s' summary '%s' --set graph.lstm.num_units=%ld 2>&1", GRAPHRUN, CONFIG, units[k]);
         cr_assert_eq(rc, 0, "%s", out);
         /* lstm kernel [28 + H, 4H] and bias [4H]; dense [H, 10] and [10] */
         long h = units[k], lstm = (28 + h) * 4 * h + 4 * h, dense = h * 10 + 10;
@@ -284,23 +231,23 @@ Test(commands, summary_counts_parameters_and_follows_overrides) {
 
 Test(commands, graph_writes_dot_that_graphviz_renders) {
     char *out;
-    int rc = sh(&out, "'%s' graph '%s' -o '%s/g.dot' 2>&1 && dot -Tsvg '%s/g.dot' -o '%s/g.svg' 2>&1", GRAPHRUN,
+    int rc = tg_sh(&out, "'%s' graph '%s' -o '%s/g.dot' 2>&1 && dot -Tsvg '%s/g.dot' -o '%s/g.svg' 2>&1", GRAPHRUN,
                 CONFIG, tmp, tmp, tmp);
     cr_expect_eq(rc, 0, "%s", out);
     free(out);
     char path[128];
     snprintf(path, sizeof path, "%s/g.dot", tmp);
-    char *dot = slurp(path, NULL);
+    char *dot = tg_slurp(path, NULL);
     cr_assert_not_null(dot);
     cr_expect(strstr(dot, "\"lstm.kernel\" -> \"lstm\"") && strstr(dot, "\"logits\" -> \"loss\""), "%s", dot);
     cr_expect_null(strstr(dot, "d lstm.kernel"), "backward drawn without --backward");
     free(dot);
     snprintf(path, sizeof path, "%s/g.svg", tmp);
-    char *svg = slurp(path, NULL);
+    char *svg = tg_slurp(path, NULL);
     cr_assert_not_null(svg);
     cr_expect(strstr(svg, "<svg") && strstr(svg, "softmax_cross_entropy"), "dot rendered no graph");
     free(svg);
-    rc = sh(&out, "'%s' graph '%s' --backward | dot -Tsvg", GRAPHRUN, CONFIG);
+    rc = tg_sh(&out, "'%s' graph '%s' --backward | dot -Tsvg", GRAPHRUN, CONFIG);
     cr_expect_eq(rc, 0);
     cr_expect(strstr(out, "d lstm.kernel") && strstr(out, "d logits.bias"), "no gradient nodes");
     free(out);
@@ -335,7 +282,7 @@ static void write_pgm(const char *path, const uint8_t *px, int w, int h) {
 /* graphrun predict --json over `files`: the parsed array. */
 static json_t *predict_json(const char *files) {
     char *out;
-    int rc = sh(&out, "'%s' predict '%s' --checkpoint '%s/run/checkpoint.safetensors' --json %s", GRAPHRUN, CONFIG, tmp,
+    int rc = tg_sh(&out, "'%s' predict '%s' --checkpoint '%s/run/checkpoint.safetensors' --json %s", GRAPHRUN, CONFIG, tmp,
                 files);
     cr_assert_eq(rc, 0, "predict failed: %s", out);
     json_error_t jerr;
@@ -352,7 +299,7 @@ Test(commands, predict_on_written_images_agrees_with_eval_and_the_numpy_example)
     free(short_run(300, "--quiet"));
     /* eval's prediction for every test image */
     char *out;
-    int rc = sh(&out, "'%s' eval '%s' --checkpoint '%s/run/checkpoint.safetensors' --predictions '%s/pred.csv' 2>&1",
+    int rc = tg_sh(&out, "'%s' eval '%s' --checkpoint '%s/run/checkpoint.safetensors' --predictions '%s/pred.csv' 2>&1",
                 GRAPHRUN, CONFIG, tmp, tmp);
     cr_assert_eq(rc, 0, "%s", out);
     free(out);
@@ -413,7 +360,7 @@ Test(commands, predict_on_written_images_agrees_with_eval_and_the_numpy_example)
     double worst = 0;
     for (int i = 0; i < N_PNG + N_PGM; i += 10) {
         char *py;
-        rc = sh(&py, "/usr/bin/python3 '%s/tools/predict_numpy.py' '%s/run/checkpoint.safetensors' '%s/%05d.%s' --json",
+        rc = tg_sh(&py, "/usr/bin/python3 '%s/tools/predict_numpy.py' '%s/run/checkpoint.safetensors' '%s/%05d.%s' --json",
                 GR_SOURCE_DIR, tmp, tmp, i, i < N_PNG ? "png" : "pgm");
         cr_assert_eq(rc, 0, "predict_numpy.py failed: %s", py);
         json_error_t jerr;
@@ -434,7 +381,7 @@ Test(commands, predict_on_written_images_agrees_with_eval_and_the_numpy_example)
 
     /* tools/idx_to_png.py writes the same pixels (through all five PNG row
      * filters): the same probabilities */
-    rc = sh(&out, "/usr/bin/python3 '%s/tools/idx_to_png.py' '%s' '%s/py' 0 10 2>&1", GR_SOURCE_DIR,
+    rc = tg_sh(&out, "/usr/bin/python3 '%s/tools/idx_to_png.py' '%s' '%s/py' 0 10 2>&1", GR_SOURCE_DIR,
             tg_mnist("t10k-images-idx3-ubyte"), tmp);
     cr_assert_eq(rc, 0, "%s", out);
     free(out);
@@ -458,7 +405,7 @@ Test(commands, predict_refuses_images_it_cannot_use) {
     char path[256], *out;
     snprintf(path, sizeof path, "%s/wide.pgm", tmp);
     write_pgm(path, px, 30, 28);
-    int rc = sh(&out, "'%s' predict '%s' --checkpoint '%s/run/checkpoint.safetensors' '%s' 2>&1", GRAPHRUN, CONFIG, tmp,
+    int rc = tg_sh(&out, "'%s' predict '%s' --checkpoint '%s/run/checkpoint.safetensors' '%s' 2>&1", GRAPHRUN, CONFIG, tmp,
                 path);
     cr_expect_eq(rc, 1);
     cr_expect(strstr(out, "wide.pgm: 30x28 pixels, but the model reads 28x28 images"), "%s", out);
@@ -468,7 +415,7 @@ Test(commands, predict_refuses_images_it_cannot_use) {
     cr_assert_not_null(f);
     fputs("\x89PNG\r\n\x1a\nthis is not the rest of a PNG", f);
     fclose(f);
-    rc = sh(&out, "'%s' predict '%s' --checkpoint '%s/run/checkpoint.safetensors' '%s' 2>&1", GRAPHRUN, CONFIG, tmp,
+    rc = tg_sh(&out, "'%s' predict '%s' --checkpoint '%s/run/checkpoint.safetensors' '%s' 2>&1", GRAPHRUN, CONFIG, tmp,
             path);
     cr_expect_eq(rc, 1);
     cr_expect(strstr(out, "junk.png: not a readable PNG file"), "%s", out);

@@ -13,39 +13,31 @@
 #include "helpers.h"
 
 static char dir[64];
-static char out[1 << 16];
+static char *out; /* the output of the last sh() */
 
 /* Run a shell command; its stdout and stderr land in `out`. Returns the exit
  * status, or -1 if a signal ended it. */
 static int sh(const char *fmt, ...) {
-    char cmd[8192], file[128];
+    char cmd[8192];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(cmd, sizeof cmd, fmt, ap);
     va_end(ap);
-    snprintf(file, sizeof file, "%s/out.txt", dir);
-    char full[8400];
-    snprintf(full, sizeof full, "(%s) >%s 2>&1", cmd, file);
-    int st = system(full);
-    FILE *f = fopen(file, "r");
-    size_t n = f ? fread(out, 1, sizeof out - 1, f) : 0;
-    if (f) fclose(f);
-    out[n] = 0;
-    if (st == -1 || !WIFEXITED(st)) return -1;
-    return WEXITSTATUS(st);
+    free(out);
+    out = NULL;
+    return tg_sh(&out, "(%s) 2>&1", cmd);
 }
 
 static void setup(void) {
-    snprintf(dir, sizeof dir, "/tmp/graphrun-plugin-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    tg_tmpdir(dir, sizeof dir, "plugin");
     /* install graphrun's public header the way a user would */
     cr_assert_eq(sh("cmake --install %s --prefix %s/prefix", GR_BUILD_DIR, dir), 0, "install failed: %s", out);
 }
 
 static void teardown(void) {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
+    free(out);
+    out = NULL;
+    tg_rmtree(dir);
 }
 
 TestSuite(plugin, .init = setup, .fini = teardown, .timeout = 300);

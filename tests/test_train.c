@@ -18,14 +18,7 @@ static void config_text(char *out, size_t len, int steps, int units, uint64_t se
              "  train: {images: %s/data/mnist/train-images-idx3-ubyte, labels: %s/data/mnist/train-labels-idx1-ubyte,"
              " limit: 12000}\n"
              "  test: {images: %s/data/mnist/t10k-images-idx3-ubyte, labels: %s/data/mnist/t10k-labels-idx1-ubyte}\n"
-             "graph:\n"
-             "  - {name: image, op: input, data: images, shape: [784]}\n"
-             "  - {name: label, op: input, data: labels}\n"
-             "  - {name: rows, op: reshape, inputs: [image], shape: [28, 28]}\n"
-             "  - {name: lstm, op: lstm, inputs: [rows], num_units: %d}\n"
-             "  - {name: last, op: slice, inputs: [lstm], axis: 1, index: -1}\n"
-             "  - {name: logits, op: dense, inputs: [last], units: 10}\n"
-             "  - {name: loss, op: softmax_cross_entropy, inputs: [logits, label]}\n"
+             TG_MNIST_GRAPH
              "train: {loss: loss, optimizer: {name: adam, lr: 0.01}, batch_size: 64, steps: %d, seed: %llu}\n"
              "eval: {logits: logits, every: 100, samples: 1000, batch_size: 500}\n",
              GR_SOURCE_DIR, GR_SOURCE_DIR, GR_SOURCE_DIR, GR_SOURCE_DIR, units, steps, (unsigned long long)seed);
