@@ -347,6 +347,14 @@ static int open_job(struct job *j, const struct cli *o, int session) {
     return 0;
 }
 
+/* The job's config's graph at `batch`, after its plugins are loaded (the
+ * graph is initialised either way; free it with gr_graph_free). */
+static int job_graph(struct job *j, struct gr_graph *g, int64_t batch) {
+    gr_graph_init(g, &j->ctx, j->cfg.path);
+    int rc = gr_config_load_plugins(&j->ctx, &j->cfg);
+    return rc ? rc : gr_build_graph(&j->ctx, g, j->cfg.path, j->cfg.graph, batch);
+}
+
 static const char *base_name(const char *path, char *buf, size_t len) {
     const char *b = strrchr(path, '/');
     snprintf(buf, len, "%s", b ? b + 1 : path);
@@ -524,9 +532,7 @@ static int cmd_graph(struct cli *o) {
     struct job j;
     if (open_job(&j, o, 0)) return 1;
     struct gr_graph g;
-    gr_graph_init(&g, &j.ctx, j.cfg.path);
-    int rc = gr_config_load_plugins(&j.ctx, &j.cfg);
-    if (rc == 0) rc = gr_build_graph(&j.ctx, &g, j.cfg.path, j.cfg.graph, j.cfg.batch_size);
+    int rc = job_graph(&j, &g, j.cfg.batch_size);
     int loss = rc == 0 ? gr_graph_find(&g, j.cfg.loss) : -1;
     struct gr_plan p;
     memset(&p, 0, sizeof p);
@@ -821,9 +827,7 @@ static int cmd_gradcheck(struct cli *o) {
     struct job j;
     if (open_job(&j, o, 0)) return 1;
     struct gr_graph g;
-    gr_graph_init(&g, &j.ctx, j.cfg.path);
-    int rc = gr_config_load_plugins(&j.ctx, &j.cfg);
-    if (rc == 0) rc = gr_build_graph(&j.ctx, &g, j.cfg.path, j.cfg.graph, o->batch ? o->batch : 2);
+    int rc = job_graph(&j, &g, o->batch ? o->batch : 2);
     int failed = 0, checked = 0;
     if (rc == 0) {
         printf("%-20s %-22s %10s %12s %10s  %s\n", "node", "op", "elements", "worst/bound", "noise", "result");
