@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <libgen.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,7 +137,10 @@ static json_t *header_json(struct gr_session *s, const struct entry *e, int n, i
     META_INT("optim_t", s->opt.t);
     META_INT("data_pos", s->sampler.pos);
     META_INT("data_epoch", s->sampler.epoch);
+    META_INT("log_n", s->log_n);
 #undef META_INT
+    snprintf(num, sizeof num, "%.17g", s->log_sum); /* a double survives %.17g exactly */
+    json_object_set_new(meta, "log_sum", json_string(num));
     json_object_set_new(meta, "optimizer", json_string(optim_name(s)));
     json_object_set_new(meta, "config", json_string(s->cfg->text ? s->cfg->text : ""));
     snprintf(num, sizeof num, "%08x", crc);
@@ -397,6 +401,20 @@ int gr_checkpoint_parse(struct gr_session *s, const char *name, const uint8_t *b
         meta_int(ctx, name, meta, "data_pos", 0, s->sampler.n, &pos) ||
         meta_int(ctx, name, meta, "data_epoch", 0, INT64_MAX / 2, &epoch))
         goto out;
+    /* the metrics window; checkpoints from before it was saved have none,
+     * and their resumed run's first row averages only the resumed steps */
+    int64_t log_n = 0;
+    double log_sum = 0;
+    if (json_object_get(meta, "log_n") || json_object_get(meta, "log_sum")) {
+        const char *text = json_string_value(json_object_get(meta, "log_sum"));
+        char *end = NULL;
+        if (text) log_sum = strtod(text, &end);
+        if (meta_int(ctx, name, meta, "log_n", 0, INT64_MAX / 2, &log_n)) goto out;
+        if (!text || !*text || *end || !isfinite(log_sum)) {
+            gr_fail(ctx, "%s: metadata 'log_sum' is not a finite number: '%.40s'", name, text ? text : "(none)");
+            goto out;
+        }
+    }
     const char *opt = json_string_value(json_object_get(meta, "optimizer"));
     if (!opt || strcmp(opt, optim_name(s)) != 0) {
         gr_fail(ctx, "%s: written by optimizer '%.20s', but this run uses '%s'", name, opt ? opt : "(none)",
@@ -444,6 +462,8 @@ int gr_checkpoint_parse(struct gr_session *s, const char *name, const uint8_t *b
         s->opt.t = t_opt;
         s->sampler.pos = pos;
         s->sampler.epoch = epoch;
+        s->log_sum = log_sum;
+        s->log_n = log_n;
     }
     if (step_out) *step_out = step;
     rc = 0;

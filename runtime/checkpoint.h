@@ -14,8 +14,10 @@
  *   data/order              I32   [n] this epoch's order of training samples
  *
  * and metadata: format ("graphrun-checkpoint-1"), step, optimizer, optim_t,
- * data_pos, data_epoch, config (the YAML text the run was started from) and
- * crc32 (of the whole data section, 8 hex digits).
+ * data_pos, data_epoch, log_sum and log_n (the losses since the last
+ * metrics row and their count; absent from older checkpoints, read as 0),
+ * config (the YAML text the run was started from) and crc32 (of the whole
+ * data section, 8 hex digits).
  *
  * Saving writes "<path>.tmp", fsyncs it, renames it over <path> and fsyncs
  * the folder: a kill at any moment leaves either the old checkpoint or the

@@ -1,9 +1,11 @@
 #include "train.h"
 
-#include <math.h>
-#include <string.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -351,83 +353,229 @@ static int mkdirs(struct gr_ctx *ctx, const char *path) {
     return 0;
 }
 
-/* Keep the header and the rows up to step `last` of a metrics file (when a
- * run resumes in its folder, rows past the checkpoint will come again). */
-static int trim_metrics(struct gr_ctx *ctx, const char *path, int64_t last, int json) {
+static const char csv_header[] = "step,epoch,loss,eval_accuracy,lr,wall_time\n";
+
+/* The step of a complete metrics row (its text without the newline), or
+ * -1 if the line is not one: CSV, the first of six fields; JSON lines, the
+ * "step" member of an object. */
+static int64_t row_step(const char *line, size_t n, int json) {
+    if (json) {
+        json_t *row = json_loadb(line, n, JSON_REJECT_DUPLICATES, NULL);
+        json_t *step = json_object_get(row, "step");
+        int64_t v = json_is_integer(step) ? (int64_t)json_integer_value(step) : -1;
+        json_decref(row);
+        return v;
+    }
+    int commas = 0;
+    for (size_t i = 0; i < n; i++) commas += line[i] == ',';
+    if (commas != 5) return -1;
+    int64_t v = 0;
+    size_t i = 0;
+    for (; i < n && line[i] >= '0' && line[i] <= '9' && v < INT64_MAX / 10 - 9; i++) v = v * 10 + (line[i] - '0');
+    return i > 0 && i < n && line[i] == ',' ? v : -1;
+}
+
+static int write_all(struct gr_ctx *ctx, int fd, const char *p, size_t len, const char *path) {
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return gr_fail(ctx, "%s: write failed: %s", path, w < 0 ? strerror(errno) : "nothing written");
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+/* `head` then `body` into `path`, through a temporary file that is synced
+ * and renamed over it, the folder synced after: a crash at any moment
+ * leaves the old file or the new one, whole. */
+static int replace_file(struct gr_ctx *ctx, const char *dir, const char *path, const char *head, const char *body,
+                        size_t body_len) {
+    char tmp[4300];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return gr_fail(ctx, "%s: cannot write: %s", tmp, strerror(errno));
+    int rc = write_all(ctx, fd, head, strlen(head), tmp);
+    if (rc == 0) rc = write_all(ctx, fd, body, body_len, tmp);
+    if (rc == 0 && fsync(fd) != 0) rc = gr_fail(ctx, "%s: fsync failed: %s", tmp, strerror(errno));
+    if (close(fd) != 0 && rc == 0) rc = gr_fail(ctx, "%s: write failed: %s", tmp, strerror(errno));
+    if (rc == 0 && rename(tmp, path) != 0) rc = gr_fail(ctx, "%s: cannot replace: %s", path, strerror(errno));
+    if (rc) {
+        unlink(tmp);
+        return -1;
+    }
+    int dfd = open(dir, O_RDONLY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    return 0;
+}
+
+/* When a run resumes in its folder: keep the CSV header (written again if
+ * a crash lost it) and the complete rows up to step `last`, in increasing
+ * order; drop rows past the checkpoint (they will come again), a line cut
+ * short by a crash, and anything else that is not a row. */
+int gr_metrics_trim(struct gr_ctx *ctx, const char *dir, const char *path, int64_t last, int json) {
     char *text;
-    size_t len;
+    size_t len, kept = 0;
     if (gr_read_text_file(ctx, path, (size_t)1 << 30, &text, &len)) return -1;
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        gr_free(ctx, text);
-        return gr_fail(ctx, "%s: cannot write: %s", path, strerror(errno));
+    int64_t prev = 0;
+    for (size_t at = 0; at < len;) {
+        const char *nl = memchr(text + at, '\n', len - at);
+        if (!nl) break; /* the last line, cut short */
+        size_t n = (size_t)(nl - (text + at));
+        int64_t step = row_step(text + at, n, json);
+        if (step > prev && step <= last) {
+            memmove(text + kept, text + at, n + 1);
+            kept += n + 1;
+            prev = step;
+        }
+        at += n + 1;
     }
-    char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        const char *num = json ? strstr(line, "\"step\": ") : line;
-        if (num && json) num += strlen("\"step\": ");
-        long long step = num ? strtoll(num, NULL, 10) : 0;
-        int header = !json && !(line[0] >= '0' && line[0] <= '9');
-        if (header || step <= last) fprintf(f, "%s\n", line);
-    }
+    int rc = replace_file(ctx, dir, path, json ? "" : csv_header, text, kept);
     gr_free(ctx, text);
-    return fclose(f) == 0 ? 0 : gr_fail(ctx, "%s: write failed", path);
+    return rc;
 }
 
 /* The metrics files, with their stdio buffers here so that no write during
- * training makes stdio allocate one. */
+ * training makes stdio allocate one, and the run folder's lock. */
 struct run_files {
     FILE *csv, *jsonl;
+    const char *dir;
+    int lock_fd;
     char csv_buf[BUFSIZ], jsonl_buf[BUFSIZ];
 };
 
-static int open_run(struct gr_ctx *ctx, const struct gr_config *cfg, const char *dir, int64_t resumed_at,
-                    struct run_files *rf) {
-    char path[4200];
-    rf->csv = rf->jsonl = NULL;
-    if (mkdirs(ctx, dir)) return -1;
+/* The run folder: `dir` itself, or with `fresh`, a folder that did not
+ * exist: dir, dir-2, dir-3, ... each made with mkdir, which only one of
+ * two racing runs can win. The name used goes to out. */
+static int make_run_dir(struct gr_ctx *ctx, const char *dir, int fresh, char *out, size_t len) {
+    if (snprintf(out, len, "%s", dir) >= (int)len - 8) return gr_fail(ctx, "%s: path too long", dir);
+    if (!fresh) return mkdirs(ctx, out);
+    char *slash = strrchr(out, '/');
+    if (slash && slash != out) {
+        *slash = 0;
+        int rc = mkdirs(ctx, out);
+        *slash = '/';
+        if (rc) return -1;
+    }
+    for (int k = 2; mkdir(out, 0755) != 0; k++) {
+        if (errno != EEXIST || k > 1000) return gr_fail(ctx, "%s: cannot create: %s", out, strerror(errno));
+        snprintf(out, len, "%s-%d", dir, k);
+    }
+    return 0;
+}
+
+/* One run at a time in a folder: a write lock on RUN/.lock, held until
+ * close_run (the kernel drops it if the process dies). */
+static int lock_run_dir(struct gr_ctx *ctx, const char *dir, int *fd_out) {
+    char path[4300];
+    snprintf(path, sizeof path, "%s/.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return gr_fail(ctx, "%s: cannot create the run folder's lock: %s", path, strerror(errno));
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    if (fcntl(fd, F_SETLK, &fl) != 0) {
+        int e = errno;
+        struct flock who = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+        int known = fcntl(fd, F_GETLK, &who) == 0 && who.l_type != F_UNLCK;
+        close(fd);
+        if (e != EACCES && e != EAGAIN) return gr_fail(ctx, "%s: cannot lock: %s", path, strerror(e));
+        if (known)
+            return gr_fail(ctx, "%s: the run folder is in use by another graphrun run (process %ld); wait for it or "
+                                "choose another folder", dir, (long)who.l_pid);
+        return gr_fail(ctx, "%s: the run folder is in use by another graphrun run; wait for it or choose another folder",
+                       dir);
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+static int write_config_file(struct gr_ctx *ctx, const struct gr_config *cfg, const char *dir) {
+    char path[4300];
     snprintf(path, sizeof path, "%s/config.yaml", dir);
     FILE *f = fopen(path, "w");
     if (!f) return gr_fail(ctx, "%s: cannot write: %s", path, strerror(errno));
-    fputs(cfg->run_text ? cfg->run_text : "", f);
-    if (fclose(f) != 0) return gr_fail(ctx, "%s: write failed", path);
+    int e = fputs(cfg->run_text ? cfg->run_text : "", f) == EOF ? errno : 0;
+    if (fclose(f) != 0 && !e) e = errno;
+    return e ? gr_fail(ctx, "%s: write failed: %s", path, strerror(e)) : 0;
+}
+
+static int open_run(struct gr_ctx *ctx, const struct gr_config *cfg, const char *dir, int64_t resumed_at,
+                    struct run_files *rf) {
+    char path[4300];
+    rf->dir = dir;
+    if (lock_run_dir(ctx, dir, &rf->lock_fd) || write_config_file(ctx, cfg, dir)) return -1;
     const char *names[2] = {"metrics.csv", "metrics.jsonl"};
     FILE **files[2] = {&rf->csv, &rf->jsonl};
     for (int k = 0; k < 2; k++) {
         snprintf(path, sizeof path, "%s/%s", dir, names[k]);
         struct stat st;
         int keep = resumed_at > 0 && stat(path, &st) == 0;
-        if (keep && trim_metrics(ctx, path, resumed_at, k)) return -1;
+        if (keep && gr_metrics_trim(ctx, dir, path, resumed_at, k)) return -1;
         *files[k] = fopen(path, keep ? "a" : "w");
         if (!*files[k]) return gr_fail(ctx, "%s: cannot write: %s", path, strerror(errno));
         setvbuf(*files[k], k == 0 ? rf->csv_buf : rf->jsonl_buf, _IOFBF, BUFSIZ);
-        if (k == 0 && !keep) fprintf(rf->csv, "step,epoch,loss,eval_accuracy,lr,wall_time\n");
+        if (k == 0 && !keep && fputs(csv_header, rf->csv) == EOF)
+            return gr_fail(ctx, "%s: write failed: %s", path, strerror(errno));
     }
     return 0;
 }
 
-static void metrics_row(struct run_files *rf, int64_t step, double epoch, double loss, double acc, int has_acc,
-                        double lr, double wall) {
-    if (!rf->csv) return;
-    if (has_acc)
-        fprintf(rf->csv, "%lld,%.5f,%.6f,%.6f,%g,%.3f\n", (long long)step, epoch, loss, acc, lr, wall);
-    else
-        fprintf(rf->csv, "%lld,%.5f,%.6f,,%g,%.3f\n", (long long)step, epoch, loss, lr, wall);
-    fprintf(rf->jsonl, "{\"step\": %lld, \"epoch\": %.5f, \"loss\": %.6f, \"eval_accuracy\": ", (long long)step, epoch,
-            loss);
-    if (has_acc) fprintf(rf->jsonl, "%.6f", acc);
-    else fprintf(rf->jsonl, "null");
-    fprintf(rf->jsonl, ", \"lr\": %g, \"wall_time\": %.3f}\n", lr, wall);
-    if (has_acc) {
-        fflush(rf->csv);
-        fflush(rf->jsonl);
-    }
+/* A failed write to a metrics file: its name and errno's text. */
+static int run_write_failed(struct gr_ctx *ctx, const struct run_files *rf, int json) {
+    int e = errno ? errno : EIO;
+    return gr_fail(ctx, "%s/%s: write failed: %s", rf->dir, json ? "metrics.jsonl" : "metrics.csv", strerror(e));
 }
 
-static void close_run(struct run_files *rf) {
-    if (rf->csv) fclose(rf->csv);
-    if (rf->jsonl) fclose(rf->jsonl);
+/* Everything written so far handed to the system: before a checkpoint,
+ * so that a checkpoint on disk always has its rows on disk too. */
+static int flush_run(struct gr_ctx *ctx, struct run_files *rf) {
+    if (!rf->csv) return 0;
+    errno = 0;
+    if (fflush(rf->csv) != 0 || ferror(rf->csv)) return run_write_failed(ctx, rf, 0);
+    errno = 0;
+    if (fflush(rf->jsonl) != 0 || ferror(rf->jsonl)) return run_write_failed(ctx, rf, 1);
+    return 0;
+}
+
+static int metrics_row(struct gr_ctx *ctx, struct run_files *rf, int64_t step, double epoch, double loss, double acc,
+                       int has_acc, double lr, double wall) {
+    if (!rf->csv) return 0;
+    errno = 0;
+    int bad;
+    /* stdio may count a row written though the flush it caused failed:
+     * the error flag is checked at once, while errno still says why */
+    if (has_acc)
+        bad = fprintf(rf->csv, "%lld,%.5f,%.6f,%.6f,%g,%.3f\n", (long long)step, epoch, loss, acc, lr, wall) < 0;
+    else
+        bad = fprintf(rf->csv, "%lld,%.5f,%.6f,,%g,%.3f\n", (long long)step, epoch, loss, lr, wall) < 0;
+    if (bad || ferror(rf->csv)) return run_write_failed(ctx, rf, 0);
+    char a[32] = "null";
+    if (has_acc) snprintf(a, sizeof a, "%.6f", acc);
+    if (fprintf(rf->jsonl, "{\"step\": %lld, \"epoch\": %.5f, \"loss\": %.6f, \"eval_accuracy\": %s, \"lr\": %g, "
+                           "\"wall_time\": %.3f}\n",
+                (long long)step, epoch, loss, a, lr, wall) < 0 ||
+        ferror(rf->jsonl))
+        return run_write_failed(ctx, rf, 1);
+    return has_acc ? flush_run(ctx, rf) : 0;
+}
+
+/* Closes the files and releases the lock; with `report`, a failed last
+ * write is an error (else an earlier error is being reported). */
+static int close_run(struct gr_ctx *ctx, struct run_files *rf, int report) {
+    int rc = 0;
+    FILE *files[2] = {rf->csv, rf->jsonl};
+    for (int k = 0; k < 2; k++) {
+        errno = 0;
+        int bad = files[k] && ferror(files[k]);
+        if (files[k] && fclose(files[k]) != 0) bad = 1;
+        if (bad && report && rc == 0) rc = run_write_failed(ctx, rf, k);
+    }
+    if (rf->lock_fd >= 0) close(rf->lock_fd);
     rf->csv = rf->jsonl = NULL;
+    rf->lock_fd = -1;
+    return rc;
 }
 
 /* "step 350/1200  epoch 0.37  loss 0.1234  812 steps/s  eta 1.0 s", drawn
@@ -489,11 +637,22 @@ int gr_session_predict(struct gr_session *s, const uint8_t *pixels, int64_t n, f
     return 0;
 }
 
+/* After a failed write (metrics or checkpoint): the message also says
+ * where training stopped and which checkpoint is kept. */
+static int stopped(struct gr_ctx *ctx, const struct gr_train_result *res, int64_t step) {
+    char msg[GR_ERRBUF];
+    snprintf(msg, sizeof msg, "%s", ctx->err);
+    if (res->checkpoint_step < 0)
+        return gr_fail(ctx, "%.700s; training stopped at step %lld; no checkpoint was written", msg, (long long)step);
+    return gr_fail(ctx, "%.600s; training stopped at step %lld; the checkpoint of step %lld (%.300s) is kept", msg,
+                   (long long)step, (long long)res->checkpoint_step, res->checkpoint_path);
+}
+
 int gr_train(struct gr_ctx *ctx, const struct gr_config *cfg, const struct gr_train_opts *opts,
              struct gr_train_result *res) {
     double t0 = now_seconds();
     struct gr_session s;
-    struct run_files rf = {0};
+    struct run_files rf = {.lock_fd = -1};
     memset(res, 0, sizeof *res);
     res->checkpoint_step = -1;
     if (gr_session_open(ctx, &s, cfg, opts)) {
@@ -510,16 +669,23 @@ int gr_train(struct gr_ctx *ctx, const struct gr_config *cfg, const struct gr_tr
         start = done + 1;
         res->steps = done;
     }
-    /* where checkpoints go: the config's path, else the run folder */
-    const char *run_dir = opts ? opts->run_dir : NULL;
+    /* the run folder, then where checkpoints go: the config's path, else
+     * the run folder */
+    char dir[sizeof res->run_dir];
+    const char *run_dir = NULL;
+    if (opts && opts->run_dir) {
+        if (make_run_dir(ctx, opts->run_dir, opts->new_run_dir, dir, sizeof dir) ||
+            open_run(ctx, cfg, dir, start - 1, &rf)) {
+            close_run(ctx, &rf, 0);
+            gr_session_close(&s);
+            return -1;
+        }
+        run_dir = dir;
+        snprintf(res->run_dir, sizeof res->run_dir, "%s", dir);
+    }
     char *ckpt = res->checkpoint_path;
     if (cfg->checkpoint) snprintf(ckpt, sizeof res->checkpoint_path, "%s", cfg->checkpoint);
     else if (run_dir) snprintf(ckpt, sizeof res->checkpoint_path, "%s/checkpoint.safetensors", run_dir);
-    if (run_dir && open_run(ctx, cfg, run_dir, start - 1, &rf)) {
-        close_run(&rf);
-        gr_session_close(&s);
-        return -1;
-    }
     int quiet = opts && opts->quiet, progress = opts && opts->progress && !quiet;
     FILE *out = s.out;
     if (out && !quiet) {
@@ -528,8 +694,7 @@ int gr_train(struct gr_ctx *ctx, const struct gr_config *cfg, const struct gr_tr
         if (run_dir) fprintf(out, "  run:   %s\n", run_dir);
         fflush(out);
     }
-    double t1 = now_seconds(), last_draw = 0, window = 0;
-    int64_t window_n = 0;
+    double t1 = now_seconds(), last_draw = 0;
     int rc = 0;
     for (int64_t step = start; step <= s.steps; step++) {
         float loss = gr_session_step(&s);
@@ -540,8 +705,8 @@ int gr_train(struct gr_ctx *ctx, const struct gr_config *cfg, const struct gr_tr
             break;
         }
         res->steps = step;
-        window += loss;
-        window_n++;
+        s.log_sum += loss;
+        s.log_n++;
         double epoch = (double)step * (double)cfg->batch_size / (double)s.train.n;
         int eval_now = step % cfg->eval_every == 0 || step == s.steps;
         double acc = 0;
@@ -557,11 +722,14 @@ int gr_train(struct gr_ctx *ctx, const struct gr_config *cfg, const struct gr_tr
             fflush(out);
             last_draw = 0;
         }
-        if (window_n && (eval_now || step % cfg->log_every == 0)) {
-            metrics_row(&rf, step, epoch, window / (double)window_n, acc, eval_now && s.logits >= 0, cfg->optim.lr,
-                        now_seconds() - t1);
-            window = 0;
-            window_n = 0;
+        if (s.log_n && (eval_now || step % cfg->log_every == 0)) {
+            if ((rc = metrics_row(ctx, &rf, step, epoch, s.log_sum / (double)s.log_n, acc, eval_now && s.logits >= 0,
+                                  cfg->optim.lr, now_seconds() - t1))) {
+                rc = stopped(ctx, res, step);
+                break;
+            }
+            s.log_sum = 0;
+            s.log_n = 0;
         }
         if (progress && out) {
             double now = now_seconds();
@@ -574,7 +742,10 @@ int gr_train(struct gr_ctx *ctx, const struct gr_config *cfg, const struct gr_tr
         int stop = ctx->interrupt && *ctx->interrupt;
         int save = ckpt[0] && (stop || step == s.steps || (cfg->checkpoint_every && step % cfg->checkpoint_every == 0));
         if (save) {
-            if ((rc = gr_checkpoint_save(&s, step, ckpt))) break;
+            if ((rc = flush_run(ctx, &rf)) || (rc = gr_checkpoint_save(&s, step, ckpt))) {
+                rc = stopped(ctx, res, step);
+                break;
+            }
             res->checkpoint_step = step;
         }
         if (stop) {
@@ -604,7 +775,10 @@ int gr_train(struct gr_ctx *ctx, const struct gr_config *cfg, const struct gr_tr
                 res->eval_seconds);
         fflush(out);
     }
-    close_run(&rf);
+    if (close_run(ctx, &rf, rc == 0) && rc == 0) {
+        rc = stopped(ctx, res, res->steps);
+        if (out) fflush(out);
+    }
     gr_session_close(&s);
     return rc;
 }

@@ -28,7 +28,10 @@ struct gr_train_opts {
     const char *resume;  /* checkpoint to continue from, or NULL */
     const char *run_dir; /* folder for config.yaml, metrics.csv, metrics.jsonl
                             and (unless train.checkpoint.path says otherwise)
-                            checkpoint.safetensors; NULL: none */
+                            checkpoint.safetensors; NULL: none. A run locks
+                            it (RUN/.lock) and refuses a folder in use. */
+    int new_run_dir;     /* run_dir must be a new folder: if it exists,
+                            run_dir-2, run_dir-3, ... (res->run_dir says) */
     int progress;        /* redraw one progress line in place (a terminal) */
     int quiet;           /* print only the result */
     int show_config;     /* print the effective config once the run is
@@ -40,6 +43,7 @@ struct gr_train_result {
     int interrupted;                /* stopped by ctx->interrupt */
     int64_t checkpoint_step;        /* step of the last checkpoint written, -1: none */
     char checkpoint_path[4200];     /* where checkpoints went ("": nowhere) */
+    char run_dir[4160];             /* the run folder used ("": none) */
     double first_loss, last_loss;   /* minibatch losses */
     double last_eval_accuracy;      /* on eval.samples images, at the last eval */
     double test_accuracy;           /* on the whole test set, at the end */
@@ -60,6 +64,9 @@ struct gr_session {
     int32_t *idx;          /* batch indices */
     int loss, logits;
     int fault;             /* the last step's loss or gradient was not finite */
+    double log_sum;        /* the losses since the last metrics row, and */
+    int64_t log_n;         /* their count: kept in checkpoints, so that a
+                              resumed run's rows equal an unbroken run's */
     int64_t steps, eval_samples;
     FILE *out;
 };
@@ -79,7 +86,14 @@ double gr_session_accuracy(struct gr_session *s, int64_t n);
  * n x classes. Uses the evaluation plan, in batches of its capacity. */
 int gr_session_predict(struct gr_session *s, const uint8_t *pixels, int64_t n, float *probs);
 
-/* Open, train for the configured steps with progress lines, evaluate. */
+/* Rewrite a run folder's metrics file `path` (in `dir`; CSV, or JSON lines
+ * if json) to hold its header and its complete rows up to step `last`, as
+ * a resumed run starts; atomically (a temporary file renamed over it). */
+int gr_metrics_trim(struct gr_ctx *ctx, const char *dir, const char *path, int64_t last, int json);
+
+/* Open, train for the configured steps with progress lines, evaluate. A
+ * failed write (metrics, checkpoint) stops training with the file and the
+ * reason in ctx->err, the last checkpoint kept. */
 int gr_train(struct gr_ctx *ctx, const struct gr_config *cfg, const struct gr_train_opts *opts,
              struct gr_train_result *res);
 

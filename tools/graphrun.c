@@ -72,8 +72,9 @@ static const struct command commands[] = {
      "and the wall time. On a terminal a progress line is redrawn in place;\n"
      "otherwise (pipes, CI) only those lines are printed.\n"
      "\n"
-     "Each run writes a folder (runs/<config>-<date>-<time> by default; the path\n"
-     "is printed) holding config.yaml (the effective config), metrics.csv and\n"
+     "Each run writes a folder (runs/<config>-<date>-<time> by default, with -2,\n"
+     "-3, ... when taken; the path is printed; one run at a time may use a\n"
+     "folder) holding config.yaml (the effective config), metrics.csv and\n"
      "metrics.jsonl (step, epoch, loss, eval accuracy, learning rate, wall time),\n"
      "checkpoint.safetensors (unless train.checkpoint.path says elsewhere) and\n"
      "plot.png (loss and accuracy, drawn by gnuplot).\n"
@@ -382,15 +383,14 @@ static int cmd_train(struct cli *o) {
         struct stat st;
         if (stat(probe, &st) != 0) run_dir[0] = 0;
     }
-    if (!run_dir[0] && !o->no_run_dir) {
+    /* a dated name is made new when the run starts: two runs started in
+     * the same second get <name>-2, -3, ... */
+    int dated = !run_dir[0] && !o->no_run_dir;
+    if (dated) {
         char stem[256], when[64];
         time_t t = time(NULL);
         strftime(when, sizeof when, "%Y%m%d-%H%M%S", localtime(&t));
         snprintf(run_dir, sizeof run_dir, "runs/%s-%s", base_name(o->pos[0], stem, sizeof stem), when);
-        /* two runs started in the same second get their own folders */
-        struct stat st;
-        for (int k = 2; stat(run_dir, &st) == 0 && k < 1000; k++)
-            snprintf(run_dir, sizeof run_dir, "runs/%s-%s-%d", stem, when, k);
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -404,6 +404,7 @@ static int cmd_train(struct cli *o) {
         .out = stdout,
         .resume = o->resume,
         .run_dir = run_dir[0] ? run_dir : NULL,
+        .new_run_dir = dated,
         .progress = isatty(STDOUT_FILENO),
         .quiet = o->quiet,
         .show_config = 1,
@@ -411,10 +412,15 @@ static int cmd_train(struct cli *o) {
     struct gr_train_result res;
     int rc = gr_train(&j.ctx, &j.cfg, &opts, &res);
     if (rc) fprintf(stderr, "%s\n", j.ctx.err);
-    if (run_dir[0] && (rc == 0 || res.steps > 0)) {
+    /* the folder this run wrote (none if it stopped before taking one) */
+    const char *dir = res.run_dir;
+    if (dir[0] && (rc == 0 || res.steps > 0)) {
         char err[512];
-        if (plot_run(run_dir, err, sizeof err)) fprintf(stderr, "graphrun train: no plot: %s\n", err);
-        else printf("run folder: %s (plot.png, metrics.csv, metrics.jsonl, config.yaml)\n", run_dir);
+        if (plot_run(dir, err, sizeof err)) {
+            if (rc == 0) fprintf(stderr, "graphrun train: no plot: %s\n", err); /* else the error's one line */
+        } else {
+            printf("run folder: %s (plot.png, metrics.csv, metrics.jsonl, config.yaml)\n", dir);
+        }
     }
     close_job(&j);
     if (rc) return 1;
