@@ -18,6 +18,7 @@
 #include "plot.h"
 #include "runtime/checkpoint.h"
 #include "runtime/config.h"
+#include "runtime/escape.h"
 #include "runtime/ctx.h"
 #include "runtime/harness.h"
 #include "runtime/plugin.h"
@@ -527,11 +528,56 @@ static int cmd_summary(struct cli *o) {
 
 /* ---- graph (DOT) ------------------------------------------------------------ */
 
-static void dot_escape(FILE *f, const char *s) {
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') fputc('\\', f);
-        fputc(*s, f);
+/* One DOT statement `  "ID" [ATTRS, label="LABEL"];` (no label if NULL),
+ * the ID and label escaped; -1 if a write failed. */
+static int dot_node(FILE *f, const char *id, const char *attrs, const char *label) {
+    if (fputs("  ", f) == EOF || gr_put_dot_string(f, id) == EOF || fprintf(f, " [%s", attrs) < 0) return -1;
+    if (label && (fputs(", label=", f) == EOF || gr_put_dot_string(f, label) == EOF)) return -1;
+    return fputs("];\n", f) == EOF ? -1 : 0;
+}
+
+static int dot_edge(FILE *f, const char *from, const char *to, const char *attrs) {
+    if (fputs("  ", f) == EOF || gr_put_dot_string(f, from) == EOF || fputs(" -> ", f) == EOF ||
+        gr_put_dot_string(f, to) == EOF)
+        return -1;
+    return fprintf(f, "%s%s;\n", attrs ? " " : "", attrs ? attrs : "") < 0 ? -1 : 0;
+}
+
+/* The graph in DOT; `p` is its plan when the gradients are drawn. -1 if a
+ * write failed (errno says why). */
+static int write_dot(FILE *f, const struct gr_graph *g, const struct gr_plan *p, int loss, const char *source) {
+    char label[512], sh[96], a[160], b[160];
+    if (fputs("// graphrun graph ", f) == EOF || gr_put_text(f, source) == EOF ||
+        fprintf(f, "%s\ndigraph graphrun {\n", p ? " --backward" : "") < 0 ||
+        fprintf(f, "  rankdir=TB;\n  node [fontname=\"sans\", fontsize=10];\n  edge [color=\"#555555\"];\n") < 0)
+        return -1;
+    for (int i = 0; i < g->n; i++) {
+        const struct gr_node *nd = &g->nodes[i];
+        const char *style = nd->op->flags & GR_OP_PARAM   ? "shape=ellipse, style=filled, fillcolor=\"#e8e8e8\""
+                            : nd->op->flags & GR_OP_INPUT ? "shape=box, style=\"rounded,filled\", fillcolor=\"#d8e8f8\""
+                                                          : "shape=box";
+        snprintf(label, sizeof label, "%s\n%s\n%s", nd->name, nd->op->name, gr_shape_format(&nd->shape, sh, sizeof sh));
+        if (dot_node(f, nd->name, style, label)) return -1;
     }
+    for (int i = 0; i < g->n; i++)
+        for (int k = 0; k < g->nodes[i].n_in; k++)
+            if (dot_edge(f, g->nodes[g->nodes[i].in[k]].name, g->nodes[i].name, NULL)) return -1;
+    /* d(x) for every node with a gradient; edges run from a node's gradient
+     * to its inputs' gradients, as backward computes them */
+    for (int i = 0; p && i < g->n; i++) {
+        if (!p->bwd[i]) continue;
+        snprintf(a, sizeof a, "d:%s", g->nodes[i].name);
+        snprintf(label, sizeof label, "d %s%s", g->nodes[i].name, i == loss ? " = 1" : "");
+        if (dot_node(f, a, "shape=box, style=dashed, color=\"#d62728\", fontcolor=\"#d62728\"", label)) return -1;
+    }
+    for (int i = 0; p && i < g->n; i++)
+        for (int k = 0; k < g->nodes[i].n_in; k++) {
+            if (!p->bwd[i] || !p->args[i].din[k]) continue;
+            snprintf(a, sizeof a, "d:%s", g->nodes[i].name);
+            snprintf(b, sizeof b, "d:%s", g->nodes[g->nodes[i].in[k]].name);
+            if (dot_edge(f, a, b, "[color=\"#d62728\", style=dashed]")) return -1;
+        }
+    return fputs("}\n", f) == EOF ? -1 : 0;
 }
 
 static int cmd_graph(struct cli *o) {
@@ -547,58 +593,19 @@ static int cmd_graph(struct cli *o) {
         else if (gr_graph_alloc_params(&g) || gr_plan_init(&p, &g, 1, &loss, 1, loss)) rc = -1;
     }
     FILE *f = stdout;
-    if (rc == 0 && o->output && !(f = fopen(o->output, "w"))) rc = gr_fail(&j.ctx, "%s: cannot write", o->output);
-    if (rc) {
-        fprintf(stderr, "%s\n", j.ctx.err);
-    } else {
-        char sh[96];
-        fprintf(f, "// graphrun graph %s%s\ndigraph graphrun {\n", o->pos[0], o->backward ? " --backward" : "");
-        fprintf(f, "  rankdir=TB;\n  node [fontname=\"sans\", fontsize=10];\n  edge [color=\"#555555\"];\n");
-        for (int i = 0; i < g.n; i++) {
-            const struct gr_node *nd = &g.nodes[i];
-            fprintf(f, "  \"");
-            dot_escape(f, nd->name);
-            if (nd->op->flags & GR_OP_PARAM)
-                fprintf(f, "\" [shape=ellipse, style=filled, fillcolor=\"#e8e8e8\", label=\"");
-            else if (nd->op->flags & GR_OP_INPUT)
-                fprintf(f, "\" [shape=box, style=\"rounded,filled\", fillcolor=\"#d8e8f8\", label=\"");
-            else
-                fprintf(f, "\" [shape=box, label=\"");
-            dot_escape(f, nd->name);
-            fprintf(f, "\\n%s\\n%s\"];\n", nd->op->name, gr_shape_format(&nd->shape, sh, sizeof sh));
-        }
-        for (int i = 0; i < g.n; i++)
-            for (int k = 0; k < g.nodes[i].n_in; k++) {
-                fprintf(f, "  \"");
-                dot_escape(f, g.nodes[g.nodes[i].in[k]].name);
-                fprintf(f, "\" -> \"");
-                dot_escape(f, g.nodes[i].name);
-                fprintf(f, "\";\n");
-            }
-        if (o->backward) {
-            /* d(x) for every node with a gradient; edges run from a node's
-             * gradient to its inputs' gradients, as backward computes them */
-            for (int i = 0; i < g.n; i++) {
-                if (!p.bwd[i]) continue;
-                fprintf(f, "  \"d:");
-                dot_escape(f, g.nodes[i].name);
-                fprintf(f, "\" [shape=box, style=dashed, color=\"#d62728\", fontcolor=\"#d62728\", label=\"d ");
-                dot_escape(f, g.nodes[i].name);
-                fprintf(f, "%s\"];\n", i == loss ? " = 1" : "");
-            }
-            for (int i = 0; i < g.n; i++)
-                for (int k = 0; k < g.nodes[i].n_in; k++) {
-                    if (!p.bwd[i] || !p.args[i].din[k]) continue;
-                    fprintf(f, "  \"d:");
-                    dot_escape(f, g.nodes[i].name);
-                    fprintf(f, "\" -> \"d:");
-                    dot_escape(f, g.nodes[g.nodes[i].in[k]].name);
-                    fprintf(f, "\" [color=\"#d62728\", style=dashed];\n");
-                }
-        }
-        fprintf(f, "}\n");
-        if (f != stdout) fclose(f);
+    if (rc == 0 && o->output && !(f = fopen(o->output, "w")))
+        rc = gr_fail(&j.ctx, "%s: cannot write: %s", o->output, strerror(errno));
+    if (rc == 0) {
+        /* a write error is reported with the first errno; fclose's is the last word */
+        int failed = write_dot(f, &g, o->backward ? &p : NULL, loss, o->pos[0]);
+        int e = errno;
+        if (f != stdout && fclose(f) != 0 && !failed) failed = 1, e = errno;
+        if (failed && f != stdout)
+            rc = gr_fail(&j.ctx, "%s: write failed: %s", o->output, strerror(e));
+        else if (failed)
+            rc = gr_fail(&j.ctx, "graphrun graph: cannot write the standard output: %s", strerror(e));
     }
+    if (rc) fprintf(stderr, "%s\n", j.ctx.err);
     gr_plan_free(&p);
     gr_graph_free(&g);
     close_job(&j);
@@ -606,6 +613,9 @@ static int cmd_graph(struct cli *o) {
 }
 
 /* ---- eval and predict ------------------------------------------------------- */
+
+/* errno after a failed write (EIO if the C library left it unset) */
+static int write_errno(void) { return errno ? errno : EIO; }
 
 static int cmd_eval(struct cli *o) {
     struct job j;
@@ -629,7 +639,9 @@ static int cmd_eval(struct cli *o) {
         close_job(&j);
         return 1;
     }
-    if (pf) fprintf(pf, "index,label,predicted,probability\n");
+    /* every field is a number: nothing to quote. The first failed write's
+     * errno is the one reported. */
+    int werr = pf && fprintf(pf, "index,label,predicted,probability\n") < 0 ? write_errno() : 0;
     int64_t correct = 0;
     for (int64_t i = 0; i < n; i++) {
         int64_t best = 0;
@@ -638,11 +650,13 @@ static int cmd_eval(struct cli *o) {
         int64_t truth = s->test.labels.data[i];
         conf[truth * c + best]++;
         correct += best == truth;
-        if (pf) fprintf(pf, "%lld,%lld,%lld,%.6f\n", (long long)i, (long long)truth, (long long)best,
-                        (double)probs[i * c + best]);
+        if (pf && !werr && fprintf(pf, "%lld,%lld,%lld,%.6f\n", (long long)i, (long long)truth, (long long)best,
+                                   (double)probs[i * c + best]) < 0)
+            werr = write_errno();
     }
-    if (pf && fclose(pf)) {
-        fprintf(stderr, "graphrun eval: cannot write %s: %s\n", o->predictions, strerror(errno));
+    if (pf && fclose(pf) != 0 && !werr) werr = write_errno();
+    if (werr) {
+        fprintf(stderr, "graphrun eval: %s: write failed: %s\n", o->predictions, strerror(werr));
         free(probs);
         free(conf);
         close_job(&j);
@@ -713,10 +727,15 @@ static int cmd_predict(struct cli *o) {
             for (int64_t k = 1; k < c; k++)
                 if (p[k] > p[best]) best = k;
             if (o->json) {
-                printf("  {\"image\": \"");
-                for (const char *q = o->pos[1 + i]; *q; q++) printf(*q == '"' || *q == '\\' ? "\\%c" : "%c", *q);
-                printf("\", \"class\": %lld, \"probabilities\": [", (long long)best);
-                for (int64_t k = 0; k < c; k++) printf("%s%.8g", k ? ", " : "", (double)p[k]);
+                printf("  {\"image\": ");
+                gr_put_json_string(stdout, o->pos[1 + i]);
+                printf(", \"class\": %lld, \"probabilities\": [", (long long)best);
+                /* JSON has no NaN: a non-finite probability (weights that
+                 * are not finite) is null */
+                for (int64_t k = 0; k < c; k++) {
+                    if (isfinite(p[k])) printf("%s%.8g", k ? ", " : "", (double)p[k]);
+                    else printf("%snull", k ? ", " : "");
+                }
                 printf("]}%s\n", i + 1 < n ? "," : "");
             } else {
                 printf("%s: %lld (%.4f)   ", o->pos[1 + i], (long long)best, (double)p[best]);
@@ -956,6 +975,20 @@ static int cmd_bench(struct cli *o) {
 
 /* ---- main ------------------------------------------------------------------- */
 
+/* Everything a command printed must have reached the standard output: a
+ * full disk or a closed pipe is a failure, said in one line. stdio keeps
+ * only the error flag of an earlier failed write, so its errno is known
+ * only when the last flush is the one that fails. */
+static int check_stdout(const char *cmd, int rc) {
+    errno = 0;
+    int failed = fflush(stdout) != 0, e = errno;
+    if (!failed && !ferror(stdout)) return rc;
+    if (rc == 0)
+        fprintf(stderr, "graphrun%s%s: cannot write the standard output: %s\n", cmd ? " " : "", cmd ? cmd : "",
+                failed && e ? strerror(e) : "an earlier write failed");
+    return rc ? rc : 1;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fputs(usage_main, stderr);
@@ -964,11 +997,11 @@ int main(int argc, char **argv) {
     const char *name = argv[1];
     if (!strcmp(name, "-h") || !strcmp(name, "--help") || !strcmp(name, "help")) {
         fputs(usage_main, stdout);
-        return 0;
+        return check_stdout(NULL, 0);
     }
     if (!strcmp(name, "--version")) {
         printf("graphrun 0.1.0 (plugin ABI %d)\n", GR_ABI_VERSION);
-        return 0;
+        return check_stdout(NULL, 0);
     }
     static int (*const run[])(struct cli *) = {cmd_train, cmd_check,   cmd_summary, cmd_graph,     cmd_eval,
                                                cmd_predict, cmd_plot, cmd_ops,     cmd_gradcheck, cmd_bench};
@@ -980,7 +1013,7 @@ int main(int argc, char **argv) {
         int p = parse(&commands[c], argc - 2, argv + 2, o);
         int rc = p ? (p == 1 ? 0 : 2) : run[c](o);
         free(o);
-        return rc;
+        return check_stdout(commands[c].name, rc);
     }
     fprintf(stderr, "graphrun: unknown command '%s' (see graphrun --help)\n", name);
     return 2;

@@ -1,13 +1,20 @@
 /* Drawing a run's curves: a gnuplot script (plot.gp) next to the metrics,
  * rendered to plot.png. gnuplot (Debian's gnuplot-nox) is an outside program, so this
- * lives with the command, not in the library. */
-/* realpath() */
-#define _XOPEN_SOURCE 700
+ * lives with the command, not in the library.
+ *
+ * No path is ever written into the script: gnuplot runs inside the run
+ * folder and reads and writes fixed names (metrics.csv, plot.png), so a
+ * folder named with quotes, newlines or gnuplot code is only ever data.
+ * The one string from outside, the folder's name in the title, goes
+ * through gr_put_gnuplot_string. */
+/* posix_spawn_file_actions_addchdir_np */
+#define _GNU_SOURCE
 
 #include "plot.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,83 +23,151 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "runtime/escape.h"
+
 extern char **environ;
 
-/* The script: the loss read from metrics.csv, the evaluated rows (step,
- * accuracy) inlined as a data block so that the accuracy curve is one
- * connected line. */
-static int write_script(const char *run_dir, const char *csv, const char *script, const char *png, char *err,
-                        size_t len) {
+/* What the script needs from metrics.csv: the evaluated rows (step,
+ * accuracy), inlined as a data block so that the accuracy curve is one
+ * connected line. Rows are parsed as numbers and written back as numbers:
+ * nothing of the file's text reaches the script. */
+struct curves {
+    FILE *evals; /* the script, at its data block */
+    int eval_rows;
+};
+
+/* step,epoch,loss,eval_accuracy,...: one row, or 0 if the line is not one */
+static int read_row(char *line, long long *step, double *loss, double *acc, int *has_acc) {
+    char *f[4], *p = line, *end;
+    for (int k = 0; k < 4; k++) {
+        f[k] = p;
+        p = strchr(p, ',');
+        if (!p) return 0;
+        *p++ = 0;
+    }
+    *step = strtoll(f[0], &end, 10);
+    if (end == f[0] || *end || *step < 0) return 0;
+    *loss = strtod(f[2], &end);
+    if (end == f[2] || *end || !isfinite(*loss)) return 0;
+    *has_acc = f[3][0] != 0;
+    if (*has_acc) {
+        *acc = strtod(f[3], &end);
+        if (*end || !isfinite(*acc)) return 0;
+    }
+    return 1;
+}
+
+static int scan_metrics(FILE *in, struct curves *c) {
+    char line[1024];
+    int complete = 1;
+    while (fgets(line, sizeof line, in)) {
+        size_t n = strlen(line);
+        int whole = complete && n > 0 && line[n - 1] == '\n';
+        complete = n > 0 && line[n - 1] == '\n';
+        if (!whole) continue; /* a line too long for a row, or one cut short */
+        line[n - 1] = 0;
+        long long step;
+        double loss, acc = 0;
+        int has_acc;
+        if (!read_row(line, &step, &loss, &acc, &has_acc)) continue;
+        if (has_acc) {
+            if (fprintf(c->evals, "%lld %.9g\n", step, acc) < 0) return -1;
+            c->eval_rows++;
+        }
+    }
+    return ferror(in) ? -1 : 0;
+}
+
+/* 0 written, -1 failed */
+static int write_script(const char *run_dir, const char *csv, const char *script, char *err, size_t len) {
     FILE *in = fopen(csv, "r");
     if (!in) return snprintf(err, len, "%s: cannot read: %s", csv, strerror(errno)), -1;
     FILE *f = fopen(script, "w");
     if (!f) {
+        int e = errno;
         fclose(in);
-        return snprintf(err, len, "%s: cannot write: %s", script, strerror(errno)), -1;
+        return snprintf(err, len, "%s: cannot write: %s", script, strerror(e)), -1;
     }
-    fprintf(f, "# graphrun: the curves of this run; redraw with `graphrun plot %s`\n$evals << EOD\n", run_dir);
-    char line[512];
-    int rows = 0;
-    while (fgets(line, sizeof line, in)) {
-        /* step,epoch,loss,eval_accuracy,... : keep rows with an accuracy */
-        const char *field = line;
-        for (int k = 0; k < 3 && field; k++) field = strchr(field, ',') ? strchr(field, ',') + 1 : NULL;
-        if (!field || *field == ',' || line[0] < '0' || line[0] > '9') continue;
-        fprintf(f, "%.*s %.*s\n", (int)strcspn(line, ","), line, (int)strcspn(field, ","), field);
-        rows++;
+    fputs("# graphrun: the curves of this run; redraw with `graphrun plot RUN_DIR`\n"
+          "# gnuplot runs in the run folder: cd there to run this script\n$evals << EOD\n", f);
+    struct curves c = {f, 0};
+    errno = 0;
+    if (scan_metrics(in, &c)) {
+        int e = errno, read_failed = ferror(in);
+        fclose(in);
+        fclose(f);
+        unlink(script);
+        return snprintf(err, len, "%s: %s failed: %s", read_failed ? csv : script, read_failed ? "read" : "write",
+                        strerror(e)), -1;
     }
     fclose(in);
+    /* the title names the folder (its last part) */
+    const char *name = run_dir + strlen(run_dir);
+    while (name > run_dir && name[-1] == '/') name--;
+    const char *tail = name;
+    while (name > run_dir && name[-1] != '/') name--;
+    char title[256];
+    snprintf(title, sizeof title, "graphrun: %.*s", (int)(tail - name < 200 ? tail - name : 200), name);
     fprintf(f,
             "EOD\n"
             "set terminal pngcairo size 960,720 font 'sans,11' noenhanced\n"
-            "set output '%s'\n"
+            "set output 'plot.png'\n"
             "set grid\n"
-            "set multiplot layout 2,1 title 'graphrun: %s'\n"
+            "set multiplot layout 2,1 title ");
+    gr_put_gnuplot_string(f, title);
+    fprintf(f,
+            "\n"
             "set xlabel 'step'\n"
             "set ylabel 'training loss'\n"
             "set logscale y\n"
             "set datafile separator ','\n"
-            "plot '%s' every ::1 using 1:3 with lines lw 1.5 lc rgb '#1f77b4' title 'loss (mean over each logged interval)'\n"
+            "plot 'metrics.csv' every ::1 using 1:3 with lines lw 1.5 lc rgb '#1f77b4' "
+            "title 'loss (mean over each logged interval)'\n"
             "set datafile separator whitespace\n"
             "unset logscale y\n"
             "set ylabel 'test accuracy'\n"
-            "set yrange [*:1]\n",
-            png, run_dir, csv);
-    if (rows)
+            "set yrange [*:1]\n");
+    if (c.eval_rows)
         fprintf(f, "plot $evals using 1:2 with linespoints lw 1.5 pt 7 ps 0.5 lc rgb '#d62728' title "
                    "'accuracy on the evaluation images'\n");
     else
         fprintf(f, "set label 1 'no evaluation in this run' at graph 0.5,0.5 center\nplot [0:1] NaN notitle\n");
     fprintf(f, "unset multiplot\n");
-    return fclose(f) == 0 ? 0 : (snprintf(err, len, "%s: write failed", script), -1);
+    int bad = ferror(f), e = errno;
+    if (fclose(f) != 0 || bad) {
+        if (!bad) e = errno;
+        unlink(script);
+        return snprintf(err, len, "%s: write failed: %s", script, strerror(e)), -1;
+    }
+    return 0;
 }
 
 int plot_run(const char *run_dir, char *err, size_t len) {
-    /* absolute paths in the script, so that gnuplot runs it from anywhere */
-    char *abs = realpath(run_dir, NULL);
-    if (!abs) return snprintf(err, len, "%s: %s", run_dir, strerror(errno)), -1;
-    char csv[4200], script[4200], png[4200], log[4200];
-    snprintf(csv, sizeof csv, "%s/metrics.csv", abs);
-    snprintf(script, sizeof script, "%s/plot.gp", abs);
-    snprintf(png, sizeof png, "%s/plot.png", abs);
-    snprintf(log, sizeof log, "%s/plot.log", abs);
-    free(abs);
+    char csv[4200], script[4200], log[4200];
+    if (snprintf(csv, sizeof csv, "%s/metrics.csv", run_dir) >= (int)sizeof csv)
+        return snprintf(err, len, "%s: path too long", run_dir), -1;
+    snprintf(script, sizeof script, "%s/plot.gp", run_dir);
+    snprintf(log, sizeof log, "%s/plot.log", run_dir);
     struct stat st;
+    if (stat(run_dir, &st) != 0) return snprintf(err, len, "%s: %s", run_dir, strerror(errno)), -1;
     if (stat(csv, &st) != 0) return snprintf(err, len, "%s: no metrics.csv: %s", run_dir, strerror(errno)), -1;
-    if (write_script(run_dir, csv, script, png, err, len)) return -1;
+    if (write_script(run_dir, csv, script, err, len)) return -1;
 
-    /* gnuplot's own messages go to plot.log, kept only when it fails */
+    /* gnuplot runs in the folder; its own messages go to plot.log, kept
+     * only when it fails */
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    char *argv[] = {"gnuplot", script, NULL};
+    posix_spawn_file_actions_addchdir_np(&fa, run_dir);
+    char *argv[] = {"gnuplot", "plot.gp", NULL};
     pid_t pid;
     int rc = posix_spawnp(&pid, "gnuplot", &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     if (rc != 0) {
         unlink(log);
-        return snprintf(err, len, "gnuplot not found (apt-get install gnuplot-nox): %s", strerror(rc)), -1;
+        return snprintf(err, len, "cannot run gnuplot in %s (apt-get install gnuplot-nox if it is missing): %s",
+                        run_dir, strerror(rc)), -1;
     }
     int status;
     if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
