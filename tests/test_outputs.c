@@ -1,8 +1,9 @@
 /* What graphrun writes, and where it cannot: strings that reach another
  * program (gnuplot, Graphviz, JSON readers) whatever bytes they hold; a
  * standard output or a disk that refuses writes; two runs on one folder;
- * metrics files after a crash, an interrupt and a resume. Commands run
- * without a shell, so that file names can hold anything. */
+ * metrics files after a crash, an interrupt and a resume; a run with
+ * nothing to plot yet. Commands run without a shell, so that file names
+ * can hold anything. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
@@ -753,4 +754,42 @@ Test(outputs, killed_and_resumed_runs_write_the_unbroken_runs_metrics, .timeout 
     cr_expect_geq(kills, 3, "only %d kills landed", kills);
     cr_assert(done, "the resumed run did not finish");
     expect_same_metrics(straight, dir);
+}
+
+/* ---- nothing to plot yet -------------------------------------------------- */
+
+Test(outputs, a_run_stopped_before_its_first_row_says_there_is_nothing_to_plot) {
+    char cfg[128], dir[128], out[160], err[160];
+    snprintf(cfg, sizeof cfg, "%s/small.yaml", tmp);
+    small_config(cfg, 100000, 100000, "log_every: 100000");
+    snprintf(dir, sizeof dir, "%s/early", tmp);
+    snprintf(out, sizeof out, "%s/e.out", tmp);
+    snprintf(err, sizeof err, "%s/e.err", tmp);
+    pid_t pid = start(NULL, (const char *[]){"train", cfg, "--run-dir", dir, "--threads", "1", NULL}, out, err);
+    for (int i = 0; i < 600; i++) {
+        char *text = tg_slurp(out, NULL);
+        int started = text && strstr(text, "  run:   ");
+        free(text);
+        if (started) break;
+        sleep_ms(100);
+    }
+    kill(pid, SIGINT);
+    cr_expect_eq(wait_status(pid), 130);
+    char *o = tg_slurp(out, NULL), *e = tg_slurp(err, NULL);
+    cr_expect_eq(e[0], 0, "stderr: %s", e);
+    cr_expect(strstr(o, "(metrics.csv, metrics.jsonl, config.yaml; no plot: no metrics rows yet)"), "%s", o);
+    free(o);
+    free(e);
+    struct proc p;
+    run(&p, NULL, (const char *[]){"plot", dir, NULL});
+    expect_one_line(&p, "metrics.csv has no rows yet: nothing to plot", "graphrun plot");
+    proc_free(&p);
+    /* a loss that is not positive (a plugin's) has no log scale, but a plot */
+    char path[256];
+    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    write_text(path, "step,epoch,loss,eval_accuracy,lr,wall_time\n10,0.1,-2.0,,0.01,0.1\n20,0.2,0.0,0.5,0.01,0.2\n");
+    run(&p, NULL, (const char *[]){"plot", dir, NULL});
+    cr_expect_eq(p.status, 0, "%s", p.err);
+    expect_png(dir);
+    proc_free(&p);
 }

@@ -417,11 +417,12 @@ static int cmd_train(struct cli *o) {
     const char *dir = res.run_dir;
     if (dir[0] && (rc == 0 || res.steps > 0)) {
         char err[512];
-        if (plot_run(dir, err, sizeof err)) {
-            if (rc == 0) fprintf(stderr, "graphrun train: no plot: %s\n", err); /* else the error's one line */
-        } else {
-            printf("run folder: %s (plot.png, metrics.csv, metrics.jsonl, config.yaml)\n", dir);
-        }
+        /* after a failed run, its error stays the one line on stderr */
+        int plotted = plot_run(dir, err, sizeof err);
+        if (plotted < 0 && rc == 0) fprintf(stderr, "graphrun train: no plot: %s\n", err);
+        else if (plotted > 0)
+            printf("run folder: %s (metrics.csv, metrics.jsonl, config.yaml; no plot: no metrics rows yet)\n", dir);
+        else if (plotted == 0) printf("run folder: %s (plot.png, metrics.csv, metrics.jsonl, config.yaml)\n", dir);
     }
     close_job(&j);
     if (rc) return 1;
@@ -755,7 +756,7 @@ static int cmd_predict(struct cli *o) {
 
 static int cmd_plot(struct cli *o) {
     char err[512];
-    if (plot_run(o->pos[0], err, sizeof err)) {
+    if (plot_run(o->pos[0], err, sizeof err) != 0) {
         fprintf(stderr, "graphrun plot: %s\n", err);
         return 1;
     }

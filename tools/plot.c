@@ -27,11 +27,13 @@
 
 extern char **environ;
 
-/* What the script needs from metrics.csv: the evaluated rows (step,
- * accuracy), inlined as a data block so that the accuracy curve is one
- * connected line. Rows are parsed as numbers and written back as numbers:
- * nothing of the file's text reaches the script. */
+/* What the script needs from metrics.csv: whether there is any loss to
+ * draw, whether every loss can go on a log scale, and the evaluated rows
+ * (step, accuracy), inlined as a data block so that the accuracy curve is
+ * one connected line. Rows are parsed as numbers and written back as
+ * numbers: nothing of the file's text reaches the script. */
 struct curves {
+    int loss_rows, positive;
     FILE *evals; /* the script, at its data block */
     int eval_rows;
 };
@@ -60,6 +62,7 @@ static int read_row(char *line, long long *step, double *loss, double *acc, int 
 static int scan_metrics(FILE *in, struct curves *c) {
     char line[1024];
     int complete = 1;
+    c->positive = 1;
     while (fgets(line, sizeof line, in)) {
         size_t n = strlen(line);
         int whole = complete && n > 0 && line[n - 1] == '\n';
@@ -70,6 +73,8 @@ static int scan_metrics(FILE *in, struct curves *c) {
         double loss, acc = 0;
         int has_acc;
         if (!read_row(line, &step, &loss, &acc, &has_acc)) continue;
+        c->loss_rows++;
+        c->positive &= loss > 0;
         if (has_acc) {
             if (fprintf(c->evals, "%lld %.9g\n", step, acc) < 0) return -1;
             c->eval_rows++;
@@ -78,7 +83,7 @@ static int scan_metrics(FILE *in, struct curves *c) {
     return ferror(in) ? -1 : 0;
 }
 
-/* 0 written, -1 failed */
+/* 0 written, 1 nothing to plot (the message says why), -1 failed */
 static int write_script(const char *run_dir, const char *csv, const char *script, char *err, size_t len) {
     FILE *in = fopen(csv, "r");
     if (!in) return snprintf(err, len, "%s: cannot read: %s", csv, strerror(errno)), -1;
@@ -90,7 +95,7 @@ static int write_script(const char *run_dir, const char *csv, const char *script
     }
     fputs("# graphrun: the curves of this run; redraw with `graphrun plot RUN_DIR`\n"
           "# gnuplot runs in the run folder: cd there to run this script\n$evals << EOD\n", f);
-    struct curves c = {f, 0};
+    struct curves c = {0, 0, f, 0};
     errno = 0;
     if (scan_metrics(in, &c)) {
         int e = errno, read_failed = ferror(in);
@@ -101,6 +106,11 @@ static int write_script(const char *run_dir, const char *csv, const char *script
                         strerror(e)), -1;
     }
     fclose(in);
+    if (c.loss_rows == 0) {
+        fclose(f);
+        unlink(script);
+        return snprintf(err, len, "%s has no rows yet: nothing to plot", csv), 1;
+    }
     /* the title names the folder (its last part) */
     const char *name = run_dir + strlen(run_dir);
     while (name > run_dir && name[-1] == '/') name--;
@@ -119,14 +129,15 @@ static int write_script(const char *run_dir, const char *csv, const char *script
             "\n"
             "set xlabel 'step'\n"
             "set ylabel 'training loss'\n"
-            "set logscale y\n"
+            "%s"
             "set datafile separator ','\n"
             "plot 'metrics.csv' every ::1 using 1:3 with lines lw 1.5 lc rgb '#1f77b4' "
             "title 'loss (mean over each logged interval)'\n"
             "set datafile separator whitespace\n"
             "unset logscale y\n"
             "set ylabel 'test accuracy'\n"
-            "set yrange [*:1]\n");
+            "set yrange [*:1]\n",
+            c.positive ? "set logscale y\n" : "");
     if (c.eval_rows)
         fprintf(f, "plot $evals using 1:2 with linespoints lw 1.5 pt 7 ps 0.5 lc rgb '#d62728' title "
                    "'accuracy on the evaluation images'\n");
@@ -151,7 +162,8 @@ int plot_run(const char *run_dir, char *err, size_t len) {
     struct stat st;
     if (stat(run_dir, &st) != 0) return snprintf(err, len, "%s: %s", run_dir, strerror(errno)), -1;
     if (stat(csv, &st) != 0) return snprintf(err, len, "%s: no metrics.csv: %s", run_dir, strerror(errno)), -1;
-    if (write_script(run_dir, csv, script, err, len)) return -1;
+    int w = write_script(run_dir, csv, script, err, len);
+    if (w) return w;
 
     /* gnuplot runs in the folder; its own messages go to plot.log, kept
      * only when it fails */

@@ -4,7 +4,8 @@
 
 #include <stddef.h>
 
-/* Write RUN/plot.gp and render RUN/plot.png; -1 with a message in err. */
+/* Write RUN/plot.gp and render RUN/plot.png: 0, or 1 if metrics.csv holds
+ * no row yet (nothing to plot), or -1 if it failed; the message in err. */
 int plot_run(const char *run_dir, char *err, size_t len);
 
 #endif
