@@ -51,7 +51,8 @@ struct gr_ctx {
 
 /* Sets up the context with the built-in ops registered. Returns 0 or -1 (see err). */
 int gr_ctx_init(struct gr_ctx *ctx);
-/* Use n threads for kernels and BLAS (0: every core). */
+/* Use n threads for kernels and BLAS (0: gr_cpu_count(), the CPUs this
+ * process may use). */
 int gr_ctx_set_threads(struct gr_ctx *ctx, int n);
 void gr_ctx_free(struct gr_ctx *ctx);
 
