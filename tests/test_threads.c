@@ -1,7 +1,8 @@
-/* The thread pool: the work split depends only on (n, thread count), more
- * threads than cores still finish and give the same numbers, and the default
- * thread count follows the CPUs this process may use (affinity mask, cgroup
- * quota). Nothing here is timed: tools/bench/threads.sh measures. */
+/* Never pathological: the thread pool's work split depends only on (n,
+ * thread count), more threads than cores still finish and give the same
+ * numbers, the default thread count follows the CPUs this process may use
+ * (affinity mask, cgroup quota), and OpenBLAS runs kernels this CPU supports.
+ * Nothing here is timed: tools/bench/threads.sh measures. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <sched.h>
@@ -181,4 +182,32 @@ Test(threads, cgroup_v1_and_hybrid_quotas, .init = tree_setup, .fini = tree_tear
     put("unified/cpu.max", "50000 100000\n");
     cr_expect_eq(gr_cgroup_cpus("0::/\n", root), 1);
     cr_expect_eq(gr_cgroup_cpus("garbage\n::\n7\n", root), 0, "unreadable lines are skipped");
+}
+
+/* ---- BLAS kernels ---------------------------------------------------------- */
+
+Test(threads, graphrun_runs_the_blas_kernels_this_cpu_supports) {
+    __builtin_cpu_init();
+    int avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+                 __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512bw") &&
+                 __builtin_cpu_supports("avx512vl");
+    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (!avx512 && !avx2) cr_skip_test("this CPU has neither AVX-512 nor AVX2 with FMA: generic kernels are its best");
+    char *out = NULL;
+    /* without the variable, as a user runs it */
+    cr_assert_eq(tg_sh(&out, "env -u OPENBLAS_CORETYPE %s/graphrun --version", GR_BUILD_DIR), 0, "%s", out);
+    const char *k = strstr(out, "(kernels for ");
+    cr_assert(k, "--version names the BLAS kernels: %s", out);
+    char core[64] = "";
+    sscanf(k + strlen("(kernels for "), "%63[^)]", core);
+    static const char *const avx2_cores[] = {"Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids"};
+    int ok = 0;
+    for (size_t i = 0; i < sizeof avx2_cores / sizeof avx2_cores[0]; i++) ok |= strcmp(core, avx2_cores[i]) == 0;
+    cr_expect(ok, "a CPU with %s runs OpenBLAS's '%s' kernels, not AVX2 or AVX-512 ones", avx512 ? "AVX-512" : "AVX2",
+              core);
+    free(out);
+    /* a user's own choice stands */
+    cr_assert_eq(tg_sh(&out, "OPENBLAS_CORETYPE=Sandybridge %s/graphrun --version", GR_BUILD_DIR), 0, "%s", out);
+    cr_expect(strstr(out, "(kernels for Sandybridge)"), "OPENBLAS_CORETYPE set by the user is kept: %s", out);
+    free(out);
 }

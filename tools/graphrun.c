@@ -1,6 +1,7 @@
 /* graphrun: the command. Only main decides the exit status:
  *   0 success, 1 a problem with the config, data, checkpoint or a plugin,
  *   2 a usage error, 128 + signal after SIGINT or SIGTERM. */
+#include <cblas.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -950,7 +951,44 @@ static int cmd_bench(struct cli *o) {
 
 /* ---- main ------------------------------------------------------------------- */
 
+/* OpenBLAS chooses its kernels by the CPU models it knows, and 0.3.21 falls
+ * back to generic SSE3 kernels ("Prescott", about 4x slower) on newer ones.
+ * When it reports a core without AVX2 kernels on a CPU that has AVX-512 (F,
+ * DQ, CD, BW, VL) or AVX2 and FMA, the best matching core it knows is set in
+ * OPENBLAS_CORETYPE, which OpenBLAS reads only as it loads, and graphrun
+ * executes itself again, once: the variable, now set, stops a second round,
+ * and a user's own setting is never changed. If the exec fails, graphrun
+ * goes on with the generic kernels. */
+static void blas_pick_core(char **argv) {
+#if defined(__x86_64__)
+    static const char *const avx2_cores[] = {"Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids"};
+    const char *core = openblas_get_corename();
+    if (getenv("OPENBLAS_CORETYPE") || !core) return;
+    for (size_t i = 0; i < sizeof avx2_cores / sizeof avx2_cores[0]; i++)
+        if (strcmp(core, avx2_cores[i]) == 0) return;
+    __builtin_cpu_init();
+    const char *want = NULL;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+        want = "SkylakeX";
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        want = "Haswell";
+    if (!want || setenv("OPENBLAS_CORETYPE", want, 1) != 0) return;
+    execv("/proc/self/exe", argv);
+    unsetenv("OPENBLAS_CORETYPE");
+#else
+    (void)argv;
+#endif
+}
+
+static int run_command(int argc, char **argv);
+
 int main(int argc, char **argv) {
+    blas_pick_core(argv);
+    return run_command(argc, argv);
+}
+
+static int run_command(int argc, char **argv) {
     if (argc < 2) {
         fputs(usage_main, stderr);
         return 2;
@@ -962,6 +1000,7 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(name, "--version")) {
         printf("graphrun 0.1.0 (plugin ABI %d)\n", GR_ABI_VERSION);
+        printf("BLAS: %s (kernels for %s)\n", openblas_get_config(), openblas_get_corename());
         return 0;
     }
     static int (*const run[])(struct cli *) = {cmd_train, cmd_check,   cmd_summary, cmd_graph,     cmd_eval,
