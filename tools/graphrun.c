@@ -1,6 +1,7 @@
 /* graphrun: the command. Only main decides the exit status:
  *   0 success, 1 a problem with the config, data, checkpoint or a plugin,
- *   2 a usage error, 128 + signal after SIGINT or SIGTERM. */
+ *   2 a usage error, 128 + signal after SIGINT or SIGTERM, 70 when something
+ *   else (a plugin) called exit() (see exit_guard). */
 #include <cblas.h>
 #include <errno.h>
 #include <math.h>
@@ -295,12 +296,17 @@ static void on_signal(int sig) {
     g_interrupt = sig;
 }
 
+/* What the plugin loader is running, for exit_guard (main's state, like
+ * g_interrupt). */
+static struct gr_plugin_activity g_plugin_activity;
+
 /* A context with the plugins of GRAPHRUN_PLUGIN_PATH loaded. */
 static int open_ctx(struct gr_ctx *ctx) {
     if (gr_ctx_init(ctx)) {
         fprintf(stderr, "graphrun: %s\n", ctx->err);
         return -1;
     }
+    ctx->plugin_activity = &g_plugin_activity;
     if (gr_plugin_load_path(ctx, getenv("GRAPHRUN_PLUGIN_PATH"))) {
         fprintf(stderr, "%s\n", ctx->err);
         gr_ctx_free(ctx);
@@ -981,11 +987,35 @@ static void blas_pick_core(char **argv) {
 #endif
 }
 
+/* Only main decides the exit status, but a plugin's code can call exit()
+ * itself: its constructors run inside dlopen, before graphrun can look at
+ * the library, and its init and kernels run later. Such an exit would end
+ * graphrun silently with the plugin's status, 0 included. This handler,
+ * registered first thing in main and disarmed when main returns, turns it
+ * into one line and status 70 (EX_SOFTWARE). */
+#define GR_EXIT_FOREIGN 70
+static volatile sig_atomic_t g_main_returned;
+
+static void exit_guard(void) {
+    if (g_main_returned) return;
+    fflush(stdout);
+    const char *path = g_plugin_activity.path, *doing = g_plugin_activity.doing;
+    if (path)
+        fprintf(stderr, "graphrun: exit() called from outside graphrun's main, probably by plugin %s while %s\n", path,
+                doing ? doing : "running");
+    else
+        fprintf(stderr, "graphrun: exit() called from outside graphrun's main (by a plugin's or a library's code)\n");
+    _exit(GR_EXIT_FOREIGN);
+}
+
 static int run_command(int argc, char **argv);
 
 int main(int argc, char **argv) {
     blas_pick_core(argv);
-    return run_command(argc, argv);
+    atexit(exit_guard);
+    int rc = run_command(argc, argv);
+    g_main_returned = 1;
+    return rc;
 }
 
 static int run_command(int argc, char **argv) {
