@@ -17,8 +17,8 @@ cmake --build build-fuzz -j "$(nproc)" >/dev/null
 declare -A seeds=(
   [config]="tests/bad/configs configs tests/fuzz/regressions/config"
   [idx]="tests/bad/data tests/fuzz/regressions/idx"
-  [checkpoint]="tests/fuzz/seeds/checkpoint tests/fuzz/regressions/checkpoint"
-  [image]="tests/fuzz/seeds/image tests/fuzz/regressions/image"
+  [checkpoint]="tests/fuzz/seeds/checkpoint tests/bad/checkpoints tests/fuzz/regressions/checkpoint"
+  [image]="tests/fuzz/seeds/image tests/bad/images tests/fuzz/regressions/image"
 )
 mkdir -p build-fuzz/findings
 status=0
