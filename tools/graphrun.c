@@ -964,7 +964,9 @@ static int cmd_bench(struct cli *o) {
  * OPENBLAS_CORETYPE, which OpenBLAS reads only as it loads, and graphrun
  * executes itself again, once: the variable, now set, stops a second round,
  * and a user's own setting is never changed. If the exec fails, graphrun
- * goes on with the generic kernels. */
+ * goes on with the generic kernels. The program is named by the path
+ * /proc/self/exe links to, not by the link itself: under valgrind the link
+ * is valgrind's own tool, which cannot be run directly. */
 static void blas_pick_core(char **argv) {
 #if defined(__x86_64__)
     static const char *const avx2_cores[] = {"Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids"};
@@ -979,8 +981,11 @@ static void blas_pick_core(char **argv) {
         want = "SkylakeX";
     else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         want = "Haswell";
-    if (!want || setenv("OPENBLAS_CORETYPE", want, 1) != 0) return;
-    execv("/proc/self/exe", argv);
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (!want || n <= 0 || setenv("OPENBLAS_CORETYPE", want, 1) != 0) return;
+    self[n] = 0;
+    execv(self, argv);
     unsetenv("OPENBLAS_CORETYPE");
 #else
     (void)argv;
