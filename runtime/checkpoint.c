@@ -16,7 +16,9 @@
 #include "ctx.h"
 #include "train.h"
 
-#define FORMAT "graphrun-checkpoint-1"
+/* Format 2's crc32 covers the whole file; format 1's covered only the data. */
+#define FORMAT "graphrun-checkpoint-2"
+#define FORMAT_1 "graphrun-checkpoint-1"
 #define MAX_HEADER ((uint64_t)64 << 20)
 
 /* ---- what a checkpoint holds --------------------------------------------- */
@@ -78,6 +80,39 @@ static const char *optim_name(const struct gr_session *s) {
     return s->cfg->optim.kind == GR_OPTIM_ADAM ? "adam" : "sgd";
 }
 
+/* ---- the checksum --------------------------------------------------------- */
+
+/* crc32 (metadata, 8 hex digits) is the CRC-32 of the whole file: the
+ * length, the header (padding included) and the data, with the 8 digits of
+ * crc32 itself read as '0'. In valid JSON the bytes `"crc32":"` can only be
+ * a key crc32 with a string value, and keys are unique in each object, so
+ * the digits are found by searching the raw header. */
+static const char crc_key[] = "\"crc32\":\"";
+
+/* Where the 8 digits `digits` sit in the header, or -1 unless exactly once. */
+static long crc_position(const uint8_t *header, size_t len, const char *digits) {
+    char needle[32];
+    snprintf(needle, sizeof needle, "%s%.8s\"", crc_key, digits);
+    size_t n = strlen(needle);
+    long at = -1;
+    for (size_t i = 0; i + n <= len; i++)
+        if (header[i] == '"' && memcmp(header + i, needle, n) == 0) {
+            if (at >= 0) return -1;
+            at = (long)(i + sizeof crc_key - 1);
+        }
+    return at;
+}
+
+/* CRC-32 of the 8 + hl bytes of length and header, with the crc32 digits at
+ * header offset `at` read as '0' (the data's CRC continues from it). */
+static uLong header_crc(const uint8_t *len_and_header, size_t hl, size_t at) {
+    static const uint8_t zeros[8] = {'0', '0', '0', '0', '0', '0', '0', '0'};
+    uLong crc = crc32(0L, Z_NULL, 0);
+    crc = crc32_z(crc, len_and_header, 8 + at);
+    crc = crc32_z(crc, zeros, 8);
+    return crc32_z(crc, len_and_header + 8 + at + 8, hl - at - 8);
+}
+
 /* ---- saving ---------------------------------------------------------------- */
 
 static int write_all(struct gr_ctx *ctx, int fd, const void *buf, size_t len, const char *path, uint64_t *written) {
@@ -115,7 +150,7 @@ static int make_parent(struct gr_ctx *ctx, const char *path) {
     return 0;
 }
 
-static json_t *header_json(struct gr_session *s, const struct entry *e, int n, int64_t step, uint32_t crc) {
+static json_t *header_json(struct gr_session *s, const struct entry *e, int n, int64_t step) {
     json_t *root = json_object();
     uint64_t off = 0;
     for (int i = 0; i < n; i++) {
@@ -143,8 +178,7 @@ static json_t *header_json(struct gr_session *s, const struct entry *e, int n, i
     json_object_set_new(meta, "log_sum", json_string(num));
     json_object_set_new(meta, "optimizer", json_string(optim_name(s)));
     json_object_set_new(meta, "config", json_string(s->cfg->text ? s->cfg->text : ""));
-    snprintf(num, sizeof num, "%08x", crc);
-    json_object_set_new(meta, "crc32", json_string(num));
+    json_object_set_new(meta, "crc32", json_string("00000000")); /* filled in once the file's bytes are known */
     json_object_set_new(root, "__metadata__", meta);
     return root;
 }
@@ -158,28 +192,39 @@ int gr_checkpoint_save(struct gr_session *s, int64_t step, const char *path) {
     char tmp[4200];
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) return gr_fail(ctx, "%s: path too long", path);
     if (make_parent(ctx, path) || collect(s, &e, &n)) goto out;
-    uLong crc = crc32(0L, Z_NULL, 0);
-    for (int i = 0; i < n; i++) crc = crc32_z(crc, e[i].data, e[i].bytes);
-    root = header_json(s, e, n, step, (uint32_t)crc);
-    header = json_dumps(root, JSON_COMPACT);
-    if (!header) {
+    root = header_json(s, e, n, step);
+    char *text = json_dumps(root, JSON_COMPACT);
+    if (!text) {
         gr_fail(ctx, "%s: cannot encode the checkpoint header", path);
         goto out;
     }
-    /* pad the header with spaces to a multiple of 8, as safetensors writers do */
-    size_t hl = strlen(header), padded = (hl + 7) / 8 * 8;
-    uint8_t len_le[8];
-    for (int b = 0; b < 8; b++) len_le[b] = (uint8_t)((uint64_t)padded >> (8 * b));
+    /* the length, then the header padded with spaces to a multiple of 8, as
+     * safetensors writers do: one buffer, so the checksum can cover it */
+    size_t hl = strlen(text), padded = (hl + 7) / 8 * 8;
+    header = malloc(8 + padded);
+    if (!header) {
+        free(text);
+        gr_fail(ctx, "%s: out of memory encoding the checkpoint header", path);
+        goto out;
+    }
+    for (int b = 0; b < 8; b++) header[b] = (char)(uint8_t)((uint64_t)padded >> (8 * b));
+    memcpy(header + 8, text, hl);
+    memset(header + 8 + hl, ' ', padded - hl);
+    free(text);
+    long at = crc_position((const uint8_t *)header + 8, padded, "00000000");
+    GR_ASSERT(at >= 0);
+    uLong crc = header_crc((const uint8_t *)header, padded, (size_t)at);
+    for (int i = 0; i < n; i++) crc = crc32_z(crc, e[i].data, e[i].bytes);
+    char digits[9];
+    snprintf(digits, sizeof digits, "%08lx", (unsigned long)(crc & 0xffffffffUL));
+    memcpy(header + 8 + at, digits, 8);
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) {
         gr_fail(ctx, "%s: cannot write: %s", tmp, strerror(errno));
         goto out;
     }
     uint64_t written = 0;
-    static const char spaces[8] = "        ";
-    if (write_all(ctx, fd, len_le, 8, tmp, &written) || write_all(ctx, fd, header, hl, tmp, &written) ||
-        write_all(ctx, fd, spaces, padded - hl, tmp, &written))
-        goto out;
+    if (write_all(ctx, fd, header, 8 + padded, tmp, &written)) goto out;
     for (int i = 0; i < n; i++)
         if (write_all(ctx, fd, e[i].data, e[i].bytes, tmp, &written)) goto out;
     if (fsync(fd) != 0) {
@@ -318,6 +363,41 @@ static int want_tensor(struct gr_ctx *ctx, const char *name, json_t *root, const
     return 0;
 }
 
+/* "[i, j, k]": the coordinates of element `at` of a tensor shaped like e. */
+static const char *coords(const struct entry *e, uint64_t at, char *buf, size_t len) {
+    int64_t c[GR_MAX_DIMS];
+    for (int d = e->rank - 1; d >= 0; d--) {
+        c[d] = e->dim[d] ? (int64_t)(at % (uint64_t)e->dim[d]) : 0;
+        at = e->dim[d] ? at / (uint64_t)e->dim[d] : 0;
+    }
+    return shape_text(e->rank, c, buf, len);
+}
+
+/* Values a run can use: weights and moments finite, Adam's second moment
+ * (a mean of squares) not negative, a generator state not all zeros (the
+ * one state xoshiro never leaves). A NaN weight would otherwise load, and
+ * the clamped exp of the kernels would turn it into finite nonsense that no
+ * later check catches. */
+static int check_values(struct gr_ctx *ctx, const char *name, const struct entry *e, const uint8_t *src) {
+    char where[96];
+    if (strcmp(e->dtype, "F32") == 0) {
+        int second_moment = strncmp(e->name, "optim/v/", 8) == 0;
+        for (uint64_t i = 0; i < e->bytes / 4; i++) {
+            float v;
+            memcpy(&v, src + 4 * i, 4);
+            if (isfinite(v) && !(second_moment && v < 0)) continue;
+            return gr_fail(ctx, "%s: tensor '%s' holds %g at %s (element %llu); %s", name, e->name, (double)v,
+                           coords(e, i, where, sizeof where), (unsigned long long)i,
+                           isfinite(v) ? "Adam's second moment is never negative" : "a checkpoint's values must be finite");
+        }
+    } else if (strcmp(e->name, "rng") == 0) {
+        uint64_t any = 0;
+        for (size_t b = 0; b < e->bytes; b++) any |= src[b];
+        if (!any) return gr_fail(ctx, "%s: tensor 'rng' is all zeros, a state the generator never reaches", name);
+    }
+    return 0;
+}
+
 int gr_checkpoint_parse(struct gr_session *s, const char *name, const uint8_t *buf, size_t len, unsigned flags,
                         int64_t *step_out) {
     struct gr_ctx *ctx = s->ctx;
@@ -383,16 +463,32 @@ int gr_checkpoint_parse(struct gr_session *s, const char *name, const uint8_t *b
         }
     }
     const char *format = json_string_value(json_object_get(meta, "format"));
+    if (format && strcmp(format, FORMAT_1) == 0) {
+        gr_fail(ctx, "%s: written by an older graphrun (format %s, whose checksum does not cover its header): its "
+                     "step, data position and tensor offsets cannot be verified, so it is not used; train again to "
+                     "make a checkpoint in format %s",
+                name, FORMAT_1, FORMAT);
+        goto out;
+    }
     if (!format || strcmp(format, FORMAT) != 0) {
         gr_fail(ctx, "%s: format '%.40s' is not %s", name, format ? format : "(none)", FORMAT);
         goto out;
     }
+    /* nothing of the header is used before this: it is all checksummed */
     const char *crc_text = json_string_value(json_object_get(meta, "crc32"));
-    char want_crc[16];
-    snprintf(want_crc, sizeof want_crc, "%08lx", (unsigned long)crc32_z(crc32(0L, Z_NULL, 0), data, (size_t)data_len));
-    if (!(flags & GR_CKPT_NO_CRC) && (!crc_text || strcmp(crc_text, want_crc) != 0)) {
-        gr_fail(ctx, "%s: checksum mismatch (the file says %.16s, the data gives %s): the checkpoint is corrupt", name,
-                crc_text ? crc_text : "nothing", want_crc);
+    long crc_at = crc_text && strlen(crc_text) == 8 ? crc_position(buf + 8, (size_t)hl, crc_text) : -1;
+    if (crc_at < 0 && !(flags & GR_CKPT_NO_CRC)) {
+        gr_fail(ctx, "%s: metadata crc32 is not 8 hex digits written once: the checkpoint is corrupt", name);
+        goto out;
+    }
+    char want_crc[16] = "";
+    if (crc_at >= 0)
+        snprintf(want_crc, sizeof want_crc, "%08lx",
+                 (unsigned long)(crc32_z(header_crc(buf, (size_t)hl, (size_t)crc_at), data, (size_t)data_len) &
+                                 0xffffffffUL));
+    if (!(flags & GR_CKPT_NO_CRC) && strcmp(crc_text, want_crc) != 0) {
+        gr_fail(ctx, "%s: checksum mismatch (the file says %.16s, its bytes give %s): the checkpoint is corrupt", name,
+                crc_text, want_crc);
         goto out;
     }
     int64_t step, t_opt, pos, epoch;
@@ -457,6 +553,8 @@ int gr_checkpoint_parse(struct gr_session *s, const char *name, const uint8_t *b
         seen[v] = 1;
     }
     gr_free(ctx, seen);
+    for (int i = 0; i < n; i++)
+        if (check_values(ctx, name, &e[i], data + ti[i].b)) goto out;
     if (flags & GR_CKPT_APPLY) {
         for (int i = 0; i < n; i++) memcpy(e[i].data, data + ti[i].b, e[i].bytes);
         s->opt.t = t_opt;

@@ -13,16 +13,20 @@
  *   rng                     U64   [4] the generator's state
  *   data/order              I32   [n] this epoch's order of training samples
  *
- * and metadata: format ("graphrun-checkpoint-1"), step, optimizer, optim_t,
+ * and metadata: format ("graphrun-checkpoint-2"), step, optimizer, optim_t,
  * data_pos, data_epoch, log_sum and log_n (the losses since the last
- * metrics row and their count; absent from older checkpoints, read as 0),
- * config (the YAML text the run was started from) and crc32 (of the whole
- * data section, 8 hex digits).
+ * metrics row and their count), config (the YAML text the run was started
+ * from) and crc32 (8 hex digits): the CRC-32 of the whole file, length,
+ * header and data, with crc32's own 8 digits read as '0'. Format 1 (older
+ * graphruns) checksummed the data alone, so its header cannot be verified:
+ * it is refused with a message saying so.
  *
  * Saving writes "<path>.tmp", fsyncs it, renames it over <path> and fsyncs
  * the folder: a kill at any moment leaves either the old checkpoint or the
- * new one whole. Loading checks the header, every offset and the checksum,
- * then that the tensors match this graph, before anything is changed. */
+ * new one whole. Loading checks the header's structure, every offset and the
+ * checksum, then that the tensors match this graph and that their values
+ * can be used (weights and moments finite, Adam's second moment not
+ * negative), before anything is changed. */
 #ifndef GR_CHECKPOINT_H
 #define GR_CHECKPOINT_H
 

@@ -55,7 +55,7 @@ struct gr_config {
     int64_t steps;  /* 0 when given as epochs */
     int64_t epochs; /* 0 when given as steps */
     uint64_t seed;
-    int threads;    /* 0: every core */
+    int threads;    /* 0: one per usable CPU (gr_cpu_count) */
     char *checkpoint;       /* its path resolved; NULL: the run folder's */
     int64_t log_every;      /* steps between metrics rows */
     int64_t checkpoint_every; /* 0: only at the end and on interruption */

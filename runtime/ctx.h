@@ -21,6 +21,15 @@ _Noreturn void gr_assert_fail(const char *file, int line, const char *what);
 
 #define GR_ERRBUF 1024
 
+/* Which plugin's own code the loader is running: set around dlopen (which
+ * runs the library's constructors), its entry point and dlclose (which runs
+ * its destructors), so that main can name the plugin if that code calls
+ * exit(). */
+struct gr_plugin_activity {
+    const char *volatile path;  /* the plugin file; NULL: none */
+    const char *volatile doing; /* "loading" or "unloading" */
+};
+
 /* Allocation hooks; the default uses malloc. Tests wrap them to count calls. */
 struct gr_allocator {
     void *(*alloc)(void *ud, size_t bytes, size_t align);
@@ -40,6 +49,8 @@ struct gr_ctx {
      * end of its step; NULL: never. */
     volatile sig_atomic_t *interrupt;
     struct gr_plugin *plugins; /* loaded plugins (runtime/plugin.c) */
+    /* Where the plugin loader records what it runs (set by main); NULL: nowhere. */
+    struct gr_plugin_activity *plugin_activity;
     char *plugin_path;         /* where plugin names are looked up */
     /* Bytes a run may plan to hold; 0: 90% of the machine's memory. */
     uint64_t mem_limit;
@@ -51,7 +62,8 @@ struct gr_ctx {
 
 /* Sets up the context with the built-in ops registered. Returns 0 or -1 (see err). */
 int gr_ctx_init(struct gr_ctx *ctx);
-/* Use n threads for kernels and BLAS (0: every core). */
+/* Use n threads for kernels and BLAS (0: gr_cpu_count(), the CPUs this
+ * process may use). */
 int gr_ctx_set_threads(struct gr_ctx *ctx, int n);
 void gr_ctx_free(struct gr_ctx *ctx);
 

@@ -35,6 +35,17 @@ static int size_mismatch(const struct gr_plugin_abi *abi, char *what, size_t len
     return 0;
 }
 
+/* Record which plugin's code is about to run (path NULL: none any more). */
+static void running(struct gr_ctx *ctx, const char *path, const char *doing) {
+    if (!ctx->plugin_activity) return;
+    ctx->plugin_activity->path = NULL;
+    ctx->plugin_activity->doing = doing;
+    ctx->plugin_activity->path = path;
+}
+
+/* dlopen runs the library's constructors (and those of the libraries it
+ * needs) before anything of it can be looked at, so the ABI record is read
+ * after its code has already run; then the entry point is called. */
 int gr_plugin_load(struct gr_ctx *ctx, const char *path) {
     char real[PATH_MAX];
     struct stat st;
@@ -44,8 +55,12 @@ int gr_plugin_load(struct gr_ctx *ctx, const char *path) {
     for (struct gr_plugin *p = ctx->plugins; p; p = p->next)
         if (strcmp(p->real, real) == 0) return 0;
 
+    running(ctx, path, "loading");
     void *h = dlopen(real, RTLD_NOW | RTLD_LOCAL);
-    if (!h) return gr_fail(ctx, "%s: cannot load plugin: %s", path, dlerror());
+    if (!h) {
+        running(ctx, NULL, NULL);
+        return gr_fail(ctx, "%s: cannot load plugin: %s", path, dlerror());
+    }
     const struct gr_plugin_abi *abi = dlsym(h, GR_PLUGIN_ABI_SYMBOL);
     char what[200];
     if (!abi) {
@@ -99,9 +114,12 @@ int gr_plugin_load(struct gr_ctx *ctx, const char *path) {
     p->handle = h;
     p->next = ctx->plugins;
     ctx->plugins = p;
+    running(ctx, NULL, NULL);
     return 0;
 fail:
+    running(ctx, path, "unloading");
     dlclose(h);
+    running(ctx, NULL, NULL);
     return -1;
 }
 
@@ -165,7 +183,9 @@ void gr_plugins_unload(struct gr_ctx *ctx) {
     struct gr_plugin *p = ctx->plugins;
     while (p) {
         struct gr_plugin *next = p->next;
+        running(ctx, p->path, "unloading");
         dlclose(p->handle);
+        running(ctx, NULL, NULL);
         gr_free(ctx, p->path);
         gr_free(ctx, p->real);
         gr_free(ctx, p);

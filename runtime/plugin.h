@@ -1,11 +1,15 @@
 /* Loading plugins: shared libraries that register ops through the same host
  * table and entry-point type the built-in ops use (include/graphrun/plugin.h).
  *
- * Before calling any of a library's code the loader reads its
+ * What runs when: dlopen runs the library's constructors
+ * (__attribute__((constructor)), and those of the libraries it needs) before
+ * graphrun can read anything of it; then the loader reads its
  * graphrun_plugin_abi record (GR_PLUGIN_DECLARE) and refuses another ABI
- * version or other struct sizes. A plugin whose init fails, or registers an
- * op that is incomplete or whose name is taken, is unloaded and leaves no op
- * behind. Plugins stay loaded until the context is freed. */
+ * version or other struct sizes before calling its entry point. A plugin
+ * whose init fails, or registers an op that is incomplete or whose name is
+ * taken, is unloaded (dlclose runs its destructors) and leaves no op behind.
+ * Plugins stay loaded until the context is freed. While a plugin's own code
+ * runs at load or unload, ctx->plugin_activity (if set) names it. */
 #ifndef GR_RUNTIME_PLUGIN_H
 #define GR_RUNTIME_PLUGIN_H
 

@@ -399,6 +399,104 @@ Test(commands, predict_on_written_images_agrees_with_eval_and_the_numpy_example)
     json_decref(arr);
 }
 
+/* The same pixels in other PNG forms, each decoding (over black) to them. */
+enum png_form { FORM_PALETTE_TRNS, FORM_GRAY_ALPHA, FORM_GRAY16, FORM_GRAY_ALPHA16, FORM_INTERLACED, FORM_RGB, N_FORMS };
+static const char *const form_names[N_FORMS] = {"palette with tRNS", "gray+alpha", "16-bit gray", "16-bit gray+alpha",
+                                                "interlaced", "RGB"};
+
+static void write_png_form(const char *path, const uint8_t *px, int w, int h, enum png_form form) {
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f, "%s", path);
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    cr_assert(png && info);
+    cr_assert_eq(setjmp(png_jmpbuf(png)), 0, "libpng failed on %s", path);
+    png_init_io(png, f);
+    static const int types[N_FORMS] = {PNG_COLOR_TYPE_PALETTE, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_COLOR_TYPE_GRAY,
+                                       PNG_COLOR_TYPE_GRAY_ALPHA, PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_RGB};
+    static const int samples[N_FORMS] = {1, 2, 1, 2, 1, 3};
+    int depth = form == FORM_GRAY16 || form == FORM_GRAY_ALPHA16 ? 16 : 8;
+    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, depth, types[form],
+                 form == FORM_INTERLACED ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+                 PNG_FILTER_TYPE_DEFAULT);
+    if (form == FORM_PALETTE_TRNS) {
+        /* entry v is gray v; entry 0, the background, is transparent */
+        png_color palette[256];
+        png_byte alpha[256];
+        for (int v = 0; v < 256; v++) {
+            palette[v].red = palette[v].green = palette[v].blue = (png_byte)v;
+            alpha[v] = v ? 255 : 0;
+        }
+        png_set_PLTE(png, info, palette, 256);
+        png_set_tRNS(png, info, alpha, 256, NULL);
+    }
+    png_write_info(png, info);
+    int bytes = samples[form] * depth / 8;
+    uint8_t *buf = malloc((size_t)w * (size_t)h * (size_t)bytes);
+    png_bytep *rows = malloc((size_t)h * sizeof *rows);
+    cr_assert(buf && rows);
+    for (int i = 0; i < w * h; i++) {
+        uint8_t v = px[i], *o = buf + (size_t)i * (size_t)bytes;
+        switch (form) {
+        case FORM_PALETTE_TRNS:
+        case FORM_INTERLACED: o[0] = v; break;
+        case FORM_GRAY_ALPHA: o[0] = 255, o[1] = v; break; /* white ink, v opaque */
+        case FORM_GRAY16: o[0] = o[1] = v; break;          /* v * 257, big-endian */
+        case FORM_GRAY_ALPHA16: o[0] = o[1] = 255, o[2] = o[3] = v; break;
+        case FORM_RGB: o[0] = o[1] = o[2] = v; break;
+        default: cr_assert_fail("form %d", form);
+        }
+    }
+    for (int y = 0; y < h; y++) rows[y] = buf + (size_t)y * (size_t)w * (size_t)bytes;
+    png_write_image(png, rows); /* every Adam7 pass for the interlaced form */
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    fclose(f);
+    free(rows);
+    free(buf);
+}
+
+Test(commands, predict_reads_every_png_form_as_its_plain_gray_image) {
+    free(short_run(30, "--quiet"));
+    struct gr_ctx ctx;
+    cr_assert_eq(gr_ctx_init(&ctx), 0);
+    struct gr_idx images;
+    cr_assert_eq(gr_idx_load(&ctx, tg_mnist("t10k-images-idx3-ubyte"), &images), 0, "%s", ctx.err);
+    enum { N = 4 };
+    static char files[N * (N_FORMS + 1) * 64];
+    size_t used = 0;
+    char path[256];
+    for (int i = 0; i < N; i++) {
+        const uint8_t *px = images.data + (size_t)i * 784;
+        snprintf(path, sizeof path, "%s/plain%d.png", tmp, i);
+        write_png(path, px, 28, 28);
+        used += (size_t)snprintf(files + used, sizeof files - used, " '%s'", path);
+        for (int k = 0; k < N_FORMS; k++) {
+            snprintf(path, sizeof path, "%s/form%d-%d.png", tmp, i, k);
+            write_png_form(path, px, 28, 28, (enum png_form)k);
+            used += (size_t)snprintf(files + used, sizeof files - used, " '%s'", path);
+        }
+    }
+    gr_idx_free(&ctx, &images);
+    gr_ctx_free(&ctx);
+    json_t *arr = predict_json(files);
+    cr_assert_eq(json_array_size(arr), N * (N_FORMS + 1));
+    for (int i = 0; i < N; i++) {
+        json_t *plain = json_array_get(arr, (size_t)(i * (N_FORMS + 1)));
+        for (int k = 0; k < N_FORMS; k++) {
+            json_t *row = json_array_get(arr, (size_t)(i * (N_FORMS + 1) + 1 + k));
+            cr_expect_eq(json_integer_value(json_object_get(row, "class")),
+                         json_integer_value(json_object_get(plain, "class")), "image %d as %s", i, form_names[k]);
+            for (size_t c = 0; c < 10; c++) {
+                double a = json_number_value(json_array_get(json_object_get(plain, "probabilities"), c));
+                double b = json_number_value(json_array_get(json_object_get(row, "probabilities"), c));
+                cr_expect_eq(a, b, "image %d as %s: class %zu has %.8g, the plain image %.8g", i, form_names[k], c, b, a);
+            }
+        }
+    }
+    json_decref(arr);
+}
+
 Test(commands, predict_refuses_images_it_cannot_use) {
     free(short_run(10, "--quiet"));
     static const uint8_t px[30 * 28] = {0};

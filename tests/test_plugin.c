@@ -205,3 +205,85 @@ Test(plugin, every_broken_plugin_is_refused_by_name) {
     cr_expect(strstr(out, "missing.yaml:1:11: plugins[0]: "), "%s", out);
     cr_expect(strstr(out, "no-such-plugin.so/x.so: cannot open plugin: No such file or directory"), "%s", out);
 }
+
+/* A correct toy plugin (as write_toy makes it) with `extra` code appended. */
+static void write_toy_with(const char *file, const char *extra) {
+    write_toy(file, "toy", 1, 1, 1);
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    FILE *f = fopen(path, "a");
+    cr_assert(f);
+    fprintf(f, "#include <stdlib.h>\n%s\n", extra);
+    fclose(f);
+}
+
+/* One line on stderr, status 70: graphrun's exit status stays honest when a
+ * plugin's code calls exit(0) behind main's back. */
+static void expect_foreign_exit(int st, const char *message) {
+    cr_expect_eq(st, 70, "status %d: %s", st, out);
+    cr_expect(strstr(out, message) != NULL, "expected: %s\n got: %s", message, out);
+    int lines = 0;
+    for (const char *p = out; *p; p++) lines += *p == '\n';
+    cr_expect_eq(lines, 1, "one line: %s", out);
+}
+
+Test(plugin, a_plugin_calling_exit_cannot_fake_graphrun_s_status) {
+    char src[256], want[512];
+    /* a constructor runs inside dlopen, before the ABI record is read */
+    write_toy_with("ctor.c", "__attribute__((constructor)) static void quit(void) { exit(0); }");
+    snprintf(src, sizeof src, "%s/ctor.c", dir);
+    cr_assert_eq(build_plugin(src, "ctor", NULL), 0, "%s", out);
+    snprintf(want, sizeof want,
+             "graphrun: exit() called from outside graphrun's main, probably by plugin %s/ctor.so while loading", dir);
+    expect_foreign_exit(sh(GRAPHRUN " ops --plugin %s/ctor.so", dir), want);
+    /* the same plugin found through GRAPHRUN_PLUGIN_PATH by another command */
+    cr_assert_eq(sh("mkdir -p %s/quits && cp %s/ctor.so %s/quits/", dir, dir, dir), 0, "%s", out);
+    snprintf(want, sizeof want,
+             "graphrun: exit() called from outside graphrun's main, probably by plugin %s/quits/ctor.so while loading",
+             dir);
+    expect_foreign_exit(sh("GRAPHRUN_PLUGIN_PATH=%s/quits " GRAPHRUN " summary %s/tests/short_mnist.yaml", dir,
+                           GR_SOURCE_DIR),
+                        want);
+
+    /* a destructor, run by dlclose when graphrun unloads the plugin */
+    write_toy_with("dtor.c", "__attribute__((destructor)) static void quit(void) { exit(0); }");
+    snprintf(src, sizeof src, "%s/dtor.c", dir);
+    cr_assert_eq(build_plugin(src, "dtor", NULL), 0, "%s", out);
+    snprintf(want, sizeof want,
+             "graphrun: exit() called from outside graphrun's main, probably by plugin %s/dtor.so while unloading", dir);
+    int st = sh(GRAPHRUN " ops toy --plugin %s/dtor.so", dir);
+    cr_expect_eq(st, 70, "status %d: %s", st, out);
+    cr_expect(strstr(out, want) != NULL, "expected: %s\n got: %s", want, out);
+
+    /* an op's kernel, run during training: no plugin is being loaded then */
+    write_file("kernel.c",
+               "#include <graphrun/plugin.h>\n#include <stdlib.h>\n"
+               "static int quit_infer(struct gr_infer *inf) { inf->out = *inf->in[0]; return 0; }\n"
+               "static void quit_forward(const struct gr_args *a) { (void)a; exit(0); }\n"
+               "static const struct gr_op_desc quit = {.name = \"quit\", .summary = \"exits\", .inputs_doc = \"x\",\n"
+               "    .min_inputs = 1, .max_inputs = 1, .infer = quit_infer, .forward = quit_forward};\n"
+               "GR_PLUGIN_DECLARE();\n"
+               "int graphrun_plugin_init(const struct gr_host *h, void *ctx, char *e, size_t n) {\n"
+               "    return h->register_op(ctx, &quit, e, n); }\n");
+    snprintf(src, sizeof src, "%s/kernel.c", dir);
+    cr_assert_eq(build_plugin(src, "kernel", NULL), 0, "%s", out);
+    char plugin[256];
+    snprintf(plugin, sizeof plugin, "%s/kernel.so", dir);
+    char text[2048];
+    snprintf(text, sizeof text,
+             "plugins: [%s]\n"
+             "data:\n"
+             "  train: {images: %s/data/mnist/train-images-idx3-ubyte, labels: %s/data/mnist/train-labels-idx1-ubyte, limit: 640}\n"
+             "  test: {images: %s/data/mnist/t10k-images-idx3-ubyte, labels: %s/data/mnist/t10k-labels-idx1-ubyte, limit: 100}\n"
+             "graph:\n"
+             "  - {name: image, op: input, data: images, shape: [784]}\n"
+             "  - {name: label, op: input, data: labels}\n"
+             "  - {name: quit, op: quit, inputs: [image]}\n"
+             "  - {name: logits, op: dense, inputs: [quit], units: 10}\n"
+             "  - {name: loss, op: softmax_cross_entropy, inputs: [logits, label]}\n"
+             "train: {loss: loss, optimizer: {name: adam, lr: 0.01}, batch_size: 64, steps: 3}\n",
+             plugin, GR_SOURCE_DIR, GR_SOURCE_DIR, GR_SOURCE_DIR, GR_SOURCE_DIR);
+    write_file("kernel.yaml", text);
+    expect_foreign_exit(sh(GRAPHRUN " train %s/kernel.yaml --no-run-dir --quiet", dir),
+                        "graphrun: exit() called from outside graphrun's main (by a plugin's or a library's code)");
+}

@@ -9,7 +9,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 seconds=${1:-60}
 shift || true
-targets=${*:-config idx checkpoint}
+targets=${*:-config idx checkpoint image}
 
 CC=clang cmake -S . -B build-fuzz -DGRAPHRUN_FUZZ=ON -DGRAPHRUN_NATIVE=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-fuzz -j "$(nproc)" >/dev/null
@@ -17,7 +17,8 @@ cmake --build build-fuzz -j "$(nproc)" >/dev/null
 declare -A seeds=(
   [config]="tests/bad/configs configs tests/fuzz/regressions/config"
   [idx]="tests/bad/data tests/fuzz/regressions/idx"
-  [checkpoint]="tests/fuzz/seeds/checkpoint tests/fuzz/regressions/checkpoint"
+  [checkpoint]="tests/fuzz/seeds/checkpoint tests/bad/checkpoints tests/fuzz/regressions/checkpoint"
+  [image]="tests/fuzz/seeds/image tests/bad/images tests/fuzz/regressions/image"
 )
 mkdir -p build-fuzz/findings
 status=0

@@ -1,6 +1,8 @@
 /* graphrun: the command. Only main decides the exit status:
  *   0 success, 1 a problem with the config, data, checkpoint or a plugin,
- *   2 a usage error, 128 + signal after SIGINT or SIGTERM. */
+ *   2 a usage error, 128 + signal after SIGINT or SIGTERM, 70 when something
+ *   else (a plugin) called exit() (see exit_guard). */
+#include <cblas.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -82,8 +84,8 @@ static const struct command commands[] = {
      "\n"
      "options:\n"
      "  --set PATH=VALUE   change the config before it is checked (repeatable)\n"
-     "  --threads N        threads for kernels and BLAS (0: every core; default: the\n"
-     "                     config's train.threads, else every core)\n"
+     "  --threads N        threads for kernels and BLAS (0: one per CPU this process\n"
+     "                     may use; default: the config's train.threads, else 0)\n"
      "  --resume CKPT      continue from a checkpoint; a checkpoint inside a run\n"
      "                     folder continues that folder\n"
      "  --run-dir DIR      write the run folder here\n"
@@ -296,12 +298,17 @@ static void on_signal(int sig) {
     g_interrupt = sig;
 }
 
+/* What the plugin loader is running, for exit_guard (main's state, like
+ * g_interrupt). */
+static struct gr_plugin_activity g_plugin_activity;
+
 /* A context with the plugins of GRAPHRUN_PLUGIN_PATH loaded. */
 static int open_ctx(struct gr_ctx *ctx) {
     if (gr_ctx_init(ctx)) {
         fprintf(stderr, "graphrun: %s\n", ctx->err);
         return -1;
     }
+    ctx->plugin_activity = &g_plugin_activity;
     if (gr_plugin_load_path(ctx, getenv("GRAPHRUN_PLUGIN_PATH"))) {
         fprintf(stderr, "%s\n", ctx->err);
         gr_ctx_free(ctx);
@@ -990,7 +997,73 @@ static int check_stdout(const char *cmd, int rc) {
     return rc ? rc : 1;
 }
 
+/* OpenBLAS chooses its kernels by the CPU models it knows, and 0.3.21 falls
+ * back to generic SSE3 kernels ("Prescott", about 4x slower) on newer ones.
+ * When it reports a core without AVX2 kernels on a CPU that has AVX-512 (F,
+ * DQ, CD, BW, VL) or AVX2 and FMA, the best matching core it knows is set in
+ * OPENBLAS_CORETYPE, which OpenBLAS reads only as it loads, and graphrun
+ * executes itself again, once: the variable, now set, stops a second round,
+ * and a user's own setting is never changed. If the exec fails, graphrun
+ * goes on with the generic kernels. The program is named by the path
+ * /proc/self/exe links to, not by the link itself: under valgrind the link
+ * is valgrind's own tool, which cannot be run directly. */
+static void blas_pick_core(char **argv) {
+#if defined(__x86_64__)
+    static const char *const avx2_cores[] = {"Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids"};
+    const char *core = openblas_get_corename();
+    if (getenv("OPENBLAS_CORETYPE") || !core) return;
+    for (size_t i = 0; i < sizeof avx2_cores / sizeof avx2_cores[0]; i++)
+        if (strcmp(core, avx2_cores[i]) == 0) return;
+    __builtin_cpu_init();
+    const char *want = NULL;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+        want = "SkylakeX";
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        want = "Haswell";
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (!want || n <= 0 || setenv("OPENBLAS_CORETYPE", want, 1) != 0) return;
+    self[n] = 0;
+    execv(self, argv);
+    unsetenv("OPENBLAS_CORETYPE");
+#else
+    (void)argv;
+#endif
+}
+
+/* Only main decides the exit status, but a plugin's code can call exit()
+ * itself: its constructors run inside dlopen, before graphrun can look at
+ * the library, and its init and kernels run later. Such an exit would end
+ * graphrun silently with the plugin's status, 0 included. This handler,
+ * registered first thing in main and disarmed when main returns, turns it
+ * into one line and status 70 (EX_SOFTWARE). */
+#define GR_EXIT_FOREIGN 70
+static volatile sig_atomic_t g_main_returned;
+
+static void exit_guard(void) {
+    if (g_main_returned) return;
+    fflush(stdout);
+    const char *path = g_plugin_activity.path, *doing = g_plugin_activity.doing;
+    if (path)
+        fprintf(stderr, "graphrun: exit() called from outside graphrun's main, probably by plugin %s while %s\n", path,
+                doing ? doing : "running");
+    else
+        fprintf(stderr, "graphrun: exit() called from outside graphrun's main (by a plugin's or a library's code)\n");
+    _exit(GR_EXIT_FOREIGN);
+}
+
+static int run_command(int argc, char **argv);
+
 int main(int argc, char **argv) {
+    blas_pick_core(argv);
+    atexit(exit_guard);
+    int rc = run_command(argc, argv);
+    g_main_returned = 1;
+    return rc;
+}
+
+static int run_command(int argc, char **argv) {
     if (argc < 2) {
         fputs(usage_main, stderr);
         return 2;
@@ -1002,6 +1075,7 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(name, "--version")) {
         printf("graphrun 0.1.0 (plugin ABI %d)\n", GR_ABI_VERSION);
+        printf("BLAS: %s (kernels for %s)\n", openblas_get_config(), openblas_get_corename());
         return check_stdout(NULL, 0);
     }
     static int (*const run[])(struct cli *) = {cmd_train, cmd_check,   cmd_summary, cmd_graph,     cmd_eval,

@@ -52,20 +52,24 @@ static int read_png(FILE *f, const char *path, struct png_msg *msg, uint8_t **ou
         return snprintf(err, len, "%s: %ux%u pixels is not an image graphrun reads", path, (unsigned)width,
                         (unsigned)height), -1;
     }
-    /* whatever the file holds, read it as 8-bit gray */
-    int color = png_get_color_type(png, info), depth = png_get_bit_depth(png, info);
-    if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
-    if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
-    if (depth == 16) png_set_strip_16(png);
-    if (color & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(png);
-    if (color == PNG_COLOR_TYPE_RGB || color == PNG_COLOR_TYPE_RGB_ALPHA || color == PNG_COLOR_TYPE_PALETTE)
-        png_set_rgb_to_gray_fixed(png, 1, -1, -1);
+    /* whatever the file holds, 8-bit gray, with alpha if it has any: a
+     * palette becomes RGB, gray below 8 bits 8 bits, a tRNS chunk an alpha
+     * channel; 16-bit samples are rounded to 8 (v * 257 gives v back); colour
+     * becomes gray by libpng's default weights (R = G = B gives that value);
+     * interlaced rows are put together */
+    int color = png_get_color_type(png, info);
+    png_set_expand(png);
+    png_set_scale_16(png);
+    if (color & PNG_COLOR_MASK_COLOR) png_set_rgb_to_gray_fixed(png, 1, -1, -1);
+    png_set_interlace_handling(png);
     png_read_update_info(png, info);
-    if (png_get_rowbytes(png, info) != width) {
+    size_t channels = png_get_channels(png, info);
+    if (png_get_bit_depth(png, info) != 8 || channels < 1 || channels > 2 ||
+        png_get_rowbytes(png, info) != width * channels) {
         png_destroy_read_struct(&png, &info, NULL);
         return snprintf(err, len, "%s: cannot read this PNG as 8-bit gray", path), -1;
     }
-    pixels = malloc((size_t)width * height);
+    pixels = malloc((size_t)width * height * channels);
     rows = malloc(height * sizeof *rows);
     if (!pixels || !rows) {
         free(pixels);
@@ -73,10 +77,16 @@ static int read_png(FILE *f, const char *path, struct png_msg *msg, uint8_t **ou
         png_destroy_read_struct(&png, &info, NULL);
         return snprintf(err, len, "%s: out of memory", path), -1;
     }
-    for (png_uint_32 y = 0; y < height; y++) rows[y] = pixels + (size_t)y * width;
+    for (png_uint_32 y = 0; y < height; y++) rows[y] = pixels + (size_t)y * width * channels;
     png_read_image(png, rows);
     png_destroy_read_struct(&png, &info, NULL);
     free(rows);
+    /* alpha composites over black, the background of MNIST's digits: a
+     * transparent pixel is background, a light one at alpha a is a times as
+     * light; gray g at alpha a becomes round(g * a / 255), in place */
+    if (channels == 2)
+        for (size_t i = 0; i < (size_t)width * height; i++)
+            pixels[i] = (uint8_t)((pixels[2 * i] * pixels[2 * i + 1] + 127) / 255);
     *out = pixels;
     *w = (int)width;
     *h = (int)height;

@@ -1,5 +1,6 @@
-/* Reading single images for `graphrun predict`: PNG (any colour type,
- * converted to 8-bit grayscale by libpng) and PGM (P5 binary or P2 text). */
+/* Reading single images for `graphrun predict`: PNG (any form libpng
+ * decodes, converted to 8-bit grayscale, alpha composited over black) and
+ * PGM (P5 binary or P2 text). */
 #ifndef GR_TOOLS_IMAGES_H
 #define GR_TOOLS_IMAGES_H
 

@@ -161,3 +161,84 @@ data_case("data-count-mismatch", "labels: ../data/train-labels", "data/labels-19
 data_case("data-label-out-of-range", "labels: ../data/train-labels", "data/labels-out-of-range")
 data_case("data-labels-rank-2", "labels: ../data/train-labels", "data/labels-rank2")
 case("data-image-shape", "shape: [16]}", "shape: [15]}", "shape: [4, 4]}", "shape: [3, 5]}")
+
+# ---- checkpoints for configs/ok.yaml, written here independently of graphrun
+# (format graphrun-checkpoint-2: crc32 is the CRC-32 of the whole file, with
+# its own 8 digits counted as '0'); ok.safetensors loads, each other one
+# breaks one thing that a checksum alone cannot catch or that is stale
+import json
+import zlib
+
+OK_TENSORS = [("lstm.kernel", [12, 32]), ("lstm.bias", [32]), ("logits.kernel", [8, 3]), ("logits.bias", [3])]
+
+
+def floats(n, seed, positive=False):
+    v = [((i * 37 + seed * 11) % 101 - 50) / 500.0 for i in range(n)]
+    return [abs(x) + 1e-4 for x in v] if positive else v
+
+
+def checkpoint(name, fmt="graphrun-checkpoint-2", change=None, step="10", stale_crc=False):
+    tensors = []  # (name, dtype, shape, bytes)
+    for k, (kind, positive) in enumerate([("param/", False), ("optim/m/", False), ("optim/v/", True)]):
+        for node, shape in OK_TENSORS:
+            n = 1
+            for d in shape:
+                n *= d
+            vals = floats(n, k, positive)
+            if change and change[0] == kind + node:
+                vals[change[1]] = change[2]
+            tensors.append((kind + node, "F32", shape, struct.pack("<%df" % n, *vals)))
+    tensors.append(("rng", "U64", [4], struct.pack("<4Q", 1, 2, 3, 4)))
+    tensors.append(("data/order", "I32", [20], struct.pack("<20i", *[(i * 7) % 20 for i in range(20)])))
+    header, data = {}, b""
+    for tname, dtype, shape, raw in tensors:
+        header[tname] = {"dtype": dtype, "shape": shape, "data_offsets": [len(data), len(data) + len(raw)]}
+        data += raw
+    with open(os.path.join(HERE, "configs/ok.yaml")) as f:
+        config = f.read()
+    meta = {"format": fmt, "step": "10", "optim_t": "10", "data_pos": "0", "data_epoch": "2",
+            "optimizer": "adam", "config": config, "crc32": "00000000"}
+    header["__metadata__"] = meta
+
+    def encode():
+        text = json.dumps(header, separators=(",", ":")).encode()
+        text += b" " * (-len(text) % 8)
+        return struct.pack("<Q", len(text)) + text
+
+    if fmt == "graphrun-checkpoint-1":
+        meta["crc32"] = "%08x" % zlib.crc32(data)  # the data alone, as older graphruns wrote it
+    else:
+        meta["crc32"] = "%08x" % zlib.crc32(data, zlib.crc32(encode()))
+    meta["step"] = step  # after the checksum: stale if it changed
+    write("checkpoints/" + name, encode() + data)
+
+
+checkpoint("ok.safetensors")
+checkpoint("nan-weight.safetensors", change=("param/lstm.kernel", 37, float("nan")))
+checkpoint("inf-moment.safetensors", change=("optim/m/logits.kernel", 4, float("inf")))
+checkpoint("negative-moment.safetensors", change=("optim/v/logits.bias", 1, -0.5))
+checkpoint("step-edited.safetensors", step="90")
+checkpoint("format-1.safetensors", fmt="graphrun-checkpoint-1")
+
+# ---- images for predict with checkpoints/ok.safetensors (the model reads 4x4)
+
+
+def png(width, height, color_type, depth, raw_rows, extra=b"", crc_ok=True):
+    def chunk(kind, body, good=True):
+        crc = zlib.crc32(kind + body) ^ (0 if good else 1)
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, color_type, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr, crc_ok) + extra +
+            chunk(b"IDAT", zlib.compress(raw_rows)) + chunk(b"IEND", b""))
+
+
+gray_rows = b"".join(b"\x00" + bytes((x * 60 + y * 5) % 256 for x in range(4)) for y in range(4))
+write("images/truncated.png", png(4, 4, 0, 8, gray_rows)[:45])
+write("images/bad-ihdr-crc.png", png(4, 4, 0, 8, gray_rows, crc_ok=False))
+write("images/zero-width.png", png(0, 4, 0, 8, gray_rows))
+write("images/short-data.png", png(4, 4, 0, 8, gray_rows[:7]))
+write("images/wrong-size.png", png(5, 4, 0, 8, b"".join(b"\x00" + bytes(5) for _ in range(4))))
+write("images/maxval-0.pgm", b"P5\n4 4\n0\n" + bytes(16))
+write("images/maxval-16bit.pgm", b"P5\n4 4\n65535\n" + bytes(32))
+write("images/truncated.pgm", b"P5\n4 4\n255\n" + bytes(10))
+write("images/over-maxval.pgm", b"P2\n2 2\n15\n0 3 16 1\n")
