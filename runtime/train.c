@@ -37,16 +37,24 @@ static int find_node(struct gr_session *s, const char *name, const struct gr_yno
     return -1;
 }
 
-/* Probe (headers only) or load one split; errors point at the config key. */
-static int open_split(struct gr_session *s, struct gr_dataset *d, const struct gr_data_paths *p, const char *what,
-                      int load) {
-    int rc = load ? gr_dataset_load(s->ctx, d, p->images, p->labels) : gr_dataset_probe(s->ctx, d, p->images, p->labels);
-    if (rc) {
-        char msg[GR_ERRBUF];
-        snprintf(msg, sizeof msg, "%s", s->ctx->err);
-        return gr_fail_node(s->ctx, s->cfg->path, p->images_at, "%s: %s", what, msg);
-    }
+/* The error in ctx->err, put at a config key. */
+static int fail_at_key(struct gr_session *s, const struct gr_ynode *at, const char *what) {
+    char msg[GR_ERRBUF];
+    snprintf(msg, sizeof msg, "%s", s->ctx->err);
+    return gr_fail_node(s->ctx, s->cfg->path, at, "%s: %s", what, msg);
+}
+
+/* Open one split: headers checked, files kept open until read. */
+static int open_split(struct gr_session *s, struct gr_dataset *d, const struct gr_data_paths *p, const char *what) {
+    if (gr_dataset_open(s->ctx, d, p->images, p->labels)) return fail_at_key(s, p->images_at, what);
     if (p->limit && p->limit < d->n) d->n = p->limit;
+    return 0;
+}
+
+/* Read an opened split through the descriptors its headers were checked with. */
+static int read_split(struct gr_session *s, struct gr_dataset *d, const struct gr_data_paths *p, const char *what,
+                      int with_images) {
+    if (gr_dataset_read(s->ctx, d, p->images, p->labels, with_images)) return fail_at_key(s, p->images_at, what);
     return 0;
 }
 
@@ -134,7 +142,8 @@ static void feed_images(void *arg, int64_t b, int64_t e) {
                       j->dst + b * j->d->sample_size);
 }
 
-/* Fill every input node the plan runs from samples idx[0..n). */
+/* Fill every input node the plan runs from samples idx[0..n) (verify_feed
+ * checked once that they fit). */
 static void feed(struct gr_session *s, struct gr_plan *p, const struct gr_dataset *d, int64_t n) {
     for (int o = 0; o < p->n_order; o++) {
         int i = p->order[o];
@@ -149,13 +158,35 @@ static void feed(struct gr_session *s, struct gr_plan *p, const struct gr_datase
     }
 }
 
+/* Values in one sample of node nd (its shape without the batch axis). */
+static int64_t per_sample(const struct gr_node *nd) { return gr_shape_count(&nd->shape) / nd->shape.dim[0]; }
+
+/* What was read must fill the plans' inputs exactly: n samples of the
+ * input's size, into a buffer that holds a full batch of them. */
+static int verify_feed(struct gr_session *s, const struct gr_plan *p, const struct gr_dataset *d, const char *what) {
+    for (int o = 0; o < p->n_order; o++) {
+        int i = p->order[o];
+        const struct gr_node *nd = &s->g.nodes[i];
+        if (!(nd->op->flags & GR_OP_INPUT)) continue;
+        int images = nd->attrs[GR_INPUT_DATA].i == GR_INPUT_IMAGES;
+        int64_t per = images ? d->sample_size : 1;
+        const struct gr_idx *x = images ? &d->images : &d->labels;
+        if ((images && per != per_sample(nd)) || x->bytes < (size_t)(d->n * per) ||
+            p->val_cap[i] < (size_t)(p->cap * per) * sizeof(float))
+            return gr_fail(s->ctx, "%s: what was read (%lld samples of %lld values) does not fit node '%s' (%lld "
+                                   "values a sample)",
+                           what, (long long)d->n, (long long)per, nd->name, (long long)per_sample(nd));
+    }
+    return 0;
+}
+
 /* Checks that need both the graph and the data. */
 static int check_inputs(struct gr_session *s) {
     char sh[96];
     for (int i = 0; i < s->g.n; i++) {
         const struct gr_node *nd = &s->g.nodes[i];
         if (!(nd->op->flags & GR_OP_INPUT) || nd->attrs[GR_INPUT_DATA].i != GR_INPUT_IMAGES) continue;
-        int64_t per = gr_shape_count(&nd->shape) / nd->shape.dim[0];
+        int64_t per = per_sample(nd);
         if (per != s->train.sample_size || per != s->test.sample_size) {
             struct gr_shape img = {s->train.sample_rank, {0}};
             for (int k = 0; k < img.rank; k++) img.dim[k] = s->train.sample_dim[k];
@@ -202,23 +233,24 @@ int gr_session_open(struct gr_ctx *ctx, struct gr_session *s, const struct gr_co
     if (gr_build_graph(ctx, &s->g, cfg->path, cfg->graph, cfg->batch_size)) return -1;
     if ((s->loss = find_node(s, cfg->loss, cfg->loss_at, "train.loss")) < 0) return -1;
     if (cfg->has_eval && (s->logits = find_node(s, cfg->logits, cfg->logits_at, "eval.logits")) < 0) return -1;
-    /* headers first: every check that needs only shapes and counts */
-    if (open_split(s, &s->train, &cfg->train_data, "data.train", 0)) return -1;
-    if (open_split(s, &s->test, &cfg->test_data, "data.test", 0)) return -1;
+    /* headers first, the files kept open: every check that needs only shapes
+     * and counts, then the data read through the same descriptors */
+    if (open_split(s, &s->train, &cfg->train_data, "data.train")) return -1;
+    if (open_split(s, &s->test, &cfg->test_data, "data.test")) return -1;
     if (check_inputs(s) || check_memory(s)) return -1;
-    gr_dataset_free(ctx, &s->train);
-    gr_dataset_free(ctx, &s->test);
-    if (open_split(s, &s->train, &cfg->train_data, "data.train", 1)) return -1;
-    if (open_split(s, &s->test, &cfg->test_data, "data.test", 1)) return -1;
+    if (read_split(s, &s->train, &cfg->train_data, "data.train", 1)) return -1;
+    if (read_split(s, &s->test, &cfg->test_data, "data.test", 1)) return -1;
     if (check_labels(s)) return -1;
     s->eval_samples = cfg->eval_samples ? cfg->eval_samples : s->test.n;
     s->steps = cfg->steps ? cfg->steps : (cfg->epochs * s->train.n + cfg->batch_size - 1) / cfg->batch_size;
 
     if (gr_graph_alloc_params(&s->g)) return -1;
     if (gr_plan_init(&s->tp, &s->g, cfg->batch_size, &s->loss, 1, s->loss)) return -1;
+    if (verify_feed(s, &s->tp, &s->train, "data.train")) return -1;
     if (s->logits >= 0) {
         int64_t eb = cfg->eval_batch < s->test.n ? cfg->eval_batch : s->test.n;
         if (gr_plan_init(&s->ep, &s->g, eb, &s->logits, 1, -1)) return -1;
+        if (verify_feed(s, &s->ep, &s->test, "data.test")) return -1;
     }
     if (gr_optim_init(ctx, &s->opt, &cfg->optim, s->g.param_floats)) return -1;
     if (gr_sampler_init(ctx, &s->sampler, s->train.n, &ctx->rng)) return -1;
