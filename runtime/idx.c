@@ -206,6 +206,20 @@ static int check_unchanged(struct gr_ctx *ctx, const char *path, const struct gr
     return 0;
 }
 
+/* A missing MNIST file is most likely one not fetched yet. */
+static const char *fetch_hint(const char *path, int err) {
+    static const char *const mnist[] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                                        "t10k-labels-idx1-ubyte", NULL};
+    if (err != ENOENT) return "";
+    const char *hint = " (run tools/fetch_mnist.sh)";
+    if (strstr(path, "data/mnist/")) return hint;
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    for (int i = 0; mnist[i]; i++)
+        if (strncmp(base, mnist[i], strlen(mnist[i])) == 0) return hint;
+    return "";
+}
+
 /* Check the header (and a raw file's size) through the open descriptor. */
 static int check_open(struct gr_ctx *ctx, const char *path, struct gr_idx *x, const struct stat *st) {
     if (S_ISDIR(st->st_mode)) return gr_fail(ctx, "%s: is a directory, not an IDX file", path);
@@ -239,7 +253,8 @@ int gr_idx_open(struct gr_ctx *ctx, const char *path, struct gr_idx *x) {
     memset(x, 0, sizeof *x);
     x->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (x->fd < 0) {
-        return gr_fail(ctx, "%s: cannot open: %s", path, strerror(errno));
+        int err = errno;
+        return gr_fail(ctx, "%s: cannot open: %s%s", path, strerror(err), fetch_hint(path, err));
     }
     x->open = 1;
     struct stat st;

@@ -161,3 +161,6 @@ data_case("data-count-mismatch", "labels: ../data/train-labels", "data/labels-19
 data_case("data-label-out-of-range", "labels: ../data/train-labels", "data/labels-out-of-range")
 data_case("data-labels-rank-2", "labels: ../data/train-labels", "data/labels-rank2")
 case("data-image-shape", "shape: [16]}", "shape: [15]}", "shape: [4, 4]}", "shape: [3, 5]}")
+
+# ---- a missing MNIST file says how to fetch it
+data_case("data-mnist-missing", "train: {images: ../data/train-images", "data/mnist/train-images-idx3-ubyte")
