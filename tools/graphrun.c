@@ -606,8 +606,10 @@ static int cmd_eval(struct cli *o) {
     if (open_job(&j, o, 1)) return 1;
     struct gr_session *s = &j.s;
     int64_t n = s->test.n, c = s->g.nodes[s->logits].shape.dim[1];
-    float *probs = malloc((size_t)(n * c) * sizeof *probs);
-    int64_t *conf = calloc((size_t)(c * c), sizeof *conf);
+    size_t n_probs = 0, n_conf = 0;
+    int sizes_ok = !gr_mul_size((size_t)n, (size_t)c, &n_probs) && !gr_mul_size((size_t)c, (size_t)c, &n_conf);
+    float *probs = sizes_ok ? malloc(n_probs * sizeof *probs) : NULL;
+    int64_t *conf = sizes_ok ? calloc(n_conf, sizeof *conf) : NULL;
     if (!probs || !conf || gr_session_predict(s, s->test.images.data, n, probs)) {
         fprintf(stderr, "graphrun eval: %s\n", probs && conf ? j.ctx.err : "out of memory");
         free(probs);

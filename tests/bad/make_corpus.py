@@ -164,3 +164,22 @@ case("data-image-shape", "shape: [16]}", "shape: [15]}", "shape: [4, 4]}", "shap
 
 # ---- a missing MNIST file says how to fetch it
 data_case("data-mnist-missing", "train: {images: ../data/train-images", "data/mnist/train-images-idx3-ubyte")
+
+# ---- sizes a user gives: every product is overflow-checked (none may crash)
+case("reshape-huge-wildcard", "shape: [4, 4]}", "shape: [4294967296, 4294967296, -1]}")
+case("reshape-huge-product", "shape: [4, 4]}", "shape: [1000000000000, 1000000000000]}")
+case("input-huge-shape", "shape: [16]}", "shape: [1000000000, 1000000000, 1000000000]}")
+case("param-huge-shape", "  - {name: loss,",
+     "  - {name: w, op: param, shape: [1000000000, 1000000000, 1000000000, 1000000000, 1000000000, 1000000000]}\n"
+     "  - {name: loss,")
+case("dense-huge-units", "  - {name: logits,",
+     "  - {name: big, op: input, data: images, shape: [1000000000]}\n"
+     "  - {name: wide, op: dense, inputs: [big], units: 16777216}\n  - {name: logits,")
+case("lstm-huge-units", "num_units: 8", "num_units: 1048576")
+case("concat-huge", "  - {name: logits,",
+     "  - {name: big, op: input, data: images, shape: [1000000000, 60]}\n"
+     "  - {name: cat, op: concat, axis: 1, inputs: [big, big, big, big, big, big, big, big, big, big, big, big, big, "
+     "big, big, big]}\n  - {name: logits,")
+case("matmul-huge", "  - {name: logits,",
+     "  - {name: w, op: param, shape: [8, 1000000000]}\n"
+     "  - {name: wide, op: matmul, inputs: [last, w]}\n  - {name: logits,")
