@@ -58,8 +58,11 @@ static int read_split(struct gr_session *s, struct gr_dataset *d, const struct g
     return 0;
 }
 
-/* The classes a label indexes: the logits' last axis, and that of every
- * softmax_cross_entropy fed by a labels input. Returns the smallest, or 0. */
+/* The classes a label indexes: the logits' last axis (evaluation counts each
+ * label against the argmax), and the logits' last axis of every
+ * softmax_cross_entropy that takes class indices. Labels are the only int32
+ * data, so any int32 index reaching such an op, however reshaped or sliced on
+ * the way, is a label. Returns the smallest, or 0. */
 static int64_t label_classes(const struct gr_session *s, const char **who) {
     int64_t classes = 0;
     *who = NULL;
@@ -71,8 +74,7 @@ static int64_t label_classes(const struct gr_session *s, const char **who) {
     for (int i = 0; i < s->g.n; i++) {
         const struct gr_node *nd = &s->g.nodes[i];
         if (strcmp(nd->op->name, "softmax_cross_entropy") != 0 || nd->n_user < 2) continue;
-        const struct gr_node *t = &s->g.nodes[nd->in[1]];
-        if (!(t->op->flags & GR_OP_INPUT) || t->attrs[GR_INPUT_DATA].i != GR_INPUT_LABELS) continue;
+        if (s->g.nodes[nd->in[1]].dtype != GR_I32) continue;
         const struct gr_shape *x = &s->g.nodes[nd->in[0]].shape;
         int64_t c = x->dim[x->rank - 1];
         if (classes == 0 || c < classes) {

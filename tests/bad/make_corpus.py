@@ -183,3 +183,11 @@ case("concat-huge", "  - {name: logits,",
 case("matmul-huge", "  - {name: logits,",
      "  - {name: w, op: param, shape: [8, 1000000000]}\n"
      "  - {name: wide, op: matmul, inputs: [last, w]}\n  - {name: logits,")
+
+# ---- labels are checked wherever they are used as class indices
+case("labels-through-reshape", "labels: ../data/train-labels", "labels: ../data/labels-out-of-range",
+     "  - {name: loss, op: softmax_cross_entropy, inputs: [logits, label]}",
+     "  - {name: label1, op: reshape, inputs: [label], shape: [1]}\n"
+     "  - {name: logits1, op: reshape, inputs: [logits], shape: [1, 3]}\n"
+     "  - {name: loss, op: softmax_cross_entropy, inputs: [logits1, label1]}",
+     "eval: {logits: logits, every: 5, samples: 8, batch_size: 4}\n", "")
