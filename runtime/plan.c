@@ -127,22 +127,10 @@ static int check_loss(struct gr_graph *g, int loss, const unsigned char *bwd) {
     return 0;
 }
 
-int gr_plan_measure(struct gr_graph *g, int64_t cap, const int *targets, int n_targets, int loss, size_t *bytes) {
-    struct gr_ctx *ctx = g->ctx;
-    unsigned char *fwd = gr_alloc(ctx, (size_t)g->n), *bwd = gr_alloc(ctx, (size_t)g->n);
-    struct layout l = {0};
-    int rc = -1;
-    if (fwd && bwd && !mark(g, targets, n_targets, loss, fwd, bwd) && !make_layout(g, cap, loss >= 0, fwd, bwd, &l)) {
-        *bytes = l.total;
-        rc = 0;
-    }
-    layout_free(ctx, &l);
-    gr_free(ctx, fwd);
-    gr_free(ctx, bwd);
-    return rc;
-}
-
-int gr_plan_init(struct gr_plan *p, struct gr_graph *g, int64_t cap, const int *targets, int n_targets, int loss) {
+/* gr_plan_init, or with `with_arena` 0 gr_plan_layout: every tensor's shape
+ * and place, but no arena and no data pointers. */
+static int plan_make(struct gr_plan *p, struct gr_graph *g, int64_t cap, const int *targets, int n_targets, int loss,
+                     int with_arena) {
     struct gr_ctx *ctx = g->ctx;
     size_t n = (size_t)g->n;
     struct layout l = {0};
@@ -165,13 +153,24 @@ int gr_plan_init(struct gr_plan *p, struct gr_graph *g, int64_t cap, const int *
     if (check_loss(g, loss, p->bwd)) goto fail;
     if (make_layout(g, cap, p->training, p->fwd, p->bwd, &l)) goto fail;
     p->arena_bytes = l.total;
+    p->act_grad_bytes = l.act_grad_bytes;
+    p->scratch_bytes = l.scratch_bytes;
+    if (!with_arena) {
+        for (int i = 0; i < g->n; i++) {
+            if (!p->fwd[i]) continue;
+            p->order[p->n_order++] = i;
+            p->val[i].shape = p->grad[i].shape = l.shape[i];
+            p->val[i].dtype = l.dtype[i];
+            p->grad[i].dtype = GR_F32;
+        }
+        layout_free(ctx, &l);
+        return 0;
+    }
     p->arena = gr_alloc(ctx, l.total ? l.total : 64);
     if (!p->arena) goto fail;
     memset(p->arena, 0, l.total);
     char *base = p->arena;
     p->act_grad = (float *)(base + l.act_grad_off);
-    p->act_grad_bytes = l.act_grad_bytes;
-    p->scratch_bytes = l.scratch_bytes;
 
     for (int i = 0; i < g->n; i++) {
         struct gr_node *nd = &g->nodes[i];
@@ -218,6 +217,14 @@ fail:
     layout_free(ctx, &l);
     gr_plan_free(p);
     return -1;
+}
+
+int gr_plan_init(struct gr_plan *p, struct gr_graph *g, int64_t cap, const int *targets, int n_targets, int loss) {
+    return plan_make(p, g, cap, targets, n_targets, loss, 1);
+}
+
+int gr_plan_layout(struct gr_plan *p, struct gr_graph *g, int64_t cap, const int *targets, int n_targets, int loss) {
+    return plan_make(p, g, cap, targets, n_targets, loss, 0);
 }
 
 void gr_plan_free(struct gr_plan *p) {

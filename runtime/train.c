@@ -105,14 +105,12 @@ static int check_labels(struct gr_session *s) {
 
 static double gib(double bytes) { return bytes / (1024.0 * 1024.0 * 1024.0); }
 
-/* The memory a run will hold, from shapes and headers alone, against what
- * the machine has: a config that cannot fit fails here, not in malloc. */
+/* The memory a run will hold, from shapes and headers alone (the plans are
+ * laid out, not made), against what the machine has: a config that cannot
+ * fit fails here, not in malloc. */
 static int check_memory(struct gr_session *s) {
     const struct gr_config *cfg = s->cfg;
-    size_t train_plan = 0, eval_plan = 0;
-    if (gr_plan_measure(&s->g, cfg->batch_size, &s->loss, 1, s->loss, &train_plan)) return -1;
-    int64_t eb = cfg->eval_batch < s->test.n ? cfg->eval_batch : s->test.n;
-    if (s->logits >= 0 && gr_plan_measure(&s->g, eb, &s->logits, 1, -1, &eval_plan)) return -1;
+    size_t train_plan = s->tp.arena_bytes, eval_plan = s->ep.arena_bytes;
     double params = 0;
     for (int i = 0; i < s->g.n; i++)
         if (s->g.nodes[i].op->flags & GR_OP_PARAM) params += (double)gr_shape_count(&s->g.nodes[i].shape);
@@ -218,11 +216,37 @@ static int check_inputs(struct gr_session *s) {
     return 0;
 }
 
+/* The plans laid out (shapes, sizes and their checks; nothing held). */
+static int lay_out_plans(struct gr_session *s) {
+    const struct gr_config *cfg = s->cfg;
+    if (gr_plan_layout(&s->tp, &s->g, cfg->batch_size, &s->loss, 1, s->loss)) return -1;
+    if (s->logits < 0) return 0;
+    int64_t eb = s->test.n < cfg->eval_batch ? s->test.n : cfg->eval_batch;
+    return gr_plan_layout(&s->ep, &s->g, eb, &s->logits, 1, -1);
+}
+
+/* The parameters and the plans a running session holds. */
+static int make_plans(struct gr_session *s) {
+    const struct gr_config *cfg = s->cfg;
+    int64_t eb = s->ep.cap;
+    gr_plan_free(&s->tp);
+    gr_plan_free(&s->ep);
+    if (gr_graph_alloc_params(&s->g)) return -1;
+    if (gr_plan_init(&s->tp, &s->g, cfg->batch_size, &s->loss, 1, s->loss)) return -1;
+    if (verify_feed(s, &s->tp, &s->train, "data.train")) return -1;
+    if (s->logits >= 0) {
+        if (gr_plan_init(&s->ep, &s->g, eb, &s->logits, 1, -1)) return -1;
+        if (verify_feed(s, &s->ep, &s->test, "data.test")) return -1;
+    }
+    return 0;
+}
+
 int gr_session_open(struct gr_ctx *ctx, struct gr_session *s, const struct gr_config *cfg,
                     const struct gr_train_opts *opts) {
     memset(s, 0, sizeof *s);
     s->ctx = ctx;
     s->cfg = cfg;
+    s->mode = opts ? opts->mode : GR_SESSION_TRAIN;
     s->out = opts ? opts->out : NULL;
     s->loss = s->logits = -1;
     gr_graph_init(&s->g, ctx, cfg->path);
@@ -239,21 +263,18 @@ int gr_session_open(struct gr_ctx *ctx, struct gr_session *s, const struct gr_co
      * and counts, then the data read through the same descriptors */
     if (open_split(s, &s->train, &cfg->train_data, "data.train")) return -1;
     if (open_split(s, &s->test, &cfg->test_data, "data.test")) return -1;
-    if (check_inputs(s) || check_memory(s)) return -1;
-    if (read_split(s, &s->train, &cfg->train_data, "data.train", 1)) return -1;
-    if (read_split(s, &s->test, &cfg->test_data, "data.test", 1)) return -1;
+    if (check_inputs(s) || lay_out_plans(s) || check_memory(s)) return -1;
+    /* check reads the labels (to check them) but not the images */
+    int images = s->mode != GR_SESSION_CHECK;
+    if (read_split(s, &s->train, &cfg->train_data, "data.train", images)) return -1;
+    if (read_split(s, &s->test, &cfg->test_data, "data.test", images)) return -1;
     if (check_labels(s)) return -1;
     s->eval_samples = cfg->eval_samples ? cfg->eval_samples : s->test.n;
     s->steps = cfg->steps ? cfg->steps : (cfg->epochs * s->train.n + cfg->batch_size - 1) / cfg->batch_size;
+    /* check and summary report the laid-out plans and parameters */
+    if (s->mode == GR_SESSION_CHECK) return gr_graph_layout_params(&s->g);
 
-    if (gr_graph_alloc_params(&s->g)) return -1;
-    if (gr_plan_init(&s->tp, &s->g, cfg->batch_size, &s->loss, 1, s->loss)) return -1;
-    if (verify_feed(s, &s->tp, &s->train, "data.train")) return -1;
-    if (s->logits >= 0) {
-        int64_t eb = cfg->eval_batch < s->test.n ? cfg->eval_batch : s->test.n;
-        if (gr_plan_init(&s->ep, &s->g, eb, &s->logits, 1, -1)) return -1;
-        if (verify_feed(s, &s->ep, &s->test, "data.test")) return -1;
-    }
+    if (make_plans(s)) return -1;
     if (gr_optim_init(ctx, &s->opt, &cfg->optim, s->g.param_floats)) return -1;
     if (gr_sampler_init(ctx, &s->sampler, s->train.n, &ctx->rng)) return -1;
     int64_t most = cfg->batch_size > cfg->eval_batch ? cfg->batch_size : cfg->eval_batch;
@@ -530,7 +551,10 @@ int gr_train(struct gr_ctx *ctx, const struct gr_config *cfg, const struct gr_tr
     struct run_files rf = {0};
     memset(res, 0, sizeof *res);
     res->checkpoint_step = -1;
-    if (gr_session_open(ctx, &s, cfg, opts)) {
+    struct gr_train_opts train_opts = {.threads = -1};
+    if (opts) train_opts = *opts;
+    train_opts.mode = GR_SESSION_TRAIN;
+    if (gr_session_open(ctx, &s, cfg, &train_opts)) {
         gr_session_close(&s);
         return -1;
     }

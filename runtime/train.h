@@ -22,6 +22,14 @@
 
 struct gr_ctx;
 
+/* What a session is opened for; each reads and holds only what it needs. */
+enum gr_session_mode {
+    GR_SESSION_TRAIN,   /* both splits, parameters, both plans, optimizer, sampler */
+    GR_SESSION_CHECK,   /* every check a training run makes, reading only the
+                           data's headers and labels and allocating nothing
+                           large: parameters and plans laid out, not held */
+};
+
 struct gr_train_opts {
     int threads;         /* -1: as the config says */
     FILE *out;           /* progress and results; NULL: silent */
@@ -33,6 +41,7 @@ struct gr_train_opts {
     int quiet;           /* print only the result */
     int show_config;     /* print the effective config once the run is
                             known to start (not with quiet) */
+    enum gr_session_mode mode; /* for gr_session_open; gr_train trains */
 };
 
 struct gr_train_result {
@@ -52,6 +61,7 @@ struct gr_train_result {
 struct gr_session {
     struct gr_ctx *ctx;
     const struct gr_config *cfg;
+    enum gr_session_mode mode;
     struct gr_dataset train, test;
     struct gr_graph g;
     struct gr_plan tp, ep; /* training, evaluation */

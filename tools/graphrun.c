@@ -325,6 +325,13 @@ static void close_job(struct job *j) {
     memset(j, 0, sizeof *j);
 }
 
+/* What a command's session reads and holds: check and summary lay the run
+ * out without holding it. */
+static enum gr_session_mode job_mode(const struct command *c) {
+    if (!strcmp(c->name, "check") || !strcmp(c->name, "summary")) return GR_SESSION_CHECK;
+    return GR_SESSION_TRAIN;
+}
+
 static int open_job(struct job *j, const struct cli *o, int session) {
     memset(j, 0, sizeof *j);
     if (open_ctx(&j->ctx)) return -1;
@@ -332,7 +339,7 @@ static int open_job(struct job *j, const struct cli *o, int session) {
     int rc = gr_config_load_ex(&j->ctx, &j->cfg, o->pos[0], o->sets, o->n_sets);
     j->have_cfg = 1;
     if (rc == 0 && session) {
-        struct gr_train_opts opts = {.threads = o->threads, .out = NULL};
+        struct gr_train_opts opts = {.threads = o->threads, .out = NULL, .mode = job_mode(o->cmd)};
         rc = gr_session_open(&j->ctx, &j->s, &j->cfg, &opts);
         j->have_session = 1;
         if (rc == 0 && o->checkpoint) rc = gr_checkpoint_load(&j->s, o->checkpoint, &j->ckpt_step);
