@@ -106,7 +106,9 @@ static int make_layout(struct gr_graph *g, int64_t cap, int training, const unsi
     return 0;
 }
 
-static int check_loss(struct gr_graph *g, int loss, const unsigned char *bwd) {
+/* A loss is one float that depends on a trainable parameter and on the data,
+ * and every op its gradient flows through has a backward. */
+static int check_loss(struct gr_graph *g, int loss, const unsigned char *fwd, const unsigned char *bwd) {
     if (loss < 0) return 0;
     struct gr_node *nd = &g->nodes[loss];
     if (gr_shape_count(&nd->shape) != 1 || nd->dtype != GR_F32) {
@@ -117,6 +119,12 @@ static int check_loss(struct gr_graph *g, int loss, const unsigned char *bwd) {
     if (!bwd[loss])
         return gr_fail_at(g->ctx, g->file, nd->line, nd->col,
                           "node '%s': the loss does not depend on any trainable parameter", nd->name);
+    int fed = 0;
+    for (int i = 0; i < g->n; i++) fed |= fwd[i] && (g->nodes[i].op->flags & GR_OP_INPUT);
+    if (!fed)
+        return gr_fail_at(g->ctx, g->file, nd->line, nd->col,
+                          "node '%s': the loss does not depend on any input, so no data would ever reach it",
+                          nd->name);
     for (int i = 0; i < g->n; i++) {
         struct gr_node *x = &g->nodes[i];
         if (!bwd[i] || x->op->backward || (x->op->flags & (GR_OP_PARAM | GR_OP_INPUT))) continue;
@@ -150,7 +158,7 @@ static int plan_make(struct gr_plan *p, struct gr_graph *g, int64_t cap, const i
     if (!p->fwd || !p->bwd || !p->order || !p->val || !p->grad || !p->args || !p->val_cap || !p->saved_cap)
         goto fail;
     mark(g, targets, n_targets, loss, p->fwd, p->bwd);
-    if (check_loss(g, loss, p->bwd)) goto fail;
+    if (check_loss(g, loss, p->fwd, p->bwd)) goto fail;
     if (make_layout(g, cap, p->training, p->fwd, p->bwd, &l)) goto fail;
     p->arena_bytes = l.total;
     p->act_grad_bytes = l.act_grad_bytes;
@@ -279,6 +287,24 @@ int gr_plan_set_batch(struct gr_plan *p, int64_t batch) {
         p->grad[i].shape = inf.out;
     }
     p->batch = batch;
+    return 0;
+}
+
+int gr_plan_shapes_at(const struct gr_plan *p, int64_t batch, struct gr_shape *shapes, enum gr_dtype *dtypes) {
+    struct gr_graph *g = p->g;
+    for (int o = 0; o < p->n_order; o++) {
+        int i = p->order[o];
+        struct gr_infer inf;
+        if (g->nodes[i].op->flags & GR_OP_PARAM) {
+            shapes[i] = g->nodes[i].shape;
+            dtypes[i] = g->nodes[i].dtype;
+        } else if (gr_node_infer(g, i, batch, p->training, shapes, dtypes, &inf)) {
+            return -1;
+        } else {
+            shapes[i] = inf.out;
+            dtypes[i] = inf.out_dtype;
+        }
+    }
     return 0;
 }
 

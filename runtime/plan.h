@@ -53,6 +53,11 @@ void gr_plan_free(struct gr_plan *p);
 /* Run with `batch` <= cap samples; re-infers shapes, allocates nothing. */
 int gr_plan_set_batch(struct gr_plan *p, int64_t batch);
 
+/* The shapes the plan's nodes would have at `batch` (shapes and dtypes are
+ * indexed by node; others untouched), without changing the plan. Records the
+ * located error of the first node that cannot run at that batch. */
+int gr_plan_shapes_at(const struct gr_plan *p, int64_t batch, struct gr_shape *shapes, enum gr_dtype *dtypes);
+
 void gr_plan_forward(struct gr_plan *p);
 /* Zero the activation gradients and the parameter gradients. */
 void gr_plan_zero_grad(struct gr_plan *p);

@@ -202,18 +202,58 @@ static int check_inputs(struct gr_session *s) {
         return gr_fail_node(s->ctx, s->cfg->path, s->cfg->batch_size_at,
                             "train.batch_size: %lld is larger than the %lld training samples",
                             (long long)s->cfg->batch_size, (long long)s->train.n);
-    if (s->logits >= 0) {
-        const struct gr_node *lg = &s->g.nodes[s->logits];
-        if (lg->shape.rank != 2 || lg->dtype != GR_F32)
-            return gr_fail_node(s->ctx, s->cfg->path, s->cfg->logits_at,
-                                "eval.logits: node '%s' must be float32 [batch, classes], its shape is %s", lg->name,
-                                gr_shape_format(&lg->shape, sh, sizeof sh));
-        if (s->cfg->eval_samples > s->test.n)
-            return gr_fail_node(s->ctx, s->cfg->path, s->cfg->eval_samples_at,
-                                "eval.samples: %lld is more than the %lld test samples",
-                                (long long)s->cfg->eval_samples, (long long)s->test.n);
-    }
+    if (s->logits >= 0 && s->cfg->eval_samples > s->test.n)
+        return gr_fail_node(s->ctx, s->cfg->path, s->cfg->eval_samples_at,
+                            "eval.samples: %lld is more than the %lld test samples", (long long)s->cfg->eval_samples,
+                            (long long)s->test.n);
     return 0;
+}
+
+/* eval.logits must be float32 [batch, classes] whose first axis is the
+ * batch: it depends on an input, and at the batches evaluation runs (the last
+ * one smaller, down to a single sample) it infers and keeps [batch, classes].
+ * A node that matches the batch by coincidence (a parameter, or one
+ * broadcast against a parameter as long as the batch) fails one of these. */
+static int check_logits(struct gr_session *s) {
+    if (s->logits < 0) return 0;
+    const struct gr_node *lg = &s->g.nodes[s->logits];
+    const struct gr_ynode *at = s->cfg->logits_at;
+    char sh[96];
+    if (lg->shape.rank != 2 || lg->dtype != GR_F32)
+        return gr_fail_node(s->ctx, s->cfg->path, at,
+                            "eval.logits: node '%s' must be float32 [batch, classes], its shape is %s", lg->name,
+                            gr_shape_format(&lg->shape, sh, sizeof sh));
+    int fed = 0;
+    for (int o = 0; o < s->ep.n_order; o++) fed |= (s->g.nodes[s->ep.order[o]].op->flags & GR_OP_INPUT) != 0;
+    if (!fed)
+        return gr_fail_node(s->ctx, s->cfg->path, at,
+                            "eval.logits: node '%s' does not depend on any input, so its first axis is not the batch "
+                            "(its shape %s matches the batch size only by coincidence)",
+                            lg->name, gr_shape_format(&lg->shape, sh, sizeof sh));
+    struct gr_shape *shapes = gr_calloc(s->ctx, (size_t)s->g.n, sizeof *shapes);
+    enum gr_dtype *dtypes = gr_calloc(s->ctx, (size_t)s->g.n, sizeof *dtypes);
+    int rc = shapes && dtypes ? 0 : -1;
+    int64_t cap = s->ep.cap, probes[3] = {1, 2, cap - 1};
+    for (int k = 0; k < 3 && rc == 0; k++) {
+        int64_t b = probes[k];
+        if (b < 1 || b >= cap || (k == 2 && b <= 2)) continue;
+        if (gr_plan_shapes_at(&s->ep, b, shapes, dtypes)) {
+            char msg[GR_ERRBUF];
+            snprintf(msg, sizeof msg, "%s", s->ctx->err);
+            rc = gr_fail(s->ctx, "%s (at a batch of %lld: evaluation runs batches of 1 to %lld samples, so no axis may "
+                                 "be tied to the batch size)", msg, (long long)b, (long long)cap);
+        } else if (shapes[s->logits].dim[0] != b || shapes[s->logits].dim[1] != lg->shape.dim[1]) {
+            char was[96];
+            rc = gr_fail_node(s->ctx, s->cfg->path, at,
+                              "eval.logits: node '%s' is %s at a batch of %lld but %s at a batch of %lld: its first "
+                              "axis is not the batch",
+                              lg->name, gr_shape_format(&s->ep.val[s->logits].shape, was, sizeof was), (long long)cap,
+                              gr_shape_format(&shapes[s->logits], sh, sizeof sh), (long long)b);
+        }
+    }
+    gr_free(s->ctx, shapes);
+    gr_free(s->ctx, dtypes);
+    return rc;
 }
 
 /* The plans laid out (shapes, sizes and their checks; nothing held). */
@@ -263,7 +303,7 @@ int gr_session_open(struct gr_ctx *ctx, struct gr_session *s, const struct gr_co
      * and counts, then the data read through the same descriptors */
     if (open_split(s, &s->train, &cfg->train_data, "data.train")) return -1;
     if (open_split(s, &s->test, &cfg->test_data, "data.test")) return -1;
-    if (check_inputs(s) || lay_out_plans(s) || check_memory(s)) return -1;
+    if (check_inputs(s) || lay_out_plans(s) || check_logits(s) || check_memory(s)) return -1;
     /* check reads the labels (to check them) but not the images */
     int images = s->mode != GR_SESSION_CHECK;
     if (read_split(s, &s->train, &cfg->train_data, "data.train", images)) return -1;

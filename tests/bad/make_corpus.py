@@ -191,3 +191,13 @@ case("labels-through-reshape", "labels: ../data/train-labels", "labels: ../data/
      "  - {name: logits1, op: reshape, inputs: [logits], shape: [1, 3]}\n"
      "  - {name: loss, op: softmax_cross_entropy, inputs: [logits1, label1]}",
      "eval: {logits: logits, every: 5, samples: 8, batch_size: 4}\n", "")
+
+# ---- the evaluation target and the loss need a batch axis and the data
+case("eval-logits-param", "logits: logits,", "logits: fixed,", "  - {name: loss,",
+     "  - {name: p, op: param, shape: [4, 3]}\n  - {name: fixed, op: relu, inputs: [p]}\n  - {name: loss,")
+case("eval-logits-coincidence", "logits: logits,", "logits: biased,", "  - {name: loss,",
+     "  - {name: p, op: param, shape: [4, 3]}\n  - {name: biased, op: add, inputs: [logits, p]}\n  - {name: loss,")
+case("eval-logits-tied-to-batch", "logits: logits,", "logits: mixed,", "  - {name: loss,",
+     "  - {name: p, op: param, shape: [4, 4]}\n  - {name: mixed, op: matmul, inputs: [p, logits]}\n  - {name: loss,")
+case("loss-without-input", "loss: loss\n", "loss: decay\n", "  - {name: loss,",
+     "  - {name: p, op: param, shape: [3]}\n  - {name: decay, op: mean, inputs: [p]}\n  - {name: loss,")
