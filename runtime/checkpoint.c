@@ -114,6 +114,33 @@ static int make_parent(struct gr_ctx *ctx, const char *path) {
     return 0;
 }
 
+int gr_checkpoint_probe(struct gr_ctx *ctx, const char *path) {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return gr_fail(ctx, "%s: is a directory; name a file, e.g. %s/checkpoint.safetensors", path, path);
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) return gr_fail(ctx, "%s: not a regular file", path);
+    /* the nearest folder that exists (saving creates the ones below it) */
+    char dir[4096];
+    if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir) return gr_fail(ctx, "%s: path too long", path);
+    for (;;) {
+        char *slash = strrchr(dir, '/');
+        if (!slash) snprintf(dir, sizeof dir, ".");
+        else if (slash == dir) dir[1] = 0;
+        else *slash = 0;
+        if (stat(dir, &st) == 0) break;
+        if ((errno != ENOENT && errno != ENOTDIR) || !slash || slash == dir)
+            return gr_fail(ctx, "%s: cannot write there: %s: %s", path, dir, strerror(errno));
+    }
+    if (!S_ISDIR(st.st_mode)) return gr_fail(ctx, "%s: cannot write there: %s is not a directory", path, dir);
+    char probe[4200];
+    snprintf(probe, sizeof probe, "%s/.graphrun-probe-XXXXXX", dir);
+    int fd = mkstemp(probe);
+    if (fd < 0) return gr_fail(ctx, "%s: cannot write a file in %s: %s", path, dir, strerror(errno));
+    close(fd);
+    unlink(probe);
+    return 0;
+}
+
 static json_t *header_json(struct gr_session *s, const struct entry *e, int n, int64_t step, uint32_t crc) {
     json_t *root = json_object();
     uint64_t off = 0;

@@ -303,7 +303,10 @@ int gr_session_open(struct gr_ctx *ctx, struct gr_session *s, const struct gr_co
      * and counts, then the data read through the same descriptors */
     if (open_split(s, &s->train, &cfg->train_data, "data.train")) return -1;
     if (open_split(s, &s->test, &cfg->test_data, "data.test")) return -1;
-    if (check_inputs(s) || lay_out_plans(s) || check_logits(s) || check_memory(s)) return -1;
+    if (check_inputs(s) || lay_out_plans(s) || check_logits(s)) return -1;
+    if (cfg->checkpoint && gr_checkpoint_probe(ctx, cfg->checkpoint))
+        return fail_at_key(s, cfg->checkpoint_at, "train.checkpoint.path");
+    if (check_memory(s)) return -1;
     /* check reads the labels (to check them) but not the images */
     int images = s->mode != GR_SESSION_CHECK;
     if (read_split(s, &s->train, &cfg->train_data, "data.train", images)) return -1;
@@ -613,7 +616,10 @@ int gr_train(struct gr_ctx *ctx, const struct gr_config *cfg, const struct gr_tr
     char *ckpt = res->checkpoint_path;
     if (cfg->checkpoint) snprintf(ckpt, sizeof res->checkpoint_path, "%s", cfg->checkpoint);
     else if (run_dir) snprintf(ckpt, sizeof res->checkpoint_path, "%s/checkpoint.safetensors", run_dir);
-    if (run_dir && open_run(ctx, cfg, run_dir, start - 1, &rf)) {
+    /* the run folder's checkpoint must be writable before the run depends
+     * on it (a configured path was probed when the session opened) */
+    if ((!cfg->checkpoint && ckpt[0] && gr_checkpoint_probe(ctx, ckpt)) ||
+        (run_dir && open_run(ctx, cfg, run_dir, start - 1, &rf))) {
         close_run(&rf);
         gr_session_close(&s);
         return -1;

@@ -179,3 +179,23 @@ Test(cli, check_and_summary_of_a_large_model_hold_none_of_it, .timeout = 120) {
     cr_expect_lt(peak_mb, 200.0, "check or summary held %.1f MB", peak_mb);
     tg_rmtree(dir);
 }
+
+/* The run folder's own checkpoint path is tried before the first step too,
+ * and before the folder is written. */
+Test(cli, a_run_folder_whose_checkpoint_cannot_be_written_is_refused_before_training) {
+    char dir[64], blocked[128], want[512], metrics[128];
+    tg_tmpdir(dir, sizeof dir, "cli-rundir");
+    snprintf(blocked, sizeof blocked, "%s/checkpoint.safetensors", dir);
+    cr_assert_eq(mkdir(blocked, 0755), 0);
+    char *out;
+    int rc = tg_sh(&out, "cd '%s' && '%s/graphrun' train configs/ok.yaml --run-dir '%s' --set 'train.checkpoint={every: 5}' "
+                         "2>&1 >/dev/null", BAD, GR_BUILD_DIR, dir);
+    cr_expect_eq(rc, 1, "%s", out);
+    snprintf(want, sizeof want, "%s: is a directory; name a file, e.g. %s/checkpoint.safetensors\n", blocked, blocked);
+    cr_expect_str_eq(out, want);
+    snprintf(metrics, sizeof metrics, "%s/metrics.csv", dir);
+    struct stat st;
+    cr_expect_neq(stat(metrics, &st), 0, "the run folder was written before the checkpoint path was tried");
+    free(out);
+    tg_rmtree(dir);
+}

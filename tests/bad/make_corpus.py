@@ -201,3 +201,7 @@ case("eval-logits-tied-to-batch", "logits: logits,", "logits: mixed,", "  - {nam
      "  - {name: p, op: param, shape: [4, 4]}\n  - {name: mixed, op: matmul, inputs: [p, logits]}\n  - {name: loss,")
 case("loss-without-input", "loss: loss\n", "loss: decay\n", "  - {name: loss,",
      "  - {name: p, op: param, shape: [3]}\n  - {name: decay, op: mean, inputs: [p]}\n  - {name: loss,")
+
+# ---- a checkpoint path that cannot be written is refused before training
+case("checkpoint-is-a-directory", "/tmp/graphrun-bad-corpus/ok.safetensors", "../data/a-directory")
+case("checkpoint-under-a-file", "/tmp/graphrun-bad-corpus/ok.safetensors", "../data/train-images/ckpt.safetensors")
