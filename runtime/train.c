@@ -37,6 +37,11 @@ static int find_node(struct gr_session *s, const char *name, const struct gr_yno
     return -1;
 }
 
+/* The splits a session reads: training needs both, eval the test set,
+ * predict none. */
+static int uses_train(const struct gr_session *s) { return s->mode == GR_SESSION_TRAIN || s->mode == GR_SESSION_CHECK; }
+static int uses_test(const struct gr_session *s) { return s->mode != GR_SESSION_PREDICT; }
+
 /* The error in ctx->err, put at a config key. */
 static int fail_at_key(struct gr_session *s, const struct gr_ynode *at, const char *what) {
     char msg[GR_ERRBUF];
@@ -93,7 +98,9 @@ static int check_labels(struct gr_session *s) {
     const struct gr_dataset *sets[2] = {&s->train, &s->test};
     const struct gr_data_paths *paths[2] = {&s->cfg->train_data, &s->cfg->test_data};
     const char *names[2] = {"data.train.labels", "data.test.labels"};
+    int read[2] = {uses_train(s), uses_test(s)};
     for (int k = 0; k < 2; k++) {
+        if (!read[k]) continue;
         int64_t at = gr_dataset_find_label(sets[k], (int)(classes > 255 ? 255 : classes));
         if (at >= 0 && sets[k]->labels.data[at] >= classes)
             return gr_fail_node(s->ctx, s->cfg->path, paths[k]->labels_at,
@@ -114,9 +121,11 @@ static int check_memory(struct gr_session *s) {
     double params = 0;
     for (int i = 0; i < s->g.n; i++)
         if (s->g.nodes[i].op->flags & GR_OP_PARAM) params += (double)gr_shape_count(&s->g.nodes[i].shape);
-    params *= 4.0 * sizeof(float); /* values, gradients and two optimizer moments */
-    double data = (double)s->train.images.dim[0] * (double)(s->train.sample_size + 1 + 4) +
-                  (double)s->test.images.dim[0] * (double)(s->test.sample_size + 1);
+    /* values and gradients, and in training two optimizer moments */
+    params *= (uses_train(s) ? 4.0 : 2.0) * sizeof(float);
+    double data = 0;
+    if (uses_train(s)) data += (double)s->train.images.dim[0] * (double)(s->train.sample_size + 1 + 4);
+    if (uses_test(s)) data += (double)s->test.images.dim[0] * (double)(s->test.sample_size + 1);
     double need = (double)train_plan + (double)eval_plan + params + data;
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
     double have = pages > 0 && page > 0 ? (double)pages * (double)page : 0;
@@ -183,26 +192,38 @@ static int verify_feed(struct gr_session *s, const struct gr_plan *p, const stru
 /* Checks that need both the graph and the data. */
 static int check_inputs(struct gr_session *s) {
     char sh[96];
+    const struct gr_dataset *sets[2] = {&s->train, &s->test};
+    int open[2] = {uses_train(s), uses_test(s)};
+    const struct gr_node *first = NULL;
     for (int i = 0; i < s->g.n; i++) {
         const struct gr_node *nd = &s->g.nodes[i];
         if (!(nd->op->flags & GR_OP_INPUT) || nd->attrs[GR_INPUT_DATA].i != GR_INPUT_IMAGES) continue;
         int64_t per = per_sample(nd);
-        if (per != s->train.sample_size || per != s->test.sample_size) {
-            struct gr_shape img = {s->train.sample_rank, {0}};
-            for (int k = 0; k < img.rank; k++) img.dim[k] = s->train.sample_dim[k];
-            int line = nd->attr_line[GR_INPUT_SHAPE] ? nd->attr_line[GR_INPUT_SHAPE] : nd->line;
-            int col = nd->attr_line[GR_INPUT_SHAPE] ? nd->attr_col[GR_INPUT_SHAPE] : nd->col;
+        int line = nd->attr_line[GR_INPUT_SHAPE] ? nd->attr_line[GR_INPUT_SHAPE] : nd->line;
+        int col = nd->attr_line[GR_INPUT_SHAPE] ? nd->attr_col[GR_INPUT_SHAPE] : nd->col;
+        for (int k = 0; k < 2; k++) {
+            const struct gr_dataset *d = sets[k];
+            if (!open[k] || per == d->sample_size) continue;
+            struct gr_shape img = {d->sample_rank, {0}};
+            for (int r = 0; r < img.rank; r++) img.dim[r] = d->sample_dim[r];
             return gr_fail_at(s->ctx, s->cfg->path, line, col,
                               "node '%s': shape holds %lld values per sample, but the images are %s (%lld values)",
                               nd->name, (long long)per, gr_shape_format(&img, sh, sizeof sh),
-                              (long long)s->train.sample_size);
+                              (long long)d->sample_size);
         }
+        /* without data (predict) every image input reads the same image */
+        if (first && per != per_sample(first))
+            return gr_fail_at(s->ctx, s->cfg->path, line, col,
+                              "node '%s': shape holds %lld values per sample, but input '%s' holds %lld; every image "
+                              "input reads the same image",
+                              nd->name, (long long)per, first->name, (long long)per_sample(first));
+        first = first ? first : nd;
     }
-    if (s->cfg->batch_size > s->train.n)
+    if (uses_train(s) && s->cfg->batch_size > s->train.n)
         return gr_fail_node(s->ctx, s->cfg->path, s->cfg->batch_size_at,
                             "train.batch_size: %lld is larger than the %lld training samples",
                             (long long)s->cfg->batch_size, (long long)s->train.n);
-    if (s->logits >= 0 && s->cfg->eval_samples > s->test.n)
+    if (uses_train(s) && s->logits >= 0 && s->cfg->eval_samples > s->test.n)
         return gr_fail_node(s->ctx, s->cfg->path, s->cfg->eval_samples_at,
                             "eval.samples: %lld is more than the %lld test samples", (long long)s->cfg->eval_samples,
                             (long long)s->test.n);
@@ -256,12 +277,14 @@ static int check_logits(struct gr_session *s) {
     return rc;
 }
 
-/* The plans laid out (shapes, sizes and their checks; nothing held). */
+/* The plans laid out (shapes, sizes and their checks; nothing held): the
+ * training plan for training and check, the evaluation plan wherever there
+ * are logits. */
 static int lay_out_plans(struct gr_session *s) {
     const struct gr_config *cfg = s->cfg;
-    if (gr_plan_layout(&s->tp, &s->g, cfg->batch_size, &s->loss, 1, s->loss)) return -1;
+    if (uses_train(s) && gr_plan_layout(&s->tp, &s->g, cfg->batch_size, &s->loss, 1, s->loss)) return -1;
     if (s->logits < 0) return 0;
-    int64_t eb = s->test.n < cfg->eval_batch ? s->test.n : cfg->eval_batch;
+    int64_t eb = uses_test(s) && s->test.n < cfg->eval_batch ? s->test.n : cfg->eval_batch;
     return gr_plan_layout(&s->ep, &s->g, eb, &s->logits, 1, -1);
 }
 
@@ -272,11 +295,13 @@ static int make_plans(struct gr_session *s) {
     gr_plan_free(&s->tp);
     gr_plan_free(&s->ep);
     if (gr_graph_alloc_params(&s->g)) return -1;
-    if (gr_plan_init(&s->tp, &s->g, cfg->batch_size, &s->loss, 1, s->loss)) return -1;
-    if (verify_feed(s, &s->tp, &s->train, "data.train")) return -1;
+    if (uses_train(s)) {
+        if (gr_plan_init(&s->tp, &s->g, cfg->batch_size, &s->loss, 1, s->loss)) return -1;
+        if (verify_feed(s, &s->tp, &s->train, "data.train")) return -1;
+    }
     if (s->logits >= 0) {
         if (gr_plan_init(&s->ep, &s->g, eb, &s->logits, 1, -1)) return -1;
-        if (verify_feed(s, &s->ep, &s->test, "data.test")) return -1;
+        if (uses_test(s) && verify_feed(s, &s->ep, &s->test, "data.test")) return -1;
     }
     return 0;
 }
@@ -301,16 +326,16 @@ int gr_session_open(struct gr_ctx *ctx, struct gr_session *s, const struct gr_co
     if (cfg->has_eval && (s->logits = find_node(s, cfg->logits, cfg->logits_at, "eval.logits")) < 0) return -1;
     /* headers first, the files kept open: every check that needs only shapes
      * and counts, then the data read through the same descriptors */
-    if (open_split(s, &s->train, &cfg->train_data, "data.train")) return -1;
-    if (open_split(s, &s->test, &cfg->test_data, "data.test")) return -1;
+    if (uses_train(s) && open_split(s, &s->train, &cfg->train_data, "data.train")) return -1;
+    if (uses_test(s) && open_split(s, &s->test, &cfg->test_data, "data.test")) return -1;
     if (check_inputs(s) || lay_out_plans(s) || check_logits(s)) return -1;
-    if (cfg->checkpoint && gr_checkpoint_probe(ctx, cfg->checkpoint))
+    if (uses_train(s) && cfg->checkpoint && gr_checkpoint_probe(ctx, cfg->checkpoint))
         return fail_at_key(s, cfg->checkpoint_at, "train.checkpoint.path");
     if (check_memory(s)) return -1;
     /* check reads the labels (to check them) but not the images */
     int images = s->mode != GR_SESSION_CHECK;
-    if (read_split(s, &s->train, &cfg->train_data, "data.train", images)) return -1;
-    if (read_split(s, &s->test, &cfg->test_data, "data.test", images)) return -1;
+    if (uses_train(s) && read_split(s, &s->train, &cfg->train_data, "data.train", images)) return -1;
+    if (uses_test(s) && read_split(s, &s->test, &cfg->test_data, "data.test", images)) return -1;
     if (check_labels(s)) return -1;
     s->eval_samples = cfg->eval_samples ? cfg->eval_samples : s->test.n;
     s->steps = cfg->steps ? cfg->steps : (cfg->epochs * s->train.n + cfg->batch_size - 1) / cfg->batch_size;
@@ -318,8 +343,10 @@ int gr_session_open(struct gr_ctx *ctx, struct gr_session *s, const struct gr_co
     if (s->mode == GR_SESSION_CHECK) return gr_graph_layout_params(&s->g);
 
     if (make_plans(s)) return -1;
-    if (gr_optim_init(ctx, &s->opt, &cfg->optim, s->g.param_floats)) return -1;
-    if (gr_sampler_init(ctx, &s->sampler, s->train.n, &ctx->rng)) return -1;
+    if (s->mode == GR_SESSION_TRAIN) {
+        if (gr_optim_init(ctx, &s->opt, &cfg->optim, s->g.param_floats)) return -1;
+        if (gr_sampler_init(ctx, &s->sampler, s->train.n, &ctx->rng)) return -1;
+    }
     int64_t most = cfg->batch_size > cfg->eval_batch ? cfg->batch_size : cfg->eval_batch;
     s->idx = gr_alloc(ctx, (size_t)most * sizeof *s->idx);
     if (!s->idx) return -1;
@@ -554,9 +581,24 @@ static void bytes_to_floats(void *arg, int64_t b, int64_t e) {
     for (int64_t i = b * j->size; i < e * j->size; i++) j->dst[i] = j->lo + j->scale * (float)j->pixels[i];
 }
 
+struct gr_shape gr_session_image_shape(const struct gr_session *s) {
+    struct gr_shape img = {0, {0}};
+    for (int i = 0; i < s->g.n; i++) {
+        const struct gr_node *nd = &s->g.nodes[i];
+        if (!(nd->op->flags & GR_OP_INPUT) || nd->attrs[GR_INPUT_DATA].i != GR_INPUT_IMAGES) continue;
+        img.rank = nd->shape.rank - 1;
+        for (int k = 0; k < img.rank; k++) img.dim[k] = nd->shape.dim[k + 1];
+        break;
+    }
+    return img;
+}
+
 int gr_session_predict(struct gr_session *s, const uint8_t *pixels, int64_t n, float *probs) {
     GR_ASSERT(s->logits >= 0);
     int64_t c = s->g.nodes[s->logits].shape.dim[1];
+    /* every image input holds this many values a sample (check_inputs) */
+    struct gr_shape img = gr_session_image_shape(s);
+    int64_t size = gr_shape_count(&img);
     float lo = (float)s->cfg->pixel_lo, scale = (float)((s->cfg->pixel_hi - s->cfg->pixel_lo) / 255.0);
     for (int64_t start = 0; start < n; start += s->ep.cap) {
         int64_t m = n - start < s->ep.cap ? n - start : s->ep.cap;
@@ -566,8 +608,7 @@ int gr_session_predict(struct gr_session *s, const uint8_t *pixels, int64_t n, f
             const struct gr_node *nd = &s->g.nodes[i];
             if (!(nd->op->flags & GR_OP_INPUT)) continue;
             if (nd->attrs[GR_INPUT_DATA].i == GR_INPUT_IMAGES) {
-                struct bytes_job j = {pixels + start * s->test.sample_size, s->test.sample_size, lo, scale,
-                                      s->ep.val[i].data};
+                struct bytes_job j = {pixels + start * size, size, lo, scale, s->ep.val[i].data};
                 gr_pool_run(s->ctx->pool, m, bytes_to_floats, &j);
             } else {
                 memset(s->ep.val[i].data, 0, (size_t)m * sizeof(int32_t));

@@ -28,6 +28,8 @@ enum gr_session_mode {
     GR_SESSION_CHECK,   /* every check a training run makes, reading only the
                            data's headers and labels and allocating nothing
                            large: parameters and plans laid out, not held */
+    GR_SESSION_EVAL,    /* the test split, parameters, the evaluation plan */
+    GR_SESSION_PREDICT, /* parameters and the evaluation plan; no data */
 };
 
 struct gr_train_opts {
@@ -84,9 +86,13 @@ float gr_session_step(struct gr_session *s);
 /* Accuracy of argmax(logits) on the first n test images. */
 double gr_session_accuracy(struct gr_session *s, int64_t n);
 
+/* The shape of one image the graph reads (its image inputs' shape without
+ * the batch axis). */
+struct gr_shape gr_session_image_shape(const struct gr_session *s);
 /* Class probabilities (softmax of the logits) of n images given as bytes,
- * n x sample_size, mapped like the data (data.pixel_range); probs holds
- * n x classes. Uses the evaluation plan, in batches of its capacity. */
+ * n x (values of gr_session_image_shape), mapped like the data
+ * (data.pixel_range); probs holds n x classes. Uses the evaluation plan, in
+ * batches of its capacity. */
 int gr_session_predict(struct gr_session *s, const uint8_t *pixels, int64_t n, float *probs);
 
 /* Open, train for the configured steps with progress lines, evaluate. */

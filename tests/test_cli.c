@@ -180,6 +180,58 @@ Test(cli, check_and_summary_of_a_large_model_hold_none_of_it, .timeout = 120) {
     tg_rmtree(dir);
 }
 
+/* Inference needs the graph, the weights and its own input: eval reads the
+ * test set and predict its images, neither the training data nor the
+ * optimizer's state, so a checkpoint serves whatever the config says about
+ * training, as long as the graph's parameters match. */
+Test(cli, eval_and_predict_need_only_the_graph_the_weights_and_their_input, .timeout = 120) {
+    char dir[64], ckpt[128], img[128], args[1024];
+    tg_tmpdir(dir, sizeof dir, "cli-infer");
+    snprintf(ckpt, sizeof ckpt, "%s/ok.safetensors", dir);
+    snprintf(img, sizeof img, "%s/digit.pgm", dir);
+    FILE *f = fopen(img, "wb");
+    cr_assert_not_null(f);
+    fprintf(f, "P5\n4 4\n255\n");
+    for (int i = 0; i < 16; i++) fputc((i * 37) % 256, f);
+    fclose(f);
+    struct result r, base;
+    snprintf(args, sizeof args, "train configs/ok.yaml --no-run-dir --set train.checkpoint.path=%s", ckpt);
+    run(args, &r);
+    cr_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "the base run failed: %s", r.err);
+    /* no training data (a missing file); another optimizer and training
+     * set; both */
+    const char *missing = "--set data.train.images=../data/no-such-file --set data.train.labels=../data/no-such-file",
+               *optimizer = "--set train.optimizer.name=sgd --set data.train.limit=7";
+    const char *cmd[2] = {"eval configs/ok.yaml --checkpoint", "predict configs/ok.yaml --checkpoint"};
+    const char *tail[2] = {"", img};
+    for (int k = 0; k < 2; k++) {
+        snprintf(args, sizeof args, "%s %s %s", cmd[k], ckpt, tail[k]);
+        run(args, &base);
+        cr_assert(WIFEXITED(base.status) && WEXITSTATUS(base.status) == 0, "%s: %s", args, base.err);
+        for (int v = 0; v < 3; v++) {
+            snprintf(args, sizeof args, "%s %s %s %s %s", cmd[k], ckpt, tail[k], v != 1 ? missing : "",
+                     v != 0 ? optimizer : "");
+            run(args, &r);
+            cr_expect(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s: %s", args, r.err);
+            cr_expect_str_eq(r.out, base.out, "%s", args);
+        }
+    }
+    const char *other = "--set data.train.images=../data/no-such-file --set data.train.labels=../data/no-such-file "
+                        "--set train.optimizer.name=sgd --set data.train.limit=7";
+    /* predict reads no data at all */
+    snprintf(args, sizeof args, "predict configs/ok.yaml --checkpoint %s %s %s --set data.test.images=../data/no-such-file",
+             ckpt, img, other);
+    run(args, &r);
+    cr_expect(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s: %s", args, r.err);
+    cr_expect_str_eq(r.out, base.out, "%s", args);
+    /* but the parameters must still be this graph's */
+    snprintf(args, sizeof args, "eval configs/ok-16-units.yaml --checkpoint %s", ckpt);
+    check_case(args, 1, "tensor 'param/lstm.kernel' is F32 [12, 32] in the checkpoint but F32 [20, 64] in this run", 0);
+    snprintf(args, sizeof args, "predict configs/ok-16-units.yaml --checkpoint %s %s", ckpt, img);
+    check_case(args, 1, "tensor 'param/lstm.kernel' is F32 [12, 32] in the checkpoint but F32 [20, 64] in this run", 0);
+    tg_rmtree(dir);
+}
+
 /* The run folder's own checkpoint path is tried before the first step too,
  * and before the folder is written. */
 Test(cli, a_run_folder_whose_checkpoint_cannot_be_written_is_refused_before_training) {
