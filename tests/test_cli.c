@@ -1,6 +1,8 @@
 /* The broken-input corpus (tests/bad/CASES) through the real command: every
  * case must end with its exit status and one line on stderr that says what
- * is wrong, and never with a signal. */
+ * is wrong, and never with a signal or a sanitizer's report. The command is
+ * the one built with this test (GR_BUILD_DIR): in the sanitizer build
+ * (build-asan), the whole corpus runs under ASan and UBSan. */
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -66,7 +68,12 @@ static int check_case(const char *args, int want_status, const char *want_text, 
     run(args, &r);
     int ok = 1;
     if (WIFSIGNALED(r.status)) {
-        cr_expect(0, "CASES:%d: graphrun %s died of signal %d", line, args, WTERMSIG(r.status));
+        cr_expect(0, "CASES:%d: graphrun %s died of signal %d:\n%s", line, args, WTERMSIG(r.status), r.err);
+        return 0;
+    }
+    /* ASan's and UBSan's reports (whatever their exit status) */
+    if (strstr(r.err, "Sanitizer") || strstr(r.err, "runtime error:")) {
+        cr_expect(0, "CASES:%d: graphrun %s: a sanitizer report:\n%s", line, args, r.err);
         return 0;
     }
     int status = WEXITSTATUS(r.status);
