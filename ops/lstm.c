@@ -91,6 +91,9 @@ static int lstm_infer(struct gr_infer *inf) {
     if (inf->in_dtype[0] != GR_F32) return gr_infer_fail(inf, -1, "input must be float32");
     if (x->rank != 3)
         return gr_infer_fail(inf, -1, "input must be [batch, time, features], got %s", gr_shape_format(x, s, sizeof s));
+    /* no product below can overflow: x's shape was checked (B*T*I <= 2^38)
+     * and H <= 2^20, so the largest, T*B*(I + 7H), stays under 2^62; the
+     * runtime then refuses shapes and state over 2^40 bytes */
     int64_t b = x->dim[0], t = x->dim[1], in = x->dim[2], h = inf->attrs[A_UNITS].i;
     inf->out = (struct gr_shape){3, {b, t, h}};
     inf->param[P_KERNEL] = (struct gr_shape){2, {in + h, 4 * h}};

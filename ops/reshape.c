@@ -16,7 +16,7 @@ static int reshape_infer(struct gr_infer *inf) {
     if (x->rank < 1) return gr_infer_fail(inf, -1, "input has no batch axis");
     if (s->n + 1 > GR_MAX_DIMS) return gr_infer_fail(inf, A_SHAPE, "at most %d axes besides the batch", GR_MAX_DIMS - 1);
     int64_t have = 1, known = 1;
-    for (int i = 1; i < x->rank; i++) have *= x->dim[i];
+    for (int i = 1; i < x->rank; i++) have *= x->dim[i]; /* x's shape was checked */
     int wild = -1;
     for (int i = 0; i < s->n; i++) {
         if (s->ints[i] == -1) {
@@ -24,8 +24,9 @@ static int reshape_infer(struct gr_infer *inf) {
             wild = i;
         } else if (s->ints[i] == 0) {
             return gr_infer_fail(inf, A_SHAPE, "entries must be positive or -1");
-        } else {
-            known *= s->ints[i];
+        } else if (gr_size_mul(known, s->ints[i], &known)) {
+            return gr_infer_fail(inf, A_SHAPE, "the entries multiply to more than %lld; the input has %lld values per "
+                                 "sample", (long long)INT64_MAX, (long long)have);
         }
     }
     inf->out.rank = s->n + 1;

@@ -7,7 +7,10 @@
  * the cross-entropy when t_r is a distribution).
  * Output: a scalar. The targets take no gradient.
  * backward: dlogits_r += dloss * (softmax(x_r) - onehot(label_r)) / R, and for
- * targets dlogits_rj += dloss * (softmax(x_r)_j * sum_k t_rk - t_rj) / R */
+ * targets dlogits_rj += dloss * (softmax(x_r)_j * sum_k t_rk - t_rj) / R
+ * A class index outside [0, C) makes the loss nan: the runtime checks every
+ * label against C before a run, so this only shows a broken input loudly
+ * (the training step stops and names this node) instead of dropping a row. */
 #include <math.h>
 
 #include "graphrun/plugin.h"
@@ -56,7 +59,7 @@ static void xent_forward(const struct gr_args *a) {
         double lse = row_lse(x + r * c, c, &m);
         if (sparse) {
             int32_t k = ((const int32_t *)a->in[1]->data)[r];
-            if (k >= 0 && k < c) total += lse - x[r * c + k]; /* labels were checked when loaded */
+            total += k >= 0 && k < c ? lse - x[r * c + k] : (double)NAN;
         } else {
             const float *t = (const float *)a->in[1]->data + r * c;
             for (int64_t j = 0; j < c; j++) total += (double)t[j] * (lse - x[r * c + j]);

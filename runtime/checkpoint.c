@@ -32,7 +32,13 @@ struct entry {
     size_t bytes;
 };
 
-/* The session's state as a list of tensors (pointers into the session). */
+/* Whether the session holds a training run's state (optimizer, sampler), or
+ * only parameters (eval, predict). */
+static int holds_run_state(const struct gr_session *s) { return s->mode == GR_SESSION_TRAIN; }
+
+/* The session's state as a list of tensors (pointers into the session): the
+ * parameters, then, in a training session, the optimizer's moments, the
+ * generator and the sample order. */
 static int collect(struct gr_session *s, struct entry **out, int *n_out) {
     struct gr_graph *g = &s->g;
     int n_params = 0;
@@ -42,7 +48,7 @@ static int collect(struct gr_session *s, struct entry **out, int *n_out) {
     if (!e) return -1;
     int n = 0;
     const char *kinds[3] = {"param/", "optim/m/", "optim/v/"};
-    int n_kinds = s->opt.v ? 3 : 2;
+    int n_kinds = !holds_run_state(s) ? 1 : s->opt.v ? 3 : 2;
     for (int k = 0; k < n_kinds; k++) {
         float *base = k == 0 ? g->param : k == 1 ? s->opt.m : s->opt.v;
         for (int i = 0; i < g->n; i++) {
@@ -56,6 +62,11 @@ static int collect(struct gr_session *s, struct entry **out, int *n_out) {
             e[n].bytes = gr_shape_bytes(&nd->shape);
             n++;
         }
+    }
+    if (!holds_run_state(s)) {
+        *out = e;
+        *n_out = n;
+        return 0;
     }
     snprintf(e[n].name, sizeof e[n].name, "rng");
     e[n].dtype = "U64";
@@ -147,6 +158,33 @@ static int make_parent(struct gr_ctx *ctx, const char *path) {
         *q = '/';
     }
     if (mkdir(buf, 0755) != 0 && errno != EEXIST) return gr_fail(ctx, "%s: cannot create folder: %s", buf, strerror(errno));
+    return 0;
+}
+
+int gr_checkpoint_probe(struct gr_ctx *ctx, const char *path) {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return gr_fail(ctx, "%s: is a directory; name a file, e.g. %s/checkpoint.safetensors", path, path);
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) return gr_fail(ctx, "%s: not a regular file", path);
+    /* the nearest folder that exists (saving creates the ones below it) */
+    char dir[4096];
+    if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir) return gr_fail(ctx, "%s: path too long", path);
+    for (;;) {
+        char *slash = strrchr(dir, '/');
+        if (!slash) snprintf(dir, sizeof dir, ".");
+        else if (slash == dir) dir[1] = 0;
+        else *slash = 0;
+        if (stat(dir, &st) == 0) break;
+        if ((errno != ENOENT && errno != ENOTDIR) || !slash || slash == dir)
+            return gr_fail(ctx, "%s: cannot write there: %s: %s", path, dir, strerror(errno));
+    }
+    if (!S_ISDIR(st.st_mode)) return gr_fail(ctx, "%s: cannot write there: %s is not a directory", path, dir);
+    char probe[4200];
+    snprintf(probe, sizeof probe, "%s/.graphrun-probe-XXXXXX", dir);
+    int fd = mkstemp(probe);
+    if (fd < 0) return gr_fail(ctx, "%s: cannot write a file in %s: %s", path, dir, strerror(errno));
+    close(fd);
+    unlink(probe);
     return 0;
 }
 
@@ -398,6 +436,29 @@ static int check_values(struct gr_ctx *ctx, const char *name, const struct entry
     return 0;
 }
 
+/* The tensors of a training run's state, which eval and predict skip. */
+static int is_run_state(const char *key) {
+    return strncmp(key, "optim/", 6) == 0 || strcmp(key, "rng") == 0 || strcmp(key, "data/order") == 0;
+}
+
+/* The sample order must be a permutation of the ns training samples. */
+static int check_order(struct gr_ctx *ctx, const char *name, const uint8_t *data, const struct tinfo *order,
+                       int64_t ns) {
+    uint8_t *seen = gr_calloc(ctx, (size_t)(ns ? ns : 1), 1);
+    if (!seen) return -1;
+    for (int64_t i = 0; i < ns; i++) {
+        int32_t v;
+        memcpy(&v, data + order->b + 4 * (uint64_t)i, 4);
+        if (v < 0 || v >= ns || seen[v]) {
+            gr_free(ctx, seen);
+            return gr_fail(ctx, "%s: data/order is not an order of the %lld training samples", name, (long long)ns);
+        }
+        seen[v] = 1;
+    }
+    gr_free(ctx, seen);
+    return 0;
+}
+
 int gr_checkpoint_parse(struct gr_session *s, const char *name, const uint8_t *buf, size_t len, unsigned flags,
                         int64_t *step_out) {
     struct gr_ctx *ctx = s->ctx;
@@ -491,10 +552,13 @@ int gr_checkpoint_parse(struct gr_session *s, const char *name, const uint8_t *b
                 crc_text, want_crc);
         goto out;
     }
+    /* a training session continues the run; eval and predict take only the
+     * parameters, whatever optimizer or training data the run had */
+    int full = holds_run_state(s);
     int64_t step, t_opt, pos, epoch;
     if (meta_int(ctx, name, meta, "step", 0, INT64_MAX / 2, &step) ||
         meta_int(ctx, name, meta, "optim_t", 0, INT64_MAX / 2, &t_opt) ||
-        meta_int(ctx, name, meta, "data_pos", 0, s->sampler.n, &pos) ||
+        meta_int(ctx, name, meta, "data_pos", 0, full ? s->sampler.n : INT32_MAX, &pos) ||
         meta_int(ctx, name, meta, "data_epoch", 0, INT64_MAX / 2, &epoch))
         goto out;
     /* the metrics window; checkpoints from before it was saved have none,
@@ -512,7 +576,7 @@ int gr_checkpoint_parse(struct gr_session *s, const char *name, const uint8_t *b
         }
     }
     const char *opt = json_string_value(json_object_get(meta, "optimizer"));
-    if (!opt || strcmp(opt, optim_name(s)) != 0) {
+    if (full && (!opt || strcmp(opt, optim_name(s)) != 0)) {
         gr_fail(ctx, "%s: written by optimizer '%.20s', but this run uses '%s'", name, opt ? opt : "(none)",
                 optim_name(s));
         goto out;
@@ -528,7 +592,7 @@ int gr_checkpoint_parse(struct gr_session *s, const char *name, const uint8_t *b
             goto out;
     if (n_spans != (size_t)n) {
         json_object_foreach(root, key, val) {
-            int known = strcmp(key, "__metadata__") == 0;
+            int known = strcmp(key, "__metadata__") == 0 || (!full && is_run_state(key));
             for (int i = 0; i < n && !known; i++) known = strcmp(key, e[i].name) == 0;
             if (!known) {
                 gr_fail(ctx, "%s: tensor '%s' belongs to no part of this graph; is it a checkpoint of another graph?",
@@ -537,31 +601,18 @@ int gr_checkpoint_parse(struct gr_session *s, const char *name, const uint8_t *b
             }
         }
     }
-    /* the sample order must be a permutation of the training set */
-    const struct tinfo *order = &ti[n - 1];
-    int64_t ns = s->sampler.n;
-    uint8_t *seen = gr_calloc(ctx, (size_t)(ns ? ns : 1), 1);
-    if (!seen) goto out;
-    for (int64_t i = 0; i < ns; i++) {
-        int32_t v;
-        memcpy(&v, data + order->b + 4 * (uint64_t)i, 4);
-        if (v < 0 || v >= ns || seen[v]) {
-            gr_free(ctx, seen);
-            gr_fail(ctx, "%s: data/order is not an order of the %lld training samples", name, (long long)ns);
-            goto out;
-        }
-        seen[v] = 1;
-    }
-    gr_free(ctx, seen);
+    if (full && check_order(ctx, name, data, &ti[n - 1], s->sampler.n)) goto out;
     for (int i = 0; i < n; i++)
         if (check_values(ctx, name, &e[i], data + ti[i].b)) goto out;
     if (flags & GR_CKPT_APPLY) {
         for (int i = 0; i < n; i++) memcpy(e[i].data, data + ti[i].b, e[i].bytes);
-        s->opt.t = t_opt;
-        s->sampler.pos = pos;
-        s->sampler.epoch = epoch;
-        s->log_sum = log_sum;
-        s->log_n = log_n;
+        if (full) {
+            s->opt.t = t_opt;
+            s->sampler.pos = pos;
+            s->sampler.epoch = epoch;
+            s->log_sum = log_sum;
+            s->log_n = log_n;
+        }
     }
     if (step_out) *step_out = step;
     rc = 0;
@@ -579,8 +630,10 @@ int gr_checkpoint_load(struct gr_session *s, const char *path, int64_t *step) {
     if (stat(path, &st) != 0) return gr_fail(ctx, "%s: cannot open: %s", path, strerror(errno));
     if (!S_ISREG(st.st_mode)) return gr_fail(ctx, "%s: not a regular file", path);
     /* parameters, two moments, the order and a header: no checkpoint of
-     * this run is larger than this */
-    size_t expect = (size_t)s->g.param_floats * 12 + (size_t)s->sampler.n * 4 + (size_t)MAX_HEADER + 1024;
+     * this run is larger than this (eval and predict do not know the run's
+     * training set: at most INT32_MAX samples) */
+    size_t samples = holds_run_state(s) ? (size_t)s->sampler.n : (size_t)INT32_MAX;
+    size_t expect = (size_t)s->g.param_floats * 12 + samples * 4 + (size_t)MAX_HEADER + 1024;
     if ((size_t)st.st_size > expect)
         return gr_fail(ctx, "%s: %lld bytes is too large for a checkpoint of this graph", path, (long long)st.st_size);
     FILE *f = fopen(path, "rb");

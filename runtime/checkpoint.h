@@ -33,11 +33,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct gr_ctx;
 struct gr_session;
 
 int gr_checkpoint_save(struct gr_session *s, int64_t step, const char *path);
+/* Whether a checkpoint could be saved to `path`, before a run depends on it:
+ * not a directory, and a file can be created in the nearest existing folder
+ * on its way (one is made and removed). */
+int gr_checkpoint_probe(struct gr_ctx *ctx, const char *path);
 /* Restore the session from `path`; *step is the step the checkpoint was taken
- * after. On any error the session is unchanged. */
+ * after. A training session takes the whole run state, which must match this
+ * run (optimizer, training set); an eval or predict session takes only the
+ * parameters, which must match this graph by name and shape. On any error the
+ * session is unchanged. */
 int gr_checkpoint_load(struct gr_session *s, const char *path, int64_t *step);
 
 /* Parse and verify a checkpoint held in memory (used by load and by the

@@ -58,6 +58,11 @@ struct gr_ctx {
      * the process at a chosen byte. NULL in normal use. */
     void (*write_hook)(void *ud, uint64_t written);
     void *write_hook_ud;
+    /* Test hook: called with a data file's path after its header was checked
+     * and before its data is read, so a test can replace the file in between.
+     * NULL in normal use. */
+    void (*data_hook)(void *ud, const char *path);
+    void *data_hook_ud;
 };
 
 /* Sets up the context with the built-in ops registered. Returns 0 or -1 (see err). */

@@ -26,9 +26,9 @@ static int check_pair(struct gr_ctx *ctx, struct gr_dataset *d, const char *imag
     return 0;
 }
 
-int gr_dataset_probe(struct gr_ctx *ctx, struct gr_dataset *d, const char *images, const char *labels) {
+int gr_dataset_open(struct gr_ctx *ctx, struct gr_dataset *d, const char *images, const char *labels) {
     memset(d, 0, sizeof *d);
-    if (gr_idx_probe(ctx, images, &d->images) || gr_idx_probe(ctx, labels, &d->labels) ||
+    if (gr_idx_open(ctx, images, &d->images) || gr_idx_open(ctx, labels, &d->labels) ||
         check_pair(ctx, d, images, labels)) {
         gr_dataset_free(ctx, d);
         return -1;
@@ -36,20 +36,28 @@ int gr_dataset_probe(struct gr_ctx *ctx, struct gr_dataset *d, const char *image
     return 0;
 }
 
-int gr_dataset_load(struct gr_ctx *ctx, struct gr_dataset *d, const char *images, const char *labels) {
-    memset(d, 0, sizeof *d);
-    if (gr_idx_load(ctx, images, &d->images) || gr_idx_load(ctx, labels, &d->labels) ||
-        check_pair(ctx, d, images, labels)) {
-        gr_dataset_free(ctx, d);
-        return -1;
-    }
+int gr_dataset_read(struct gr_ctx *ctx, struct gr_dataset *d, const char *images, const char *labels, int with_images) {
+    if (with_images ? gr_idx_read(ctx, images, &d->images) : gr_idx_check_data(ctx, images, &d->images)) return -1;
+    if (gr_idx_read(ctx, labels, &d->labels)) return -1;
+    /* what was read is what was checked: n samples of sample_size bytes */
+    GR_ASSERT(d->labels.bytes == (size_t)d->labels.dim[0] && d->labels.dim[0] == d->images.dim[0]);
+    GR_ASSERT(!with_images || d->images.bytes == (size_t)(d->images.dim[0] * d->sample_size));
     d->max_label = 0;
-    for (int64_t i = 0; i < d->n; i++)
+    for (int64_t i = 0; i < d->images.dim[0]; i++)
         if (d->labels.data[i] > d->max_label) d->max_label = d->labels.data[i];
     return 0;
 }
 
+int gr_dataset_load(struct gr_ctx *ctx, struct gr_dataset *d, const char *images, const char *labels) {
+    if (gr_dataset_open(ctx, d, images, labels) || gr_dataset_read(ctx, d, images, labels, 1)) {
+        gr_dataset_free(ctx, d);
+        return -1;
+    }
+    return 0;
+}
+
 int64_t gr_dataset_find_label(const struct gr_dataset *d, int at_least) {
+    GR_ASSERT(d->labels.data);
     for (int64_t i = 0; i < d->n; i++)
         if (d->labels.data[i] >= at_least) return i;
     return -1;

@@ -20,10 +20,15 @@ struct gr_dataset {
     struct gr_idx images, labels;
 };
 
-/* Check both files' headers (and raw files' sizes) and that they describe
- * the same samples, reading no data: n and the sample shape are filled. */
-int gr_dataset_probe(struct gr_ctx *ctx, struct gr_dataset *d, const char *images, const char *labels);
-/* Load images and labels and check that they describe the same samples. */
+/* Open both files, check their headers (and raw files' sizes) and that they
+ * describe the same samples, reading no data: n and the sample shape are
+ * filled, and the files stay open for gr_dataset_read. */
+int gr_dataset_open(struct gr_ctx *ctx, struct gr_dataset *d, const char *images, const char *labels);
+/* Read the data of an opened set through the descriptors its headers were
+ * checked through (with_images 0: the labels only; the images are checked as
+ * gr_idx_check_data does, not kept). Paths are for messages. */
+int gr_dataset_read(struct gr_ctx *ctx, struct gr_dataset *d, const char *images, const char *labels, int with_images);
+/* Open and read both files. */
 int gr_dataset_load(struct gr_ctx *ctx, struct gr_dataset *d, const char *images, const char *labels);
 /* Index of the first of the first n samples whose label is >= at_least, or -1. */
 int64_t gr_dataset_find_label(const struct gr_dataset *d, int at_least);

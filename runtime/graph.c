@@ -154,19 +154,30 @@ int gr_node_infer(struct gr_graph *g, int i, int64_t batch, int training, const 
     return 0;
 }
 
-int gr_graph_alloc_params(struct gr_graph *g) {
+int gr_graph_layout_params(struct gr_graph *g) {
     int64_t total = 0, weights = 0;
     for (int i = 0; i < g->n; i++) {
         struct gr_node *nd = &g->nodes[i];
         if (!(nd->op->flags & GR_OP_PARAM)) continue;
+        /* a parameter's shape passed check_shape: at most 2^38 floats */
         int64_t count = gr_shape_count(&nd->shape);
         nd->param_offset = total;
         /* each parameter starts on a 64-byte boundary for vector loads */
         total += (count + 15) / 16 * 16;
         weights += count;
+        if (total > (int64_t)(GR_MAX_TENSOR_BYTES / sizeof(float)))
+            return gr_fail_at(g->ctx, g->file, nd->line, nd->col,
+                              "the parameters up to '%s' hold %lld values, too many to hold in memory", nd->name,
+                              (long long)total);
     }
     g->param_floats = total;
     g->n_weights = weights;
+    return 0;
+}
+
+int gr_graph_alloc_params(struct gr_graph *g) {
+    if (gr_graph_layout_params(g)) return -1;
+    int64_t total = g->param_floats;
     gr_free(g->ctx, g->param);
     gr_free(g->ctx, g->grad);
     g->param = gr_calloc(g->ctx, (size_t)(total ? total : 1), sizeof(float));

@@ -63,8 +63,12 @@ const char *gr_graph_strdup(struct gr_graph *g, const char *s);
 int gr_node_infer(struct gr_graph *g, int i, int64_t batch, int training, const struct gr_shape *shapes,
                   const enum gr_dtype *dtypes, struct gr_infer *inf);
 
-/* Lay out the parameter blocks for every param node and fill them with their
- * initializers, drawing from the context's generator in node order. */
+/* Lay out the parameter blocks (each param node's offset, param_floats,
+ * n_weights) without allocating them. */
+int gr_graph_layout_params(struct gr_graph *g);
+/* Lay out the parameter blocks for every param node, allocate them and fill
+ * them with their initializers, drawing from the context's generator in node
+ * order. */
 int gr_graph_alloc_params(struct gr_graph *g);
 
 /* Bytes of one tensor of this shape, or 0 on overflow. */

@@ -106,7 +106,9 @@ static int make_layout(struct gr_graph *g, int64_t cap, int training, const unsi
     return 0;
 }
 
-static int check_loss(struct gr_graph *g, int loss, const unsigned char *bwd) {
+/* A loss is one float that depends on a trainable parameter and on the data,
+ * and every op its gradient flows through has a backward. */
+static int check_loss(struct gr_graph *g, int loss, const unsigned char *fwd, const unsigned char *bwd) {
     if (loss < 0) return 0;
     struct gr_node *nd = &g->nodes[loss];
     if (gr_shape_count(&nd->shape) != 1 || nd->dtype != GR_F32) {
@@ -117,6 +119,12 @@ static int check_loss(struct gr_graph *g, int loss, const unsigned char *bwd) {
     if (!bwd[loss])
         return gr_fail_at(g->ctx, g->file, nd->line, nd->col,
                           "node '%s': the loss does not depend on any trainable parameter", nd->name);
+    int fed = 0;
+    for (int i = 0; i < g->n; i++) fed |= fwd[i] && (g->nodes[i].op->flags & GR_OP_INPUT);
+    if (!fed)
+        return gr_fail_at(g->ctx, g->file, nd->line, nd->col,
+                          "node '%s': the loss does not depend on any input, so no data would ever reach it",
+                          nd->name);
     for (int i = 0; i < g->n; i++) {
         struct gr_node *x = &g->nodes[i];
         if (!bwd[i] || x->op->backward || (x->op->flags & (GR_OP_PARAM | GR_OP_INPUT))) continue;
@@ -127,22 +135,10 @@ static int check_loss(struct gr_graph *g, int loss, const unsigned char *bwd) {
     return 0;
 }
 
-int gr_plan_measure(struct gr_graph *g, int64_t cap, const int *targets, int n_targets, int loss, size_t *bytes) {
-    struct gr_ctx *ctx = g->ctx;
-    unsigned char *fwd = gr_alloc(ctx, (size_t)g->n), *bwd = gr_alloc(ctx, (size_t)g->n);
-    struct layout l = {0};
-    int rc = -1;
-    if (fwd && bwd && !mark(g, targets, n_targets, loss, fwd, bwd) && !make_layout(g, cap, loss >= 0, fwd, bwd, &l)) {
-        *bytes = l.total;
-        rc = 0;
-    }
-    layout_free(ctx, &l);
-    gr_free(ctx, fwd);
-    gr_free(ctx, bwd);
-    return rc;
-}
-
-int gr_plan_init(struct gr_plan *p, struct gr_graph *g, int64_t cap, const int *targets, int n_targets, int loss) {
+/* gr_plan_init, or with `with_arena` 0 gr_plan_layout: every tensor's shape
+ * and place, but no arena and no data pointers. */
+static int plan_make(struct gr_plan *p, struct gr_graph *g, int64_t cap, const int *targets, int n_targets, int loss,
+                     int with_arena) {
     struct gr_ctx *ctx = g->ctx;
     size_t n = (size_t)g->n;
     struct layout l = {0};
@@ -162,16 +158,27 @@ int gr_plan_init(struct gr_plan *p, struct gr_graph *g, int64_t cap, const int *
     if (!p->fwd || !p->bwd || !p->order || !p->val || !p->grad || !p->args || !p->val_cap || !p->saved_cap)
         goto fail;
     mark(g, targets, n_targets, loss, p->fwd, p->bwd);
-    if (check_loss(g, loss, p->bwd)) goto fail;
+    if (check_loss(g, loss, p->fwd, p->bwd)) goto fail;
     if (make_layout(g, cap, p->training, p->fwd, p->bwd, &l)) goto fail;
     p->arena_bytes = l.total;
+    p->act_grad_bytes = l.act_grad_bytes;
+    p->scratch_bytes = l.scratch_bytes;
+    if (!with_arena) {
+        for (int i = 0; i < g->n; i++) {
+            if (!p->fwd[i]) continue;
+            p->order[p->n_order++] = i;
+            p->val[i].shape = p->grad[i].shape = l.shape[i];
+            p->val[i].dtype = l.dtype[i];
+            p->grad[i].dtype = GR_F32;
+        }
+        layout_free(ctx, &l);
+        return 0;
+    }
     p->arena = gr_alloc(ctx, l.total ? l.total : 64);
     if (!p->arena) goto fail;
     memset(p->arena, 0, l.total);
     char *base = p->arena;
     p->act_grad = (float *)(base + l.act_grad_off);
-    p->act_grad_bytes = l.act_grad_bytes;
-    p->scratch_bytes = l.scratch_bytes;
 
     for (int i = 0; i < g->n; i++) {
         struct gr_node *nd = &g->nodes[i];
@@ -218,6 +225,14 @@ fail:
     layout_free(ctx, &l);
     gr_plan_free(p);
     return -1;
+}
+
+int gr_plan_init(struct gr_plan *p, struct gr_graph *g, int64_t cap, const int *targets, int n_targets, int loss) {
+    return plan_make(p, g, cap, targets, n_targets, loss, 1);
+}
+
+int gr_plan_layout(struct gr_plan *p, struct gr_graph *g, int64_t cap, const int *targets, int n_targets, int loss) {
+    return plan_make(p, g, cap, targets, n_targets, loss, 0);
 }
 
 void gr_plan_free(struct gr_plan *p) {
@@ -272,6 +287,24 @@ int gr_plan_set_batch(struct gr_plan *p, int64_t batch) {
         p->grad[i].shape = inf.out;
     }
     p->batch = batch;
+    return 0;
+}
+
+int gr_plan_shapes_at(const struct gr_plan *p, int64_t batch, struct gr_shape *shapes, enum gr_dtype *dtypes) {
+    struct gr_graph *g = p->g;
+    for (int o = 0; o < p->n_order; o++) {
+        int i = p->order[o];
+        struct gr_infer inf;
+        if (g->nodes[i].op->flags & GR_OP_PARAM) {
+            shapes[i] = g->nodes[i].shape;
+            dtypes[i] = g->nodes[i].dtype;
+        } else if (gr_node_infer(g, i, batch, p->training, shapes, dtypes, &inf)) {
+            return -1;
+        } else {
+            shapes[i] = inf.out;
+            dtypes[i] = inf.out_dtype;
+        }
+    }
     return 0;
 }
 

@@ -44,13 +44,19 @@ struct gr_plan {
  * scalar and among the targets). Records an error and returns -1 if the plan
  * cannot be made (for example if memory runs out). */
 int gr_plan_init(struct gr_plan *p, struct gr_graph *g, int64_t cap, const int *targets, int n_targets, int loss);
+/* Everything gr_plan_init works out (marks, order, shapes, arena_bytes),
+ * with its checks, but no arena: no tensor has data. For check and summary,
+ * which report a plan without holding it, and for "would not fit" checks. */
+int gr_plan_layout(struct gr_plan *p, struct gr_graph *g, int64_t cap, const int *targets, int n_targets, int loss);
 void gr_plan_free(struct gr_plan *p);
-
-/* Bytes the plan needs, without making it (for "would not fit" checks). */
-int gr_plan_measure(struct gr_graph *g, int64_t cap, const int *targets, int n_targets, int loss, size_t *bytes);
 
 /* Run with `batch` <= cap samples; re-infers shapes, allocates nothing. */
 int gr_plan_set_batch(struct gr_plan *p, int64_t batch);
+
+/* The shapes the plan's nodes would have at `batch` (shapes and dtypes are
+ * indexed by node; others untouched), without changing the plan. Records the
+ * located error of the first node that cannot run at that batch. */
+int gr_plan_shapes_at(const struct gr_plan *p, int64_t batch, struct gr_shape *shapes, enum gr_dtype *dtypes);
 
 void gr_plan_forward(struct gr_plan *p);
 /* Zero the activation gradients and the parameter gradients. */

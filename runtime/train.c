@@ -39,21 +39,37 @@ static int find_node(struct gr_session *s, const char *name, const struct gr_yno
     return -1;
 }
 
-/* Probe (headers only) or load one split; errors point at the config key. */
-static int open_split(struct gr_session *s, struct gr_dataset *d, const struct gr_data_paths *p, const char *what,
-                      int load) {
-    int rc = load ? gr_dataset_load(s->ctx, d, p->images, p->labels) : gr_dataset_probe(s->ctx, d, p->images, p->labels);
-    if (rc) {
-        char msg[GR_ERRBUF];
-        snprintf(msg, sizeof msg, "%s", s->ctx->err);
-        return gr_fail_node(s->ctx, s->cfg->path, p->images_at, "%s: %s", what, msg);
-    }
+/* The splits a session reads: training needs both, eval the test set,
+ * predict none. */
+static int uses_train(const struct gr_session *s) { return s->mode == GR_SESSION_TRAIN || s->mode == GR_SESSION_CHECK; }
+static int uses_test(const struct gr_session *s) { return s->mode != GR_SESSION_PREDICT; }
+
+/* The error in ctx->err, put at a config key. */
+static int fail_at_key(struct gr_session *s, const struct gr_ynode *at, const char *what) {
+    char msg[GR_ERRBUF];
+    snprintf(msg, sizeof msg, "%s", s->ctx->err);
+    return gr_fail_node(s->ctx, s->cfg->path, at, "%s: %s", what, msg);
+}
+
+/* Open one split: headers checked, files kept open until read. */
+static int open_split(struct gr_session *s, struct gr_dataset *d, const struct gr_data_paths *p, const char *what) {
+    if (gr_dataset_open(s->ctx, d, p->images, p->labels)) return fail_at_key(s, p->images_at, what);
     if (p->limit && p->limit < d->n) d->n = p->limit;
     return 0;
 }
 
-/* The classes a label indexes: the logits' last axis, and that of every
- * softmax_cross_entropy fed by a labels input. Returns the smallest, or 0. */
+/* Read an opened split through the descriptors its headers were checked with. */
+static int read_split(struct gr_session *s, struct gr_dataset *d, const struct gr_data_paths *p, const char *what,
+                      int with_images) {
+    if (gr_dataset_read(s->ctx, d, p->images, p->labels, with_images)) return fail_at_key(s, p->images_at, what);
+    return 0;
+}
+
+/* The classes a label indexes: the logits' last axis (evaluation counts each
+ * label against the argmax), and the logits' last axis of every
+ * softmax_cross_entropy that takes class indices. Labels are the only int32
+ * data, so any int32 index reaching such an op, however reshaped or sliced on
+ * the way, is a label. Returns the smallest, or 0. */
 static int64_t label_classes(const struct gr_session *s, const char **who) {
     int64_t classes = 0;
     *who = NULL;
@@ -65,8 +81,7 @@ static int64_t label_classes(const struct gr_session *s, const char **who) {
     for (int i = 0; i < s->g.n; i++) {
         const struct gr_node *nd = &s->g.nodes[i];
         if (strcmp(nd->op->name, "softmax_cross_entropy") != 0 || nd->n_user < 2) continue;
-        const struct gr_node *t = &s->g.nodes[nd->in[1]];
-        if (!(t->op->flags & GR_OP_INPUT) || t->attrs[GR_INPUT_DATA].i != GR_INPUT_LABELS) continue;
+        if (s->g.nodes[nd->in[1]].dtype != GR_I32) continue;
         const struct gr_shape *x = &s->g.nodes[nd->in[0]].shape;
         int64_t c = x->dim[x->rank - 1];
         if (classes == 0 || c < classes) {
@@ -85,7 +100,9 @@ static int check_labels(struct gr_session *s) {
     const struct gr_dataset *sets[2] = {&s->train, &s->test};
     const struct gr_data_paths *paths[2] = {&s->cfg->train_data, &s->cfg->test_data};
     const char *names[2] = {"data.train.labels", "data.test.labels"};
+    int read[2] = {uses_train(s), uses_test(s)};
     for (int k = 0; k < 2; k++) {
+        if (!read[k]) continue;
         int64_t at = gr_dataset_find_label(sets[k], (int)(classes > 255 ? 255 : classes));
         if (at >= 0 && sets[k]->labels.data[at] >= classes)
             return gr_fail_node(s->ctx, s->cfg->path, paths[k]->labels_at,
@@ -97,20 +114,20 @@ static int check_labels(struct gr_session *s) {
 
 static double gib(double bytes) { return bytes / (1024.0 * 1024.0 * 1024.0); }
 
-/* The memory a run will hold, from shapes and headers alone, against what
- * the machine has: a config that cannot fit fails here, not in malloc. */
+/* The memory a run will hold, from shapes and headers alone (the plans are
+ * laid out, not made), against what the machine has: a config that cannot
+ * fit fails here, not in malloc. */
 static int check_memory(struct gr_session *s) {
     const struct gr_config *cfg = s->cfg;
-    size_t train_plan = 0, eval_plan = 0;
-    if (gr_plan_measure(&s->g, cfg->batch_size, &s->loss, 1, s->loss, &train_plan)) return -1;
-    int64_t eb = cfg->eval_batch < s->test.n ? cfg->eval_batch : s->test.n;
-    if (s->logits >= 0 && gr_plan_measure(&s->g, eb, &s->logits, 1, -1, &eval_plan)) return -1;
+    size_t train_plan = s->tp.arena_bytes, eval_plan = s->ep.arena_bytes;
     double params = 0;
     for (int i = 0; i < s->g.n; i++)
         if (s->g.nodes[i].op->flags & GR_OP_PARAM) params += (double)gr_shape_count(&s->g.nodes[i].shape);
-    params *= 4.0 * sizeof(float); /* values, gradients and two optimizer moments */
-    double data = (double)s->train.images.dim[0] * (double)(s->train.sample_size + 1 + 4) +
-                  (double)s->test.images.dim[0] * (double)(s->test.sample_size + 1);
+    /* values and gradients, and in training two optimizer moments */
+    params *= (uses_train(s) ? 4.0 : 2.0) * sizeof(float);
+    double data = 0;
+    if (uses_train(s)) data += (double)s->train.images.dim[0] * (double)(s->train.sample_size + 1 + 4);
+    if (uses_test(s)) data += (double)s->test.images.dim[0] * (double)(s->test.sample_size + 1);
     double need = (double)train_plan + (double)eval_plan + params + data;
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
     double have = pages > 0 && page > 0 ? (double)pages * (double)page : 0;
@@ -136,7 +153,8 @@ static void feed_images(void *arg, int64_t b, int64_t e) {
                       j->dst + b * j->d->sample_size);
 }
 
-/* Fill every input node the plan runs from samples idx[0..n). */
+/* Fill every input node the plan runs from samples idx[0..n) (verify_feed
+ * checked once that they fit). */
 static void feed(struct gr_session *s, struct gr_plan *p, const struct gr_dataset *d, int64_t n) {
     for (int o = 0; o < p->n_order; o++) {
         int i = p->order[o];
@@ -151,38 +169,141 @@ static void feed(struct gr_session *s, struct gr_plan *p, const struct gr_datase
     }
 }
 
+/* Values in one sample of node nd (its shape without the batch axis). */
+static int64_t per_sample(const struct gr_node *nd) { return gr_shape_count(&nd->shape) / nd->shape.dim[0]; }
+
+/* What was read must fill the plans' inputs exactly: n samples of the
+ * input's size, into a buffer that holds a full batch of them. */
+static int verify_feed(struct gr_session *s, const struct gr_plan *p, const struct gr_dataset *d, const char *what) {
+    for (int o = 0; o < p->n_order; o++) {
+        int i = p->order[o];
+        const struct gr_node *nd = &s->g.nodes[i];
+        if (!(nd->op->flags & GR_OP_INPUT)) continue;
+        int images = nd->attrs[GR_INPUT_DATA].i == GR_INPUT_IMAGES;
+        int64_t per = images ? d->sample_size : 1;
+        const struct gr_idx *x = images ? &d->images : &d->labels;
+        if ((images && per != per_sample(nd)) || x->bytes < (size_t)(d->n * per) ||
+            p->val_cap[i] < (size_t)(p->cap * per) * sizeof(float))
+            return gr_fail(s->ctx, "%s: what was read (%lld samples of %lld values) does not fit node '%s' (%lld "
+                                   "values a sample)",
+                           what, (long long)d->n, (long long)per, nd->name, (long long)per_sample(nd));
+    }
+    return 0;
+}
+
 /* Checks that need both the graph and the data. */
 static int check_inputs(struct gr_session *s) {
     char sh[96];
+    const struct gr_dataset *sets[2] = {&s->train, &s->test};
+    int open[2] = {uses_train(s), uses_test(s)};
+    const struct gr_node *first = NULL;
     for (int i = 0; i < s->g.n; i++) {
         const struct gr_node *nd = &s->g.nodes[i];
         if (!(nd->op->flags & GR_OP_INPUT) || nd->attrs[GR_INPUT_DATA].i != GR_INPUT_IMAGES) continue;
-        int64_t per = gr_shape_count(&nd->shape) / nd->shape.dim[0];
-        if (per != s->train.sample_size || per != s->test.sample_size) {
-            struct gr_shape img = {s->train.sample_rank, {0}};
-            for (int k = 0; k < img.rank; k++) img.dim[k] = s->train.sample_dim[k];
-            int line = nd->attr_line[GR_INPUT_SHAPE] ? nd->attr_line[GR_INPUT_SHAPE] : nd->line;
-            int col = nd->attr_line[GR_INPUT_SHAPE] ? nd->attr_col[GR_INPUT_SHAPE] : nd->col;
+        int64_t per = per_sample(nd);
+        int line = nd->attr_line[GR_INPUT_SHAPE] ? nd->attr_line[GR_INPUT_SHAPE] : nd->line;
+        int col = nd->attr_line[GR_INPUT_SHAPE] ? nd->attr_col[GR_INPUT_SHAPE] : nd->col;
+        for (int k = 0; k < 2; k++) {
+            const struct gr_dataset *d = sets[k];
+            if (!open[k] || per == d->sample_size) continue;
+            struct gr_shape img = {d->sample_rank, {0}};
+            for (int r = 0; r < img.rank; r++) img.dim[r] = d->sample_dim[r];
             return gr_fail_at(s->ctx, s->cfg->path, line, col,
                               "node '%s': shape holds %lld values per sample, but the images are %s (%lld values)",
                               nd->name, (long long)per, gr_shape_format(&img, sh, sizeof sh),
-                              (long long)s->train.sample_size);
+                              (long long)d->sample_size);
         }
+        /* without data (predict) every image input reads the same image */
+        if (first && per != per_sample(first))
+            return gr_fail_at(s->ctx, s->cfg->path, line, col,
+                              "node '%s': shape holds %lld values per sample, but input '%s' holds %lld; every image "
+                              "input reads the same image",
+                              nd->name, (long long)per, first->name, (long long)per_sample(first));
+        first = first ? first : nd;
     }
-    if (s->cfg->batch_size > s->train.n)
+    if (uses_train(s) && s->cfg->batch_size > s->train.n)
         return gr_fail_node(s->ctx, s->cfg->path, s->cfg->batch_size_at,
                             "train.batch_size: %lld is larger than the %lld training samples",
                             (long long)s->cfg->batch_size, (long long)s->train.n);
+    if (uses_train(s) && s->logits >= 0 && s->cfg->eval_samples > s->test.n)
+        return gr_fail_node(s->ctx, s->cfg->path, s->cfg->eval_samples_at,
+                            "eval.samples: %lld is more than the %lld test samples", (long long)s->cfg->eval_samples,
+                            (long long)s->test.n);
+    return 0;
+}
+
+/* eval.logits must be float32 [batch, classes] whose first axis is the
+ * batch: it depends on an input, and at the batches evaluation runs (the last
+ * one smaller, down to a single sample) it infers and keeps [batch, classes].
+ * A node that matches the batch by coincidence (a parameter, or one
+ * broadcast against a parameter as long as the batch) fails one of these. */
+static int check_logits(struct gr_session *s) {
+    if (s->logits < 0) return 0;
+    const struct gr_node *lg = &s->g.nodes[s->logits];
+    const struct gr_ynode *at = s->cfg->logits_at;
+    char sh[96];
+    if (lg->shape.rank != 2 || lg->dtype != GR_F32)
+        return gr_fail_node(s->ctx, s->cfg->path, at,
+                            "eval.logits: node '%s' must be float32 [batch, classes], its shape is %s", lg->name,
+                            gr_shape_format(&lg->shape, sh, sizeof sh));
+    int fed = 0;
+    for (int o = 0; o < s->ep.n_order; o++) fed |= (s->g.nodes[s->ep.order[o]].op->flags & GR_OP_INPUT) != 0;
+    if (!fed)
+        return gr_fail_node(s->ctx, s->cfg->path, at,
+                            "eval.logits: node '%s' does not depend on any input, so its first axis is not the batch "
+                            "(its shape %s matches the batch size only by coincidence)",
+                            lg->name, gr_shape_format(&lg->shape, sh, sizeof sh));
+    struct gr_shape *shapes = gr_calloc(s->ctx, (size_t)s->g.n, sizeof *shapes);
+    enum gr_dtype *dtypes = gr_calloc(s->ctx, (size_t)s->g.n, sizeof *dtypes);
+    int rc = shapes && dtypes ? 0 : -1;
+    int64_t cap = s->ep.cap, probes[3] = {1, 2, cap - 1};
+    for (int k = 0; k < 3 && rc == 0; k++) {
+        int64_t b = probes[k];
+        if (b < 1 || b >= cap || (k == 2 && b <= 2)) continue;
+        if (gr_plan_shapes_at(&s->ep, b, shapes, dtypes)) {
+            char msg[GR_ERRBUF];
+            snprintf(msg, sizeof msg, "%s", s->ctx->err);
+            rc = gr_fail(s->ctx, "%s (at a batch of %lld: evaluation runs batches of 1 to %lld samples, so no axis may "
+                                 "be tied to the batch size)", msg, (long long)b, (long long)cap);
+        } else if (shapes[s->logits].dim[0] != b || shapes[s->logits].dim[1] != lg->shape.dim[1]) {
+            char was[96];
+            rc = gr_fail_node(s->ctx, s->cfg->path, at,
+                              "eval.logits: node '%s' is %s at a batch of %lld but %s at a batch of %lld: its first "
+                              "axis is not the batch",
+                              lg->name, gr_shape_format(&s->ep.val[s->logits].shape, was, sizeof was), (long long)cap,
+                              gr_shape_format(&shapes[s->logits], sh, sizeof sh), (long long)b);
+        }
+    }
+    gr_free(s->ctx, shapes);
+    gr_free(s->ctx, dtypes);
+    return rc;
+}
+
+/* The plans laid out (shapes, sizes and their checks; nothing held): the
+ * training plan for training and check, the evaluation plan wherever there
+ * are logits. */
+static int lay_out_plans(struct gr_session *s) {
+    const struct gr_config *cfg = s->cfg;
+    if (uses_train(s) && gr_plan_layout(&s->tp, &s->g, cfg->batch_size, &s->loss, 1, s->loss)) return -1;
+    if (s->logits < 0) return 0;
+    int64_t eb = uses_test(s) && s->test.n < cfg->eval_batch ? s->test.n : cfg->eval_batch;
+    return gr_plan_layout(&s->ep, &s->g, eb, &s->logits, 1, -1);
+}
+
+/* The parameters and the plans a running session holds. */
+static int make_plans(struct gr_session *s) {
+    const struct gr_config *cfg = s->cfg;
+    int64_t eb = s->ep.cap;
+    gr_plan_free(&s->tp);
+    gr_plan_free(&s->ep);
+    if (gr_graph_alloc_params(&s->g)) return -1;
+    if (uses_train(s)) {
+        if (gr_plan_init(&s->tp, &s->g, cfg->batch_size, &s->loss, 1, s->loss)) return -1;
+        if (verify_feed(s, &s->tp, &s->train, "data.train")) return -1;
+    }
     if (s->logits >= 0) {
-        const struct gr_node *lg = &s->g.nodes[s->logits];
-        if (lg->shape.rank != 2 || lg->dtype != GR_F32)
-            return gr_fail_node(s->ctx, s->cfg->path, s->cfg->logits_at,
-                                "eval.logits: node '%s' must be float32 [batch, classes], its shape is %s", lg->name,
-                                gr_shape_format(&lg->shape, sh, sizeof sh));
-        if (s->cfg->eval_samples > s->test.n)
-            return gr_fail_node(s->ctx, s->cfg->path, s->cfg->eval_samples_at,
-                                "eval.samples: %lld is more than the %lld test samples",
-                                (long long)s->cfg->eval_samples, (long long)s->test.n);
+        if (gr_plan_init(&s->ep, &s->g, eb, &s->logits, 1, -1)) return -1;
+        if (uses_test(s) && verify_feed(s, &s->ep, &s->test, "data.test")) return -1;
     }
     return 0;
 }
@@ -192,6 +313,7 @@ int gr_session_open(struct gr_ctx *ctx, struct gr_session *s, const struct gr_co
     memset(s, 0, sizeof *s);
     s->ctx = ctx;
     s->cfg = cfg;
+    s->mode = opts ? opts->mode : GR_SESSION_TRAIN;
     s->out = opts ? opts->out : NULL;
     s->loss = s->logits = -1;
     gr_graph_init(&s->g, ctx, cfg->path);
@@ -204,26 +326,29 @@ int gr_session_open(struct gr_ctx *ctx, struct gr_session *s, const struct gr_co
     if (gr_build_graph(ctx, &s->g, cfg->path, cfg->graph, cfg->batch_size)) return -1;
     if ((s->loss = find_node(s, cfg->loss, cfg->loss_at, "train.loss")) < 0) return -1;
     if (cfg->has_eval && (s->logits = find_node(s, cfg->logits, cfg->logits_at, "eval.logits")) < 0) return -1;
-    /* headers first: every check that needs only shapes and counts */
-    if (open_split(s, &s->train, &cfg->train_data, "data.train", 0)) return -1;
-    if (open_split(s, &s->test, &cfg->test_data, "data.test", 0)) return -1;
-    if (check_inputs(s) || check_memory(s)) return -1;
-    gr_dataset_free(ctx, &s->train);
-    gr_dataset_free(ctx, &s->test);
-    if (open_split(s, &s->train, &cfg->train_data, "data.train", 1)) return -1;
-    if (open_split(s, &s->test, &cfg->test_data, "data.test", 1)) return -1;
+    /* headers first, the files kept open: every check that needs only shapes
+     * and counts, then the data read through the same descriptors */
+    if (uses_train(s) && open_split(s, &s->train, &cfg->train_data, "data.train")) return -1;
+    if (uses_test(s) && open_split(s, &s->test, &cfg->test_data, "data.test")) return -1;
+    if (check_inputs(s) || lay_out_plans(s) || check_logits(s)) return -1;
+    if (uses_train(s) && cfg->checkpoint && gr_checkpoint_probe(ctx, cfg->checkpoint))
+        return fail_at_key(s, cfg->checkpoint_at, "train.checkpoint.path");
+    if (check_memory(s)) return -1;
+    /* check reads the labels (to check them) but not the images */
+    int images = s->mode != GR_SESSION_CHECK;
+    if (uses_train(s) && read_split(s, &s->train, &cfg->train_data, "data.train", images)) return -1;
+    if (uses_test(s) && read_split(s, &s->test, &cfg->test_data, "data.test", images)) return -1;
     if (check_labels(s)) return -1;
     s->eval_samples = cfg->eval_samples ? cfg->eval_samples : s->test.n;
     s->steps = cfg->steps ? cfg->steps : (cfg->epochs * s->train.n + cfg->batch_size - 1) / cfg->batch_size;
+    /* check and summary report the laid-out plans and parameters */
+    if (s->mode == GR_SESSION_CHECK) return gr_graph_layout_params(&s->g);
 
-    if (gr_graph_alloc_params(&s->g)) return -1;
-    if (gr_plan_init(&s->tp, &s->g, cfg->batch_size, &s->loss, 1, s->loss)) return -1;
-    if (s->logits >= 0) {
-        int64_t eb = cfg->eval_batch < s->test.n ? cfg->eval_batch : s->test.n;
-        if (gr_plan_init(&s->ep, &s->g, eb, &s->logits, 1, -1)) return -1;
+    if (make_plans(s)) return -1;
+    if (s->mode == GR_SESSION_TRAIN) {
+        if (gr_optim_init(ctx, &s->opt, &cfg->optim, s->g.param_floats)) return -1;
+        if (gr_sampler_init(ctx, &s->sampler, s->train.n, &ctx->rng)) return -1;
     }
-    if (gr_optim_init(ctx, &s->opt, &cfg->optim, s->g.param_floats)) return -1;
-    if (gr_sampler_init(ctx, &s->sampler, s->train.n, &ctx->rng)) return -1;
     int64_t most = cfg->batch_size > cfg->eval_batch ? cfg->batch_size : cfg->eval_batch;
     s->idx = gr_alloc(ctx, (size_t)most * sizeof *s->idx);
     if (!s->idx) return -1;
@@ -604,9 +729,24 @@ static void bytes_to_floats(void *arg, int64_t b, int64_t e) {
     for (int64_t i = b * j->size; i < e * j->size; i++) j->dst[i] = j->lo + j->scale * (float)j->pixels[i];
 }
 
+struct gr_shape gr_session_image_shape(const struct gr_session *s) {
+    struct gr_shape img = {0, {0}};
+    for (int i = 0; i < s->g.n; i++) {
+        const struct gr_node *nd = &s->g.nodes[i];
+        if (!(nd->op->flags & GR_OP_INPUT) || nd->attrs[GR_INPUT_DATA].i != GR_INPUT_IMAGES) continue;
+        img.rank = nd->shape.rank - 1;
+        for (int k = 0; k < img.rank; k++) img.dim[k] = nd->shape.dim[k + 1];
+        break;
+    }
+    return img;
+}
+
 int gr_session_predict(struct gr_session *s, const uint8_t *pixels, int64_t n, float *probs) {
     GR_ASSERT(s->logits >= 0);
     int64_t c = s->g.nodes[s->logits].shape.dim[1];
+    /* every image input holds this many values a sample (check_inputs) */
+    struct gr_shape img = gr_session_image_shape(s);
+    int64_t size = gr_shape_count(&img);
     float lo = (float)s->cfg->pixel_lo, scale = (float)((s->cfg->pixel_hi - s->cfg->pixel_lo) / 255.0);
     for (int64_t start = 0; start < n; start += s->ep.cap) {
         int64_t m = n - start < s->ep.cap ? n - start : s->ep.cap;
@@ -616,8 +756,7 @@ int gr_session_predict(struct gr_session *s, const uint8_t *pixels, int64_t n, f
             const struct gr_node *nd = &s->g.nodes[i];
             if (!(nd->op->flags & GR_OP_INPUT)) continue;
             if (nd->attrs[GR_INPUT_DATA].i == GR_INPUT_IMAGES) {
-                struct bytes_job j = {pixels + start * s->test.sample_size, s->test.sample_size, lo, scale,
-                                      s->ep.val[i].data};
+                struct bytes_job j = {pixels + start * size, size, lo, scale, s->ep.val[i].data};
                 gr_pool_run(s->ctx->pool, m, bytes_to_floats, &j);
             } else {
                 memset(s->ep.val[i].data, 0, (size_t)m * sizeof(int32_t));
@@ -655,7 +794,10 @@ int gr_train(struct gr_ctx *ctx, const struct gr_config *cfg, const struct gr_tr
     struct run_files rf = {.lock_fd = -1};
     memset(res, 0, sizeof *res);
     res->checkpoint_step = -1;
-    if (gr_session_open(ctx, &s, cfg, opts)) {
+    struct gr_train_opts train_opts = {.threads = -1};
+    if (opts) train_opts = *opts;
+    train_opts.mode = GR_SESSION_TRAIN;
+    if (gr_session_open(ctx, &s, cfg, &train_opts)) {
         gr_session_close(&s);
         return -1;
     }
@@ -670,13 +812,12 @@ int gr_train(struct gr_ctx *ctx, const struct gr_config *cfg, const struct gr_tr
         res->steps = done;
     }
     /* the run folder, then where checkpoints go: the config's path, else
-     * the run folder */
+     * the run folder; that checkpoint must be writable before the run
+     * depends on it (a configured path was probed when the session opened) */
     char dir[sizeof res->run_dir];
     const char *run_dir = NULL;
     if (opts && opts->run_dir) {
-        if (make_run_dir(ctx, opts->run_dir, opts->new_run_dir, dir, sizeof dir) ||
-            open_run(ctx, cfg, dir, start - 1, &rf)) {
-            close_run(ctx, &rf, 0);
+        if (make_run_dir(ctx, opts->run_dir, opts->new_run_dir, dir, sizeof dir)) {
             gr_session_close(&s);
             return -1;
         }
@@ -686,6 +827,12 @@ int gr_train(struct gr_ctx *ctx, const struct gr_config *cfg, const struct gr_tr
     char *ckpt = res->checkpoint_path;
     if (cfg->checkpoint) snprintf(ckpt, sizeof res->checkpoint_path, "%s", cfg->checkpoint);
     else if (run_dir) snprintf(ckpt, sizeof res->checkpoint_path, "%s/checkpoint.safetensors", run_dir);
+    if ((!cfg->checkpoint && ckpt[0] && gr_checkpoint_probe(ctx, ckpt)) ||
+        (run_dir && open_run(ctx, cfg, dir, start - 1, &rf))) {
+        close_run(ctx, &rf, 0);
+        gr_session_close(&s);
+        return -1;
+    }
     int quiet = opts && opts->quiet, progress = opts && opts->progress && !quiet;
     FILE *out = s.out;
     if (out && !quiet) {

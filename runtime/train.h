@@ -22,6 +22,16 @@
 
 struct gr_ctx;
 
+/* What a session is opened for; each reads and holds only what it needs. */
+enum gr_session_mode {
+    GR_SESSION_TRAIN,   /* both splits, parameters, both plans, optimizer, sampler */
+    GR_SESSION_CHECK,   /* every check a training run makes, reading only the
+                           data's headers and labels and allocating nothing
+                           large: parameters and plans laid out, not held */
+    GR_SESSION_EVAL,    /* the test split, parameters, the evaluation plan */
+    GR_SESSION_PREDICT, /* parameters and the evaluation plan; no data */
+};
+
 struct gr_train_opts {
     int threads;         /* -1: as the config says */
     FILE *out;           /* progress and results; NULL: silent */
@@ -36,6 +46,7 @@ struct gr_train_opts {
     int quiet;           /* print only the result */
     int show_config;     /* print the effective config once the run is
                             known to start (not with quiet) */
+    enum gr_session_mode mode; /* for gr_session_open; gr_train trains */
 };
 
 struct gr_train_result {
@@ -56,6 +67,7 @@ struct gr_train_result {
 struct gr_session {
     struct gr_ctx *ctx;
     const struct gr_config *cfg;
+    enum gr_session_mode mode;
     struct gr_dataset train, test;
     struct gr_graph g;
     struct gr_plan tp, ep; /* training, evaluation */
@@ -81,9 +93,13 @@ float gr_session_step(struct gr_session *s);
 /* Accuracy of argmax(logits) on the first n test images. */
 double gr_session_accuracy(struct gr_session *s, int64_t n);
 
+/* The shape of one image the graph reads (its image inputs' shape without
+ * the batch axis). */
+struct gr_shape gr_session_image_shape(const struct gr_session *s);
 /* Class probabilities (softmax of the logits) of n images given as bytes,
- * n x sample_size, mapped like the data (data.pixel_range); probs holds
- * n x classes. Uses the evaluation plan, in batches of its capacity. */
+ * n x (values of gr_session_image_shape), mapped like the data
+ * (data.pixel_range); probs holds n x classes. Uses the evaluation plan, in
+ * batches of its capacity. */
 int gr_session_predict(struct gr_session *s, const uint8_t *pixels, int64_t n, float *probs);
 
 /* Rewrite a run folder's metrics file `path` (in `dir`; CSV, or JSON lines

@@ -1,12 +1,15 @@
 /* The broken-input corpus (tests/bad/CASES) through the real command: every
  * case must end with its exit status and one line on stderr that says what
- * is wrong, and never with a signal. */
+ * is wrong, and never with a signal or a sanitizer's report. The command is
+ * the one built with this test (GR_BUILD_DIR): in the sanitizer build
+ * (build-asan), the whole corpus runs under ASan and UBSan. */
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,7 +21,16 @@
 struct result {
     int status; /* wait status */
     char err[4096];
+    char out[8192];
 };
+
+/* What is left in the temporary file fd, into buf; closes it. */
+static void take_file(int fd, char *buf, size_t len) {
+    lseek(fd, 0, SEEK_SET);
+    ssize_t got = read(fd, buf, len - 1);
+    buf[got > 0 ? got : 0] = 0;
+    close(fd);
+}
 
 /* Run graphrun with the space-separated `args` in tests/bad/. */
 static void run(const char *args, struct result *r) {
@@ -29,26 +41,25 @@ static void run(const char *args, struct result *r) {
     argv[n++] = GR_BUILD_DIR "/graphrun";
     for (char *tok = strtok(copy, " "); tok && n < 31; tok = strtok(NULL, " ")) argv[n++] = tok;
     argv[n] = NULL;
-    char errfile[] = "/tmp/graphrun-cli-XXXXXX";
-    int efd = mkstemp(errfile);
+    char errfile[] = "/tmp/graphrun-cli-XXXXXX", outfile[] = "/tmp/graphrun-cli-XXXXXX";
+    int efd = mkstemp(errfile), ofd = mkstemp(outfile);
     cr_assert_geq(efd, 0);
+    cr_assert_geq(ofd, 0);
+    unlink(errfile);
+    unlink(outfile);
     fflush(NULL);
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
         if (chdir(BAD) != 0) _exit(126);
-        int devnull = open("/dev/null", O_WRONLY);
-        dup2(devnull, 1);
+        dup2(ofd, 1);
         dup2(efd, 2);
         execv(argv[0], argv);
         _exit(127);
     }
     waitpid(pid, &r->status, 0);
-    lseek(efd, 0, SEEK_SET);
-    ssize_t got = read(efd, r->err, sizeof r->err - 1);
-    r->err[got > 0 ? got : 0] = 0;
-    close(efd);
-    unlink(errfile);
+    take_file(efd, r->err, sizeof r->err);
+    take_file(ofd, r->out, sizeof r->out);
 }
 
 /* status, exactly one line, and the expected text */
@@ -57,7 +68,12 @@ static int check_case(const char *args, int want_status, const char *want_text, 
     run(args, &r);
     int ok = 1;
     if (WIFSIGNALED(r.status)) {
-        cr_expect(0, "CASES:%d: graphrun %s died of signal %d", line, args, WTERMSIG(r.status));
+        cr_expect(0, "CASES:%d: graphrun %s died of signal %d:\n%s", line, args, WTERMSIG(r.status), r.err);
+        return 0;
+    }
+    /* ASan's and UBSan's reports (whatever their exit status) */
+    if (strstr(r.err, "Sanitizer") || strstr(r.err, "runtime error:")) {
+        cr_expect(0, "CASES:%d: graphrun %s: a sanitizer report:\n%s", line, args, r.err);
         return 0;
     }
     int status = WEXITSTATUS(r.status);
@@ -127,4 +143,118 @@ Test(cli, bad_checkpoints_are_refused_with_one_line, .timeout = 120) {
     unlink(bad);
     unlink(good);
     rmdir("/tmp/graphrun-bad-corpus");
+}
+
+/* check and summary work a run out from shapes: a model with 1.3 GB of
+ * parameters (5.4 GB with gradients and Adam's moments) is reported by a
+ * process that never holds more than a small part of that. */
+Test(cli, check_and_summary_of_a_large_model_hold_none_of_it, .timeout = 120) {
+    char dir[64], path[128];
+    tg_tmpdir(dir, sizeof dir, "cli-large");
+    snprintf(path, sizeof path, "%s/large.yaml", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fprintf(f,
+            "data:\n"
+            "  train: {images: %s/data/train-images, labels: %s/data/train-labels}\n"
+            "  test: {images: %s/data/test-images, labels: %s/data/test-labels}\n"
+            "graph:\n"
+            "  - {name: image, op: input, data: images, shape: [16]}\n"
+            "  - {name: label, op: input, data: labels}\n"
+            "  - {name: wide, op: dense, inputs: [image], units: 16777216}\n"
+            "  - {name: logits, op: dense, inputs: [wide], units: 3}\n"
+            "  - {name: loss, op: softmax_cross_entropy, inputs: [logits, label]}\n"
+            "train: {loss: loss, optimizer: {name: adam, lr: 0.01}, batch_size: 4, steps: 10}\n"
+            "eval: {logits: logits}\n",
+            BAD, BAD, BAD, BAD);
+    fclose(f);
+    /* 16 x 2^24 + 2^24 + 2^24 x 3 + 3 parameters */
+    const char *cmds[2] = {"check", "summary"}, *totals[2] = {"335544323", "335,544,323"};
+    for (int k = 0; k < 2; k++) {
+        char args[256];
+        snprintf(args, sizeof args, "%s %s", cmds[k], path);
+        struct result r;
+        run(args, &r);
+        cr_expect(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s: status %d: %s", args, r.status, r.err);
+        cr_expect(strstr(r.out, totals[k]) != NULL, "%s: no total of %s parameters in:\n%s", args, totals[k], r.out);
+    }
+    /* the largest of the two processes */
+    struct rusage ru;
+    cr_assert_eq(getrusage(RUSAGE_CHILDREN, &ru), 0);
+    double peak_mb = (double)ru.ru_maxrss / 1024.0;
+    cr_log_info("check and summary: peak RSS %.1f MB", peak_mb);
+    cr_expect_lt(peak_mb, 200.0, "check or summary held %.1f MB", peak_mb);
+    tg_rmtree(dir);
+}
+
+/* Inference needs the graph, the weights and its own input: eval reads the
+ * test set and predict its images, neither the training data nor the
+ * optimizer's state, so a checkpoint serves whatever the config says about
+ * training, as long as the graph's parameters match. */
+Test(cli, eval_and_predict_need_only_the_graph_the_weights_and_their_input, .timeout = 120) {
+    char dir[64], ckpt[128], img[128], args[1024];
+    tg_tmpdir(dir, sizeof dir, "cli-infer");
+    snprintf(ckpt, sizeof ckpt, "%s/ok.safetensors", dir);
+    snprintf(img, sizeof img, "%s/digit.pgm", dir);
+    FILE *f = fopen(img, "wb");
+    cr_assert_not_null(f);
+    fprintf(f, "P5\n4 4\n255\n");
+    for (int i = 0; i < 16; i++) fputc((i * 37) % 256, f);
+    fclose(f);
+    struct result r, base;
+    snprintf(args, sizeof args, "train configs/ok.yaml --no-run-dir --set train.checkpoint.path=%s", ckpt);
+    run(args, &r);
+    cr_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "the base run failed: %s", r.err);
+    /* no training data (a missing file); another optimizer and training
+     * set; both */
+    const char *missing = "--set data.train.images=../data/no-such-file --set data.train.labels=../data/no-such-file",
+               *optimizer = "--set train.optimizer.name=sgd --set data.train.limit=7";
+    const char *cmd[2] = {"eval configs/ok.yaml --checkpoint", "predict configs/ok.yaml --checkpoint"};
+    const char *tail[2] = {"", img};
+    for (int k = 0; k < 2; k++) {
+        snprintf(args, sizeof args, "%s %s %s", cmd[k], ckpt, tail[k]);
+        run(args, &base);
+        cr_assert(WIFEXITED(base.status) && WEXITSTATUS(base.status) == 0, "%s: %s", args, base.err);
+        for (int v = 0; v < 3; v++) {
+            snprintf(args, sizeof args, "%s %s %s %s %s", cmd[k], ckpt, tail[k], v != 1 ? missing : "",
+                     v != 0 ? optimizer : "");
+            run(args, &r);
+            cr_expect(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s: %s", args, r.err);
+            cr_expect_str_eq(r.out, base.out, "%s", args);
+        }
+    }
+    const char *other = "--set data.train.images=../data/no-such-file --set data.train.labels=../data/no-such-file "
+                        "--set train.optimizer.name=sgd --set data.train.limit=7";
+    /* predict reads no data at all */
+    snprintf(args, sizeof args, "predict configs/ok.yaml --checkpoint %s %s %s --set data.test.images=../data/no-such-file",
+             ckpt, img, other);
+    run(args, &r);
+    cr_expect(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s: %s", args, r.err);
+    cr_expect_str_eq(r.out, base.out, "%s", args);
+    /* but the parameters must still be this graph's */
+    snprintf(args, sizeof args, "eval configs/ok-16-units.yaml --checkpoint %s", ckpt);
+    check_case(args, 1, "tensor 'param/lstm.kernel' is F32 [12, 32] in the checkpoint but F32 [20, 64] in this run", 0);
+    snprintf(args, sizeof args, "predict configs/ok-16-units.yaml --checkpoint %s %s", ckpt, img);
+    check_case(args, 1, "tensor 'param/lstm.kernel' is F32 [12, 32] in the checkpoint but F32 [20, 64] in this run", 0);
+    tg_rmtree(dir);
+}
+
+/* The run folder's own checkpoint path is tried before the first step too,
+ * and before the folder is written. */
+Test(cli, a_run_folder_whose_checkpoint_cannot_be_written_is_refused_before_training) {
+    char dir[64], blocked[128], want[512], metrics[128];
+    tg_tmpdir(dir, sizeof dir, "cli-rundir");
+    snprintf(blocked, sizeof blocked, "%s/checkpoint.safetensors", dir);
+    cr_assert_eq(mkdir(blocked, 0755), 0);
+    char *out;
+    int rc = tg_sh(&out, "cd '%s' && '%s/graphrun' train configs/ok.yaml --run-dir '%s' --set 'train.checkpoint={every: 5}' "
+                         "2>&1 >/dev/null", BAD, GR_BUILD_DIR, dir);
+    cr_expect_eq(rc, 1, "%s", out);
+    snprintf(want, sizeof want, "%s: is a directory; name a file, e.g. %s/checkpoint.safetensors\n", blocked, blocked);
+    cr_expect_str_eq(out, want);
+    snprintf(metrics, sizeof metrics, "%s/metrics.csv", dir);
+    struct stat st;
+    cr_expect_neq(stat(metrics, &st), 0, "the run folder was written before the checkpoint path was tried");
+    free(out);
+    tg_rmtree(dir);
 }

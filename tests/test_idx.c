@@ -1,5 +1,7 @@
-/* The IDX reader on good, truncated, lying and hostile files, raw and gzipped. */
+/* The IDX reader on good, truncated, lying and hostile files, raw and
+ * gzipped, and on files that change between their check and their read. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -7,8 +9,10 @@
 #include <zlib.h>
 
 #include "helpers.h"
+#include "runtime/config.h"
 #include "runtime/data.h"
 #include "runtime/idx.h"
+#include "runtime/train.h"
 
 static char dir[64];
 
@@ -184,5 +188,148 @@ Test(idx, the_mnist_files_when_present) {
     cr_expect_float_eq(lo, 0.0f, 0.0f);
     cr_expect_float_eq(hi, 1.0f, 1e-7f);
     gr_dataset_free(&ctx, &d);
+    gr_ctx_free(&ctx);
+}
+
+/* An IDX file of n images of side x side (pixel i of the file is i % 251). */
+static void write_images(const char *name, uint32_t n, uint32_t side, int gz) {
+    uint8_t h[20], px[4096];
+    size_t hl = header(h, 3, (uint32_t[]){n, side, side}), len = (size_t)n * side * side;
+    cr_assert_leq(len, sizeof px);
+    for (size_t i = 0; i < len; i++) px[i] = (uint8_t)(i % 251);
+    if (gz) write_gz(name, h, hl, px, len);
+    else write_file(name, h, hl, px, len);
+}
+
+Test(idx, a_file_replaced_after_its_check_is_read_as_it_was_checked) {
+    struct gr_ctx ctx;
+    cr_assert_eq(gr_ctx_init(&ctx), 0);
+    const char *names[2] = {"img", "img.gz"};
+    for (int gz = 0; gz < 2; gz++) {
+        char path[256];
+        snprintf(path, sizeof path, "%s", path_of(names[gz]));
+        write_images(names[gz], 3, 2, gz);
+        struct gr_idx x;
+        cr_assert_eq(gr_idx_open(&ctx, path, &x), 0, "%s", ctx.err);
+        /* another file, four times the data, renamed over the checked one */
+        write_images("bigger", 20, 4, gz);
+        cr_assert_eq(rename(path_of("bigger"), path), 0);
+        cr_assert_eq(gr_idx_read(&ctx, path, &x), 0, "%s", ctx.err);
+        cr_expect_eq(x.bytes, 12);
+        cr_expect_eq(x.dim[0], 3);
+        for (int i = 0; i < 12; i++) cr_expect_eq(x.data[i], i % 251);
+        gr_idx_free(&ctx, &x);
+    }
+    gr_ctx_free(&ctx);
+}
+
+Test(idx, a_file_changed_in_place_after_its_check_is_refused) {
+    struct gr_ctx ctx;
+    cr_assert_eq(gr_ctx_init(&ctx), 0);
+    char path[256];
+    snprintf(path, sizeof path, "%s", path_of("img"));
+    struct gr_idx x;
+    /* cut short: the read ends early */
+    write_images("img", 3, 2, 0);
+    cr_assert_eq(gr_idx_open(&ctx, path, &x), 0, "%s", ctx.err);
+    cr_assert_eq(truncate(path, 16 + 5), 0);
+    cr_expect_eq(gr_idx_read(&ctx, path, &x), -1);
+    cr_expect_null(x.data);
+    cr_expect(strstr(ctx.err, "img: the file changed after its header was checked: it now ends after 5 of the 12 bytes"),
+              "got: %s", ctx.err);
+    gr_idx_free(&ctx, &x);
+    /* grown: the read takes the checked 12 bytes, and notices */
+    write_images("img", 3, 2, 0);
+    cr_assert_eq(gr_idx_open(&ctx, path, &x), 0, "%s", ctx.err);
+    FILE *f = fopen(path, "ab");
+    cr_assert_not_null(f);
+    fputs("more bytes", f);
+    fclose(f);
+    cr_expect_eq(gr_idx_read(&ctx, path, &x), -1);
+    cr_expect(strstr(ctx.err, "img: the file changed while graphrun was reading it (28 bytes, then 38)"), "got: %s",
+              ctx.err);
+    gr_idx_free(&ctx, &x);
+    gr_ctx_free(&ctx);
+}
+
+/* The test hook between a session's checks and its reads: replace (rename
+ * over) or cut short the file at `target`. */
+struct swap {
+    char target[256], with[256];
+    int cut, calls;
+};
+
+static void swap_file(void *ud, const char *path) {
+    struct swap *sw = ud;
+    if (strcmp(path, sw->target) != 0) return;
+    sw->calls++;
+    if (sw->cut) cr_assert_eq(truncate(sw->target, sw->cut), 0);
+    else cr_assert_eq(rename(sw->with, sw->target), 0);
+}
+
+static void open_swapped(struct gr_ctx *ctx, struct gr_config *cfg, struct gr_session *s, struct swap *sw, int *rc) {
+    write_images("train-images", 20, 4, 0);
+    write_images("test-images", 10, 4, 0);
+    uint8_t h[8], labels[20];
+    for (int i = 0; i < 20; i++) labels[i] = (uint8_t)(i % 3);
+    size_t hl = header(h, 1, (uint32_t[]){20});
+    write_file("train-labels", h, hl, labels, 20);
+    hl = header(h, 1, (uint32_t[]){10});
+    write_file("test-labels", h, hl, labels, 10);
+    char text[2048];
+    snprintf(text, sizeof text,
+             "data:\n"
+             "  train: {images: %s/train-images, labels: %s/train-labels}\n"
+             "  test: {images: %s/test-images, labels: %s/test-labels}\n"
+             "graph:\n"
+             "  - {name: image, op: input, data: images, shape: [16]}\n"
+             "  - {name: label, op: input, data: labels}\n"
+             "  - {name: logits, op: dense, inputs: [image], units: 3}\n"
+             "  - {name: loss, op: softmax_cross_entropy, inputs: [logits, label]}\n"
+             "train: {loss: loss, optimizer: {name: sgd, lr: 0.1}, batch_size: 4, steps: 10}\n"
+             "eval: {logits: logits, batch_size: 4}\n",
+             dir, dir, dir, dir);
+    cr_assert_eq(gr_ctx_init(ctx), 0);
+    cr_assert_eq(gr_config_parse(ctx, cfg, "swap.yaml", "", text, strlen(text)), 0, "%s", ctx->err);
+    ctx->data_hook = swap_file;
+    ctx->data_hook_ud = sw;
+    struct gr_train_opts opts = {.threads = 1};
+    *rc = gr_session_open(ctx, s, cfg, &opts);
+}
+
+/* A training set swapped for one of 8x8 images after graphrun checked it
+ * against the graph's [16] input: what is read is what was checked, so no
+ * batch can be written past its buffer. */
+Test(idx, a_data_file_replaced_between_check_and_read_cannot_overrun_a_batch) {
+    struct gr_ctx ctx;
+    struct gr_config cfg;
+    struct gr_session s;
+    struct swap sw = {.cut = 0};
+    snprintf(sw.target, sizeof sw.target, "%s", path_of("train-images"));
+    snprintf(sw.with, sizeof sw.with, "%s", path_of("bigger"));
+    write_images("bigger", 20, 8, 0);
+    int rc;
+    open_swapped(&ctx, &cfg, &s, &sw, &rc);
+    cr_assert_eq(rc, 0, "%s", ctx.err);
+    cr_expect_eq(sw.calls, 1, "the hook ran between the check and the read");
+    cr_assert_eq(s.train.sample_size, 16, "the images read are not the ones checked");
+    cr_assert_eq(s.train.n, 20);
+    for (int i = 0; i < 12; i++) cr_expect(isfinite(gr_session_step(&s)));
+    cr_expect_geq(gr_session_accuracy(&s, s.test.n), 0.0);
+    gr_session_close(&s);
+    gr_config_free(&ctx, &cfg);
+    gr_ctx_free(&ctx);
+
+    /* cut short in place: refused, at the config key */
+    write_images("bigger", 20, 8, 0);
+    sw.cut = 16 + 100;
+    sw.calls = 0;
+    open_swapped(&ctx, &cfg, &s, &sw, &rc);
+    cr_expect_eq(rc, -1);
+    cr_expect(strstr(ctx.err, "swap.yaml:2:19: data.train: ") &&
+                  strstr(ctx.err, "train-images: the file changed after its header was checked"),
+              "got: %s", ctx.err);
+    gr_session_close(&s);
+    gr_config_free(&ctx, &cfg);
     gr_ctx_free(&ctx);
 }

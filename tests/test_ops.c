@@ -315,6 +315,27 @@ Test(ops, softmax_cross_entropy_sparse_and_dense) {
     teardown(&t, &h);
 }
 
+/* A class index outside [0, C) is never dropped from the mean: the loss is
+ * nan, which stops a training step and names the node. */
+Test(ops, softmax_cross_entropy_with_a_label_out_of_range_is_nan) {
+    struct tgraph t;
+    struct gr_harness h;
+    setup(&t, &h, "- {name: x, op: input, data: images, shape: [2]}\n"
+                  "- {name: l, op: input, data: labels}\n"
+                  "- {name: y, op: softmax_cross_entropy, inputs: [x, l]}\n", 2);
+    const int32_t bad[3] = {2, -1, 7};
+    for (int k = 0; k < 3; k++) {
+        tg_set(&h, 0, (float[]){0, 0, 1, 0}, 4);
+        int32_t *lab = h.in[1].data;
+        lab[0] = 0;
+        lab[1] = bad[k];
+        gr_harness_forward(&h);
+        float loss = *(const float *)h.out.data;
+        cr_expect(isnan(loss), "label %d of 2 classes gave a loss of %g", bad[k], loss);
+    }
+    teardown(&t, &h);
+}
+
 Test(ops, mean_of_all_elements) {
     struct tgraph t;
     struct gr_harness h;

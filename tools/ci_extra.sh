@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The checks CI runs after the test suite (after tools/setup.sh has run):
-#   1. the whole suite built with AddressSanitizer and UndefinedBehaviorSanitizer;
+#   1. the whole suite built with AddressSanitizer and UndefinedBehaviorSanitizer,
+#      the tests/bad corpus through the sanitized command among it;
 #   2. each libFuzzer target for FUZZ_SECONDS (default 60) from its seed corpus;
 #   3. a short training under valgrind, and a two-thread one, then eval and
 #      predict from the first one's checkpoint: no leak, no
@@ -11,7 +12,10 @@ cd "$root"
 
 bash tools/install_missing.sh ci_extra clang libclang-rt-14-dev valgrind
 
-echo "== sanitizers: the suite under ASan and UBSan"
+# The sanitized suite includes test_cli, which runs every case of tests/bad
+# through build-asan/graphrun itself (GR_BUILD_DIR): the broken-input corpus
+# under ASan and UBSan, a report failing the case.
+echo "== sanitizers: the suite (and the tests/bad corpus through the command) under ASan and UBSan"
 cmake -S . -B build-asan -DGRAPHRUN_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-asan -j "$(nproc)" >/dev/null
 ctest --test-dir build-asan --output-on-failure

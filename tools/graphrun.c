@@ -334,6 +334,16 @@ static void close_job(struct job *j) {
     memset(j, 0, sizeof *j);
 }
 
+/* What a command's session reads and holds: check and summary lay the run
+ * out without holding it; eval needs the test set and the weights, predict
+ * the weights alone. */
+static enum gr_session_mode job_mode(const struct command *c) {
+    if (!strcmp(c->name, "check") || !strcmp(c->name, "summary")) return GR_SESSION_CHECK;
+    if (!strcmp(c->name, "eval")) return GR_SESSION_EVAL;
+    if (!strcmp(c->name, "predict")) return GR_SESSION_PREDICT;
+    return GR_SESSION_TRAIN;
+}
+
 static int open_job(struct job *j, const struct cli *o, int session) {
     memset(j, 0, sizeof *j);
     if (open_ctx(&j->ctx)) return -1;
@@ -341,7 +351,7 @@ static int open_job(struct job *j, const struct cli *o, int session) {
     int rc = gr_config_load_ex(&j->ctx, &j->cfg, o->pos[0], o->sets, o->n_sets);
     j->have_cfg = 1;
     if (rc == 0 && session) {
-        struct gr_train_opts opts = {.threads = o->threads, .out = NULL};
+        struct gr_train_opts opts = {.threads = o->threads, .out = NULL, .mode = job_mode(o->cmd)};
         rc = gr_session_open(&j->ctx, &j->s, &j->cfg, &opts);
         j->have_session = 1;
         if (rc == 0 && o->checkpoint) rc = gr_checkpoint_load(&j->s, o->checkpoint, &j->ckpt_step);
@@ -630,8 +640,10 @@ static int cmd_eval(struct cli *o) {
     if (open_job(&j, o, 1)) return 1;
     struct gr_session *s = &j.s;
     int64_t n = s->test.n, c = s->g.nodes[s->logits].shape.dim[1];
-    float *probs = malloc((size_t)(n * c) * sizeof *probs);
-    int64_t *conf = calloc((size_t)(c * c), sizeof *conf);
+    size_t n_probs = 0, n_conf = 0;
+    int sizes_ok = !gr_mul_size((size_t)n, (size_t)c, &n_probs) && !gr_mul_size((size_t)c, (size_t)c, &n_conf);
+    float *probs = sizes_ok ? malloc(n_probs * sizeof *probs) : NULL;
+    int64_t *conf = sizes_ok ? calloc(n_conf, sizeof *conf) : NULL;
     if (!probs || !conf || gr_session_predict(s, s->test.images.data, n, probs)) {
         fprintf(stderr, "graphrun eval: %s\n", probs && conf ? j.ctx.err : "out of memory");
         free(probs);
@@ -702,11 +714,24 @@ static int cmd_predict(struct cli *o) {
     if (open_job(&j, o, 1)) return 1;
     struct gr_session *s = &j.s;
     int n = o->n_pos - 1;
-    int64_t size = s->test.sample_size, c = s->g.nodes[s->logits].shape.dim[1];
-    int64_t want_h = s->test.sample_rank == 2 ? s->test.sample_dim[0] : 1, want_w = s->test.sample_dim[s->test.sample_rank - 1];
+    /* an image as the graph's image input reads it: [..., H, W] exactly; a
+     * flat [N] a square image when N is a square, else any N pixels */
+    struct gr_shape img = gr_session_image_shape(s);
+    int64_t size = gr_shape_count(&img), c = s->g.nodes[s->logits].shape.dim[1], want_h = 0, want_w = 0;
+    if (img.rank >= 2) {
+        want_h = img.dim[img.rank - 2];
+        want_w = img.dim[img.rank - 1];
+    } else {
+        int64_t side = llround(sqrt((double)size));
+        if (side * side == size) want_h = want_w = side;
+    }
     uint8_t *all = malloc((size_t)(n * size));
     float *probs = malloc((size_t)(n * c) * sizeof *probs);
     int rc = all && probs ? 0 : 1;
+    if (rc == 0 && img.rank == 0) {
+        fprintf(stderr, "graphrun predict: %s: the graph has no image input\n", o->pos[0]);
+        rc = 1;
+    }
     for (int i = 0; i < n && rc == 0; i++) {
         uint8_t *px = NULL;
         int w, h;
@@ -714,9 +739,13 @@ static int cmd_predict(struct cli *o) {
         if (image_read_gray(o->pos[1 + i], &px, &w, &h, err, sizeof err)) {
             fprintf(stderr, "%s\n", err);
             rc = 1;
-        } else if ((int64_t)w * h != size || (s->test.sample_rank == 2 && (h != want_h || w != want_w))) {
-            fprintf(stderr, "%s: %dx%d pixels, but the model reads %lldx%lld images\n", o->pos[1 + i], w, h,
-                    (long long)want_w, (long long)want_h);
+        } else if ((int64_t)w * h != size || (want_h && (h != want_h || w != want_w))) {
+            if (want_h)
+                fprintf(stderr, "%s: %dx%d pixels, but the model reads %lldx%lld images\n", o->pos[1 + i], w, h,
+                        (long long)want_w, (long long)want_h);
+            else
+                fprintf(stderr, "%s: %dx%d pixels, but the model reads images of %lld pixels\n", o->pos[1 + i], w, h,
+                        (long long)size);
             rc = 1;
         } else {
             memcpy(all + (size_t)i * (size_t)size, px, (size_t)size);

@@ -88,7 +88,18 @@ struct gr_tensor {
     void *data;
 };
 
-/* Number of elements: the product of the dims (1 for rank 0). */
+/* *out = a * b for sizes a, b >= 0; returns -1 (and leaves *out) when a size
+ * is negative or the product exceeds INT64_MAX. Every product of sizes a user
+ * gives (attributes, input shapes) goes through this in infer. */
+static inline int gr_size_mul(int64_t a, int64_t b, int64_t *out) {
+    if (a < 0 || b < 0 || (a != 0 && b > INT64_MAX / a)) return -1;
+    *out = a * b;
+    return 0;
+}
+
+/* Number of elements: the product of the dims (1 for rank 0), for shapes
+ * already checked (graphrun checks every inferred shape before use; infer
+ * multiplies unchecked sizes with gr_size_mul). */
 static inline int64_t gr_shape_count(const struct gr_shape *s) {
     int64_t n = 1;
     for (int i = 0; i < s->rank; i++) n *= s->dim[i];

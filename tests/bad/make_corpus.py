@@ -242,3 +242,46 @@ write("images/maxval-0.pgm", b"P5\n4 4\n0\n" + bytes(16))
 write("images/maxval-16bit.pgm", b"P5\n4 4\n65535\n" + bytes(32))
 write("images/truncated.pgm", b"P5\n4 4\n255\n" + bytes(10))
 write("images/over-maxval.pgm", b"P2\n2 2\n15\n0 3 16 1\n")
+# ---- a missing MNIST file says how to fetch it
+data_case("data-mnist-missing", "train: {images: ../data/train-images", "data/mnist/train-images-idx3-ubyte")
+
+# ---- sizes a user gives: every product is overflow-checked (none may crash)
+case("reshape-huge-wildcard", "shape: [4, 4]}", "shape: [4294967296, 4294967296, -1]}")
+case("reshape-huge-product", "shape: [4, 4]}", "shape: [1000000000000, 1000000000000]}")
+case("input-huge-shape", "shape: [16]}", "shape: [1000000000, 1000000000, 1000000000]}")
+case("param-huge-shape", "  - {name: loss,",
+     "  - {name: w, op: param, shape: [1000000000, 1000000000, 1000000000, 1000000000, 1000000000, 1000000000]}\n"
+     "  - {name: loss,")
+case("dense-huge-units", "  - {name: logits,",
+     "  - {name: big, op: input, data: images, shape: [1000000000]}\n"
+     "  - {name: wide, op: dense, inputs: [big], units: 16777216}\n  - {name: logits,")
+case("lstm-huge-units", "num_units: 8", "num_units: 1048576")
+case("concat-huge", "  - {name: logits,",
+     "  - {name: big, op: input, data: images, shape: [1000000000, 60]}\n"
+     "  - {name: cat, op: concat, axis: 1, inputs: [big, big, big, big, big, big, big, big, big, big, big, big, big, "
+     "big, big, big]}\n  - {name: logits,")
+case("matmul-huge", "  - {name: logits,",
+     "  - {name: w, op: param, shape: [8, 1000000000]}\n"
+     "  - {name: wide, op: matmul, inputs: [last, w]}\n  - {name: logits,")
+
+# ---- labels are checked wherever they are used as class indices
+case("labels-through-reshape", "labels: ../data/train-labels", "labels: ../data/labels-out-of-range",
+     "  - {name: loss, op: softmax_cross_entropy, inputs: [logits, label]}",
+     "  - {name: label1, op: reshape, inputs: [label], shape: [1]}\n"
+     "  - {name: logits1, op: reshape, inputs: [logits], shape: [1, 3]}\n"
+     "  - {name: loss, op: softmax_cross_entropy, inputs: [logits1, label1]}",
+     "eval: {logits: logits, every: 5, samples: 8, batch_size: 4}\n", "")
+
+# ---- the evaluation target and the loss need a batch axis and the data
+case("eval-logits-param", "logits: logits,", "logits: fixed,", "  - {name: loss,",
+     "  - {name: p, op: param, shape: [4, 3]}\n  - {name: fixed, op: relu, inputs: [p]}\n  - {name: loss,")
+case("eval-logits-coincidence", "logits: logits,", "logits: biased,", "  - {name: loss,",
+     "  - {name: p, op: param, shape: [4, 3]}\n  - {name: biased, op: add, inputs: [logits, p]}\n  - {name: loss,")
+case("eval-logits-tied-to-batch", "logits: logits,", "logits: mixed,", "  - {name: loss,",
+     "  - {name: p, op: param, shape: [4, 4]}\n  - {name: mixed, op: matmul, inputs: [p, logits]}\n  - {name: loss,")
+case("loss-without-input", "loss: loss\n", "loss: decay\n", "  - {name: loss,",
+     "  - {name: p, op: param, shape: [3]}\n  - {name: decay, op: mean, inputs: [p]}\n  - {name: loss,")
+
+# ---- a checkpoint path that cannot be written is refused before training
+case("checkpoint-is-a-directory", "/tmp/graphrun-bad-corpus/ok.safetensors", "../data/a-directory")
+case("checkpoint-under-a-file", "/tmp/graphrun-bad-corpus/ok.safetensors", "../data/train-images/ckpt.safetensors")
