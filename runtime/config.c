@@ -332,7 +332,7 @@ static int apply_set(struct gr_ctx *ctx, struct gr_config *cfg, const char *spec
     memcpy(path, spec, plen);
     path[plen] = 0;
     struct gr_ydoc vdoc;
-    if (gr_yaml_parse(ctx, &vdoc, org, eq + 1, strlen(eq + 1))) {
+    if (gr_yaml_parse(ctx, &vdoc, "value", eq + 1, strlen(eq + 1))) {
         char msg[GR_ERRBUF];
         snprintf(msg, sizeof msg, "%s", ctx->err);
         return gr_fail(ctx, "%s: the value is not YAML (%s)", org, msg);

@@ -159,12 +159,9 @@ static int check_inputs(struct gr_session *s) {
         if (per != s->train.sample_size || per != s->test.sample_size) {
             struct gr_shape img = {s->train.sample_rank, {0}};
             for (int k = 0; k < img.rank; k++) img.dim[k] = s->train.sample_dim[k];
-            int line = nd->attr_line[GR_INPUT_SHAPE] ? nd->attr_line[GR_INPUT_SHAPE] : nd->line;
-            int col = nd->attr_line[GR_INPUT_SHAPE] ? nd->attr_col[GR_INPUT_SHAPE] : nd->col;
-            return gr_fail_at(s->ctx, s->cfg->path, line, col,
-                              "node '%s': shape holds %lld values per sample, but the images are %s (%lld values)",
-                              nd->name, (long long)per, gr_shape_format(&img, sh, sizeof sh),
-                              (long long)s->train.sample_size);
+            return gr_node_fail(&s->g, i, GR_INPUT_SHAPE,
+                                "shape holds %lld values per sample, but the images are %s (%lld values)",
+                                (long long)per, gr_shape_format(&img, sh, sizeof sh), (long long)s->train.sample_size);
         }
     }
     if (s->cfg->batch_size > s->train.n)

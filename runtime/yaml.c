@@ -60,6 +60,16 @@ struct gr_ynode *gr_ymap_get(const struct gr_ynode *map, const char *key) {
     return NULL;
 }
 
+const struct gr_ynode *gr_ynode_edited(const struct gr_ynode *n) {
+    if (n->origin) return n;
+    int count = n->kind == GR_Y_SCALAR ? 0 : n->kind == GR_Y_MAP ? 2 * n->n : n->n;
+    for (int i = 0; i < count; i++) {
+        const struct gr_ynode *e = gr_ynode_edited(n->items[i]);
+        if (e) return e;
+    }
+    return NULL;
+}
+
 /* ---- building the tree from events --------------------------------------- */
 
 struct anchor {

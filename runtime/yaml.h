@@ -52,6 +52,10 @@ static inline struct gr_ynode *gr_ymap_val(const struct gr_ynode *map, int i) { 
 
 const char *gr_ykind_name(enum gr_ykind k);
 
+/* `n` if an override wrote it (its origin is set), else the first node inside
+ * it an override wrote, else NULL. */
+const struct gr_ynode *gr_ynode_edited(const struct gr_ynode *n);
+
 /* Editing a document (for --set): nodes come from the document's memory. */
 struct gr_ynode *gr_ydoc_node(struct gr_ydoc *doc, enum gr_ykind kind, const char *origin);
 /* A deep copy of `src` (from any document) into `doc`, every node marked

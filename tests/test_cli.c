@@ -20,15 +20,33 @@ struct result {
     char err[4096];
 };
 
-/* Run graphrun with the space-separated `args` in tests/bad/. */
+/* Split `s` in place into arguments at spaces outside single quotes (which
+ * are dropped); returns how many, at most max - 1, argv[n] = NULL. */
+static int split_args(char *s, char **argv, int max) {
+    int n = 0;
+    char *out = s;
+    while (*s && n < max - 1) {
+        while (*s == ' ') s++;
+        if (!*s) break;
+        argv[n++] = out;
+        for (int quoted = 0; *s && (quoted || *s != ' '); s++) {
+            if (*s == '\'') quoted = !quoted;
+            else *out++ = *s;
+        }
+        if (*s) s++;
+        *out++ = 0;
+    }
+    argv[n] = NULL;
+    return n;
+}
+
+/* Run graphrun with `args` (see split_args) in tests/bad/. */
 static void run(const char *args, struct result *r) {
     char copy[1024];
     snprintf(copy, sizeof copy, "%s", args);
     char *argv[32];
-    int n = 0;
-    argv[n++] = GR_BUILD_DIR "/graphrun";
-    for (char *tok = strtok(copy, " "); tok && n < 31; tok = strtok(NULL, " ")) argv[n++] = tok;
-    argv[n] = NULL;
+    argv[0] = GR_BUILD_DIR "/graphrun";
+    split_args(copy, argv + 1, 31);
     char errfile[] = "/tmp/graphrun-cli-XXXXXX";
     int efd = mkstemp(errfile);
     cr_assert_geq(efd, 0);

@@ -396,3 +396,81 @@ Test(config, a_bad_override_is_named_in_its_error) {
         gr_ctx_free(&ctx);
     }
 }
+
+/* Open the base config with overrides through everything up to the first
+ * step; 0, or -1 with the message in `err`. */
+static int open_with(const char *const *sets, int n, char *err, size_t len) {
+    struct gr_ctx ctx;
+    cr_assert_eq(gr_ctx_init(&ctx), 0);
+    struct gr_config cfg;
+    int rc = parse_with(&ctx, &cfg, sets, n);
+    if (rc == 0) {
+        struct gr_session s;
+        struct gr_train_opts opts = {.threads = 1};
+        rc = gr_session_open(&ctx, &s, &cfg, &opts);
+        gr_session_close(&s);
+    }
+    snprintf(err, len, "%s", rc ? ctx.err : "");
+    gr_config_free(&ctx, &cfg);
+    gr_ctx_free(&ctx);
+    return rc;
+}
+
+/* An error an override causes names it, wherever it is found: the config's
+ * checks, the graph builder, shape inference, the checks against the data. */
+Test(config, an_error_an_override_causes_names_it_wherever_found) {
+    static const struct {
+        const char *sets[2];
+        const char *text;
+    } cases[] = {
+        /* shape inference, at an attribute the override wrote, or an item of it */
+        {{"graph.rows.shape=[4, 5]"},
+         "--set graph.rows.shape=[4, 5]: node 'rows': shape holds 20 values per sample, but the input has 16"},
+        {{"graph.rows.shape.1=5"}, "--set graph.rows.shape.1=5: node 'rows': shape holds 20 values per sample"},
+        /* shape inference about the node as a whole, after its inputs changed */
+        {{"graph.lstm.inputs=[image]"},
+         "--set graph.lstm.inputs=[image]: node 'lstm': input must be [batch, time, features], got [4, 16]"},
+        {{"graph.lstm.inputs.0=image"}, "--set graph.lstm.inputs.0=image: node 'lstm': input must be [batch, time"},
+        {{"graph.rows.inputs=[last]"},
+         "--set graph.rows.inputs=[last]: node 'rows': the graph has a cycle: rows -> lstm -> last -> rows"},
+        /* the check of the input's shape against the images */
+        {{"graph.rows.shape=[3, 5]", "graph.image.shape=[15]"},
+         "--set graph.image.shape=[15]: node 'image': shape holds 15 values per sample, but the images are [4, 4]"},
+        /* duplicate names, whichever of the two the override wrote */
+        {{"graph.last.name=rows"}, "--set graph.last.name=rows: node name 'rows' is already used at line 7"},
+        {{"graph.rows.name=last"}, "--set graph.rows.name=last: node name 'last' is also used at line 9"},
+        {{"graph.rows.name=x", "graph.last.name=x"},
+         "--set graph.last.name=x: node name 'x' is already used by --set graph.rows.name=x"},
+        {{"graph.last={name: rows, op: slice, inputs: [lstm], axis: 1, index: -1}"},
+         "--set graph.last={name: rows, op: slice, inputs: [lstm], axis: 1, index: -1}: node name 'rows' is already "
+         "used at line 7"},
+        /* bad values inside a mapping the override wrote */
+        {{"train.optimizer={name: adam, lr: fast}"},
+         "--set train.optimizer={name: adam, lr: fast}: train.optimizer.lr: expected a number in [0, 1000], got 'fast'"},
+        {{"graph.lstm={name: lstm, op: lstm, inputs: [rows], num_units: {n: 8}}"},
+         "--set graph.lstm={name: lstm, op: lstm, inputs: [rows], num_units: {n: 8}}: node 'lstm': num_units: expected "
+         "an integer in [1, 1048576], got a mapping"},
+        {{"data.train={images: tr-img, labels: tr-lab, limit: {n: 1}}"},
+         "--set data.train={images: tr-img, labels: tr-lab, limit: {n: 1}}: data.train.limit: expected "},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char err[1024];
+        int n = cases[i].sets[1] ? 2 : 1;
+        cr_expect_eq(open_with(cases[i].sets, n, err, sizeof err), -1, "%s was accepted", cases[i].sets[n - 1]);
+        cr_expect(strstr(err, cases[i].text) == err, "%s\n  expected: %s\n  got:      %s", cases[i].sets[n - 1],
+                  cases[i].text, err);
+    }
+}
+
+/* A message is one line, whatever a user put in a name or a value. */
+Test(config, control_characters_in_a_message_are_escaped) {
+    char err[1024];
+    const char *set = "train.steps=[1,\n 2";
+    cr_expect_eq(open_with(&set, 1, err, sizeof err), -1);
+    cr_expect(strstr(err, "--set train.steps=[1,\\n 2: the value is not YAML (value:3:1: ") == err, "got: %s", err);
+    char text[4096];
+    with_line(text, sizeof text, 13, "  \"lo\\tss\\r\\nx\": loss");
+    cr_expect_eq(open_config(text, err, sizeof err), -1);
+    cr_expect_str_eq(err, "test.yaml:13:3: unknown key 'lo\\tss\\r\\nx' in train (expected one of: loss, optimizer, "
+                          "batch_size, steps, epochs, seed, threads, checkpoint, log_every)");
+}
