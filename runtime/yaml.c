@@ -316,6 +316,18 @@ int gr_yaml_parse(struct gr_ctx *ctx, struct gr_ydoc *doc, const char *file, con
     memset(doc, 0, sizeof *doc);
     doc->ctx = ctx;
     doc->file = file;
+    /* The text is handed over as UTF-8, so libyaml does not look for a
+     * byte-order mark itself: skip UTF-8's, refuse the others' encodings. */
+    const unsigned char *u = (const unsigned char *)text;
+    if (len >= 3 && u[0] == 0xef && u[1] == 0xbb && u[2] == 0xbf) {
+        text += 3;
+        len -= 3;
+    } else if (len >= 2 && ((u[0] == 0xfe && u[1] == 0xff) || (u[0] == 0xff && u[1] == 0xfe) ||
+                            (len >= 4 && u[0] == 0 && u[1] == 0 && u[2] == 0xfe && u[3] == 0xff))) {
+        int utf32 = u[0] == 0 || (len >= 4 && u[2] == 0 && u[3] == 0);
+        return gr_fail_at(ctx, file, 1, 1, "the file is %s (it starts with a %s byte-order mark); save it as UTF-8",
+                          utf32 ? "UTF-32" : "UTF-16", utf32 ? "UTF-32" : "UTF-16");
+    }
     struct builder b = {.ctx = ctx, .doc = doc};
     if (!yaml_parser_initialize(&b.parser)) return gr_fail(ctx, "%s: cannot initialise the YAML parser", file);
     yaml_parser_set_input_string(&b.parser, (const unsigned char *)text, len);

@@ -115,10 +115,14 @@ Test(cli, every_case_in_the_corpus, .timeout = 300) {
     cr_expect_geq(cases, 40);
 }
 
-Test(cli, the_valid_base_config_passes_check) {
-    struct result r;
-    run("check configs/ok.yaml", &r);
-    cr_expect(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "status %d: %s", r.status, r.err);
+Test(cli, the_valid_configs_pass_check) {
+    /* the base; with a UTF-8 byte-order mark */
+    const char *ok[] = {"check configs/ok.yaml", "check configs/ok-bom.yaml"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        struct result r;
+        run(ok[i], &r);
+        cr_expect(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s: status %d: %s", ok[i], r.status, r.err);
+    }
 }
 
 Test(cli, bad_checkpoints_are_refused_with_one_line, .timeout = 120) {

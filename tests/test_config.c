@@ -474,3 +474,36 @@ Test(config, control_characters_in_a_message_are_escaped) {
     cr_expect_str_eq(err, "test.yaml:13:3: unknown key 'lo\\tss\\r\\nx' in train (expected one of: loss, optimizer, "
                           "batch_size, steps, epochs, seed, threads, checkpoint, log_every)");
 }
+
+/* Byte-order marks: UTF-8's is skipped, UTF-16's and UTF-32's refused. */
+Test(config, a_utf8_byte_order_mark_is_skipped_others_refused) {
+    char text[4096], marked[4200], err[1024];
+    with_line(text, sizeof text, 0, NULL);
+    snprintf(marked, sizeof marked, "\xef\xbb\xbf%s", text);
+    cr_expect_eq(open_config(marked, err, sizeof err), 0, "%s", err);
+    /* and positions are the file's: line 15 is still line 15 */
+    with_line(text, sizeof text, 15, "  batch_size: 0");
+    snprintf(marked, sizeof marked, "\xef\xbb\xbf%s", text);
+    cr_expect_eq(open_config(marked, err, sizeof err), -1);
+    cr_expect(strstr(err, "test.yaml:15:15: train.batch_size: expected an integer in [1, 1048576], got 0"), "%s", err);
+    static const struct {
+        const char *mark;
+        size_t len;
+        const char *name;
+    } others[] = {{"\xff\xfe", 2, "UTF-16"}, {"\xfe\xff", 2, "UTF-16"}, {"\xff\xfe\0\0", 4, "UTF-32"},
+                  {"\0\0\xfe\xff", 4, "UTF-32"}};
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+        struct gr_ctx ctx;
+        cr_assert_eq(gr_ctx_init(&ctx), 0);
+        memcpy(marked, others[i].mark, others[i].len);
+        memcpy(marked + others[i].len, "d\0a\0", 4);
+        struct gr_config cfg;
+        cr_expect_eq(gr_config_parse(&ctx, &cfg, "test.yaml", tmpdir, marked, others[i].len + 4), -1);
+        char want[128];
+        snprintf(want, sizeof want, "test.yaml:1:1: the file is %s (it starts with a %s byte-order mark); save it as UTF-8",
+                 others[i].name, others[i].name);
+        cr_expect_str_eq(ctx.err, want);
+        gr_config_free(&ctx, &cfg);
+        gr_ctx_free(&ctx);
+    }
+}

@@ -161,3 +161,9 @@ data_case("data-count-mismatch", "labels: ../data/train-labels", "data/labels-19
 data_case("data-label-out-of-range", "labels: ../data/train-labels", "data/labels-out-of-range")
 data_case("data-labels-rank-2", "labels: ../data/train-labels", "data/labels-rank2")
 case("data-image-shape", "shape: [16]}", "shape: [15]}", "shape: [4, 4]}", "shape: [3, 5]}")
+
+# ---- encodings: a UTF-8 byte-order mark is skipped, UTF-16 and UTF-32 refused
+write("configs/ok-bom.yaml", ("\ufeff" + BASE).encode("utf-8"))
+write("configs/bom-zero-batch.yaml", ("\ufeff" + BASE.replace("batch_size: 4", "batch_size: 0", 1)).encode("utf-8"))
+write("configs/bom-utf16.yaml", BASE.encode("utf-16"))
+write("configs/bom-utf32.yaml", BASE.encode("utf-32"))
