@@ -198,7 +198,7 @@ static int read_optimizer(struct gr_ctx *ctx, struct gr_config *cfg, const struc
         return -1;
     const struct gr_ynode *lr = need(ctx, cfg, o, "lr", "train.optimizer");
     if (!lr || gr_read_float(ctx, F, lr, 0.0, 1e3, "train.optimizer.lr", &c->lr)) return -1;
-    if (c->lr <= 0) return gr_fail_node(ctx, F, lr, "train.optimizer.lr: must be above 0, got %s", lr->str);
+    if (c->lr <= 0) return gr_fail_node(ctx, F, lr, "train.optimizer.lr: expected a number in (0, 1000], got %s", lr->str);
     c->momentum = 0.0;
     c->beta1 = 0.9;
     c->beta2 = 0.999;
@@ -212,7 +212,8 @@ static int read_optimizer(struct gr_ctx *ctx, struct gr_config *cfg, const struc
         return -1;
     if ((v = gr_ymap_get(o, "epsilon"))) {
         if (gr_read_float(ctx, F, v, 0.0, 1.0, "train.optimizer.epsilon", &c->eps)) return -1;
-        if (c->eps <= 0) return gr_fail_node(ctx, F, v, "train.optimizer.epsilon: must be above 0, got %s", v->str);
+        if (c->eps <= 0)
+            return gr_fail_node(ctx, F, v, "train.optimizer.epsilon: expected a number in (0, 1], got %s", v->str);
     }
     return 0;
 }
@@ -315,6 +316,42 @@ int gr_config_load_plugins(struct gr_ctx *ctx, const struct gr_config *cfg) {
     return 0;
 }
 
+/* An override's PATH: keys and node names joined by single dots. */
+static int check_path(struct gr_ctx *ctx, const char *org, const char *path) {
+    size_t n = strlen(path);
+    if (n == 0) return gr_fail(ctx, "%s: no path before '=' (expected PATH=VALUE, e.g. train.optimizer.lr=0.001)", org);
+    if (path[0] == '.' || path[n - 1] == '.' || strstr(path, ".."))
+        return gr_fail(ctx, "%s: the path '%s' has an empty part (a path is keys and node names joined by single dots, "
+                            "e.g. train.optimizer.lr)", org, path);
+    return 0;
+}
+
+/* Item `part` of list `seq`: by node name (as in the graph) or by index;
+ * -1 with a message naming `walked` (the path up to the list). */
+static int find_item(struct gr_ctx *ctx, const char *org, const struct gr_ynode *seq, const char *part,
+                     const char *walked) {
+    const char *names[512];
+    int n_names = 0;
+    for (int i = 0; i < seq->n; i++) {
+        const struct gr_ynode *nm = gr_ymap_get(seq->items[i], "name");
+        if (!nm || nm->kind != GR_Y_SCALAR) continue;
+        if (strcmp(nm->str, part) == 0) return i;
+        if (n_names < 512) names[n_names++] = nm->str;
+    }
+    char *end;
+    long idx = strtol(part, &end, 10);
+    if (part[0] >= '0' && part[0] <= '9' && !*end) {
+        if (idx < seq->n) return (int)idx;
+        return gr_fail(ctx, "%s: index %s is out of range for %s (%d item%s)", org, part, walked, seq->n,
+                       seq->n == 1 ? "" : "s");
+    }
+    if (n_names == 0)
+        return gr_fail(ctx, "%s: %s is a list without named items: give an index, not '%s'", org, walked, part);
+    const char *near = gr_closest(part, names, n_names);
+    return gr_fail(ctx, "%s: no node '%s' in %s%s%s%s", org, part, walked, near ? " (did you mean '" : "",
+                   near ? near : "", near ? "'?)" : "");
+}
+
 /* One --set PATH=VALUE: VALUE is YAML; PATH walks mappings by key and the
  * graph (or any list) by node name or index. A missing mapping key is
  * created, so the override is then validated like the file. */
@@ -325,12 +362,13 @@ static int apply_set(struct gr_ctx *ctx, struct gr_config *cfg, const char *spec
     const char *org = keep_origin(cfg, origin);
     if (!org) return -1;
     const char *eq = strchr(spec, '=');
-    if (!eq || eq == spec) return gr_fail(ctx, "%s: expected PATH=VALUE, e.g. train.optimizer.lr=0.001", org);
+    if (!eq) return gr_fail(ctx, "%s: expected PATH=VALUE, e.g. train.optimizer.lr=0.001", org);
     char path[256];
     size_t plen = (size_t)(eq - spec);
     if (plen >= sizeof path) return gr_fail(ctx, "%s: path too long", org);
     memcpy(path, spec, plen);
     path[plen] = 0;
+    if (check_path(ctx, org, path)) return -1;
     struct gr_ydoc vdoc;
     if (gr_yaml_parse(ctx, &vdoc, "value", eq + 1, strlen(eq + 1))) {
         char msg[GR_ERRBUF];
@@ -351,25 +389,8 @@ static int apply_set(struct gr_ctx *ctx, struct gr_config *cfg, const char *spec
         if (cur->kind == GR_Y_SCALAR)
             return gr_fail(ctx, "%s: '%s' is a value, not a section", org, walked[0] ? walked : "(root)");
         if (cur->kind == GR_Y_SEQ) {
-            /* a list: by node name (graph) or by index */
-            int found = -1;
-            char *end;
-            long idx = strtol(part, &end, 10);
-            if (*part && !*end && idx >= 0 && idx < cur->n) found = (int)idx;
-            const char *names[512];
-            int n_names = 0;
-            for (int i = 0; i < cur->n && found < 0; i++) {
-                const struct gr_ynode *nm = gr_ymap_get(cur->items[i], "name");
-                if (nm && nm->kind == GR_Y_SCALAR) {
-                    if (strcmp(nm->str, part) == 0) found = i;
-                    if (n_names < 512) names[n_names++] = nm->str;
-                }
-            }
-            if (found < 0) {
-                const char *near = gr_closest(part, names, n_names);
-                return gr_fail(ctx, "%s: no node '%s' in %s%s%s%s", org, part, walked, near ? " (did you mean '" : "",
-                               near ? near : "", near ? "'?)" : "");
-            }
+            int found = find_item(ctx, org, cur, part, walked);
+            if (found < 0) return -1;
             if (!next) {
                 cur->items[found] = value;
                 return 0;

@@ -193,10 +193,14 @@ static int takes(const struct command *c, const char *opt) {
     return 0;
 }
 
+/* Decimal digits (an optional sign) within [lo, hi]; the same rule as the
+ * config's integers. */
 static int parse_int(const char *s, int lo, int hi, int *out) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi) return -1;
+    const char *p = s + (*s == '-' || *s == '+');
+    if (!*p || strspn(p, "0123456789") != strlen(p)) return -1;
+    errno = 0;
+    long v = strtol(s, NULL, 10);
+    if (errno == ERANGE || v < lo || v > hi) return -1;
     *out = (int)v;
     return 0;
 }
@@ -263,7 +267,7 @@ static int parse(const struct command *c, int argc, char **argv, struct cli *o) 
         else if (!strcmp(a, "--epochs")) num = &o->epochs, hi = 1000;
         else if (!strcmp(a, "--eval-repeats")) num = &o->eval_repeats, hi = 100;
         if (num && parse_int(v, lo, hi, num)) {
-            fprintf(stderr, "graphrun %s: %s needs a number from %d to %d\n", c->name, a, lo, hi);
+            fprintf(stderr, "graphrun %s: %s: expected an integer in [%d, %d], got '%s'\n", c->name, a, lo, hi, v);
             return 2;
         }
     }
