@@ -425,8 +425,13 @@ int gr_config_parse_ex(struct gr_ctx *ctx, struct gr_config *cfg, const char *na
     if (!cfg->doc.root) return gr_fail(ctx, "%s: the config is empty", name);
     if (n_sets && cfg->doc.root->kind != GR_Y_MAP)
         return gr_need_kind(ctx, F, cfg->doc.root, GR_Y_MAP, "config");
-    for (int i = 0; i < n_sets; i++)
+    for (int i = 0; i < n_sets; i++) {
         if (apply_set(ctx, cfg, sets[i])) return -1;
+        /* the budget the file has holds for the tree the overrides make */
+        if (gr_ynode_count(cfg->doc.root, GR_YAML_MAX_NODES) > GR_YAML_MAX_NODES)
+            return gr_fail(ctx, "%s: the config would have more than %d YAML nodes", cfg->origins->s,
+                           GR_YAML_MAX_NODES);
+    }
     /* the text a checkpoint and a run folder keep: the file itself, or, with
      * overrides, the tree as they left it */
     if (n_sets == 0) {

@@ -116,8 +116,8 @@ Test(cli, every_case_in_the_corpus, .timeout = 300) {
 }
 
 Test(cli, the_valid_configs_pass_check) {
-    /* the base; with a UTF-8 byte-order mark */
-    const char *ok[] = {"check configs/ok.yaml", "check configs/ok-bom.yaml"};
+    /* the base; with a UTF-8 byte-order mark; sharing a node through a merge key */
+    const char *ok[] = {"check configs/ok.yaml", "check configs/ok-bom.yaml", "check configs/ok-merge.yaml"};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         struct result r;
         run(ok[i], &r);

@@ -525,3 +525,169 @@ Test(config, a_utf8_byte_order_mark_is_skipped_others_refused) {
         gr_ctx_free(&ctx);
     }
 }
+
+/* A config with `relus` relu nodes chained between 'last' and 'logits'
+ * (eight YAML nodes each), malloc'd. */
+static char *chain_config(int relus) {
+    size_t len = 4096 + (size_t)relus * 64, used = 0;
+    char *text = malloc(len);
+    cr_assert_not_null(text);
+    for (int i = 0; i < N_BASE; i++) {
+        if (i + 1 == 10) {
+            for (int r = 0; r < relus; r++) {
+                char prev[16];
+                snprintf(prev, sizeof prev, "r%d", r - 1);
+                used += (size_t)snprintf(text + used, len - used, "  - {name: r%d, op: relu, inputs: [%s]}\n", r,
+                                         r ? prev : "last");
+            }
+            used += (size_t)snprintf(text + used, len - used,
+                                     "  - {name: logits, op: dense, inputs: [r%d], units: 3}\n", relus - 1);
+            continue;
+        }
+        used += (size_t)snprintf(text + used, len - used, "%s\n", base[i]);
+    }
+    return text;
+}
+
+/* The documented budget of 100,000 YAML nodes is what a config may hold
+ * (it once ran out at half that, when the run's copy of the tree was
+ * counted too), and going over it is an error with a position. */
+Test(config, the_node_budget_is_100000_and_located, .timeout = 120) {
+    char err[1024];
+    char *text = chain_config(11000); /* about 88,000 nodes */
+    cr_expect_eq(open_config(text, err, sizeof err), 0, "%s", err);
+    /* with an override too: the run's copy and the edit stay within it */
+    struct gr_ctx ctx;
+    cr_assert_eq(gr_ctx_init(&ctx), 0);
+    struct gr_config cfg;
+    const char *set = "train.steps=12";
+    cr_expect_eq(gr_config_parse_ex(&ctx, &cfg, "test.yaml", tmpdir, text, strlen(text), &set, 1), 0, "%s", ctx.err);
+    gr_config_free(&ctx, &cfg);
+    /* an override that takes the tree over the budget is named */
+    char *list = malloc(300000);
+    cr_assert_not_null(list);
+    size_t used = (size_t)snprintf(list, 300000, "train.pad=[0");
+    for (int i = 0; i < 20000; i++) used += (size_t)snprintf(list + used, 300000 - used, ",0");
+    snprintf(list + used, 300000 - used, "]");
+    const char *big = list;
+    cr_expect_eq(gr_config_parse_ex(&ctx, &cfg, "test.yaml", tmpdir, text, strlen(text), &big, 1), -1);
+    cr_expect(strstr(ctx.err, ": the config would have more than 100000 YAML nodes") && strncmp(ctx.err, "--set train.pad=[0,0,", 21) == 0,
+              "%.200s", ctx.err);
+    gr_config_free(&ctx, &cfg);
+    gr_ctx_free(&ctx);
+    free(list);
+    free(text);
+    /* over the budget in the file: the position of the first node too many */
+    text = chain_config(12600);
+    cr_expect_eq(open_config(text, err, sizeof err), -1);
+    cr_expect(strstr(err, "test.yaml:") == err && strstr(err, ": document too large: more than 100000 YAML nodes"),
+              "%s", err);
+    int line = 0, col = 0;
+    cr_expect_eq(sscanf(err, "test.yaml:%d:%d:", &line, &col), 2, "%s", err);
+    cr_expect(line > 12000 && col > 0, "%s", err);
+    free(text);
+}
+
+/* Parse YAML text into `doc` (asserts). */
+static void parse_yaml(struct gr_ctx *ctx, struct gr_ydoc *doc, const char *text) {
+    cr_assert_eq(gr_yaml_parse(ctx, doc, "m.yaml", text, strlen(text)), 0, "%s", ctx->err);
+}
+
+static const char *scalar_at(const struct gr_ynode *root, const char *map, const char *key) {
+    const struct gr_ynode *m = gr_ymap_get(root, map), *v = m ? gr_ymap_get(m, key) : NULL;
+    return v && v->kind == GR_Y_SCALAR ? v->str : NULL;
+}
+
+/* YAML 1.1 merge keys: <<: *a and <<: [*a, *b]; the mapping's own keys win
+ * wherever they stand, then earlier merged mappings over later ones. */
+Test(config, merge_keys_merge_mappings) {
+    struct gr_ctx ctx;
+    cr_assert_eq(gr_ctx_init(&ctx), 0);
+    struct gr_ydoc doc;
+    parse_yaml(&ctx, &doc,
+               "a: &a {x: 1, y: 2}\n"
+               "b: &b {y: 3, z: 4}\n"
+               "c: {<<: [*a, *b], x: 9}\n"
+               "d:\n  w: 0\n  <<: *b\n  y: 5\n"
+               "e: {<<: {v: 7}, '<<': quoted}\n"
+               "f: &f {<<: *a, k: 1}\n"
+               "g: {<<: *f}\n");
+    const struct gr_ynode *r = doc.root;
+    cr_expect_str_eq(scalar_at(r, "c", "x"), "9");
+    cr_expect_str_eq(scalar_at(r, "c", "y"), "2");
+    cr_expect_str_eq(scalar_at(r, "c", "z"), "4");
+    cr_expect_eq(gr_ymap_get(r, "c")->n, 3);
+    cr_expect_str_eq(scalar_at(r, "d", "w"), "0");
+    cr_expect_str_eq(scalar_at(r, "d", "y"), "5");
+    cr_expect_str_eq(scalar_at(r, "d", "z"), "4");
+    cr_expect_eq(gr_ymap_get(r, "d")->n, 3);
+    /* a quoted '<<' is an ordinary key */
+    cr_expect_str_eq(scalar_at(r, "e", "v"), "7");
+    cr_expect_str_eq(scalar_at(r, "e", "<<"), "quoted");
+    /* merges nest: g has f's keys, f's merged ones included */
+    cr_expect_str_eq(scalar_at(r, "g", "x"), "1");
+    cr_expect_str_eq(scalar_at(r, "g", "k"), "1");
+    gr_yaml_free(&doc);
+    static const struct {
+        const char *text, *err;
+    } bad[] = {
+        {"a: {<<: 5}\n", "m.yaml:1:9: merge key '<<': expected a mapping or a list of mappings (e.g. <<: *defaults), got a scalar"},
+        {"a: &a {x: 1}\nb: {<<: [*a, [1]]}\n", "m.yaml:2:14: merge key '<<': expected a mapping or a list of mappings (e.g. <<: *defaults), got a list in the list"},
+        {"a: &a {x: 1}\nb: {<<: *a, <<: *a}\n", "m.yaml:2:13: duplicate merge key '<<' (list the mappings instead: <<: [*a, *b])"},
+        {"a: &a {x: 1}\nb: {<<: *a, x: 2, x: 3}\n", "m.yaml:2:19: duplicate key 'x' (first given at line 2)"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_expect_eq(gr_yaml_parse(&ctx, &doc, "m.yaml", bad[i].text, strlen(bad[i].text)), -1, "%s", bad[i].text);
+        cr_expect_str_eq(ctx.err, bad[i].err);
+    }
+    gr_ctx_free(&ctx);
+}
+
+/* A config that shares blocks through merge keys is the config written out;
+ * a mistake in a shared block points where the block is written. */
+Test(config, a_config_shares_blocks_through_merge_keys) {
+    char text[4096], err[1024];
+    with_lines(text, sizeof text, 8, "  - &rnn {name: lstm, op: lstm, inputs: [rows], num_units: 8}\n"
+                                     "  - {<<: *rnn, name: lstm2, inputs: [lstm]}",
+               9, "  - {name: last, op: slice, inputs: [lstm2], axis: 1, index: -1}");
+    struct gr_ctx ctx;
+    cr_assert_eq(gr_ctx_init(&ctx), 0);
+    struct gr_config cfg;
+    cr_assert_eq(gr_config_parse(&ctx, &cfg, "test.yaml", tmpdir, text, strlen(text)), 0, "%s", ctx.err);
+    struct gr_session s;
+    struct gr_train_opts opts = {.threads = 1};
+    cr_assert_eq(gr_session_open(&ctx, &s, &cfg, &opts), 0, "%s", ctx.err);
+    const struct gr_node *l2 = &s.g.nodes[gr_graph_find(&s.g, "lstm2")];
+    cr_expect_str_eq(l2->op->name, "lstm");
+    cr_expect_eq(l2->shape.dim[2], 8);
+    cr_expect_str_eq(s.g.nodes[l2->in[0]].name, "lstm");
+    /* the run's config holds the merged nodes, no '<<' */
+    cr_expect(strstr(cfg.run_text, "{name: lstm2, inputs: [lstm], op: lstm, num_units: 8}"), "%s", cfg.run_text);
+    gr_session_close(&s);
+    gr_config_free(&ctx, &cfg);
+    gr_ctx_free(&ctx);
+    with_lines(text, sizeof text, 8, "  - &rnn {name: lstm, op: lstm, inputs: [rows], num_units: 0}\n"
+                                     "  - {<<: *rnn, name: lstm2, inputs: [lstm]}",
+               9, "  - {name: last, op: slice, inputs: [lstm2], axis: 1, index: -1}");
+    cr_expect_eq(open_config(text, err, sizeof err), -1);
+    cr_expect_str_eq(err, "test.yaml:8:60: node 'lstm': num_units: expected an integer in [1, 1048576], got 0");
+}
+
+/* Aliases cannot nest a tree deeper than the text may. */
+Test(config, aliases_keep_the_depth_limit) {
+    char text[4096];
+    size_t used = (size_t)snprintf(text, sizeof text, "a: &a ");
+    for (int i = 0; i < 40; i++) text[used++] = '[';
+    for (int i = 0; i < 40; i++) text[used++] = ']';
+    used += (size_t)snprintf(text + used, sizeof text - used, "\nb: ");
+    for (int i = 0; i < 30; i++) text[used++] = '[';
+    used += (size_t)snprintf(text + used, sizeof text - used, "*a");
+    for (int i = 0; i < 30; i++) text[used++] = ']';
+    snprintf(text + used, sizeof text - used, "\n");
+    struct gr_ctx ctx;
+    cr_assert_eq(gr_ctx_init(&ctx), 0);
+    struct gr_ydoc doc;
+    cr_expect_eq(gr_yaml_parse(&ctx, &doc, "m.yaml", text, strlen(text)), -1);
+    cr_expect_str_eq(ctx.err, "m.yaml:2:34: nesting deeper than 64 levels (after expanding aliases)");
+    gr_ctx_free(&ctx);
+}
