@@ -81,9 +81,38 @@ static int set_absolute(struct gr_ctx *ctx, struct gr_ydoc *doc, struct gr_ynode
     if (!v || v->kind != GR_Y_SCALAR) return 0;
     char *abs = absolute(ctx, resolved);
     if (!abs) return -1;
+    /* a folder named in another encoding than UTF-8 cannot be written into
+     * YAML: the path stays as written there */
+    if (!gr_yaml_text_ok(abs)) {
+        gr_free(ctx, abs);
+        return 0;
+    }
     struct gr_ynode *n = gr_ydoc_scalar(doc, abs, v->origin);
     gr_free(ctx, abs);
     return n ? gr_ymap_set(doc, map, key, n, v->origin) : -1;
+}
+
+/* Copy `s` into a YAML comment at `p` (room for 4 bytes per byte of `s`):
+ * what YAML reads as a line break (\n, \r, NEL, LS, PS), other control
+ * characters and bytes that are not UTF-8 are escaped as in C. Returns the
+ * end. */
+static char *comment_text(char *p, const char *s) {
+    unsigned long cp;
+    for (int n; *s; s += n) {
+        n = gr_yaml_char(s, &cp);
+        if (n && cp >= 0x20 && cp != 0x7f && cp != 0x85 && cp != 0x2028 && cp != 0x2029) {
+            memcpy(p, s, (size_t)n);
+            p += n;
+        } else if (n > 1) {
+            p += sprintf(p, "\\u%04lx", cp);
+        } else {
+            n = 1;
+            p += *s == '\n' ? sprintf(p, "\\n") : *s == '\r' ? sprintf(p, "\\r")
+                                                : sprintf(p, "\\x%02x", (unsigned char)*s);
+        }
+    }
+    *p = 0;
+    return p;
 }
 
 /* cfg->run_text: the effective tree, emitted, with the data files', the
@@ -109,6 +138,10 @@ static int make_run_text(struct gr_ctx *ctx, struct gr_config *cfg) {
         if (strchr(cfg->plugins[i], '/')) {
             char *abs = absolute(ctx, cfg->plugins[i]);
             if (!abs) return -1;
+            if (!gr_yaml_text_ok(abs)) {
+                gr_free(ctx, abs);
+                continue;
+            }
             plugins->items[i] = gr_ydoc_scalar(doc, abs, NULL);
             gr_free(ctx, abs);
             if (!plugins->items[i]) return -1;
@@ -121,18 +154,21 @@ static int make_run_text(struct gr_ctx *ctx, struct gr_config *cfg) {
     size_t olen;
     if (gr_yaml_emit(ctx, root, &out, &olen)) return -1;
     /* a first line saying where it came from: the file and its overrides in
-     * order (cfg->origins holds them newest first) */
-    size_t hlen = strlen(cfg->path) + 64;
+     * order (cfg->origins holds them newest first), each escaped so that it
+     * stays inside the comment */
+    size_t hlen = 4 * strlen(cfg->path) + 64;
     int n_sets = 0;
-    for (const struct gr_str_list *o = cfg->origins; o; o = o->next, n_sets++) hlen += strlen(o->s) + 4;
+    for (const struct gr_str_list *o = cfg->origins; o; o = o->next, n_sets++) hlen += 4 * strlen(o->s) + 4;
     cfg->run_text = gr_alloc(ctx, hlen + olen + 1);
     if (cfg->run_text) {
         char *p = cfg->run_text;
-        p += sprintf(p, "# the effective config of this run: %s", cfg->path);
+        p += sprintf(p, "# the effective config of this run: ");
+        p = comment_text(p, cfg->path);
         for (int i = n_sets - 1; i >= 0; i--) {
             const struct gr_str_list *o = cfg->origins;
             for (int k = 0; k < i; k++) o = o->next;
-            p += sprintf(p, "%s%s", i == n_sets - 1 ? " with " : " ", o->s);
+            p += sprintf(p, "%s", i == n_sets - 1 ? " with " : " ");
+            p = comment_text(p, o->s);
         }
         p += sprintf(p, "; paths made absolute\n");
         memcpy(p, out, olen + 1);
@@ -320,6 +356,8 @@ int gr_config_load_plugins(struct gr_ctx *ctx, const struct gr_config *cfg) {
 static int check_path(struct gr_ctx *ctx, const char *org, const char *path) {
     size_t n = strlen(path);
     if (n == 0) return gr_fail(ctx, "%s: no path before '=' (expected PATH=VALUE, e.g. train.optimizer.lr=0.001)", org);
+    if (!gr_yaml_text_ok(path) || strpbrk(path, "\t\r\n"))
+        return gr_fail(ctx, "%s: the path holds a control character or is not UTF-8", org);
     if (path[0] == '.' || path[n - 1] == '.' || strstr(path, ".."))
         return gr_fail(ctx, "%s: the path '%s' has an empty part (a path is keys and node names joined by single dots, "
                             "e.g. train.optimizer.lr)", org, path);

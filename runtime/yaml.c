@@ -61,6 +61,31 @@ struct gr_ynode *gr_ymap_get(const struct gr_ynode *map, const char *key) {
     return NULL;
 }
 
+int gr_yaml_char(const char *s, unsigned long *cp) {
+    const unsigned char *u = (const unsigned char *)s;
+    int len = u[0] < 0x80 ? 1 : (u[0] & 0xe0) == 0xc0 ? 2 : (u[0] & 0xf0) == 0xe0 ? 3 : (u[0] & 0xf8) == 0xf0 ? 4 : 0;
+    if (!len) return 0;
+    unsigned long v = len == 1 ? u[0] : u[0] & (0x7fu >> len);
+    for (int i = 1; i < len; i++) {
+        if ((u[i] & 0xc0) != 0x80) return 0;
+        v = v << 6 | (u[i] & 0x3fu);
+    }
+    /* shortest form only, and the characters libyaml's reader accepts */
+    static const unsigned long least[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (v < least[len]) return 0;
+    int ok = v == 0x09 || v == 0x0a || v == 0x0d || (v >= 0x20 && v <= 0x7e) || v == 0x85 ||
+             (v >= 0xa0 && v <= 0xd7ff) || (v >= 0xe000 && v <= 0xfffd) || (v >= 0x10000 && v <= 0x10ffff);
+    *cp = v;
+    return ok ? len : 0;
+}
+
+int gr_yaml_text_ok(const char *s) {
+    unsigned long cp;
+    for (int n; *s; s += n)
+        if (!(n = gr_yaml_char(s, &cp))) return 0;
+    return 1;
+}
+
 size_t gr_ynode_count(const struct gr_ynode *n, size_t limit) {
     size_t total = 1;
     int count = n->kind == GR_Y_SCALAR ? 0 : n->kind == GR_Y_MAP ? 2 * n->n : n->n;
@@ -593,27 +618,38 @@ static int sink_write(void *data, unsigned char *buffer, size_t size) {
     return 1;
 }
 
-static int emit_node(yaml_emitter_t *e, const struct gr_ynode *n, int depth) {
+/* A scalar is written plain when it was plain and libyaml can write it so;
+ * otherwise quoted, and then it reads back as quoted. Either way the text
+ * reads back as a tree that is written as the same text again: a string that
+ * cannot be plain is quoted whatever its flag said. A key '<<' is quoted, as
+ * plain it would be read back as a merge key. */
+static int emit_scalar(yaml_emitter_t *e, const struct gr_ynode *n, int is_key) {
+    yaml_event_t ev;
+    int plain = !n->quoted && !(is_key && strcmp(n->str, "<<") == 0);
+    return yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)n->str, (int)strlen(n->str), plain, 1,
+                                        YAML_ANY_SCALAR_STYLE) &&
+           yaml_emitter_emit(e, &ev);
+}
+
+static int emit_node(yaml_emitter_t *e, const struct gr_ynode *n, int depth, int is_key) {
     yaml_event_t ev;
     int ok;
     switch (n->kind) {
     case GR_Y_SCALAR:
-        ok = yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)n->str, (int)strlen(n->str), !n->quoted, 1,
-                                          n->quoted ? YAML_DOUBLE_QUOTED_SCALAR_STYLE : YAML_ANY_SCALAR_STYLE);
-        return ok && yaml_emitter_emit(e, &ev);
+        return emit_scalar(e, n, is_key);
     case GR_Y_SEQ:
         ok = yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
                                                   depth >= 2 ? YAML_FLOW_SEQUENCE_STYLE : YAML_BLOCK_SEQUENCE_STYLE);
         if (!ok || !yaml_emitter_emit(e, &ev)) return 0;
         for (int i = 0; i < n->n; i++)
-            if (!emit_node(e, n->items[i], depth + 1)) return 0;
+            if (!emit_node(e, n->items[i], depth + 1, 0)) return 0;
         return yaml_sequence_end_event_initialize(&ev) && yaml_emitter_emit(e, &ev);
     case GR_Y_MAP:
         ok = yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1,
                                                  depth >= 2 ? YAML_FLOW_MAPPING_STYLE : YAML_BLOCK_MAPPING_STYLE);
         if (!ok || !yaml_emitter_emit(e, &ev)) return 0;
         for (int i = 0; i < 2 * n->n; i++)
-            if (!emit_node(e, n->items[i], depth + 1)) return 0;
+            if (!emit_node(e, n->items[i], depth + 1, i % 2 == 0)) return 0;
         return yaml_mapping_end_event_initialize(&ev) && yaml_emitter_emit(e, &ev);
     }
     return 0;
@@ -630,7 +666,7 @@ int gr_yaml_emit(struct gr_ctx *ctx, const struct gr_ynode *root, char **out, si
     yaml_emitter_set_unicode(&e, 1);
     int ok = yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING) && yaml_emitter_emit(&e, &ev) &&
              yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1) && yaml_emitter_emit(&e, &ev) &&
-             emit_node(&e, root, 0) && yaml_document_end_event_initialize(&ev, 1) && yaml_emitter_emit(&e, &ev) &&
+             emit_node(&e, root, 0, 0) && yaml_document_end_event_initialize(&ev, 1) && yaml_emitter_emit(&e, &ev) &&
              yaml_stream_end_event_initialize(&ev) && yaml_emitter_emit(&e, &ev);
     yaml_emitter_delete(&e);
     if (!ok || !s.buf) {

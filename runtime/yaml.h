@@ -53,6 +53,13 @@ static inline struct gr_ynode *gr_ymap_val(const struct gr_ynode *map, int i) { 
 
 const char *gr_ykind_name(enum gr_ykind k);
 
+/* The length in bytes of the character at `s` if it is well-formed UTF-8
+ * that a YAML stream may hold (tab, line breaks, printable characters), else
+ * 0; its code point in *cp. */
+int gr_yaml_char(const char *s, unsigned long *cp);
+/* Whether all of `s` is such characters: text YAML can hold. */
+int gr_yaml_text_ok(const char *s);
+
 /* Nodes in the tree under `n` (itself included), counted until more than
  * `limit`. */
 size_t gr_ynode_count(const struct gr_ynode *n, size_t limit);

@@ -125,6 +125,45 @@ Test(cli, the_valid_configs_pass_check) {
     }
 }
 
+/* The run folder's config.yaml, with overrides holding a newline, '#', ': '
+ * and quotes, is read back by graphrun as the same config: a run from it
+ * writes the same tree again. */
+Test(cli, a_run_folders_config_reads_back_with_odd_overrides, .timeout = 120) {
+    char dir[64];
+    tg_tmpdir(dir, sizeof dir, "cli-rt");
+    int rc = tg_sh(NULL,
+                   "cd %s && %s/graphrun train configs/ok.yaml --quiet --run-dir %s/a --set \"$(printf "
+                   "'train.checkpoint.path=%s/ck#1\\n\\n  two')\" --set \"train.checkpoint.path=\\\"%s/c # d: 'e' "
+                   "\\\\\\\"f\\\\\\\"\\\\nline\\\"\" >/dev/null 2>&1",
+                   BAD, GR_BUILD_DIR, dir, dir, dir);
+    cr_assert_eq(rc, 0, "the first run failed");
+    char path[128];
+    snprintf(path, sizeof path, "%s/a/config.yaml", dir);
+    char *first = tg_slurp(path, NULL);
+    cr_assert_not_null(first);
+    /* one comment line, naming both overrides */
+    char *nl = strchr(first, '\n');
+    cr_assert_not_null(nl);
+    cr_expect(strstr(first, "ck#1\\n\\n  two --set train.checkpoint.path=\"") < nl, "%s", first);
+    cr_expect_eq(first[0], '#');
+    cr_expect_eq(nl[1], 'd', "%s", first);
+    rc = tg_sh(NULL, "cd / && %s/graphrun train %s/a/config.yaml --quiet --run-dir %s/b >/dev/null 2>&1",
+               GR_BUILD_DIR, dir, dir);
+    cr_assert_eq(rc, 0, "the run from the run folder's config failed:\n%s", first);
+    snprintf(path, sizeof path, "%s/b/config.yaml", dir);
+    char *second = tg_slurp(path, NULL);
+    cr_assert_not_null(second);
+    cr_expect_str_eq(strchr(second, '\n') + 1, nl + 1);
+    char want[256];
+    snprintf(want, sizeof want, "  checkpoint: {path: '%s/c # d: ''e'' \"f\"\n\n      line'}", dir);
+    cr_expect(strstr(nl + 1, want), "no %s in\n%s", want, nl + 1);
+    snprintf(path, sizeof path, "%s/c # d: 'e' \"f\"\nline", dir);
+    cr_expect_eq(access(path, F_OK), 0, "no checkpoint at %s", path);
+    free(first);
+    free(second);
+    tg_rmtree(dir);
+}
+
 Test(cli, bad_checkpoints_are_refused_with_one_line, .timeout = 120) {
     /* configs/ok.yaml checkpoints to /tmp/graphrun-bad-corpus/ok.safetensors */
     struct result r;

@@ -78,10 +78,13 @@ static void make_data(void) {
     write_idx("te-lab", 1, (uint32_t[]){10}, lab, 10);
 }
 
+/* a copy of tr-img under a name YAML has to quote (the run text's test) */
+#define ODD_NAME "tr img # x: 'q' \"d\"\nline2"
+
 static void remove_data(void) {
-    const char *names[] = {"tr-img", "tr-lab", "te-img", "te-lab"};
+    const char *names[] = {"tr-img", "tr-lab", "te-img", "te-lab", ODD_NAME};
     char path[256];
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         snprintf(path, sizeof path, "%s/%s", tmpdir, names[i]);
         unlink(path);
     }
@@ -390,6 +393,8 @@ Test(config, a_bad_override_is_named_in_its_error) {
         {"graph.9.units=3", "--set graph.9.units=3: index 9 is out of range for graph (7 items)"},
         {"graph.lstm.inputs.x=1", "--set graph.lstm.inputs.x=1: graph.lstm.inputs is a list without named items: give an index, not 'x'"},
         {"train.loss.x.y=1", "--set train.loss.x.y=1: 'train.loss' is a value, not a section"},
+        {"train.\xdd=1", "--set train.\xdd=1: the path holds a control character or is not UTF-8"},
+        {"train.a\tb=1", "--set train.a\\tb=1: the path holds a control character or is not UTF-8"},
         /* ranges: the whole range, whichever bound was crossed */
         {"train.steps=0", "--set train.steps=0: train.steps: expected an integer in [1, 2147483647], got 0"},
         {"train.seed=-1", "--set train.seed=-1: train.seed: expected an integer in [0, 9223372036854775807], got -1"},
@@ -524,6 +529,75 @@ Test(config, a_utf8_byte_order_mark_is_skipped_others_refused) {
         gr_config_free(&ctx, &cfg);
         gr_ctx_free(&ctx);
     }
+}
+
+/* Everything after the run text's first line (its comment). */
+static const char *run_body(const char *run_text) {
+    const char *nl = strchr(run_text, '\n');
+    cr_assert_not_null(nl);
+    return nl + 1;
+}
+
+/* Strings written back into the run folder's config stay what they were:
+ * newlines, '#', ': ' and quotes in override values and in paths. */
+Test(config, the_run_text_reads_back_as_the_same_config) {
+    char src[256], dst[512];
+    snprintf(src, sizeof src, "%s/tr-img", tmpdir);
+    snprintf(dst, sizeof dst, "%s/%s", tmpdir, ODD_NAME);
+    cr_assert_eq(link(src, dst), 0);
+    const char *sets[] = {"data.train.images=\"tr img # x: 'q' \\\"d\\\"\\nline2\"",
+                          "train.checkpoint.path=ck#1\n\n  two",
+                          "eval.logits='logits'"};
+    struct gr_ctx ctx;
+    cr_assert_eq(gr_ctx_init(&ctx), 0);
+    struct gr_config cfg, again;
+    cr_assert_eq(parse_with(&ctx, &cfg, sets, 3), 0, "%s", ctx.err);
+    cr_expect_str_eq(cfg.train_data.images, dst);
+    char ckpt[256];
+    snprintf(ckpt, sizeof ckpt, "%s/ck#1\ntwo", tmpdir);
+    cr_expect_str_eq(cfg.checkpoint, ckpt);
+    /* the header is one comment line naming every override */
+    const char *body = run_body(cfg.run_text);
+    const char *head = "# the effective config of this run: test.yaml with --set data.train.images=\"tr img # x: "
+                       "'q' \\\"d\\\"\\nline2\" ";
+    cr_expect(strncmp(cfg.run_text, head, strlen(head)) == 0, "%s", cfg.run_text);
+    const char *tail = "--set train.checkpoint.path=ck#1\\n\\n  two --set eval.logits='logits'; paths made absolute\n";
+    cr_expect(strstr(cfg.run_text, tail) == body - strlen(tail), "%s", cfg.run_text);
+    /* read back from elsewhere: the same values, and the same text again */
+    cr_assert_eq(gr_config_parse(&ctx, &again, "run/config.yaml", "/nonexistent", cfg.run_text, strlen(cfg.run_text)),
+                 0, "%s\n%s", ctx.err, cfg.run_text);
+    cr_expect_str_eq(again.train_data.images, dst);
+    cr_expect_str_eq(again.checkpoint, ckpt);
+    cr_expect_str_eq(again.logits, "logits");
+    cr_expect_str_eq(run_body(again.run_text), body);
+    struct gr_session s;
+    struct gr_train_opts opts = {.threads = 1};
+    cr_expect_eq(gr_session_open(&ctx, &s, &again, &opts), 0, "%s", ctx.err);
+    gr_session_close(&s);
+    gr_config_free(&ctx, &again);
+    gr_config_free(&ctx, &cfg);
+    gr_ctx_free(&ctx);
+}
+
+/* What the config's checks leave to the graph builder is written back too,
+ * and reads back as the same tree: an empty value in a flow mapping, a key
+ * '<<' an override made (plain, it would read back as a merge key). */
+Test(config, the_run_text_reads_back_what_the_builder_checks_later) {
+    const char *sets[] = {"graph.last={name: last, op: slice, inputs: [lstm], axis: 1, index: -1, note: }",
+                          "graph.lstm.<<={num_units: 4}"};
+    struct gr_ctx ctx;
+    cr_assert_eq(gr_ctx_init(&ctx), 0);
+    struct gr_config cfg, again;
+    cr_assert_eq(parse_with(&ctx, &cfg, sets, 2), 0, "%s", ctx.err);
+    cr_assert_eq(gr_config_parse(&ctx, &again, "run/config.yaml", "/nonexistent", cfg.run_text, strlen(cfg.run_text)),
+                 0, "%s\n%s", ctx.err, cfg.run_text);
+    cr_expect_str_eq(run_body(again.run_text), run_body(cfg.run_text));
+    const struct gr_ynode *lstm = again.graph->items[3];
+    cr_expect_str_eq(gr_ymap_get(lstm, "num_units")->str, "8", "the '<<' key merged on reading back");
+    cr_expect_not_null(gr_ymap_get(lstm, "<<"));
+    gr_config_free(&ctx, &again);
+    gr_config_free(&ctx, &cfg);
+    gr_ctx_free(&ctx);
 }
 
 /* A config with `relus` relu nodes chained between 'last' and 'logits'
