@@ -17,7 +17,7 @@ struct decl {
     const struct gr_ynode *in_node[GR_MAX_INPUTS];
     int in_decl[GR_MAX_INPUTS]; /* index into the decl array */
     struct gr_attr_value attrs[GR_MAX_ATTRS];
-    int attr_line[GR_MAX_ATTRS], attr_col[GR_MAX_ATTRS];
+    const struct gr_ynode *attr_at[GR_MAX_ATTRS]; /* as written, or the override that changed it */
     int graph_index;
 };
 
@@ -28,6 +28,21 @@ static int valid_node_name(const char *s) {
               *s == '-'))
             return 0;
     return 1;
+}
+
+/* `n` itself if an override wrote it, else the first node an override wrote
+ * inside it (an item of a list, say), else `otherwise`: an error about `n`
+ * names the override that changed it. */
+static const struct gr_ynode *edited_or(const struct gr_ynode *n, const struct gr_ynode *otherwise) {
+    const struct gr_ynode *e = n ? gr_ynode_edited(n) : NULL;
+    return e ? e : otherwise;
+}
+
+/* What an error about a node as a whole points at: the node in the file, or
+ * the override that changed it (its inputs first: shape errors are about
+ * inputs), since the file alone did not make the error. */
+static const struct gr_ynode *decl_at(const struct gr_ynode *map) {
+    return edited_or(gr_ymap_get(map, "inputs"), edited_or(map, map));
 }
 
 /* name, op, inputs and attributes of one node; nothing about other nodes */
@@ -106,8 +121,7 @@ static int read_decl(struct gr_ctx *ctx, const char *file, const struct gr_ynode
         snprintf(what, sizeof what, "node '%s': %s", d->name, spec->name);
         if (v) {
             if (gr_attr_read(ctx, file, spec, v, what, &d->attrs[a])) return -1;
-            d->attr_line[a] = v->line;
-            d->attr_col[a] = v->col;
+            d->attr_at[a] = edited_or(v, v);
         } else if (spec->def) {
             if (gr_attr_default(ctx, spec, what, &d->attrs[a])) return -1;
         } else if (!spec->optional) {
@@ -146,7 +160,11 @@ static int sort_decls(struct gr_ctx *ctx, const char *file, struct decl *d, int 
                     used += (size_t)snprintf(path, sizeof path, "%s", d[u].name);
                     for (int k = top - 1; k >= from && used < sizeof path; k--)
                         used += (size_t)snprintf(path + used, sizeof path - used, " -> %s", d[stack[k]].name);
-                    gr_fail_node(ctx, file, d[u].map, "node '%s': the graph has a cycle: %s", d[u].name, path);
+                    /* an override that changed inputs on the cycle made it */
+                    const struct gr_ynode *at = d[u].map;
+                    for (int k = top - 1; k >= from && at == d[u].map; k--)
+                        at = edited_or(gr_ymap_get(d[stack[k]].map, "inputs"), at);
+                    gr_fail_node(ctx, file, at, "node '%s': the graph has a cycle: %s", d[u].name, path);
                     goto out;
                 }
                 state[u] = 1;
@@ -196,10 +214,8 @@ static int add_decl(struct gr_ctx *ctx, struct gr_graph *g, struct decl *d, int6
     int idx = gr_graph_add(g, d->name, d->op, d->n_in, d->in_decl, d->attrs);
     if (idx < 0) return -1;
     struct gr_node *nd = &g->nodes[idx];
-    nd->line = d->map->line;
-    nd->col = d->map->col;
-    memcpy(nd->attr_line, d->attr_line, sizeof nd->attr_line);
-    memcpy(nd->attr_col, d->attr_col, sizeof nd->attr_col);
+    nd->at = decl_at(d->map);
+    memcpy(nd->attr_at, d->attr_at, sizeof nd->attr_at);
     struct gr_infer inf;
     if (gr_node_infer(g, idx, batch, 1, NULL, NULL, &inf)) return -1;
     nd->shape = inf.out;
@@ -222,6 +238,17 @@ static int add_decl(struct gr_ctx *ctx, struct gr_graph *g, struct decl *d, int6
     return 0;
 }
 
+/* Two nodes named alike: the error points at the later one, unless only the
+ * earlier name was written by an override, which then made the clash. */
+static int duplicate_name(struct gr_ctx *ctx, const char *file, const struct decl *first, const struct decl *second) {
+    const struct gr_ynode *a = gr_ymap_get(first->map, "name"), *b = gr_ymap_get(second->map, "name");
+    if (a->origin && !b->origin)
+        return gr_fail_node(ctx, file, a, "node name '%s' is also used at line %d", a->str, second->map->line);
+    if (a->origin)
+        return gr_fail_node(ctx, file, b, "node name '%s' is already used by %s", b->str, a->origin);
+    return gr_fail_node(ctx, file, b, "node name '%s' is already used at line %d", b->str, first->map->line);
+}
+
 int gr_build_graph(struct gr_ctx *ctx, struct gr_graph *g, const char *file, const struct gr_ynode *seq,
                    int64_t batch) {
     if (gr_need_kind(ctx, file, seq, GR_Y_SEQ, "graph")) return -1;
@@ -237,8 +264,7 @@ int gr_build_graph(struct gr_ctx *ctx, struct gr_graph *g, const char *file, con
     for (int i = 0; i < n; i++)
         for (int j = 0; j < i; j++)
             if (strcmp(d[i].name, d[j].name) == 0) {
-                gr_fail_node(ctx, file, gr_ymap_get(d[i].map, "name"), "node name '%s' is already used at line %d",
-                             d[i].name, d[j].map->line);
+                duplicate_name(ctx, file, &d[j], &d[i]);
                 goto out;
             }
     /* resolve input names */

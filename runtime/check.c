@@ -97,12 +97,20 @@ int gr_check_keys(struct gr_ctx *ctx, const char *file, const struct gr_ynode *m
     return 0;
 }
 
+/* The shortest decimal form that reads back as `v` (0.999999999, not 1). */
+static const char *number(double v, char *buf, size_t len) {
+    for (int digits = 6; digits <= 17; digits++) {
+        snprintf(buf, len, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    return buf;
+}
+
 int gr_read_int(struct gr_ctx *ctx, const char *file, const struct gr_ynode *n, int64_t min, int64_t max,
                 const char *what, int64_t *out) {
     char b[80], range[96];
-    if (min == INT64_MIN) snprintf(range, sizeof range, "an integer <= %lld", (long long)max);
-    else if (max >= INT32_MAX && min == 1) snprintf(range, sizeof range, "a positive integer");
-    else if (max == INT64_MAX) snprintf(range, sizeof range, "an integer >= %lld", (long long)min);
+    /* the whole range, so a user sees the bound they crossed */
+    if (min == INT64_MIN && max == INT64_MAX) snprintf(range, sizeof range, "an integer");
     else snprintf(range, sizeof range, "an integer in [%lld, %lld]", (long long)min, (long long)max);
     if (n->kind != GR_Y_SCALAR || n->quoted)
         return gr_fail_node(ctx, file, n, "%s: expected %s, got %s", what, range, shown(n, b, sizeof b));
@@ -126,10 +134,11 @@ int gr_read_int(struct gr_ctx *ctx, const char *file, const struct gr_ynode *n, 
 
 int gr_read_float(struct gr_ctx *ctx, const char *file, const struct gr_ynode *n, double min, double max,
                   const char *what, double *out) {
-    char b[80], range[96];
+    char b[80], range[96], lo[32], hi[32];
     if (max == INFINITY && min == -INFINITY) snprintf(range, sizeof range, "a number");
-    else if (max == INFINITY) snprintf(range, sizeof range, "a number >= %g", min);
-    else snprintf(range, sizeof range, "a number in [%g, %g]", min, max);
+    else if (max == INFINITY) snprintf(range, sizeof range, "a number >= %s", number(min, lo, sizeof lo));
+    else if (min == -INFINITY) snprintf(range, sizeof range, "a number <= %s", number(max, hi, sizeof hi));
+    else snprintf(range, sizeof range, "a number in [%s, %s]", number(min, lo, sizeof lo), number(max, hi, sizeof hi));
     if (n->kind != GR_Y_SCALAR || n->quoted)
         return gr_fail_node(ctx, file, n, "%s: expected %s, got %s", what, range, shown(n, b, sizeof b));
     const char *s = n->str;

@@ -81,9 +81,38 @@ static int set_absolute(struct gr_ctx *ctx, struct gr_ydoc *doc, struct gr_ynode
     if (!v || v->kind != GR_Y_SCALAR) return 0;
     char *abs = absolute(ctx, resolved);
     if (!abs) return -1;
+    /* a folder named in another encoding than UTF-8 cannot be written into
+     * YAML: the path stays as written there */
+    if (!gr_yaml_text_ok(abs)) {
+        gr_free(ctx, abs);
+        return 0;
+    }
     struct gr_ynode *n = gr_ydoc_scalar(doc, abs, v->origin);
     gr_free(ctx, abs);
     return n ? gr_ymap_set(doc, map, key, n, v->origin) : -1;
+}
+
+/* Copy `s` into a YAML comment at `p` (room for 4 bytes per byte of `s`):
+ * what YAML reads as a line break (\n, \r, NEL, LS, PS), other control
+ * characters and bytes that are not UTF-8 are escaped as in C. Returns the
+ * end. */
+static char *comment_text(char *p, const char *s) {
+    unsigned long cp;
+    for (int n; *s; s += n) {
+        n = gr_yaml_char(s, &cp);
+        if (n && cp >= 0x20 && cp != 0x7f && cp != 0x85 && cp != 0x2028 && cp != 0x2029) {
+            memcpy(p, s, (size_t)n);
+            p += n;
+        } else if (n > 1) {
+            p += sprintf(p, "\\u%04lx", cp);
+        } else {
+            n = 1;
+            p += *s == '\n' ? sprintf(p, "\\n") : *s == '\r' ? sprintf(p, "\\r")
+                                                : sprintf(p, "\\x%02x", (unsigned char)*s);
+        }
+    }
+    *p = 0;
+    return p;
 }
 
 /* cfg->run_text: the effective tree, emitted, with the data files', the
@@ -109,6 +138,10 @@ static int make_run_text(struct gr_ctx *ctx, struct gr_config *cfg) {
         if (strchr(cfg->plugins[i], '/')) {
             char *abs = absolute(ctx, cfg->plugins[i]);
             if (!abs) return -1;
+            if (!gr_yaml_text_ok(abs)) {
+                gr_free(ctx, abs);
+                continue;
+            }
             plugins->items[i] = gr_ydoc_scalar(doc, abs, NULL);
             gr_free(ctx, abs);
             if (!plugins->items[i]) return -1;
@@ -121,18 +154,21 @@ static int make_run_text(struct gr_ctx *ctx, struct gr_config *cfg) {
     size_t olen;
     if (gr_yaml_emit(ctx, root, &out, &olen)) return -1;
     /* a first line saying where it came from: the file and its overrides in
-     * order (cfg->origins holds them newest first) */
-    size_t hlen = strlen(cfg->path) + 64;
+     * order (cfg->origins holds them newest first), each escaped so that it
+     * stays inside the comment */
+    size_t hlen = 4 * strlen(cfg->path) + 64;
     int n_sets = 0;
-    for (const struct gr_str_list *o = cfg->origins; o; o = o->next, n_sets++) hlen += strlen(o->s) + 4;
+    for (const struct gr_str_list *o = cfg->origins; o; o = o->next, n_sets++) hlen += 4 * strlen(o->s) + 4;
     cfg->run_text = gr_alloc(ctx, hlen + olen + 1);
     if (cfg->run_text) {
         char *p = cfg->run_text;
-        p += sprintf(p, "# the effective config of this run: %s", cfg->path);
+        p += sprintf(p, "# the effective config of this run: ");
+        p = comment_text(p, cfg->path);
         for (int i = n_sets - 1; i >= 0; i--) {
             const struct gr_str_list *o = cfg->origins;
             for (int k = 0; k < i; k++) o = o->next;
-            p += sprintf(p, "%s%s", i == n_sets - 1 ? " with " : " ", o->s);
+            p += sprintf(p, "%s", i == n_sets - 1 ? " with " : " ");
+            p = comment_text(p, o->s);
         }
         p += sprintf(p, "; paths made absolute\n");
         memcpy(p, out, olen + 1);
@@ -198,7 +234,7 @@ static int read_optimizer(struct gr_ctx *ctx, struct gr_config *cfg, const struc
         return -1;
     const struct gr_ynode *lr = need(ctx, cfg, o, "lr", "train.optimizer");
     if (!lr || gr_read_float(ctx, F, lr, 0.0, 1e3, "train.optimizer.lr", &c->lr)) return -1;
-    if (c->lr <= 0) return gr_fail_node(ctx, F, lr, "train.optimizer.lr: must be above 0, got %s", lr->str);
+    if (c->lr <= 0) return gr_fail_node(ctx, F, lr, "train.optimizer.lr: expected a number in (0, 1000], got %s", lr->str);
     c->momentum = 0.0;
     c->beta1 = 0.9;
     c->beta2 = 0.999;
@@ -212,7 +248,8 @@ static int read_optimizer(struct gr_ctx *ctx, struct gr_config *cfg, const struc
         return -1;
     if ((v = gr_ymap_get(o, "epsilon"))) {
         if (gr_read_float(ctx, F, v, 0.0, 1.0, "train.optimizer.epsilon", &c->eps)) return -1;
-        if (c->eps <= 0) return gr_fail_node(ctx, F, v, "train.optimizer.epsilon: must be above 0, got %s", v->str);
+        if (c->eps <= 0)
+            return gr_fail_node(ctx, F, v, "train.optimizer.epsilon: expected a number in (0, 1], got %s", v->str);
     }
     return 0;
 }
@@ -315,6 +352,44 @@ int gr_config_load_plugins(struct gr_ctx *ctx, const struct gr_config *cfg) {
     return 0;
 }
 
+/* An override's PATH: keys and node names joined by single dots. */
+static int check_path(struct gr_ctx *ctx, const char *org, const char *path) {
+    size_t n = strlen(path);
+    if (n == 0) return gr_fail(ctx, "%s: no path before '=' (expected PATH=VALUE, e.g. train.optimizer.lr=0.001)", org);
+    if (!gr_yaml_text_ok(path) || strpbrk(path, "\t\r\n"))
+        return gr_fail(ctx, "%s: the path holds a control character or is not UTF-8", org);
+    if (path[0] == '.' || path[n - 1] == '.' || strstr(path, ".."))
+        return gr_fail(ctx, "%s: the path '%s' has an empty part (a path is keys and node names joined by single dots, "
+                            "e.g. train.optimizer.lr)", org, path);
+    return 0;
+}
+
+/* Item `part` of list `seq`: by node name (as in the graph) or by index;
+ * -1 with a message naming `walked` (the path up to the list). */
+static int find_item(struct gr_ctx *ctx, const char *org, const struct gr_ynode *seq, const char *part,
+                     const char *walked) {
+    const char *names[512];
+    int n_names = 0;
+    for (int i = 0; i < seq->n; i++) {
+        const struct gr_ynode *nm = gr_ymap_get(seq->items[i], "name");
+        if (!nm || nm->kind != GR_Y_SCALAR) continue;
+        if (strcmp(nm->str, part) == 0) return i;
+        if (n_names < 512) names[n_names++] = nm->str;
+    }
+    char *end;
+    long idx = strtol(part, &end, 10);
+    if (part[0] >= '0' && part[0] <= '9' && !*end) {
+        if (idx < seq->n) return (int)idx;
+        return gr_fail(ctx, "%s: index %s is out of range for %s (%d item%s)", org, part, walked, seq->n,
+                       seq->n == 1 ? "" : "s");
+    }
+    if (n_names == 0)
+        return gr_fail(ctx, "%s: %s is a list without named items: give an index, not '%s'", org, walked, part);
+    const char *near = gr_closest(part, names, n_names);
+    return gr_fail(ctx, "%s: no node '%s' in %s%s%s%s", org, part, walked, near ? " (did you mean '" : "",
+                   near ? near : "", near ? "'?)" : "");
+}
+
 /* One --set PATH=VALUE: VALUE is YAML; PATH walks mappings by key and the
  * graph (or any list) by node name or index. A missing mapping key is
  * created, so the override is then validated like the file. */
@@ -325,14 +400,15 @@ static int apply_set(struct gr_ctx *ctx, struct gr_config *cfg, const char *spec
     const char *org = keep_origin(cfg, origin);
     if (!org) return -1;
     const char *eq = strchr(spec, '=');
-    if (!eq || eq == spec) return gr_fail(ctx, "%s: expected PATH=VALUE, e.g. train.optimizer.lr=0.001", org);
+    if (!eq) return gr_fail(ctx, "%s: expected PATH=VALUE, e.g. train.optimizer.lr=0.001", org);
     char path[256];
     size_t plen = (size_t)(eq - spec);
     if (plen >= sizeof path) return gr_fail(ctx, "%s: path too long", org);
     memcpy(path, spec, plen);
     path[plen] = 0;
+    if (check_path(ctx, org, path)) return -1;
     struct gr_ydoc vdoc;
-    if (gr_yaml_parse(ctx, &vdoc, org, eq + 1, strlen(eq + 1))) {
+    if (gr_yaml_parse(ctx, &vdoc, "value", eq + 1, strlen(eq + 1))) {
         char msg[GR_ERRBUF];
         snprintf(msg, sizeof msg, "%s", ctx->err);
         return gr_fail(ctx, "%s: the value is not YAML (%s)", org, msg);
@@ -351,25 +427,8 @@ static int apply_set(struct gr_ctx *ctx, struct gr_config *cfg, const char *spec
         if (cur->kind == GR_Y_SCALAR)
             return gr_fail(ctx, "%s: '%s' is a value, not a section", org, walked[0] ? walked : "(root)");
         if (cur->kind == GR_Y_SEQ) {
-            /* a list: by node name (graph) or by index */
-            int found = -1;
-            char *end;
-            long idx = strtol(part, &end, 10);
-            if (*part && !*end && idx >= 0 && idx < cur->n) found = (int)idx;
-            const char *names[512];
-            int n_names = 0;
-            for (int i = 0; i < cur->n && found < 0; i++) {
-                const struct gr_ynode *nm = gr_ymap_get(cur->items[i], "name");
-                if (nm && nm->kind == GR_Y_SCALAR) {
-                    if (strcmp(nm->str, part) == 0) found = i;
-                    if (n_names < 512) names[n_names++] = nm->str;
-                }
-            }
-            if (found < 0) {
-                const char *near = gr_closest(part, names, n_names);
-                return gr_fail(ctx, "%s: no node '%s' in %s%s%s%s", org, part, walked, near ? " (did you mean '" : "",
-                               near ? near : "", near ? "'?)" : "");
-            }
+            int found = find_item(ctx, org, cur, part, walked);
+            if (found < 0) return -1;
             if (!next) {
                 cur->items[found] = value;
                 return 0;
@@ -404,8 +463,13 @@ int gr_config_parse_ex(struct gr_ctx *ctx, struct gr_config *cfg, const char *na
     if (!cfg->doc.root) return gr_fail(ctx, "%s: the config is empty", name);
     if (n_sets && cfg->doc.root->kind != GR_Y_MAP)
         return gr_need_kind(ctx, F, cfg->doc.root, GR_Y_MAP, "config");
-    for (int i = 0; i < n_sets; i++)
+    for (int i = 0; i < n_sets; i++) {
         if (apply_set(ctx, cfg, sets[i])) return -1;
+        /* the budget the file has holds for the tree the overrides make */
+        if (gr_ynode_count(cfg->doc.root, GR_YAML_MAX_NODES) > GR_YAML_MAX_NODES)
+            return gr_fail(ctx, "%s: the config would have more than %d YAML nodes", cfg->origins->s,
+                           GR_YAML_MAX_NODES);
+    }
     /* the text a checkpoint and a run folder keep: the file itself, or, with
      * overrides, the tree as they left it */
     if (n_sets == 0) {

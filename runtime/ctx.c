@@ -61,8 +61,33 @@ void gr_ctx_free(struct gr_ctx *ctx) {
     gr_plugins_unload(ctx);
 }
 
+/* A message is one line: a control character a user put into a name, a path
+ * or an override (a newline, say) is shown escaped, as C writes it. */
+static void set_err(struct gr_ctx *ctx, const char *msg) {
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)msg; *p && o + 5 < sizeof ctx->err; p++) {
+        if (*p >= 0x20 && *p != 0x7f) {
+            ctx->err[o++] = (char)*p;
+            continue;
+        }
+        ctx->err[o++] = '\\';
+        if (*p == '\n') ctx->err[o++] = 'n';
+        else if (*p == '\r') ctx->err[o++] = 'r';
+        else if (*p == '\t') ctx->err[o++] = 't';
+        else {
+            ctx->err[o++] = 'x';
+            ctx->err[o++] = hex[*p >> 4];
+            ctx->err[o++] = hex[*p & 15];
+        }
+    }
+    ctx->err[o] = 0;
+}
+
 int gr_vfail(struct gr_ctx *ctx, const char *fmt, va_list ap) {
-    vsnprintf(ctx->err, sizeof ctx->err, fmt, ap);
+    char msg[GR_ERRBUF];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    set_err(ctx, msg);
     return -1;
 }
 
@@ -80,11 +105,8 @@ int gr_fail_at(struct gr_ctx *ctx, const char *file, int line, int col, const ch
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (line > 0)
-        snprintf(ctx->err, sizeof ctx->err, "%s:%d:%d: %s", file, line, col, msg);
-    else
-        snprintf(ctx->err, sizeof ctx->err, "%s: %s", file, msg);
-    return -1;
+    if (line > 0) return gr_fail(ctx, "%s:%d:%d: %s", file, line, col, msg);
+    return gr_fail(ctx, "%s: %s", file, msg);
 }
 
 void *gr_alloc(struct gr_ctx *ctx, size_t bytes) {

@@ -1,10 +1,12 @@
 #include "graph.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "../models/init.h"
 #include "../ops/core.h"
+#include "check.h"
 #include "ctx.h"
 
 struct gr_str {
@@ -110,6 +112,18 @@ static int check_shape(const struct gr_shape *s, const char **why) {
     return 0;
 }
 
+int gr_node_fail(const struct gr_graph *g, int i, int attr, const char *fmt, ...) {
+    const struct gr_node *nd = &g->nodes[i];
+    const struct gr_ynode *at = nd->owner >= 0 ? g->nodes[nd->owner].at : nd->at;
+    if (nd->owner < 0 && attr >= 0 && attr < nd->op->n_attrs && nd->attr_at[attr]) at = nd->attr_at[attr];
+    char msg[GR_ERRBUF];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return gr_fail_node(g->ctx, g->file, at, "node '%s': %s", nd->name, msg);
+}
+
 int gr_node_infer(struct gr_graph *g, int i, int64_t batch, int training, const struct gr_shape *shapes,
                   const enum gr_dtype *dtypes, struct gr_infer *inf) {
     struct gr_node *nd = &g->nodes[i];
@@ -124,33 +138,22 @@ int gr_node_infer(struct gr_graph *g, int i, int64_t batch, int training, const 
     inf->batch = batch;
     inf->training = training;
     inf->err_attr = -1;
-    int line = nd->line, col = nd->col;
-    if (nd->owner >= 0) {
-        line = g->nodes[nd->owner].line;
-        col = g->nodes[nd->owner].col;
-    }
     if (nd->op->infer(inf)) {
-        if (inf->err_attr >= 0 && inf->err_attr < nd->op->n_attrs && nd->attr_line[inf->err_attr]) {
-            line = nd->attr_line[inf->err_attr];
-            col = nd->attr_col[inf->err_attr];
-        }
         if (!inf->err[0]) snprintf(inf->err, sizeof inf->err, "shape inference failed");
-        return gr_fail_at(g->ctx, g->file, line, col, "node '%s': %s", nd->name, inf->err);
+        return gr_node_fail(g, i, inf->err_attr, "%s", inf->err);
     }
     char buf[128];
     const char *why = NULL;
     if (check_shape(&inf->out, &why))
-        return gr_fail_at(g->ctx, g->file, line, col, "node '%s': output shape %s %s", nd->name,
-                          gr_shape_format(&inf->out, buf, sizeof buf), why);
+        return gr_node_fail(g, i, -1, "output shape %s %s", gr_shape_format(&inf->out, buf, sizeof buf), why);
     if (inf->out_dtype != GR_F32 && inf->out_dtype != GR_I32)
-        return gr_fail_at(g->ctx, g->file, line, col, "node '%s': op '%s' gave an unknown dtype", nd->name,
-                          nd->op->name);
+        return gr_node_fail(g, i, -1, "op '%s' gave an unknown dtype", nd->op->name);
     for (int k = 0; k < nd->op->n_params; k++)
         if (check_shape(&inf->param[k], &why))
-            return gr_fail_at(g->ctx, g->file, line, col, "node '%s': parameter '%s' shape %s %s", nd->name,
-                              nd->op->params[k].name, gr_shape_format(&inf->param[k], buf, sizeof buf), why);
+            return gr_node_fail(g, i, -1, "parameter '%s' shape %s %s", nd->op->params[k].name,
+                                gr_shape_format(&inf->param[k], buf, sizeof buf), why);
     if (inf->saved_bytes > GR_MAX_TENSOR_BYTES || inf->scratch_bytes > GR_MAX_TENSOR_BYTES)
-        return gr_fail_at(g->ctx, g->file, line, col, "node '%s': working memory is too large", nd->name);
+        return gr_node_fail(g, i, -1, "working memory is too large");
     return 0;
 }
 
@@ -166,9 +169,8 @@ int gr_graph_layout_params(struct gr_graph *g) {
         total += (count + 15) / 16 * 16;
         weights += count;
         if (total > (int64_t)(GR_MAX_TENSOR_BYTES / sizeof(float)))
-            return gr_fail_at(g->ctx, g->file, nd->line, nd->col,
-                              "the parameters up to '%s' hold %lld values, too many to hold in memory", nd->name,
-                              (long long)total);
+            return gr_node_fail(g, i, -1, "the parameters up to here hold %lld values, too many to hold in memory",
+                                (long long)total);
     }
     g->param_floats = total;
     g->n_weights = weights;

@@ -14,6 +14,7 @@
 #include "graphrun/plugin.h"
 
 struct gr_ctx;
+struct gr_ynode;
 
 struct gr_node {
     const char *name;
@@ -26,9 +27,11 @@ struct gr_node {
     enum gr_dtype dtype;
     size_t saved_bytes, scratch_bytes;
     int needs_grad;           /* a parameter's gradient flows through it */
-    /* where it was declared (0: made by graphrun), for messages */
-    int line, col;
-    int attr_line[GR_MAX_ATTRS], attr_col[GR_MAX_ATTRS];
+    /* what a message about it points at (NULL: made by graphrun): its YAML
+     * declaration, or the --set override that changed it, and each attribute
+     * as written; inside the config, which outlives the graph */
+    const struct gr_ynode *at;
+    const struct gr_ynode *attr_at[GR_MAX_ATTRS];
     /* parameters only */
     int owner;                /* node whose op declared it, or -1 */
     int64_t param_offset;     /* in floats, into graph->param and graph->grad */
@@ -57,9 +60,16 @@ int gr_graph_add(struct gr_graph *g, const char *name, const struct gr_op_desc *
 int gr_graph_find(const struct gr_graph *g, const char *name);
 const char *gr_graph_strdup(struct gr_graph *g, const char *s);
 
+/* Record an error about node i and return -1: "FILE:LINE:COL: node 'x': ..."
+ * at attribute `attr` as written (or at the node for -1, an attribute left
+ * to its default, or a parameter, which points at its owner), or
+ * "--set PATH=VALUE: node 'x': ..." when an override wrote it. */
+int gr_node_fail(const struct gr_graph *g, int i, int attr, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* Run the op's infer for node i, reading input shapes from `shapes`/`dtypes`
- * (indexed by node; NULL: the nodes' own shapes). On error records "FILE:LINE:COL: node 'x' (op): ..." and
- * returns -1. */
+ * (indexed by node; NULL: the nodes' own shapes). On error records the
+ * message located by gr_node_fail and returns -1. */
 int gr_node_infer(struct gr_graph *g, int i, int64_t batch, int training, const struct gr_shape *shapes,
                   const enum gr_dtype *dtypes, struct gr_infer *inf);
 

@@ -113,24 +113,19 @@ static int check_loss(struct gr_graph *g, int loss, const unsigned char *fwd, co
     struct gr_node *nd = &g->nodes[loss];
     if (gr_shape_count(&nd->shape) != 1 || nd->dtype != GR_F32) {
         char b[96];
-        return gr_fail_at(g->ctx, g->file, nd->line, nd->col, "node '%s': a loss must be one float, but its shape is %s",
-                          nd->name, gr_shape_format(&nd->shape, b, sizeof b));
+        return gr_node_fail(g, loss, -1, "a loss must be one float, but its shape is %s",
+                            gr_shape_format(&nd->shape, b, sizeof b));
     }
     if (!bwd[loss])
-        return gr_fail_at(g->ctx, g->file, nd->line, nd->col,
-                          "node '%s': the loss does not depend on any trainable parameter", nd->name);
+        return gr_node_fail(g, loss, -1, "the loss does not depend on any trainable parameter");
     int fed = 0;
     for (int i = 0; i < g->n; i++) fed |= fwd[i] && (g->nodes[i].op->flags & GR_OP_INPUT);
-    if (!fed)
-        return gr_fail_at(g->ctx, g->file, nd->line, nd->col,
-                          "node '%s': the loss does not depend on any input, so no data would ever reach it",
-                          nd->name);
+    if (!fed) return gr_node_fail(g, loss, -1, "the loss does not depend on any input, so no data would ever reach it");
     for (int i = 0; i < g->n; i++) {
         struct gr_node *x = &g->nodes[i];
         if (!bwd[i] || x->op->backward || (x->op->flags & (GR_OP_PARAM | GR_OP_INPUT))) continue;
-        return gr_fail_at(g->ctx, g->file, x->line, x->col,
-                          "node '%s': op '%s' has no gradient, but the loss's gradient must flow through it", x->name,
-                          x->op->name);
+        return gr_node_fail(g, i, -1, "op '%s' has no gradient, but the loss's gradient must flow through it",
+                            x->op->name);
     }
     return 0;
 }

@@ -201,24 +201,21 @@ static int check_inputs(struct gr_session *s) {
         const struct gr_node *nd = &s->g.nodes[i];
         if (!(nd->op->flags & GR_OP_INPUT) || nd->attrs[GR_INPUT_DATA].i != GR_INPUT_IMAGES) continue;
         int64_t per = per_sample(nd);
-        int line = nd->attr_line[GR_INPUT_SHAPE] ? nd->attr_line[GR_INPUT_SHAPE] : nd->line;
-        int col = nd->attr_line[GR_INPUT_SHAPE] ? nd->attr_col[GR_INPUT_SHAPE] : nd->col;
         for (int k = 0; k < 2; k++) {
             const struct gr_dataset *d = sets[k];
             if (!open[k] || per == d->sample_size) continue;
             struct gr_shape img = {d->sample_rank, {0}};
             for (int r = 0; r < img.rank; r++) img.dim[r] = d->sample_dim[r];
-            return gr_fail_at(s->ctx, s->cfg->path, line, col,
-                              "node '%s': shape holds %lld values per sample, but the images are %s (%lld values)",
-                              nd->name, (long long)per, gr_shape_format(&img, sh, sizeof sh),
-                              (long long)d->sample_size);
+            return gr_node_fail(&s->g, i, GR_INPUT_SHAPE,
+                                "shape holds %lld values per sample, but the images are %s (%lld values)",
+                                (long long)per, gr_shape_format(&img, sh, sizeof sh), (long long)d->sample_size);
         }
         /* without data (predict) every image input reads the same image */
         if (first && per != per_sample(first))
-            return gr_fail_at(s->ctx, s->cfg->path, line, col,
-                              "node '%s': shape holds %lld values per sample, but input '%s' holds %lld; every image "
-                              "input reads the same image",
-                              nd->name, (long long)per, first->name, (long long)per_sample(first));
+            return gr_node_fail(&s->g, i, GR_INPUT_SHAPE,
+                                "shape holds %lld values per sample, but input '%s' holds %lld; every image input "
+                                "reads the same image",
+                                (long long)per, first->name, (long long)per_sample(first));
         first = first ? first : nd;
     }
     if (uses_train(s) && s->cfg->batch_size > s->train.n)

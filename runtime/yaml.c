@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
+#include "check.h"
 #include "ctx.h"
 
 /* Nodes and strings of one document come from a chain of blocks. */
@@ -57,6 +58,48 @@ struct gr_ynode *gr_ymap_get(const struct gr_ynode *map, const char *key) {
     if (!map || map->kind != GR_Y_MAP) return NULL;
     for (int i = 0; i < map->n; i++)
         if (strcmp(gr_ymap_key(map, i)->str, key) == 0) return gr_ymap_val(map, i);
+    return NULL;
+}
+
+int gr_yaml_char(const char *s, unsigned long *cp) {
+    const unsigned char *u = (const unsigned char *)s;
+    int len = u[0] < 0x80 ? 1 : (u[0] & 0xe0) == 0xc0 ? 2 : (u[0] & 0xf0) == 0xe0 ? 3 : (u[0] & 0xf8) == 0xf0 ? 4 : 0;
+    if (!len) return 0;
+    unsigned long v = len == 1 ? u[0] : u[0] & (0x7fu >> len);
+    for (int i = 1; i < len; i++) {
+        if ((u[i] & 0xc0) != 0x80) return 0;
+        v = v << 6 | (u[i] & 0x3fu);
+    }
+    /* shortest form only, and the characters libyaml's reader accepts */
+    static const unsigned long least[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (v < least[len]) return 0;
+    int ok = v == 0x09 || v == 0x0a || v == 0x0d || (v >= 0x20 && v <= 0x7e) || v == 0x85 ||
+             (v >= 0xa0 && v <= 0xd7ff) || (v >= 0xe000 && v <= 0xfffd) || (v >= 0x10000 && v <= 0x10ffff);
+    *cp = v;
+    return ok ? len : 0;
+}
+
+int gr_yaml_text_ok(const char *s) {
+    unsigned long cp;
+    for (int n; *s; s += n)
+        if (!(n = gr_yaml_char(s, &cp))) return 0;
+    return 1;
+}
+
+size_t gr_ynode_count(const struct gr_ynode *n, size_t limit) {
+    size_t total = 1;
+    int count = n->kind == GR_Y_SCALAR ? 0 : n->kind == GR_Y_MAP ? 2 * n->n : n->n;
+    for (int i = 0; i < count && total <= limit; i++) total += gr_ynode_count(n->items[i], limit - total);
+    return total;
+}
+
+const struct gr_ynode *gr_ynode_edited(const struct gr_ynode *n) {
+    if (n->origin) return n;
+    int count = n->kind == GR_Y_SCALAR ? 0 : n->kind == GR_Y_MAP ? 2 * n->n : n->n;
+    for (int i = 0; i < count; i++) {
+        const struct gr_ynode *e = gr_ynode_edited(n->items[i]);
+        if (e) return e;
+    }
     return NULL;
 }
 
@@ -118,8 +161,13 @@ static char *ystrdup(struct builder *b, const char *s, size_t len) {
 }
 
 /* An alias is expanded by copying, so the tree stays a tree; the node budget
- * bounds the copies. */
-static struct gr_ynode *copy_node(struct builder *b, const struct gr_ynode *src, yaml_mark_t m) {
+ * bounds the copies, and the depth limit holds for them as for the text
+ * (`depth` is where the copy goes). */
+static struct gr_ynode *copy_node(struct builder *b, const struct gr_ynode *src, yaml_mark_t m, int depth) {
+    if (src->kind != GR_Y_SCALAR && depth > GR_YAML_MAX_DEPTH) {
+        fail_mark(b, m, "nesting deeper than %s levels (after expanding aliases)", "64");
+        return NULL;
+    }
     struct gr_ynode *n = new_node(b, src->kind, m);
     if (!n) return NULL;
     n->line = src->line;
@@ -132,7 +180,7 @@ static struct gr_ynode *copy_node(struct builder *b, const struct gr_ynode *src,
         n->items = ydoc_alloc(b->doc, (count ? count : 1) * sizeof *n->items);
         if (!n->items) return NULL;
         for (size_t i = 0; i < count; i++) {
-            n->items[i] = copy_node(b, src->items[i], m);
+            n->items[i] = copy_node(b, src->items[i], m, depth + 1);
             if (!n->items[i]) return NULL;
         }
     }
@@ -182,6 +230,53 @@ static int kids_push(struct builder *b, struct kids *k, struct gr_ynode *n) {
     return 0;
 }
 
+/* The keys of a mapping being collected: a scan while it is small, a hash
+ * table (from the document's memory) once it is not, so a mapping with tens
+ * of thousands of keys is checked for duplicates in linear time. */
+struct keyset {
+    const struct gr_ynode **slot;
+    size_t cap;
+};
+
+static size_t key_hash(const char *s) {
+    size_t h = 14695981039346656037u;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
+static const struct gr_ynode **keyset_slot(const struct keyset *ks, const char *str) {
+    size_t i = key_hash(str) & (ks->cap - 1);
+    while (ks->slot[i] && strcmp(ks->slot[i]->str, str) != 0) i = (i + 1) & (ks->cap - 1);
+    return &ks->slot[i];
+}
+
+/* The key node named `str` among the keys of `k`, or NULL. */
+static const struct gr_ynode *find_key(const struct keyset *ks, const struct kids *k, const char *str) {
+    if (ks->slot) return *keyset_slot(ks, str);
+    for (size_t i = 0; i < k->n; i += 2)
+        if (strcmp(k->v[i]->str, str) == 0) return k->v[i];
+    return NULL;
+}
+
+/* Record that the last key pushed onto `k` is there (the table kept at most
+ * half full). */
+static int keyset_add(struct builder *b, struct keyset *ks, const struct kids *k) {
+    size_t keys = (k->n + 1) / 2;
+    if (keys <= 32) return 0;
+    if (2 * keys > ks->cap) {
+        size_t cap = 128;
+        while (cap < 4 * keys) cap *= 2;
+        const struct gr_ynode **slot = ydoc_alloc(b->doc, cap * sizeof *slot);
+        if (!slot) return -1;
+        memset(slot, 0, cap * sizeof *slot);
+        *ks = (struct keyset){slot, cap};
+        for (size_t i = 0; i + 2 < k->n; i += 2) *keyset_slot(ks, k->v[i]->str) = k->v[i];
+    }
+    const struct gr_ynode *key = k->v[k->n % 2 ? k->n - 1 : k->n - 2];
+    *keyset_slot(ks, key->str) = key;
+    return 0;
+}
+
 static int next_event(struct builder *b, yaml_event_t *ev) {
     if (!yaml_parser_parse(&b->parser, ev)) return parser_error(b);
     return 0;
@@ -199,6 +294,33 @@ static int check_tag(struct builder *b, const yaml_char_t *tag, yaml_mark_t m, i
     if (strcmp((const char *)tag, YAML_MAP_TAG) == 0 || strcmp((const char *)tag, YAML_SEQ_TAG) == 0)
         return 0;
     return fail_mark(b, m, "YAML tag '%s' is not supported", (const char *)tag);
+}
+
+/* The pairs of mapping `src` whose keys `k` (a mapping's children being
+ * collected) does not hold yet, appended to it. */
+static int merge_pairs(struct builder *b, struct keyset *ks, struct kids *k, const struct gr_ynode *src) {
+    for (int j = 0; j < src->n; j++) {
+        if (find_key(ks, k, gr_ymap_key(src, j)->str)) continue;
+        if (kids_push(b, k, gr_ymap_key(src, j)) || keyset_add(b, ks, k) || kids_push(b, k, gr_ymap_val(src, j)))
+            return -1;
+    }
+    return 0;
+}
+
+/* A merge key's value (YAML 1.1 "<<"): a mapping, or a list of mappings
+ * whose earlier entries win; keys the mapping gives itself win over all. */
+static int merge(struct builder *b, struct keyset *ks, struct kids *k, const struct gr_ynode *v) {
+    static const char what[] = "merge key '<<': expected a mapping or a list of mappings (e.g. <<: *defaults), got %s";
+    if (v->kind == GR_Y_MAP) return merge_pairs(b, ks, k, v);
+    if (v->kind == GR_Y_SCALAR) return gr_fail_node(b->ctx, b->doc->file, v, what, "a scalar");
+    for (int i = 0; i < v->n; i++) {
+        const struct gr_ynode *item = v->items[i];
+        if (item->kind != GR_Y_MAP)
+            return gr_fail_node(b->ctx, b->doc->file, item, what,
+                                item->kind == GR_Y_SEQ ? "a list in the list" : "a scalar in the list");
+        if (merge_pairs(b, ks, k, item)) return -1;
+    }
+    return 0;
 }
 
 static struct gr_ynode *parse_collection(struct builder *b, yaml_event_t *start, int depth) {
@@ -222,7 +344,9 @@ static struct gr_ynode *parse_collection(struct builder *b, yaml_event_t *start,
     yaml_event_delete(start);
     if (!node || (anchor && !anchor_name)) return NULL;
 
-    struct kids k = {0};
+    struct kids k = {0}, merges = {0};
+    struct keyset ks = {0};
+    const struct gr_ynode *merge_key = NULL; /* a '<<' whose value comes next */
     for (;;) {
         yaml_event_t ev;
         if (next_event(b, &ev)) return NULL;
@@ -230,7 +354,7 @@ static struct gr_ynode *parse_collection(struct builder *b, yaml_event_t *start,
             yaml_event_delete(&ev);
             break;
         }
-        int is_key = is_map && (k.n % 2 == 0);
+        int is_key = is_map && !merge_key && (k.n % 2 == 0);
         if (is_key && ev.type != YAML_SCALAR_EVENT) {
             fail_mark(b, ev.start_mark, "mapping keys must be plain names%s", "");
             yaml_event_delete(&ev);
@@ -238,19 +362,30 @@ static struct gr_ynode *parse_collection(struct builder *b, yaml_event_t *start,
         }
         struct gr_ynode *child = parse_node(b, &ev, depth + 1);
         if (!child) return NULL;
-        if (is_key) {
-            for (size_t i = 0; i < k.n; i += 2) {
-                if (strcmp(k.v[i]->str, child->str) == 0) {
-                    char what[GR_ERRBUF];
-                    snprintf(what, sizeof what, "duplicate key '%s' (first given at line %d)", child->str,
-                             k.v[i]->line);
-                    gr_fail_at(b->ctx, b->doc->file, child->line, child->col, "%s", what);
-                    return NULL;
-                }
-            }
+        if (merge_key) {
+            merge_key = NULL;
+            if (kids_push(b, &merges, child)) return NULL;
+            continue;
         }
-        if (kids_push(b, &k, child)) return NULL;
+        if (is_key && !child->quoted && strcmp(child->str, "<<") == 0) {
+            if (merges.n) {
+                gr_fail_node(b->ctx, b->doc->file, child,
+                             "duplicate merge key '<<' (list the mappings instead: <<: [*a, *b])");
+                return NULL;
+            }
+            merge_key = child;
+            continue;
+        }
+        const struct gr_ynode *first = is_key ? find_key(&ks, &k, child->str) : NULL;
+        if (first) {
+            gr_fail_node(b->ctx, b->doc->file, child, "duplicate key '%s' (first given at line %d)", child->str,
+                         first->line);
+            return NULL;
+        }
+        if (kids_push(b, &k, child) || (is_key && keyset_add(b, &ks, &k))) return NULL;
     }
+    for (size_t i = 0; i < merges.n; i++)
+        if (merge(b, &ks, &k, merges.v[i])) return NULL;
     node->items = k.v;
     node->n = (int)(is_map ? k.n / 2 : k.n);
     if (anchor_name && add_anchor(b, anchor_name, node)) return NULL;
@@ -287,7 +422,7 @@ static struct gr_ynode *parse_node(struct builder *b, yaml_event_t *ev, int dept
         if (!target)
             fail_mark(b, ev->start_mark, "alias '*%s' names no anchor defined before it", name);
         else
-            n = copy_node(b, target, ev->start_mark);
+            n = copy_node(b, target, ev->start_mark, depth);
         yaml_event_delete(ev);
         return n;
     }
@@ -306,6 +441,18 @@ int gr_yaml_parse(struct gr_ctx *ctx, struct gr_ydoc *doc, const char *file, con
     memset(doc, 0, sizeof *doc);
     doc->ctx = ctx;
     doc->file = file;
+    /* The text is handed over as UTF-8, so libyaml does not look for a
+     * byte-order mark itself: skip UTF-8's, refuse the others' encodings. */
+    const unsigned char *u = (const unsigned char *)text;
+    if (len >= 3 && u[0] == 0xef && u[1] == 0xbb && u[2] == 0xbf) {
+        text += 3;
+        len -= 3;
+    } else if (len >= 2 && ((u[0] == 0xfe && u[1] == 0xff) || (u[0] == 0xff && u[1] == 0xfe) ||
+                            (len >= 4 && u[0] == 0 && u[1] == 0 && u[2] == 0xfe && u[3] == 0xff))) {
+        int utf32 = u[0] == 0 || (len >= 4 && u[2] == 0 && u[3] == 0);
+        return gr_fail_at(ctx, file, 1, 1, "the file is %s (it starts with a %s byte-order mark); save it as UTF-8",
+                          utf32 ? "UTF-32" : "UTF-16", utf32 ? "UTF-32" : "UTF-16");
+    }
     struct builder b = {.ctx = ctx, .doc = doc};
     if (!yaml_parser_initialize(&b.parser)) return gr_fail(ctx, "%s: cannot initialise the YAML parser", file);
     yaml_parser_set_input_string(&b.parser, (const unsigned char *)text, len);
@@ -414,10 +561,6 @@ struct gr_ynode *gr_ydoc_scalar(struct gr_ydoc *doc, const char *s, const char *
 }
 
 struct gr_ynode *gr_ydoc_copy(struct gr_ydoc *doc, const struct gr_ynode *src, const char *origin) {
-    if (doc->n_nodes >= GR_YAML_MAX_NODES) {
-        gr_fail(doc->ctx, "%s: document too large", origin ? origin : doc->file);
-        return NULL;
-    }
     struct gr_ynode *n = gr_ydoc_node(doc, src->kind, origin);
     if (!n) return NULL;
     n->line = src->line;
@@ -475,27 +618,38 @@ static int sink_write(void *data, unsigned char *buffer, size_t size) {
     return 1;
 }
 
-static int emit_node(yaml_emitter_t *e, const struct gr_ynode *n, int depth) {
+/* A scalar is written plain when it was plain and libyaml can write it so;
+ * otherwise quoted, and then it reads back as quoted. Either way the text
+ * reads back as a tree that is written as the same text again: a string that
+ * cannot be plain is quoted whatever its flag said. A key '<<' is quoted, as
+ * plain it would be read back as a merge key. */
+static int emit_scalar(yaml_emitter_t *e, const struct gr_ynode *n, int is_key) {
+    yaml_event_t ev;
+    int plain = !n->quoted && !(is_key && strcmp(n->str, "<<") == 0);
+    return yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)n->str, (int)strlen(n->str), plain, 1,
+                                        YAML_ANY_SCALAR_STYLE) &&
+           yaml_emitter_emit(e, &ev);
+}
+
+static int emit_node(yaml_emitter_t *e, const struct gr_ynode *n, int depth, int is_key) {
     yaml_event_t ev;
     int ok;
     switch (n->kind) {
     case GR_Y_SCALAR:
-        ok = yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)n->str, (int)strlen(n->str), !n->quoted, 1,
-                                          n->quoted ? YAML_DOUBLE_QUOTED_SCALAR_STYLE : YAML_ANY_SCALAR_STYLE);
-        return ok && yaml_emitter_emit(e, &ev);
+        return emit_scalar(e, n, is_key);
     case GR_Y_SEQ:
         ok = yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
                                                   depth >= 2 ? YAML_FLOW_SEQUENCE_STYLE : YAML_BLOCK_SEQUENCE_STYLE);
         if (!ok || !yaml_emitter_emit(e, &ev)) return 0;
         for (int i = 0; i < n->n; i++)
-            if (!emit_node(e, n->items[i], depth + 1)) return 0;
+            if (!emit_node(e, n->items[i], depth + 1, 0)) return 0;
         return yaml_sequence_end_event_initialize(&ev) && yaml_emitter_emit(e, &ev);
     case GR_Y_MAP:
         ok = yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1,
                                                  depth >= 2 ? YAML_FLOW_MAPPING_STYLE : YAML_BLOCK_MAPPING_STYLE);
         if (!ok || !yaml_emitter_emit(e, &ev)) return 0;
         for (int i = 0; i < 2 * n->n; i++)
-            if (!emit_node(e, n->items[i], depth + 1)) return 0;
+            if (!emit_node(e, n->items[i], depth + 1, i % 2 == 0)) return 0;
         return yaml_mapping_end_event_initialize(&ev) && yaml_emitter_emit(e, &ev);
     }
     return 0;
@@ -512,7 +666,7 @@ int gr_yaml_emit(struct gr_ctx *ctx, const struct gr_ynode *root, char **out, si
     yaml_emitter_set_unicode(&e, 1);
     int ok = yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING) && yaml_emitter_emit(&e, &ev) &&
              yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1) && yaml_emitter_emit(&e, &ev) &&
-             emit_node(&e, root, 0) && yaml_document_end_event_initialize(&ev, 1) && yaml_emitter_emit(&e, &ev) &&
+             emit_node(&e, root, 0, 0) && yaml_document_end_event_initialize(&ev, 1) && yaml_emitter_emit(&e, &ev) &&
              yaml_stream_end_event_initialize(&ev) && yaml_emitter_emit(&e, &ev);
     yaml_emitter_delete(&e);
     if (!ok || !s.buf) {

@@ -1,7 +1,8 @@
 /* A YAML document as a small tree whose every node remembers where it was
  * written, so any later error can say FILE:LINE:COL. Built from libyaml's
- * event stream; aliases are expanded by copying, under a bound on the total
- * node count and the nesting depth (a "billion laughs" file fails fast). */
+ * event stream; aliases and merge keys (<<: *a, <<: [*a, *b]) are expanded
+ * by copying, under a bound on the total node count and the nesting depth,
+ * copies included (a "billion laughs" file fails fast). */
 #ifndef GR_YAML_H
 #define GR_YAML_H
 
@@ -52,10 +53,26 @@ static inline struct gr_ynode *gr_ymap_val(const struct gr_ynode *map, int i) { 
 
 const char *gr_ykind_name(enum gr_ykind k);
 
+/* The length in bytes of the character at `s` if it is well-formed UTF-8
+ * that a YAML stream may hold (tab, line breaks, printable characters), else
+ * 0; its code point in *cp. */
+int gr_yaml_char(const char *s, unsigned long *cp);
+/* Whether all of `s` is such characters: text YAML can hold. */
+int gr_yaml_text_ok(const char *s);
+
+/* Nodes in the tree under `n` (itself included), counted until more than
+ * `limit`. */
+size_t gr_ynode_count(const struct gr_ynode *n, size_t limit);
+
+/* `n` if an override wrote it (its origin is set), else the first node inside
+ * it an override wrote, else NULL. */
+const struct gr_ynode *gr_ynode_edited(const struct gr_ynode *n);
+
 /* Editing a document (for --set): nodes come from the document's memory. */
 struct gr_ynode *gr_ydoc_node(struct gr_ydoc *doc, enum gr_ykind kind, const char *origin);
 /* A deep copy of `src` (from any document) into `doc`, every node marked
- * with `origin`. */
+ * with `origin`. Not counted against the parse's node budget: the copy is
+ * as large as a tree that was (see gr_ynode_count for edited trees). */
 struct gr_ynode *gr_ydoc_copy(struct gr_ydoc *doc, const struct gr_ynode *src, const char *origin);
 /* A new scalar holding a copy of `s`. */
 struct gr_ynode *gr_ydoc_scalar(struct gr_ydoc *doc, const char *s, const char *origin);

@@ -32,15 +32,33 @@ static void take_file(int fd, char *buf, size_t len) {
     close(fd);
 }
 
-/* Run graphrun with the space-separated `args` in tests/bad/. */
+/* Split `s` in place into arguments at spaces outside single quotes (which
+ * are dropped); returns how many, at most max - 1, argv[n] = NULL. */
+static int split_args(char *s, char **argv, int max) {
+    int n = 0;
+    char *out = s;
+    while (*s && n < max - 1) {
+        while (*s == ' ') s++;
+        if (!*s) break;
+        argv[n++] = out;
+        for (int quoted = 0; *s && (quoted || *s != ' '); s++) {
+            if (*s == '\'') quoted = !quoted;
+            else *out++ = *s;
+        }
+        if (*s) s++;
+        *out++ = 0;
+    }
+    argv[n] = NULL;
+    return n;
+}
+
+/* Run graphrun with `args` (see split_args) in tests/bad/. */
 static void run(const char *args, struct result *r) {
     char copy[1024];
     snprintf(copy, sizeof copy, "%s", args);
     char *argv[32];
-    int n = 0;
-    argv[n++] = GR_BUILD_DIR "/graphrun";
-    for (char *tok = strtok(copy, " "); tok && n < 31; tok = strtok(NULL, " ")) argv[n++] = tok;
-    argv[n] = NULL;
+    argv[0] = GR_BUILD_DIR "/graphrun";
+    split_args(copy, argv + 1, 31);
     char errfile[] = "/tmp/graphrun-cli-XXXXXX", outfile[] = "/tmp/graphrun-cli-XXXXXX";
     int efd = mkstemp(errfile), ofd = mkstemp(outfile);
     cr_assert_geq(efd, 0);
@@ -113,10 +131,53 @@ Test(cli, every_case_in_the_corpus, .timeout = 300) {
     cr_expect_geq(cases, 40);
 }
 
-Test(cli, the_valid_base_config_passes_check) {
-    struct result r;
-    run("check configs/ok.yaml", &r);
-    cr_expect(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "status %d: %s", r.status, r.err);
+Test(cli, the_valid_configs_pass_check) {
+    /* the base; with a UTF-8 byte-order mark; sharing a node through a merge key */
+    const char *ok[] = {"check configs/ok.yaml", "check configs/ok-bom.yaml", "check configs/ok-merge.yaml"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        struct result r;
+        run(ok[i], &r);
+        cr_expect(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s: status %d: %s", ok[i], r.status, r.err);
+    }
+}
+
+/* The run folder's config.yaml, with overrides holding a newline, '#', ': '
+ * and quotes, is read back by graphrun as the same config: a run from it
+ * writes the same tree again. */
+Test(cli, a_run_folders_config_reads_back_with_odd_overrides, .timeout = 120) {
+    char dir[64];
+    tg_tmpdir(dir, sizeof dir, "cli-rt");
+    int rc = tg_sh(NULL,
+                   "cd %s && %s/graphrun train configs/ok.yaml --quiet --run-dir %s/a --set \"$(printf "
+                   "'train.checkpoint.path=%s/ck#1\\n\\n  two')\" --set \"train.checkpoint.path=\\\"%s/c # d: 'e' "
+                   "\\\\\\\"f\\\\\\\"\\\\nline\\\"\" >/dev/null 2>&1",
+                   BAD, GR_BUILD_DIR, dir, dir, dir);
+    cr_assert_eq(rc, 0, "the first run failed");
+    char path[128];
+    snprintf(path, sizeof path, "%s/a/config.yaml", dir);
+    char *first = tg_slurp(path, NULL);
+    cr_assert_not_null(first);
+    /* one comment line, naming both overrides */
+    char *nl = strchr(first, '\n');
+    cr_assert_not_null(nl);
+    cr_expect(strstr(first, "ck#1\\n\\n  two --set train.checkpoint.path=\"") < nl, "%s", first);
+    cr_expect_eq(first[0], '#');
+    cr_expect_eq(nl[1], 'd', "%s", first);
+    rc = tg_sh(NULL, "cd / && %s/graphrun train %s/a/config.yaml --quiet --run-dir %s/b >/dev/null 2>&1",
+               GR_BUILD_DIR, dir, dir);
+    cr_assert_eq(rc, 0, "the run from the run folder's config failed:\n%s", first);
+    snprintf(path, sizeof path, "%s/b/config.yaml", dir);
+    char *second = tg_slurp(path, NULL);
+    cr_assert_not_null(second);
+    cr_expect_str_eq(strchr(second, '\n') + 1, nl + 1);
+    char want[256];
+    snprintf(want, sizeof want, "  checkpoint: {path: '%s/c # d: ''e'' \"f\"\n\n      line'}", dir);
+    cr_expect(strstr(nl + 1, want), "no %s in\n%s", want, nl + 1);
+    snprintf(path, sizeof path, "%s/c # d: 'e' \"f\"\nline", dir);
+    cr_expect_eq(access(path, F_OK), 0, "no checkpoint at %s", path);
+    free(first);
+    free(second);
+    tg_rmtree(dir);
 }
 
 Test(cli, bad_checkpoints_are_refused_with_one_line, .timeout = 120) {

@@ -9,13 +9,14 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 seconds=${1:-60}
 shift || true
-targets=${*:-config idx checkpoint image}
+targets=${*:-config set idx checkpoint image}
 
 CC=clang cmake -S . -B build-fuzz -DGRAPHRUN_FUZZ=ON -DGRAPHRUN_NATIVE=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-fuzz -j "$(nproc)" >/dev/null
 
 declare -A seeds=(
   [config]="tests/bad/configs configs tests/fuzz/regressions/config"
+  [set]="tests/fuzz/seeds/set tests/fuzz/regressions/set"
   [idx]="tests/bad/data tests/fuzz/regressions/idx"
   [checkpoint]="tests/fuzz/seeds/checkpoint tests/bad/checkpoints tests/fuzz/regressions/checkpoint"
   [image]="tests/fuzz/seeds/image tests/bad/images tests/fuzz/regressions/image"

@@ -18,6 +18,7 @@
 #include "models/builder.h"
 #include "ops/core.h"
 #include "plot.h"
+#include "runtime/check.h"
 #include "runtime/checkpoint.h"
 #include "runtime/config.h"
 #include "runtime/escape.h"
@@ -197,12 +198,42 @@ static int takes(const struct command *c, const char *opt) {
     return 0;
 }
 
+/* Decimal digits (an optional sign) within [lo, hi]; the same rule as the
+ * config's integers. */
 static int parse_int(const char *s, int lo, int hi, int *out) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi) return -1;
+    const char *p = s + (*s == '-' || *s == '+');
+    if (!*p || strspn(p, "0123456789") != strlen(p)) return -1;
+    errno = 0;
+    long v = strtol(s, NULL, 10);
+    if (errno == ERANGE || v < lo || v > hi) return -1;
     *out = (int)v;
     return 0;
+}
+
+/* "unknown option '--thread'" with the closest of the command's options, or
+ * the commands that take it when this one does not. */
+static void unknown_option(const struct command *c, const char *opt) {
+    const char *names[16];
+    char buf[256];
+    int n = 0;
+    snprintf(buf, sizeof buf, "%s", c->options);
+    for (char *save = NULL, *t = strtok_r(buf, " ", &save); t && n < 16; t = strtok_r(NULL, " ", &save))
+        names[n++] = t;
+    const char *near = gr_closest(opt, names, n);
+    if (near) {
+        fprintf(stderr, "graphrun %s: unknown option '%s' (did you mean '%s'?)\n", c->name, opt, near);
+        return;
+    }
+    char others[256] = "";
+    size_t used = 0;
+    for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
+        if (takes(&commands[k], opt))
+            used += (size_t)snprintf(others + used, sizeof others - used, "%s%s", used ? ", " : "", commands[k].name);
+    if (used)
+        fprintf(stderr, "graphrun %s: %s is an option of %s, not of %s (see graphrun %s --help)\n", c->name, opt, others,
+                c->name, c->name);
+    else
+        fprintf(stderr, "graphrun %s: unknown option '%s' (see graphrun %s --help)\n", c->name, opt, c->name);
 }
 
 /* Returns 0 to run, 1 after printing help, 2 on a usage error. */
@@ -229,7 +260,7 @@ static int parse(const struct command *c, int argc, char **argv, struct cli *o) 
             continue;
         }
         if (!takes(c, a)) {
-            fprintf(stderr, "graphrun %s: unknown option '%s' (see graphrun %s --help)\n", c->name, a, c->name);
+            unknown_option(c, a);
             return 2;
         }
         /* flags */
@@ -267,7 +298,7 @@ static int parse(const struct command *c, int argc, char **argv, struct cli *o) 
         else if (!strcmp(a, "--epochs")) num = &o->epochs, hi = 1000;
         else if (!strcmp(a, "--eval-repeats")) num = &o->eval_repeats, hi = 100;
         if (num && parse_int(v, lo, hi, num)) {
-            fprintf(stderr, "graphrun %s: %s needs a number from %d to %d\n", c->name, a, lo, hi);
+            fprintf(stderr, "graphrun %s: %s: expected an integer in [%d, %d], got '%s'\n", c->name, a, lo, hi, v);
             return 2;
         }
     }
@@ -1119,6 +1150,10 @@ static int run_command(int argc, char **argv) {
         free(o);
         return check_stdout(commands[c].name, rc);
     }
-    fprintf(stderr, "graphrun: unknown command '%s' (see graphrun --help)\n", name);
+    const char *names[sizeof commands / sizeof commands[0]];
+    for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++) names[c] = commands[c].name;
+    const char *near = gr_closest(name, names, (int)(sizeof names / sizeof names[0]));
+    if (near) fprintf(stderr, "graphrun: unknown command '%s' (did you mean '%s'?)\n", name, near);
+    else fprintf(stderr, "graphrun: unknown command '%s' (see graphrun --help)\n", name);
     return 2;
 }

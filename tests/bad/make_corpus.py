@@ -285,3 +285,19 @@ case("loss-without-input", "loss: loss\n", "loss: decay\n", "  - {name: loss,",
 # ---- a checkpoint path that cannot be written is refused before training
 case("checkpoint-is-a-directory", "/tmp/graphrun-bad-corpus/ok.safetensors", "../data/a-directory")
 case("checkpoint-under-a-file", "/tmp/graphrun-bad-corpus/ok.safetensors", "../data/train-images/ckpt.safetensors")
+# ---- encodings: a UTF-8 byte-order mark is skipped, UTF-16 and UTF-32 refused
+write("configs/ok-bom.yaml", ("\ufeff" + BASE).encode("utf-8"))
+write("configs/bom-zero-batch.yaml", ("\ufeff" + BASE.replace("batch_size: 4", "batch_size: 0", 1)).encode("utf-8"))
+write("configs/bom-utf16.yaml", BASE.encode("utf-16"))
+write("configs/bom-utf32.yaml", BASE.encode("utf-32"))
+
+# ---- merge keys (<<) share blocks; a mistake in a shared block points at it
+RNN = "  - {name: lstm, op: lstm, inputs: [rows], num_units: 8}\n"
+MERGED = ("  - &rnn {name: lstm, op: lstm, inputs: [rows], num_units: 8}\n"
+          "  - {<<: *rnn, name: lstm2, inputs: [lstm]}\n")
+case("ok-merge", RNN, MERGED, "inputs: [lstm], axis", "inputs: [lstm2], axis")
+LOGITS = "  - {name: logits, op: dense, inputs: [last], units: 3}\n"
+case("merge-shared-bad-value", "  - {name: last, op: slice", "  - &take {name: last, op: slice",
+     "axis: 1, index: -1", "axis: 1, index: 3", LOGITS, LOGITS + "  - {<<: *take, name: bad, inputs: [logits]}\n")
+case("merge-key-scalar", "optimizer: {name: adam", "optimizer: {<<: 5, name: adam")
+write("configs/alias-too-deep.yaml", "a: &a " + "[" * 40 + "]" * 40 + "\nb: " + "[" * 30 + "*a" + "]" * 30 + "\n", "w")
