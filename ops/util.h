@@ -82,9 +82,14 @@ static inline int gr_window_init(struct gr_window *w, int64_t in, int64_t k, int
 
 /* The taps j in [*j0, *j1) of output cell o that land inside the input. */
 static inline void gr_window_taps(const struct gr_window *w, int64_t o, int64_t *j0, int64_t *j1) {
-    int64_t start = o * w->stride - w->pad, d = w->dilation;
-    int64_t lo = start >= 0 ? 0 : (-start + d - 1) / d;
-    int64_t hi = w->in - start <= 0 ? 0 : (w->in - start + d - 1) / d;
+    int64_t start = o * w->stride - w->pad, d = w->dilation, lo, hi;
+    if (d == 1) { /* the common case, without a division */
+        lo = start >= 0 ? 0 : -start;
+        hi = w->in - start;
+    } else {
+        lo = start >= 0 ? 0 : (-start + d - 1) / d;
+        hi = w->in - start <= 0 ? 0 : (w->in - start + d - 1) / d;
+    }
     *j0 = lo;
     *j1 = hi < w->k ? hi : w->k;
     if (*j1 < *j0) *j1 = *j0;

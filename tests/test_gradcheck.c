@@ -81,6 +81,15 @@ static const struct gcase cases[] = {
                "- {name: y, op: conv2d, inputs: [x], filters: 2, kernel_size: [2], dilation: [2, 1], padding: same}\n", 2},
     {"conv2d", "- {name: x, op: input, data: images, shape: [3, 2, 4]}\n"
                "- {name: y, op: conv2d, inputs: [x], filters: 3, kernel_size: [1]}\n", 2},
+    /* unfolded patches and products (K = 3 * 3 * 4 > 32) */
+    {"conv2d", "- {name: x, op: input, data: images, shape: [4, 5, 4]}\n"
+               "- {name: y, op: conv2d, inputs: [x], filters: 3, kernel_size: [3], padding: same}\n", 1},
+    /* the direct sums in vector chunks: 4 cells at once with 32 filters;
+     * 16 filters and a tail of 4 */
+    {"conv2d", "- {name: x, op: input, data: images, shape: [3, 8, 1]}\n"
+               "- {name: y, op: conv2d, inputs: [x], filters: 32, kernel_size: [3], padding: same}\n", 1},
+    {"conv2d", "- {name: x, op: input, data: images, shape: [3, 5, 2]}\n"
+               "- {name: y, op: conv2d, inputs: [x], filters: 20, kernel_size: [3], strides: [1, 2], padding: same}\n", 1},
     {"max_pool2d", "- {name: x, op: input, data: images, shape: [4, 4, 3]}\n"
                    "- {name: y, op: max_pool2d, inputs: [x]}\n", 2},
     {"max_pool2d", "- {name: x, op: input, data: images, shape: [5, 5, 2]}\n"
