@@ -78,12 +78,14 @@ static int gru_infer(struct gr_infer *inf) {
     inf->param[P_RECURRENT_BIAS] = (struct gr_shape){1, {g}};
     if (inf->training) {
         /* saved: r, z, n [B*T, 3H] and gh_n [B*T, H];
-         * scratch: forward gh [B, 3H]; backward dGI, dGH [B*T, 3H], dh [B, H], recurrent_kernel^T [3H, H] */
+         * scratch: forward gh [B, 3H]; backward dGI, dGH [B*T, 3H], dh [B, H], recurrent_kernel^T [3H, H];
+         * both end with 3H zeros, the state before the first step */
         inf->saved_bytes = (size_t)(rows * 4 * h) * sizeof(float);
         int64_t fwd = b * g, bwd = big + b * h + hg;
-        inf->scratch_bytes = (size_t)(fwd > bwd ? fwd : bwd) * sizeof(float);
+        inf->scratch_bytes = (size_t)((fwd > bwd ? fwd : bwd) + g) * sizeof(float);
     } else {
-        inf->scratch_bytes = (size_t)(2 * b * g) * sizeof(float); /* gi and gh of one step */
+        /* gi and gh of one step, gh_n, then 3H zeros */
+        inf->scratch_bytes = (size_t)(2 * b * g + b * h + g) * sizeof(float);
     }
     return 0;
 }
@@ -95,7 +97,8 @@ struct gru_job {
     const float *x, *wx, *u, *bi, *bh;
     float *y;
     float *gates, *ghn;      /* training: [B*T, 3H] gi, then r, z, n; [B*T, H] gh_n */
-    float *gi, *gh;          /* scratch: [B, 3H] each (gi only when evaluating) */
+    float *gi, *gh, *eghn;   /* scratch: [B, 3H] each and [B, H] (gi, eghn only when evaluating) */
+    const float *zeros;      /* [3H]: gh and h before the first step */
     float *dgi, *dgh, *dh, *ut; /* backward */
 };
 
@@ -123,27 +126,23 @@ static struct gru_job job_of(const struct gr_args *a) {
     return j;
 }
 
-/* One row of one step: gi [3H] (x W, no bias), gh [3H] (h_prev U, no bias;
- * NULL at the first step), h_prev (NULL at the first step). Writes h; with
- * `keep`, gi leaves holding r, z, n and ghn gets gh_n + b_hn. */
+/* One row of one step: gi [3H] (x W, no bias), gh [3H] (h_prev U, no bias),
+ * h_prev (zeros before the first step). Writes h; gi leaves holding r, z, n
+ * and ghn gets gh_n + b_hn. Branch-free, so the loop vectorizes. */
 static void cell_forward(const struct gru_job *j, float *restrict gi, const float *restrict gh,
-                         const float *restrict hp, float *restrict h, float *restrict ghn, int keep) {
+                         const float *restrict hp, float *restrict h, float *restrict ghn) {
     int64_t H = j->H;
-    const float *bi = j->bi, *bh = j->bh;
+    const float *restrict bi = j->bi, *restrict bh = j->bh;
     for (int64_t k = 0; k < H; k++) {
-        float ghr = gh ? gh[k] : 0.0f, ghz = gh ? gh[H + k] : 0.0f, ghh = gh ? gh[2 * H + k] : 0.0f;
-        float r = gr_sigmoid(gi[k] + bi[k] + ghr + bh[k]);
-        float z = gr_sigmoid(gi[H + k] + bi[H + k] + ghz + bh[H + k]);
-        float hn = ghh + bh[2 * H + k];
+        float r = gr_sigmoid(gi[k] + bi[k] + gh[k] + bh[k]);
+        float z = gr_sigmoid(gi[H + k] + bi[H + k] + gh[H + k] + bh[H + k]);
+        float hn = gh[2 * H + k] + bh[2 * H + k];
         float n = gr_tanh(gi[2 * H + k] + bi[2 * H + k] + r * hn);
-        float prev = hp ? hp[k] : 0.0f;
-        h[k] = n + z * (prev - n);
-        if (keep) {
-            gi[k] = r;
-            gi[H + k] = z;
-            gi[2 * H + k] = n;
-            ghn[k] = hn;
-        }
+        h[k] = n + z * (hp[k] - n);
+        gi[k] = r;
+        gi[H + k] = z;
+        gi[2 * H + k] = n;
+        ghn[k] = hn;
     }
 }
 
@@ -170,8 +169,9 @@ static void forward_blocks(void *arg, int64_t k0, int64_t k1) {
             for (int64_t b = b0; b < b1; b++) {
                 int64_t r = b * T + t;
                 float *gir = keep ? j->gates + r * G : gi + (b - b0) * G;
-                cell_forward(j, gir, tp >= 0 ? gh + (b - b0) * G : NULL, tp >= 0 ? j->y + (b * T + tp) * H : NULL,
-                             j->y + r * H, keep ? j->ghn + r * H : NULL, keep);
+                cell_forward(j, gir, tp >= 0 ? gh + (b - b0) * G : j->zeros,
+                             tp >= 0 ? j->y + (b * T + tp) * H : j->zeros, j->y + r * H,
+                             keep ? j->ghn + r * H : j->eghn + b * H);
             }
         }
     }
@@ -181,6 +181,7 @@ static void gru_forward(const struct gr_args *a) {
     struct gru_job j = job_of(a);
     if (a->training) {
         j.gh = a->scratch;
+        j.zeros = j.gh + j.B * j.G;
         /* GI[B*T, 3H] = X[B*T, I] @ kernel, every step at once */
         a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_NO_TRANS, j.B * j.T, j.G, j.I, 1.0f, j.x, j.I, j.wx, j.G, 0.0f,
                        j.gates, j.G);
@@ -188,7 +189,10 @@ static void gru_forward(const struct gr_args *a) {
         j.gates = j.ghn = NULL;
         j.gi = a->scratch;
         j.gh = j.gi + j.B * j.G;
+        j.eghn = j.gh + j.B * j.G;
+        j.zeros = j.eghn + j.B * j.H;
     }
+    memset((float *)j.zeros, 0, (size_t)j.G * sizeof(float));
     a->host->parallel_for(a->host_ctx, rec_blocks(j.B), forward_blocks, &j);
 }
 
@@ -207,11 +211,11 @@ static void backward_blocks(void *arg, int64_t k0, int64_t k1) {
             int64_t t = rec_time(T, j->reverse, s), tp = s > 0 ? rec_time(T, j->reverse, s - 1) : -1;
             for (int64_t b = b0; b < b1; b++) {
                 int64_t r = b * T + t;
-                const float *g = j->gates + r * G, *hn = j->ghn + r * H, *d = dy + r * H;
-                const float *hp = tp >= 0 ? j->y + (b * T + tp) * H : NULL;
-                float *dhb = dh + (b - b0) * H, *dgi = j->dgi + r * G, *dgh = j->dgh + r * G;
+                const float *restrict g = j->gates + r * G, *restrict hn = j->ghn + r * H, *restrict d = dy + r * H;
+                const float *restrict hp = tp >= 0 ? j->y + (b * T + tp) * H : j->zeros;
+                float *restrict dhb = dh + (b - b0) * H, *restrict dgi = j->dgi + r * G, *restrict dgh = j->dgh + r * G;
                 for (int64_t i = 0; i < H; i++) {
-                    float rg = g[i], z = g[H + i], n = g[2 * H + i], prev = hp ? hp[i] : 0.0f;
+                    float rg = g[i], z = g[H + i], n = g[2 * H + i], prev = hp[i];
                     float dhi = dhb[i] + d[i];
                     float dn = dhi * (1.0f - z) * (1.0f - n * n);
                     float dz = dhi * (prev - n) * z * (1.0f - z);
@@ -237,6 +241,8 @@ static void gru_backward(const struct gr_args *a) {
     j.dgh = j.dgi + rows * G;
     j.dh = j.dgh + rows * G;
     j.ut = j.dh + B * H;
+    j.zeros = j.ut + G * H;
+    memset((float *)j.zeros, 0, (size_t)G * sizeof(float));
     /* the recurrent kernel transposed once, so each step's product reads
      * both operands row by row */
     for (int64_t r = 0; r < H; r++)
