@@ -22,6 +22,13 @@
  * keeps nothing: it projects one step at a time and updates the cell state in
  * place, in [B, 5H] of scratch.
  *
+ * With `reverse: true` the layer reads the sequence from its last step to
+ * its first (h_{t+1} feeds step t, h_T = c_T = 0) and still writes h_t at
+ * position t: h_t has seen steps t..T-1, as the backward half of PyTorch's
+ * bidirectional LSTM (Keras's go_backwards with return_sequences, its output
+ * reversed again). The state below is kept in processing order, so only the
+ * time index of x, y and dy changes.
+ *
  * Backward through time (dh_T = dc_T = 0), for t = T-1 .. 0:
  *   dh   = dout_t + dh_next
  *   dc   = dc_next + dh * o * (1 - tanh(c_t)^2)
@@ -34,10 +41,12 @@
 #include "fastmath.h"
 #include "graphrun/plugin.h"
 
-enum { A_UNITS, A_FORGET_BIAS };
+enum { A_UNITS, A_FORGET_BIAS, A_REVERSE };
 static const struct gr_attr_spec lstm_attrs[] = {
     [A_UNITS] = {"num_units", GR_ATTR_INT, "hidden units H", .min = 1, .max = 1 << 20},
     [A_FORGET_BIAS] = {"forget_bias", GR_ATTR_FLOAT, "added to the forget gate's pre-activation", .def = "1.0"},
+    [A_REVERSE] = {"reverse", GR_ATTR_BOOL, "run from the last step to the first (h_t still at position t)",
+                   .def = "false"},
 };
 enum { P_KERNEL, P_BIAS };
 static const struct gr_param_spec lstm_params[] = {
@@ -53,7 +62,7 @@ enum { IN_X, IN_KERNEL, IN_BIAS };
  * same for any thread count. */
 #define LSTM_BLOCK 32
 
-/* Training state, time-major ([t, b] rows): */
+/* Training state, time-major ([s, b] rows, s the processing step): */
 struct lstm_state {
     float *xh;    /* [T*B, I+H] row (t, b) = [x_t, h_{t-1}] of sample b */
     float *z;     /* [T*B, 4H] activated gates */
@@ -172,6 +181,7 @@ static void cell_backward(int64_t H, const float *restrict g, const float *restr
 struct lstm_job {
     const struct gr_args *a;
     int64_t B, T, I, H, G, XH; /* XH = I + H, the row length of xh */
+    int reverse;
     struct lstm_state s;
     const float *x, *w, *wh, *bias;
     float fb;
@@ -196,18 +206,23 @@ static struct lstm_job job_of(const struct gr_args *a) {
     j.wh = j.w + j.I * j.G;
     j.bias = a->in[IN_BIAS]->data;
     j.fb = (float)a->attrs[A_FORGET_BIAS].f;
+    j.reverse = a->attrs[A_REVERSE].i != 0;
     j.y = a->out->data;
     if (a->saved) j.s = state_at(a->saved, j.B, j.T, j.I, j.H);
     return j;
 }
 
-/* xh rows (t, b) for samples b0..b1: x_t now, h_{-1} = 0 now, later h_{t-1}
- * as the steps run */
+/* The time index of processing step s. */
+static int64_t time_of(const struct lstm_job *j, int64_t s) { return j->reverse ? j->T - 1 - s : s; }
+
+/* xh rows (s, b) for samples b0..b1: x at step s's time now, the first
+ * step's h = 0 now, later the previous step's h as the steps run */
 static void fill_xh(void *arg, int64_t b0, int64_t b1) {
     const struct lstm_job *j = arg;
     for (int64_t b = b0; b < b1; b++) {
         for (int64_t t = 0; t < j->T; t++)
-            memcpy(j->s.xh + (t * j->B + b) * j->XH, j->x + (b * j->T + t) * j->I, (size_t)j->I * sizeof(float));
+            memcpy(j->s.xh + (t * j->B + b) * j->XH, j->x + (b * j->T + time_of(j, t)) * j->I,
+                   (size_t)j->I * sizeof(float));
         memset(j->s.xh + b * j->XH + j->I, 0, (size_t)j->H * sizeof(float));
     }
 }
@@ -235,7 +250,7 @@ static void forward_rows(const struct lstm_job *j, int64_t b0, int64_t b1) {
         for (int64_t b = b0; b < b1; b++) {
             int64_t r = t * B + b;
             const float *cprev = t > 0 ? j->s.c + (r - B) * H : j->s.zeros;
-            float *h = j->y + (b * T + t) * H;
+            float *h = j->y + (b * T + time_of(j, t)) * H;
             cell_forward(H, j->s.z + r * G, j->bias, j->fb, cprev, j->s.c + r * H, j->s.tc + r * H, h, 1);
             if (t + 1 < T) memcpy(j->s.xh + (r + B) * XH + j->I, h, (size_t)H * sizeof(float));
         }
@@ -249,14 +264,15 @@ static void eval_rows(const struct lstm_job *j, int64_t b0, int64_t b1) {
     float *z = j->ez + b0 * G, *c = j->ec + b0 * H;
     memset(c, 0, (size_t)(n * H) * sizeof(float));
     for (int64_t t = 0; t < T; t++) {
-        /* z = x_t @ Wx (+ h_{t-1} @ Wh), reading x and h where they lie, T rows apart */
-        a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_NO_TRANS, n, G, I, 1.0f, j->x + (b0 * T + t) * I, T * I, j->w, G,
+        /* z = x_t @ Wx (+ h_prev @ Wh), reading x and h where they lie, T rows apart */
+        int64_t tt = time_of(j, t);
+        a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_NO_TRANS, n, G, I, 1.0f, j->x + (b0 * T + tt) * I, T * I, j->w, G,
                        0.0f, z, G);
         if (t > 0)
-            a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_NO_TRANS, n, G, H, 1.0f, j->y + (b0 * T + t - 1) * H, T * H,
-                           j->wh, G, 1.0f, z, G);
+            a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_NO_TRANS, n, G, H, 1.0f, j->y + (b0 * T + time_of(j, t - 1)) * H,
+                           T * H, j->wh, G, 1.0f, z, G);
         for (int64_t k = 0; k < n; k++)
-            cell_forward(H, z + k * G, j->bias, j->fb, c + k * H, c + k * H, NULL, j->y + ((b0 + k) * T + t) * H, 0);
+            cell_forward(H, z + k * G, j->bias, j->fb, c + k * H, c + k * H, NULL, j->y + ((b0 + k) * T + tt) * H, 0);
     }
 }
 
@@ -290,7 +306,7 @@ static void backward_rows(const struct lstm_job *j, int64_t b0, int64_t b1) {
         for (int64_t b = b0; b < b1; b++) {
             int64_t r = t * B + b;
             const float *cprev = t > 0 ? j->s.c + (r - B) * H : j->s.zeros;
-            cell_backward(H, j->s.z + r * G, j->s.tc + r * H, cprev, dy + (b * T + t) * H, j->dh_next + b * H,
+            cell_backward(H, j->s.z + r * G, j->s.tc + r * H, cprev, dy + (b * T + time_of(j, t)) * H, j->dh_next + b * H,
                           j->dc_next + b * H, j->dz + r * G);
         }
         if (t > 0) /* dh_next[n, H] = dz_t[n, 4H] @ Wh^T[4H, H] */
@@ -311,13 +327,13 @@ static void bias_grad(void *arg, int64_t c0, int64_t c1) {
     }
 }
 
-/* dx[b, t, :] += dxt[t, b, :] for samples b0..b1 */
+/* dx[b, time of s, :] += dxt[s, b, :] for samples b0..b1 */
 static void add_dx(void *arg, int64_t b0, int64_t b1) {
     const struct lstm_job *j = arg;
     float *dx = j->a->din[IN_X]->data;
     for (int64_t b = b0; b < b1; b++)
         for (int64_t t = 0; t < j->T; t++) {
-            float *d = dx + (b * j->T + t) * j->I;
+            float *d = dx + (b * j->T + time_of(j, t)) * j->I;
             const float *src = j->dxt + (t * j->B + b) * j->I;
             for (int64_t k = 0; k < j->I; k++) d[k] += src[k];
         }
@@ -366,7 +382,7 @@ const struct gr_op_desc gr_op_lstm = {
     .min_inputs = 1,
     .max_inputs = 1,
     .attrs = lstm_attrs,
-    .n_attrs = 2,
+    .n_attrs = 3,
     .params = lstm_params,
     .n_params = 2,
     .infer = lstm_infer,

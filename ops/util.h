@@ -32,4 +32,67 @@ static inline void gr_for_range(const struct gr_args *a, int64_t n, void (*fn)(v
     else fn(arg, 0, n);
 }
 
+/* a * b into *out for non-negative a and b; -1 if the product would exceed
+ * INT64_MAX. Shape inference multiplies sizes with it before any allocation. */
+static inline int gr_mul_i64(int64_t a, int64_t b, int64_t *out) {
+    if (a < 0 || b < 0 || (a != 0 && b > INT64_MAX / a)) return -1;
+    *out = a * b;
+    return 0;
+}
+
+/* The product of n non-negative values, or -1 if it overflows. */
+static inline int64_t gr_prod_i64(const int64_t *v, int n) {
+    int64_t p = 1;
+    for (int i = 0; i < n; i++)
+        if (gr_mul_i64(p, v[i], &p)) return -1;
+    return p;
+}
+
+/* One spatial axis of a sliding window (convolution or pooling), with
+ * TensorFlow's padding rules. The window covers ext = (k - 1) * dilation + 1
+ * input cells; output cell o reads inputs o * stride - pad + j * dilation,
+ * j = 0..k-1, those outside [0, in) being padding.
+ *   valid: out = (in - ext) / stride + 1 (floor), pad = 0; needs in >= ext.
+ *   same:  out = ceil(in / stride); the total padding
+ *          max((out - 1) * stride + ext - in, 0) is split with the smaller
+ *          half before (pad) and the larger after, as TensorFlow does. */
+struct gr_window {
+    int64_t in, k, stride, dilation, ext, out, pad;
+};
+
+/* Fill w; -1 (with w->ext set) when a valid window does not fit the input. */
+static inline int gr_window_init(struct gr_window *w, int64_t in, int64_t k, int64_t stride, int64_t dilation,
+                                 int same) {
+    w->in = in;
+    w->k = k;
+    w->stride = stride;
+    w->dilation = dilation;
+    w->ext = (k - 1) * dilation + 1;
+    if (same) {
+        w->out = (in + stride - 1) / stride;
+        int64_t total = (w->out - 1) * stride + w->ext - in;
+        w->pad = total > 0 ? total / 2 : 0;
+        return 0;
+    }
+    if (in < w->ext) return -1;
+    w->out = (in - w->ext) / stride + 1;
+    w->pad = 0;
+    return 0;
+}
+
+/* The taps j in [*j0, *j1) of output cell o that land inside the input. */
+static inline void gr_window_taps(const struct gr_window *w, int64_t o, int64_t *j0, int64_t *j1) {
+    int64_t start = o * w->stride - w->pad, d = w->dilation, lo, hi;
+    if (d == 1) { /* the common case, without a division */
+        lo = start >= 0 ? 0 : -start;
+        hi = w->in - start;
+    } else {
+        lo = start >= 0 ? 0 : (-start + d - 1) / d;
+        hi = w->in - start <= 0 ? 0 : (w->in - start + d - 1) / d;
+    }
+    *j0 = lo;
+    *j1 = hi < w->k ? hi : w->k;
+    if (*j1 < *j0) *j1 = *j0;
+}
+
 #endif

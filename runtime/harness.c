@@ -88,11 +88,48 @@ static double weighted_sum(const struct gr_harness *h) {
     return s;
 }
 
+struct gr_gradcheck gr_gradcheck_defaults(void) {
+    return (struct gr_gradcheck){.h = 1e-2, .atol = 2e-4, .rtol = 2e-3, .max_elems = 400, .gap = 2.5, .max_mag = 2};
+}
+
+/* n distinct magnitudes 0.1 + s * i in a random order, each with a random
+ * sign; s = max(gap * h, 0.9 / (n - 1)) while the largest stays within
+ * max_mag, else (max_mag - 0.1) / (n - 1) (harness.h gives the reasons).
+ * Returns s. */
+static double draw_spread(float *x, int64_t n, double min_gap, double max_mag, struct gr_rng *rng) {
+    double s = n > 1 ? fmin(fmax(min_gap, 0.9 / (double)(n - 1)), (max_mag - 0.1) / (double)(n - 1)) : 1;
+    for (int64_t i = 0; i < n; i++) x[i] = (float)(0.1 + s * (double)i);
+    for (int64_t i = n - 1; i > 0; i--) { /* Fisher-Yates */
+        int64_t j = (int64_t)gr_rng_below(rng, (uint64_t)i + 1);
+        float t = x[i];
+        x[i] = x[j];
+        x[j] = t;
+    }
+    for (int64_t i = 0; i < n; i++)
+        if (gr_rng_uniform(rng) < 0.5f) x[i] = -x[i];
+    return s;
+}
+
+/* The range of drawn int inputs: the smallest axis of the node's float
+ * inputs, batch axes left out (parameters have none). */
+static int64_t index_range(const struct gr_graph *g, const struct gr_node *nd, const struct gr_harness *h) {
+    int64_t c = 0;
+    for (int k = 0; k < h->args.n_in; k++) {
+        const struct gr_shape *s = &h->in[k].shape;
+        if (h->in[k].dtype != GR_F32) continue;
+        int first = (g->nodes[nd->in[k]].op->flags & GR_OP_PARAM) ? 0 : 1;
+        for (int d = first; d < s->rank; d++)
+            if (c == 0 || s->dim[d] < c) c = s->dim[d];
+    }
+    return c > 0 ? c : 1;
+}
+
 int gr_gradcheck_node(struct gr_graph *g, int node, struct gr_rng *rng, struct gr_gradcheck *gc) {
     const struct gr_node *nd = &g->nodes[node];
     struct gr_harness h;
     gc->checked = gc->failed = 0;
     gc->worst = 0;
+    gc->spacing = INFINITY;
     gc->report[0] = 0;
     if (!nd->op->backward) {
         snprintf(gc->report, sizeof gc->report, "op '%s' has no backward", nd->op->name);
@@ -100,8 +137,10 @@ int gr_gradcheck_node(struct gr_graph *g, int node, struct gr_rng *rng, struct g
     }
     if (gr_harness_init(&h, g, node, 1)) return -1;
 
-    int64_t classes = h.in[0].shape.rank ? h.in[0].shape.dim[h.in[0].shape.rank - 1] : 1;
+    int64_t classes = index_range(g, nd, &h);
+    double gap = gc->gap > 0 ? gc->gap : 2.5, step_of[GR_MAX_INPUTS];
     for (int k = 0; k < h.args.n_in; k++) {
+        step_of[k] = gc->h;
         int64_t n = gr_shape_count(&h.in[k].shape);
         const struct gr_node *src = &g->nodes[nd->in[k]];
         if (src->op->flags & GR_OP_PARAM) {
@@ -115,11 +154,8 @@ int gr_gradcheck_node(struct gr_graph *g, int node, struct gr_rng *rng, struct g
             if (init == GR_INIT_ZEROS || init == GR_INIT_ONES)
                 for (int64_t i = 0; i < n; i++) x[i] += 0.2f * gr_rng_uniform(rng) - 0.1f;
         } else if (h.in[k].dtype == GR_F32) {
-            float *x = h.in[k].data;
-            for (int64_t i = 0; i < n; i++) {
-                float mag = 0.1f + 0.9f * gr_rng_uniform(rng);
-                x[i] = gr_rng_uniform(rng) < 0.5f ? -mag : mag;
-            }
+            double s = draw_spread(h.in[k].data, n, gc->h * gap, gc->max_mag > 0 ? gc->max_mag : 2.0, rng);
+            step_of[k] = fmin(gc->h, s / gap); /* no step reaches another value */
         } else {
             int32_t *x = h.in[k].data;
             for (int64_t i = 0; i < n; i++) x[i] = (int32_t)gr_rng_below(rng, (uint64_t)classes);
@@ -142,11 +178,14 @@ int gr_gradcheck_node(struct gr_graph *g, int node, struct gr_rng *rng, struct g
     const float *y0 = h.out.data;
     double scale = 0;
     for (int64_t i = 0; i < n_out; i++) scale += (double)r[i] * r[i] * (double)y0[i] * y0[i];
-    gc->noise = 64.0 * 0x1p-24 * sqrt(scale) / (2.0 * gc->h);
-    double atol = fmax(gc->atol, gc->noise);
+    double floor = 64.0 * 0x1p-24 * sqrt(scale) / 2.0;
+    gc->noise = 0;
 
     for (int k = 0; k < h.args.n_in; k++) {
         if (!h.args.din[k]) continue;
+        double hk = step_of[k], atol = fmax(gc->atol, floor / hk);
+        gc->noise = fmax(gc->noise, floor / hk);
+        gc->spacing = fmin(gc->spacing, hk / gc->h);
         float *x = h.in[k].data;
         const float *da = h.din[k].data;
         int64_t n = gr_shape_count(&h.in[k].shape);
@@ -154,15 +193,15 @@ int gr_gradcheck_node(struct gr_graph *g, int node, struct gr_rng *rng, struct g
         for (int64_t c = 0; c < count; c++) {
             int64_t e = n <= gc->max_elems ? c : (int64_t)gr_rng_below(rng, (uint64_t)n);
             float orig = x[e];
-            x[e] = orig + (float)gc->h;
+            x[e] = orig + (float)hk;
             gr_harness_forward(&h);
             double lp = weighted_sum(&h);
-            x[e] = orig - (float)gc->h;
+            x[e] = orig - (float)hk;
             gr_harness_forward(&h);
             double lm = weighted_sum(&h);
             x[e] = orig;
             /* the step actually taken, after rounding to float */
-            double step = (double)(orig + (float)gc->h) - (double)(orig - (float)gc->h);
+            double step = (double)(orig + (float)hk) - (double)(orig - (float)hk);
             double num = (lp - lm) / step;
             double a = da[e];
             double bound = atol + gc->rtol * fmax(fabs(a), fabs(num));

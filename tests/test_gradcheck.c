@@ -73,17 +73,80 @@ static const struct gcase cases[] = {
                               "- {name: y, op: softmax_cross_entropy, inputs: [x, t]}\n", 3},
     {"mean", "- {name: x, op: input, data: images, shape: [2, 3]}\n"
              "- {name: y, op: mean, inputs: [x]}\n", 3},
+    {"conv2d", "- {name: x, op: input, data: images, shape: [5, 5, 2]}\n"
+               "- {name: y, op: conv2d, inputs: [x], filters: 3, kernel_size: [3]}\n", 2},
+    {"conv2d", "- {name: x, op: input, data: images, shape: [6, 5, 2]}\n"
+               "- {name: y, op: conv2d, inputs: [x], filters: 2, kernel_size: [3, 2], strides: [2], padding: same}\n", 2},
+    {"conv2d", "- {name: x, op: input, data: images, shape: [6, 6, 1]}\n"
+               "- {name: y, op: conv2d, inputs: [x], filters: 2, kernel_size: [2], dilation: [2, 1], padding: same}\n", 2},
+    {"conv2d", "- {name: x, op: input, data: images, shape: [3, 2, 4]}\n"
+               "- {name: y, op: conv2d, inputs: [x], filters: 3, kernel_size: [1]}\n", 2},
+    /* unfolded patches and products (K = 3 * 3 * 4 > 32) */
+    {"conv2d", "- {name: x, op: input, data: images, shape: [4, 5, 4]}\n"
+               "- {name: y, op: conv2d, inputs: [x], filters: 3, kernel_size: [3], padding: same}\n", 1},
+    /* the direct sums in vector chunks: 4 cells at once with 32 filters;
+     * 16 filters and a tail of 4 */
+    {"conv2d", "- {name: x, op: input, data: images, shape: [3, 8, 1]}\n"
+               "- {name: y, op: conv2d, inputs: [x], filters: 32, kernel_size: [3], padding: same}\n", 1},
+    {"conv2d", "- {name: x, op: input, data: images, shape: [3, 5, 2]}\n"
+               "- {name: y, op: conv2d, inputs: [x], filters: 20, kernel_size: [3], strides: [1, 2], padding: same}\n", 1},
+    {"max_pool2d", "- {name: x, op: input, data: images, shape: [4, 4, 3]}\n"
+                   "- {name: y, op: max_pool2d, inputs: [x]}\n", 2},
+    {"max_pool2d", "- {name: x, op: input, data: images, shape: [5, 5, 2]}\n"
+                   "- {name: y, op: max_pool2d, inputs: [x], size: [3], strides: [2], padding: same}\n", 2},
+    {"avg_pool2d", "- {name: x, op: input, data: images, shape: [4, 4, 3]}\n"
+                   "- {name: y, op: avg_pool2d, inputs: [x]}\n", 2},
+    {"avg_pool2d", "- {name: x, op: input, data: images, shape: [5, 5, 2]}\n"
+                   "- {name: y, op: avg_pool2d, inputs: [x], size: [3, 2], strides: [2, 1], padding: same}\n", 2},
+    {"global_avg_pool", "- {name: x, op: input, data: images, shape: [3, 3, 2]}\n"
+                        "- {name: y, op: global_avg_pool, inputs: [x]}\n", 2},
+    {"flatten", "- {name: x, op: input, data: images, shape: [2, 3]}\n"
+                "- {name: y, op: flatten, inputs: [x]}\n", 3},
+    {"leaky_relu", "- {name: x, op: input, data: images, shape: [6]}\n"
+                   "- {name: y, op: leaky_relu, inputs: [x]}\n", 3},
+    {"leaky_relu", "- {name: x, op: input, data: images, shape: [6]}\n"
+                   "- {name: y, op: leaky_relu, inputs: [x], alpha: 0.3}\n", 3},
+    {"gelu", "- {name: x, op: input, data: images, shape: [6]}\n"
+             "- {name: y, op: gelu, inputs: [x]}\n", 3},
+    {"gelu", "- {name: x, op: input, data: images, shape: [6]}\n"
+             "- {name: y, op: gelu, inputs: [x], approximate: tanh}\n", 3},
+    {"log_softmax", "- {name: x, op: input, data: images, shape: [5]}\n"
+                    "- {name: y, op: log_softmax, inputs: [x]}\n", 3},
+    {"embedding", "- {name: l, op: input, data: labels}\n"
+                  "- {name: y, op: embedding, inputs: [l], input_dim: 4, output_dim: 5}\n", 6},
+    {"mse", "- {name: a, op: input, data: images, shape: [2, 3]}\n"
+            "- {name: b, op: input, data: images, shape: [2, 3]}\n"
+            "- {name: y, op: mse, inputs: [a, b]}\n", 3},
+    {"rnn", "- {name: x, op: input, data: images, shape: [4, 3]}\n"
+            "- {name: y, op: rnn, inputs: [x], num_units: 5}\n", 3},
+    {"rnn", "- {name: x, op: input, data: images, shape: [4, 3]}\n"
+            "- {name: y, op: rnn, inputs: [x], num_units: 5, reverse: true}\n", 3},
+    {"gru", "- {name: x, op: input, data: images, shape: [4, 3]}\n"
+            "- {name: y, op: gru, inputs: [x], num_units: 5}\n", 3},
+    {"gru", "- {name: x, op: input, data: images, shape: [4, 3]}\n"
+            "- {name: y, op: gru, inputs: [x], num_units: 5, reverse: true}\n", 3},
+    {"lstm", "- {name: x, op: input, data: images, shape: [4, 3]}\n"
+             "- {name: y, op: lstm, inputs: [x], num_units: 5, reverse: true}\n", 3},
+    {"layer_norm", "- {name: x, op: input, data: images, shape: [2, 6]}\n"
+                   "- {name: y, op: layer_norm, inputs: [x]}\n", 3},
 };
 #define N_CASES (int)(sizeof cases / sizeof cases[0])
 
 /* float32 kernels, central differences with h = 1e-2, the loss summed in
- * double: every case here stays below a tenth of 2e-4 + 2e-3 |g|, while the
+ * double: every case here stays well below 2e-4 + 2e-3 |g|, while the
  * mutation tests below show a 10% error exceeds it by far. */
-static struct gr_gradcheck tolerance(void) {
-    return (struct gr_gradcheck){.h = 1e-2, .atol = 2e-4, .rtol = 2e-3, .max_elems = 400};
+static struct gr_gradcheck tolerance(void) { return gr_gradcheck_defaults(); }
+
+/* Run case c (index picks the seed 1000 + index) with op `replace` in place
+ * of the op under test when given; expect it to pass or to fail. */
+static void run_case_seed(const struct gcase *c, int index, uint64_t seed, const struct gr_op_desc *replace,
+                          int expect_pass);
+static void run_case(const struct gcase *c, int index, const struct gr_op_desc *replace, int expect_pass) {
+    run_case_seed(c, index, 1000u + (uint64_t)index, replace, expect_pass);
 }
 
-static void run_case(const struct gcase *c, int index, const struct gr_op_desc *replace, int expect_pass) {
+static void run_case_seed(const struct gcase *c, int index, uint64_t seed, const struct gr_op_desc *replace,
+                          int expect_pass) {
     struct tgraph t;
     char yaml[2048];
     snprintf(yaml, sizeof yaml, "%s", c->yaml);
@@ -108,7 +171,7 @@ static void run_case(const struct gcase *c, int index, const struct gr_op_desc *
     cr_assert_eq(gr_yaml_parse(ctx, &t.doc, "test.yaml", yaml, strlen(yaml)), 0, "%s", ctx->err);
     cr_assert_eq(gr_build_graph(ctx, &t.g, "test.yaml", t.doc.root, c->batch), 0, "case %d: %s", index, ctx->err);
     struct gr_rng rng;
-    gr_rng_seed(&rng, 1000u + (uint64_t)index);
+    gr_rng_seed(&rng, seed);
     struct gr_gradcheck gc = tolerance();
     int rc = gr_gradcheck_node(&t.g, tg_node(&t, "y"), &rng, &gc);
     cr_assert_geq(rc, 0, "case %d: %s", index, ctx->err);
@@ -140,7 +203,7 @@ Test(gradcheck, every_differentiable_op_has_a_case) {
         cr_expect(found, "op '%s' has a backward but no gradient-check case in this file", d->name);
         covered += found;
     }
-    cr_expect_geq(covered, 14);
+    cr_expect_geq(covered, 27);
     gr_ctx_free(&ctx);
 }
 
@@ -174,9 +237,53 @@ static void run_mutants(float factor) {
     }
 }
 
+/* Pooling windows hold many values close together: the drawing rule must
+ * keep every max and every sign away from a step's reach, seed after seed. */
+Test(gradcheck, max_pool_and_leaky_relu_pass_at_many_seeds) {
+    for (int i = 0; i < N_CASES; i++) {
+        if (strcmp(cases[i].op, "max_pool2d") != 0 && strcmp(cases[i].op, "leaky_relu") != 0) continue;
+        for (uint64_t seed = 1; seed <= 10; seed++) run_case_seed(&cases[i], i, seed, NULL, 1);
+    }
+}
+
 Test(gradcheck, a_flipped_sign_fails) { run_mutants(-1.0f); }
 
 Test(gradcheck, a_ten_percent_error_fails) { run_mutants(0.9f); }
+
+/* One input's gradient 10% off, the others right: each input of the
+ * layers with several weights is checked on its own. */
+static int mutant_input;
+
+static void one_input_mutant_backward(const struct gr_args *a) {
+    real_op->backward(a);
+    if (!a->din[mutant_input]) return;
+    float *d = a->din[mutant_input]->data;
+    int64_t n = gr_shape_count(&a->din[mutant_input]->shape);
+    for (int64_t i = 0; i < n; i++) d[i] *= 0.9f;
+}
+
+Test(gradcheck, one_wrong_input_gradient_fails) {
+    const char *ops[] = {"conv2d", "max_pool2d", "rnn", "gru", "lstm", "mse", "layer_norm"};
+    int tried = 0;
+    for (int i = 0; i < N_CASES; i++) {
+        int wanted = 0;
+        for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++) wanted |= strcmp(cases[i].op, ops[o]) == 0;
+        if (!wanted) continue;
+        struct gr_ctx ctx;
+        cr_assert_eq(gr_ctx_init(&ctx), 0);
+        real_op = gr_registry_find(ctx.reg, cases[i].op);
+        cr_assert(real_op);
+        struct gr_op_desc mutant = *real_op;
+        mutant.name = "mutant";
+        mutant.backward = one_input_mutant_backward;
+        for (mutant_input = 0; mutant_input < real_op->max_inputs + real_op->n_params; mutant_input++) {
+            run_case(&cases[i], i, &mutant, 0);
+            tried++;
+        }
+        gr_ctx_free(&ctx);
+    }
+    cr_expect_geq(tried, 30);
+}
 
 /* A subtler bug: tanh's derivative written as 1 + y^2 instead of 1 - y^2. */
 static int wrong_tanh_infer(struct gr_infer *inf) {

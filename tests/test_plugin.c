@@ -86,17 +86,17 @@ static void write_config(const char *name, const char *plugin, const char *op) {
 #define GRAPHRUN GR_BUILD_DIR "/graphrun"
 
 Test(plugin, built_out_of_tree_it_lists_checks_and_trains) {
-    cr_assert_eq(build_plugin(GR_SOURCE_DIR "/plugins/gru/gru.c", "gru", NULL), 0, "compile: %s", out);
-    cr_expect_eq(sh(GRAPHRUN " ops --plugin %s/gru.so", dir), 0, "%s", out);
-    cr_expect(strstr(out, "gru  (") && strstr(out, "num_units (int, required"), "ops shows the plugin op: %s", out);
-    cr_expect_eq(sh(GRAPHRUN " ops gru --plugin %s/gru.so", dir), 0, "%s", out);
+    cr_assert_eq(build_plugin(GR_SOURCE_DIR "/plugins/gru_v1/gru_v1.c", "gru_v1", NULL), 0, "compile: %s", out);
+    cr_expect_eq(sh(GRAPHRUN " ops --plugin %s/gru_v1.so", dir), 0, "%s", out);
+    cr_expect(strstr(out, "gru_v1  (") && strstr(out, "num_units (int, required"), "ops shows the plugin op: %s", out);
+    cr_expect_eq(sh(GRAPHRUN " ops gru_v1 --plugin %s/gru_v1.so", dir), 0, "%s", out);
     cr_expect(strstr(out, "recurrent, initialised glorot_uniform"), "%s", out);
 
     char plugin[256];
-    snprintf(plugin, sizeof plugin, "%s/gru.so", dir);
-    write_config("gru.yaml", plugin, "gru");
+    snprintf(plugin, sizeof plugin, "%s/gru_v1.so", dir);
+    write_config("gru.yaml", plugin, "gru_v1");
     cr_expect_eq(sh(GRAPHRUN " gradcheck %s/gru.yaml", dir), 0, "gradcheck failed: %s", out);
-    cr_expect(strstr(out, "rnn                  gru") && strstr(out, " 0 failed"), "%s", out);
+    cr_expect(strstr(out, "rnn                  gru_v1") && strstr(out, " 0 failed"), "%s", out);
 
     cr_assert_eq(sh(GRAPHRUN " train %s/gru.yaml --run-dir %s/run", dir, dir), 0, "training failed: %s", out);
     const char *acc = strstr(out, "test accuracy (all 1000 test images): ");
@@ -108,13 +108,13 @@ Test(plugin, built_out_of_tree_it_lists_checks_and_trains) {
 
 Test(plugin, the_search_path_finds_plugins_by_name) {
     cr_assert_eq(sh("mkdir -p %s/path", dir), 0);
-    cr_assert_eq(build_plugin(GR_SOURCE_DIR "/plugins/gru/gru.c", "path/graphrun_gru", NULL), 0, "%s", out);
-    cr_expect_eq(sh("GRAPHRUN_PLUGIN_PATH=%s/path " GRAPHRUN " ops gru", dir), 0, "%s", out);
-    cr_expect(strstr(out, "graphrun_gru.so)"), "the origin is the plugin file: %s", out);
-    write_config("byname.yaml", "graphrun_gru", "gru");
+    cr_assert_eq(build_plugin(GR_SOURCE_DIR "/plugins/gru_v1/gru_v1.c", "path/graphrun_gru_v1", NULL), 0, "%s", out);
+    cr_expect_eq(sh("GRAPHRUN_PLUGIN_PATH=%s/path " GRAPHRUN " ops gru_v1", dir), 0, "%s", out);
+    cr_expect(strstr(out, "graphrun_gru_v1.so)"), "the origin is the plugin file: %s", out);
+    write_config("byname.yaml", "graphrun_gru_v1", "gru_v1");
     cr_expect_eq(sh("GRAPHRUN_PLUGIN_PATH=%s/path " GRAPHRUN " check %s/byname.yaml", dir, dir), 0, "%s", out);
     cr_expect_eq(sh(GRAPHRUN " check %s/byname.yaml", dir), 1, "%s", out);
-    cr_expect(strstr(out, "byname.yaml:1:11: plugins[0]: no plugin 'graphrun_gru' in GRAPHRUN_PLUGIN_PATH (not set)"),
+    cr_expect(strstr(out, "byname.yaml:1:11: plugins[0]: no plugin 'graphrun_gru_v1' in GRAPHRUN_PLUGIN_PATH (not set)"),
               "%s", out);
 }
 

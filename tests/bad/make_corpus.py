@@ -160,6 +160,28 @@ data_case("data-gzip-short", "train: {images: ../data/train-images", "data/gz-sh
 data_case("data-count-mismatch", "labels: ../data/train-labels", "data/labels-19")
 data_case("data-label-out-of-range", "labels: ../data/train-labels", "data/labels-out-of-range")
 data_case("data-labels-rank-2", "labels: ../data/train-labels", "data/labels-rank2")
+# the layers of convolutional, recurrent and small ops: shapes and attributes they refuse
+def layer_case(name, node, rows_shape="[4, 4, 1]"):
+    case(name, "shape: [4, 4]}", "shape: %s}" % rows_shape,
+         "{name: lstm, op: lstm, inputs: [rows], num_units: 8}", node, "inputs: [lstm], axis", "inputs: [layer], axis")
+
+
+layer_case("conv2d-kernel-larger-than-input", "{name: layer, op: conv2d, inputs: [rows], filters: 2, kernel_size: [5]}")
+layer_case("conv2d-dilated-kernel-too-large",
+           "{name: layer, op: conv2d, inputs: [rows], filters: 2, kernel_size: [3], dilation: [2]}")
+layer_case("conv2d-zero-strides", "{name: layer, op: conv2d, inputs: [rows], filters: 2, kernel_size: [3], strides: [0]}")
+layer_case("conv2d-three-kernel-values", "{name: layer, op: conv2d, inputs: [rows], filters: 2, kernel_size: [3, 3, 3]}")
+layer_case("conv2d-on-3d", "{name: layer, op: conv2d, inputs: [rows], filters: 2, kernel_size: [3]}", "[4, 4]")
+layer_case("conv2d-unknown-padding",
+           "{name: layer, op: conv2d, inputs: [rows], filters: 2, kernel_size: [3], padding: full}")
+layer_case("max-pool-window-larger-than-input", "{name: layer, op: max_pool2d, inputs: [rows], size: [5, 2]}")
+layer_case("avg-pool-zero-strides", "{name: layer, op: avg_pool2d, inputs: [rows], strides: [0, 1]}")
+layer_case("gru-on-4d", "{name: layer, op: gru, inputs: [rows], num_units: 8}")
+layer_case("rnn-reverse-word", "{name: layer, op: rnn, inputs: [rows], num_units: 8, reverse: backwards}", "[4, 4]")
+layer_case("embedding-on-images", "{name: layer, op: embedding, inputs: [rows], input_dim: 10, output_dim: 4}")
+layer_case("leaky-relu-negative-alpha", "{name: layer, op: leaky_relu, inputs: [rows], alpha: -0.1}")
+case("mse-shape-mismatch", "{name: loss, op: softmax_cross_entropy, inputs: [logits, label]}",
+     "{name: loss, op: mse, inputs: [logits, last]}")
 case("data-image-shape", "shape: [16]}", "shape: [15]}", "shape: [4, 4]}", "shape: [3, 5]}")
 
 # ---- checkpoints for configs/ok.yaml, written here independently of graphrun

@@ -1,5 +1,8 @@
-/* gru: a graphrun plugin op, a GRU layer over a whole sequence.
- * It includes graphrun/plugin.h and nothing else of graphrun's.
+/* gru_v1: a graphrun plugin op, a GRU layer over a whole sequence in the
+ * original convention (Cho et al. 2014; Keras's GRU with reset_after=False):
+ * the reset gate scales h_{t-1} before the recurrent product. graphrun's
+ * built-in `gru` is the other convention, PyTorch's. This file includes
+ * graphrun/plugin.h and nothing else of graphrun's.
  *
  *   x[B, T, I] -> h[B, T, H], with h_{-1} = 0, for each step t:
  *   z = sigmoid(x_t Wz + h_{t-1} Uz + bz)          update gate
@@ -225,8 +228,8 @@ static void gru_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
 }
 
 static const struct gr_op_desc gru_op = {
-    .name = "gru",
-    .summary = "h[B, T, H] = GRU over x[B, T, I] (gates z, r; every step's state)",
+    .name = "gru_v1",
+    .summary = "h[B, T, H] = GRU over x[B, T, I], reset before the recurrent product (gates z, r; every step)",
     .inputs_doc = "x [B, T, I]",
     .min_inputs = 1,
     .max_inputs = 1,

@@ -1,0 +1,594 @@
+/* conv2d: a 2-D convolution over NHWC images, as TensorFlow's Conv2D.
+ *   x[B, H, W, C] -> y[B, OH, OW, F]
+ *   y[b, oh, ow, f] = bias[f] + sum_{kh, kw, c} x[b, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw, c] * kernel[kh, kw, c, f]
+ * with x = 0 outside the image (padding). `valid` pads nothing; `same` makes
+ * OH = ceil(H / sh), padding (OH - 1) * sh + (KH - 1) * dh + 1 - H rows in
+ * all, the smaller half on top, as TensorFlow does (ops/util.h, gr_window).
+ *
+ * Parameters as Keras makes them: kernel [KH, KW, C, F] Glorot-uniform with
+ * fan_in = KH*KW*C and fan_out = KH*KW*F (models/init.c: the receptive field
+ * is the product of all axes but the last two), bias [F] zeros. PyTorch's
+ * weight [F, C, KH, KW] is kernel.permute(3, 2, 0, 1).
+ *
+ * As products (im2col): for a block of images, col[R, K] with R = nb*OH*OW
+ * output cells and K = KH*KW*C holds, in row r, the input patch that cell r
+ * reads, in the kernel's (kh, kw, c) order, so that
+ *   Y[R, F]  = col @ kernel[K, F] + bias
+ *   dkernel += col^T @ dY            dbias += sum over rows of dY
+ *   dcol     = dY @ kernel^T,  then dx += col2im(dcol) (each patch added back
+ *              where it was read)
+ * The batch is cut into blocks of whole images (a block's patches fill about
+ * CONV_BLOCK_FLOATS, so col stays in cache) and the blocks into at most
+ * CONV_PARTS parts; the pool runs parts, and a part runs its blocks in
+ * order. The host's sgemm, called from inside a parallel_for job, runs on
+ * that job's thread (nested parallelism runs inline): each thread multiplies
+ * its own blocks, with no second level of threads. Blocks of different parts
+ * write disjoint images of y and dx; dkernel and dbias are summed per part
+ * into scratch and the parts added in order, so the result does not depend
+ * on the number of threads. Nothing is saved: backward rebuilds each block's
+ * col, which is cheaper than keeping B*OH*OW*K floats between passes. A 1x1
+ * kernel with stride 1 needs no col: x itself is [B*H*W, C]. A small patch
+ * (K <= CONV_DIRECT_K, e.g. a first layer on 1 or 3 channels) is not worth a
+ * product at all (OpenBLAS reaches half its speed with K = 9): it runs the
+ * same sums directly, vectorised over the F filters of each output cell. */
+#include <string.h>
+
+#include "fastmath.h" /* GR_HAVE_V16: AVX-512 */
+#include "graphrun/plugin.h"
+#include "util.h"
+
+#define CONV_BLOCK_FLOATS (1 << 17)
+#define CONV_PARTS 8
+#define CONV_DIRECT_K 32
+
+enum conv_mode { CONV_IM2COL, CONV_POINTWISE, CONV_DIRECT };
+
+enum { A_FILTERS, A_KERNEL, A_STRIDES, A_PADDING, A_DILATION };
+static const char *const padding_choices[] = {"valid", "same", NULL};
+static const struct gr_attr_spec conv_attrs[] = {
+    [A_FILTERS] = {"filters", GR_ATTR_INT, "output channels F", .min = 1, .max = 1 << 20},
+    [A_KERNEL] = {"kernel_size", GR_ATTR_INTS, "[KH, KW], or [K] for K x K", .min = 1, .max = 4096},
+    [A_STRIDES] = {"strides", GR_ATTR_INTS, "[SH, SW], or [S] for both", .def = "[1, 1]", .min = 1, .max = 4096},
+    [A_PADDING] = {"padding", GR_ATTR_STRING, "valid: no padding; same: OH = ceil(H / SH), TensorFlow's split",
+                   .def = "valid", .choices = padding_choices},
+    [A_DILATION] = {"dilation", GR_ATTR_INTS, "[DH, DW], or [D] for both: gaps between kernel taps", .def = "[1, 1]",
+                    .min = 1, .max = 4096},
+};
+enum { P_KERNEL, P_BIAS };
+static const struct gr_param_spec conv_params[] = {
+    [P_KERNEL] = {"kernel", GR_INIT_GLOROT_UNIFORM, "[KH, KW, C, F]"},
+    [P_BIAS] = {"bias", GR_INIT_ZEROS, "[F]"},
+};
+enum { IN_X, IN_KERNEL, IN_BIAS };
+
+/* Everything the kernels need, derived from shapes and attributes alone. */
+struct conv_geom {
+    int64_t B, H, W, C, F, OH, OW, K; /* K = KH*KW*C */
+    struct gr_window wh, ww;
+    int64_t nb, blocks, parts; /* images per block, blocks, parts */
+    enum conv_mode mode;
+};
+
+/* A 1- or 2-entry list attribute as (h, w); -1 if it has another length. */
+static int pair(const struct gr_attr_value *v, int64_t *h, int64_t *w) {
+    if (v->n < 1 || v->n > 2) return -1;
+    *h = v->ints[0];
+    *w = v->ints[v->n - 1];
+    return 0;
+}
+
+/* Shapes to geometry, every check with the attribute to blame; 0 or an
+ * error already in inf. Also used by the kernels (with inf == NULL, after
+ * infer has succeeded on the same shapes). */
+static int geometry(struct gr_infer *inf, const struct gr_shape *x, const struct gr_attr_value *at,
+                    struct conv_geom *g) {
+    int64_t kh, kw, sh, sw, dh, dw;
+    if (pair(&at[A_KERNEL], &kh, &kw))
+        return inf ? gr_infer_fail(inf, A_KERNEL, "kernel_size: expected 1 or 2 values, got %d", at[A_KERNEL].n) : -1;
+    if (pair(&at[A_STRIDES], &sh, &sw))
+        return inf ? gr_infer_fail(inf, A_STRIDES, "strides: expected 1 or 2 values, got %d", at[A_STRIDES].n) : -1;
+    if (pair(&at[A_DILATION], &dh, &dw))
+        return inf ? gr_infer_fail(inf, A_DILATION, "dilation: expected 1 or 2 values, got %d", at[A_DILATION].n) : -1;
+    int same = strcmp(at[A_PADDING].s, "same") == 0;
+    memset(g, 0, sizeof *g);
+    g->B = x->dim[0];
+    g->H = x->dim[1];
+    g->W = x->dim[2];
+    g->C = x->dim[3];
+    g->F = at[A_FILTERS].i;
+    if (gr_window_init(&g->wh, g->H, kh, sh, dh, same))
+        return inf ? gr_infer_fail(inf, A_KERNEL,
+                                   "kernel_size: the kernel spans %lld rows (%lld taps, dilation %lld) but the input "
+                                   "has %lld, and padding is valid",
+                                   (long long)g->wh.ext, (long long)kh, (long long)dh, (long long)g->H)
+                   : -1;
+    if (gr_window_init(&g->ww, g->W, kw, sw, dw, same))
+        return inf ? gr_infer_fail(inf, A_KERNEL,
+                                   "kernel_size: the kernel spans %lld columns (%lld taps, dilation %lld) but the "
+                                   "input has %lld, and padding is valid",
+                                   (long long)g->ww.ext, (long long)kw, (long long)dw, (long long)g->W)
+                   : -1;
+    g->OH = g->wh.out;
+    g->OW = g->ww.out;
+    int64_t kdims[3] = {kh, kw, g->C}, cell[3] = {g->OH, g->OW, 1};
+    g->K = gr_prod_i64(kdims, 3);
+    cell[2] = g->K;
+    int64_t per_image = gr_prod_i64(cell, 3); /* col floats of one image */
+    if (g->K < 0 || per_image < 0 || per_image > ((int64_t)1 << 40))
+        return inf ? gr_infer_fail(inf, A_KERNEL, "kernel_size: the unfolded patches of one image are too large") : -1;
+    g->nb = CONV_BLOCK_FLOATS / per_image;
+    if (g->nb < 1) g->nb = 1;
+    if (g->nb > g->B) g->nb = g->B;
+    g->blocks = (g->B + g->nb - 1) / g->nb;
+    g->parts = g->blocks < CONV_PARTS ? g->blocks : CONV_PARTS;
+    g->mode = kh == 1 && kw == 1 && sh == 1 && sw == 1 ? CONV_POINTWISE
+              : g->K <= CONV_DIRECT_K                     ? CONV_DIRECT
+                                                          : CONV_IM2COL;
+    return 0;
+}
+
+/* Scratch, in floats: per part a col and a dcol buffer of one block, then
+ * per part the partial dkernel [K, F] and dbias [F]. */
+static int64_t col_floats(const struct conv_geom *g) { return g->mode == CONV_IM2COL ? g->nb * g->OH * g->OW * g->K : 0; }
+static int64_t partial_floats(const struct conv_geom *g) { return g->K * g->F + g->F; }
+
+static int conv_infer(struct gr_infer *inf) {
+    const struct gr_shape *x = inf->in[0];
+    char s[96];
+    if (inf->in_dtype[0] != GR_F32) return gr_infer_fail(inf, -1, "input must be float32");
+    if (x->rank != 4)
+        return gr_infer_fail(inf, -1, "input must be [batch, height, width, channels], got %s",
+                             gr_shape_format(x, s, sizeof s));
+    struct conv_geom g;
+    if (geometry(inf, x, inf->attrs, &g)) return -1;
+    int64_t kf;
+    if (gr_mul_i64(g.K, g.F, &kf) || kf > ((int64_t)1 << 36))
+        return gr_infer_fail(inf, A_FILTERS, "filters: the kernel [%lld, %lld, %lld, %lld] is too large", (long long)g.wh.k,
+                             (long long)g.ww.k, (long long)g.C, (long long)g.F);
+    inf->out = (struct gr_shape){4, {g.B, g.OH, g.OW, g.F}};
+    inf->param[P_KERNEL] = (struct gr_shape){4, {g.wh.k, g.ww.k, g.C, g.F}};
+    inf->param[P_BIAS] = (struct gr_shape){1, {g.F}};
+    /* forward: a col per part; backward also a dcol per part and the partials */
+    int64_t per_part = inf->training ? 2 * col_floats(&g) + partial_floats(&g) : col_floats(&g), floats;
+    if (gr_mul_i64(per_part, g.parts, &floats) || floats > ((int64_t)1 << 38))
+        return gr_infer_fail(inf, -1, "working memory is too large");
+    inf->scratch_bytes = (size_t)floats * sizeof(float);
+    return 0;
+}
+
+/* Patches of images [b0, b1) into col, rows (b, oh, ow), columns (kh, kw, c). */
+static void im2col(const struct conv_geom *g, const float *x, int64_t b0, int64_t b1, float *col) {
+    const struct gr_window *wh = &g->wh, *ww = &g->ww;
+    int64_t C = g->C, KW = ww->k, row_len = g->K;
+    for (int64_t b = b0; b < b1; b++)
+        for (int64_t oh = 0; oh < g->OH; oh++) {
+            int64_t kh0, kh1;
+            gr_window_taps(wh, oh, &kh0, &kh1);
+            for (int64_t ow = 0; ow < g->OW; ow++) {
+                float *dst = col + (((b - b0) * g->OH + oh) * g->OW + ow) * row_len;
+                int64_t kw0, kw1;
+                gr_window_taps(ww, ow, &kw0, &kw1);
+                for (int64_t kh = 0; kh < wh->k; kh++) {
+                    float *d = dst + kh * KW * C;
+                    if (kh < kh0 || kh >= kh1 || kw0 == kw1) {
+                        memset(d, 0, (size_t)(KW * C) * sizeof(float));
+                        continue;
+                    }
+                    int64_t ih = oh * wh->stride - wh->pad + kh * wh->dilation;
+                    const float *src = x + ((b * g->H + ih) * g->W) * C;
+                    if (kw0 > 0) memset(d, 0, (size_t)(kw0 * C) * sizeof(float));
+                    if (ww->dilation == 1) { /* the taps are contiguous in x */
+                        const float *s = src + (ow * ww->stride - ww->pad + kw0) * C;
+                        for (int64_t i = 0; i < (kw1 - kw0) * C; i++) d[kw0 * C + i] = s[i];
+                    } else {
+                        for (int64_t kw = kw0; kw < kw1; kw++) {
+                            const float *s = src + (ow * ww->stride - ww->pad + kw * ww->dilation) * C;
+                            for (int64_t c = 0; c < C; c++) d[kw * C + c] = s[c];
+                        }
+                    }
+                    if (kw1 < KW) memset(d + kw1 * C, 0, (size_t)((KW - kw1) * C) * sizeof(float));
+                }
+            }
+        }
+}
+
+/* dx += col2im(dcol) for images [b0, b1): the reverse of im2col, padding dropped. */
+static void col2im(const struct conv_geom *g, const float *dcol, int64_t b0, int64_t b1, float *dx) {
+    const struct gr_window *wh = &g->wh, *ww = &g->ww;
+    int64_t C = g->C, KW = ww->k, row_len = g->K;
+    for (int64_t b = b0; b < b1; b++)
+        for (int64_t oh = 0; oh < g->OH; oh++) {
+            int64_t kh0, kh1;
+            gr_window_taps(wh, oh, &kh0, &kh1);
+            for (int64_t ow = 0; ow < g->OW; ow++) {
+                const float *src = dcol + (((b - b0) * g->OH + oh) * g->OW + ow) * row_len;
+                int64_t kw0, kw1;
+                gr_window_taps(ww, ow, &kw0, &kw1);
+                for (int64_t kh = kh0; kh < kh1; kh++) {
+                    int64_t ih = oh * wh->stride - wh->pad + kh * wh->dilation;
+                    float *drow = dx + ((b * g->H + ih) * g->W) * C;
+                    const float *s = src + kh * KW * C;
+                    if (ww->dilation == 1) {
+                        float *d = drow + (ow * ww->stride - ww->pad + kw0) * C;
+                        for (int64_t i = 0; i < (kw1 - kw0) * C; i++) d[i] += s[kw0 * C + i];
+                    } else {
+                        for (int64_t kw = kw0; kw < kw1; kw++) {
+                            float *d = drow + (ow * ww->stride - ww->pad + kw * ww->dilation) * C;
+                            for (int64_t c = 0; c < C; c++) d[c] += s[kw * C + c];
+                        }
+                    }
+                }
+            }
+        }
+}
+
+/* The direct sums, for images [b0, b1), in chunks of filters whose running
+ * sums stay in registers: with AVX-512, 32 filters in two vectors (two
+ * independent chains of fused multiply-adds), then 16; the rest one by one. */
+#define DIRECT_W 16
+
+/* sum over the taps of cell (oh, ow) inside the image and the channels of
+ * x * kernel[t + c, f0 + j] into acc[j], j < n, t = (kh * KW + kw) * C */
+static void direct_cell(const struct conv_geom *g, const float *restrict x, const float *restrict w, int64_t b,
+                        int64_t oh, int64_t ow, int64_t f0, int64_t n, float *restrict acc) {
+    int64_t F = g->F, C = g->C, KW = g->ww.k, kh0, kh1, kw0, kw1;
+    gr_window_taps(&g->wh, oh, &kh0, &kh1);
+    gr_window_taps(&g->ww, ow, &kw0, &kw1);
+#ifdef GR_HAVE_V16
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+#endif
+    for (int64_t kh = kh0; kh < kh1; kh++) {
+        int64_t ih = oh * g->wh.stride - g->wh.pad + kh * g->wh.dilation;
+        for (int64_t kw = kw0; kw < kw1; kw++) {
+            int64_t iw = ow * g->ww.stride - g->ww.pad + kw * g->ww.dilation;
+            const float *xs = x + ((b * g->H + ih) * g->W + iw) * C;
+            const float *wr = w + (kh * KW + kw) * C * F + f0;
+            for (int64_t c = 0; c < C; c++) {
+#ifdef GR_HAVE_V16
+                if (n >= 16) {
+                    __m512 xv = _mm512_set1_ps(xs[c]);
+                    a0 = _mm512_fmadd_ps(xv, _mm512_loadu_ps(wr + c * F), a0);
+                    if (n == 32) a1 = _mm512_fmadd_ps(xv, _mm512_loadu_ps(wr + c * F + 16), a1);
+                    continue;
+                }
+#endif
+                for (int64_t j = 0; j < n; j++) acc[j] += xs[c] * wr[c * F + j];
+            }
+        }
+    }
+#ifdef GR_HAVE_V16
+    if (n >= 16) {
+        _mm512_storeu_ps(acc, a0);
+        if (n == 32) _mm512_storeu_ps(acc + 16, a1);
+    }
+#endif
+}
+
+/* The width of the chunk of filters starting at f0. */
+static int64_t chunk_width(int64_t F, int64_t f0) {
+#ifdef GR_HAVE_V16
+    if (F - f0 >= 32) return 32;
+    if (F - f0 >= 16) return 16;
+#endif
+    return F - f0 < DIRECT_W ? F - f0 : DIRECT_W;
+}
+
+#ifdef GR_HAVE_V16
+/* Four neighbouring cells (ow .. ow + 3) whose taps are all inside the
+ * image's columns, 16 filters from f0: four independent chains, so the
+ * fused multiply-adds overlap instead of waiting for each other. */
+static void direct_four(const struct conv_geom *g, const float *restrict x, const float *restrict w,
+                        const float *restrict bias, int64_t b, int64_t oh, int64_t ow, int64_t f0, float *restrict y) {
+    int64_t F = g->F, C = g->C, KW = g->ww.k, kh0, kh1, step = g->ww.stride * C;
+    gr_window_taps(&g->wh, oh, &kh0, &kh1);
+    __m512 a0 = _mm512_loadu_ps(bias + f0), a1 = a0, a2 = a0, a3 = a0;
+    for (int64_t kh = kh0; kh < kh1; kh++) {
+        int64_t ih = oh * g->wh.stride - g->wh.pad + kh * g->wh.dilation;
+        for (int64_t kw = 0; kw < KW; kw++) {
+            int64_t iw = ow * g->ww.stride - g->ww.pad + kw * g->ww.dilation;
+            const float *xs = x + ((b * g->H + ih) * g->W + iw) * C;
+            const float *wr = w + (kh * KW + kw) * C * F + f0;
+            for (int64_t c = 0; c < C; c++) {
+                __m512 wv = _mm512_loadu_ps(wr + c * F);
+                a0 = _mm512_fmadd_ps(_mm512_set1_ps(xs[c]), wv, a0);
+                a1 = _mm512_fmadd_ps(_mm512_set1_ps(xs[step + c]), wv, a1);
+                a2 = _mm512_fmadd_ps(_mm512_set1_ps(xs[2 * step + c]), wv, a2);
+                a3 = _mm512_fmadd_ps(_mm512_set1_ps(xs[3 * step + c]), wv, a3);
+            }
+        }
+    }
+    float *yo = y + ((b * g->OH + oh) * g->OW + ow) * F + f0;
+    _mm512_storeu_ps(yo, a0);
+    _mm512_storeu_ps(yo + F, a1);
+    _mm512_storeu_ps(yo + 2 * F, a2);
+    _mm512_storeu_ps(yo + 3 * F, a3);
+}
+#endif
+
+/* y[cell, :] = bias + the cell's sums */
+static void direct_forward(const struct conv_geom *g, const float *restrict x, const float *restrict w,
+                           const float *restrict bias, int64_t b0, int64_t b1, float *restrict y) {
+    int64_t F = g->F;
+    /* the output columns whose taps are all inside the image */
+    int64_t s = g->ww.stride, ow_in0 = (g->ww.pad + s - 1) / s, ow_in1 = ow_in0;
+    while (ow_in1 < g->OW && ow_in1 * s - g->ww.pad + g->ww.ext <= g->W) ow_in1++;
+    for (int64_t b = b0; b < b1; b++)
+        for (int64_t oh = 0; oh < g->OH; oh++)
+            for (int64_t ow = 0; ow < g->OW; ow++) {
+#ifdef GR_HAVE_V16
+                if (F % 16 == 0 && ow >= ow_in0 && ow + 4 <= ow_in1) {
+                    for (int64_t f0 = 0; f0 < F; f0 += 16) direct_four(g, x, w, bias, b, oh, ow, f0, y);
+                    ow += 3;
+                    continue;
+                }
+#endif
+                float *yo = y + ((b * g->OH + oh) * g->OW + ow) * F;
+                for (int64_t f0 = 0, n; f0 < F; f0 += n) {
+                    n = chunk_width(F, f0);
+                    float acc[32] = {0};
+                    direct_cell(g, x, w, b, oh, ow, f0, n, acc);
+                    for (int64_t j = 0; j < n; j++) yo[f0 + j] = bias[f0 + j] + acc[j];
+                }
+            }
+}
+
+/* dkernel[t + c, f] += sum over the output cells whose tap t lies inside
+ * the image of x[that cell's input, c] * dy[cell, f] */
+static void direct_dkernel(const struct conv_geom *g, const float *restrict x, const float *restrict dy, int64_t b0,
+                           int64_t b1, float *restrict dw) {
+    int64_t F = g->F, C = g->C;
+    for (int64_t kh = 0; kh < g->wh.k; kh++)
+        for (int64_t kw = 0; kw < g->ww.k; kw++) {
+            /* the output columns whose tap kw is inside: iw = ow*sw - pw + kw*dw in [0, W) */
+            int64_t off = kw * g->ww.dilation - g->ww.pad, s = g->ww.stride;
+            int64_t ow0 = off >= 0 ? 0 : (-off + s - 1) / s;
+            int64_t ow1 = g->W - off <= 0 ? 0 : (g->W - off + s - 1) / s;
+            if (ow1 > g->OW) ow1 = g->OW;
+            for (int64_t c = 0; c < C; c++)
+                for (int64_t f0 = 0, n; f0 < F; f0 += n) {
+                    n = chunk_width(F, f0);
+                    float acc[32] = {0};
+#ifdef GR_HAVE_V16
+                    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+#endif
+                    for (int64_t b = b0; b < b1; b++)
+                        for (int64_t oh = 0; oh < g->OH; oh++) {
+                            int64_t ih = oh * g->wh.stride - g->wh.pad + kh * g->wh.dilation;
+                            if (ih < 0 || ih >= g->H) continue;
+                            const float *xr = x + ((b * g->H + ih) * g->W + off) * C + c;
+                            const float *d = dy + (b * g->OH + oh) * g->OW * F + f0;
+#ifdef GR_HAVE_V16
+                            if (n >= 16) { /* even and odd columns in separate chains */
+                                int64_t ow = ow0;
+                                for (; ow + 2 <= ow1; ow += 2) {
+                                    __m512 xv = _mm512_set1_ps(xr[ow * s * C]), xw = _mm512_set1_ps(xr[(ow + 1) * s * C]);
+                                    a0 = _mm512_fmadd_ps(xv, _mm512_loadu_ps(d + ow * F), a0);
+                                    a2 = _mm512_fmadd_ps(xw, _mm512_loadu_ps(d + (ow + 1) * F), a2);
+                                    if (n == 32) {
+                                        a1 = _mm512_fmadd_ps(xv, _mm512_loadu_ps(d + ow * F + 16), a1);
+                                        a3 = _mm512_fmadd_ps(xw, _mm512_loadu_ps(d + (ow + 1) * F + 16), a3);
+                                    }
+                                }
+                                for (; ow < ow1; ow++) {
+                                    __m512 xv = _mm512_set1_ps(xr[ow * s * C]);
+                                    a0 = _mm512_fmadd_ps(xv, _mm512_loadu_ps(d + ow * F), a0);
+                                    if (n == 32) a1 = _mm512_fmadd_ps(xv, _mm512_loadu_ps(d + ow * F + 16), a1);
+                                }
+                                continue;
+                            }
+#endif
+                            for (int64_t ow = ow0; ow < ow1; ow++)
+                                for (int64_t j = 0; j < n; j++) acc[j] += xr[ow * s * C] * d[ow * F + j];
+                        }
+#ifdef GR_HAVE_V16
+                    if (n >= 16) {
+                        _mm512_storeu_ps(acc, _mm512_add_ps(a0, a2));
+                        if (n == 32) _mm512_storeu_ps(acc + 16, _mm512_add_ps(a1, a3));
+                    }
+#endif
+                    float *dwr = dw + ((kh * g->ww.k + kw) * C + c) * F + f0;
+                    for (int64_t j = 0; j < n; j++) dwr[j] += acc[j];
+                }
+        }
+}
+
+/* dx[input of tap t, c] += sum_f dy[cell, f] * kernel[t + c, f], cell by cell */
+static void direct_dx(const struct conv_geom *g, const float *restrict w, const float *restrict dy, int64_t b0,
+                      int64_t b1, float *restrict dx) {
+    int64_t F = g->F, C = g->C, KW = g->ww.k;
+    for (int64_t b = b0; b < b1; b++)
+        for (int64_t oh = 0; oh < g->OH; oh++) {
+            int64_t kh0, kh1;
+            gr_window_taps(&g->wh, oh, &kh0, &kh1);
+            for (int64_t ow = 0; ow < g->OW; ow++) {
+                int64_t kw0, kw1;
+                gr_window_taps(&g->ww, ow, &kw0, &kw1);
+                const float *d = dy + ((b * g->OH + oh) * g->OW + ow) * F;
+                for (int64_t kh = kh0; kh < kh1; kh++) {
+                    int64_t ih = oh * g->wh.stride - g->wh.pad + kh * g->wh.dilation;
+                    for (int64_t kw = kw0; kw < kw1; kw++) {
+                        int64_t iw = ow * g->ww.stride - g->ww.pad + kw * g->ww.dilation;
+                        float *dxs = dx + ((b * g->H + ih) * g->W + iw) * C;
+                        const float *wr = w + (kh * KW + kw) * C * F;
+                        for (int64_t c = 0; c < C; c++) {
+                            float part[DIRECT_W] = {0}, sum = 0.0f;
+                            int64_t f = 0;
+                            for (; f + DIRECT_W <= F; f += DIRECT_W)
+                                for (int j = 0; j < DIRECT_W; j++) part[j] += d[f + j] * wr[c * F + f + j];
+                            for (; f < F; f++) sum += d[f] * wr[c * F + f];
+                            for (int j = 0; j < DIRECT_W; j++) sum += part[j];
+                            dxs[c] += sum;
+                        }
+                    }
+                }
+            }
+        }
+}
+
+/* sum[f] += sum over `rows` rows of m[r, f] (rows of F floats), summing
+ * 16 columns at a time in a register */
+static void add_rows(const float *restrict m, int64_t rows, int64_t F, float *restrict sum) {
+    int64_t f0 = 0;
+#ifdef GR_HAVE_V16
+    for (; f0 + 16 <= F; f0 += 16) { /* four chains of additions */
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        int64_t r = 0;
+        for (; r + 4 <= rows; r += 4) {
+            a0 = _mm512_add_ps(a0, _mm512_loadu_ps(m + r * F + f0));
+            a1 = _mm512_add_ps(a1, _mm512_loadu_ps(m + (r + 1) * F + f0));
+            a2 = _mm512_add_ps(a2, _mm512_loadu_ps(m + (r + 2) * F + f0));
+            a3 = _mm512_add_ps(a3, _mm512_loadu_ps(m + (r + 3) * F + f0));
+        }
+        for (; r < rows; r++) a0 = _mm512_add_ps(a0, _mm512_loadu_ps(m + r * F + f0));
+        __m512 t = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
+        _mm512_storeu_ps(sum + f0, _mm512_add_ps(t, _mm512_loadu_ps(sum + f0)));
+    }
+#endif
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t f = f0; f < F; f++) sum[f] += m[r * F + f];
+}
+
+struct conv_job {
+    const struct gr_args *a;
+    struct conv_geom g;
+    float *scratch;
+};
+
+/* Images [b0, b1) of block k, and the blocks [k0, k1) of part p. */
+static void block_range(const struct conv_geom *g, int64_t k, int64_t *b0, int64_t *b1) {
+    *b0 = k * g->nb;
+    *b1 = *b0 + g->nb < g->B ? *b0 + g->nb : g->B;
+}
+static void part_range(const struct conv_geom *g, int64_t p, int64_t *k0, int64_t *k1) {
+    *k0 = g->blocks * p / g->parts;
+    *k1 = g->blocks * (p + 1) / g->parts;
+}
+
+static void forward_parts(void *arg, int64_t p0, int64_t p1) {
+    const struct conv_job *j = arg;
+    const struct gr_args *a = j->a;
+    const struct conv_geom *g = &j->g;
+    const float *x = a->in[IN_X]->data, *w = a->in[IN_KERNEL]->data, *bias = a->in[IN_BIAS]->data;
+    float *y = a->out->data;
+    float *col = j->scratch + p0 * col_floats(g); /* one buffer per job: the first part's */
+    int64_t cells = g->OH * g->OW, F = g->F;
+    for (int64_t p = p0; p < p1; p++) {
+        int64_t k0, k1;
+        part_range(g, p, &k0, &k1);
+        for (int64_t k = k0; k < k1; k++) {
+            int64_t b0, b1;
+            block_range(g, k, &b0, &b1);
+            int64_t rows = (b1 - b0) * cells;
+            float *yb = y + b0 * cells * F;
+            if (g->mode == CONV_DIRECT) {
+                direct_forward(g, x, w, bias, b0, b1, y);
+                continue;
+            }
+            const float *src = col;
+            if (g->mode == CONV_POINTWISE) src = x + b0 * cells * g->C;
+            else im2col(g, x, b0, b1, col);
+            for (int64_t r = 0; r < rows; r++)
+                for (int64_t f = 0; f < F; f++) yb[r * F + f] = bias[f];
+            a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_NO_TRANS, rows, F, g->K, 1.0f, src, g->K, w, F, 1.0f, yb, F);
+        }
+    }
+}
+
+static void conv_forward(const struct gr_args *a) {
+    struct conv_job j = {a, {0}, a->scratch};
+    (void)geometry(NULL, &a->in[IN_X]->shape, a->attrs, &j.g); /* infer accepted these shapes */
+    a->host->parallel_for(a->host_ctx, j.g.parts, forward_parts, &j);
+}
+
+/* Part p's partial dkernel [K, F] and dbias [F] over its blocks; its dx. */
+static void backward_parts(void *arg, int64_t p0, int64_t p1) {
+    const struct conv_job *j = arg;
+    const struct gr_args *a = j->a;
+    const struct conv_geom *g = &j->g;
+    const float *x = a->in[IN_X]->data, *w = a->in[IN_KERNEL]->data, *dy = a->dout->data;
+    float *dx = a->din[IN_X] ? a->din[IN_X]->data : NULL;
+    int want_dw = a->din[IN_KERNEL] != NULL, want_db = a->din[IN_BIAS] != NULL;
+    int64_t cf = col_floats(g), cells = g->OH * g->OW, F = g->F, K = g->K;
+    float *col = j->scratch + p0 * 2 * cf, *dcol = col + cf;
+    float *partials = j->scratch + g->parts * 2 * cf;
+    for (int64_t p = p0; p < p1; p++) {
+        float *pw = partials + p * partial_floats(g), *pb = pw + K * F;
+        int64_t k0, k1;
+        part_range(g, p, &k0, &k1);
+        memset(pw, 0, (size_t)partial_floats(g) * sizeof(float));
+        for (int64_t k = k0; k < k1; k++) {
+            int64_t b0, b1;
+            block_range(g, k, &b0, &b1);
+            int64_t rows = (b1 - b0) * cells;
+            const float *dyb = dy + b0 * cells * F;
+            if (want_db) add_rows(dyb, rows, F, pb);
+            if (g->mode == CONV_DIRECT) {
+                if (want_dw) direct_dkernel(g, x, dy, b0, b1, pw);
+                if (dx) direct_dx(g, w, dy, b0, b1, dx);
+                continue;
+            }
+            if (want_dw) {
+                const float *src = col;
+                if (g->mode == CONV_POINTWISE) src = x + b0 * cells * g->C;
+                else im2col(g, x, b0, b1, col);
+                a->host->sgemm(a->host_ctx, GR_TRANS, GR_NO_TRANS, K, F, rows, 1.0f, src, K, dyb, F, 1.0f, pw, F);
+            }
+            if (!dx) continue;
+            if (g->mode == CONV_POINTWISE) { /* dx rows are the cells: add dY @ kernel^T straight in */
+                a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_TRANS, rows, K, F, 1.0f, dyb, F, w, F, 1.0f,
+                               dx + b0 * cells * g->C, K);
+                continue;
+            }
+            a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_TRANS, rows, K, F, 1.0f, dyb, F, w, F, 0.0f, dcol, K);
+            col2im(g, dcol, b0, b1, dx);
+        }
+    }
+}
+
+/* dkernel and dbias += the parts' partials, in part order, for elements [e0, e1). */
+static void reduce_parts(void *arg, int64_t e0, int64_t e1) {
+    const struct conv_job *j = arg;
+    const struct conv_geom *g = &j->g;
+    const float *partials = j->scratch + g->parts * 2 * col_floats(g);
+    int64_t KF = g->K * g->F, stride = partial_floats(g);
+    float *dw = j->a->din[IN_KERNEL] ? j->a->din[IN_KERNEL]->data : NULL;
+    float *db = j->a->din[IN_BIAS] ? j->a->din[IN_BIAS]->data : NULL;
+    for (int64_t e = e0; e < e1; e++) {
+        float *dst = e < KF ? dw : db;
+        if (!dst) continue;
+        float s = 0.0f;
+        for (int64_t p = 0; p < g->parts; p++) s += partials[p * stride + e];
+        dst[e < KF ? e : e - KF] += s;
+    }
+}
+
+static void conv_backward(const struct gr_args *a) {
+    struct conv_job j = {a, {0}, a->scratch};
+    (void)geometry(NULL, &a->in[IN_X]->shape, a->attrs, &j.g); /* infer accepted these shapes */
+    a->host->parallel_for(a->host_ctx, j.g.parts, backward_parts, &j);
+    if (a->din[IN_KERNEL] || a->din[IN_BIAS]) a->host->parallel_for(a->host_ctx, partial_floats(&j.g), reduce_parts, &j);
+}
+
+static void conv_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
+    struct conv_geom g;
+    if (geometry(NULL, inf->in[0], inf->attrs, &g)) return;
+    double cells = (double)g.B * (double)g.OH * (double)g.OW, mac = cells * (double)g.K * (double)g.F;
+    *fwd = 2 * mac + cells * (double)g.F;
+    *bwd = 4 * mac + cells * (double)g.F;
+}
+
+const struct gr_op_desc gr_op_conv2d = {
+    .name = "conv2d",
+    .summary = "y[B, OH, OW, F] = conv(x[B, H, W, C], kernel[KH, KW, C, F]) + bias[F] (NHWC, TensorFlow padding)",
+    .inputs_doc = "x [B, H, W, C]",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .attrs = conv_attrs,
+    .n_attrs = 5,
+    .params = conv_params,
+    .n_params = 2,
+    .infer = conv_infer,
+    .forward = conv_forward,
+    .backward = conv_backward,
+    .flops = conv_flops,
+};

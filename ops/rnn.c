@@ -1,0 +1,195 @@
+/* rnn: a whole sequence through an Elman (tanh) layer, returning every
+ * step's hidden state.  x[B, T, I] -> h[B, T, H], with h_{-1} = 0:
+ *
+ *   h_t = tanh(x_t @ kernel + h_{t-1} @ recurrent_kernel + bias)
+ *
+ * Parameters as Keras's SimpleRNN names them: kernel [I, H] and
+ * recurrent_kernel [H, H], both Glorot-uniform (Keras draws the recurrent
+ * one orthogonal), bias [H] zeros. From torch.nn.RNN (tanh): kernel =
+ * weight_ih_l0.T, recurrent_kernel = weight_hh_l0.T, bias = bias_ih_l0 +
+ * bias_hh_l0 (PyTorch's two biases only ever appear summed).
+ *
+ * `reverse: true` reads the sequence from its last step to its first
+ * (h_{t+1} feeds step t, h_T = 0) and still writes h_t at position t, so h_t
+ * has seen steps t..T-1: the backward half of PyTorch's bidirectional RNN
+ * (Keras's go_backwards with return_sequences, reversed back).
+ *
+ * Fused: the input projection of all steps is one product written straight
+ * into y; then blocks of samples (ops/recurrent.h) add h_prev @ Wh and take
+ * tanh in place, step by step. Nothing is saved: backward reads y, which
+ * still holds every h_t.
+ *
+ * Backward through time, dh = 0 before the last processed step:
+ *   dh  += dy_t;   dz_t = dh * (1 - h_t^2);   dh = dz_t @ recurrent_kernel^T
+ * then over all steps at once: dkernel += X^T dZ, dbias += sum dZ,
+ * dx += dZ kernel^T, drecurrent += H_prev^T dZ. */
+#include <string.h>
+
+#include "fastmath.h"
+#include "graphrun/plugin.h"
+#include "recurrent.h"
+#include "util.h"
+
+enum { A_UNITS, A_REVERSE };
+static const struct gr_attr_spec rnn_attrs[] = {
+    [A_UNITS] = {"num_units", GR_ATTR_INT, "hidden units H", .min = 1, .max = 1 << 20},
+    [A_REVERSE] = {"reverse", GR_ATTR_BOOL, "run from the last step to the first (h_t still at position t)",
+                   .def = "false"},
+};
+enum { P_KERNEL, P_RECURRENT, P_BIAS };
+static const struct gr_param_spec rnn_params[] = {
+    [P_KERNEL] = {"kernel", GR_INIT_GLOROT_UNIFORM, "[I, H]: input weights (torch: weight_ih_l0.T)"},
+    [P_RECURRENT] = {"recurrent_kernel", GR_INIT_GLOROT_UNIFORM, "[H, H]: recurrent weights (torch: weight_hh_l0.T)"},
+    [P_BIAS] = {"bias", GR_INIT_ZEROS, "[H] (torch: bias_ih_l0 + bias_hh_l0)"},
+};
+enum { IN_X, IN_KERNEL, IN_RECURRENT, IN_BIAS };
+
+static int rnn_infer(struct gr_infer *inf) {
+    const struct gr_shape *x = inf->in[0];
+    char s[96];
+    if (inf->in_dtype[0] != GR_F32) return gr_infer_fail(inf, -1, "input must be float32");
+    if (x->rank != 3)
+        return gr_infer_fail(inf, -1, "input must be [batch, time, features], got %s", gr_shape_format(x, s, sizeof s));
+    int64_t b = x->dim[0], t = x->dim[1], in = x->dim[2], h = inf->attrs[A_UNITS].i, hh, rows, dz;
+    if (gr_mul_i64(h, h, &hh) || gr_mul_i64(b, t, &rows) || gr_mul_i64(rows, h, &dz) || dz > ((int64_t)1 << 38))
+        return gr_infer_fail(inf, A_UNITS, "num_units: %lld units over [%lld, %lld] steps need too much memory", (long long)h,
+                             (long long)b, (long long)t);
+    inf->out = (struct gr_shape){3, {b, t, h}};
+    inf->param[P_KERNEL] = (struct gr_shape){2, {in, h}};
+    inf->param[P_RECURRENT] = (struct gr_shape){2, {h, h}};
+    inf->param[P_BIAS] = (struct gr_shape){1, {h}};
+    /* backward: dZ [B*T, H], dh [B, H], recurrent_kernel^T [H, H] */
+    if (inf->training) inf->scratch_bytes = (size_t)(dz + b * h + hh) * sizeof(float);
+    return 0;
+}
+
+struct rnn_job {
+    const struct gr_args *a;
+    int64_t B, T, I, H;
+    int reverse;
+    const float *wh;
+    float *y;
+    float *dz, *dh, *wht; /* backward */
+};
+
+static struct rnn_job job_of(const struct gr_args *a) {
+    const struct gr_shape *xs = &a->in[IN_X]->shape;
+    struct rnn_job j;
+    memset(&j, 0, sizeof j);
+    j.a = a;
+    j.B = xs->dim[0];
+    j.T = xs->dim[1];
+    j.I = xs->dim[2];
+    j.H = a->out->shape.dim[2];
+    j.reverse = a->attrs[A_REVERSE].i != 0;
+    j.wh = a->in[IN_RECURRENT]->data;
+    j.y = a->out->data;
+    return j;
+}
+
+/* Blocks [k0, k1): every step of the recurrence on y, which holds x W + b. */
+static void forward_blocks(void *arg, int64_t k0, int64_t k1) {
+    const struct rnn_job *j = arg;
+    const struct gr_args *a = j->a;
+    int64_t T = j->T, H = j->H;
+    for (int64_t k = k0; k < k1; k++) {
+        int64_t b0, b1;
+        rec_block(j->B, k, &b0, &b1);
+        for (int64_t s = 0; s < T; s++) {
+            int64_t t = rec_time(T, j->reverse, s);
+            float *yt = j->y + (b0 * T + t) * H; /* the block's rows of step t, T*H apart */
+            if (s > 0)
+                a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_NO_TRANS, b1 - b0, H, H, 1.0f,
+                               j->y + (b0 * T + rec_time(T, j->reverse, s - 1)) * H, T * H, j->wh, H, 1.0f, yt, T * H);
+            for (int64_t b = 0; b < b1 - b0; b++) {
+                float *h = yt + b * T * H;
+                for (int64_t i = 0; i < H; i++) h[i] = gr_tanh(h[i]);
+            }
+        }
+    }
+}
+
+static void rnn_forward(const struct gr_args *a) {
+    struct rnn_job j = job_of(a);
+    const float *bias = a->in[IN_BIAS]->data;
+    int64_t rows = j.B * j.T;
+    for (int64_t r = 0; r < rows; r++) memcpy(j.y + r * j.H, bias, (size_t)j.H * sizeof(float));
+    /* Y[B*T, H] = X[B*T, I] @ kernel + bias, every step at once */
+    a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_NO_TRANS, rows, j.H, j.I, 1.0f, a->in[IN_X]->data, j.I,
+                   a->in[IN_KERNEL]->data, j.H, 1.0f, j.y, j.H);
+    a->host->parallel_for(a->host_ctx, rec_blocks(j.B), forward_blocks, &j);
+}
+
+/* Blocks [k0, k1): dZ through time. */
+static void backward_blocks(void *arg, int64_t k0, int64_t k1) {
+    const struct rnn_job *j = arg;
+    const struct gr_args *a = j->a;
+    const float *dy = a->dout->data;
+    int64_t T = j->T, H = j->H;
+    for (int64_t k = k0; k < k1; k++) {
+        int64_t b0, b1;
+        rec_block(j->B, k, &b0, &b1);
+        float *dh = j->dh + b0 * H;
+        memset(dh, 0, (size_t)((b1 - b0) * H) * sizeof(float));
+        for (int64_t s = T - 1; s >= 0; s--) {
+            int64_t t = rec_time(T, j->reverse, s);
+            for (int64_t b = b0; b < b1; b++) {
+                int64_t r = b * T + t;
+                const float *h = j->y + r * H, *d = dy + r * H;
+                float *dhb = dh + (b - b0) * H, *dz = j->dz + r * H;
+                for (int64_t i = 0; i < H; i++) dz[i] = (dhb[i] + d[i]) * (1.0f - h[i] * h[i]);
+            }
+            if (s > 0) /* dh[n, H] = dz_t @ recurrent_kernel^T */
+                a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_NO_TRANS, b1 - b0, H, H, 1.0f, j->dz + (b0 * T + t) * H,
+                               T * H, j->wht, H, 0.0f, dh, H);
+        }
+    }
+}
+
+static void rnn_backward(const struct gr_args *a) {
+    struct rnn_job j = job_of(a);
+    int64_t B = j.B, T = j.T, I = j.I, H = j.H, rows = B * T;
+    j.dz = a->scratch;
+    j.dh = j.dz + rows * H;
+    j.wht = j.dh + B * H;
+    /* the recurrent kernel transposed once, so each step's product reads
+     * both operands row by row */
+    for (int64_t r = 0; r < H; r++)
+        for (int64_t c = 0; c < H; c++) j.wht[c * H + r] = j.wh[r * H + c];
+    a->host->parallel_for(a->host_ctx, rec_blocks(B), backward_blocks, &j);
+    const float *x = a->in[IN_X]->data, *w = a->in[IN_KERNEL]->data;
+    if (a->din[IN_KERNEL]) /* dkernel[I, H] += X^T dZ */
+        a->host->sgemm(a->host_ctx, GR_TRANS, GR_NO_TRANS, I, H, rows, 1.0f, x, I, j.dz, H, 1.0f,
+                       a->din[IN_KERNEL]->data, H);
+    if (a->din[IN_X]) /* dX[B*T, I] += dZ kernel^T */
+        a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_TRANS, rows, I, H, 1.0f, j.dz, H, w, H, 1.0f, a->din[IN_X]->data, I);
+    if (a->din[IN_BIAS]) {
+        struct rec_colsum cs = {j.dz, a->din[IN_BIAS]->data, rows, H};
+        a->host->parallel_for(a->host_ctx, H, rec_colsum_part, &cs);
+    }
+    if (a->din[IN_RECURRENT]) rec_recurrent_grad(a, j.y, j.dz, B, T, H, H, j.reverse, a->din[IN_RECURRENT]->data);
+}
+
+static void rnn_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
+    const struct gr_shape *x = inf->in[0];
+    double b = (double)x->dim[0], t = (double)x->dim[1], in = (double)x->dim[2], h = (double)inf->attrs[A_UNITS].i;
+    *fwd = 2 * b * t * in * h + 2 * b * (t - 1) * h * h + 4 * b * t * h;
+    /* dh, dkernel, dX, drecurrent, and the tanh derivative */
+    *bwd = 2 * b * (t - 1) * h * h + 4 * b * t * in * h + 2 * b * (t - 1) * h * h + 4 * b * t * h;
+}
+
+const struct gr_op_desc gr_op_rnn = {
+    .name = "rnn",
+    .summary = "h[B, T, H] = tanh(x_t @ kernel + h_{t-1} @ recurrent_kernel + bias) over x[B, T, I] (all steps)",
+    .inputs_doc = "x [B, T, I]",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .attrs = rnn_attrs,
+    .n_attrs = 2,
+    .params = rnn_params,
+    .n_params = 3,
+    .infer = rnn_infer,
+    .forward = rnn_forward,
+    .backward = rnn_backward,
+    .flops = rnn_flops,
+};
