@@ -1,12 +1,12 @@
-#include "builder.h"
+#include "models/builder.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "../ops/core.h"
-#include "../runtime/check.h"
-#include "../runtime/ctx.h"
-#include "../runtime/registry.h"
+#include "ops/core.h"
+#include "runtime/front/check.h"
+#include "runtime/base/ctx.h"
+#include "runtime/host/registry.h"
 
 /* One YAML node while the graph is being put together. */
 struct decl {

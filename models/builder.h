@@ -15,8 +15,8 @@
 
 #include <stdint.h>
 
-#include "../runtime/graph.h"
-#include "../runtime/yaml.h"
+#include "runtime/engine/graph.h"
+#include "runtime/front/yaml.h"
 
 /* Check the node list `seq`, sort it topologically and infer every shape at
  * `batch`. Allocates no tensor memory; see gr_graph_alloc_params. */

@@ -1,8 +1,8 @@
-#include "init.h"
+#include "models/init.h"
 
 #include <math.h>
 
-#include "../runtime/rng.h"
+#include "runtime/base/rng.h"
 
 static void fans(const struct gr_shape *s, double *fan_in, double *fan_out) {
     if (s->rank == 0) {

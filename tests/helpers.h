@@ -6,10 +6,10 @@
 #include <stdint.h>
 
 #include "models/builder.h"
-#include "runtime/ctx.h"
-#include "runtime/graph.h"
-#include "runtime/harness.h"
-#include "runtime/yaml.h"
+#include "runtime/base/ctx.h"
+#include "runtime/engine/graph.h"
+#include "runtime/engine/harness.h"
+#include "runtime/front/yaml.h"
 
 struct tgraph {
     struct gr_ctx ctx;

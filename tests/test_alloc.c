@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "helpers.h"
-#include "runtime/config.h"
-#include "runtime/train.h"
+#include "runtime/front/config.h"
+#include "runtime/session/train.h"
 
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);

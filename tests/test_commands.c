@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
-#include "runtime/idx.h"
+#include "runtime/data/idx.h"
 
 #define GRAPHRUN GR_BUILD_DIR "/graphrun"
 #define CONFIG GR_SOURCE_DIR "/configs/lstm_mnist.yaml"

@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include "helpers.h"
-#include "runtime/config.h"
-#include "runtime/train.h"
+#include "runtime/front/config.h"
+#include "runtime/session/train.h"
 
 /* A small valid config; cases below replace one of its lines (1-based). */
 static const char *const base[] = {

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "helpers.h"
-#include "runtime/registry.h"
+#include "runtime/host/registry.h"
 
 /* the node under test is always "y" */
 struct gcase {

@@ -9,10 +9,10 @@
 #include <zlib.h>
 
 #include "helpers.h"
-#include "runtime/config.h"
-#include "runtime/data.h"
-#include "runtime/idx.h"
-#include "runtime/train.h"
+#include "runtime/front/config.h"
+#include "runtime/data/data.h"
+#include "runtime/data/idx.h"
+#include "runtime/session/train.h"
 
 static char dir[64];
 

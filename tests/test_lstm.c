@@ -130,7 +130,7 @@ Test(lstm, gradients_match_the_reference) {
 
 /* ---- the fused op against the same LSTM composed of primitive ops -------- */
 
-#include "runtime/plan.h"
+#include "runtime/engine/plan.h"
 
 enum { UB = 6, UT = 5, UI0 = 3, UI = 7, UH = 18, UG = 4 * UH };
 

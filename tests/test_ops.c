@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "helpers.h"
-#include "runtime/plan.h"
+#include "runtime/engine/plan.h"
 
 #define EPS 1e-6f
 

@@ -19,9 +19,9 @@
 #include <unistd.h>
 
 #include "helpers.h"
-#include "runtime/config.h"
-#include "runtime/escape.h"
-#include "runtime/train.h"
+#include "runtime/front/config.h"
+#include "runtime/base/escape.h"
+#include "runtime/session/train.h"
 
 #define GRAPHRUN GR_BUILD_DIR "/graphrun"
 

@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "helpers.h"
-#include "runtime/optim.h"
-#include "runtime/plan.h"
+#include "runtime/engine/optim.h"
+#include "runtime/engine/plan.h"
 
 /* loss = mean_b,j (w_j^2 + x_bj w_j): w feeds three places */
 static const char *fanout_yaml =

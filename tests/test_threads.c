@@ -13,9 +13,9 @@
 #include <sys/stat.h>
 
 #include "helpers.h"
-#include "runtime/config.h"
-#include "runtime/threads.h"
-#include "runtime/train.h"
+#include "runtime/front/config.h"
+#include "runtime/host/threads.h"
+#include "runtime/session/train.h"
 
 TestSuite(threads, .timeout = 300);
 

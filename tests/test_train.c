@@ -6,10 +6,10 @@
 #include <unistd.h>
 
 #include "helpers.h"
-#include "runtime/checkpoint.h"
-#include "runtime/config.h"
-#include "runtime/threads.h"
-#include "runtime/train.h"
+#include "runtime/session/checkpoint.h"
+#include "runtime/front/config.h"
+#include "runtime/host/threads.h"
+#include "runtime/session/train.h"
 
 /* The shipped model on 12000 training images, 300 steps. */
 static void config_text(char *out, size_t len, int steps, int units, uint64_t seed) {

@@ -23,7 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "runtime/escape.h"
+#include "runtime/base/escape.h"
 
 extern char **environ;
 

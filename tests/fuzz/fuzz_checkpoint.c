@@ -4,10 +4,10 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "runtime/checkpoint.h"
-#include "runtime/config.h"
-#include "runtime/ctx.h"
-#include "runtime/train.h"
+#include "runtime/session/checkpoint.h"
+#include "runtime/front/config.h"
+#include "runtime/base/ctx.h"
+#include "runtime/session/train.h"
 
 /* one session for the whole fuzzing run (test harness state) */
 static struct gr_ctx ctx;

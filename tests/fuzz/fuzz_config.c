@@ -5,9 +5,9 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "runtime/config.h"
-#include "runtime/ctx.h"
-#include "runtime/train.h"
+#include "runtime/front/config.h"
+#include "runtime/base/ctx.h"
+#include "runtime/session/train.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc;

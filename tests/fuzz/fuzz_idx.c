@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include "fuzz.h"
-#include "runtime/ctx.h"
-#include "runtime/idx.h"
+#include "runtime/base/ctx.h"
+#include "runtime/data/idx.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc;

@@ -12,10 +12,10 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "runtime/config.h"
-#include "runtime/ctx.h"
-#include "runtime/train.h"
-#include "runtime/yaml.h"
+#include "runtime/front/config.h"
+#include "runtime/base/ctx.h"
+#include "runtime/session/train.h"
+#include "runtime/front/yaml.h"
 
 #define DIR GR_SOURCE_DIR "/tests/bad/configs"
 #define MAX_SETS 64

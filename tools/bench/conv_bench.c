@@ -18,10 +18,10 @@
 #endif
 
 #include "models/builder.h"
-#include "runtime/ctx.h"
-#include "runtime/graph.h"
-#include "runtime/harness.h"
-#include "runtime/yaml.h"
+#include "runtime/base/ctx.h"
+#include "runtime/engine/graph.h"
+#include "runtime/engine/harness.h"
+#include "runtime/front/yaml.h"
 
 static double now(clockid_t clock) {
     struct timespec ts;

@@ -1,6 +1,6 @@
 /* realpath is an XSI extension of POSIX */
 #define _XOPEN_SOURCE 700
-#include "plugin.h"
+#include "runtime/host/plugin.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -11,8 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "ctx.h"
-#include "registry.h"
+#include "runtime/base/ctx.h"
+#include "runtime/host/registry.h"
 
 struct gr_plugin {
     struct gr_plugin *next;

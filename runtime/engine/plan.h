@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "graph.h"
+#include "runtime/engine/graph.h"
 
 struct gr_plan {
     struct gr_graph *g;

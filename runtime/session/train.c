@@ -1,4 +1,4 @@
-#include "train.h"
+#include "runtime/session/train.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,12 +10,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../models/builder.h"
-#include "../ops/core.h"
-#include "check.h"
-#include "checkpoint.h"
-#include "ctx.h"
-#include "threads.h"
+#include "models/builder.h"
+#include "ops/core.h"
+#include "runtime/front/check.h"
+#include "runtime/session/checkpoint.h"
+#include "runtime/base/ctx.h"
+#include "runtime/host/threads.h"
 
 static double now_seconds(void) {
     struct timespec ts;

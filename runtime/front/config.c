@@ -1,7 +1,7 @@
 /* realpath() */
 #define _XOPEN_SOURCE 700
 
-#include "config.h"
+#include "runtime/front/config.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -9,9 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check.h"
-#include "ctx.h"
-#include "plugin.h"
+#include "runtime/front/check.h"
+#include "runtime/base/ctx.h"
+#include "runtime/host/plugin.h"
 
 #define F (cfg->doc.file)
 

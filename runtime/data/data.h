@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#include "idx.h"
+#include "runtime/data/idx.h"
 
 struct gr_ctx;
 struct gr_rng;

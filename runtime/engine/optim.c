@@ -1,10 +1,10 @@
-#include "optim.h"
+#include "runtime/engine/optim.h"
 
 #include <math.h>
 #include <string.h>
 
-#include "ctx.h"
-#include "threads.h"
+#include "runtime/base/ctx.h"
+#include "runtime/host/threads.h"
 
 int gr_optim_init(struct gr_ctx *ctx, struct gr_optim *o, const struct gr_optim_cfg *cfg, int64_t n) {
     memset(o, 0, sizeof *o);

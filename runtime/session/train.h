@@ -14,11 +14,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "config.h"
-#include "data.h"
-#include "graph.h"
-#include "optim.h"
-#include "plan.h"
+#include "runtime/front/config.h"
+#include "runtime/data/data.h"
+#include "runtime/engine/graph.h"
+#include "runtime/engine/optim.h"
+#include "runtime/engine/plan.h"
 
 struct gr_ctx;
 

@@ -15,8 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "optim.h"
-#include "yaml.h"
+#include "runtime/engine/optim.h"
+#include "runtime/front/yaml.h"
 
 struct gr_ctx;
 

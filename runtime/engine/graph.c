@@ -1,13 +1,13 @@
-#include "graph.h"
+#include "runtime/engine/graph.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "../models/init.h"
-#include "../ops/core.h"
-#include "check.h"
-#include "ctx.h"
+#include "models/init.h"
+#include "ops/core.h"
+#include "runtime/front/check.h"
+#include "runtime/base/ctx.h"
 
 struct gr_str {
     struct gr_str *next;

@@ -1,4 +1,4 @@
-#include "yaml.h"
+#include "runtime/front/yaml.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -7,8 +7,8 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
-#include "check.h"
-#include "ctx.h"
+#include "runtime/front/check.h"
+#include "runtime/base/ctx.h"
 
 /* Nodes and strings of one document come from a chain of blocks. */
 struct gr_yblock {

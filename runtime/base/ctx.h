@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "graphrun/plugin.h"
-#include "rng.h"
+#include "runtime/base/rng.h"
 
 /* A broken invariant inside the runtime (never a user's mistake). */
 #define GR_ASSERT(cond)                                                        \

@@ -1,6 +1,6 @@
 /* sched_getaffinity and CPU_COUNT are GNU extensions */
 #define _GNU_SOURCE
-#include "threads.h"
+#include "runtime/host/threads.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ctx.h"
+#include "runtime/base/ctx.h"
 
 #define GR_POOL_MAX 64
 /* How a thread waits (for a job, or for the last chunk of one): it polls

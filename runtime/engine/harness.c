@@ -1,13 +1,13 @@
-#include "harness.h"
+#include "runtime/engine/harness.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "ctx.h"
-#include "rng.h"
-#include "../models/init.h"
-#include "../ops/core.h"
+#include "runtime/base/ctx.h"
+#include "runtime/base/rng.h"
+#include "models/init.h"
+#include "ops/core.h"
 
 int gr_harness_init(struct gr_harness *h, struct gr_graph *g, int node, int training) {
     struct gr_ctx *ctx = g->ctx;

@@ -1,9 +1,9 @@
-#include "data.h"
+#include "runtime/data/data.h"
 
 #include <string.h>
 
-#include "ctx.h"
-#include "rng.h"
+#include "runtime/base/ctx.h"
+#include "runtime/base/rng.h"
 
 /* Images and labels must describe the same samples. */
 static int check_pair(struct gr_ctx *ctx, struct gr_dataset *d, const char *images, const char *labels) {

@@ -1,10 +1,10 @@
-#include "plan.h"
+#include "runtime/engine/plan.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "ctx.h"
-#include "threads.h"
+#include "runtime/base/ctx.h"
+#include "runtime/host/threads.h"
 
 #define ALIGN64(x) (((x) + 63) & ~(size_t)63)
 

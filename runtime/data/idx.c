@@ -1,4 +1,4 @@
-#include "idx.h"
+#include "runtime/data/idx.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -8,7 +8,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "ctx.h"
+#include "runtime/base/ctx.h"
 
 /* A real gzip stream cannot expand more than about 1032:1 (deflate's limit). */
 #define GZIP_MAX_RATIO 1100u

@@ -1,12 +1,12 @@
-#include "ctx.h"
+#include "runtime/base/ctx.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "plugin.h"
-#include "registry.h"
-#include "threads.h"
+#include "runtime/host/plugin.h"
+#include "runtime/host/registry.h"
+#include "runtime/host/threads.h"
 
 _Noreturn void gr_assert_fail(const char *file, int line, const char *what) {
     fprintf(stderr, "%s:%d: graphrun internal error: assertion failed: %s\n", file, line, what);

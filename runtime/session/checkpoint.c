@@ -1,4 +1,4 @@
-#include "checkpoint.h"
+#include "runtime/session/checkpoint.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,9 +12,9 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "../ops/core.h"
-#include "ctx.h"
-#include "train.h"
+#include "ops/core.h"
+#include "runtime/base/ctx.h"
+#include "runtime/session/train.h"
 
 /* Format 2's crc32 covers the whole file; format 1's covered only the data. */
 #define FORMAT "graphrun-checkpoint-2"

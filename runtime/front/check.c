@@ -1,4 +1,4 @@
-#include "check.h"
+#include "runtime/front/check.h"
 
 #include <errno.h>
 #include <math.h>
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctx.h"
+#include "runtime/base/ctx.h"
 
 int gr_fail_node(struct gr_ctx *ctx, const char *file, const struct gr_ynode *n, const char *fmt, ...) {
     char msg[GR_ERRBUF];

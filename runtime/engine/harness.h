@@ -39,8 +39,8 @@
 
 #include <stdint.h>
 
-#include "graph.h"
-#include "rng.h"
+#include "runtime/engine/graph.h"
+#include "runtime/base/rng.h"
 
 struct gr_harness {
     struct gr_graph *g;

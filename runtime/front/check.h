@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "graphrun/plugin.h"
-#include "yaml.h"
+#include "runtime/front/yaml.h"
 
 struct gr_ctx;
 

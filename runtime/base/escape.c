@@ -1,4 +1,4 @@
-#include "escape.h"
+#include "runtime/base/escape.h"
 
 int gr_utf8_len(const unsigned char *s) {
     unsigned c = s[0];

@@ -1,4 +1,4 @@
-#include "rng.h"
+#include "runtime/base/rng.h"
 
 #include <math.h>
 

@@ -1,12 +1,12 @@
-#include "registry.h"
+#include "runtime/host/registry.h"
 
 #include <cblas.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "check.h"
-#include "ctx.h"
-#include "threads.h"
+#include "runtime/front/check.h"
+#include "runtime/base/ctx.h"
+#include "runtime/host/threads.h"
 
 /* ---- host functions handed to ops ---------------------------------------- */
 
