@@ -6,6 +6,7 @@
 #include "ops/core.h"
 #include "runtime/front/check.h"
 #include "runtime/base/ctx.h"
+#include "runtime/base/text.h"
 #include "runtime/host/registry.h"
 
 /* One YAML node while the graph is being put together. */
@@ -275,16 +276,15 @@ int gr_build_graph(struct gr_ctx *ctx, struct gr_graph *g, const char *file, con
             for (int j = 0; j < n && found < 0; j++)
                 if (strcmp(d[j].name, want) == 0) found = j;
             if (found < 0) {
-                const char **names = gr_alloc(ctx, (size_t)n * sizeof *names);
-                if (!names) goto out;
-                for (int j = 0; j < n; j++) names[j] = d[j].name;
-                const char *near = gr_closest(want, names, n);
+                struct gr_suggest sg;
+                gr_suggest_init(&sg, want);
+                for (int j = 0; j < n; j++) gr_suggest_offer(&sg, d[j].name);
+                const char *near = gr_suggest_best(&sg);
                 if (near)
                     gr_fail_node(ctx, file, d[i].in_node[k], "node '%s': input '%s' names no node (did you mean '%s'?)",
                                  d[i].name, want, near);
                 else
                     gr_fail_node(ctx, file, d[i].in_node[k], "node '%s': input '%s' names no node", d[i].name, want);
-                gr_free(ctx, names);
                 goto out;
             }
             d[i].in_decl[k] = found;

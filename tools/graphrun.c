@@ -23,6 +23,7 @@
 #include "runtime/front/config.h"
 #include "runtime/base/escape.h"
 #include "runtime/base/ctx.h"
+#include "runtime/base/text.h"
 #include "runtime/engine/harness.h"
 #include "runtime/host/plugin.h"
 #include "runtime/host/registry.h"

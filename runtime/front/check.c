@@ -8,16 +8,7 @@
 #include <string.h>
 
 #include "runtime/base/ctx.h"
-
-int gr_fail_node(struct gr_ctx *ctx, const char *file, const struct gr_ynode *n, const char *fmt, ...) {
-    char msg[GR_ERRBUF];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (n && n->origin) return gr_fail(ctx, "%s: %s", n->origin, msg);
-    return gr_fail_at(ctx, file, n ? n->line : 0, n ? n->col : 0, "%s", msg);
-}
+#include "runtime/base/text.h"
 
 /* Quote a scalar for a message, shortened so one line stays one line. */
 static const char *shown(const struct gr_ynode *n, char *buf, size_t len) {
@@ -37,43 +28,6 @@ int gr_need_kind(struct gr_ctx *ctx, const char *file, const struct gr_ynode *n,
     if (n->kind == kind) return 0;
     char b[80];
     return gr_fail_node(ctx, file, n, "%s: expected %s, got %s", what, gr_ykind_name(kind), shown(n, b, sizeof b));
-}
-
-int gr_edit_distance(const char *a, const char *b) {
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 64 || lb > 64) return 1000;
-    int row[65];
-    for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
-    for (size_t i = 1; i <= la; i++) {
-        int diag = row[0];
-        row[0] = (int)i;
-        for (size_t j = 1; j <= lb; j++) {
-            int up = row[j];
-            int cost = a[i - 1] == b[j - 1] ? 0 : 1;
-            int best = diag + cost;
-            if (row[j] + 1 < best) best = row[j] + 1;
-            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
-const char *gr_closest(const char *name, const char *const *candidates, int n) {
-    const char *best = NULL;
-    int best_d = 1000;
-    for (int i = 0; i < n; i++) {
-        int d = gr_edit_distance(name, candidates[i]);
-        if (d < best_d) {
-            best_d = d;
-            best = candidates[i];
-        }
-    }
-    /* a typo is a few edits and not most of the word */
-    int len = (int)strlen(name);
-    int limit = len <= 3 ? 1 : len <= 6 ? 2 : 3;
-    return best_d <= limit ? best : NULL;
 }
 
 int gr_check_keys(struct gr_ctx *ctx, const char *file, const struct gr_ynode *map,

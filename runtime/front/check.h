@@ -11,10 +11,6 @@
 
 struct gr_ctx;
 
-/* An error at a YAML node's position. */
-int gr_fail_node(struct gr_ctx *ctx, const char *file, const struct gr_ynode *n, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
 /* The node must be of `kind`. */
 int gr_need_kind(struct gr_ctx *ctx, const char *file, const struct gr_ynode *n, enum gr_ykind kind,
                  const char *what);
@@ -42,9 +38,5 @@ int gr_attr_read(struct gr_ctx *ctx, const char *file, const struct gr_attr_spec
 int gr_attr_default(struct gr_ctx *ctx, const struct gr_attr_spec *spec, const char *what,
                     struct gr_attr_value *v);
 
-/* Edit distance, for "did you mean". */
-int gr_edit_distance(const char *a, const char *b);
-/* The candidate closest to `name` if it is close enough to be a typo, else NULL. */
-const char *gr_closest(const char *name, const char *const *candidates, int n);
 
 #endif

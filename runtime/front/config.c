@@ -11,6 +11,8 @@
 
 #include "runtime/front/check.h"
 #include "runtime/base/ctx.h"
+#include "runtime/base/fs.h"
+#include "runtime/base/text.h"
 #include "runtime/host/plugin.h"
 
 #define F (cfg->doc.file)
@@ -368,13 +370,15 @@ static int check_path(struct gr_ctx *ctx, const char *org, const char *path) {
  * -1 with a message naming `walked` (the path up to the list). */
 static int find_item(struct gr_ctx *ctx, const char *org, const struct gr_ynode *seq, const char *part,
                      const char *walked) {
-    const char *names[512];
+    struct gr_suggest sg;
+    gr_suggest_init(&sg, part);
     int n_names = 0;
     for (int i = 0; i < seq->n; i++) {
         const struct gr_ynode *nm = gr_ymap_get(seq->items[i], "name");
         if (!nm || nm->kind != GR_Y_SCALAR) continue;
         if (strcmp(nm->str, part) == 0) return i;
-        if (n_names < 512) names[n_names++] = nm->str;
+        gr_suggest_offer(&sg, nm->str);
+        n_names++;
     }
     char *end;
     long idx = strtol(part, &end, 10);
@@ -385,7 +389,7 @@ static int find_item(struct gr_ctx *ctx, const char *org, const struct gr_ynode 
     }
     if (n_names == 0)
         return gr_fail(ctx, "%s: %s is a list without named items: give an index, not '%s'", org, walked, part);
-    const char *near = gr_closest(part, names, n_names);
+    const char *near = gr_suggest_best(&sg);
     return gr_fail(ctx, "%s: no node '%s' in %s%s%s%s", org, part, walked, near ? " (did you mean '" : "",
                    near ? near : "", near ? "'?)" : "");
 }

@@ -1,14 +1,25 @@
 #include "runtime/front/yaml.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <yaml.h>
 
-#include "runtime/front/check.h"
 #include "runtime/base/ctx.h"
+#include "runtime/base/fs.h"
+
+int gr_fail_node(struct gr_ctx *ctx, const char *file, const struct gr_ynode *n, const char *fmt, ...) {
+    char msg[GR_ERRBUF];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (n && n->origin) return gr_fail(ctx, "%s: %s", n->origin, msg);
+    return gr_fail_at(ctx, file, n ? n->line : 0, n ? n->col : 0, "%s", msg);
+}
 
 /* Nodes and strings of one document come from a chain of blocks. */
 struct gr_yblock {
@@ -489,39 +500,6 @@ out:
     gr_free(ctx, b.anchors);
     if (rc) gr_yaml_free(doc);
     return rc;
-}
-
-int gr_read_text_file(struct gr_ctx *ctx, const char *path, size_t limit, char **out, size_t *len) {
-    *out = NULL;
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return gr_fail(ctx, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return gr_fail(ctx, "%s: not a regular file", path);
-    }
-    if ((size_t)st.st_size > limit) {
-        fclose(f);
-        return gr_fail(ctx, "%s: %lld bytes is too large (limit %zu)", path, (long long)st.st_size, limit);
-    }
-    size_t n = (size_t)st.st_size;
-    char *buf = gr_alloc(ctx, n + 1);
-    if (!buf) {
-        fclose(f);
-        return -1;
-    }
-    size_t got = fread(buf, 1, n, f);
-    int err = ferror(f);
-    fclose(f);
-    if (err || got != n) {
-        gr_free(ctx, buf);
-        return gr_fail(ctx, "%s: read error", path);
-    }
-    buf[n] = 0;
-    *out = buf;
-    *len = n;
-    return 0;
 }
 
 int gr_yaml_load(struct gr_ctx *ctx, struct gr_ydoc *doc, const char *path) {

@@ -36,8 +36,11 @@ struct gr_ydoc {
 #define GR_YAML_MAX_DEPTH 64
 #define GR_YAML_MAX_FILE (16u << 20) /* a config is small; refuse what cannot be one */
 
-/* Read a whole file (at most `limit` bytes) into a NUL-terminated buffer. */
-int gr_read_text_file(struct gr_ctx *ctx, const char *path, size_t limit, char **out, size_t *len);
+
+/* An error at a YAML node's position: "FILE:LINE:COL: message", or "--set PATH=VALUE: message"
+ * for a node an override made (its origin). */
+int gr_fail_node(struct gr_ctx *ctx, const char *file, const struct gr_ynode *n, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Parse `len` bytes. On error returns -1 with "FILE:LINE:COL: ..." in ctx->err. */
 int gr_yaml_parse(struct gr_ctx *ctx, struct gr_ydoc *doc, const char *file, const char *text,

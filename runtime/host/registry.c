@@ -6,6 +6,7 @@
 
 #include "runtime/front/check.h"
 #include "runtime/base/ctx.h"
+#include "runtime/base/text.h"
 #include "runtime/host/threads.h"
 
 /* ---- host functions handed to ops ---------------------------------------- */
@@ -129,13 +130,11 @@ const struct gr_op_desc *gr_registry_find(const struct gr_registry *reg, const c
 }
 
 const char *gr_registry_suggest(const struct gr_registry *reg, const char *name) {
-    const char *names[256];
-    int n = 0;
-    for (int i = 0; i < reg->n && n < 256; i++) {
-        if (reg->ops[i].desc->flags & GR_OP_PARAM) continue;
-        names[n++] = reg->ops[i].desc->name;
-    }
-    return gr_closest(name, names, n);
+    struct gr_suggest sg;
+    gr_suggest_init(&sg, name);
+    for (int i = 0; i < reg->n; i++)
+        if (!(reg->ops[i].desc->flags & GR_OP_PARAM)) gr_suggest_offer(&sg, reg->ops[i].desc->name);
+    return gr_suggest_best(&sg);
 }
 
 static int valid_name(const char *s) {

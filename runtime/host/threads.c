@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "runtime/base/clock.h"
 #include "runtime/base/ctx.h"
 
 #define GR_POOL_MAX 64
@@ -65,12 +66,6 @@ static inline void cpu_relax(void) {
 #endif
 }
 
-static int64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* One poll of a bounded wait: 1 to poll again, 0 when it is time to sleep. */
 struct poller {
     unsigned polls;
@@ -82,9 +77,9 @@ static int poll_again(struct poller *p) {
         cpu_relax();
         return 1;
     }
-    if (p->start == 0) p->start = now_ns();
+    if (p->start == 0) p->start = gr_now_ns();
     sched_yield();
-    return now_ns() - p->start < GR_SPIN_NS;
+    return gr_now_ns() - p->start < GR_SPIN_NS;
 }
 
 static uint64_t generation(uint64_t claim) { return claim >> 8; }

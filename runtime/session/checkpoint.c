@@ -14,6 +14,7 @@
 
 #include "ops/core.h"
 #include "runtime/base/ctx.h"
+#include "runtime/base/fs.h"
 #include "runtime/session/train.h"
 
 /* Format 2's crc32 covers the whole file; format 1's covered only the data. */
@@ -126,41 +127,6 @@ static uLong header_crc(const uint8_t *len_and_header, size_t hl, size_t at) {
 
 /* ---- saving ---------------------------------------------------------------- */
 
-static int write_all(struct gr_ctx *ctx, int fd, const void *buf, size_t len, const char *path, uint64_t *written) {
-    const char *p = buf;
-    while (len > 0) {
-        size_t chunk = len > ((size_t)1 << 20) ? ((size_t)1 << 20) : len;
-        ssize_t w = write(fd, p, chunk);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return gr_fail(ctx, "%s: write failed: %s", path, strerror(errno));
-        }
-        p += w;
-        len -= (size_t)w;
-        *written += (uint64_t)w;
-        if (ctx->write_hook) ctx->write_hook(ctx->write_hook_ud, *written);
-    }
-    return 0;
-}
-
-/* mkdir -p of the folder that will hold `path` */
-static int make_parent(struct gr_ctx *ctx, const char *path) {
-    char buf[4096];
-    if (strlen(path) >= sizeof buf) return gr_fail(ctx, "%s: path too long", path);
-    snprintf(buf, sizeof buf, "%s", path);
-    char *slash = strrchr(buf, '/');
-    if (!slash || slash == buf) return 0;
-    *slash = 0;
-    for (char *q = buf + 1; *q; q++) {
-        if (*q != '/') continue;
-        *q = 0;
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return gr_fail(ctx, "%s: cannot create folder: %s", buf, strerror(errno));
-        *q = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return gr_fail(ctx, "%s: cannot create folder: %s", buf, strerror(errno));
-    return 0;
-}
-
 int gr_checkpoint_probe(struct gr_ctx *ctx, const char *path) {
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
@@ -229,7 +195,7 @@ int gr_checkpoint_save(struct gr_session *s, int64_t step, const char *path) {
     json_t *root = NULL;
     char tmp[4200];
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) return gr_fail(ctx, "%s: path too long", path);
-    if (make_parent(ctx, path) || collect(s, &e, &n)) goto out;
+    if (gr_make_parent(ctx, path) || collect(s, &e, &n)) goto out;
     root = header_json(s, e, n, step);
     char *text = json_dumps(root, JSON_COMPACT);
     if (!text) {
@@ -262,35 +228,16 @@ int gr_checkpoint_save(struct gr_session *s, int64_t step, const char *path) {
         goto out;
     }
     uint64_t written = 0;
-    if (write_all(ctx, fd, header, 8 + padded, tmp, &written)) goto out;
+    if (gr_write_all(ctx, fd, header, 8 + padded, tmp, &written)) goto out;
     for (int i = 0; i < n; i++)
-        if (write_all(ctx, fd, e[i].data, e[i].bytes, tmp, &written)) goto out;
-    if (fsync(fd) != 0) {
-        gr_fail(ctx, "%s: fsync failed: %s", tmp, strerror(errno));
-        goto out;
-    }
-    if (close(fd) != 0) {
-        fd = -1;
-        gr_fail(ctx, "%s: close failed: %s", tmp, strerror(errno));
-        goto out;
-    }
+        if (gr_write_all(ctx, fd, e[i].data, e[i].bytes, tmp, &written)) goto out;
+    rc = gr_commit_file(ctx, fd, tmp, path);
     fd = -1;
-    if (rename(tmp, path) != 0) {
-        gr_fail(ctx, "%s: cannot replace: %s", path, strerror(errno));
-        goto out;
-    }
-    /* the rename itself must reach the disk */
-    char dir[4200];
-    snprintf(dir, sizeof dir, "%s", path);
-    int dfd = open(dirname(dir), O_RDONLY);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    rc = 0;
+    goto done;
 out:
     if (fd >= 0) close(fd);
-    if (rc) unlink(tmp);
+    unlink(tmp);
+done:
     free(header);
     json_decref(root);
     gr_free(ctx, e);

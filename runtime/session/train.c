@@ -14,28 +14,24 @@
 #include "ops/core.h"
 #include "runtime/front/check.h"
 #include "runtime/session/checkpoint.h"
+#include "runtime/base/clock.h"
 #include "runtime/base/ctx.h"
+#include "runtime/base/fs.h"
+#include "runtime/base/text.h"
 #include "runtime/host/threads.h"
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* A node named in the config, or an error at the naming key. */
 static int find_node(struct gr_session *s, const char *name, const struct gr_ynode *at, const char *what) {
     int i = gr_graph_find(&s->g, name);
     if (i >= 0 && !(s->g.nodes[i].op->flags & GR_OP_PARAM)) return i;
-    const char **names = gr_alloc(s->ctx, (size_t)s->g.n * sizeof *names);
-    if (!names) return -1;
-    int n = 0;
+    struct gr_suggest sg;
+    gr_suggest_init(&sg, name);
     for (int k = 0; k < s->g.n; k++)
-        if (!(s->g.nodes[k].op->flags & GR_OP_PARAM)) names[n++] = s->g.nodes[k].name;
-    const char *near = gr_closest(name, names, n);
+        if (!(s->g.nodes[k].op->flags & GR_OP_PARAM)) gr_suggest_offer(&sg, s->g.nodes[k].name);
+    const char *near = gr_suggest_best(&sg);
     if (near) gr_fail_node(s->ctx, s->cfg->path, at, "%s: no node named '%s' (did you mean '%s'?)", what, name, near);
     else gr_fail_node(s->ctx, s->cfg->path, at, "%s: no node named '%s' in the graph", what, name);
-    gr_free(s->ctx, names);
     return -1;
 }
 
@@ -462,19 +458,6 @@ static void print_header(struct gr_session *s, FILE *out, int64_t start) {
 
 /* ---- the run folder --------------------------------------------------------- */
 
-static int mkdirs(struct gr_ctx *ctx, const char *path) {
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return gr_fail(ctx, "%s: path too long", path);
-    for (char *q = buf + 1; *q; q++) {
-        if (*q != '/') continue;
-        *q = 0;
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return gr_fail(ctx, "%s: cannot create: %s", buf, strerror(errno));
-        *q = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return gr_fail(ctx, "%s: cannot create: %s", buf, strerror(errno));
-    return 0;
-}
-
 static const char csv_header[] = "step,epoch,loss,eval_accuracy,lr,wall_time\n";
 
 /* The step of a complete metrics row (its text without the newline), or
@@ -497,48 +480,11 @@ static int64_t row_step(const char *line, size_t n, int json) {
     return i > 0 && i < n && line[i] == ',' ? v : -1;
 }
 
-static int write_all(struct gr_ctx *ctx, int fd, const char *p, size_t len, const char *path) {
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return gr_fail(ctx, "%s: write failed: %s", path, w < 0 ? strerror(errno) : "nothing written");
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
-/* `head` then `body` into `path`, through a temporary file that is synced
- * and renamed over it, the folder synced after: a crash at any moment
- * leaves the old file or the new one, whole. */
-static int replace_file(struct gr_ctx *ctx, const char *dir, const char *path, const char *head, const char *body,
-                        size_t body_len) {
-    char tmp[4300];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return gr_fail(ctx, "%s: cannot write: %s", tmp, strerror(errno));
-    int rc = write_all(ctx, fd, head, strlen(head), tmp);
-    if (rc == 0) rc = write_all(ctx, fd, body, body_len, tmp);
-    if (rc == 0 && fsync(fd) != 0) rc = gr_fail(ctx, "%s: fsync failed: %s", tmp, strerror(errno));
-    if (close(fd) != 0 && rc == 0) rc = gr_fail(ctx, "%s: write failed: %s", tmp, strerror(errno));
-    if (rc == 0 && rename(tmp, path) != 0) rc = gr_fail(ctx, "%s: cannot replace: %s", path, strerror(errno));
-    if (rc) {
-        unlink(tmp);
-        return -1;
-    }
-    int dfd = open(dir, O_RDONLY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    return 0;
-}
-
 /* When a run resumes in its folder: keep the CSV header (written again if
  * a crash lost it) and the complete rows up to step `last`, in increasing
  * order; drop rows past the checkpoint (they will come again), a line cut
  * short by a crash, and anything else that is not a row. */
-int gr_metrics_trim(struct gr_ctx *ctx, const char *dir, const char *path, int64_t last, int json) {
+int gr_metrics_trim(struct gr_ctx *ctx, const char *path, int64_t last, int json) {
     char *text;
     size_t len, kept = 0;
     if (gr_read_text_file(ctx, path, (size_t)1 << 30, &text, &len)) return -1;
@@ -555,7 +501,7 @@ int gr_metrics_trim(struct gr_ctx *ctx, const char *dir, const char *path, int64
         }
         at += n + 1;
     }
-    int rc = replace_file(ctx, dir, path, json ? "" : csv_header, text, kept);
+    int rc = gr_replace_file(ctx, path, json ? "" : csv_header, text, kept);
     gr_free(ctx, text);
     return rc;
 }
@@ -574,11 +520,11 @@ struct run_files {
  * two racing runs can win. The name used goes to out. */
 static int make_run_dir(struct gr_ctx *ctx, const char *dir, int fresh, char *out, size_t len) {
     if (snprintf(out, len, "%s", dir) >= (int)len - 8) return gr_fail(ctx, "%s: path too long", dir);
-    if (!fresh) return mkdirs(ctx, out);
+    if (!fresh) return gr_mkdirs(ctx, out);
     char *slash = strrchr(out, '/');
     if (slash && slash != out) {
         *slash = 0;
-        int rc = mkdirs(ctx, out);
+        int rc = gr_mkdirs(ctx, out);
         *slash = '/';
         if (rc) return -1;
     }
@@ -634,7 +580,7 @@ static int open_run(struct gr_ctx *ctx, const struct gr_config *cfg, const char 
         snprintf(path, sizeof path, "%s/%s", dir, names[k]);
         struct stat st;
         int keep = resumed_at > 0 && stat(path, &st) == 0;
-        if (keep && gr_metrics_trim(ctx, dir, path, resumed_at, k)) return -1;
+        if (keep && gr_metrics_trim(ctx, path, resumed_at, k)) return -1;
         *files[k] = fopen(path, keep ? "a" : "w");
         if (!*files[k]) return gr_fail(ctx, "%s: cannot write: %s", path, strerror(errno));
         setvbuf(*files[k], k == 0 ? rf->csv_buf : rf->jsonl_buf, _IOFBF, BUFSIZ);
@@ -786,7 +732,7 @@ static int stopped(struct gr_ctx *ctx, const struct gr_train_result *res, int64_
 
 int gr_train(struct gr_ctx *ctx, const struct gr_config *cfg, const struct gr_train_opts *opts,
              struct gr_train_result *res) {
-    double t0 = now_seconds();
+    double t0 = gr_now_seconds();
     struct gr_session s;
     struct run_files rf = {.lock_fd = -1};
     memset(res, 0, sizeof *res);
@@ -838,7 +784,7 @@ int gr_train(struct gr_ctx *ctx, const struct gr_config *cfg, const struct gr_tr
         if (run_dir) fprintf(out, "  run:   %s\n", run_dir);
         fflush(out);
     }
-    double t1 = now_seconds(), last_draw = 0;
+    double t1 = gr_now_seconds(), last_draw = 0;
     int rc = 0;
     for (int64_t step = start; step <= s.steps; step++) {
         float loss = gr_session_step(&s);
@@ -855,9 +801,9 @@ int gr_train(struct gr_ctx *ctx, const struct gr_config *cfg, const struct gr_tr
         int eval_now = step % cfg->eval_every == 0 || step == s.steps;
         double acc = 0;
         if (eval_now && s.logits >= 0) {
-            double te = now_seconds();
+            double te = gr_now_seconds();
             acc = res->last_eval_accuracy = gr_session_accuracy(&s, s.eval_samples);
-            res->eval_seconds += now_seconds() - te;
+            res->eval_seconds += gr_now_seconds() - te;
         }
         if (eval_now && out && !quiet) {
             if (progress) fprintf(out, "\r\033[K");
@@ -868,7 +814,7 @@ int gr_train(struct gr_ctx *ctx, const struct gr_config *cfg, const struct gr_tr
         }
         if (s.log_n && (eval_now || step % cfg->log_every == 0)) {
             if ((rc = metrics_row(ctx, &rf, step, epoch, s.log_sum / (double)s.log_n, acc, eval_now && s.logits >= 0,
-                                  cfg->optim.lr, now_seconds() - t1))) {
+                                  cfg->optim.lr, gr_now_seconds() - t1))) {
                 rc = stopped(ctx, res, step);
                 break;
             }
@@ -876,7 +822,7 @@ int gr_train(struct gr_ctx *ctx, const struct gr_config *cfg, const struct gr_tr
             s.log_n = 0;
         }
         if (progress && out) {
-            double now = now_seconds();
+            double now = gr_now_seconds();
             if (now - last_draw > 0.1 || step == s.steps) {
                 double rate = (double)(step - start + 1) / (now - t1 - res->eval_seconds + 1e-9);
                 draw_progress(out, step, s.steps, epoch, loss, rate);
@@ -898,14 +844,14 @@ int gr_train(struct gr_ctx *ctx, const struct gr_config *cfg, const struct gr_tr
         }
     }
     if (progress && out) fprintf(out, "\r\033[K");
-    res->train_seconds = now_seconds() - t1 - res->eval_seconds;
+    res->train_seconds = gr_now_seconds() - t1 - res->eval_seconds;
     if (rc == 0 && !res->interrupted && s.logits >= 0) {
-        double te = now_seconds();
+        double te = gr_now_seconds();
         res->test_accuracy = gr_session_accuracy(&s, s.test.n);
-        res->eval_seconds += now_seconds() - te;
+        res->eval_seconds += gr_now_seconds() - te;
         if (out) fprintf(out, "test accuracy (all %lld test images): %.4f\n", (long long)s.test.n, res->test_accuracy);
     }
-    res->total_seconds = now_seconds() - t0;
+    res->total_seconds = gr_now_seconds() - t0;
     if (out && rc == 0) {
         if (res->interrupted)
             fprintf(out, "interrupted after step %lld%s%s%s\n", (long long)res->steps,

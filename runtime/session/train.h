@@ -105,7 +105,7 @@ int gr_session_predict(struct gr_session *s, const uint8_t *pixels, int64_t n, f
 /* Rewrite a run folder's metrics file `path` (in `dir`; CSV, or JSON lines
  * if json) to hold its header and its complete rows up to step `last`, as
  * a resumed run starts; atomically (a temporary file renamed over it). */
-int gr_metrics_trim(struct gr_ctx *ctx, const char *dir, const char *path, int64_t last, int json);
+int gr_metrics_trim(struct gr_ctx *ctx, const char *path, int64_t last, int json);
 
 /* Open, train for the configured steps with progress lines, evaluate. A
  * failed write (metrics, checkpoint) stops training with the file and the

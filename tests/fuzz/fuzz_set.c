@@ -16,6 +16,7 @@
 #include "runtime/base/ctx.h"
 #include "runtime/session/train.h"
 #include "runtime/front/yaml.h"
+#include "runtime/base/fs.h"
 
 #define DIR GR_SOURCE_DIR "/tests/bad/configs"
 #define MAX_SETS 64

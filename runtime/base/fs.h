@@ -1,0 +1,33 @@
+/* Files and folders, the few ways graphrun touches them, each once:
+ * creating folders, reading a whole text file under a size limit, writing
+ * every byte or failing with the reason, and replacing a file atomically. */
+#ifndef GR_BASE_FS_H
+#define GR_BASE_FS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct gr_ctx;
+
+/* mkdir -p: `path` and every missing folder above it. */
+int gr_mkdirs(struct gr_ctx *ctx, const char *path);
+/* mkdir -p of the folder that will hold the file `path` (none: nothing). */
+int gr_make_parent(struct gr_ctx *ctx, const char *path);
+
+/* The whole regular file `path`, NUL-terminated, if at most `limit` bytes. */
+int gr_read_text_file(struct gr_ctx *ctx, const char *path, size_t limit, char **out, size_t *len);
+
+/* Every byte of buf into fd (retrying short writes and EINTR), or an error
+ * naming `path` and errno's text. With `written`, the bytes written so far
+ * are added there and ctx->write_hook is told after each write. */
+int gr_write_all(struct gr_ctx *ctx, int fd, const void *buf, size_t len, const char *path, uint64_t *written);
+
+/* fsync, close and rename the finished temporary file `tmp` (open as fd)
+ * over `path`, then fsync the folder, so a crash at any moment leaves the
+ * old file or the new one, whole. On failure `tmp` is removed. */
+int gr_commit_file(struct gr_ctx *ctx, int fd, const char *tmp, const char *path);
+
+/* `head` then `body` into `path` through "<path>.tmp" and gr_commit_file. */
+int gr_replace_file(struct gr_ctx *ctx, const char *path, const char *head, const char *body, size_t body_len);
+
+#endif
