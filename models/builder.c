@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "ops/core.h"
-#include "runtime/front/check.h"
+#include "runtime/yaml/check.h"
 #include "runtime/base/ctx.h"
 #include "runtime/base/text.h"
 #include "runtime/host/registry.h"

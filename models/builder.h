@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "runtime/engine/graph.h"
-#include "runtime/front/yaml.h"
+#include "runtime/yaml/yaml.h"
 
 /* Check the node list `seq`, sort it topologically and infer every shape at
  * `batch`. Allocates no tensor memory; see gr_graph_alloc_params. */

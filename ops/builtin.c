@@ -3,7 +3,7 @@
  * descriptor, list it here, and add the file to CMakeLists.txt. */
 #include <stdio.h>
 
-#include "runtime/host/registry.h"
+#include "builtin.h"
 
 extern const struct gr_op_desc gr_op_input, gr_op_param, gr_op_reshape, gr_op_slice, gr_op_matmul, gr_op_add,
     gr_op_mul, gr_op_sigmoid, gr_op_tanh, gr_op_relu, gr_op_concat, gr_op_dense, gr_op_lstm, gr_op_softmax,

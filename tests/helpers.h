@@ -7,9 +7,10 @@
 
 #include "models/builder.h"
 #include "runtime/base/ctx.h"
+#include "runtime/host/host.h"
 #include "runtime/engine/graph.h"
 #include "runtime/engine/harness.h"
-#include "runtime/front/yaml.h"
+#include "runtime/yaml/yaml.h"
 
 struct tgraph {
     struct gr_ctx ctx;

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "helpers.h"
-#include "runtime/front/config.h"
+#include "runtime/config/config.h"
 #include "runtime/session/train.h"
 
 extern void *__libc_malloc(size_t);

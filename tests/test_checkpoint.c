@@ -16,7 +16,7 @@
 
 #include "helpers.h"
 #include "runtime/session/checkpoint.h"
-#include "runtime/front/config.h"
+#include "runtime/config/config.h"
 #include "runtime/session/train.h"
 
 static char dir[64];

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
-#include "runtime/front/config.h"
+#include "runtime/config/config.h"
 #include "runtime/session/train.h"
 
 /* A small valid config; cases below replace one of its lines (1-based). */

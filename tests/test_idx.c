@@ -9,7 +9,7 @@
 #include <zlib.h>
 
 #include "helpers.h"
-#include "runtime/front/config.h"
+#include "runtime/config/config.h"
 #include "runtime/data/data.h"
 #include "runtime/data/idx.h"
 #include "runtime/session/train.h"

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
-#include "runtime/front/config.h"
+#include "runtime/config/config.h"
 #include "runtime/base/escape.h"
 #include "runtime/session/train.h"
 

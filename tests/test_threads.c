@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 
 #include "helpers.h"
-#include "runtime/front/config.h"
+#include "runtime/config/config.h"
 #include "runtime/host/threads.h"
 #include "runtime/session/train.h"
 

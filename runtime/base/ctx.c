@@ -4,9 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/host/plugin.h"
-#include "runtime/host/registry.h"
-#include "runtime/host/threads.h"
 
 _Noreturn void gr_assert_fail(const char *file, int line, const char *what) {
     fprintf(stderr, "%s:%d: graphrun internal error: assertion failed: %s\n", file, line, what);
@@ -27,38 +24,11 @@ static void default_free(void *ud, void *p) {
     free(p);
 }
 
-int gr_ctx_init(struct gr_ctx *ctx) {
+void gr_ctx_base_init(struct gr_ctx *ctx) {
     memset(ctx, 0, sizeof *ctx);
     ctx->mem.alloc = default_alloc;
     ctx->mem.free = default_free;
     gr_rng_seed(&ctx->rng, 0);
-    gr_host_init(&ctx->host);
-    gr_blas_set_threads(1);
-    if (!gr_registry_new(ctx)) return -1;
-    return 0;
-}
-
-int gr_ctx_set_threads(struct gr_ctx *ctx, int n) {
-    if (n <= 0) n = gr_cpu_count();
-    gr_pool_free(ctx, ctx->pool);
-    ctx->pool = NULL;
-    if (n > 1) {
-        ctx->pool = gr_pool_new(ctx, n);
-        if (!ctx->pool) return -1;
-    }
-    /* OpenBLAS stays single-threaded: large products are split over the
-     * pool instead (runtime/registry.c), so the two never oversubscribe */
-    gr_blas_set_threads(1);
-    return 0;
-}
-
-void gr_ctx_free(struct gr_ctx *ctx) {
-    gr_pool_free(ctx, ctx->pool);
-    ctx->pool = NULL;
-    /* the registry points into plugins' memory: free it before unloading them */
-    if (ctx->reg) gr_registry_free(ctx, ctx->reg);
-    ctx->reg = NULL;
-    gr_plugins_unload(ctx);
 }
 
 /* A message is one line: a control character a user put into a name, a path

@@ -1,6 +1,9 @@
 /* The context: the one pointer every runtime call takes. It holds what would
  * otherwise be globals - the last error, the allocator, the random generator,
- * the op registry and the host table handed to kernels. */
+ * and (opened by runtime/host/host.c) the registry, the host table handed to
+ * kernels and the thread pool. This file is the ground every other layer
+ * stands on: errors and memory; it includes nothing of graphrun's but the
+ * op contract's types and the generator. */
 #ifndef GR_CTX_H
 #define GR_CTX_H
 
@@ -65,12 +68,10 @@ struct gr_ctx {
     void *data_hook_ud;
 };
 
-/* Sets up the context with the built-in ops registered. Returns 0 or -1 (see err). */
-int gr_ctx_init(struct gr_ctx *ctx);
-/* Use n threads for kernels and BLAS (0: gr_cpu_count(), the CPUs this
- * process may use). */
-int gr_ctx_set_threads(struct gr_ctx *ctx, int n);
-void gr_ctx_free(struct gr_ctx *ctx);
+/* The ground only: zeroed, the default allocator, the generator seeded with
+ * 0. gr_ctx_init (runtime/host/host.h) adds the host: registry, host table,
+ * thread pool. */
+void gr_ctx_base_init(struct gr_ctx *ctx);
 
 /* Record an error message and return -1. */
 int gr_fail(struct gr_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

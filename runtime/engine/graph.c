@@ -6,7 +6,7 @@
 
 #include "models/init.h"
 #include "ops/core.h"
-#include "runtime/front/check.h"
+#include "runtime/yaml/check.h"
 #include "runtime/base/ctx.h"
 
 struct gr_str {

@@ -1,121 +1,35 @@
 #include "runtime/host/registry.h"
 
-#include <cblas.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "runtime/front/check.h"
 #include "runtime/base/ctx.h"
 #include "runtime/base/text.h"
-#include "runtime/host/threads.h"
-
-/* ---- host functions handed to ops ---------------------------------------- */
-
-static void blas_sgemm(enum gr_trans ta, enum gr_trans tb, int64_t m, int64_t n, int64_t k, float alpha,
-                       const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
-    GR_ASSERT(m >= 0 && n >= 0 && k >= 0 && m <= INT32_MAX && n <= INT32_MAX && k <= INT32_MAX);
-    if (m == 0 || n == 0) return;
-    cblas_sgemm(CblasRowMajor, ta == GR_TRANS ? CblasTrans : CblasNoTrans, tb == GR_TRANS ? CblasTrans : CblasNoTrans,
-                (blasint)m, (blasint)n, (blasint)k, alpha, a, (blasint)lda, b, (blasint)ldb, beta, c, (blasint)ldc);
-}
-
-/* A product split over the pool: by rows of C when it is taller than wide,
- * else by columns in multiples of 16 floats. Each part is one single-threaded
- * OpenBLAS call over the whole K, so every element is summed as it would be
- * unsplit. */
-struct gemm_job {
-    enum gr_trans ta, tb;
-    int64_t m, n, k, lda, ldb, ldc, parts;
-    float alpha, beta;
-    const float *a, *b;
-    float *c;
-    int by_rows;
-};
-
-static void gemm_part(void *arg, int64_t begin, int64_t end) {
-    const struct gemm_job *j = arg;
-    for (int64_t p = begin; p < end; p++) {
-        if (j->by_rows) {
-            int64_t r0 = j->m * p / j->parts, r1 = j->m * (p + 1) / j->parts;
-            const float *a = j->ta == GR_TRANS ? j->a + r0 : j->a + r0 * j->lda;
-            blas_sgemm(j->ta, j->tb, r1 - r0, j->n, j->k, j->alpha, a, j->lda, j->b, j->ldb, j->beta,
-                       j->c + r0 * j->ldc, j->ldc);
-        } else {
-            int64_t blocks = (j->n + 15) / 16;
-            int64_t c0 = blocks * p / j->parts * 16, c1 = blocks * (p + 1) / j->parts * 16;
-            if (c1 > j->n) c1 = j->n;
-            if (c1 <= c0) continue;
-            const float *b = j->tb == GR_TRANS ? j->b + c0 * j->ldb : j->b + c0;
-            blas_sgemm(j->ta, j->tb, j->m, c1 - c0, j->k, j->alpha, j->a, j->lda, b, j->ldb, j->beta, j->c + c0,
-                       j->ldc);
-        }
-    }
-}
-
-/* Below this many multiply-adds a product runs on the calling thread. */
-#define GR_GEMM_SPLIT_MIN (1 << 18)
-
-static void host_sgemm(void *host_ctx, enum gr_trans ta, enum gr_trans tb, int64_t m, int64_t n, int64_t k,
-                       float alpha, const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
-                       int64_t ldc) {
-    struct gr_ctx *ctx = host_ctx;
-    struct gr_pool *pool = ctx ? ctx->pool : NULL;
-    int threads = gr_pool_threads(pool);
-    if (threads == 1 || gr_pool_busy(pool) || m * n * k < GR_GEMM_SPLIT_MIN || (m < 2 * threads && n < 32 * threads)) {
-        blas_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-        return;
-    }
-    struct gemm_job j = {ta, tb, m, n, k, lda, ldb, ldc, threads, alpha, beta, a, b, c, m >= n};
-    gr_pool_run(pool, threads, gemm_part, &j);
-}
-
-void gr_blas_set_threads(int n) { openblas_set_num_threads(n); }
-
-static void host_parallel_for(void *host_ctx, int64_t n, void (*fn)(void *arg, int64_t begin, int64_t end),
-                              void *arg) {
-    struct gr_ctx *ctx = host_ctx;
-    gr_pool_run(ctx ? ctx->pool : NULL, n, fn, arg);
-}
-
-static int host_register_op(void *host_ctx, const struct gr_op_desc *desc, char *err, size_t err_len);
-
-static void *host_alloc(void *host_ctx, size_t bytes) { return gr_alloc(host_ctx, bytes); }
-static void host_free(void *host_ctx, void *p) { gr_free(host_ctx, p); }
-
-void gr_host_init(struct gr_host *host) {
-    memset(host, 0, sizeof *host);
-    host->abi_version = GR_ABI_VERSION;
-    host->size = (uint32_t)sizeof *host;
-    host->register_op = host_register_op;
-    host->sgemm = host_sgemm;
-    host->parallel_for = host_parallel_for;
-    host->alloc = host_alloc;
-    host->free = host_free;
-}
-
-/* ---- the registry --------------------------------------------------------- */
+#include "runtime/optim/optimizer.h"
+#include "runtime/yaml/check.h"
 
 struct gr_registry *gr_registry_new(struct gr_ctx *ctx) {
     struct gr_registry *reg = gr_calloc(ctx, 1, sizeof *reg);
     if (!reg) return NULL;
     reg->ctx = ctx;
     reg->origin = "built-in";
-    reg->allow_internal = 1;
-    ctx->reg = reg;
-    char err[GR_ERR_LEN] = "";
-    if (gr_builtin_init(&ctx->host, ctx, err, sizeof err)) {
-        gr_fail(ctx, "registering built-in ops: %s", err);
-        ctx->reg = NULL;
-        gr_registry_free(ctx, reg);
-        return NULL;
-    }
-    reg->allow_internal = 0;
     return reg;
 }
 
 void gr_registry_free(struct gr_ctx *ctx, struct gr_registry *reg) {
     gr_free(ctx, reg->ops);
+    gr_free(ctx, reg->optims);
     gr_free(ctx, reg);
+}
+
+int gr_registry_add_builtins(struct gr_registry *reg, gr_plugin_init_fn ops, char *err, size_t len) {
+    reg->allow_internal = 1;
+    int rc = ops(&reg->ctx->host, reg->ctx, err, len);
+    reg->allow_internal = 0;
+    for (int i = 0; rc == 0 && i < gr_optim_builtin_count; i++)
+        rc = gr_registry_add_optimizer(reg, gr_optim_builtin[i], err, len);
+    return rc;
 }
 
 const struct gr_op_entry *gr_registry_entry(const struct gr_registry *reg, const char *name) {
@@ -205,10 +119,7 @@ static int check_desc(struct gr_registry *reg, const struct gr_op_desc *d, char 
     return 0;
 }
 
-static int host_register_op(void *host_ctx, const struct gr_op_desc *desc, char *err, size_t err_len) {
-    struct gr_ctx *ctx = host_ctx;
-    struct gr_registry *reg = ctx ? ctx->reg : NULL;
-    if (!reg) return snprintf(err, err_len, "register_op: no graphrun context"), -1;
+int gr_registry_add_op(struct gr_registry *reg, const struct gr_op_desc *desc, char *err, size_t err_len) {
     if (check_desc(reg, desc, err, err_len)) return -1;
     if (reg->n == reg->cap) {
         int cap = reg->cap ? 2 * reg->cap : 32;
@@ -222,5 +133,83 @@ static int host_register_op(void *host_ctx, const struct gr_op_desc *desc, char 
     reg->ops[reg->n].desc = desc;
     reg->ops[reg->n].origin = reg->origin;
     reg->n++;
+    return 0;
+}
+
+/* ---- optimizers ---------------------------------------------------------------- */
+
+const struct gr_optim_desc *gr_registry_optimizer(const struct gr_registry *reg, const char *name) {
+    for (int i = 0; i < reg->n_optims; i++)
+        if (strcmp(reg->optims[i]->name, name) == 0) return reg->optims[i];
+    return NULL;
+}
+
+const char *gr_registry_suggest_optimizer(const struct gr_registry *reg, const char *name) {
+    struct gr_suggest sg;
+    gr_suggest_init(&sg, name);
+    for (int i = 0; i < reg->n_optims; i++) gr_suggest_offer(&sg, reg->optims[i]->name);
+    return gr_suggest_best(&sg);
+}
+
+static int check_optim_key(const struct gr_optim_desc *d, int i, char *err, size_t len) {
+    const struct gr_optim_key *k = &d->keys[i];
+    const char *n = d->name;
+    if (!valid_name(k->name) || !strcmp(k->name, "name") || !strcmp(k->name, "lr"))
+        return snprintf(err, len, "optimizer '%s': key %d has an invalid or reserved name", n, i), -1;
+    for (int j = 0; j < i; j++)
+        if (strcmp(k->name, d->keys[j].name) == 0)
+            return snprintf(err, len, "optimizer '%s': key '%s' declared twice", n, k->name), -1;
+    if (!k->doc || !*k->doc) return snprintf(err, len, "optimizer '%s': key '%s' has no doc", n, k->name), -1;
+    if (k->type == GR_OPTIM_BOOL) {
+        if (k->def != 0.0 && k->def != 1.0)
+            return snprintf(err, len, "optimizer '%s': key '%s': a boolean defaults to 0 or 1", n, k->name), -1;
+        return 0;
+    }
+    if (k->type != GR_OPTIM_FLOAT || !(k->min <= k->max) || !isfinite(k->min) || !isfinite(k->max))
+        return snprintf(err, len, "optimizer '%s': key '%s' needs a type and a finite range", n, k->name), -1;
+    if (k->def < k->min || k->def > k->max || (k->above_min && k->def <= k->min))
+        return snprintf(err, len, "optimizer '%s': key '%s': the default lies outside its range", n, k->name), -1;
+    return 0;
+}
+
+/* What the runtime relies on, checked once, as for ops. */
+static int check_optim(const struct gr_registry *reg, const struct gr_optim_desc *d, char *err, size_t len) {
+    if (!d || !valid_name(d->name))
+        return snprintf(err, len, "optimizer name '%s' must be 1-63 characters of a-z, 0-9 and _",
+                        d && d->name ? d->name : "(null)"), -1;
+    const char *n = d->name;
+    if (gr_registry_optimizer(reg, n)) return snprintf(err, len, "optimizer '%s' is already registered", n), -1;
+    if (!d->update) return snprintf(err, len, "optimizer '%s': descriptor has no update function", n), -1;
+    if (!d->summary || !*d->summary || !d->title || !*d->title)
+        return snprintf(err, len, "optimizer '%s': descriptor needs a title and a summary", n), -1;
+    if (d->n_keys < 0 || d->n_keys > GR_OPTIM_MAX_KEYS || (d->n_keys && !d->keys))
+        return snprintf(err, len, "optimizer '%s': n_keys must be 0..%d with a keys table", n, GR_OPTIM_MAX_KEYS), -1;
+    for (int i = 0; i < d->n_keys; i++)
+        if (check_optim_key(d, i, err, len)) return -1;
+    if (d->n_state < 0 || d->n_state > GR_OPTIM_MAX_STATE || (d->n_state && !d->state))
+        return snprintf(err, len, "optimizer '%s': n_state must be 0..%d with a state table", n,
+                        GR_OPTIM_MAX_STATE), -1;
+    for (int i = 0; i < d->n_state; i++) {
+        if (!valid_name(d->state[i].name))
+            return snprintf(err, len, "optimizer '%s': state %d has an invalid name", n, i), -1;
+        for (int j = 0; j < i; j++)
+            if (strcmp(d->state[i].name, d->state[j].name) == 0)
+                return snprintf(err, len, "optimizer '%s': state '%s' declared twice", n, d->state[i].name), -1;
+    }
+    return 0;
+}
+
+int gr_registry_add_optimizer(struct gr_registry *reg, const struct gr_optim_desc *desc, char *err, size_t len) {
+    if (check_optim(reg, desc, err, len)) return -1;
+    if (reg->n_optims == reg->cap_optims) {
+        int cap = reg->cap_optims ? 2 * reg->cap_optims : 8;
+        const struct gr_optim_desc **o = gr_alloc(reg->ctx, (size_t)cap * sizeof *o);
+        if (!o) return snprintf(err, len, "out of memory"), -1;
+        if (reg->optims) memcpy(o, reg->optims, (size_t)reg->n_optims * sizeof *o);
+        gr_free(reg->ctx, reg->optims);
+        reg->optims = o;
+        reg->cap_optims = cap;
+    }
+    reg->optims[reg->n_optims++] = desc;
     return 0;
 }

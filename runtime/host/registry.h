@@ -1,12 +1,17 @@
-/* The op registry: ops known by name. Built-in ops enter it through
- * gr_builtin_init, which has the same type as a plugin's entry point and
- * reaches the registry through the same host table. */
+/* The registry: ops and optimizers known by name. Built-in ops enter it
+ * through gr_builtin_init (ops/builtin.c), which has the same type as a
+ * plugin's entry point and reaches the registry through the same host
+ * table; built-in optimizers come from runtime/optim/builtin.c. Every
+ * descriptor is checked as it enters, so the runtime can trust it. */
 #ifndef GR_REGISTRY_H
 #define GR_REGISTRY_H
+
+#include <stddef.h>
 
 #include "graphrun/plugin.h"
 
 struct gr_ctx;
+struct gr_optim_desc;
 
 struct gr_op_entry {
     const struct gr_op_desc *desc;
@@ -17,23 +22,28 @@ struct gr_registry {
     struct gr_ctx *ctx;
     struct gr_op_entry *ops;
     int n, cap;
+    const struct gr_optim_desc **optims;
+    int n_optims, cap_optims;
     const char *origin;  /* origin given to ops registered now */
     int allow_internal;  /* may register GR_OP_INPUT / GR_OP_PARAM ops */
 };
 
+/* An empty registry; gr_registry_add_builtins fills it. */
 struct gr_registry *gr_registry_new(struct gr_ctx *ctx);
 void gr_registry_free(struct gr_ctx *ctx, struct gr_registry *reg);
+/* The built-in ops (through `ops`, called like a plugin's entry point, the
+ * only caller allowed to register input and param) and optimizers. */
+int gr_registry_add_builtins(struct gr_registry *reg, gr_plugin_init_fn ops, char *err, size_t len);
+
+/* Check an op descriptor and add it (the host table's register_op). */
+int gr_registry_add_op(struct gr_registry *reg, const struct gr_op_desc *desc, char *err, size_t err_len);
 const struct gr_op_desc *gr_registry_find(const struct gr_registry *reg, const char *name);
 const struct gr_op_entry *gr_registry_entry(const struct gr_registry *reg, const char *name);
-/* The registered name closest to `name` (edit distance), or NULL if none is close. */
+/* The registered op name closest to `name` (edit distance), or NULL if none is close. */
 const char *gr_registry_suggest(const struct gr_registry *reg, const char *name);
 
-/* Fill the host table handed to ops and plugins. */
-void gr_host_init(struct gr_host *host);
-/* Threads OpenBLAS may use for one product. */
-void gr_blas_set_threads(int n);
-
-/* ops/builtin.c: registers every built-in op. */
-int gr_builtin_init(const struct gr_host *host, void *host_ctx, char *err, size_t err_len);
+int gr_registry_add_optimizer(struct gr_registry *reg, const struct gr_optim_desc *desc, char *err, size_t len);
+const struct gr_optim_desc *gr_registry_optimizer(const struct gr_registry *reg, const char *name);
+const char *gr_registry_suggest_optimizer(const struct gr_registry *reg, const char *name);
 
 #endif

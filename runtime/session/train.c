@@ -12,10 +12,11 @@
 
 #include "models/builder.h"
 #include "ops/core.h"
-#include "runtime/front/check.h"
+#include "runtime/yaml/check.h"
 #include "runtime/session/checkpoint.h"
 #include "runtime/base/clock.h"
 #include "runtime/base/ctx.h"
+#include "runtime/host/host.h"
 #include "runtime/base/fs.h"
 #include "runtime/base/text.h"
 #include "runtime/host/threads.h"

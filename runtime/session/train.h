@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "runtime/front/config.h"
+#include "runtime/config/config.h"
 #include "runtime/data/data.h"
 #include "runtime/engine/graph.h"
 #include "runtime/engine/optim.h"

@@ -5,8 +5,9 @@
 
 #include "fuzz.h"
 #include "runtime/session/checkpoint.h"
-#include "runtime/front/config.h"
+#include "runtime/config/config.h"
 #include "runtime/base/ctx.h"
+#include "runtime/host/host.h"
 #include "runtime/session/train.h"
 
 /* one session for the whole fuzzing run (test harness state) */

@@ -5,8 +5,9 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "runtime/front/config.h"
+#include "runtime/config/config.h"
 #include "runtime/base/ctx.h"
+#include "runtime/host/host.h"
 #include "runtime/session/train.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {

@@ -7,6 +7,7 @@
 
 #include "fuzz.h"
 #include "runtime/base/ctx.h"
+#include "runtime/host/host.h"
 #include "runtime/data/idx.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {

@@ -12,10 +12,11 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "runtime/front/config.h"
+#include "runtime/config/config.h"
 #include "runtime/base/ctx.h"
+#include "runtime/host/host.h"
 #include "runtime/session/train.h"
-#include "runtime/front/yaml.h"
+#include "runtime/yaml/yaml.h"
 #include "runtime/base/fs.h"
 
 #define DIR GR_SOURCE_DIR "/tests/bad/configs"

@@ -19,9 +19,10 @@
 
 #include "models/builder.h"
 #include "runtime/base/ctx.h"
+#include "runtime/host/host.h"
 #include "runtime/engine/graph.h"
 #include "runtime/engine/harness.h"
-#include "runtime/front/yaml.h"
+#include "runtime/yaml/yaml.h"
 
 static double now(clockid_t clock) {
     struct timespec ts;

@@ -1,4 +1,4 @@
-#include "runtime/front/check.h"
+#include "runtime/yaml/check.h"
 
 #include <errno.h>
 #include <math.h>

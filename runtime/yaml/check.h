@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "graphrun/plugin.h"
-#include "runtime/front/yaml.h"
+#include "runtime/yaml/yaml.h"
 
 struct gr_ctx;
 

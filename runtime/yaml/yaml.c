@@ -1,4 +1,4 @@
-#include "runtime/front/yaml.h"
+#include "runtime/yaml/yaml.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -1,7 +1,7 @@
 /* realpath() */
 #define _XOPEN_SOURCE 700
 
-#include "runtime/front/config.h"
+#include "runtime/config/config.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "runtime/front/check.h"
+#include "runtime/yaml/check.h"
 #include "runtime/base/ctx.h"
 #include "runtime/base/fs.h"
 #include "runtime/base/text.h"

@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "runtime/engine/optim.h"
-#include "runtime/front/yaml.h"
+#include "runtime/yaml/yaml.h"
 
 struct gr_ctx;
 

@@ -1,0 +1,77 @@
+/* The optimizer contract: what one optimizer file defines, as ops/ files
+ * define ops. An optimizer is a descriptor: its name, its hyperparameters
+ * (checked in the config like every other key), the state it keeps per
+ * parameter value (saved in checkpoints by name), and an update over a
+ * stretch of the flat parameter block.
+ *
+ * Adding one: write runtime/optim/<name>.c exporting a `struct
+ * gr_optim_desc`, and list it in runtime/optim/builtin.c. Nothing else
+ * changes: the config reads its keys from the descriptor, checkpoints save
+ * its state tensors as optim/<state>/<param>, `graphrun optimizers` lists it.
+ *
+ * Every optimizer also takes `lr` (in (0, 1000]); a descriptor declares only
+ * its own keys. An update runs on whole 16-float stretches of the block,
+ * split over threads; it must treat every element independently, so the
+ * split never changes a result. */
+#ifndef GR_OPTIM_OPTIMIZER_H
+#define GR_OPTIM_OPTIMIZER_H
+
+#include <stdint.h>
+
+#define GR_OPTIM_MAX_KEYS 8
+#define GR_OPTIM_MAX_STATE 4
+#define GR_OPTIM_MAX_SCALARS 8
+
+enum gr_optim_key_type { GR_OPTIM_FLOAT, GR_OPTIM_BOOL };
+
+/* A hyperparameter: a number in [min, max] ((min, max] with above_min), or
+ * a boolean; `def` when the config leaves it out. */
+struct gr_optim_key {
+    const char *name;
+    enum gr_optim_key_type type;
+    const char *doc;
+    double def, min, max;
+    int above_min;
+};
+
+enum { GR_OPTIM_STATE_NONNEGATIVE = 1u << 0 }; /* a loaded value below 0 is refused */
+
+/* One value per parameter value, zero at the start, kept across steps. */
+struct gr_optim_state {
+    const char *name;
+    const char *doc;
+    unsigned flags;
+};
+
+/* What an update sees. param, grad and state[k] are the same stretch of
+ * their blocks; hp[k] is key k's value (a boolean as 0 or 1). */
+struct gr_optim_args {
+    float *param;
+    const float *grad;
+    float *state[GR_OPTIM_MAX_STATE];
+    const double *hp;
+    double lr;
+    int64_t t; /* this step's number: 1 on the first update */
+    float scalars[GR_OPTIM_MAX_SCALARS]; /* set by prepare, once per step */
+};
+
+struct gr_optim_desc {
+    const char *name;  /* as the config writes it: "adam" */
+    const char *title; /* as prose writes it: "Adam" */
+    const char *summary; /* the update, in one line of math */
+    const struct gr_optim_key *keys;
+    int n_keys;
+    const struct gr_optim_state *state;
+    int n_state;
+    /* Optional: values every element shares this step (bias corrections),
+     * into a->scalars, before any update runs. */
+    void (*prepare)(struct gr_optim_args *a);
+    /* Update elements [begin, end) of the stretch a->param .. */
+    void (*update)(const struct gr_optim_args *a, int64_t begin, int64_t end);
+};
+
+/* runtime/optim/builtin.c: every built-in optimizer, in listing order. */
+extern const struct gr_optim_desc *const gr_optim_builtin[];
+extern const int gr_optim_builtin_count;
+
+#endif
