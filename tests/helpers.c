@@ -106,3 +106,21 @@ char *tg_slurp(const char *path, size_t *len) {
     fclose(f);
     return buf;
 }
+
+void tg_optim(struct gr_optim_cfg *cfg, const char *name, double lr, ...) {
+    const struct gr_optim_desc *d = NULL;
+    for (int i = 0; i < gr_optim_builtin_count; i++)
+        if (strcmp(gr_optim_builtin[i]->name, name) == 0) d = gr_optim_builtin[i];
+    cr_assert(d, "no built-in optimizer '%s'", name);
+    gr_optim_cfg_defaults(cfg, d, lr);
+    va_list ap;
+    va_start(ap, lr);
+    for (const char *key; (key = va_arg(ap, const char *));) {
+        double v = va_arg(ap, double);
+        int k = 0;
+        while (k < d->n_keys && strcmp(d->keys[k].name, key) != 0) k++;
+        cr_assert(k < d->n_keys, "optimizer '%s' has no key '%s'", name, key);
+        cfg->hp[k] = v;
+    }
+    va_end(ap);
+}

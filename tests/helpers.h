@@ -7,6 +7,7 @@
 
 #include "models/builder.h"
 #include "runtime/base/ctx.h"
+#include "runtime/optim/optimizer.h"
 #include "runtime/host/host.h"
 #include "runtime/engine/graph.h"
 #include "runtime/engine/harness.h"
@@ -60,5 +61,9 @@ char *tg_slurp(const char *path, size_t *len);
 
 /* Path of a data file under the source tree's data/mnist. */
 const char *tg_mnist(const char *file);
+
+/* A built-in optimizer by name with learning rate lr, its keys at their
+ * defaults but for the (name, value) pairs that follow, ended by NULL. */
+void tg_optim(struct gr_optim_cfg *cfg, const char *name, double lr, ...);
 
 #endif

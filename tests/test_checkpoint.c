@@ -154,9 +154,9 @@ Test(checkpoint, non_finite_or_impossible_values_are_refused_by_name_and_index) 
     /* lstm.kernel is [44, 64]: element 100 is [1, 36]; logits.kernel is [16, 10] */
     save_with(&r, r.s.g.param, "lstm.kernel", 100, NAN, "nan.safetensors");
     save_with(&r, r.s.g.param, "logits.bias", 9, INFINITY, "inf.safetensors");
-    save_with(&r, r.s.opt.m, "lstm.bias", 5, -NAN, "m.safetensors");
-    save_with(&r, r.s.opt.v, "logits.kernel", 17, -1e-3f, "v.safetensors");
-    save_with(&r, r.s.opt.v, "logits.kernel", 0, INFINITY, "vinf.safetensors");
+    save_with(&r, gr_optim_state(&r.s.opt, "m"), "lstm.bias", 5, -NAN, "m.safetensors");
+    save_with(&r, gr_optim_state(&r.s.opt, "v"), "logits.kernel", 17, -1e-3f, "v.safetensors");
+    save_with(&r, gr_optim_state(&r.s.opt, "v"), "logits.kernel", 0, INFINITY, "vinf.safetensors");
     uint64_t rng[4];
     memcpy(rng, r.ctx.rng.s, sizeof rng);
     memset(r.ctx.rng.s, 0, sizeof r.ctx.rng.s);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "runtime/engine/optim.h"
 #include "runtime/config/config.h"
 #include "runtime/session/train.h"
 
@@ -126,7 +127,7 @@ Test(config, the_shipped_config_parses) {
     cr_assert_eq(gr_config_load(&ctx, &cfg, path), 0, "%s", ctx.err);
     cr_expect_eq(cfg.batch_size, 64);
     cr_expect_eq(cfg.steps, 1200);
-    cr_expect_eq(cfg.optim.kind, GR_OPTIM_ADAM);
+    cr_expect_str_eq(cfg.optim.desc->name, "adam");
     cr_expect_float_eq(cfg.optim.lr, 0.01, 1e-12);
     cr_expect_eq(cfg.eval_every, 50);
     cr_expect_eq(cfg.eval_samples, 2000);
@@ -328,7 +329,7 @@ Test(config, overrides_change_the_values_they_name) {
                           "train.optimizer.beta1=0.8", "graph.3.num_units=6", "eval.every=3"};
     cr_assert_eq(parse_with(&ctx, &cfg, sets, 6), 0, "%s", ctx.err);
     cr_expect_float_eq(cfg.optim.lr, 0.001, 1e-12);
-    cr_expect_float_eq(cfg.optim.beta1, 0.8, 1e-12);
+    cr_expect_float_eq(cfg.optim.hp[gr_optim_key_index(cfg.optim.desc, "beta1")], 0.8, 1e-12);
     cr_expect_eq(cfg.batch_size, 2);
     cr_expect_eq(cfg.eval_every, 3);
     /* the later override of the same node wins: graph.3 is the lstm */

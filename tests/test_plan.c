@@ -128,7 +128,8 @@ Test(plan, training_steps_allocate_nothing) {
     struct gr_plan p;
     cr_assert_eq(gr_plan_init(&p, &t.g, 5, &loss, 1, loss), 0, "%s", t.ctx.err);
     struct gr_optim o;
-    struct gr_optim_cfg oc = {.kind = GR_OPTIM_ADAM, .lr = 0.01, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
+    struct gr_optim_cfg oc;
+    tg_optim(&oc, "adam", 0.01, "beta1", 0.9, "beta2", 0.999, "epsilon", 1e-8, NULL);
     cr_assert_eq(gr_optim_init(&t.ctx, &o, &oc, t.g.param_floats), 0);
     uint64_t before = t.ctx.n_allocs;
     for (int s = 0; s < 5; s++) {
@@ -148,7 +149,8 @@ Test(optim, adam_first_steps_by_hand) {
     struct gr_ctx ctx;
     cr_assert_eq(gr_ctx_init(&ctx), 0);
     struct gr_optim o;
-    struct gr_optim_cfg oc = {.kind = GR_OPTIM_ADAM, .lr = 0.1, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
+    struct gr_optim_cfg oc;
+    tg_optim(&oc, "adam", 0.1, "beta1", 0.9, "beta2", 0.999, "epsilon", 1e-8, NULL);
     cr_assert_eq(gr_optim_init(&ctx, &o, &oc, 2), 0);
     float p[2] = {1.0f, -2.0f}, g[2] = {0.5f, -4.0f};
     /* step 1: m^ = g, v^ = g^2, so p -= lr * sign(g) (up to eps) */
@@ -173,7 +175,8 @@ Test(optim, sgd_with_momentum_by_hand) {
     struct gr_ctx ctx;
     cr_assert_eq(gr_ctx_init(&ctx), 0);
     struct gr_optim o;
-    struct gr_optim_cfg oc = {.kind = GR_OPTIM_SGD, .lr = 0.5, .momentum = 0.9};
+    struct gr_optim_cfg oc;
+    tg_optim(&oc, "sgd", 0.5, "momentum", 0.9, NULL);
     cr_assert_eq(gr_optim_init(&ctx, &o, &oc, 1), 0);
     float p = 1.0f, g = 2.0f;
     gr_optim_step(&o, NULL, &p, &g); /* v = 2, p = 1 - 1 = 0 */

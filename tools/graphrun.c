@@ -566,7 +566,7 @@ static int cmd_summary(struct cli *o) {
            (long long)j.s.train.n);
     double pbytes = (double)g->n_weights * 4;
     printf("memory:   parameters %.1f KB (with gradients and %s state %.1f KB)\n", pbytes / 1e3,
-           j.cfg.optim.kind == GR_OPTIM_ADAM ? "Adam" : "SGD", pbytes * (j.cfg.optim.kind == GR_OPTIM_ADAM ? 4 : 3) / 1e3);
+           j.cfg.optim.desc->title, pbytes * (2 + j.cfg.optim.desc->n_state) / 1e3);
     printf("          training plan %.1f MB at batch %lld, evaluation plan %.1f MB at batch %lld\n",
            (double)j.s.tp.arena_bytes / 1e6, (long long)j.s.tp.cap,
            j.s.logits >= 0 ? (double)j.s.ep.arena_bytes / 1e6 : 0.0, (long long)(j.s.logits >= 0 ? j.s.ep.cap : 0));

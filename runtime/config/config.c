@@ -11,6 +11,7 @@
 
 #include "runtime/yaml/check.h"
 #include "runtime/base/ctx.h"
+#include "runtime/host/registry.h"
 #include "runtime/base/fs.h"
 #include "runtime/base/text.h"
 #include "runtime/host/plugin.h"
@@ -34,9 +35,6 @@ static const char *const split_keys[] = {"images", "labels", "limit", NULL};
 static const char *const train_keys[] = {"loss",    "optimizer",  "batch_size", "steps",    "epochs",
                                          "seed",    "threads",    "checkpoint", "log_every", NULL};
 static const char *const checkpoint_keys[] = {"path", "every", NULL};
-static const char *const sgd_keys[] = {"name", "lr", "momentum", NULL};
-static const char *const adam_keys[] = {"name", "lr", "beta1", "beta2", "epsilon", NULL};
-static const char *const optim_names[] = {"sgd", "adam", NULL};
 static const char *const eval_keys[] = {"logits", "every", "samples", "batch_size", NULL};
 
 /* A required child of a mapping, or an error at the mapping. */
@@ -224,34 +222,47 @@ static int read_data(struct gr_ctx *ctx, struct gr_config *cfg, const char *dir,
     return 0;
 }
 
+/* One optimizer key by its spec: a number in its range, or a boolean. */
+static int read_optim_key(struct gr_ctx *ctx, struct gr_config *cfg, const struct gr_optim_key *k,
+                          const struct gr_ynode *v, double *out) {
+    char what[96];
+    snprintf(what, sizeof what, "train.optimizer.%s", k->name);
+    if (k->type == GR_OPTIM_BOOL) {
+        int b;
+        if (gr_read_bool(ctx, F, v, what, &b)) return -1;
+        *out = b;
+        return 0;
+    }
+    if (k->above_min) return gr_read_float_above(ctx, F, v, k->min, k->max, what, out);
+    if (gr_read_float(ctx, F, v, k->min, k->max, what, out)) return -1;
+    return 0;
+}
+
+/* train.optimizer: `name` picks a registered optimizer, whose descriptor
+ * says which other keys it takes besides `lr`. */
 static int read_optimizer(struct gr_ctx *ctx, struct gr_config *cfg, const struct gr_ynode *o) {
     if (gr_need_kind(ctx, F, o, GR_Y_MAP, "train.optimizer")) return -1;
     const struct gr_ynode *name = need(ctx, cfg, o, "name", "train.optimizer");
-    int kind;
-    if (!name || gr_read_choice(ctx, F, name, optim_names, "train.optimizer.name", &kind)) return -1;
-    struct gr_optim_cfg *c = &cfg->optim;
-    c->kind = kind == 0 ? GR_OPTIM_SGD : GR_OPTIM_ADAM;
-    if (gr_check_keys(ctx, F, o, kind == 0 ? sgd_keys : adam_keys,
-                      kind == 0 ? "train.optimizer (sgd)" : "train.optimizer (adam)"))
-        return -1;
+    const char *names[GR_MAX_OPTIMIZERS + 1];
+    int n = 0, kind;
+    for (; n < ctx->reg->n_optims && n < GR_MAX_OPTIMIZERS; n++) names[n] = ctx->reg->optims[n]->name;
+    names[n] = NULL;
+    if (!name || gr_read_choice(ctx, F, name, names, "train.optimizer.name", &kind)) return -1;
+    const struct gr_optim_desc *d = ctx->reg->optims[kind];
+    const char *keys[GR_OPTIM_MAX_KEYS + 3] = {"name", "lr"};
+    for (int k = 0; k < d->n_keys; k++) keys[2 + k] = d->keys[k].name;
+    keys[2 + d->n_keys] = NULL;
+    char where[96];
+    snprintf(where, sizeof where, "train.optimizer (%s)", d->name);
+    if (gr_check_keys(ctx, F, o, keys, where)) return -1;
     const struct gr_ynode *lr = need(ctx, cfg, o, "lr", "train.optimizer");
-    if (!lr || gr_read_float(ctx, F, lr, 0.0, 1e3, "train.optimizer.lr", &c->lr)) return -1;
-    if (c->lr <= 0) return gr_fail_node(ctx, F, lr, "train.optimizer.lr: expected a number in (0, 1000], got %s", lr->str);
-    c->momentum = 0.0;
-    c->beta1 = 0.9;
-    c->beta2 = 0.999;
-    c->eps = 1e-8;
-    const struct gr_ynode *v;
-    if ((v = gr_ymap_get(o, "momentum")) && gr_read_float(ctx, F, v, 0.0, 0.999999, "train.optimizer.momentum", &c->momentum))
-        return -1;
-    if ((v = gr_ymap_get(o, "beta1")) && gr_read_float(ctx, F, v, 0.0, 0.999999, "train.optimizer.beta1", &c->beta1))
-        return -1;
-    if ((v = gr_ymap_get(o, "beta2")) && gr_read_float(ctx, F, v, 0.0, 0.999999999, "train.optimizer.beta2", &c->beta2))
-        return -1;
-    if ((v = gr_ymap_get(o, "epsilon"))) {
-        if (gr_read_float(ctx, F, v, 0.0, 1.0, "train.optimizer.epsilon", &c->eps)) return -1;
-        if (c->eps <= 0)
-            return gr_fail_node(ctx, F, v, "train.optimizer.epsilon: expected a number in (0, 1], got %s", v->str);
+    static const struct gr_optim_key lr_key = {"lr", GR_OPTIM_FLOAT, "learning rate", 0.01, 0.0, 1e3, 1};
+    double rate;
+    if (!lr || read_optim_key(ctx, cfg, &lr_key, lr, &rate)) return -1;
+    gr_optim_cfg_defaults(&cfg->optim, d, rate);
+    for (int k = 0; k < d->n_keys; k++) {
+        const struct gr_ynode *v = gr_ymap_get(o, d->keys[k].name);
+        if (v && read_optim_key(ctx, cfg, &d->keys[k], v, &cfg->optim.hp[k])) return -1;
     }
     return 0;
 }

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "runtime/engine/optim.h"
+#include "runtime/optim/optimizer.h"
 #include "runtime/yaml/yaml.h"
 
 struct gr_ctx;

@@ -13,6 +13,8 @@
 struct gr_ctx;
 struct gr_optim_desc;
 
+#define GR_MAX_OPTIMIZERS 64
+
 struct gr_op_entry {
     const struct gr_op_desc *desc;
     const char *origin; /* "built-in" or the plugin's path */

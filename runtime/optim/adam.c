@@ -13,8 +13,8 @@ static const struct gr_optim_key adam_keys[] = {
 };
 enum { S_M, S_V };
 static const struct gr_optim_state adam_state[] = {
-    [S_M] = {"m", "first moment, the running mean of g", 0},
-    [S_V] = {"v", "second moment, the running mean of g^2", GR_OPTIM_STATE_NONNEGATIVE},
+    [S_M] = {"m", "first moment", 0},                          /* the running mean of g */
+    [S_V] = {"v", "second moment", GR_OPTIM_STATE_NONNEGATIVE}, /* the running mean of g^2 */
 };
 enum { C1, C2 };
 

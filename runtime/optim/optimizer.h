@@ -70,6 +70,30 @@ struct gr_optim_desc {
     void (*update)(const struct gr_optim_args *a, int64_t begin, int64_t end);
 };
 
+/* An optimizer as a config chose it: which one, its rate, its keys' values
+ * (indexed like desc->keys; the defaults where the config is silent). */
+struct gr_optim_cfg {
+    const struct gr_optim_desc *desc;
+    double lr;
+    double hp[GR_OPTIM_MAX_KEYS];
+};
+
+/* cfg with desc's defaults and learning rate lr. */
+static inline void gr_optim_cfg_defaults(struct gr_optim_cfg *cfg, const struct gr_optim_desc *desc, double lr) {
+    *cfg = (struct gr_optim_cfg){desc, lr, {0}};
+    for (int k = 0; k < desc->n_keys; k++) cfg->hp[k] = desc->keys[k].def;
+}
+
+/* Index of desc's key `name`, or -1. */
+static inline int gr_optim_key_index(const struct gr_optim_desc *desc, const char *name) {
+    for (int k = 0; k < desc->n_keys; k++) {
+        const char *a = desc->keys[k].name, *b = name;
+        while (*a && *a == *b) a++, b++;
+        if (*a == *b) return k;
+    }
+    return -1;
+}
+
 /* runtime/optim/builtin.c: every built-in optimizer, in listing order. */
 extern const struct gr_optim_desc *const gr_optim_builtin[];
 extern const int gr_optim_builtin_count;

@@ -9,7 +9,7 @@ static const struct gr_optim_key sgd_keys[] = {
 };
 enum { S_M };
 static const struct gr_optim_state sgd_state[] = {
-    [S_M] = {"m", "velocity (zero and unused when momentum is 0)", 0},
+    [S_M] = {"m", "velocity", 0}, /* zero, and unused, when momentum is 0 */
 };
 
 static void sgd_update(const struct gr_optim_args *a, int64_t b, int64_t e) {

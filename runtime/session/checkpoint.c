@@ -30,6 +30,8 @@ struct entry {
     int rank;
     int64_t dim[GR_MAX_DIMS];
     void *data; /* where the values live in the session */
+    const char *never_negative; /* an optimizer state's "Adam's second moment", or NULL */
+    char owner[96];
     size_t bytes;
 };
 
@@ -44,23 +46,29 @@ static int collect(struct gr_session *s, struct entry **out, int *n_out) {
     struct gr_graph *g = &s->g;
     int n_params = 0;
     for (int i = 0; i < g->n; i++) n_params += (g->nodes[i].op->flags & GR_OP_PARAM) != 0;
-    int cap = 3 * n_params + 2;
+    const struct gr_optim_desc *od = s->opt.cfg.desc;
+    int n_kinds = holds_run_state(s) && od ? 1 + od->n_state : 1;
+    int cap = n_kinds * n_params + 2;
     struct entry *e = gr_calloc(s->ctx, (size_t)cap, sizeof *e);
     if (!e) return -1;
     int n = 0;
-    const char *kinds[3] = {"param/", "optim/m/", "optim/v/"};
-    int n_kinds = !holds_run_state(s) ? 1 : s->opt.v ? 3 : 2;
+    /* param/<node>, then optim/<state>/<node> for each state the optimizer keeps */
     for (int k = 0; k < n_kinds; k++) {
-        float *base = k == 0 ? g->param : k == 1 ? s->opt.m : s->opt.v;
+        float *base = k == 0 ? g->param : s->opt.state[k - 1];
         for (int i = 0; i < g->n; i++) {
             const struct gr_node *nd = &g->nodes[i];
             if (!(nd->op->flags & GR_OP_PARAM)) continue;
-            snprintf(e[n].name, sizeof e[n].name, "%s%s", kinds[k], nd->name);
+            if (k == 0) snprintf(e[n].name, sizeof e[n].name, "param/%s", nd->name);
+            else snprintf(e[n].name, sizeof e[n].name, "optim/%s/%s", od->state[k - 1].name, nd->name);
             e[n].dtype = "F32";
             e[n].rank = nd->shape.rank;
             memcpy(e[n].dim, nd->shape.dim, sizeof e[n].dim);
             e[n].data = base + nd->param_offset;
             e[n].bytes = gr_shape_bytes(&nd->shape);
+            if (k > 0 && (od->state[k - 1].flags & GR_OPTIM_STATE_NONNEGATIVE)) {
+                snprintf(e[n].owner, sizeof e[n].owner, "%s's %s", od->title, od->state[k - 1].doc);
+                e[n].never_negative = e[n].owner;
+            }
             n++;
         }
     }
@@ -88,9 +96,7 @@ static int collect(struct gr_session *s, struct entry **out, int *n_out) {
     return 0;
 }
 
-static const char *optim_name(const struct gr_session *s) {
-    return s->cfg->optim.kind == GR_OPTIM_ADAM ? "adam" : "sgd";
-}
+static const char *optim_name(const struct gr_session *s) { return s->cfg->optim.desc->name; }
 
 /* ---- the checksum --------------------------------------------------------- */
 
@@ -358,22 +364,24 @@ static const char *coords(const struct entry *e, uint64_t at, char *buf, size_t 
     return shape_text(e->rank, c, buf, len);
 }
 
-/* Values a run can use: weights and moments finite, Adam's second moment
- * (a mean of squares) not negative, a generator state not all zeros (the
+/* Values a run can use: weights and moments finite, an optimizer state
+ * declared never negative (Adam's second moment, a mean of squares) not
+ * negative, a generator state not all zeros (the
  * one state xoshiro never leaves). A NaN weight would otherwise load, and
  * the clamped exp of the kernels would turn it into finite nonsense that no
  * later check catches. */
 static int check_values(struct gr_ctx *ctx, const char *name, const struct entry *e, const uint8_t *src) {
     char where[96];
     if (strcmp(e->dtype, "F32") == 0) {
-        int second_moment = strncmp(e->name, "optim/v/", 8) == 0;
+        int second_moment = e->never_negative != NULL;
         for (uint64_t i = 0; i < e->bytes / 4; i++) {
             float v;
             memcpy(&v, src + 4 * i, 4);
             if (isfinite(v) && !(second_moment && v < 0)) continue;
-            return gr_fail(ctx, "%s: tensor '%s' holds %g at %s (element %llu); %s", name, e->name, (double)v,
+            return gr_fail(ctx, "%s: tensor '%s' holds %g at %s (element %llu); %s%s", name, e->name, (double)v,
                            coords(e, i, where, sizeof where), (unsigned long long)i,
-                           isfinite(v) ? "Adam's second moment is never negative" : "a checkpoint's values must be finite");
+                           isfinite(v) ? e->never_negative : "a checkpoint's values must be finite",
+                           isfinite(v) ? " is never negative" : "");
         }
     } else if (strcmp(e->name, "rng") == 0) {
         uint64_t any = 0;

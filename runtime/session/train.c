@@ -448,7 +448,7 @@ static void print_header(struct gr_session *s, FILE *out, int64_t start) {
     for (int i = 0; i < s->g.n; i++) n_nodes += !(s->g.nodes[i].op->flags & GR_OP_PARAM);
     fprintf(out, "  graph: %d nodes, %lld parameters\n", n_nodes, (long long)s->g.n_weights);
     fprintf(out, "  train: %s lr %g, batch %lld, %lld steps, seed %llu, %d thread%s\n",
-            cfg->optim.kind == GR_OPTIM_ADAM ? "adam" : "sgd", cfg->optim.lr, (long long)cfg->batch_size,
+            cfg->optim.desc->name, cfg->optim.lr, (long long)cfg->batch_size,
             (long long)s->steps, (unsigned long long)cfg->seed, threads, threads == 1 ? "" : "s");
     if (s->logits >= 0)
         fprintf(out, "  eval:  every %lld steps on the first %lld test images\n", (long long)cfg->eval_every,

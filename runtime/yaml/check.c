@@ -109,6 +109,15 @@ int gr_read_float(struct gr_ctx *ctx, const char *file, const struct gr_ynode *n
     return 0;
 }
 
+int gr_read_float_above(struct gr_ctx *ctx, const char *file, const struct gr_ynode *n, double min, double max,
+                        const char *what, double *out) {
+    if (gr_read_float(ctx, file, n, min, max, what, out)) return -1;
+    if (*out > min) return 0;
+    char lo[32], hi[32];
+    return gr_fail_node(ctx, file, n, "%s: expected a number in (%s, %s], got %s", what, number(min, lo, sizeof lo),
+                        number(max, hi, sizeof hi), n->str);
+}
+
 int gr_read_bool(struct gr_ctx *ctx, const char *file, const struct gr_ynode *n, const char *what, int *out) {
     char b[80];
     if (n->kind == GR_Y_SCALAR && !n->quoted) {

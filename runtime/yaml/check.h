@@ -24,6 +24,9 @@ int gr_read_int(struct gr_ctx *ctx, const char *file, const struct gr_ynode *n, 
                 const char *what, int64_t *out);
 int gr_read_float(struct gr_ctx *ctx, const char *file, const struct gr_ynode *n, double min, double max,
                   const char *what, double *out);
+/* The same in (min, max]: min itself refused. */
+int gr_read_float_above(struct gr_ctx *ctx, const char *file, const struct gr_ynode *n, double min, double max,
+                        const char *what, double *out);
 int gr_read_bool(struct gr_ctx *ctx, const char *file, const struct gr_ynode *n, const char *what, int *out);
 int gr_read_string(struct gr_ctx *ctx, const char *file, const struct gr_ynode *n, const char *what,
                    const char **out);
