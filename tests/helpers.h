@@ -6,6 +6,8 @@
 #include <stdint.h>
 
 #include "models/builder.h"
+#include "models/init.h"
+#include "models/open.h"
 #include "runtime/base/ctx.h"
 #include "runtime/optim/optimizer.h"
 #include "runtime/host/host.h"

@@ -7,7 +7,8 @@
 
 #include "helpers.h"
 #include "runtime/config/config.h"
-#include "runtime/session/train.h"
+#include "models/open.h"
+#include "runtime/session/evaluate.h"
 
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
@@ -62,7 +63,7 @@ static void run(int threads) {
     struct gr_config cfg;
     cr_assert_eq(gr_config_parse(&ctx, &cfg, "alloc.yaml", "", text, strlen(text)), 0, "%s", ctx.err);
     struct gr_session s;
-    struct gr_train_opts opts = {.threads = threads};
+    struct gr_session_opts opts = {.threads = threads};
     cr_assert_eq(gr_session_open(&ctx, &s, &cfg, &opts), 0, "%s", ctx.err);
     /* the first step and evaluation may warm up libraries */
     gr_session_step(&s);

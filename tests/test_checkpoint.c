@@ -17,7 +17,8 @@
 #include "helpers.h"
 #include "runtime/session/checkpoint.h"
 #include "runtime/config/config.h"
-#include "runtime/session/train.h"
+#include "models/open.h"
+#include "runtime/session/evaluate.h"
 
 static char dir[64];
 
@@ -38,7 +39,7 @@ static void open_run_threads(struct run *r, int units, const char *optimizer, in
     tg_small_config(text, sizeof text, units, 100, optimizer, NULL, 50);
     cr_assert_eq(gr_ctx_init(&r->ctx), 0);
     cr_assert_eq(gr_config_parse(&r->ctx, &r->cfg, "ckpt.yaml", "", text, strlen(text)), 0, "%s", r->ctx.err);
-    struct gr_train_opts opts = {.threads = threads};
+    struct gr_session_opts opts = {.threads = threads};
     cr_assert_eq(gr_session_open(&r->ctx, &r->s, &r->cfg, &opts), 0, "%s (run tools/fetch_mnist.sh)", r->ctx.err);
 }
 
@@ -333,7 +334,7 @@ Test(checkpoint, a_checkpoint_of_an_older_graphrun_is_refused_as_unverifiable) {
     struct gr_session s;
     cr_assert_eq(gr_ctx_init(&ctx), 0);
     cr_assert_eq(gr_config_load(&ctx, &cfg, GR_SOURCE_DIR "/tests/bad/configs/ok.yaml"), 0, "%s", ctx.err);
-    struct gr_train_opts opts = {.threads = 1};
+    struct gr_session_opts opts = {.threads = 1};
     cr_assert_eq(gr_session_open(&ctx, &s, &cfg, &opts), 0, "%s", ctx.err);
     int64_t step;
     cr_expect_eq(gr_checkpoint_load(&s, GR_SOURCE_DIR "/tests/fuzz/seeds/checkpoint/format-1.safetensors", &step), -1);

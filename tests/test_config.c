@@ -9,7 +9,8 @@
 #include "helpers.h"
 #include "runtime/engine/optim.h"
 #include "runtime/config/config.h"
-#include "runtime/session/train.h"
+#include "models/open.h"
+#include "runtime/session/evaluate.h"
 
 /* A small valid config; cases below replace one of its lines (1-based). */
 static const char *const base[] = {
@@ -101,7 +102,7 @@ static int open_config(const char *text, char *err, size_t len) {
     struct gr_session s;
     memset(&s, 0, sizeof s);
     int rc = gr_config_parse(&ctx, &cfg, "test.yaml", tmpdir, text, strlen(text));
-    struct gr_train_opts opts = {.threads = 1, .out = NULL};
+    struct gr_session_opts opts = {.threads = 1};
     if (rc == 0) rc = gr_session_open(&ctx, &s, &cfg, &opts);
     snprintf(err, len, "%s", rc ? ctx.err : "");
     gr_session_close(&s);
@@ -300,7 +301,7 @@ Test(config, limit_and_epochs_set_the_run_length) {
     struct gr_config cfg;
     cr_assert_eq(gr_config_parse(&ctx, &cfg, "test.yaml", tmpdir, text, strlen(text)), 0, "%s", ctx.err);
     struct gr_session s;
-    struct gr_train_opts opts = {.threads = 1};
+    struct gr_session_opts opts = {.threads = 1};
     cr_assert_eq(gr_session_open(&ctx, &s, &cfg, &opts), 0, "%s", ctx.err);
     cr_expect_eq(s.steps, 15, "3 epochs of 20 samples in batches of 4");
     gr_session_close(&s);
@@ -342,7 +343,7 @@ Test(config, overrides_change_the_values_they_name) {
     cr_expect(strstr(cfg.run_text, "--set train.optimizer.lr=0.001 --set train.batch_size=2"), "%s", cfg.run_text);
     /* and the run builds with them: 20 samples, batch 2 */
     struct gr_session s;
-    struct gr_train_opts opts = {.threads = 1};
+    struct gr_session_opts opts = {.threads = 1};
     cr_assert_eq(gr_session_open(&ctx, &s, &cfg, &opts), 0, "%s", ctx.err);
     cr_expect_eq(s.g.nodes[s.logits].shape.dim[0], 2);
     gr_session_close(&s);
@@ -363,7 +364,7 @@ Test(config, the_run_text_has_absolute_paths_and_parses_back) {
                  0, "%s", ctx.err);
     cr_expect_str_eq(again.train_data.images, cfg.train_data.images);
     struct gr_session s;
-    struct gr_train_opts opts = {.threads = 1};
+    struct gr_session_opts opts = {.threads = 1};
     cr_expect_eq(gr_session_open(&ctx, &s, &again, &opts), 0, "%s", ctx.err);
     gr_session_close(&s);
     gr_config_free(&ctx, &again);
@@ -409,7 +410,7 @@ Test(config, a_bad_override_is_named_in_its_error) {
         int rc = parse_with(&ctx, &cfg, &cases[i].set, 1);
         if (rc == 0) {
             struct gr_session s;
-            struct gr_train_opts opts = {.threads = 1};
+            struct gr_session_opts opts = {.threads = 1};
             rc = gr_session_open(&ctx, &s, &cfg, &opts);
             gr_session_close(&s);
         }
@@ -430,7 +431,7 @@ static int open_with(const char *const *sets, int n, char *err, size_t len) {
     int rc = parse_with(&ctx, &cfg, sets, n);
     if (rc == 0) {
         struct gr_session s;
-        struct gr_train_opts opts = {.threads = 1};
+        struct gr_session_opts opts = {.threads = 1};
         rc = gr_session_open(&ctx, &s, &cfg, &opts);
         gr_session_close(&s);
     }
@@ -572,7 +573,7 @@ Test(config, the_run_text_reads_back_as_the_same_config) {
     cr_expect_str_eq(again.logits, "logits");
     cr_expect_str_eq(run_body(again.run_text), body);
     struct gr_session s;
-    struct gr_train_opts opts = {.threads = 1};
+    struct gr_session_opts opts = {.threads = 1};
     cr_expect_eq(gr_session_open(&ctx, &s, &again, &opts), 0, "%s", ctx.err);
     gr_session_close(&s);
     gr_config_free(&ctx, &again);
@@ -730,7 +731,7 @@ Test(config, a_config_shares_blocks_through_merge_keys) {
     struct gr_config cfg;
     cr_assert_eq(gr_config_parse(&ctx, &cfg, "test.yaml", tmpdir, text, strlen(text)), 0, "%s", ctx.err);
     struct gr_session s;
-    struct gr_train_opts opts = {.threads = 1};
+    struct gr_session_opts opts = {.threads = 1};
     cr_assert_eq(gr_session_open(&ctx, &s, &cfg, &opts), 0, "%s", ctx.err);
     const struct gr_node *l2 = &s.g.nodes[gr_graph_find(&s.g, "lstm2")];
     cr_expect_str_eq(l2->op->name, "lstm");

@@ -135,7 +135,11 @@ static const struct gcase cases[] = {
 /* float32 kernels, central differences with h = 1e-2, the loss summed in
  * double: every case here stays well below 2e-4 + 2e-3 |g|, while the
  * mutation tests below show a 10% error exceeds it by far. */
-static struct gr_gradcheck tolerance(void) { return gr_gradcheck_defaults(); }
+static struct gr_gradcheck tolerance(void) {
+    struct gr_gradcheck gc = gr_gradcheck_defaults();
+    gc.fill = gr_init_fill;
+    return gc;
+}
 
 /* Run case c (index picks the seed 1000 + index) with op `replace` in place
  * of the op under test when given; expect it to pass or to fail. */

@@ -12,7 +12,8 @@
 #include "runtime/config/config.h"
 #include "runtime/data/data.h"
 #include "runtime/data/idx.h"
-#include "runtime/session/train.h"
+#include "models/open.h"
+#include "runtime/session/evaluate.h"
 
 static char dir[64];
 
@@ -293,7 +294,7 @@ static void open_swapped(struct gr_ctx *ctx, struct gr_config *cfg, struct gr_se
     cr_assert_eq(gr_config_parse(ctx, cfg, "swap.yaml", "", text, strlen(text)), 0, "%s", ctx->err);
     ctx->data_hook = swap_file;
     ctx->data_hook_ud = sw;
-    struct gr_train_opts opts = {.threads = 1};
+    struct gr_session_opts opts = {.threads = 1};
     *rc = gr_session_open(ctx, s, cfg, &opts);
 }
 

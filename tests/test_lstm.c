@@ -207,7 +207,7 @@ static void open_side(struct side *sd, void (*yaml)(char *, size_t)) {
     static char text[65536];
     yaml(text, sizeof text);
     cr_assert_eq(tg_build(&sd->t, text, UB), 0, "%s", sd->t.ctx.err);
-    cr_assert_eq(gr_graph_alloc_params(&sd->t.g), 0);
+    cr_assert_eq(gr_graph_alloc_params(&sd->t.g, gr_init_fill), 0);
     sd->loss = tg_node(&sd->t, "loss");
     sd->y = tg_node(&sd->t, "y");
     cr_assert_eq(gr_plan_init(&sd->train, &sd->t.g, UB, &sd->loss, 1, sd->loss), 0, "%s", sd->t.ctx.err);

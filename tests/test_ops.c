@@ -54,7 +54,7 @@ Test(ops, param_has_no_batch_axis_and_is_initialised) {
     const struct gr_node *w = &t.g.nodes[tg_node(&t, "w")];
     cr_expect_eq(w->shape.rank, 2);
     cr_expect_eq(w->shape.dim[0], 3);
-    cr_assert_eq(gr_graph_alloc_params(&t.g), 0);
+    cr_assert_eq(gr_graph_alloc_params(&t.g, gr_init_fill), 0);
     cr_expect_eq(t.g.n_weights, 12);
     for (int i = 0; i < 12; i++) cr_expect_float_eq(t.g.param[w->param_offset + i], 1.0f, 0.0f);
     tg_free(&t);
@@ -228,7 +228,7 @@ Test(ops, dense_and_lstm_parameters_are_initialised_as_tensorflow_does) {
     cr_assert_eq(tg_build(&t, "- {name: x, op: input, data: images, shape: [28, 28]}\n"
                               "- {name: l, op: lstm, inputs: [x], num_units: 64}\n"
                               "- {name: d, op: dense, inputs: [l], units: 10}\n", 4), 0, "%s", t.ctx.err);
-    cr_assert_eq(gr_graph_alloc_params(&t.g), 0);
+    cr_assert_eq(gr_graph_alloc_params(&t.g, gr_init_fill), 0);
     const struct gr_node *k = &t.g.nodes[tg_node(&t, "l.kernel")], *b = &t.g.nodes[tg_node(&t, "l.bias")];
     const struct gr_node *dk = &t.g.nodes[tg_node(&t, "d.kernel")], *db = &t.g.nodes[tg_node(&t, "d.bias")];
     cr_expect_eq(k->shape.dim[0], 28 + 64);
@@ -455,7 +455,7 @@ Test(ops, conv2d_kernel_fans_are_keras_s) {
     const struct gr_node *k = &t.g.nodes[tg_node(&t, "c.kernel")];
     cr_assert_eq(k->shape.rank, 4);
     cr_expect(k->shape.dim[0] == 3 && k->shape.dim[1] == 5 && k->shape.dim[2] == 4 && k->shape.dim[3] == 16);
-    cr_assert_eq(gr_graph_alloc_params(&t.g), 0);
+    cr_assert_eq(gr_graph_alloc_params(&t.g, gr_init_fill), 0);
     /* Glorot-uniform with fan_in = 3*5*4 = 60 and fan_out = 3*5*16 = 240 */
     double bound = sqrt(6.0 / (60 + 240)), largest = 0;
     const float *w = t.g.param + k->param_offset;

@@ -21,7 +21,9 @@
 #include "helpers.h"
 #include "runtime/config/config.h"
 #include "runtime/base/escape.h"
-#include "runtime/session/train.h"
+#include "models/open.h"
+#include "runtime/session/evaluate.h"
+#include "runtime/session/runlog.h"
 
 #define GRAPHRUN GR_BUILD_DIR "/graphrun"
 

@@ -20,7 +20,7 @@ static const char *fanout_yaml =
 Test(plan, gradients_sum_over_every_consumer) {
     struct tgraph t;
     cr_assert_eq(tg_build(&t, fanout_yaml, 2), 0, "%s", t.ctx.err);
-    cr_assert_eq(gr_graph_alloc_params(&t.g), 0);
+    cr_assert_eq(gr_graph_alloc_params(&t.g, gr_init_fill), 0);
     int loss = tg_node(&t, "loss"), w = tg_node(&t, "w"), x = tg_node(&t, "x");
     struct gr_plan p;
     cr_assert_eq(gr_plan_init(&p, &t.g, 2, &loss, 1, loss), 0, "%s", t.ctx.err);
@@ -58,7 +58,7 @@ Test(plan, labels_take_no_gradient_and_unused_nodes_do_not_run) {
                               "- {name: d, op: dense, inputs: [x], units: 3}\n"
                               "- {name: side, op: relu, inputs: [d]}\n"
                               "- {name: loss, op: softmax_cross_entropy, inputs: [d, l]}\n", 4), 0, "%s", t.ctx.err);
-    cr_assert_eq(gr_graph_alloc_params(&t.g), 0);
+    cr_assert_eq(gr_graph_alloc_params(&t.g, gr_init_fill), 0);
     int loss = tg_node(&t, "loss");
     struct gr_plan p;
     cr_assert_eq(gr_plan_init(&p, &t.g, 4, &loss, 1, loss), 0, "%s", t.ctx.err);
@@ -75,7 +75,7 @@ Test(plan, a_loss_must_be_a_scalar_that_depends_on_parameters) {
     cr_assert_eq(tg_build(&t, "- {name: x, op: input, data: images, shape: [4]}\n"
                               "- {name: d, op: dense, inputs: [x], units: 3}\n"
                               "- {name: m, op: mean, inputs: [x]}\n", 4), 0, "%s", t.ctx.err);
-    cr_assert_eq(gr_graph_alloc_params(&t.g), 0);
+    cr_assert_eq(gr_graph_alloc_params(&t.g, gr_init_fill), 0);
     struct gr_plan p;
     int d = tg_node(&t, "d"), m = tg_node(&t, "m");
     cr_expect_eq(gr_plan_init(&p, &t.g, 4, &d, 1, d), -1);
@@ -92,7 +92,7 @@ Test(plan, a_smaller_batch_runs_in_the_same_arena) {
     cr_assert_eq(tg_build(&t, "- {name: x, op: input, data: images, shape: [2, 3]}\n"
                               "- {name: l, op: lstm, inputs: [x], num_units: 4}\n"
                               "- {name: y, op: slice, inputs: [l], axis: 1, index: -1}\n", 8), 0, "%s", t.ctx.err);
-    cr_assert_eq(gr_graph_alloc_params(&t.g), 0);
+    cr_assert_eq(gr_graph_alloc_params(&t.g, gr_init_fill), 0);
     int y = tg_node(&t, "y"), x = tg_node(&t, "x");
     struct gr_plan p;
     cr_assert_eq(gr_plan_init(&p, &t.g, 8, &y, 1, -1), 0, "%s", t.ctx.err);
@@ -123,7 +123,7 @@ Test(plan, training_steps_allocate_nothing) {
                               "- {name: last, op: slice, inputs: [h], axis: 1, index: -1}\n"
                               "- {name: d, op: dense, inputs: [last], units: 3}\n"
                               "- {name: loss, op: softmax_cross_entropy, inputs: [d, l]}\n", 5), 0, "%s", t.ctx.err);
-    cr_assert_eq(gr_graph_alloc_params(&t.g), 0);
+    cr_assert_eq(gr_graph_alloc_params(&t.g, gr_init_fill), 0);
     int loss = tg_node(&t, "loss");
     struct gr_plan p;
     cr_assert_eq(gr_plan_init(&p, &t.g, 5, &loss, 1, loss), 0, "%s", t.ctx.err);

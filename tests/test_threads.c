@@ -15,7 +15,8 @@
 #include "helpers.h"
 #include "runtime/config/config.h"
 #include "runtime/host/threads.h"
-#include "runtime/session/train.h"
+#include "models/open.h"
+#include "runtime/session/evaluate.h"
 
 TestSuite(threads, .timeout = 300);
 
@@ -91,7 +92,7 @@ static void losses(int threads, int steps, float *out) {
     struct gr_session s;
     cr_assert_eq(gr_ctx_init(&ctx), 0);
     cr_assert_eq(gr_config_parse(&ctx, &cfg, "threads.yaml", "", text, strlen(text)), 0, "%s", ctx.err);
-    struct gr_train_opts opts = {.threads = threads};
+    struct gr_session_opts opts = {.threads = threads};
     cr_assert_eq(gr_session_open(&ctx, &s, &cfg, &opts), 0, "%s (run tools/fetch_mnist.sh)", ctx.err);
     cr_assert_eq(gr_pool_threads(ctx.pool), threads);
     for (int i = 0; i < steps; i++) out[i] = gr_session_step(&s);

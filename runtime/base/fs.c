@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -116,4 +117,31 @@ int gr_replace_file(struct gr_ctx *ctx, const char *path, const char *head, cons
         return -1;
     }
     return gr_commit_file(ctx, fd, tmp, path);
+}
+
+int gr_probe_writable(struct gr_ctx *ctx, const char *path) {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return gr_fail(ctx, "%s: is a directory; name a file, e.g. %s/checkpoint.safetensors", path, path);
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) return gr_fail(ctx, "%s: not a regular file", path);
+    /* the nearest folder that exists (saving creates the ones below it) */
+    char dir[4096];
+    if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir) return gr_fail(ctx, "%s: path too long", path);
+    for (;;) {
+        char *slash = strrchr(dir, '/');
+        if (!slash) snprintf(dir, sizeof dir, ".");
+        else if (slash == dir) dir[1] = 0;
+        else *slash = 0;
+        if (stat(dir, &st) == 0) break;
+        if ((errno != ENOENT && errno != ENOTDIR) || !slash || slash == dir)
+            return gr_fail(ctx, "%s: cannot write there: %s: %s", path, dir, strerror(errno));
+    }
+    if (!S_ISDIR(st.st_mode)) return gr_fail(ctx, "%s: cannot write there: %s is not a directory", path, dir);
+    char probe[4200];
+    snprintf(probe, sizeof probe, "%s/.graphrun-probe-XXXXXX", dir);
+    int fd = mkstemp(probe);
+    if (fd < 0) return gr_fail(ctx, "%s: cannot write a file in %s: %s", path, dir, strerror(errno));
+    close(fd);
+    unlink(probe);
+    return 0;
 }

@@ -30,4 +30,9 @@ int gr_commit_file(struct gr_ctx *ctx, int fd, const char *tmp, const char *path
 /* `head` then `body` into `path` through "<path>.tmp" and gr_commit_file. */
 int gr_replace_file(struct gr_ctx *ctx, const char *path, const char *head, const char *body, size_t body_len);
 
+/* Whether a file could be written at `path` before a run depends on it (a
+ * checkpoint): not a directory, and a file can be created in the nearest
+ * existing folder on its way (one is made and removed). */
+int gr_probe_writable(struct gr_ctx *ctx, const char *path);
+
 #endif

@@ -407,7 +407,9 @@ static int find_item(struct gr_ctx *ctx, const char *org, const struct gr_ynode 
 
 /* One --set PATH=VALUE: VALUE is YAML; PATH walks mappings by key and the
  * graph (or any list) by node name or index. A missing mapping key is
- * created, so the override is then validated like the file. */
+ * created, so the override is then validated like the file. A null VALUE
+ * (~ or null, which no key of a config takes) removes the key or the list
+ * item instead (nothing, if the key is absent): --unset PATH. */
 static int apply_set(struct gr_ctx *ctx, struct gr_config *cfg, const char *spec) {
     struct gr_ydoc *doc = &cfg->doc;
     char origin[512];
@@ -445,13 +447,19 @@ static int apply_set(struct gr_ctx *ctx, struct gr_config *cfg, const char *spec
             int found = find_item(ctx, org, cur, part, walked);
             if (found < 0) return -1;
             if (!next) {
-                cur->items[found] = value;
+                if (gr_ynode_is_null(value)) gr_yseq_remove(cur, found);
+                else cur->items[found] = value;
                 return 0;
             }
             cur = cur->items[found];
         } else {
+            if (!next && gr_ynode_is_null(value)) {
+                gr_ymap_remove(cur, part);
+                return 0;
+            }
             if (!next) return gr_ymap_set(doc, cur, part, value, org);
             struct gr_ynode *child = gr_ymap_get(cur, part);
+            if (!child && gr_ynode_is_null(value)) return 0; /* nothing to remove */
             if (!child) {
                 if (!(child = gr_ydoc_node(doc, GR_Y_MAP, org)) || gr_ymap_set(doc, cur, part, child, org)) return -1;
             }

@@ -69,14 +69,14 @@ void gr_dataset_free(struct gr_ctx *ctx, struct gr_dataset *d) {
     memset(d, 0, sizeof *d);
 }
 
+void gr_bytes_to_floats(const uint8_t *src, int64_t n, float lo, float hi, float *dst) {
+    float scale = (hi - lo) / 255.0f;
+    for (int64_t j = 0; j < n; j++) dst[j] = lo + scale * (float)src[j];
+}
+
 void gr_dataset_images(const struct gr_dataset *d, const int32_t *idx, int64_t n, float lo, float hi, float *dst) {
     int64_t s = d->sample_size;
-    float scale = (hi - lo) / 255.0f;
-    for (int64_t k = 0; k < n; k++) {
-        const uint8_t *src = d->images.data + (int64_t)idx[k] * s;
-        float *out = dst + k * s;
-        for (int64_t j = 0; j < s; j++) out[j] = lo + scale * (float)src[j];
-    }
+    for (int64_t k = 0; k < n; k++) gr_bytes_to_floats(d->images.data + (int64_t)idx[k] * s, s, lo, hi, dst + k * s);
 }
 
 void gr_dataset_labels(const struct gr_dataset *d, const int32_t *idx, int64_t n, int32_t *dst) {

@@ -34,7 +34,10 @@ int gr_dataset_load(struct gr_ctx *ctx, struct gr_dataset *d, const char *images
 int64_t gr_dataset_find_label(const struct gr_dataset *d, int at_least);
 void gr_dataset_free(struct gr_ctx *ctx, struct gr_dataset *d);
 
-/* dst[k, :] = lo + (hi - lo) * image[idx[k]] / 255, for k < n */
+/* dst[j] = lo + (hi - lo) / 255 * src[j] (the scale in float), for j < n:
+ * how bytes become a model's input, for datasets and for predict's images. */
+void gr_bytes_to_floats(const uint8_t *src, int64_t n, float lo, float hi, float *dst);
+/* The same for images idx[0..n) into dst [n, sample_size]. */
 void gr_dataset_images(const struct gr_dataset *d, const int32_t *idx, int64_t n, float lo, float hi, float *dst);
 /* dst[k] = label[idx[k]] */
 void gr_dataset_labels(const struct gr_dataset *d, const int32_t *idx, int64_t n, int32_t *dst);

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "models/init.h"
 #include "ops/core.h"
 #include "runtime/yaml/check.h"
 #include "runtime/base/ctx.h"
@@ -177,7 +176,7 @@ int gr_graph_layout_params(struct gr_graph *g) {
     return 0;
 }
 
-int gr_graph_alloc_params(struct gr_graph *g) {
+int gr_graph_alloc_params(struct gr_graph *g, gr_param_fill_fn fill) {
     if (gr_graph_layout_params(g)) return -1;
     int64_t total = g->param_floats;
     gr_free(g->ctx, g->param);
@@ -187,9 +186,8 @@ int gr_graph_alloc_params(struct gr_graph *g) {
     if (!g->param || !g->grad) return -1;
     for (int i = 0; i < g->n; i++) {
         struct gr_node *nd = &g->nodes[i];
-        if (!(nd->op->flags & GR_OP_PARAM)) continue;
-        gr_init_fill((enum gr_init)nd->attrs[GR_PARAM_INIT].i, &nd->shape, g->param + nd->param_offset,
-                     &g->ctx->rng);
+        if (!(nd->op->flags & GR_OP_PARAM) || !fill) continue;
+        fill((enum gr_init)nd->attrs[GR_PARAM_INIT].i, &nd->shape, g->param + nd->param_offset, &g->ctx->rng);
     }
     return 0;
 }

@@ -14,6 +14,7 @@
 #include "graphrun/plugin.h"
 
 struct gr_ctx;
+struct gr_rng;
 struct gr_ynode;
 
 struct gr_node {
@@ -76,10 +77,14 @@ int gr_node_infer(struct gr_graph *g, int i, int64_t batch, int training, const 
 /* Lay out the parameter blocks (each param node's offset, param_floats,
  * n_weights) without allocating them. */
 int gr_graph_layout_params(struct gr_graph *g);
+/* Fills a parameter of `shape` with initializer `init`, drawing from rng
+ * (models/init.c's gr_init_fill is graphrun's; the runtime knows none). */
+typedef void (*gr_param_fill_fn)(enum gr_init init, const struct gr_shape *shape, float *dst, struct gr_rng *rng);
+
 /* Lay out the parameter blocks for every param node, allocate them and fill
- * them with their initializers, drawing from the context's generator in node
- * order. */
-int gr_graph_alloc_params(struct gr_graph *g);
+ * them with `fill` (NULL: zeros), drawing from the context's generator in
+ * node order. */
+int gr_graph_alloc_params(struct gr_graph *g, gr_param_fill_fn fill);
 
 /* Bytes of one tensor of this shape, or 0 on overflow. */
 size_t gr_shape_bytes(const struct gr_shape *s);

@@ -6,7 +6,6 @@
 
 #include "runtime/base/ctx.h"
 #include "runtime/base/rng.h"
-#include "models/init.h"
 #include "ops/core.h"
 
 int gr_harness_init(struct gr_harness *h, struct gr_graph *g, int node, int training) {
@@ -150,7 +149,8 @@ int gr_gradcheck_node(struct gr_graph *g, int node, struct gr_rng *rng, struct g
              * so no value sits at an exact 0 or 1 */
             enum gr_init init = (enum gr_init)src->attrs[GR_PARAM_INIT].i;
             float *x = h.in[k].data;
-            gr_init_fill(init, &h.in[k].shape, x, rng);
+            GR_ASSERT(gc->fill);
+            gc->fill(init, &h.in[k].shape, x, rng);
             if (init == GR_INIT_ZEROS || init == GR_INIT_ONES)
                 for (int64_t i = 0; i < n; i++) x[i] += 0.2f * gr_rng_uniform(rng) - 0.1f;
         } else if (h.in[k].dtype == GR_F32) {

@@ -63,6 +63,8 @@ struct gr_gradcheck {
     int max_elems;         /* per input; larger inputs are sampled */
     double gap;            /* grid spacing of drawn inputs, in steps; <= 0: 2.5 */
     double max_mag;        /* largest drawn magnitude; <= 0: 2 */
+    gr_param_fill_fn fill; /* parameters' initializers (models/init.c's
+                              gr_init_fill); needed when a node has any */
     /* results */
     double noise;          /* the finite differences' rounding floor, used as
                               the absolute tolerance when above atol (the

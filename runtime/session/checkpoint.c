@@ -15,7 +15,7 @@
 #include "ops/core.h"
 #include "runtime/base/ctx.h"
 #include "runtime/base/fs.h"
-#include "runtime/session/train.h"
+#include "runtime/session/state.h"
 
 /* Format 2's crc32 covers the whole file; format 1's covered only the data. */
 #define FORMAT "graphrun-checkpoint-2"
@@ -133,32 +133,6 @@ static uLong header_crc(const uint8_t *len_and_header, size_t hl, size_t at) {
 
 /* ---- saving ---------------------------------------------------------------- */
 
-int gr_checkpoint_probe(struct gr_ctx *ctx, const char *path) {
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        return gr_fail(ctx, "%s: is a directory; name a file, e.g. %s/checkpoint.safetensors", path, path);
-    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) return gr_fail(ctx, "%s: not a regular file", path);
-    /* the nearest folder that exists (saving creates the ones below it) */
-    char dir[4096];
-    if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir) return gr_fail(ctx, "%s: path too long", path);
-    for (;;) {
-        char *slash = strrchr(dir, '/');
-        if (!slash) snprintf(dir, sizeof dir, ".");
-        else if (slash == dir) dir[1] = 0;
-        else *slash = 0;
-        if (stat(dir, &st) == 0) break;
-        if ((errno != ENOENT && errno != ENOTDIR) || !slash || slash == dir)
-            return gr_fail(ctx, "%s: cannot write there: %s: %s", path, dir, strerror(errno));
-    }
-    if (!S_ISDIR(st.st_mode)) return gr_fail(ctx, "%s: cannot write there: %s is not a directory", path, dir);
-    char probe[4200];
-    snprintf(probe, sizeof probe, "%s/.graphrun-probe-XXXXXX", dir);
-    int fd = mkstemp(probe);
-    if (fd < 0) return gr_fail(ctx, "%s: cannot write a file in %s: %s", path, dir, strerror(errno));
-    close(fd);
-    unlink(probe);
-    return 0;
-}
 
 static json_t *header_json(struct gr_session *s, const struct entry *e, int n, int64_t step) {
     json_t *root = json_object();

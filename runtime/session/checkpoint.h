@@ -37,10 +37,6 @@ struct gr_ctx;
 struct gr_session;
 
 int gr_checkpoint_save(struct gr_session *s, int64_t step, const char *path);
-/* Whether a checkpoint could be saved to `path`, before a run depends on it:
- * not a directory, and a file can be created in the nearest existing folder
- * on its way (one is made and removed). */
-int gr_checkpoint_probe(struct gr_ctx *ctx, const char *path);
 /* Restore the session from `path`; *step is the step the checkpoint was taken
  * after. A training session takes the whole run state, which must match this
  * run (optimizer, training set); an eval or predict session takes only the

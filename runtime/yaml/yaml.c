@@ -574,6 +574,24 @@ int gr_ymap_set(struct gr_ydoc *doc, struct gr_ynode *map, const char *key, stru
     return 0;
 }
 
+void gr_ymap_remove(struct gr_ynode *map, const char *key) {
+    for (int i = 0; i < map->n; i++)
+        if (strcmp(gr_ymap_key(map, i)->str, key) == 0) {
+            memmove(map->items + 2 * i, map->items + 2 * i + 2, (size_t)(2 * (map->n - i - 1)) * sizeof *map->items);
+            map->n--;
+            return;
+        }
+}
+
+void gr_yseq_remove(struct gr_ynode *seq, int i) {
+    memmove(seq->items + i, seq->items + i + 1, (size_t)(seq->n - i - 1) * sizeof *seq->items);
+    seq->n--;
+}
+
+int gr_ynode_is_null(const struct gr_ynode *n) {
+    return n && n->kind == GR_Y_SCALAR && !n->quoted && (!strcmp(n->str, "~") || !strcmp(n->str, "null"));
+}
+
 /* ---- writing ---------------------------------------------------------------- */
 
 struct sink {

@@ -82,6 +82,11 @@ struct gr_ynode *gr_ydoc_scalar(struct gr_ydoc *doc, const char *s, const char *
 /* Set map[key] = value, adding the key if absent. */
 int gr_ymap_set(struct gr_ydoc *doc, struct gr_ynode *map, const char *key, struct gr_ynode *value,
                 const char *origin);
+/* Remove map[key] (nothing if absent); remove item i of a sequence. */
+void gr_ymap_remove(struct gr_ynode *map, const char *key);
+void gr_yseq_remove(struct gr_ynode *seq, int i);
+/* A plain ~ or null: YAML's null, which an override uses to remove a key. */
+int gr_ynode_is_null(const struct gr_ynode *n);
 /* Write a tree as YAML text (block style for the first two levels of
  * nesting, flow style below); *out from malloc, to free(). */
 int gr_yaml_emit(struct gr_ctx *ctx, const struct gr_ynode *root, char **out, size_t *len);

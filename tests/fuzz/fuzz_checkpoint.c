@@ -8,7 +8,8 @@
 #include "runtime/config/config.h"
 #include "runtime/base/ctx.h"
 #include "runtime/host/host.h"
-#include "runtime/session/train.h"
+#include "models/open.h"
+#include "runtime/session/evaluate.h"
 
 /* one session for the whole fuzzing run (test harness state) */
 static struct gr_ctx ctx;
@@ -24,7 +25,7 @@ static void close_all(void) {
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc;
     (void)argv;
-    struct gr_train_opts opts = {.threads = 1, .out = NULL};
+    struct gr_session_opts opts = {.threads = 1};
     if (gr_ctx_init(&ctx) || gr_config_load(&ctx, &cfg, GR_SOURCE_DIR "/tests/bad/configs/ok.yaml") ||
         gr_session_open(&ctx, &s, &cfg, &opts))
         abort();

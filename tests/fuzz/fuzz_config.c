@@ -8,7 +8,8 @@
 #include "runtime/config/config.h"
 #include "runtime/base/ctx.h"
 #include "runtime/host/host.h"
-#include "runtime/session/train.h"
+#include "models/open.h"
+#include "runtime/session/evaluate.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc;
@@ -23,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     struct gr_config cfg;
     if (gr_config_parse(&ctx, &cfg, "fuzz.yaml", GR_SOURCE_DIR "/tests/bad/configs", (const char *)data, size) == 0) {
         struct gr_session s;
-        struct gr_train_opts opts = {.threads = 1, .out = NULL};
+        struct gr_session_opts opts = {.threads = 1};
         if (gr_session_open(&ctx, &s, &cfg, &opts) == 0 && s.steps > 0 && s.train.n > 0) {
             gr_session_step(&s);
             if (s.logits >= 0) gr_session_accuracy(&s, s.test.n < 8 ? s.test.n : 8);

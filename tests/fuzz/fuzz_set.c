@@ -15,7 +15,8 @@
 #include "runtime/config/config.h"
 #include "runtime/base/ctx.h"
 #include "runtime/host/host.h"
-#include "runtime/session/train.h"
+#include "models/open.h"
+#include "runtime/session/evaluate.h"
 #include "runtime/yaml/yaml.h"
 #include "runtime/base/fs.h"
 
@@ -92,7 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (gr_config_parse_ex(&ctx, &cfg, "fuzz.yaml", DIR, text, len, sets, n_sets) == 0) {
         check_round_trip(&ctx, &cfg);
         struct gr_session s;
-        struct gr_train_opts opts = {.threads = 1, .out = NULL};
+        struct gr_session_opts opts = {.threads = 1};
         if (gr_session_open(&ctx, &s, &cfg, &opts) != 0) check_message(ctx.err);
         gr_session_close(&s);
     } else {

@@ -1,0 +1,123 @@
+#include "runtime/session/evaluate.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "ops/core.h"
+#include "runtime/base/ctx.h"
+#include "runtime/host/threads.h"
+#include "runtime/session/session.h"
+
+int64_t gr_argmax(const float *row, int64_t n) {
+    int64_t best = 0;
+    for (int64_t j = 1; j < n; j++)
+        if (row[j] > row[best]) best = j;
+    return best;
+}
+
+/* p_j = exp(y_j - max) / sum_k exp(y_k - max), in double */
+static void softmax_row(const float *y, int64_t c, float *p) {
+    double mx = y[0], sum = 0;
+    for (int64_t j = 1; j < c; j++) mx = y[j] > mx ? y[j] : mx;
+    for (int64_t j = 0; j < c; j++) sum += exp((double)y[j] - mx);
+    for (int64_t j = 0; j < c; j++) p[j] = (float)(exp((double)y[j] - mx) / sum);
+}
+
+/* Where a batch's classes, probabilities and hits go. */
+struct eval_out {
+    int32_t *classes;
+    float *probs;
+    int64_t correct;
+    const uint8_t *labels; /* the test labels, or NULL */
+};
+
+/* Fill the evaluation plan's image inputs from raw bytes (label inputs,
+ * unused by the logits' forward, get zeros). */
+struct bytes_job {
+    const uint8_t *pixels;
+    int64_t size;
+    float lo, hi;
+    float *dst;
+};
+
+static void bytes_part(void *arg, int64_t b, int64_t e) {
+    const struct bytes_job *j = arg;
+    gr_bytes_to_floats(j->pixels + b * j->size, (e - b) * j->size, j->lo, j->hi, j->dst + b * j->size);
+}
+
+static void feed_bytes(struct gr_session *s, const uint8_t *pixels, int64_t m) {
+    struct gr_shape img = gr_session_image_shape(s);
+    for (int o = 0; o < s->ep.n_order; o++) {
+        int i = s->ep.order[o];
+        const struct gr_node *nd = &s->g.nodes[i];
+        if (!(nd->op->flags & GR_OP_INPUT)) continue;
+        if (nd->attrs[GR_INPUT_DATA].i == GR_INPUT_IMAGES) {
+            /* every image input holds this many values a sample (checked) */
+            struct bytes_job j = {pixels, gr_shape_count(&img), (float)s->cfg->pixel_lo, (float)s->cfg->pixel_hi,
+                                  s->ep.val[i].data};
+            gr_pool_run(s->ctx->pool, m, bytes_part, &j);
+        } else {
+            memset(s->ep.val[i].data, 0, (size_t)m * sizeof(int32_t));
+        }
+    }
+}
+
+/* The first n samples of the test set, or of `pixels`, through the plan in
+ * batches; their classes, probabilities and hits into o. */
+static int evaluate(struct gr_session *s, int64_t n, const uint8_t *pixels, struct eval_out *o) {
+    GR_ASSERT(s->logits >= 0);
+    struct gr_shape img = gr_session_image_shape(s);
+    int64_t size = gr_shape_count(&img), c = s->g.nodes[s->logits].shape.dim[1];
+    for (int64_t start = 0; start < n; start += s->ep.cap) {
+        int64_t m = n - start < s->ep.cap ? n - start : s->ep.cap;
+        if (gr_plan_set_batch(&s->ep, m)) return -1;
+        if (pixels) {
+            feed_bytes(s, pixels + start * size, m);
+        } else {
+            for (int64_t k = 0; k < m; k++) s->idx[k] = (int32_t)(start + k);
+            gr_session_feed(s, &s->ep, &s->test, m);
+        }
+        gr_plan_forward(&s->ep);
+        const float *y = s->ep.val[s->logits].data;
+        for (int64_t k = 0; k < m; k++) {
+            int64_t best = gr_argmax(y + k * c, c);
+            if (o->classes) o->classes[start + k] = (int32_t)best;
+            if (o->labels) o->correct += best == o->labels[start + k];
+            if (o->probs) softmax_row(y + k * c, c, o->probs + (start + k) * c);
+        }
+    }
+    return 0;
+}
+
+double gr_session_accuracy(struct gr_session *s, int64_t n) {
+    GR_ASSERT(n <= s->test.n);
+    struct eval_out o = {.labels = s->test.labels.data};
+    int rc = evaluate(s, n, NULL, &o);
+    GR_ASSERT(rc == 0); /* shapes shrink with the batch */
+    return (double)o.correct / (double)n;
+}
+
+int gr_session_classify(struct gr_session *s, int64_t n, int32_t *classes, float *probs, int64_t *correct) {
+    GR_ASSERT(n <= s->test.n);
+    struct eval_out o = {classes, probs, 0, s->test.labels.data};
+    if (evaluate(s, n, NULL, &o)) return -1;
+    if (correct) *correct = o.correct;
+    return 0;
+}
+
+int gr_session_predict(struct gr_session *s, const uint8_t *pixels, int64_t n, int32_t *classes, float *probs) {
+    struct eval_out o = {classes, probs, 0, NULL};
+    return evaluate(s, n, pixels, &o);
+}
+
+struct gr_shape gr_session_image_shape(const struct gr_session *s) {
+    struct gr_shape img = {0, {0}};
+    for (int i = 0; i < s->g.n; i++) {
+        const struct gr_node *nd = &s->g.nodes[i];
+        if (!(nd->op->flags & GR_OP_INPUT) || nd->attrs[GR_INPUT_DATA].i != GR_INPUT_IMAGES) continue;
+        img.rank = nd->shape.rank - 1;
+        for (int k = 0; k < img.rank; k++) img.dim[k] = nd->shape.dim[k + 1];
+        break;
+    }
+    return img;
+}

@@ -1,0 +1,35 @@
+/* Evaluation through a session's evaluation plan: forward only, in batches
+ * of its capacity, on the training parameters. Every caller - the periodic
+ * accuracy of a training run, its final accuracy, `graphrun eval` and
+ * `graphrun predict` - takes the same path: a sample's class is the argmax of
+ * its logits (the first of equal values), its probabilities the softmax of
+ * the logits, computed in double. */
+#ifndef GR_SESSION_EVALUATE_H
+#define GR_SESSION_EVALUATE_H
+
+#include <stdint.h>
+
+#include "graphrun/plugin.h"
+
+struct gr_session;
+
+/* The index of the largest of row[0..n), the first of equal ones. */
+int64_t gr_argmax(const float *row, int64_t n);
+
+/* Accuracy on the first n test samples. Allocates nothing. */
+double gr_session_accuracy(struct gr_session *s, int64_t n);
+
+/* The first n test samples: classes[i], and with probs the probabilities
+ * probs[i * C + j] (C classes); *correct counts the classes equal to the
+ * labels. classes, probs and correct may each be NULL. */
+int gr_session_classify(struct gr_session *s, int64_t n, int32_t *classes, float *probs, int64_t *correct);
+
+/* The shape of one image the graph reads (its image inputs' shape without
+ * the batch axis). */
+struct gr_shape gr_session_image_shape(const struct gr_session *s);
+
+/* The same for n images given as bytes, n x (values of
+ * gr_session_image_shape), mapped like the data (data.pixel_range). */
+int gr_session_predict(struct gr_session *s, const uint8_t *pixels, int64_t n, int32_t *classes, float *probs);
+
+#endif

@@ -1,0 +1,194 @@
+#include "runtime/session/runlog.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "runtime/base/ctx.h"
+#include "runtime/base/fs.h"
+#include "runtime/config/config.h"
+
+static const char csv_header[] = "step,epoch,loss,eval_accuracy,lr,wall_time\n";
+
+/* The step of a complete metrics row (its text without the newline), or
+ * -1 if the line is not one: CSV, the first of six fields; JSON lines, the
+ * "step" member of an object. */
+static int64_t row_step(const char *line, size_t n, int json) {
+    if (json) {
+        json_t *row = json_loadb(line, n, JSON_REJECT_DUPLICATES, NULL);
+        json_t *step = json_object_get(row, "step");
+        int64_t v = json_is_integer(step) ? (int64_t)json_integer_value(step) : -1;
+        json_decref(row);
+        return v;
+    }
+    int commas = 0;
+    for (size_t i = 0; i < n; i++) commas += line[i] == ',';
+    if (commas != 5) return -1;
+    int64_t v = 0;
+    size_t i = 0;
+    for (; i < n && line[i] >= '0' && line[i] <= '9' && v < INT64_MAX / 10 - 9; i++) v = v * 10 + (line[i] - '0');
+    return i > 0 && i < n && line[i] == ',' ? v : -1;
+}
+
+/* When a run resumes in its folder: keep the CSV header (written again if
+ * a crash lost it) and the complete rows up to step `last`, in increasing
+ * order; drop rows past the checkpoint (they will come again), a line cut
+ * short by a crash, and anything else that is not a row. */
+int gr_metrics_trim(struct gr_ctx *ctx, const char *path, int64_t last, int json) {
+    char *text;
+    size_t len, kept = 0;
+    if (gr_read_text_file(ctx, path, (size_t)1 << 30, &text, &len)) return -1;
+    int64_t prev = 0;
+    for (size_t at = 0; at < len;) {
+        const char *nl = memchr(text + at, '\n', len - at);
+        if (!nl) break; /* the last line, cut short */
+        size_t n = (size_t)(nl - (text + at));
+        int64_t step = row_step(text + at, n, json);
+        if (step > prev && step <= last) {
+            memmove(text + kept, text + at, n + 1);
+            kept += n + 1;
+            prev = step;
+        }
+        at += n + 1;
+    }
+    int rc = gr_replace_file(ctx, path, json ? "" : csv_header, text, kept);
+    gr_free(ctx, text);
+    return rc;
+}
+
+
+/* The run folder: `dir` itself, or with `fresh`, a folder that did not
+ * exist: dir, dir-2, dir-3, ... each made with mkdir, which only one of
+ * two racing runs can win. The name used goes to out. */
+int gr_runlog_make_dir(struct gr_ctx *ctx, const char *dir, int fresh, char *out, size_t len) {
+    if (snprintf(out, len, "%s", dir) >= (int)len - 8) return gr_fail(ctx, "%s: path too long", dir);
+    if (!fresh) return gr_mkdirs(ctx, out);
+    char *slash = strrchr(out, '/');
+    if (slash && slash != out) {
+        *slash = 0;
+        int rc = gr_mkdirs(ctx, out);
+        *slash = '/';
+        if (rc) return -1;
+    }
+    for (int k = 2; mkdir(out, 0755) != 0; k++) {
+        if (errno != EEXIST || k > 1000) return gr_fail(ctx, "%s: cannot create: %s", out, strerror(errno));
+        snprintf(out, len, "%s-%d", dir, k);
+    }
+    return 0;
+}
+
+/* One run at a time in a folder: a write lock on RUN/.lock, held until
+ * close_run (the kernel drops it if the process dies). */
+static int lock_run_dir(struct gr_ctx *ctx, const char *dir, int *fd_out) {
+    char path[4300];
+    snprintf(path, sizeof path, "%s/.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return gr_fail(ctx, "%s: cannot create the run folder's lock: %s", path, strerror(errno));
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    if (fcntl(fd, F_SETLK, &fl) != 0) {
+        int e = errno;
+        struct flock who = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+        int known = fcntl(fd, F_GETLK, &who) == 0 && who.l_type != F_UNLCK;
+        close(fd);
+        if (e != EACCES && e != EAGAIN) return gr_fail(ctx, "%s: cannot lock: %s", path, strerror(e));
+        if (known)
+            return gr_fail(ctx, "%s: the run folder is in use by another graphrun run (process %ld); wait for it or "
+                                "choose another folder", dir, (long)who.l_pid);
+        return gr_fail(ctx, "%s: the run folder is in use by another graphrun run; wait for it or choose another folder",
+                       dir);
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+static int write_config_file(struct gr_ctx *ctx, const struct gr_config *cfg, const char *dir) {
+    char path[4300];
+    snprintf(path, sizeof path, "%s/config.yaml", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) return gr_fail(ctx, "%s: cannot write: %s", path, strerror(errno));
+    int e = fputs(cfg->run_text ? cfg->run_text : "", f) == EOF ? errno : 0;
+    if (fclose(f) != 0 && !e) e = errno;
+    return e ? gr_fail(ctx, "%s: write failed: %s", path, strerror(e)) : 0;
+}
+
+int gr_runlog_open(struct gr_ctx *ctx, struct gr_runlog *rl, const struct gr_config *cfg, const char *dir,
+                   int64_t resumed_at) {
+    char path[4300];
+    rl->dir = dir;
+    if (lock_run_dir(ctx, dir, &rl->lock_fd) || write_config_file(ctx, cfg, dir)) return -1;
+    const char *names[2] = {"metrics.csv", "metrics.jsonl"};
+    FILE **files[2] = {&rl->csv, &rl->jsonl};
+    for (int k = 0; k < 2; k++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[k]);
+        struct stat st;
+        int keep = resumed_at > 0 && stat(path, &st) == 0;
+        if (keep && gr_metrics_trim(ctx, path, resumed_at, k)) return -1;
+        *files[k] = fopen(path, keep ? "a" : "w");
+        if (!*files[k]) return gr_fail(ctx, "%s: cannot write: %s", path, strerror(errno));
+        setvbuf(*files[k], k == 0 ? rl->csv_buf : rl->jsonl_buf, _IOFBF, BUFSIZ);
+        if (k == 0 && !keep && fputs(csv_header, rl->csv) == EOF)
+            return gr_fail(ctx, "%s: write failed: %s", path, strerror(errno));
+    }
+    return 0;
+}
+
+/* A failed write to a metrics file: its name and errno's text. */
+static int run_write_failed(struct gr_ctx *ctx, const struct gr_runlog *rl, int json) {
+    int e = errno ? errno : EIO;
+    return gr_fail(ctx, "%s/%s: write failed: %s", rl->dir, json ? "metrics.jsonl" : "metrics.csv", strerror(e));
+}
+
+/* Everything written so far handed to the system: before a checkpoint,
+ * so that a checkpoint on disk always has its rows on disk too. */
+int gr_runlog_flush(struct gr_ctx *ctx, struct gr_runlog *rl) {
+    if (!rl->csv) return 0;
+    errno = 0;
+    if (fflush(rl->csv) != 0 || ferror(rl->csv)) return run_write_failed(ctx, rl, 0);
+    errno = 0;
+    if (fflush(rl->jsonl) != 0 || ferror(rl->jsonl)) return run_write_failed(ctx, rl, 1);
+    return 0;
+}
+
+int gr_runlog_row(struct gr_ctx *ctx, struct gr_runlog *rl, int64_t step, double epoch, double loss, double acc,
+                       int has_acc, double lr, double wall) {
+    if (!rl->csv) return 0;
+    errno = 0;
+    int bad;
+    /* stdio may count a row written though the flush it caused failed:
+     * the error flag is checked at once, while errno still says why */
+    if (has_acc)
+        bad = fprintf(rl->csv, "%lld,%.5f,%.6f,%.6f,%g,%.3f\n", (long long)step, epoch, loss, acc, lr, wall) < 0;
+    else
+        bad = fprintf(rl->csv, "%lld,%.5f,%.6f,,%g,%.3f\n", (long long)step, epoch, loss, lr, wall) < 0;
+    if (bad || ferror(rl->csv)) return run_write_failed(ctx, rl, 0);
+    char a[32] = "null";
+    if (has_acc) snprintf(a, sizeof a, "%.6f", acc);
+    if (fprintf(rl->jsonl, "{\"step\": %lld, \"epoch\": %.5f, \"loss\": %.6f, \"eval_accuracy\": %s, \"lr\": %g, "
+                           "\"wall_time\": %.3f}\n",
+                (long long)step, epoch, loss, a, lr, wall) < 0 ||
+        ferror(rl->jsonl))
+        return run_write_failed(ctx, rl, 1);
+    return has_acc ? gr_runlog_flush(ctx, rl) : 0;
+}
+
+/* Closes the files and releases the lock; with `report`, a failed last
+ * write is an error (else an earlier error is being reported). */
+int gr_runlog_close(struct gr_ctx *ctx, struct gr_runlog *rl, int report) {
+    int rc = 0;
+    FILE *files[2] = {rl->csv, rl->jsonl};
+    for (int k = 0; k < 2; k++) {
+        errno = 0;
+        int bad = files[k] && ferror(files[k]);
+        if (files[k] && fclose(files[k]) != 0) bad = 1;
+        if (bad && report && rc == 0) rc = run_write_failed(ctx, rl, k);
+    }
+    if (rl->lock_fd >= 0) close(rl->lock_fd);
+    rl->csv = rl->jsonl = NULL;
+    rl->lock_fd = -1;
+    return rc;
+}
+

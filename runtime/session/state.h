@@ -1,0 +1,59 @@
+/* What a session holds (runtime/session/session.h opens and runs one). Its
+ * own header so that the files that only read a session - its checks,
+ * checkpoints - need nothing of the code that opens it. */
+#ifndef GR_SESSION_STATE_H
+#define GR_SESSION_STATE_H
+
+#include <stdint.h>
+
+#include "runtime/config/config.h"
+#include "runtime/data/data.h"
+#include "runtime/engine/graph.h"
+#include "runtime/engine/optim.h"
+#include "runtime/engine/plan.h"
+
+struct gr_ctx;
+
+/* What a session is opened for; each reads and holds only what it needs. */
+enum gr_session_mode {
+    GR_SESSION_TRAIN,   /* both splits, parameters, both plans, optimizer, sampler */
+    GR_SESSION_CHECK,   /* every check a training run makes, reading only the
+                           data's headers and labels and allocating nothing
+                           large: parameters and plans laid out, not held */
+    GR_SESSION_EVAL,    /* the test split, parameters, the evaluation plan */
+    GR_SESSION_PREDICT, /* parameters and the evaluation plan; no data */
+};
+
+struct gr_session_opts {
+    int threads;               /* -1: as the config says */
+    enum gr_session_mode mode;
+    gr_param_fill_fn fill;     /* initializers (models/init.c); NULL: zeros */
+};
+
+struct gr_session {
+    struct gr_ctx *ctx;
+    const struct gr_config *cfg;
+    enum gr_session_mode mode;
+    gr_param_fill_fn fill;
+    struct gr_dataset train, test;
+    struct gr_graph g;
+    struct gr_plan tp, ep; /* training, evaluation */
+    struct gr_optim opt;
+    struct gr_sampler sampler;
+    int32_t *idx;          /* batch indices */
+    int loss, logits;
+    int fault;             /* the last step's loss or gradient was not finite */
+    double log_sum;        /* the losses since the last metrics row, and */
+    int64_t log_n;         /* their count: kept in checkpoints, so that a
+                              resumed run's rows equal an unbroken run's */
+    int64_t steps, eval_samples;
+};
+
+/* The splits a session reads: training (and its check) both, eval the test
+ * set, predict none. */
+static inline int gr_session_uses_train(const struct gr_session *s) {
+    return s->mode == GR_SESSION_TRAIN || s->mode == GR_SESSION_CHECK;
+}
+static inline int gr_session_uses_test(const struct gr_session *s) { return s->mode != GR_SESSION_PREDICT; }
+
+#endif

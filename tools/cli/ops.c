@@ -1,0 +1,207 @@
+/* graphrun ops, optimizers and gradcheck: what the registry holds, and the
+ * ops of a graph against finite differences. */
+#include <stdio.h>
+#include <string.h>
+
+#include "models/init.h"
+#include "ops/core.h"
+#include "runtime/engine/harness.h"
+#include "runtime/host/host.h"
+#include "runtime/host/plugin.h"
+#include "runtime/host/registry.h"
+#include "runtime/optim/optimizer.h"
+#include "tools/cli/cli.h"
+
+static const char *const type_names[] = {"int", "float", "bool", "string", "list of ints"};
+
+/* "num_units (int, required, 1..1048576)" */
+static void print_attr(const struct gr_attr_spec *a, int long_form) {
+    printf("%s (%s", a->name, type_names[a->type]);
+    if (a->def) printf(", default %s", a->def);
+    else if (a->optional) printf(", optional");
+    else printf(", required");
+    if ((a->min != 0 || a->max != 0) && a->type != GR_ATTR_STRING)
+        printf(a->type == GR_ATTR_FLOAT ? ", %g..%g" : ", %.0f..%.0f", a->min, a->max);
+    if (a->choices) {
+        printf(", one of");
+        for (int c = 0; a->choices[c]; c++) printf("%s %s", c ? "," : "", a->choices[c]);
+    }
+    printf(")");
+    if (long_form && a->doc) printf(": %s", a->doc);
+}
+
+static void print_op(const struct gr_op_entry *e, int long_form) {
+    const struct gr_op_desc *d = e->desc;
+    printf("%s  (%s)\n    %s\n", d->name, e->origin, d->summary);
+    if (d->max_inputs > 0) printf("    inputs: %s\n", d->inputs_doc);
+    if (d->n_attrs) {
+        printf("    attributes:%s", long_form ? "\n" : " ");
+        for (int a = 0; a < d->n_attrs; a++) {
+            if (long_form) printf("      ");
+            else if (a) printf(", ");
+            print_attr(&d->attrs[a], long_form);
+            if (long_form) printf("\n");
+        }
+        if (!long_form) printf("\n");
+    }
+    if (d->n_params) {
+        printf("    parameters:%s", long_form ? "\n" : " ");
+        for (int k = 0; k < d->n_params; k++) {
+            if (long_form)
+                printf("      %s, initialised %s: %s\n", d->params[k].name, gr_init_names[d->params[k].init],
+                       d->params[k].doc);
+            else
+                printf("%s%s (%s)", k ? ", " : "", d->params[k].name, gr_init_names[d->params[k].init]);
+        }
+        if (!long_form) printf("\n");
+    }
+    if (long_form) {
+        if (d->no_grad) {
+            printf("    inputs taking no gradient:");
+            for (int k = 0; k < 32; k++)
+                if ((d->no_grad >> k) & 1u) printf(" %d", k);
+            printf("\n");
+        }
+        printf("    differentiable: %s; counts its operations: %s\n", d->backward ? "yes" : "no",
+               d->flops ? "yes" : "no");
+    }
+}
+
+static int cmd_ops(struct cli *o) {
+    struct gr_ctx ctx;
+    if (cli_open_ctx(&ctx)) return 1;
+    int rc = 0;
+    for (int i = 0; i < o->n_plugins && rc == 0; i++)
+        if (gr_plugin_load(&ctx, o->plugins[i])) {
+            fprintf(stderr, "%s\n", ctx.err);
+            rc = 1;
+        }
+    if (rc == 0 && o->n_pos) {
+        const struct gr_op_entry *e = gr_registry_entry(ctx.reg, o->pos[0]);
+        if (e) {
+            print_op(e, 1);
+        } else {
+            const char *near = gr_registry_suggest(ctx.reg, o->pos[0]);
+            fprintf(stderr, "graphrun ops: no op '%s'%s%s%s\n", o->pos[0], near ? " (did you mean '" : "",
+                    near ? near : "", near ? "'?)" : "");
+            rc = 1;
+        }
+    } else if (rc == 0) {
+        for (int i = 0; i < ctx.reg->n; i++) {
+            print_op(&ctx.reg->ops[i], 0);
+            printf("\n");
+        }
+        printf("%d ops\n", ctx.reg->n);
+    }
+    gr_ctx_free(&ctx);
+    return rc;
+}
+
+/* "adam  (Adam)  m = b1 m + ...", its keys with defaults and ranges, its state */
+static void print_optimizer(const struct gr_optim_desc *d) {
+    printf("%s  (%s)\n    %s\n    keys: lr (float, required, in (0, 1000])", d->name, d->title, d->summary);
+    for (int k = 0; k < d->n_keys; k++) {
+        const struct gr_optim_key *key = &d->keys[k];
+        if (key->type == GR_OPTIM_BOOL)
+            printf(", %s (bool, default %s)", key->name, key->def != 0 ? "true" : "false");
+        else
+            printf(", %s (float, default %.10g, in %c%.10g, %.10g])", key->name, key->def, key->above_min ? '(' : '[',
+                   key->min, key->max);
+    }
+    printf("\n    state per parameter value:");
+    for (int k = 0; k < d->n_state; k++) printf("%s %s (%s)", k ? "," : "", d->state[k].name, d->state[k].doc);
+    printf("%s\n", d->n_state ? "" : " none");
+}
+
+static int cmd_optimizers(struct cli *o) {
+    struct gr_ctx ctx;
+    if (cli_open_ctx(&ctx)) return 1;
+    int rc = 0;
+    if (o->n_pos) {
+        const struct gr_optim_desc *d = gr_registry_optimizer(ctx.reg, o->pos[0]);
+        if (d) {
+            print_optimizer(d);
+        } else {
+            const char *near = gr_registry_suggest_optimizer(ctx.reg, o->pos[0]);
+            fprintf(stderr, "graphrun optimizers: no optimizer '%s'%s%s%s\n", o->pos[0],
+                    near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
+            rc = 1;
+        }
+    } else {
+        for (int i = 0; i < ctx.reg->n_optims; i++) {
+            print_optimizer(ctx.reg->optims[i]);
+            printf("\n");
+        }
+        printf("%d optimizers\n", ctx.reg->n_optims);
+    }
+    gr_ctx_free(&ctx);
+    return rc;
+}
+
+static int cmd_gradcheck(struct cli *o) {
+    struct job j;
+    if (cli_open_job(&j, o, 0)) return 1;
+    struct gr_graph g;
+    int rc = cli_job_graph(&j, &g, o->batch ? o->batch : 2);
+    int failed = 0, checked = 0;
+    if (rc == 0) {
+        printf("%-20s %-22s %10s %12s %10s  %s\n", "node", "op", "elements", "worst/bound", "noise", "result");
+        struct gr_rng rng;
+        gr_rng_seed(&rng, (uint64_t)o->seed);
+        for (int i = 0; i < g.n && rc == 0; i++) {
+            const struct gr_node *nd = &g.nodes[i];
+            if (nd->op->flags & (GR_OP_INPUT | GR_OP_PARAM)) continue;
+            if (!nd->op->backward) {
+                printf("%-20s %-22s %10s %12s %10s  no backward\n", nd->name, nd->op->name, "-", "-", "-");
+                continue;
+            }
+            struct gr_gradcheck gc = gr_gradcheck_defaults();
+            gc.fill = gr_init_fill;
+            int r = gr_gradcheck_node(&g, i, &rng, &gc);
+            if (r < 0) {
+                rc = -1;
+                break;
+            }
+            checked++;
+            failed += r != 0;
+            printf("%-20s %-22s %10d %12.3f %10.1e  %s\n", nd->name, nd->op->name, gc.checked, gc.worst, gc.noise,
+                   r ? "FAIL" : "ok");
+            if (r) printf("    %s\n", gc.report);
+        }
+    }
+    if (rc) fprintf(stderr, "%s\n", j.ctx.err);
+    else printf("%d node%s checked, %d failed\n", checked, checked == 1 ? "" : "s", failed);
+    gr_graph_free(&g);
+    cli_close_job(&j);
+    return rc ? 1 : failed ? 1 : 0;
+}
+
+
+const struct command gr_cmd_ops = {"ops", cmd_ops,
+    "usage: graphrun ops [NAME] [--plugin FILE]...\n"
+     "\n"
+     "Without NAME, list every op: built-in ones, those of the plugins in\n"
+     "GRAPHRUN_PLUGIN_PATH and those of the --plugin files, with their inputs,\n"
+     "attributes (type, default, range) and origin. With NAME, describe that op.\n",
+    "--plugin", 0, 1};
+
+const struct command gr_cmd_gradcheck = {"gradcheck", cmd_gradcheck,
+    "usage: graphrun gradcheck CONFIG [--set PATH=VALUE]... [--batch N] [--seed N]\n"
+     "\n"
+     "Build CONFIG's graph (its plugins included) at batch N (default 2) and check\n"
+     "every op node's backward against central finite differences of its\n"
+     "forward (h = 1e-2), with parameters drawn from their initializers and\n"
+     "other inputs at random: |analytic - numeric| <= atol + 2e-3 |g| for every\n"
+     "checked element (at most 400 an input), where atol is 2e-4, or the float\n"
+     "forward's rounding floor when larger (the 'noise' column). Needs no data.\n"
+     "Exits 0 only if every node passes.\n",
+    "--set --unset --batch --seed", 1, 1};
+
+const struct command gr_cmd_optimizers = {"optimizers", cmd_optimizers,
+    "usage: graphrun optimizers [NAME]\n"
+    "\n"
+    "Without NAME, list every optimizer train.optimizer.name can choose, with\n"
+    "its update, its keys (defaults and ranges) and the state it keeps per\n"
+    "parameter value (saved in checkpoints as optim/<state>/<parameter>). With\n"
+    "NAME, describe that one.\n",
+    "", 0, 1};

@@ -1,0 +1,235 @@
+/* graphrun train: a run, drawn from the library's events. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runtime/base/clock.h"
+#include "runtime/host/threads.h"
+#include "tools/cli/cli.h"
+#include "tools/plot.h"
+
+/* What the command prints of a run, drawn from the library's events: the
+ * effective config and a header when it starts, a line at each
+ * evaluation, a progress line redrawn in place on a terminal, and the
+ * results at the end. */
+struct printer {
+    FILE *out;
+    int quiet, progress;
+    double t0, last_draw; /* the command's start, the last progress draw */
+    int drawn;
+};
+
+/* The effective config, each line behind "  | ", without the comment line
+ * that opens cfg->run_text. */
+static void print_config(const struct gr_config *cfg, FILE *out) {
+    const char *text = cfg->run_text ? cfg->run_text : "", *nl = strchr(text, '\n');
+    int n_sets = 0;
+    for (const struct gr_str_list *o = cfg->origins; o; o = o->next) n_sets++;
+    fprintf(out, "effective config (%s, %d override%s):\n", cfg->path, n_sets, n_sets == 1 ? "" : "s");
+    for (const char *p = text[0] == '#' && nl ? nl + 1 : text; *p;) {
+        const char *end = strchr(p, '\n');
+        int n = end ? (int)(end - p) : (int)strlen(p);
+        fprintf(out, "  | %.*s\n", n, p);
+        p += n + (end ? 1 : 0);
+    }
+}
+
+static void print_header(const struct gr_session *s, FILE *out, int64_t start) {
+    const struct gr_config *cfg = s->cfg;
+    char a[64];
+    int threads = gr_pool_threads(s->ctx->pool);
+    struct gr_shape is = {s->train.sample_rank, {0}};
+    for (int k = 0; k < is.rank; k++) is.dim[k] = s->train.sample_dim[k];
+    fprintf(out, "graphrun: %s\n", cfg->path);
+    fprintf(out, "  data:  %lld training and %lld test images of %s\n", (long long)s->train.n, (long long)s->test.n,
+            gr_shape_format(&is, a, sizeof a));
+    int n_nodes = 0;
+    for (int i = 0; i < s->g.n; i++) n_nodes += !(s->g.nodes[i].op->flags & GR_OP_PARAM);
+    fprintf(out, "  graph: %d nodes, %lld parameters\n", n_nodes, (long long)s->g.n_weights);
+    fprintf(out, "  train: %s lr %g, batch %lld, %lld steps, seed %llu, %d thread%s\n",
+            cfg->optim.desc->name, cfg->optim.lr, (long long)cfg->batch_size,
+            (long long)s->steps, (unsigned long long)cfg->seed, threads, threads == 1 ? "" : "s");
+    if (s->logits >= 0)
+        fprintf(out, "  eval:  every %lld steps on the first %lld test images\n", (long long)cfg->eval_every,
+                (long long)s->eval_samples);
+    if (start > 1) fprintf(out, "  resumed after step %lld\n", (long long)(start - 1));
+    fflush(out);
+}
+
+/* "step 350/1200  epoch 0.37  loss 0.1234  812 steps/s  eta 1.0 s", drawn
+ * over itself; eval lines clear it first. */
+static void draw_progress(FILE *out, int64_t step, int64_t steps, double epoch, double loss, double rate) {
+    double eta = rate > 0 ? (double)(steps - step) / rate : 0;
+    int width = 24, done = (int)((double)width * (double)step / (double)steps);
+    char bar[32];
+    for (int i = 0; i < width; i++) bar[i] = i < done ? '#' : '.';
+    bar[width] = 0;
+    fprintf(out, "\r\033[K[%s] step %lld/%lld  epoch %.2f  loss %.4f  %.0f steps/s  eta %.1f s", bar,
+            (long long)step, (long long)steps, epoch, loss, rate, eta);
+    fflush(out);
+}
+
+static void print_end(struct printer *p, const struct gr_train_event *ev) {
+    const struct gr_session *s = ev->session;
+    const struct gr_train_result *res = ev->result;
+    FILE *out = p->out;
+    if (!res->interrupted && s->logits >= 0)
+        fprintf(out, "test accuracy (all %lld test images): %.4f\n", (long long)s->test.n, res->test_accuracy);
+    const char *ckpt = res->checkpoint_path;
+    if (res->interrupted)
+        fprintf(out, "interrupted after step %lld%s%s%s\n", (long long)res->steps,
+                res->checkpoint_step >= 0 ? "; checkpoint saved to " : " (nowhere to save a checkpoint)",
+                res->checkpoint_step >= 0 ? ckpt : "", res->checkpoint_step >= 0 ? "; continue with --resume" : "");
+    else if (res->checkpoint_step >= 0 && !p->quiet)
+        fprintf(out, "checkpoint: %s (step %lld)\n", ckpt, (long long)res->checkpoint_step);
+    int64_t taken = res->steps - ev->start + 1 > 0 ? res->steps - ev->start + 1 : 1;
+    fprintf(out, "wall time: %.1f s (training %.1f s, %.2f ms a step; evaluation %.1f s)\n", gr_now_seconds() - p->t0,
+            res->train_seconds, 1e3 * res->train_seconds / (double)taken, res->eval_seconds);
+    fflush(out);
+}
+
+static void print_event(void *ud, const struct gr_train_event *ev) {
+    struct printer *p = ud;
+    FILE *out = p->out;
+    switch (ev->kind) {
+    case GR_TRAIN_START:
+        if (p->quiet) break;
+        print_config(ev->session->cfg, out);
+        print_header(ev->session, out, ev->start);
+        if (ev->run_dir[0]) fprintf(out, "  run:   %s\n", ev->run_dir);
+        fflush(out);
+        break;
+    case GR_TRAIN_EVAL:
+        if (p->quiet) break;
+        if (p->progress) fprintf(out, "\r\033[K");
+        if (ev->has_accuracy) fprintf(out, "train loss: %.4f | test accuracy: %.2f\n", ev->loss, ev->accuracy);
+        else fprintf(out, "train loss: %.4f\n", ev->loss);
+        fflush(out);
+        p->last_draw = 0;
+        break;
+    case GR_TRAIN_STEP: {
+        if (!p->progress) break;
+        double now = gr_now_seconds();
+        if (now - p->last_draw > 0.1 || ev->step == ev->session->steps) {
+            draw_progress(out, ev->step, ev->session->steps, ev->epoch, ev->loss, ev->rate);
+            p->last_draw = now;
+            p->drawn = 1;
+        }
+        break;
+    }
+    case GR_TRAIN_END:
+        if (p->progress) fprintf(out, "\r\033[K");
+        print_end(p, ev);
+        break;
+    }
+}
+
+static const char *base_name(const char *path, char *buf, size_t len) {
+    const char *b = strrchr(path, '/');
+    snprintf(buf, len, "%s", b ? b + 1 : path);
+    char *dot = strrchr(buf, '.');
+    if (dot && dot != buf) *dot = 0;
+    return buf;
+}
+
+/* The run folder: given, the resumed checkpoint's, or a new dated one
+ * (returns 1 for a dated name, made new when the run starts: two runs
+ * started in the same second get <name>-2, -3, ...). */
+static int pick_run_dir(const struct cli *o, char *run_dir, size_t len) {
+    if (o->run_dir) {
+        snprintf(run_dir, len, "%s", o->run_dir);
+    } else if (!o->no_run_dir && o->resume) {
+        char probe[4200];
+        snprintf(run_dir, len, "%s", o->resume);
+        char *slash = strrchr(run_dir, '/');
+        if (slash) *slash = 0;
+        else snprintf(run_dir, len, ".");
+        snprintf(probe, sizeof probe, "%s/metrics.csv", run_dir);
+        struct stat st;
+        if (stat(probe, &st) != 0) run_dir[0] = 0;
+    }
+    if (run_dir[0] || o->no_run_dir) return 0;
+    char stem[256], when[64];
+    time_t t = time(NULL);
+    strftime(when, sizeof when, "%Y%m%d-%H%M%S", localtime(&t));
+    snprintf(run_dir, len, "runs/%s-%s", base_name(o->pos[0], stem, sizeof stem), when);
+    return 1;
+}
+
+/* The run folder's last line, with its plot (after a failed run, its error
+ * stays the one line on stderr). */
+static void report_folder(const char *dir, int rc) {
+    char err[512];
+    int plotted = plot_run(dir, err, sizeof err);
+    if (plotted < 0 && rc == 0) fprintf(stderr, "graphrun train: no plot: %s\n", err);
+    else if (plotted > 0)
+        printf("run folder: %s (metrics.csv, metrics.jsonl, config.yaml; no plot: no metrics rows yet)\n", dir);
+    else if (plotted == 0) printf("run folder: %s (plot.png, metrics.csv, metrics.jsonl, config.yaml)\n", dir);
+}
+
+static int cmd_train(struct cli *o) {
+    struct job j;
+    if (cli_open_job(&j, o, 0)) return 1;
+    double t0 = gr_now_seconds();
+    char run_dir[4096] = "";
+    int dated = pick_run_dir(o, run_dir, sizeof run_dir);
+    cli_catch_signals();
+    j.ctx.interrupt = cli_interrupt();
+    struct printer pr = {stdout, o->quiet, isatty(STDOUT_FILENO) && !o->quiet, t0, 0};
+    struct gr_train_opts opts = {
+        .threads = o->threads,
+        .resume = o->resume,
+        .run_dir = run_dir[0] ? run_dir : NULL,
+        .new_run_dir = dated,
+        .report = print_event,
+        .report_ud = &pr,
+    };
+    struct gr_train_result res;
+    memset(&res, 0, sizeof res);
+    struct gr_session_opts so = {.threads = o->threads, .mode = GR_SESSION_TRAIN};
+    int rc = gr_session_open(&j.ctx, &j.s, &j.cfg, &so);
+    j.have_session = 1;
+    if (rc == 0) rc = gr_train_run(&j.s, &opts, &res);
+    if (rc && pr.progress && pr.drawn) printf("\r\033[K");
+    if (rc) fprintf(stderr, "%s\n", j.ctx.err);
+    /* the folder this run wrote (none if it stopped before taking one) */
+    if (res.run_dir[0] && (rc == 0 || res.steps > 0)) report_folder(res.run_dir, rc);
+    cli_close_job(&j);
+    if (rc) return 1;
+    return res.interrupted ? 128 + (int)*cli_interrupt() : 0;
+}
+
+const struct command gr_cmd_train = {"train", cmd_train,
+    "usage: graphrun train CONFIG [--set PATH=VALUE]... [--threads N] [--resume CKPT]\n"
+     "                     [--run-dir DIR | --no-run-dir] [--quiet]\n"
+     "\n"
+     "Build the graph declared in CONFIG and train it. Every eval.every steps it\n"
+     "prints 'train loss: L | test accuracy: A' (accuracy on the first\n"
+     "eval.samples test images); at the end, the accuracy on the whole test set\n"
+     "and the wall time. On a terminal a progress line is redrawn in place;\n"
+     "otherwise (pipes, CI) only those lines are printed.\n"
+     "\n"
+     "Each run writes a folder (runs/<config>-<date>-<time> by default, with -2,\n"
+     "-3, ... when taken; the path is printed; one run at a time may use a\n"
+     "folder) holding config.yaml (the effective config), metrics.csv and\n"
+     "metrics.jsonl (step, epoch, loss, eval accuracy, learning rate, wall time),\n"
+     "checkpoint.safetensors (unless train.checkpoint.path says elsewhere) and\n"
+     "plot.png (loss and accuracy, drawn by gnuplot).\n"
+     "\n"
+     "options:\n"
+     "  --set PATH=VALUE   change the config before it is checked (repeatable)\n"
+     "  --threads N        threads for kernels and BLAS (0: one per CPU this process\n"
+     "                     may use; default: the config's train.threads, else 0)\n"
+     "  --resume CKPT      continue from a checkpoint; a checkpoint inside a run\n"
+     "                     folder continues that folder\n"
+     "  --run-dir DIR      write the run folder here\n"
+     "  --no-run-dir       write no run folder\n"
+     "  --quiet            print only the result\n"
+     "\n"
+     "A checkpoint is written at the end, every train.checkpoint.every steps, and\n"
+     "on SIGINT or SIGTERM (then graphrun exits with 130 or 143; a second signal\n"
+     "stops it at once). A run resumed with the same config and thread count\n"
+     "prints the same losses as one never stopped.\n",
+    "--set --unset --threads --resume --run-dir --no-run-dir --quiet", 1, 1};
