@@ -309,7 +309,7 @@ int gr_build_graph(struct gr_ctx *ctx, struct gr_graph *g, const char *file, con
         }
         nd->needs_grad = 0;
         for (int k = 0; k < nd->n_in; k++) {
-            if (k < nd->n_user && (nd->op->no_grad >> k) & 1u) continue;
+            if (!gr_node_takes_grad(nd, k)) continue;
             if (g->nodes[nd->in[k]].needs_grad) nd->needs_grad = 1;
         }
         if (nd->dtype != GR_F32) nd->needs_grad = 0;

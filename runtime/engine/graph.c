@@ -123,9 +123,9 @@ int gr_node_fail(const struct gr_graph *g, int i, int attr, const char *fmt, ...
     return gr_fail_node(g->ctx, g->file, at, "node '%s': %s", nd->name, msg);
 }
 
-int gr_node_infer(struct gr_graph *g, int i, int64_t batch, int training, const struct gr_shape *shapes,
-                  const enum gr_dtype *dtypes, struct gr_infer *inf) {
-    struct gr_node *nd = &g->nodes[i];
+void gr_node_infer_args(const struct gr_graph *g, int i, int64_t batch, int training, const struct gr_shape *shapes,
+                        const enum gr_dtype *dtypes, struct gr_infer *inf) {
+    const struct gr_node *nd = &g->nodes[i];
     memset(inf, 0, sizeof *inf);
     inf->n_in = nd->n_user;
     for (int k = 0; k < nd->n_user; k++) {
@@ -137,6 +137,12 @@ int gr_node_infer(struct gr_graph *g, int i, int64_t batch, int training, const 
     inf->batch = batch;
     inf->training = training;
     inf->err_attr = -1;
+}
+
+int gr_node_infer(struct gr_graph *g, int i, int64_t batch, int training, const struct gr_shape *shapes,
+                  const enum gr_dtype *dtypes, struct gr_infer *inf) {
+    struct gr_node *nd = &g->nodes[i];
+    gr_node_infer_args(g, i, batch, training, shapes, dtypes, inf);
     if (nd->op->infer(inf)) {
         if (!inf->err[0]) snprintf(inf->err, sizeof inf->err, "shape inference failed");
         return gr_node_fail(g, i, inf->err_attr, "%s", inf->err);
@@ -154,6 +160,10 @@ int gr_node_infer(struct gr_graph *g, int i, int64_t batch, int training, const 
     if (inf->saved_bytes > GR_MAX_TENSOR_BYTES || inf->scratch_bytes > GR_MAX_TENSOR_BYTES)
         return gr_node_fail(g, i, -1, "working memory is too large");
     return 0;
+}
+
+int gr_node_takes_grad(const struct gr_node *nd, int k) {
+    return k >= nd->n_user || !((nd->op->no_grad >> k) & 1u);
 }
 
 int gr_graph_layout_params(struct gr_graph *g) {

@@ -71,6 +71,12 @@ int gr_node_fail(const struct gr_graph *g, int i, int attr, const char *fmt, ...
 /* Run the op's infer for node i, reading input shapes from `shapes`/`dtypes`
  * (indexed by node; NULL: the nodes' own shapes). On error records the
  * message located by gr_node_fail and returns -1. */
+/* The op's infer arguments for node i alone (gr_node_infer also runs it). */
+void gr_node_infer_args(const struct gr_graph *g, int i, int64_t batch, int training, const struct gr_shape *shapes,
+                        const enum gr_dtype *dtypes, struct gr_infer *inf);
+/* Whether input k of node nd can take a gradient: parameters always, user
+ * inputs unless the op declares them gradient-free (no_grad: labels, indices). */
+int gr_node_takes_grad(const struct gr_node *nd, int k);
 int gr_node_infer(struct gr_graph *g, int i, int64_t batch, int training, const struct gr_shape *shapes,
                   const enum gr_dtype *dtypes, struct gr_infer *inf);
 

@@ -26,8 +26,7 @@ int gr_harness_init(struct gr_harness *h, struct gr_graph *g, int node, int trai
         h->in[k].dtype = src->dtype;
         if (!(h->in[k].data = gr_calloc(ctx, bytes, 1))) goto fail;
         h->args.in[k] = &h->in[k];
-        int blocked = k < nd->n_user && ((nd->op->no_grad >> k) & 1u);
-        if (src->dtype == GR_F32 && !blocked && training) {
+        if (src->dtype == GR_F32 && gr_node_takes_grad(nd, k) && training) {
             h->din[k].shape = src->shape;
             h->din[k].dtype = GR_F32;
             if (!(h->din[k].data = gr_calloc(ctx, bytes, 1))) goto fail;

@@ -130,18 +130,7 @@ static int check_loss(struct gr_graph *g, int loss, const unsigned char *fwd, co
     return 0;
 }
 
-/* gr_plan_init, or with `with_arena` 0 gr_plan_layout: every tensor's shape
- * and place, but no arena and no data pointers. */
-static int plan_make(struct gr_plan *p, struct gr_graph *g, int64_t cap, const int *targets, int n_targets, int loss,
-                     int with_arena) {
-    struct gr_ctx *ctx = g->ctx;
-    size_t n = (size_t)g->n;
-    struct layout l = {0};
-    memset(p, 0, sizeof *p);
-    p->g = g;
-    p->cap = p->batch = cap;
-    p->training = loss >= 0;
-    p->loss = loss;
+static int plan_alloc(struct gr_plan *p, struct gr_ctx *ctx, size_t n) {
     p->fwd = gr_alloc(ctx, n);
     p->bwd = gr_alloc(ctx, n);
     p->order = gr_alloc(ctx, n * sizeof *p->order);
@@ -150,50 +139,39 @@ static int plan_make(struct gr_plan *p, struct gr_graph *g, int64_t cap, const i
     p->args = gr_calloc(ctx, n, sizeof *p->args);
     p->val_cap = gr_calloc(ctx, n, sizeof *p->val_cap);
     p->saved_cap = gr_calloc(ctx, n, sizeof *p->saved_cap);
-    if (!p->fwd || !p->bwd || !p->order || !p->val || !p->grad || !p->args || !p->val_cap || !p->saved_cap)
-        goto fail;
-    mark(g, targets, n_targets, loss, p->fwd, p->bwd);
-    if (check_loss(g, loss, p->fwd, p->bwd)) goto fail;
-    if (make_layout(g, cap, p->training, p->fwd, p->bwd, &l)) goto fail;
-    p->arena_bytes = l.total;
-    p->act_grad_bytes = l.act_grad_bytes;
-    p->scratch_bytes = l.scratch_bytes;
-    if (!with_arena) {
-        for (int i = 0; i < g->n; i++) {
-            if (!p->fwd[i]) continue;
-            p->order[p->n_order++] = i;
-            p->val[i].shape = p->grad[i].shape = l.shape[i];
-            p->val[i].dtype = l.dtype[i];
-            p->grad[i].dtype = GR_F32;
-        }
-        layout_free(ctx, &l);
-        return 0;
-    }
-    p->arena = gr_alloc(ctx, l.total ? l.total : 64);
-    if (!p->arena) goto fail;
-    memset(p->arena, 0, l.total);
-    char *base = p->arena;
-    p->act_grad = (float *)(base + l.act_grad_off);
+    return p->fwd && p->bwd && p->order && p->val && p->grad && p->args && p->val_cap && p->saved_cap ? 0 : -1;
+}
 
+/* Every run node in order with its shape; with an arena, its data too: a
+ * parameter in the graph's blocks, a view on its input's memory (which
+ * comes earlier), anything else at its place in the arena. */
+static void place_tensors(struct gr_plan *p, const struct layout *l, char *base) {
+    struct gr_graph *g = p->g;
     for (int i = 0; i < g->n; i++) {
         struct gr_node *nd = &g->nodes[i];
         if (!p->fwd[i]) continue;
         p->order[p->n_order++] = i;
-        p->val[i].shape = l.shape[i];
-        p->val[i].dtype = l.dtype[i];
-        p->grad[i].shape = l.shape[i];
+        p->val[i].shape = p->grad[i].shape = l->shape[i];
+        p->val[i].dtype = l->dtype[i];
         p->grad[i].dtype = GR_F32;
+        if (!base) continue;
         if (nd->op->flags & GR_OP_PARAM) {
             p->val[i].data = g->param + nd->param_offset;
             if (p->bwd[i]) p->grad[i].data = g->grad + nd->param_offset;
         } else {
-            /* a view's input comes earlier, so its pointer is already set */
-            p->val[i].data = (nd->op->flags & GR_OP_VIEW) ? p->val[nd->in[0]].data : base + l.val_off[i];
-            p->val_cap[i] = l.val_bytes[i];
-            p->saved_cap[i] = l.saved_bytes[i];
-            if (p->bwd[i]) p->grad[i].data = base + l.grad_off[i];
+            p->val[i].data = (nd->op->flags & GR_OP_VIEW) ? p->val[nd->in[0]].data : base + l->val_off[i];
+            p->val_cap[i] = l->val_bytes[i];
+            p->saved_cap[i] = l->saved_bytes[i];
+            if (p->bwd[i]) p->grad[i].data = base + l->grad_off[i];
         }
     }
+}
+
+/* Each run node's kernel arguments; din[k] only where input k takes a
+ * gradient that the loss needs. */
+static void fill_args(struct gr_plan *p, const struct layout *l, char *base) {
+    struct gr_graph *g = p->g;
+    struct gr_ctx *ctx = g->ctx;
     for (int i = 0; i < g->n; i++) {
         struct gr_node *nd = &g->nodes[i];
         if (!p->fwd[i]) continue;
@@ -202,18 +180,51 @@ static int plan_make(struct gr_plan *p, struct gr_graph *g, int64_t cap, const i
         for (int k = 0; k < nd->n_in; k++) {
             int src = nd->in[k];
             a->in[k] = &p->val[src];
-            int blocked = k < nd->n_user && ((nd->op->no_grad >> k) & 1u);
-            a->din[k] = (p->bwd[i] && p->bwd[src] && !blocked) ? &p->grad[src] : NULL;
+            a->din[k] = (p->bwd[i] && p->bwd[src] && gr_node_takes_grad(nd, k)) ? &p->grad[src] : NULL;
         }
         a->out = &p->val[i];
         a->dout = &p->grad[i];
-        a->saved = l.saved_bytes[i] ? base + l.saved_off[i] : NULL;
-        a->scratch = l.scratch_bytes ? base + l.scratch_off : NULL;
+        a->saved = l->saved_bytes[i] ? base + l->saved_off[i] : NULL;
+        a->scratch = l->scratch_bytes ? base + l->scratch_off : NULL;
         a->attrs = nd->attrs;
         a->host = &ctx->host;
         a->host_ctx = ctx;
         a->training = p->training;
     }
+}
+
+/* gr_plan_init, or with `with_arena` 0 gr_plan_layout: every tensor's shape
+ * and place, but no arena and no data pointers. The layout's shapes stay
+ * with the plan (p->shape, p->dtype) for later changes of batch. */
+static int plan_make(struct gr_plan *p, struct gr_graph *g, int64_t cap, const int *targets, int n_targets, int loss,
+                     int with_arena) {
+    struct gr_ctx *ctx = g->ctx;
+    struct layout l = {0};
+    memset(p, 0, sizeof *p);
+    p->g = g;
+    p->cap = p->batch = cap;
+    p->training = loss >= 0;
+    p->loss = loss;
+    if (plan_alloc(p, ctx, (size_t)g->n)) goto fail;
+    mark(g, targets, n_targets, loss, p->fwd, p->bwd);
+    if (check_loss(g, loss, p->fwd, p->bwd)) goto fail;
+    if (make_layout(g, cap, p->training, p->fwd, p->bwd, &l)) goto fail;
+    p->arena_bytes = l.total;
+    p->act_grad_bytes = l.act_grad_bytes;
+    p->scratch_bytes = l.scratch_bytes;
+    char *base = NULL;
+    if (with_arena) {
+        if (!(p->arena = gr_alloc(ctx, l.total ? l.total : 64))) goto fail;
+        memset(p->arena, 0, l.total);
+        base = p->arena;
+        p->act_grad = (float *)(base + l.act_grad_off);
+    }
+    place_tensors(p, &l, base);
+    if (base) fill_args(p, &l, base);
+    p->shape = l.shape;
+    p->dtype = l.dtype;
+    l.shape = NULL;
+    l.dtype = NULL;
     layout_free(ctx, &l);
     return 0;
 fail:
@@ -241,24 +252,10 @@ void gr_plan_free(struct gr_plan *p) {
     gr_free(ctx, p->args);
     gr_free(ctx, p->val_cap);
     gr_free(ctx, p->saved_cap);
+    gr_free(ctx, p->shape);
+    gr_free(ctx, p->dtype);
     gr_free(ctx, p->arena);
     memset(p, 0, sizeof *p);
-}
-
-/* An op's shape-inference arguments for node i, from the plan's current
- * input shapes, at `batch`. */
-static void infer_args(const struct gr_plan *p, int i, int64_t batch, struct gr_infer *inf) {
-    const struct gr_node *nd = &p->g->nodes[i];
-    memset(inf, 0, sizeof *inf);
-    inf->n_in = nd->n_user;
-    for (int k = 0; k < nd->n_user; k++) {
-        inf->in[k] = &p->val[nd->in[k]].shape;
-        inf->in_dtype[k] = p->val[nd->in[k]].dtype;
-    }
-    inf->attrs = nd->attrs;
-    inf->batch = batch;
-    inf->training = p->training;
-    inf->err_attr = -1;
 }
 
 int gr_plan_set_batch(struct gr_plan *p, int64_t batch) {
@@ -270,16 +267,13 @@ int gr_plan_set_batch(struct gr_plan *p, int64_t batch) {
         struct gr_node *nd = &g->nodes[i];
         if (nd->op->flags & GR_OP_PARAM) continue;
         struct gr_infer inf;
-        infer_args(p, i, batch, &inf);
-        if (nd->op->infer(&inf))
-            return gr_fail(g->ctx, "node '%s': at batch %lld: %s", nd->name, (long long)batch, inf.err);
+        if (gr_node_infer(g, i, batch, p->training, p->shape, p->dtype, &inf)) return -1;
         size_t bytes = gr_shape_bytes(&inf.out);
         if (bytes == 0 || bytes > p->val_cap[i] || inf.saved_bytes > p->saved_cap[i] ||
             inf.scratch_bytes > p->scratch_bytes)
-            return gr_fail(g->ctx, "node '%s': op '%s' needs more memory at batch %lld than at %lld", nd->name,
-                           nd->op->name, (long long)batch, (long long)p->cap);
-        p->val[i].shape = inf.out;
-        p->grad[i].shape = inf.out;
+            return gr_node_fail(g, i, -1, "op '%s' needs more memory at batch %lld than at %lld", nd->op->name,
+                                (long long)batch, (long long)p->cap);
+        p->shape[i] = p->val[i].shape = p->grad[i].shape = inf.out;
     }
     p->batch = batch;
     return 0;
@@ -340,7 +334,7 @@ void gr_plan_node_flops(const struct gr_plan *p, int i, double *forward, double 
     *forward = *backward = 0;
     if (!p->fwd[i] || !nd->op->flops) return;
     struct gr_infer inf;
-    infer_args(p, i, p->batch, &inf);
+    gr_node_infer_args(p->g, i, p->batch, p->training, p->shape, p->dtype, &inf);
     inf.out = p->val[i].shape;
     inf.out_dtype = p->val[i].dtype;
     nd->op->flops(&inf, forward, backward);

@@ -32,6 +32,8 @@ struct gr_plan {
     struct gr_args *args;      /* [n] kernel arguments */
     size_t *val_cap;           /* [n] bytes reserved per value */
     size_t *saved_cap;         /* [n] bytes reserved per node's saved state */
+    struct gr_shape *shape;    /* [n] each run node's shape at the current batch */
+    enum gr_dtype *dtype;      /* [n] and dtype */
     void *arena;
     size_t arena_bytes;
     float *act_grad;           /* activation gradients, zeroed each step */
