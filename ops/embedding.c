@@ -37,6 +37,7 @@ static int embedding_infer(struct gr_infer *inf) {
     inf->out.dim[x->rank] = D;
     inf->out.rank = x->rank + 1;
     inf->param[P_EMBEDDINGS] = (struct gr_shape){2, {V, D}};
+    inf->index_limit[0] = V; /* an index picks one of V rows */
     return 0;
 }
 

@@ -27,6 +27,7 @@ static int xent_infer(struct gr_infer *inf) {
         if (!ok)
             return gr_infer_fail(inf, -1, "class indices of shape %s do not match logits %s (expected the logits' shape without its last axis)",
                                  gr_shape_format(t, st, sizeof st), gr_shape_format(x, sx, sizeof sx));
+        inf->index_limit[1] = x->dim[x->rank - 1]; /* a label indexes one of C classes */
     } else {
         ok = t->rank == x->rank;
         for (int i = 0; ok && i < t->rank; i++) ok = t->dim[i] == x->dim[i];

@@ -66,7 +66,10 @@ extern "C" {
 #endif
 
 /* Bumped when a struct below changes in a way that breaks an old plugin.
- * struct gr_host only grows at its end, which does not need a bump. */
+ * struct gr_host only grows at its end, which does not need a bump; so do
+ * struct gr_infer and struct gr_args, which graphrun allocates and plugins
+ * only receive: a plugin built against an older header is loaded, and reads
+ * and writes the part it knows (the rest graphrun zeroes). */
 #define GR_ABI_VERSION 1
 
 #define GR_MAX_DIMS 6
@@ -188,6 +191,13 @@ struct gr_infer {
     /* on failure: a message without location, and the attribute to blame (-1: the node) */
     char err[GR_ERR_LEN];
     int err_attr;
+
+    /* ---- grown at the end (older plugins never see these) ---- */
+    /* Set by infer when user input k holds integer indices that must lie in
+     * [0, index_limit[k]) (a loss's class labels, an embedding's rows);
+     * graphrun checks the data against it before a run, so kernels may
+     * trust it. 0: no limit. */
+    int64_t index_limit[GR_MAX_INPUTS];
 };
 
 /* Format an error into inf->err, blame attribute `attr` (-1: the node) and

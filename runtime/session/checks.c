@@ -31,28 +31,45 @@ int gr_session_fail_at_key(struct gr_session *s, const struct gr_ynode *at, cons
     return gr_fail_node(s->ctx, s->cfg->path, at, "%s: %s", what, msg);
 }
 
+/* The input node an int32 value comes from, through the ops that carry it
+ * (reshape, slice, ...: each int32 node's first input), or -1. */
+static int index_source(const struct gr_graph *g, int i) {
+    while (i >= 0 && g->nodes[i].dtype == GR_I32) {
+        const struct gr_node *nd = &g->nodes[i];
+        if (nd->op->flags & GR_OP_INPUT) return i;
+        i = nd->n_user > 0 ? nd->in[0] : -1;
+    }
+    return -1;
+}
+
 /* The classes a label indexes: the logits' last axis (evaluation counts each
- * label against the argmax), and the logits' last axis of every
- * softmax_cross_entropy that takes class indices. Labels are the only int32
- * data, so any int32 index reaching such an op, however reshaped or sliced on
- * the way, is a label. Returns the smallest, or 0. */
-static int64_t label_classes(const struct gr_session *s, const char **who) {
+ * label against the argmax), and every index limit an op declares for an
+ * input fed by the labels, however reshaped or sliced on the way
+ * (gr_infer.index_limit: a loss's classes, an embedding's rows). Returns the
+ * smallest, or 0. */
+static int64_t label_classes(struct gr_session *s, const char **who) {
+    struct gr_graph *g = &s->g;
     int64_t classes = 0;
     *who = NULL;
     if (s->logits >= 0) {
-        const struct gr_node *lg = &s->g.nodes[s->logits];
+        const struct gr_node *lg = &g->nodes[s->logits];
         classes = lg->shape.dim[lg->shape.rank - 1];
         *who = lg->name;
     }
-    for (int i = 0; i < s->g.n; i++) {
-        const struct gr_node *nd = &s->g.nodes[i];
-        if (strcmp(nd->op->name, "softmax_cross_entropy") != 0 || nd->n_user < 2) continue;
-        if (s->g.nodes[nd->in[1]].dtype != GR_I32) continue;
-        const struct gr_shape *x = &s->g.nodes[nd->in[0]].shape;
-        int64_t c = x->dim[x->rank - 1];
-        if (classes == 0 || c < classes) {
-            classes = c;
-            *who = nd->name;
+    for (int i = 0; i < g->n; i++) {
+        const struct gr_node *nd = &g->nodes[i];
+        if (nd->op->flags & (GR_OP_INPUT | GR_OP_PARAM)) continue;
+        struct gr_infer inf;
+        gr_node_infer_args(g, i, g->batch, 1, NULL, NULL, &inf);
+        if (nd->op->infer(&inf)) continue; /* it passed when the graph was built */
+        for (int k = 0; k < nd->n_user; k++) {
+            int src = index_source(g, nd->in[k]);
+            int64_t c = inf.index_limit[k];
+            if (c <= 0 || src < 0 || g->nodes[src].attrs[GR_INPUT_DATA].i != GR_INPUT_LABELS) continue;
+            if (classes == 0 || c < classes) {
+                classes = c;
+                *who = nd->name;
+            }
         }
     }
     return classes;
