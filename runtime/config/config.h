@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "runtime/optim/optimizer.h"
+#include "runtime/config/overrides.h"
 #include "runtime/yaml/yaml.h"
 
 struct gr_ctx;
@@ -24,11 +25,6 @@ struct gr_data_paths {
     char *images, *labels; /* resolved against the config's folder */
     int64_t limit;         /* use only the first `limit` samples; 0: all */
     const struct gr_ynode *images_at, *labels_at;
-};
-
-struct gr_str_list {
-    struct gr_str_list *next;
-    char s[];
 };
 
 struct gr_config {

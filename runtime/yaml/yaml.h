@@ -48,6 +48,8 @@ int gr_yaml_parse(struct gr_ctx *ctx, struct gr_ydoc *doc, const char *file, con
 /* Read and parse a file. */
 int gr_yaml_load(struct gr_ctx *ctx, struct gr_ydoc *doc, const char *path);
 void gr_yaml_free(struct gr_ydoc *doc);
+/* Memory from the document's blocks, freed with it. */
+void *gr_ydoc_alloc(struct gr_ydoc *doc, size_t bytes);
 
 /* Map lookup; NULL if absent. */
 struct gr_ynode *gr_ymap_get(const struct gr_ynode *map, const char *key);
