@@ -47,7 +47,8 @@ static const struct gr_ynode *decl_at(const struct gr_ynode *map) {
 }
 
 /* name, op, inputs and attributes of one node; nothing about other nodes */
-static int read_decl(struct gr_ctx *ctx, const char *file, const struct gr_ynode *map, int index, struct decl *d) {
+/* The node's name and its op, looked up by name. */
+static int read_name_op(struct gr_ctx *ctx, const char *file, const struct gr_ynode *map, int index, struct decl *d) {
     char what[GR_ERRBUF];
     snprintf(what, sizeof what, "graph[%d]", index);
     if (gr_need_kind(ctx, file, map, GR_Y_MAP, what)) return -1;
@@ -75,7 +76,12 @@ static int read_decl(struct gr_ctx *ctx, const char *file, const struct gr_ynode
         if (near) return gr_fail_node(ctx, file, op, "node '%s': unknown op '%s' (did you mean '%s'?)", d->name, op_name, near);
         return gr_fail_node(ctx, file, op, "node '%s': unknown op '%s' (`graphrun ops` lists them)", d->name, op_name);
     }
+    return 0;
+}
 
+/* `inputs`: one name or a list of names, as many as the op takes. */
+static int read_inputs(struct gr_ctx *ctx, const char *file, const struct gr_ynode *map, struct decl *d) {
+    char what[GR_ERRBUF];
     const struct gr_ynode *inputs = gr_ymap_get(map, "inputs");
     if (inputs) {
         snprintf(what, sizeof what, "node '%s': inputs", d->name);
@@ -105,7 +111,13 @@ static int read_decl(struct gr_ctx *ctx, const char *file, const struct gr_ynode
                             d->op->min_inputs, d->op->max_inputs, d->n_in);
     }
 
-    /* attributes: every other key must be one of the op's */
+    return 0;
+}
+
+/* Every other key is one of the op's attributes, read by its spec; the
+ * rest take their defaults. */
+static int read_attrs(struct gr_ctx *ctx, const char *file, const struct gr_ynode *map, struct decl *d) {
+    char what[GR_ERRBUF];
     const char *allowed[GR_MAX_ATTRS + 4];
     int n_allowed = 0;
     allowed[n_allowed++] = "name";
@@ -130,6 +142,12 @@ static int read_decl(struct gr_ctx *ctx, const char *file, const struct gr_ynode
                                 spec->name, spec->doc ? spec->doc : "no default");
         }
     }
+    return 0;
+}
+
+static int read_decl(struct gr_ctx *ctx, const char *file, const struct gr_ynode *map, int index, struct decl *d) {
+    if (read_name_op(ctx, file, map, index, d) || read_inputs(ctx, file, map, d) || read_attrs(ctx, file, map, d))
+        return -1;
     return 0;
 }
 

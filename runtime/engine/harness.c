@@ -122,6 +122,38 @@ static int64_t index_range(const struct gr_graph *g, const struct gr_node *nd, c
     return c > 0 ? c : 1;
 }
 
+/* Every input of the harness drawn as harness.h describes: parameters
+ * from their initializer, float inputs a spread grid (step_of[k] the step
+ * that keeps them apart), int inputs indices in range. */
+static void draw_inputs(struct gr_graph *g, const struct gr_node *nd, struct gr_harness *h, struct gr_rng *rng,
+                        const struct gr_gradcheck *gc, double *step_of) {
+    int64_t classes = index_range(g, nd, h);
+    double gap = gc->gap > 0 ? gc->gap : 2.5;
+    for (int k = 0; k < h->args.n_in; k++) {
+        step_of[k] = gc->h;
+        int64_t n = gr_shape_count(&h->in[k].shape);
+        const struct gr_node *src = &g->nodes[nd->in[k]];
+        if (src->op->flags & GR_OP_PARAM) {
+            /* parameters at the scale their initializer gives: a recurrence
+             * run with weights of magnitude 1 is chaotic, and no finite
+             * difference is accurate there; constant initializers get noise
+             * so no value sits at an exact 0 or 1 */
+            enum gr_init init = (enum gr_init)src->attrs[GR_PARAM_INIT].i;
+            float *x = h->in[k].data;
+            GR_ASSERT(gc->fill);
+            gc->fill(init, &h->in[k].shape, x, rng);
+            if (init == GR_INIT_ZEROS || init == GR_INIT_ONES)
+                for (int64_t i = 0; i < n; i++) x[i] += 0.2f * gr_rng_uniform(rng) - 0.1f;
+        } else if (h->in[k].dtype == GR_F32) {
+            double s = draw_spread(h->in[k].data, n, gc->h * gap, gc->max_mag > 0 ? gc->max_mag : 2.0, rng);
+            step_of[k] = fmin(gc->h, s / gap); /* no step reaches another value */
+        } else {
+            int32_t *x = h->in[k].data;
+            for (int64_t i = 0; i < n; i++) x[i] = (int32_t)gr_rng_below(rng, (uint64_t)classes);
+        }
+    }
+}
+
 int gr_gradcheck_node(struct gr_graph *g, int node, struct gr_rng *rng, struct gr_gradcheck *gc) {
     const struct gr_node *nd = &g->nodes[node];
     struct gr_harness h;
@@ -135,31 +167,8 @@ int gr_gradcheck_node(struct gr_graph *g, int node, struct gr_rng *rng, struct g
     }
     if (gr_harness_init(&h, g, node, 1)) return -1;
 
-    int64_t classes = index_range(g, nd, &h);
-    double gap = gc->gap > 0 ? gc->gap : 2.5, step_of[GR_MAX_INPUTS];
-    for (int k = 0; k < h.args.n_in; k++) {
-        step_of[k] = gc->h;
-        int64_t n = gr_shape_count(&h.in[k].shape);
-        const struct gr_node *src = &g->nodes[nd->in[k]];
-        if (src->op->flags & GR_OP_PARAM) {
-            /* parameters at the scale their initializer gives: a recurrence
-             * run with weights of magnitude 1 is chaotic, and no finite
-             * difference is accurate there; constant initializers get noise
-             * so no value sits at an exact 0 or 1 */
-            enum gr_init init = (enum gr_init)src->attrs[GR_PARAM_INIT].i;
-            float *x = h.in[k].data;
-            GR_ASSERT(gc->fill);
-            gc->fill(init, &h.in[k].shape, x, rng);
-            if (init == GR_INIT_ZEROS || init == GR_INIT_ONES)
-                for (int64_t i = 0; i < n; i++) x[i] += 0.2f * gr_rng_uniform(rng) - 0.1f;
-        } else if (h.in[k].dtype == GR_F32) {
-            double s = draw_spread(h.in[k].data, n, gc->h * gap, gc->max_mag > 0 ? gc->max_mag : 2.0, rng);
-            step_of[k] = fmin(gc->h, s / gap); /* no step reaches another value */
-        } else {
-            int32_t *x = h.in[k].data;
-            for (int64_t i = 0; i < n; i++) x[i] = (int32_t)gr_rng_below(rng, (uint64_t)classes);
-        }
-    }
+    double step_of[GR_MAX_INPUTS];
+    draw_inputs(g, nd, &h, rng, gc, step_of);
     float *r = h.dout.data;
     int64_t n_out = gr_shape_count(&h.out.shape);
     for (int64_t i = 0; i < n_out; i++) r[i] = 2.0f * gr_rng_uniform(rng) - 1.0f;

@@ -99,6 +99,48 @@ static void unknown_option(const struct command *c, const char *opt) {
 }
 
 /* Returns 0 to run, 1 after printing help, 2 on a usage error. */
+/* Option `a` with its value v into o; 0, or 2 on a usage error (printed). */
+static int take_value(const struct command *c, const char *a, const char *v, struct cli *o) {
+    int *num = NULL, lo = 1, hi = 1 << 20;
+    if (!strcmp(a, "--set")) {
+        if (o->n_sets == MAX_SETS) {
+            fprintf(stderr, "graphrun %s: at most %d --set\n", c->name, MAX_SETS);
+            return 2;
+        }
+        o->sets[o->n_sets++] = v;
+    } else if (!strcmp(a, "--unset")) {
+        /* PATH=~: a null value removes the key (runtime/config/overrides.c) */
+        if (o->n_sets == MAX_SETS || snprintf(o->unset_buf[o->n_sets], sizeof o->unset_buf[0], "%s=~", v) >=
+                                          (int)sizeof o->unset_buf[0]) {
+            fprintf(stderr, "graphrun %s: at most %d --set and --unset, each under 250 bytes\n", c->name,
+                    MAX_SETS);
+            return 2;
+        }
+        o->sets[o->n_sets] = o->unset_buf[o->n_sets];
+        o->n_sets++;
+    } else if (!strcmp(a, "--plugin")) {
+        if (o->n_plugins == (int)(sizeof o->plugins / sizeof o->plugins[0])) {
+            fprintf(stderr, "graphrun %s: at most %d --plugin\n", c->name, o->n_plugins);
+            return 2;
+        }
+        o->plugins[o->n_plugins++] = v;
+    } else if (!strcmp(a, "--checkpoint")) o->checkpoint = v;
+    else if (!strcmp(a, "--resume")) o->resume = v;
+    else if (!strcmp(a, "--run-dir")) o->run_dir = v;
+    else if (!strcmp(a, "-o")) o->output = v;
+    else if (!strcmp(a, "--predictions")) o->predictions = v;
+    else if (!strcmp(a, "--threads")) num = &o->threads, lo = 0, hi = 64;
+    else if (!strcmp(a, "--batch")) num = &o->batch;
+    else if (!strcmp(a, "--seed")) num = &o->seed, lo = 0, hi = INT32_MAX;
+    else if (!strcmp(a, "--epochs")) num = &o->epochs, hi = 1000;
+    else if (!strcmp(a, "--eval-repeats")) num = &o->eval_repeats, hi = 100;
+    if (num && parse_int(v, lo, hi, num)) {
+        fprintf(stderr, "graphrun %s: %s: expected an integer in [%d, %d], got '%s'\n", c->name, a, lo, hi, v);
+        return 2;
+    }
+    return 0;
+}
+
 static int parse(const struct command *c, int argc, char **argv, struct cli *o) {
     memset(o, 0, sizeof *o);
     o->cmd = c;
@@ -135,44 +177,8 @@ static int parse(const struct command *c, int argc, char **argv, struct cli *o) 
             fprintf(stderr, "graphrun %s: %s needs a value (see graphrun %s --help)\n", c->name, a, c->name);
             return 2;
         }
-        const char *v = argv[++i];
-        int *num = NULL, lo = 1, hi = 1 << 20;
-        if (!strcmp(a, "--set")) {
-            if (o->n_sets == MAX_SETS) {
-                fprintf(stderr, "graphrun %s: at most %d --set\n", c->name, MAX_SETS);
-                return 2;
-            }
-            o->sets[o->n_sets++] = v;
-        } else if (!strcmp(a, "--unset")) {
-            /* PATH=~: a null value removes the key (runtime/config/config.c) */
-            if (o->n_sets == MAX_SETS || snprintf(o->unset_buf[o->n_sets], sizeof o->unset_buf[0], "%s=~", v) >=
-                                              (int)sizeof o->unset_buf[0]) {
-                fprintf(stderr, "graphrun %s: at most %d --set and --unset, each under 250 bytes\n", c->name,
-                        MAX_SETS);
-                return 2;
-            }
-            o->sets[o->n_sets] = o->unset_buf[o->n_sets];
-            o->n_sets++;
-        } else if (!strcmp(a, "--plugin")) {
-            if (o->n_plugins == (int)(sizeof o->plugins / sizeof o->plugins[0])) {
-                fprintf(stderr, "graphrun %s: at most %d --plugin\n", c->name, o->n_plugins);
-                return 2;
-            }
-            o->plugins[o->n_plugins++] = v;
-        } else if (!strcmp(a, "--checkpoint")) o->checkpoint = v;
-        else if (!strcmp(a, "--resume")) o->resume = v;
-        else if (!strcmp(a, "--run-dir")) o->run_dir = v;
-        else if (!strcmp(a, "-o")) o->output = v;
-        else if (!strcmp(a, "--predictions")) o->predictions = v;
-        else if (!strcmp(a, "--threads")) num = &o->threads, lo = 0, hi = 64;
-        else if (!strcmp(a, "--batch")) num = &o->batch;
-        else if (!strcmp(a, "--seed")) num = &o->seed, lo = 0, hi = INT32_MAX;
-        else if (!strcmp(a, "--epochs")) num = &o->epochs, hi = 1000;
-        else if (!strcmp(a, "--eval-repeats")) num = &o->eval_repeats, hi = 100;
-        if (num && parse_int(v, lo, hi, num)) {
-            fprintf(stderr, "graphrun %s: %s: expected an integer in [%d, %d], got '%s'\n", c->name, a, lo, hi, v);
-            return 2;
-        }
+        int rc = take_value(c, a, argv[++i], o);
+        if (rc) return rc;
     }
     if (o->n_pos < c->positional_min) {
         fprintf(stderr, "graphrun %s: missing %s (see graphrun %s --help)\n", c->name,
