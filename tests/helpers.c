@@ -1,6 +1,11 @@
 #include "helpers.h"
 
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <unistd.h>
+#include <time.h>
+#include <sys/stat.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,3 +129,138 @@ void tg_optim(struct gr_optim_cfg *cfg, const char *name, double lr, ...) {
     }
     va_end(ap);
 }
+
+/* ---- running the command ---------------------------------------------------- */
+
+/* argv[0] is graphrun's first argument. In `cwd` (NULL: here), with `env`
+ * (NULL-terminated "K=V" list, or NULL) added, stdout to `stdout_to` (NULL:
+ * captured). */
+void tg_run_full(const char *tmp, struct tg_proc *p, const char *cwd, const char *const *env, const char *stdout_to,
+                 const char *const *argv) {
+    char outf[128], errf[128];
+    snprintf(outf, sizeof outf, "%s/.stdout", tmp);
+    snprintf(errf, sizeof errf, "%s/.stderr", tmp);
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        if (cwd && chdir(cwd) != 0) _exit(126);
+        int o = open(stdout_to ? stdout_to : outf, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int e = open(errf, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (o < 0 || e < 0) _exit(126);
+        dup2(o, 1);
+        dup2(e, 2);
+        for (int i = 0; env && env[i]; i++) {
+            char kv[512];
+            snprintf(kv, sizeof kv, "%s", env[i]);
+            char *eq = strchr(kv, '=');
+            if (!eq) _exit(126);
+            *eq = 0;
+            setenv(kv, eq + 1, 1);
+        }
+        const char *args[64];
+        int n = 0;
+        args[n++] = GR_BUILD_DIR "/graphrun";
+        for (int i = 0; argv[i] && n < 63; i++) args[n++] = argv[i];
+        args[n] = NULL;
+        execv(GR_BUILD_DIR "/graphrun", (char *const *)args);
+        _exit(127);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    p->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    p->signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+    p->out = stdout_to ? NULL : tg_slurp(outf, NULL);
+    p->err = tg_slurp(errf, NULL);
+    cr_assert(p->err && (stdout_to || p->out));
+}
+
+void tg_run(const char *tmp, struct tg_proc *p, const char *cwd, const char *const *argv) {
+    tg_run_full(tmp, p, cwd, NULL, NULL, argv);
+}
+
+void tg_proc_free(struct tg_proc *p) {
+    free(p->out);
+    free(p->err);
+}
+
+int tg_count_lines(const char *s) {
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+/* exit status 1 and exactly one line on stderr holding `want` */
+void tg_expect_one_line(const struct tg_proc *p, const char *want, const char *what) {
+    cr_expect_eq(p->status, 1, "%s: exit status %d (signal %d), stderr: %s", what, p->status, p->signal, p->err);
+    size_t n = strlen(p->err);
+    cr_expect(tg_count_lines(p->err) == 1 && n > 0 && p->err[n - 1] == '\n', "%s: not one line on stderr: %s", what,
+              p->err);
+    cr_expect(strstr(p->err, want), "%s: expected '%s' in: %s", what, want, p->err);
+}
+
+void tg_write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+    fputs(text, f);
+    cr_assert_eq(fclose(f), 0);
+}
+
+/* A small config (16 LSTM units, 2000 training images) at `path`. */
+void tg_small_config_file(const char *path, int steps, int eval_every, const char *train_extra) {
+    char text[4096];
+    tg_small_config(text, sizeof text, 16, steps, "{name: adam, lr: 0.01}", train_extra, eval_every);
+    tg_write_text(path, text);
+}
+
+void tg_sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+int tg_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+
+/* ---- running one op ------------------------------------------------------------ */
+
+void tg_expect_out(const struct gr_harness *h, const float *want, int64_t n) {
+    cr_assert_eq(gr_shape_count(&h->out.shape), n, "output holds %lld values, expected %lld",
+                 (long long)gr_shape_count(&h->out.shape), (long long)n);
+    const float *y = h->out.data;
+    for (int64_t i = 0; i < n; i++)
+        cr_expect_float_eq(y[i], want[i], 1e-6f, "out[%lld] = %.7g, expected %.7g", (long long)i, y[i], want[i]);
+}
+
+void tg_expect_shape(const struct gr_harness *h, int rank, const int64_t *dims) {
+    cr_assert_eq(h->out.shape.rank, rank, "rank %d, expected %d", h->out.shape.rank, rank);
+    for (int i = 0; i < rank; i++) cr_expect_eq(h->out.shape.dim[i], dims[i], "axis %d: %lld vs %lld", i,
+                                                (long long)h->out.shape.dim[i], (long long)dims[i]);
+}
+
+/* Build `yaml` at batch `batch` and open a harness on node "y". */
+void tg_op_setup(struct tgraph *t, struct gr_harness *h, const char *yaml, int64_t batch) {
+    cr_assert_eq(tg_build(t, yaml, batch), 0, "%s", t->ctx.err);
+    cr_assert_eq(gr_harness_init(h, &t->g, tg_node(t, "y"), 0), 0, "%s", t->ctx.err);
+}
+
+void tg_op_teardown(struct tgraph *t, struct gr_harness *h) {
+    gr_harness_free(h);
+    tg_free(t);
+}
+
+
+/* A short run of the default config into tmp/run; returns its stdout. One
+ * thread: Criterion runs two tests at once on our two cores. */
+char *tg_short_run(const char *tmp, int steps, const char *extra) {
+    char *out;
+    int rc = tg_sh(&out,
+                "'%s' train '%s' --set train.steps=%d --set eval.every=100 --set train.checkpoint.every=100 "
+                "--run-dir '%s/run' --threads 1 %s 2>&1",
+                GR_BUILD_DIR "/graphrun", GR_SOURCE_DIR "/configs/lstm_mnist.yaml", steps, tmp, extra);
+    cr_assert_eq(rc, 0, "the run failed:\n%s", out);
+    return out;
+}
+

@@ -68,4 +68,38 @@ const char *tg_mnist(const char *file);
  * defaults but for the (name, value) pairs that follow, ended by NULL. */
 void tg_optim(struct gr_optim_cfg *cfg, const char *name, double lr, ...);
 
+/* graphrun run as a child process, what it printed captured. */
+struct tg_proc {
+    int status;      /* exit status, or -1 after a signal */
+    int signal;      /* the signal, if one ended it */
+    char *out, *err; /* what it printed (NULL if stdout went elsewhere) */
+};
+/* argv are graphrun's arguments. In `cwd` (NULL: here), with `env`
+ * (NULL-terminated "K=V" list, or NULL) added, stdout to `stdout_to` (NULL:
+ * captured); the captures go through files in the folder tmp. */
+void tg_run_full(const char *tmp, struct tg_proc *p, const char *cwd, const char *const *env, const char *stdout_to,
+                 const char *const *argv);
+void tg_run(const char *tmp, struct tg_proc *p, const char *cwd, const char *const *argv);
+void tg_proc_free(struct tg_proc *p);
+int tg_count_lines(const char *s);
+/* exit status 1 and exactly one line on stderr holding `want` */
+void tg_expect_one_line(const struct tg_proc *p, const char *want, const char *what);
+void tg_write_text(const char *path, const char *text);
+/* tg_small_config written to `path`: 16 LSTM units, Adam at 0.01. */
+void tg_small_config_file(const char *path, int steps, int eval_every, const char *train_extra);
+void tg_sleep_ms(long ms);
+int tg_exists(const char *path);
+
+/* One op on a harness: its output against values within 1e-6, its shape;
+ * `yaml` built at `batch` with a harness on node "y", and freed. */
+void tg_expect_out(const struct gr_harness *h, const float *want, int64_t n);
+void tg_expect_shape(const struct gr_harness *h, int rank, const int64_t *dims);
+void tg_op_setup(struct tgraph *t, struct gr_harness *h, const char *yaml, int64_t batch);
+void tg_op_teardown(struct tgraph *t, struct gr_harness *h);
+
+/* A short run of the default config into tmp/run with checkpoints every 100
+ * steps and `extra` arguments; returns its output. One thread: Criterion
+ * runs two tests at once on two cores. */
+char *tg_short_run(const char *tmp, int steps, const char *extra);
+
 #endif

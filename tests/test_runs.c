@@ -1,0 +1,485 @@
+/* Run folders: a disk that refuses writes, two runs on one folder, runs
+ * started in the same second, metrics files after a crash, an interrupt and
+ * a resume, a run with nothing to plot yet. */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "runtime/config/config.h"
+#include "runtime/base/escape.h"
+#include "models/open.h"
+#include "runtime/session/evaluate.h"
+#include "runtime/session/runlog.h"
+
+#define GRAPHRUN GR_BUILD_DIR "/graphrun"
+
+static char tmp[64];
+
+static void make_tmp(void) { tg_tmpdir(tmp, sizeof tmp, "runs"); }
+
+static void remove_tmp(void) { tg_rmtree(tmp); }
+
+TestSuite(runs, .init = make_tmp, .fini = remove_tmp, .timeout = 300);
+
+/* The command as a child process (tests/helpers.c), in this suite's folder. */
+#define proc tg_proc
+#define run_full(...) tg_run_full(tmp, __VA_ARGS__)
+#define run(...) tg_run(tmp, __VA_ARGS__)
+#define proc_free tg_proc_free
+#define count_lines tg_count_lines
+#define expect_one_line tg_expect_one_line
+#define write_text tg_write_text
+#define small_config tg_small_config_file
+#define sleep_ms tg_sleep_ms
+#define exists tg_exists
+
+/* A plot drawn into dir: a PNG of some size. */
+static void expect_png(const char *dir) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/plot.png", dir);
+    size_t len = 0;
+    char *png = tg_slurp(path, &len);
+    cr_expect(png && len > 1000 && memcmp(png, "\x89PNG", 4) == 0, "no plot drawn in %s", dir);
+    free(png);
+}
+
+static long file_size(const char *path) {
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0, "%s", path);
+    return (long)st.st_size;
+}
+
+/* train into tmp/full/NAME where only `bytes` can be written */
+static void train_on_full_disk(struct proc *p, const char *cfg, const char *name, long bytes) {
+    char prefix[160], after[64], dir[160];
+    snprintf(prefix, sizeof prefix, "GR_FULL_PREFIX=%s/full/", tmp);
+    snprintf(after, sizeof after, "GR_FULL_AFTER=%ld", bytes);
+    snprintf(dir, sizeof dir, "%s/full/%s", tmp, name);
+    const char *env[] = {"LD_PRELOAD=" GR_FULL_DISK, prefix, after, "ASAN_OPTIONS=verify_asan_link_order=0", NULL};
+    run_full(p, NULL, env, NULL, (const char *[]){"train", cfg, "--run-dir", dir, "--threads", "1", "--quiet", NULL});
+}
+
+Test(runs, a_full_disk_stops_training_with_one_line_and_keeps_the_last_checkpoint) {
+    char cfg[128], path[256];
+    snprintf(cfg, sizeof cfg, "%s/small.yaml", tmp);
+    small_config(cfg, 120, 50, "checkpoint: {every: 50}");
+    /* the sizes of what a run writes, from a run on a disk with room */
+    struct proc p;
+    train_on_full_disk(&p, cfg, "roomy", 1L << 30);
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    proc_free(&p);
+    snprintf(path, sizeof path, "%s/full/roomy/config.yaml", tmp);
+    long config = file_size(path);
+    snprintf(path, sizeof path, "%s/full/roomy/checkpoint.safetensors", tmp);
+    long ckpt = file_size(path);
+
+    train_on_full_disk(&p, cfg, "none", 0);
+    expect_one_line(&p, "/full/none/config.yaml: write failed: No space left on device", "no room at all");
+    proc_free(&p);
+
+    /* room for the config and part of the first rows */
+    train_on_full_disk(&p, cfg, "rows", config + 100);
+    expect_one_line(&p, "write failed: No space left on device; training stopped at step 50; no checkpoint was written",
+                    "no room for the rows");
+    cr_expect(strstr(p.err, "/full/rows/metrics.csv: ") || strstr(p.err, "/full/rows/metrics.jsonl: "), "%s", p.err);
+    proc_free(&p);
+
+    /* room for the first checkpoint, not the second */
+    train_on_full_disk(&p, cfg, "ckpt", config + ckpt + ckpt / 2);
+    snprintf(path, sizeof path, "the checkpoint of step 50 (%s/full/ckpt/checkpoint.safetensors) is kept", tmp);
+    expect_one_line(&p, path, "no room for the second checkpoint");
+    cr_expect(strstr(p.err, "/full/ckpt/checkpoint.safetensors.tmp: write failed: No space left on device; training "
+                            "stopped at step 100"),
+              "%s", p.err);
+    proc_free(&p);
+    snprintf(path, sizeof path, "%s/full/ckpt/checkpoint.safetensors", tmp);
+    run(&p, NULL, (const char *[]){"eval", cfg, "--checkpoint", path, NULL});
+    cr_expect_eq(p.status, 0, "the kept checkpoint does not load: %s", p.err);
+    cr_expect(strstr(p.out, "(step 50)"), "%s", p.out);
+    proc_free(&p);
+    /* its rows are on disk: the header and steps 10 to 50 at least */
+    snprintf(path, sizeof path, "%s/full/ckpt/metrics.csv", tmp);
+    char *csv = tg_slurp(path, NULL);
+    cr_assert_not_null(csv);
+    cr_expect(strncmp(csv, "step,epoch,loss,eval_accuracy,lr,wall_time\n", 43) == 0 && strstr(csv, "\n50,"), "%s", csv);
+    free(csv);
+}
+
+/* ---- one run per folder, unique dated names ------------------------------- */
+
+/* graphrun started in the background, stdout and stderr to files */
+static pid_t start(const char *cwd, const char *const *argv, const char *out, const char *err) {
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        if (cwd && chdir(cwd) != 0) _exit(126);
+        int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644), e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (o < 0 || e < 0) _exit(126);
+        dup2(o, 1);
+        dup2(e, 2);
+        const char *args[32] = {GRAPHRUN};
+        for (int i = 0; argv[i] && i < 30; i++) args[i + 1] = argv[i];
+        execv(GRAPHRUN, (char *const *)args);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int wait_status(pid_t pid) {
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+Test(runs, a_second_run_on_a_folder_in_use_is_refused) {
+    char cfg[128], dir[128], out[128], err[128];
+    snprintf(cfg, sizeof cfg, "%s/small.yaml", tmp);
+    small_config(cfg, 100000, 1000, NULL);
+    snprintf(dir, sizeof dir, "%s/shared", tmp);
+    snprintf(out, sizeof out, "%s/a.out", tmp);
+    snprintf(err, sizeof err, "%s/a.err", tmp);
+    pid_t a = start(NULL, (const char *[]){"train", cfg, "--run-dir", dir, "--threads", "1", NULL}, out, err);
+    /* the first run holds the folder once its header names it */
+    for (int i = 0; i < 600; i++) {
+        char *text = tg_slurp(out, NULL);
+        int started = text && strstr(text, "  run:   ");
+        free(text);
+        if (started) break;
+        cr_assert_eq(waitpid(a, NULL, WNOHANG), 0, "the first run ended early");
+        sleep_ms(100);
+    }
+    struct proc p;
+    run(&p, NULL, (const char *[]){"train", cfg, "--run-dir", dir, "--set", "train.steps=20", "--threads", "1", NULL});
+    char want[256];
+    snprintf(want, sizeof want, "%s: the run folder is in use by another graphrun run (process %ld)", dir, (long)a);
+    expect_one_line(&p, want, "the second run");
+    proc_free(&p);
+    kill(a, SIGINT);
+    cr_expect_eq(wait_status(a), 130);
+    /* the folder is the first run's alone: its config, its rows */
+    char path[256];
+    snprintf(path, sizeof path, "%s/config.yaml", dir);
+    char *text = tg_slurp(path, NULL);
+    cr_expect(text && strstr(text, "steps: 100000"), "config.yaml: %s", text);
+    free(text);
+    /* and once it is free, a run may use it */
+    run(&p, NULL, (const char *[]){"train", cfg, "--run-dir", dir, "--set", "train.steps=20", "--threads", "1",
+                                   "--quiet", NULL});
+    cr_expect_eq(p.status, 0, "%s", p.err);
+    proc_free(&p);
+}
+
+/* the name without a -N suffix */
+static void stem_of(const char *name, char *out, size_t len) {
+    cr_assert_lt(strlen(name), len);
+    snprintf(out, len, "%s", name);
+    char *dash = strrchr(out, '-');
+    if (dash && strlen(name) > strlen("small-20260101-000000")) *dash = 0;
+}
+
+Test(runs, runs_started_in_the_same_second_get_their_own_folders) {
+    char cfg[128];
+    snprintf(cfg, sizeof cfg, "%s/small.yaml", tmp);
+    small_config(cfg, 20, 1000, NULL);
+    enum { RUNS = 3 };
+    int same_second = 0;
+    for (int attempt = 0; attempt < 4 && !same_second; attempt++) {
+        char cwd[128];
+        snprintf(cwd, sizeof cwd, "%s/try%d", tmp, attempt);
+        cr_assert_eq(mkdir(cwd, 0755), 0);
+        pid_t pids[RUNS];
+        for (int r = 0; r < RUNS; r++) {
+            char out[160], err[160];
+            snprintf(out, sizeof out, "%s/%d.out", cwd, r);
+            snprintf(err, sizeof err, "%s/%d.err", cwd, r);
+            pids[r] = start(cwd, (const char *[]){"train", cfg, "--threads", "1", "--quiet", NULL}, out, err);
+        }
+        for (int r = 0; r < RUNS; r++) cr_expect_eq(wait_status(pids[r]), 0, "run %d failed", r);
+        char runs[160];
+        snprintf(runs, sizeof runs, "%s/runs", cwd);
+        DIR *d = opendir(runs);
+        cr_assert_not_null(d);
+        char stems[RUNS + 2][300];
+        int n = 0;
+        for (struct dirent *e; (e = readdir(d));) {
+            if (e->d_name[0] == '.') continue;
+            cr_assert_lt(n, RUNS, "more folders than runs");
+            stem_of(e->d_name, stems[n], sizeof stems[n]);
+            for (int k = 0; k < n; k++) same_second |= strcmp(stems[k], stems[n]) == 0;
+            /* each folder holds one run's rows: the header, steps 10 and 20 */
+            char path[512];
+            snprintf(path, sizeof path, "%s/%s/metrics.csv", runs, e->d_name);
+            char *csv = tg_slurp(path, NULL);
+            cr_assert_not_null(csv, "no %s", path);
+            cr_expect_eq(count_lines(csv), 3, "%s:\n%s", path, csv);
+            free(csv);
+            n++;
+        }
+        closedir(d);
+        cr_expect_eq(n, RUNS, "%d runs wrote %d folders", RUNS, n);
+    }
+    cr_expect(same_second, "no two runs started in the same second in 4 attempts");
+}
+
+/* ---- metrics after a crash, an interrupt and a resume --------------------- */
+
+Test(runs, trimming_keeps_the_header_and_the_whole_rows_up_to_the_checkpoint) {
+    struct gr_ctx ctx;
+    cr_assert_eq(gr_ctx_init(&ctx), 0);
+    char path[128];
+    snprintf(path, sizeof path, "%s/m.csv", tmp);
+    const char *header = "step,epoch,loss,eval_accuracy,lr,wall_time\n";
+    struct {
+        const char *in, *out;
+    } csv[] = {
+        /* the header lost (a crash before the first flush) */
+        {"", ""},
+        {"10,0.1,2.0,,0.01,0.1\n20,0.2,1.5,,0.01,0.2\n", "10,0.1,2.0,,0.01,0.1\n20,0.2,1.5,,0.01,0.2\n"},
+        /* rows past the checkpoint, and a last line cut short */
+        {"step,epoch,loss,eval_accuracy,lr,wall_time\n10,0.1,2.0,,0.01,0.1\n30,0.3,1.0,0.5,0.01,0.3\n40,0.4,0.9,,0.01,"
+         "0.4\n35,0.3",
+         "10,0.1,2.0,,0.01,0.1\n30,0.3,1.0,0.5,0.01,0.3\n"},
+        /* a row repeated by an earlier resume, a line that is not a row */
+        {"step,epoch,loss,eval_accuracy,lr,wall_time\n10,0.1,2.0,,0.01,0.1\n20,0.2,1.5,,0.01,0.2\n10,0.1,2.0,,0.01,0.1\n"
+         "garbage\n30,0.3,1.0\n",
+         "10,0.1,2.0,,0.01,0.1\n20,0.2,1.5,,0.01,0.2\n"},
+    };
+    for (size_t i = 0; i < sizeof csv / sizeof csv[0]; i++) {
+        write_text(path, csv[i].in);
+        cr_assert_eq(gr_metrics_trim(&ctx, path, 35, 0), 0, "%s", ctx.err);
+        char *got = tg_slurp(path, NULL), want[512];
+        snprintf(want, sizeof want, "%s%s", header, csv[i].out);
+        cr_expect_str_eq(got, want, "case %zu", i);
+        free(got);
+    }
+    /* JSON lines: "step" read as JSON, wherever it is and however spaced */
+    snprintf(path, sizeof path, "%s/m.jsonl", tmp);
+    write_text(path, "{\"step\": 10, \"loss\": 2.0}\n"
+                     "{\"loss\": 1.5, \"step\":20}\n"
+                     "{\"step\": 30, \"note\": \"\\\"step\\\": 99\"}\n"
+                     "{\"step\": 40, \"loss\": 0.9}\n"
+                     "not json\n"
+                     "{\"step\": 33, \"lo");
+    cr_assert_eq(gr_metrics_trim(&ctx, path, 35, 1), 0, "%s", ctx.err);
+    char *got = tg_slurp(path, NULL);
+    cr_expect_str_eq(got, "{\"step\": 10, \"loss\": 2.0}\n{\"loss\": 1.5, \"step\":20}\n"
+                          "{\"step\": 30, \"note\": \"\\\"step\\\": 99\"}\n");
+    free(got);
+    /* nothing left behind */
+    snprintf(path, sizeof path, "%s/m.jsonl.tmp", tmp);
+    cr_expect(!exists(path));
+    gr_ctx_free(&ctx);
+}
+
+/* metrics.csv without its wall_time column, and metrics.jsonl without its
+ * "wall_time" member: what two runs of the same steps must share */
+static char *without_wall_time(const char *path, int json) {
+    char *text = tg_slurp(path, NULL);
+    cr_assert_not_null(text, "no %s", path);
+    char *out = malloc(strlen(text) + 1), *o = out;
+    for (char *line = text; *line;) {
+        char *nl = strchr(line, '\n');
+        cr_assert_not_null(nl, "%s: a line without its newline: %s", path, line);
+        *nl = 0;
+        char *cut = json ? strstr(line, ", \"wall_time\"") : strrchr(line, ',');
+        cr_assert_not_null(cut, "%s: %s", path, line);
+        o += sprintf(o, "%.*s\n", (int)(cut - line), line);
+        line = nl + 1;
+    }
+    free(text);
+    return out;
+}
+
+static void expect_same_metrics(const char *a, const char *b) {
+    for (int json = 0; json < 2; json++) {
+        char pa[256], pb[256];
+        snprintf(pa, sizeof pa, "%s/metrics.%s", a, json ? "jsonl" : "csv");
+        snprintf(pb, sizeof pb, "%s/metrics.%s", b, json ? "jsonl" : "csv");
+        char *x = without_wall_time(pa, json), *y = without_wall_time(pb, json);
+        cr_expect_str_eq(y, x, "%s differs from the unbroken run's", pb);
+        free(x);
+        free(y);
+    }
+}
+
+/* Sets the interrupt flag as checkpoint number `at` starts: the hook sees
+ * the bytes a save has written so far, so a count that does not grow marks
+ * the first write of the next save. */
+struct interrupter {
+    volatile sig_atomic_t flag;
+    int saves, at;
+    uint64_t last;
+};
+
+static void count_saves(void *ud, uint64_t written) {
+    struct interrupter *it = ud;
+    if ((it->last == 0 || written <= it->last) && ++it->saves == it->at) it->flag = SIGINT;
+    it->last = written;
+}
+
+static void train_lib(const char *cfg_text, const char *dir, const char *resume, struct interrupter *it,
+                      struct gr_train_result *res) {
+    struct gr_ctx ctx;
+    struct gr_config cfg;
+    cr_assert_eq(gr_ctx_init(&ctx), 0);
+    cr_assert_eq(gr_config_parse(&ctx, &cfg, "w.yaml", "", cfg_text, strlen(cfg_text)), 0, "%s", ctx.err);
+    if (it) {
+        ctx.interrupt = &it->flag;
+        ctx.write_hook = count_saves;
+        ctx.write_hook_ud = it;
+    }
+    struct gr_train_opts opts = {.threads = 1, .run_dir = dir, .resume = resume};
+    cr_assert_eq(gr_train(&ctx, &cfg, &opts, res), 0, "%s", ctx.err);
+    gr_config_free(&ctx, &cfg);
+    gr_ctx_free(&ctx);
+}
+
+Test(runs, an_interrupt_between_two_rows_resumes_into_the_unbroken_runs_rows) {
+    char text[4096], a[128], b[128], ckpt[160];
+    tg_small_config(text, sizeof text, 16, 60, "{name: adam, lr: 0.01}", "checkpoint: {every: 1}", 50);
+    snprintf(a, sizeof a, "%s/unbroken", tmp);
+    snprintf(b, sizeof b, "%s/stopped", tmp);
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", b);
+    struct gr_train_result res;
+    train_lib(text, a, NULL, NULL, &res);
+    /* stopped after step 25, between the rows of steps 20 and 30 */
+    struct interrupter it = {0, 0, 24, 0};
+    train_lib(text, b, NULL, &it, &res);
+    cr_assert(res.interrupted && res.checkpoint_step == 25, "stopped at %lld", (long long)res.checkpoint_step);
+    train_lib(text, b, ckpt, NULL, &res);
+    cr_assert_eq(res.steps, 60);
+    expect_same_metrics(a, b);
+}
+
+Test(runs, a_resume_after_the_header_was_lost_writes_it_again) {
+    char cfg[128], dir[128], path[256];
+    snprintf(cfg, sizeof cfg, "%s/small.yaml", tmp);
+    small_config(cfg, 30, 1000, "checkpoint: {every: 15}");
+    snprintf(dir, sizeof dir, "%s/run", tmp);
+    struct proc p;
+    run(&p, NULL, (const char *[]){"train", cfg, "--run-dir", dir, "--threads", "1", "--quiet", NULL});
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    proc_free(&p);
+    /* as a kill -9 leaves them: metrics.csv created but never flushed, a
+     * JSON line cut short */
+    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    write_text(path, "");
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    FILE *f = fopen(path, "a");
+    fputs("{\"step\": 40, \"epo", f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
+    run(&p, NULL, (const char *[]){"train", cfg, "--resume", path, "--set", "train.steps=60", "--threads", "1",
+                                   "--quiet", NULL});
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    proc_free(&p);
+    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    char *csv = tg_slurp(path, NULL);
+    cr_expect_str_eq(strtok(csv, "\n"), "step,epoch,loss,eval_accuracy,lr,wall_time");
+    long want = 40;
+    for (char *row = strtok(NULL, "\n"); row; row = strtok(NULL, "\n"), want += 10)
+        cr_expect_eq(atol(row), want, "row %s", row);
+    cr_expect_eq(want, 70, "rows 40 to 60 after the resume");
+    free(csv);
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    char *jsonl = tg_slurp(path, NULL);
+    want = 10;
+    for (char *row = strtok(jsonl, "\n"); row; row = strtok(NULL, "\n"), want += 10) {
+        json_t *j = json_loads(row, 0, NULL);
+        cr_expect(j && json_integer_value(json_object_get(j, "step")) == want, "expected step %ld: %s", want, row);
+        json_decref(j);
+    }
+    cr_expect_eq(want, 70);
+    free(jsonl);
+}
+
+Test(runs, killed_and_resumed_runs_write_the_unbroken_runs_metrics, .timeout = 400) {
+    char cfg[128], straight[128], dir[128], ckpt[160];
+    snprintf(cfg, sizeof cfg, "%s/small.yaml", tmp);
+    /* checkpoints every 7 steps land between rows (every 10) */
+    small_config(cfg, 400, 50, "checkpoint: {every: 7}");
+    snprintf(straight, sizeof straight, "%s/straight", tmp);
+    snprintf(dir, sizeof dir, "%s/killed", tmp);
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", dir);
+    struct proc p;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    run(&p, NULL, (const char *[]){"train", cfg, "--run-dir", straight, "--threads", "1", "--quiet", NULL});
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    proc_free(&p);
+    /* four kills, each 10-20% of an unbroken run's time after its start
+     * (which includes loading): together they cannot let the run finish */
+    long whole_ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    srand(4242);
+    char out[160], err[160];
+    snprintf(out, sizeof out, "%s/k.out", tmp);
+    snprintf(err, sizeof err, "%s/k.err", tmp);
+    int kills = 0, done = 0;
+    for (int round = 0; round < 16 && !done; round++) {
+        const char *fresh[] = {"train", cfg, "--run-dir", dir, "--threads", "1", "--quiet", NULL};
+        const char *again[] = {"train", cfg, "--resume", ckpt, "--threads", "1", "--quiet", NULL};
+        pid_t pid = start(NULL, exists(ckpt) ? again : fresh, out, err);
+        if (kills < 4) {
+            sleep_ms(whole_ms / 10 + rand() % (whole_ms / 10 + 1));
+            kill(pid, SIGKILL);
+        }
+        int st = wait_status(pid);
+        if (st == 128 + SIGKILL) kills++;
+        else done = st == 0;
+    }
+    cr_log_info("%d kills in runs of %ld ms", kills, whole_ms);
+    cr_expect_geq(kills, 3, "only %d kills landed", kills);
+    cr_assert(done, "the resumed run did not finish");
+    expect_same_metrics(straight, dir);
+}
+
+/* ---- nothing to plot yet -------------------------------------------------- */
+
+Test(runs, a_run_stopped_before_its_first_row_says_there_is_nothing_to_plot) {
+    char cfg[128], dir[128], out[160], err[160];
+    snprintf(cfg, sizeof cfg, "%s/small.yaml", tmp);
+    small_config(cfg, 100000, 100000, "log_every: 100000");
+    snprintf(dir, sizeof dir, "%s/early", tmp);
+    snprintf(out, sizeof out, "%s/e.out", tmp);
+    snprintf(err, sizeof err, "%s/e.err", tmp);
+    pid_t pid = start(NULL, (const char *[]){"train", cfg, "--run-dir", dir, "--threads", "1", NULL}, out, err);
+    for (int i = 0; i < 600; i++) {
+        char *text = tg_slurp(out, NULL);
+        int started = text && strstr(text, "  run:   ");
+        free(text);
+        if (started) break;
+        sleep_ms(100);
+    }
+    kill(pid, SIGINT);
+    cr_expect_eq(wait_status(pid), 130);
+    char *o = tg_slurp(out, NULL), *e = tg_slurp(err, NULL);
+    cr_expect_eq(e[0], 0, "stderr: %s", e);
+    cr_expect(strstr(o, "(metrics.csv, metrics.jsonl, config.yaml; no plot: no metrics rows yet)"), "%s", o);
+    free(o);
+    free(e);
+    struct proc p;
+    run(&p, NULL, (const char *[]){"plot", dir, NULL});
+    expect_one_line(&p, "metrics.csv has no rows yet: nothing to plot", "graphrun plot");
+    proc_free(&p);
+    /* a loss that is not positive (a plugin's) has no log scale, but a plot */
+    char path[256];
+    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    write_text(path, "step,epoch,loss,eval_accuracy,lr,wall_time\n10,0.1,-2.0,,0.01,0.1\n20,0.2,0.0,0.5,0.01,0.2\n");
+    run(&p, NULL, (const char *[]){"plot", dir, NULL});
+    cr_expect_eq(p.status, 0, "%s", p.err);
+    expect_png(dir);
+    proc_free(&p);
+}
