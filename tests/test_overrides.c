@@ -461,3 +461,28 @@ Test(overrides, aliases_keep_the_depth_limit) {
     cr_expect_str_eq(ctx.err, "m.yaml:2:34: nesting deeper than 64 levels (after expanding aliases)");
     gr_ctx_free(&ctx);
 }
+
+Test(overrides, unset_removes_a_key_or_a_node_and_nothing_when_absent) {
+    struct gr_ctx ctx;
+    cr_assert_eq(gr_ctx_init(&ctx), 0);
+    struct gr_config cfg;
+    /* steps removed, epochs set: the run length follows epochs */
+    const char *sets[] = {"train.steps=~", "train.epochs=2", "eval.every=null", "train.no_such_key=~"};
+    cr_assert_eq(parse_with(&ctx, &cfg, sets, 4), 0, "%s", ctx.err);
+    cr_expect_eq(cfg.steps, 0);
+    cr_expect_eq(cfg.epochs, 2);
+    cr_expect_eq(cfg.eval_every, 100, "eval.every removed falls back to its default, got %lld",
+                 (long long)cfg.eval_every);
+    cr_expect_null(gr_ymap_get(gr_ymap_get(cfg.doc.root, "train"), "steps"));
+    gr_config_free(&ctx, &cfg);
+    /* a list item by name: the node is gone, so the graph no longer has it */
+    const char *drop[] = {"graph.logits=~"};
+    cr_assert_eq(parse_with(&ctx, &cfg, drop, 1), 0, "%s", ctx.err);
+    for (int i = 0; i < cfg.graph->n; i++) {
+        const struct gr_ynode *nm = gr_ymap_get(cfg.graph->items[i], "name");
+        cr_expect(!nm || strcmp(nm->str, "logits") != 0, "node 'logits' is still in the graph");
+    }
+    cr_expect_eq(cfg.graph->n, 6);
+    gr_config_free(&ctx, &cfg);
+    gr_ctx_free(&ctx);
+}

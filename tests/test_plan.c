@@ -7,6 +7,7 @@
 #include "helpers.h"
 #include "runtime/engine/optim.h"
 #include "runtime/engine/plan.h"
+#include "runtime/host/registry.h"
 
 /* loss = mean_b,j (w_j^2 + x_bj w_j): w feeds three places */
 static const char *fanout_yaml =
@@ -184,5 +185,44 @@ Test(optim, sgd_with_momentum_by_hand) {
     gr_optim_step(&o, NULL, &p, &g); /* v = 3.8, p = -1.9 */
     cr_expect_float_eq(p, -1.9f, 1e-6f);
     gr_optim_free(&ctx, &o);
+    gr_ctx_free(&ctx);
+}
+
+static void sgd_like_update(const struct gr_optim_args *a, int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; i++) a->param[i] -= (float)a->lr * a->grad[i];
+}
+
+/* Optimizers are descriptors checked as they register, as ops are. */
+Test(optim, a_bad_optimizer_descriptor_is_refused_at_registration) {
+    struct gr_ctx ctx;
+    cr_assert_eq(gr_ctx_init(&ctx), 0);
+    static const struct gr_optim_key lr_key[] = {{"lr", GR_OPTIM_FLOAT, "reserved", 0.1, 0, 1, 0}};
+    static const struct gr_optim_key outside[] = {{"decay", GR_OPTIM_FLOAT, "rate", 2.0, 0, 1, 0}};
+    static const struct gr_optim_key open_min[] = {{"eps", GR_OPTIM_FLOAT, "floor", 0.0, 0, 1, 1}};
+    static const struct gr_optim_state twice[] = {{"m", "a", 0}, {"m", "b", 0}};
+    const struct {
+        struct gr_optim_desc d;
+        const char *want;
+    } bad[] = {
+        {{"Bad", "X", "p", NULL, 0, NULL, 0, NULL, sgd_like_update}, "must be 1-63 characters"},
+        {{"adam", "X", "p", NULL, 0, NULL, 0, NULL, sgd_like_update}, "already registered"},
+        {{"x", "X", "p", NULL, 0, NULL, 0, NULL, NULL}, "no update function"},
+        {{"x", "X", "p", lr_key, 1, NULL, 0, NULL, sgd_like_update}, "invalid or reserved name"},
+        {{"x", "X", "p", outside, 1, NULL, 0, NULL, sgd_like_update}, "default lies outside its range"},
+        {{"x", "X", "p", open_min, 1, NULL, 0, NULL, sgd_like_update}, "default lies outside its range"},
+        {{"x", "X", "p", NULL, 0, twice, 2, NULL, sgd_like_update}, "declared twice"},
+        {{"x", NULL, "p", NULL, 0, NULL, 0, NULL, sgd_like_update}, "title and a summary"},
+    };
+    int before = ctx.reg->n_optims;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char err[256] = "";
+        cr_expect_eq(gr_registry_add_optimizer(ctx.reg, &bad[i].d, err, sizeof err), -1, "case %zu accepted", i);
+        cr_expect(strstr(err, bad[i].want), "case %zu: expected '%s', got '%s'", i, bad[i].want, err);
+    }
+    cr_expect_eq(ctx.reg->n_optims, before, "a refused optimizer stayed registered");
+    static const struct gr_optim_desc good = {"plain", "Plain", "p -= lr g", NULL, 0, NULL, 0, NULL, sgd_like_update};
+    char err[256] = "";
+    cr_expect_eq(gr_registry_add_optimizer(ctx.reg, &good, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(gr_registry_optimizer(ctx.reg, "plain"), &good);
     gr_ctx_free(&ctx);
 }

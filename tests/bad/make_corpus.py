@@ -323,3 +323,9 @@ case("merge-shared-bad-value", "  - {name: last, op: slice", "  - &take {name: l
      "axis: 1, index: -1", "axis: 1, index: 3", LOGITS, LOGITS + "  - {<<: *take, name: bad, inputs: [logits]}\n")
 case("merge-key-scalar", "optimizer: {name: adam", "optimizer: {<<: 5, name: adam")
 write("configs/alias-too-deep.yaml", "a: &a " + "[" * 40 + "]" * 40 + "\nb: " + "[" * 30 + "*a" + "]" * 30 + "\n", "w")
+
+# ---- an op's declared index range (gr_infer.index_limit) checked against the
+# labels that reach it, whatever the op: an embedding of 2 rows fed labels 0..2
+case("labels-into-small-embedding", "  - {name: loss, op: softmax_cross_entropy",
+     "  - {name: emb, op: embedding, inputs: [label], input_dim: 2, output_dim: 4}\n"
+     "  - {name: loss, op: softmax_cross_entropy")
