@@ -165,7 +165,7 @@ Test(overrides, an_error_an_override_causes_names_it_wherever_found) {
          "used at line 7"},
         /* bad values inside a mapping the override wrote */
         {{"train.optimizer={name: adam, lr: fast}"},
-         "--set train.optimizer={name: adam, lr: fast}: train.optimizer.lr: expected a number in [0, 1000], got 'fast'"},
+         "--set train.optimizer={name: adam, lr: fast}: train.optimizer.lr: expected a number in (0, 1000], got 'fast'"},
         {{"graph.lstm={name: lstm, op: lstm, inputs: [rows], num_units: {n: 8}}"},
          "--set graph.lstm={name: lstm, op: lstm, inputs: [rows], num_units: {n: 8}}: node 'lstm': num_units: expected "
          "an integer in [1, 1048576], got a mapping"},
