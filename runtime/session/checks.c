@@ -7,6 +7,7 @@
 #include "ops/core.h"
 #include "runtime/base/ctx.h"
 #include "runtime/base/text.h"
+#include "runtime/session/optimize.h"
 #include "runtime/session/state.h"
 #include "runtime/yaml/check.h"
 
@@ -106,8 +107,8 @@ int gr_session_check_memory(struct gr_session *s) {
     double params = 0;
     for (int i = 0; i < s->g.n; i++)
         if (s->g.nodes[i].op->flags & GR_OP_PARAM) params += (double)gr_shape_count(&s->g.nodes[i].shape);
-    /* values and gradients, and in training two optimizer moments */
-    params *= (gr_session_uses_train(s) ? 4.0 : 2.0) * sizeof(float);
+    /* values and gradients, and in training the optimizer's states and early stopping's copy */
+    params *= (gr_session_uses_train(s) ? 2.0 + gr_session_param_copies(s) : 2.0) * sizeof(float);
     double data = 0;
     if (gr_session_uses_train(s)) data += (double)s->train.images.dim[0] * (double)(s->train.sample_size + 1 + 4);
     if (gr_session_uses_test(s)) data += (double)s->test.images.dim[0] * (double)(s->test.sample_size + 1);

@@ -28,7 +28,9 @@ struct eval_out {
     int32_t *classes;
     float *probs;
     int64_t correct;
-    const uint8_t *labels; /* the test labels, or NULL */
+    const uint8_t *labels;      /* the set's labels, or NULL */
+    const struct gr_dataset *set; /* what is evaluated, unless pixels are given */
+    double loss_sum;            /* the loss times each batch's size, when the plan runs it */
 };
 
 /* Fill the evaluation plan's image inputs from raw bytes (label inputs,
@@ -62,7 +64,7 @@ static void feed_bytes(struct gr_session *s, const uint8_t *pixels, int64_t m) {
     }
 }
 
-/* The first n samples of the test set, or of `pixels`, through the plan in
+/* The first n samples of o->set, or of `pixels`, through the plan in
  * batches; their classes, probabilities and hits into o. */
 static int evaluate(struct gr_session *s, int64_t n, const uint8_t *pixels, struct eval_out *o) {
     GR_ASSERT(s->logits >= 0);
@@ -75,9 +77,10 @@ static int evaluate(struct gr_session *s, int64_t n, const uint8_t *pixels, stru
             feed_bytes(s, pixels + start * size, m);
         } else {
             for (int64_t k = 0; k < m; k++) s->idx[k] = (int32_t)(start + k);
-            gr_session_feed(s, &s->ep, &s->test, m);
+            gr_session_feed(s, &s->ep, o->set, m);
         }
         gr_plan_forward(&s->ep);
+        if (s->n_eval_targets > 1) o->loss_sum += (double)*(const float *)s->ep.val[s->loss].data * (double)m;
         const float *y = s->ep.val[s->logits].data;
         for (int64_t k = 0; k < m; k++) {
             int64_t best = gr_argmax(y + k * c, c);
@@ -90,23 +93,31 @@ static int evaluate(struct gr_session *s, int64_t n, const uint8_t *pixels, stru
 }
 
 double gr_session_accuracy(struct gr_session *s, int64_t n) {
-    GR_ASSERT(n <= s->test.n);
-    struct eval_out o = {.labels = s->test.labels.data};
+    struct gr_measure m;
+    gr_session_measure(s, &s->test, n, &m);
+    return m.accuracy;
+}
+
+void gr_session_measure(struct gr_session *s, const struct gr_dataset *d, int64_t n, struct gr_measure *m) {
+    GR_ASSERT(n <= d->n);
+    struct eval_out o = {.labels = d->labels.data, .set = d};
     int rc = evaluate(s, n, NULL, &o);
-    GR_ASSERT(rc == 0); /* shapes shrink with the batch */
-    return (double)o.correct / (double)n;
+    GR_ASSERT(rc == 0); /* shapes shrink with the batch (checked when the plan was made) */
+    m->accuracy = (double)o.correct / (double)n;
+    m->has_loss = s->n_eval_targets > 1;
+    m->loss = m->has_loss ? o.loss_sum / (double)n : 0;
 }
 
 int gr_session_classify(struct gr_session *s, int64_t n, int32_t *classes, float *probs, int64_t *correct) {
     GR_ASSERT(n <= s->test.n);
-    struct eval_out o = {classes, probs, 0, s->test.labels.data};
+    struct eval_out o = {classes, probs, 0, s->test.labels.data, &s->test, 0};
     if (evaluate(s, n, NULL, &o)) return -1;
     if (correct) *correct = o.correct;
     return 0;
 }
 
 int gr_session_predict(struct gr_session *s, const uint8_t *pixels, int64_t n, int32_t *classes, float *probs) {
-    struct eval_out o = {classes, probs, 0, NULL};
+    struct eval_out o = {classes, probs, 0, NULL, NULL, 0};
     return evaluate(s, n, pixels, &o);
 }
 

@@ -1,9 +1,9 @@
 /* Evaluation through a session's evaluation plan: forward only, in batches
  * of its capacity, on the training parameters. Every caller - the periodic
- * accuracy of a training run, its final accuracy, `graphrun eval` and
- * `graphrun predict` - takes the same path: a sample's class is the argmax of
- * its logits (the first of equal values), its probabilities the softmax of
- * the logits, computed in double. */
+ * accuracy and loss of a training run, its final accuracy, `graphrun eval`
+ * and `graphrun predict` - takes the same path: a sample's class is the
+ * argmax of its logits (the first of equal values), its probabilities the
+ * softmax of the logits, computed in double. */
 #ifndef GR_SESSION_EVALUATE_H
 #define GR_SESSION_EVALUATE_H
 
@@ -12,12 +12,23 @@
 #include "graphrun/plugin.h"
 
 struct gr_session;
+struct gr_dataset;
+
+/* What a periodic evaluation measures: the accuracy, and the mean loss when
+ * the evaluation plan runs the loss node too (the loss of each batch
+ * weighted by its size: exact for a loss that is a mean over samples). */
+struct gr_measure {
+    double accuracy, loss;
+    int has_loss;
+};
 
 /* The index of the largest of row[0..n), the first of equal ones. */
 int64_t gr_argmax(const float *row, int64_t n);
 
 /* Accuracy on the first n test samples. Allocates nothing. */
 double gr_session_accuracy(struct gr_session *s, int64_t n);
+/* Accuracy and loss on the first n samples of d. Allocates nothing. */
+void gr_session_measure(struct gr_session *s, const struct gr_dataset *d, int64_t n, struct gr_measure *m);
 
 /* The first n test samples: classes[i], and with probs the probabilities
  * probs[i * C + j] (C classes); *correct counts the classes equal to the
