@@ -60,9 +60,10 @@ int gr_config_check_owned_keys(struct gr_ctx *ctx, struct gr_config *cfg, const 
         int n_allowed = 0;
         while (allowed[n_allowed]) n_allowed++;
         join(list, sizeof list, allowed, n_allowed, 0);
-        return gr_fail_node(ctx, F, gr_ymap_key(map, i), "unknown key '%s' in %s: a key of %s%s%s%s (expected one of: %s)",
-                            key, what, other ? (in_schedule ? "train.optimizer" : "train.schedule") : "",
-                            other ? " (" : "", who, other ? ")" : "", list);
+        return gr_fail_node(ctx, F, gr_ymap_key(map, i),
+                            "unknown key '%s' in %s: a key of %s%s%s%s (expected one of: %s)", key, what,
+                            other ? (in_schedule ? "train.optimizer" : "train.schedule") : "", other ? " (" : "", who,
+                            other ? ")" : "", list);
     }
     return 0;
 }
@@ -79,8 +80,9 @@ static int read_int_list(struct gr_ctx *ctx, struct gr_config *cfg, const struct
         snprintf(at, sizeof at, "%s[%d]", what, i);
         if (gr_read_int(ctx, F, v->items[i], (int64_t)k->min, (int64_t)k->max, at, &sc->list[i])) return -1;
         if (i > 0 && sc->list[i] <= sc->list[i - 1])
-            return gr_fail_node(ctx, F, v->items[i], "%s: %lld is not above the value before it (%lld); %s must increase",
-                                at, (long long)sc->list[i], (long long)sc->list[i - 1], k->name);
+            return gr_fail_node(ctx, F, v->items[i],
+                                "%s: %lld is not above the value before it (%lld); %s must increase", at,
+                                (long long)sc->list[i], (long long)sc->list[i - 1], k->name);
     }
     sc->n_list = v->n;
     return 0;

@@ -14,8 +14,8 @@
 #include "runtime/yaml/check.h"
 
 /* A required child of a mapping, or an error at the mapping. */
-static inline const struct gr_ynode *gr_config_need(struct gr_ctx *ctx, struct gr_config *cfg, const struct gr_ynode *map,
-                                          const char *key, const char *where) {
+static inline const struct gr_ynode *gr_config_need(struct gr_ctx *ctx, struct gr_config *cfg,
+                                                    const struct gr_ynode *map, const char *key, const char *where) {
     const struct gr_ynode *v = gr_ymap_get(map, key);
     if (!v) gr_fail_node(ctx, cfg->doc.file, map, "%s: missing '%s'", where, key);
     return v;

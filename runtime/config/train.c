@@ -203,7 +203,8 @@ int gr_config_read_train(struct gr_ctx *ctx, struct gr_config *cfg, const char *
     if (gr_need_kind(ctx, F, t, GR_Y_MAP, "train")) return -1;
     if (gr_check_keys(ctx, F, t, train_keys, "train")) return -1;
     const struct gr_ynode *v;
-    if (!(v = gr_config_need(ctx, cfg, t, "loss", "train")) || gr_read_string(ctx, F, v, "train.loss", &cfg->loss)) return -1;
+    if (!(v = gr_config_need(ctx, cfg, t, "loss", "train")) || gr_read_string(ctx, F, v, "train.loss", &cfg->loss))
+        return -1;
     cfg->loss_at = v;
     if (!(v = gr_config_need(ctx, cfg, t, "optimizer", "train")) || read_optimizer(ctx, cfg, v)) return -1;
     if (gr_config_read_schedule(ctx, cfg, gr_ymap_get(t, "schedule"))) return -1;

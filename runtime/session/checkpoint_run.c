@@ -16,7 +16,8 @@ static void put_numbers(json_t *meta, const char *key, const double *v, int n) {
     char text[256];
     size_t used = 0;
     text[0] = 0;
-    for (int i = 0; i < n; i++) used += (size_t)snprintf(text + used, sizeof text - used, "%s%.17g", i ? " " : "", v[i]);
+    for (int i = 0; i < n; i++)
+        used += (size_t)snprintf(text + used, sizeof text - used, "%s%.17g", i ? " " : "", v[i]);
     json_object_set_new(meta, key, json_string(text));
 }
 

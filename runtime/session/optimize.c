@@ -63,8 +63,9 @@ static int check_patterns(struct gr_session *s) {
         const char *near = gr_suggest_best(&sg);
         return gr_fail_node(s->ctx, cfg->path, cfg->decay_exclude_at[k],
                             "train.optimizer.weight_decay_exclude[%d]: '%s' matches no parameter%s%s%s", k,
-                            cfg->decay_exclude[k], near ? " (did you mean '" : " (parameters are named <node>.<weight>, "
-                            "e.g. '*.bias')", near ? near : "", near ? "'?)" : "");
+                            cfg->decay_exclude[k],
+                            near ? " (did you mean '" : " (parameters are named <node>.<weight>, e.g. '*.bias')",
+                            near ? near : "", near ? "'?)" : "");
     }
     return 0;
 }

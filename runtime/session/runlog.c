@@ -174,8 +174,9 @@ int gr_runlog_row(struct gr_ctx *ctx, struct gr_runlog *rl, const struct gr_metr
                 field(norm, sizeof norm, r->grad_norm, 1, "%.6g", 0), r->wall) < 0 ||
         ferror(rl->csv))
         return run_write_failed(ctx, rl, 0);
-    if (fprintf(rl->jsonl, "{\"step\": %lld, \"epoch\": %.5f, \"loss\": %.6f, \"eval_accuracy\": %s, \"eval_loss\": %s, "
-                           "\"lr\": %g, \"grad_norm\": %s, \"wall_time\": %.3f}\n",
+    if (fprintf(rl->jsonl,
+                "{\"step\": %lld, \"epoch\": %.5f, \"loss\": %.6f, \"eval_accuracy\": %s, \"eval_loss\": %s, "
+                "\"lr\": %g, \"grad_norm\": %s, \"wall_time\": %.3f}\n",
                 (long long)r->step, r->epoch, r->loss,
                 field(acc, sizeof acc, r->eval_accuracy, r->has_eval_accuracy, "%.6f", 1),
                 field(loss, sizeof loss, r->eval_loss, r->has_eval_loss, "%.6f", 1), r->lr,

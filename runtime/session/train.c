@@ -81,8 +81,9 @@ static void update_clocks(struct run *r) {
 static void best_path(struct run *r) {
     const char *ckpt = r->res->checkpoint_path, *slash = strrchr(ckpt, '/');
     if (!ckpt[0] || !r->s->cfg->early.on) return;
-    if (slash) snprintf(r->res->best_path, sizeof r->res->best_path, "%.*s/best.safetensors", (int)(slash - ckpt), ckpt);
-    else snprintf(r->res->best_path, sizeof r->res->best_path, "best.safetensors");
+    char *out = r->res->best_path;
+    if (slash) snprintf(out, sizeof r->res->best_path, "%.*s/best.safetensors", (int)(slash - ckpt), ckpt);
+    else snprintf(out, sizeof r->res->best_path, "best.safetensors");
 }
 
 /* Resume (the session's state from a checkpoint), then the run folder and

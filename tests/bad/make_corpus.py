@@ -361,7 +361,8 @@ case("early-stopping-without-eval", "  steps: 10\n", "  steps: 10\n  early_stopp
 train_case("target-accuracy-above-one", "  target: {metric: accuracy, value: 1.5}\n")
 train_case("clip-norm-and-value", "  clip: {norm: 1, value: 0.5}\n")
 train_case("clip-norm-negative", "  clip: {norm: -1}\n")
-case("nesterov-without-momentum", "optimizer: {name: adam, lr: 0.01}", "optimizer: {name: sgd, lr: 0.01, nesterov: true}")
+case("nesterov-without-momentum", "optimizer: {name: adam, lr: 0.01}",
+     "optimizer: {name: sgd, lr: 0.01, nesterov: true}")
 case("decay-exclude-matches-nothing", "optimizer: {name: adam, lr: 0.01}",
      "optimizer: {name: adamw, lr: 0.01, weight_decay_exclude: ['lstm.bais']}")
 case("rmsprop-rho-above-one", "optimizer: {name: adam, lr: 0.01}", "optimizer: {name: rmsprop, lr: 0.01, rho: 1.5}")
