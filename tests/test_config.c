@@ -92,7 +92,7 @@ static const struct bad bad_configs[] = {
     /* the graph's nodes */
     {0, "data: {train: {images: a, labels: b}, test: {images: a, labels: b}}\ngraph: {image: 1}\n",
      "test.yaml:2:8: graph: expected a list, got a mapping"},
-    {5, "  - {op: input, data: images, shape: [16]}", "test.yaml:5:5: graph[0]: node has no 'name'"},
+    {5, "  - {data: images, shape: [16]}", "test.yaml:5:5: graph[0]: node has no 'op' (nor 'use')"},
     {5, "  - {name: image, data: images, shape: [16]}", "test.yaml:5:5: node 'image': no 'op'"},
     {5, "  - {name: im.age, op: input, data: images, shape: [16]}", "test.yaml:5:12: node name 'im.age': use 1-63 letters"},
     {8, "  - {name: lstm, op: lstn, inputs: [rows], num_units: 8}", "test.yaml:8:22: node 'lstm': unknown op 'lstn' (did you mean 'lstm'?)"},
@@ -102,7 +102,8 @@ static const struct bad bad_configs[] = {
     {8, "  - {name: lstm, op: lstm, inputs: [rows], num_units: 8, forget_bias: yes}", "test.yaml:8:71: node 'lstm': forget_bias: expected a number, got 'yes'"},
     {8, "  - {name: lstm, op: lstm, inputs: [rowz], num_units: 8}", "test.yaml:8:37: node 'lstm': input 'rowz' names no node (did you mean 'rows'?)"},
     {8, "  - {name: lstm, op: lstm, inputs: [rows, image], num_units: 8}", "test.yaml:8:36: node 'lstm': op 'lstm' takes at most 1 input, got 2"},
-    {8, "  - {name: lstm, op: lstm, num_units: 8}", "test.yaml:8:5: node 'lstm': op 'lstm' takes 1 input, got 0"},
+    {8, "  - {name: lstm, op: lstm, inputs: [], num_units: 8}", "test.yaml:8:36: node 'lstm': op 'lstm' takes 1 input, got 0"},
+    {11, "  - {name: loss, op: softmax_cross_entropy}", "test.yaml:11:5: node 'loss': op 'softmax_cross_entropy' takes 2 inputs: name them with 'inputs'"},
     {9, "  - {name: rows, op: slice, inputs: [lstm], axis: 1, index: -1}", "test.yaml:9:12: node name 'rows' is already used at line 7"},
     {7, "  - {name: rows, op: reshape, inputs: [last], shape: [4, 4]}", "node 'rows': the graph has a cycle: rows -> lstm -> last -> rows"},
     {7, "  - {name: rows, op: reshape, inputs: [image], shape: [4, 5]}", "test.yaml:7:55: node 'rows': shape holds 20 values per sample, but the input has 16"},

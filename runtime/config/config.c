@@ -19,7 +19,7 @@
 
 #define F (cfg->doc.file)
 
-static const char *const top_keys[] = {"plugins", "data", "graph", "train", "eval", NULL};
+static const char *const top_keys[] = {"plugins", "data", "blocks", "graph", "train", "eval", NULL};
 static const char *const data_keys[] = {"train", "test", "pixel_range", NULL};
 static const char *const split_keys[] = {"images", "labels", "limit", NULL};
 static const char *const train_keys[] = {"loss",    "optimizer",  "batch_size", "steps",    "epochs",

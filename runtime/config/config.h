@@ -2,13 +2,15 @@
  *
  *   plugins: shared libraries with more ops (optional)
  *   data:   where the IDX files are (paths relative to the config file)
+ *   blocks: named sub-graphs the graph uses (optional; models/expand.h)
  *   graph:  the nodes (see models/builder.h)
  *   train:  loss node, optimizer, batch size, steps or epochs, seed, threads
  *   eval:   the logits node, how often and on how many test images
  *
  * Every key is checked: unknown keys, wrong types and out-of-range values are
  * errors with FILE:LINE:COL, never warnings or silent defaults. The graph
- * section is only checked for shape here; models/builder.c checks the nodes. */
+ * section is only checked for shape here, and blocks not at all;
+ * models/expand.c and models/builder.c check them. */
 #ifndef GR_CONFIG_H
 #define GR_CONFIG_H
 

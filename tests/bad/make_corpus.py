@@ -106,7 +106,7 @@ case("no-data", BASE.split("graph:")[0], "")
 GRAPH = BASE[BASE.index("graph:"):BASE.index("\ntrain:\n") + 1]
 case("no-graph", GRAPH, "")
 case("graph-not-a-list", GRAPH, "graph: {image: input}\n")
-case("node-without-name", "{name: last, op: slice", "{op: slice")
+case("node-without-name-or-op", "{name: last, op: slice, ", "{")
 case("node-without-op", "{name: last, op: slice,", "{name: last,")
 case("duplicate-node-name", "{name: last, op: slice", "{name: rows, op: slice")
 case("input-names-nothing", "inputs: [rows]", "inputs: [rowz]")
@@ -183,6 +183,87 @@ layer_case("leaky-relu-negative-alpha", "{name: layer, op: leaky_relu, inputs: [
 case("mse-shape-mismatch", "{name: loss, op: softmax_cross_entropy, inputs: [logits, label]}",
      "{name: loss, op: mse, inputs: [logits, last]}")
 case("data-image-shape", "shape: [16]}", "shape: [15]}", "shape: [4, 4]}", "shape: [3, 5]}")
+
+# ---- the shorthand (models/expand.h): a valid short form of the base, then
+# one mistake each; a mistake inside a block names its line and the use
+SHORT = BASE.replace(GRAPH, """blocks:
+  rec:                            # a recurrence read at its last step
+    params: [units]
+    defaults: {axis: 1}
+    graph:
+      - {name: r, op: lstm, num_units: $units}
+      - {op: slice, axis: $axis, index: -1}
+graph:                            # each node takes the one before it unless it names its inputs
+  - {name: label, op: input, data: labels}
+  - {name: image, op: input, data: images, shape: [16]}
+  - {op: reshape, shape: [4, 4]}
+  - {name: seq, use: rec, with: {units: 8}}
+  - {name: hidden, op: dense, units: 6, activation: relu}
+  - {name: logits, op: dense, units: 3}
+  - {name: loss, op: softmax_cross_entropy, inputs: [logits, label]}
+""")
+write("configs/ok-shorthand.yaml", SHORT, "w")
+
+# blocks inside blocks, a repeat, $input, an activation with attributes and a name
+write("configs/ok-blocks-nested.yaml", BASE.replace(GRAPH, """blocks:
+  residual:                       # x + act(dense(x))
+    params: [width]
+    defaults: {act: tanh}
+    graph:
+      - {op: dense, units: $width, activation: {op: $act, name: f}}
+      - {op: add, inputs: [f, $input]}
+  stack:
+    params: [width]
+    graph:
+      - {use: residual, with: {width: $width}, repeat: 2}
+      - {op: leaky_relu, alpha: 0.1}
+graph:
+  - {name: label, op: input, data: labels}
+  - {name: image, op: input, data: images, shape: [16]}
+  - {op: dense, units: 8}
+  - {name: body, use: stack, with: {width: 8}}
+  - {name: logits, op: dense, units: 3}
+  - {name: loss, op: softmax_cross_entropy, inputs: [logits, label]}
+"""), "w")
+
+
+def short_case(name, old, new, *more):
+    text = SHORT
+    for o, n in [(old, new)] + list(zip(more[::2], more[1::2])):
+        assert o in text, (name, o)
+        text = text.replace(o, n, 1)
+    write("configs/" + name + ".yaml", text, "w")
+
+
+short_case("block-unknown-parameter", "with: {units: 8}", "with: {unit: 8}")
+short_case("block-missing-parameter", "with: {units: 8}", "with: {axis: 1}")
+short_case("block-unknown-reference", "num_units: $units", "num_units: $unit")
+short_case("block-bad-reference", "index: -1}", "index: $-1}")
+short_case("block-value-out-of-range", "with: {units: 8}", "with: {units: -3}")
+short_case("block-repeat-zero", "with: {units: 8}", "with: {units: 8}, repeat: 0")
+short_case("block-repeat-negative", "with: {units: 8}", "with: {units: 8}, repeat: -2")
+short_case("block-cycle", "      - {op: slice, axis: $axis, index: -1}\n",
+           "      - {op: slice, axis: $axis, index: -1}\n      - {use: pair}\n"
+           "  pair:\n    graph:\n      - {op: tanh}\n      - {use: rec, with: {units: 4}}\n")
+short_case("block-uses-itself", "      - {op: slice, axis: $axis, index: -1}\n",
+           "      - {op: slice, axis: $axis, index: -1}\n      - {use: rec, with: {units: 4}}\n")
+short_case("block-named-like-an-op", "  rec:", "  tanh:", "use: rec", "use: tanh")
+short_case("block-unknown", "use: rec", "use: rek")
+short_case("block-duplicate-generated-name", "  - {name: hidden,", "  - {name: seq_r, op: relu}\n  - {name: hidden,")
+short_case("activation-duplicate-name", "  - {name: logits,", "  - {name: hidden_relu, op: tanh}\n  - {name: logits,")
+short_case("activation-on-a-recurrent-layer", "num_units: $units}", "num_units: $units, activation: relu}")
+short_case("activation-not-an-activation", "activation: relu}", "activation: dense}")
+short_case("implicit-input-from-labels", "  - {name: label, op: input, data: labels}\n  - {name: image, op: input, "
+           "data: images, shape: [16]}\n", "  - {name: image, op: input, data: images, shape: [16]}\n"
+           "  - {name: label, op: input, data: labels}\n")
+short_case("implicit-input-first-node", "  - {name: label, op: input, data: labels}\n  - {name: image, op: input, "
+           "data: images, shape: [16]}\n  - {op: reshape, shape: [4, 4]}\n",
+           "  - {op: reshape, shape: [4, 4]}\n  - {name: label, op: input, data: labels}\n"
+           "  - {name: image, op: input, data: images, shape: [16]}\n")
+short_case("implicit-two-inputs", "inputs: [logits, label]}", "}")
+short_case("block-expands-too-far", "with: {units: 8}", "with: {units: 8}, repeat: 10000",
+           "      - {op: slice, axis: $axis, index: -1}\n", "      - {op: slice, axis: $axis, index: -1}\n"
+           "      - {op: reshape, shape: [1, 8]}\n")
 
 # ---- checkpoints for configs/ok.yaml, written here independently of graphrun
 # (format graphrun-checkpoint-2: crc32 is the CRC-32 of the whole file, with

@@ -27,23 +27,26 @@ static const char *sample_shape(const struct gr_node *nd, char *buf, size_t len)
     return gr_shape_format(&s, buf, len);
 }
 
+static int name_width(const struct gr_graph *g, int least);
+
 static int cmd_check(struct cli *o) {
     struct job j;
     if (cli_open_job(&j, o, 1)) return 1;
     char sh[96];
+    int w = name_width(&j.s.g, 20);
     printf("%s: valid; training would start\n", o->pos[0]);
     printf("  data: %lld training and %lld test samples\n", (long long)j.s.train.n, (long long)j.s.test.n);
-    printf("  %-20s %-22s %-18s %12s\n", "node", "op", "shape", "parameters");
+    printf("  %-*s %-22s %-18s %12s\n", w, "node", "op", "shape", "parameters");
     int64_t total = 0;
     for (int i = 0; i < j.s.g.n; i++) {
         const struct gr_node *nd = &j.s.g.nodes[i];
         if (nd->op->flags & GR_OP_PARAM && nd->owner >= 0) continue;
         int64_t params = node_params(&j.s.g, nd);
         total += params;
-        printf("  %-20s %-22s %-18s %12lld\n", nd->name, nd->op->name, gr_shape_format(&nd->shape, sh, sizeof sh),
-               (long long)params);
+        printf("  %-*s %-22s %-18s %12lld\n", w, nd->name, nd->op->name,
+               gr_shape_format(&nd->shape, sh, sizeof sh), (long long)params);
     }
-    printf("  %-20s %-22s %-18s %12lld\n", "total", "", "", (long long)total);
+    printf("  %-*s %-22s %-18s %12lld\n", w, "total", "", "", (long long)total);
     printf("  memory: training plan %.1f MB at batch %lld, evaluation plan %.1f MB at batch %lld\n",
            (double)j.s.tp.arena_bytes / 1e6, (long long)j.s.tp.cap,
            j.s.logits >= 0 ? (double)j.s.ep.arena_bytes / 1e6 : 0.0, (long long)(j.s.logits >= 0 ? j.s.ep.cap : 0));
@@ -63,13 +66,23 @@ static void print_count(int64_t n, int width) {
     printf("%*s", width, out);
 }
 
+/* The width of the node column: `least`, or the longest name listed. */
+static int name_width(const struct gr_graph *g, int least) {
+    int w = least;
+    for (int i = 0; i < g->n; i++)
+        if (!(g->nodes[i].op->flags & GR_OP_PARAM && g->nodes[i].owner >= 0) && (int)strlen(g->nodes[i].name) > w)
+            w = (int)strlen(g->nodes[i].name);
+    return w;
+}
+
 static int cmd_summary(struct cli *o) {
     struct job j;
     if (cli_open_job(&j, o, 1)) return 1;
     const struct gr_graph *g = &j.s.g;
     double batch = (double)j.s.tp.cap;
+    int w = name_width(g, 16);
     printf("%s\n", o->pos[0]);
-    printf("%-16s %-22s %-16s %12s %16s\n", "node", "op", "output (sample)", "parameters", "FLOPs/sample");
+    printf("%-*s %-22s %-16s %12s %16s\n", w, "node", "op", "output (sample)", "parameters", "FLOPs/sample");
     int64_t total = 0;
     double ftotal = 0, btotal = 0;
     char sh[96];
@@ -82,12 +95,12 @@ static int cmd_summary(struct cli *o) {
         total += params;
         ftotal += f;
         btotal += b;
-        printf("%-16s %-22s %-16s ", nd->name, nd->op->name, sample_shape(nd, sh, sizeof sh));
+        printf("%-*s %-22s %-16s ", w, nd->name, nd->op->name, sample_shape(nd, sh, sizeof sh));
         print_count(params, 12);
         print_count((int64_t)llround(f / batch), 17);
         printf("\n");
     }
-    printf("%-16s %-22s %-16s ", "total", "", "");
+    printf("%-*s %-22s %-16s ", w, "total", "", "");
     print_count(total, 12);
     print_count((int64_t)llround(ftotal / batch), 17);
     printf("\n\n");

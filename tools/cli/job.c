@@ -66,7 +66,8 @@ int cli_open_job(struct job *j, const struct cli *o, int session) {
 int cli_job_graph(struct job *j, struct gr_graph *g, int64_t batch) {
     gr_graph_init(g, &j->ctx, j->cfg.path);
     int rc = gr_config_load_plugins(&j->ctx, &j->cfg);
-    return rc ? rc : gr_build_graph(&j->ctx, g, j->cfg.path, j->cfg.graph, batch);
+    return rc ? rc
+              : gr_build_model(&j->ctx, g, j->cfg.path, j->cfg.graph, gr_ymap_get(j->cfg.doc.root, "blocks"), batch);
 }
 
 int cli_write_errno(void) { return errno ? errno : EIO; }
