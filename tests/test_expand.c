@@ -1,7 +1,8 @@
 /* The model DSL's shorthand (models/expand.h): a short graph builds the
  * graph its long form builds, node for node and weight for weight; names,
  * inputs, activations and blocks follow the stated rules; every mistake is
- * one located line. */
+ * one located line; `graphrun expand` prints a config that trains to the
+ * same losses. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,8 @@
 #include "helpers.h"
 #include "models/expand.h"
 #include "runtime/config/config.h"
+
+#define GRAPHRUN GR_BUILD_DIR "/graphrun"
 
 /* A config's graph and blocks (the text holds both keys), built at batch 4. */
 struct model {
@@ -280,4 +283,102 @@ Test(expand, every_mistake_is_one_line_with_its_positions) {
                   got);
         cr_expect_null(strchr(got, '\n'), "case %d spans lines: %s", i, got);
     }
+}
+
+/* ---- graphrun expand ------------------------------------------------------- */
+
+static char tmp[64];
+static void make_tmp(void) { tg_tmpdir(tmp, sizeof tmp, "expand"); }
+static void remove_tmp(void) { tg_rmtree(tmp); }
+TestSuite(expand_command, .init = make_tmp, .fini = remove_tmp, .timeout = 300);
+
+/* The lines of `text` that hold `what`, joined. */
+static void lines_with(const char *text, const char *what, char *out, size_t len) {
+    size_t used = 0;
+    out[0] = 0;
+    for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        const char *end = strchr(l, '\n');
+        size_t n = end ? (size_t)(end - l) : strlen(l);
+        char line[512];
+        snprintf(line, sizeof line, "%.*s", (int)(n < 511 ? n : 511), l);
+        if (strstr(line, what) && used < len) used += (size_t)snprintf(out + used, len - used, "%s\n", line);
+    }
+}
+
+/* A CNN on MNIST written short: blocks, activations, the sequence. */
+static void write_short_cnn(const char *path) {
+    char text[4096], tr[512], trl[512], te[512], tel[512];
+    snprintf(tr, sizeof tr, "%s", tg_mnist("train-images-idx3-ubyte"));
+    snprintf(trl, sizeof trl, "%s", tg_mnist("train-labels-idx1-ubyte"));
+    snprintf(te, sizeof te, "%s", tg_mnist("t10k-images-idx3-ubyte"));
+    snprintf(tel, sizeof tel, "%s", tg_mnist("t10k-labels-idx1-ubyte"));
+    snprintf(text, sizeof text,
+             "data:\n"
+             "  train: {images: %s, labels: %s, limit: 512}\n"
+             "  test: {images: %s, labels: %s, limit: 256}\n"
+             "blocks:\n"
+             "  conv_block:\n"
+             "    params: [filters]\n"
+             "    graph:\n"
+             "      - {op: conv2d, filters: $filters, kernel_size: [3], padding: same, activation: relu}\n"
+             "      - {op: conv2d, filters: $filters, kernel_size: [3], padding: same}\n"
+             "      - {op: relu}\n"
+             "      - {op: max_pool2d}\n"
+             "graph:\n"
+             "  - {name: label, op: input, data: labels}\n"
+             "  - {name: image, op: input, data: images, shape: [784]}\n"
+             "  - {op: reshape, shape: [28, 28, 1]}\n"
+             "  - {use: conv_block, with: {filters: 8}}\n"
+             "  - {use: conv_block, with: {filters: 16}}\n"
+             "  - {op: flatten}\n"
+             "  - {op: dense, units: 32, activation: relu}\n"
+             "  - {name: logits, op: dense, units: 10}\n"
+             "  - {name: loss, op: softmax_cross_entropy, inputs: [logits, label]}\n"
+             "train: {loss: loss, optimizer: {name: adam, lr: 0.003}, batch_size: 32, steps: 40, seed: 3, log_every: 2}\n"
+             "eval: {logits: logits, every: 5, samples: 128, batch_size: 128}\n",
+             tr, trl, te, tel);
+    tg_write_text(path, text);
+}
+
+Test(expand_command, the_expanded_config_trains_to_the_same_losses) {
+    char *out = NULL, *a = NULL, *b = NULL, path[256];
+    snprintf(path, sizeof path, "%s/short.yaml", tmp);
+    write_short_cnn(path);
+    int rc = tg_sh(&out, "cd '%s' && '%s' expand short.yaml > long.yaml && cat long.yaml", tmp, GRAPHRUN);
+    cr_assert_eq(rc, 0, "%s", out);
+    /* the long form: no blocks, no activation keys, every node named with its inputs */
+    cr_expect_null(strstr(out, "blocks:"), "%s", out);
+    cr_expect_null(strstr(out, "activation"), "%s", out);
+    cr_expect(strstr(out, "- {name: conv2d_1_relu, op: relu, inputs: [conv2d_1]}\n"), "%s", out);
+    cr_expect(strstr(out, "- {name: dense_1, op: dense, inputs: [flatten_1], units: 32}\n"), "%s", out);
+    free(out);
+    /* both trained on one thread with the same seed print the same losses */
+    rc = tg_sh(&a, "cd '%s' && '%s' train short.yaml --threads 1 --run-dir short 2>&1", tmp, GRAPHRUN);
+    cr_assert_eq(rc, 0, "%s", a);
+    rc = tg_sh(&b, "cd '%s' && '%s' train long.yaml --threads 1 --run-dir long 2>&1", tmp, GRAPHRUN);
+    cr_assert_eq(rc, 0, "%s", b);
+    static char la[8192], lb[8192];
+    lines_with(a, "train loss:", la, sizeof la);
+    lines_with(b, "train loss:", lb, sizeof lb);
+    cr_expect_eq(tg_count_lines(la), 8, "%s", la);
+    cr_expect_str_eq(la, lb);
+    free(a);
+    free(b);
+    /* and every loss of the metrics, to six digits */
+    rc = tg_sh(&out, "cd '%s' && cut -d, -f1-4 short/metrics.csv > s.csv && cut -d, -f1-4 long/metrics.csv > l.csv && "
+               "wc -l < s.csv && cmp s.csv l.csv", tmp);
+    cr_expect_eq(rc, 0, "the metrics differ");
+    cr_expect_eq(atoi(out), 25, "%s", out); /* 20 rows of 2 steps, 4 evaluations between */
+    free(out);
+}
+
+Test(expand_command, the_long_form_expands_to_itself) {
+    char *one = NULL, *two = NULL, path[256];
+    snprintf(path, sizeof path, "%s/short.yaml", tmp);
+    write_short_cnn(path);
+    cr_assert_eq(tg_sh(&one, "cd '%s' && '%s' expand short.yaml | tee long.yaml", tmp, GRAPHRUN), 0);
+    cr_assert_eq(tg_sh(&two, "cd '%s' && '%s' expand long.yaml", tmp, GRAPHRUN), 0, "%s", two);
+    cr_expect_str_eq(one, two);
+    free(one);
+    free(two);
 }
