@@ -382,3 +382,27 @@ Test(expand_command, the_long_form_expands_to_itself) {
     free(one);
     free(two);
 }
+
+Test(expand_command, the_explicit_reference_config_is_the_expansion_of_the_default_one) {
+    char *one = NULL, *two = NULL;
+    cr_assert_eq(tg_sh(&one, "'%s' expand '%s/configs/lstm_mnist.yaml'", GRAPHRUN, GR_SOURCE_DIR), 0);
+    cr_assert_eq(tg_sh(&two, "'%s' expand '%s/configs/lstm_mnist_explicit.yaml'", GRAPHRUN, GR_SOURCE_DIR), 0);
+    cr_expect_str_eq(one, two);
+    free(one);
+    free(two);
+}
+
+Test(expand_command, summary_and_errors_show_the_generated_names) {
+    char *out = NULL;
+    cr_assert_eq(tg_sh(&out, "'%s' summary '%s/configs/lstm_mnist.yaml' 2>&1", GRAPHRUN, GR_SOURCE_DIR), 0, "%s", out);
+    cr_expect(strstr(out, "\nreshape_1        reshape  "), "%s", out);
+    cr_expect(strstr(out, "\nslice_1          slice  "), "%s", out);
+    free(out);
+    /* an unnamed node is reached by its index, and named in the message */
+    int rc = tg_sh(&out, "'%s' check '%s/configs/lstm_mnist.yaml' --set graph.2.shape=[28,29] 2>&1", GRAPHRUN,
+                   GR_SOURCE_DIR);
+    cr_expect_eq(rc, 1);
+    cr_expect_str_eq(out, "--set graph.2.shape=[28,29]: node 'reshape_1': shape holds 812 values per sample, but the "
+                          "input has 784\n");
+    free(out);
+}
