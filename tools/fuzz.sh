@@ -9,7 +9,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 seconds=${1:-60}
 shift || true
-targets=${*:-config idx checkpoint}
+targets=${*:-config idx checkpoint npy csv}
 
 CC=clang cmake -S . -B build-fuzz -DGRAPHRUN_FUZZ=ON -DGRAPHRUN_NATIVE=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-fuzz -j "$(nproc)" >/dev/null
@@ -18,6 +18,8 @@ declare -A seeds=(
   [config]="tests/bad/configs configs tests/fuzz/regressions/config"
   [idx]="tests/bad/data tests/fuzz/regressions/idx"
   [checkpoint]="tests/fuzz/seeds/checkpoint tests/fuzz/regressions/checkpoint"
+  [npy]="tests/fixtures/npy tests/fixtures/npz tests/bad/data tests/fuzz/regressions/npy"
+  [csv]="tests/fixtures/csv tests/bad/data tests/fuzz/regressions/csv"
 )
 mkdir -p build-fuzz/findings
 status=0
