@@ -559,6 +559,65 @@ Test(readers, csv_limits_on_fields_and_columns) {
     free(text);
 }
 
+/* ---- the tools that write data for graphrun ---------------------------------- */
+
+Test(readers, make_npy_mnist_writes_the_idx_bytes_as_np_save_does, .timeout = 120) {
+    char *out = NULL;
+    int rc = tg_sh(&out, "/usr/bin/python3 '%s/tools/make_npy_mnist.py' '%s' '%s' 2>&1", GR_SOURCE_DIR,
+                   tg_mnist(""), dir);
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_expect(strstr(out, "t10k-images.npy: uint8 [10000, 28, 28]"), "%s", out);
+    free(out);
+    const char *pairs[][2] = {{"t10k-images-idx3-ubyte", "t10k-images.npy"}, {"t10k-labels-idx1-ubyte", "t10k-labels.npy"},
+                              {"train-labels-idx1-ubyte", "train-labels.npy"}};
+    for (int i = 0; i < 3; i++) {
+        struct gr_idx x;
+        cr_assert_eq(gr_idx_load(&ctx, tg_mnist(pairs[i][0]), &x), 0, "%s", ctx.err);
+        struct gr_source s;
+        open_ok(&s, tmp_path(pairs[i][1]), NULL, NULL);
+        cr_expect_eq(s.arrays[0].elem, GR_ELEM_U8);
+        expect_shape(&s.arrays[0], x.rank, x.dim);
+        uint8_t *v = read_ok(&s, 0);
+        cr_expect(memcmp(v, x.data, x.bytes) == 0, "%s: other bytes than the IDX file", pairs[i][1]);
+        free(v);
+        gr_source_close(&ctx, &s);
+        gr_idx_free(&ctx, &x);
+    }
+}
+
+Test(readers, make_spirals_writes_the_same_two_classes_every_time) {
+    char *out = NULL;
+    int rc = tg_sh(&out, "python3 '%s/tools/make_spirals.py' '%s/a' && python3 '%s/tools/make_spirals.py' '%s/b' "
+                         "--points 1000 && cmp '%s/a/spirals-train.csv' '%s/b/spirals-train.csv' 2>&1",
+                   GR_SOURCE_DIR, dir, GR_SOURCE_DIR, dir, dir, dir);
+    cr_assert_eq(rc, 0, "%s", out);
+    free(out);
+    const char *files[] = {"a/spirals-train.csv", "a/spirals-test.csv"};
+    const int64_t rows[] = {2000, 1000};
+    struct gr_column label = {"label", 0};
+    for (int i = 0; i < 2; i++) {
+        struct gr_source s;
+        open_ok(&s, tmp_path(files[i]), NULL, &(struct gr_read_opts){.label = &label});
+        expect_shape(&s.arrays[0], 2, (int64_t[]){rows[i], 2});
+        expect_columns(&s.arrays[0], 2, (const char *[]){"x", "y"});
+        cr_assert_eq(s.arrays[1].type, GR_ARRAY_I32);
+        float *xy = read_ok(&s, 0);
+        int32_t *l = read_ok(&s, 1);
+        int64_t count[2] = {0};
+        for (int64_t k = 0; k < rows[i]; k++) {
+            cr_assert(l[k] == 0 || l[k] == 1, "label %d", l[k]);
+            count[l[k]]++;
+            float r = hypotf(xy[2 * k], xy[2 * k + 1]);
+            cr_expect(r < 1.1f, "point %lld at radius %g", (long long)k, r);
+        }
+        cr_expect(count[0] == rows[i] / 2 && count[1] == rows[i] / 2, "%lld and %lld", (long long)count[0],
+                  (long long)count[1]);
+        free(xy);
+        free(l);
+        gr_source_close(&ctx, &s);
+    }
+}
+
 /* ---- what was checked is what is read ---------------------------------------- */
 
 Test(readers, a_file_that_changes_after_open_is_refused_when_read) {
