@@ -306,17 +306,17 @@ static void show(char *out, size_t cap, const char *s, size_t n) {
     out[at < cap ? at : cap - 1] = 0;
 }
 
-static void column_name(const struct csv_state *st, int col, char *out, size_t cap) {
+static void column_name(const struct csv_state *st, int64_t col, char *out, size_t cap) {
     if (st->names && col < st->n_cols) {
         char name[64];
         show(name, sizeof name, st->names[col], strlen(st->names[col]));
         snprintf(out, cap, "column '%s'", name);
     } else {
-        snprintf(out, cap, "column %d", col);
+        snprintf(out, cap, "column %lld", (long long)col);
     }
 }
 
-static int tok_error(struct gr_ctx *ctx, const struct csv_state *st, int err, int col) {
+static int tok_error(struct gr_ctx *ctx, const struct csv_state *st, int err, int64_t col) {
     const struct tok *t = &st->t;
     const char *path = t->src->path;
     char name[96];
@@ -345,7 +345,7 @@ static int tok_error(struct gr_ctx *ctx, const struct csv_state *st, int err, in
     return -1; /* TOK_IO: the message is set */
 }
 
-static int cell_error(struct gr_ctx *ctx, const struct csv_state *st, int status, int col) {
+static int cell_error(struct gr_ctx *ctx, const struct csv_state *st, int status, int64_t col) {
     const struct tok *t = &st->t;
     char name[96], text[200];
     column_name(st, col, name, sizeof name);
@@ -466,8 +466,7 @@ static int64_t pass(struct gr_ctx *ctx, struct csv_state *st, int reading, float
     if (tok_start(ctx, t)) return -1;
     int64_t row = st->has_header ? -1 : 0;
     for (int r = END_ROW; r != END_FILE; row++) {
-        int64_t row_line = t->line;
-        int col = 0;
+        int64_t row_line = t->line, col = 0; /* a ragged row's fields may be many */
         for (r = END_FIELD; r == END_FIELD; col++) {
             int slot = row >= 0 && col < st->n_cols ? st->slot[col] : SLOT_SKIP;
             int wanted = slot != SLOT_SKIP && (!reading || (slot >= 0 ? features != NULL : labels != NULL));
@@ -492,8 +491,9 @@ static int64_t pass(struct gr_ctx *ctx, struct csv_state *st, int reading, float
             if (keep(ctx, st, slot, row, reading, features, labels, &v)) return -1;
         }
         if (col != st->n_cols)
-            return gr_fail(ctx, "%s:%lld: %d field%s, but %s %d", path, (long long)row_line, col, col == 1 ? "" : "s",
-                           st->has_header ? "the header row has" : "the first row has", st->n_cols);
+            return gr_fail(ctx, "%s:%lld: %lld field%s, but %s %d", path, (long long)row_line, (long long)col,
+                           col == 1 ? "" : "s", st->has_header ? "the header row has" : "the first row has",
+                           st->n_cols);
     }
     return row;
 }
