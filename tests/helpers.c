@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "runtime/data/reader.h"
+
 int tg_build(struct tgraph *t, const char *yaml, int64_t batch) {
     memset(t, 0, sizeof *t);
     cr_assert_eq(gr_ctx_init(&t->ctx), 0, "context: %s", t->ctx.err);
@@ -264,3 +266,17 @@ char *tg_short_run(const char *tmp, int steps, const char *extra) {
     return out;
 }
 
+void *tg_read_array(const char *path, size_t *len) {
+    struct gr_ctx ctx;
+    cr_assert_eq(gr_ctx_init(&ctx), 0);
+    struct gr_source src;
+    cr_assert_eq(gr_source_open(&ctx, &src, path, NULL, NULL), 0, "%s", ctx.err);
+    cr_assert_eq(src.n_arrays, 1, "%s: %d arrays", path, src.n_arrays);
+    *len = gr_array_bytes(&src.arrays[0]);
+    void *data = malloc(*len);
+    cr_assert(data);
+    cr_assert_eq(gr_source_read(&ctx, &src, 0, data, *len), 0, "%s", ctx.err);
+    gr_source_close(&ctx, &src);
+    gr_ctx_free(&ctx);
+    return data;
+}

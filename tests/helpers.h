@@ -61,6 +61,10 @@ int tg_sh(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3))
  * NULL), or NULL if it cannot be read. */
 char *tg_slurp(const char *path, size_t *len);
 
+/* The one array of a data file (IDX, npy), read through the readers:
+ * malloc'd, its stored bytes in *len (asserts). */
+void *tg_read_array(const char *path, size_t *len);
+
 /* Path of a data file under the source tree's data/mnist. */
 const char *tg_mnist(const char *file);
 

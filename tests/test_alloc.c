@@ -67,11 +67,11 @@ static void run(int threads) {
     cr_assert_eq(gr_session_open(&ctx, &s, &cfg, &opts), 0, "%s", ctx.err);
     /* the first step and evaluation may warm up libraries */
     gr_session_step(&s);
-    gr_session_accuracy(&s, 1500);
+    gr_session_accuracy(&s, &s.test_set, 1500);
     allocations = 0;
     watching = 1;
     for (int i = 0; i < 30; i++) gr_session_step(&s);
-    double acc = gr_session_accuracy(&s, 1500); /* a full batch and a partial one */
+    double acc = gr_session_accuracy(&s, &s.test_set, 1500); /* a full batch and a partial one */
     watching = 0;
     cr_expect_eq(allocations, 0, "%ld allocations in 30 steps and an evaluation (%d threads)", allocations, threads);
     cr_expect_gt(acc, 0.2, "the steps trained (accuracy %.3f)", acc);

@@ -60,6 +60,23 @@ static int unknown_format(struct gr_ctx *ctx, const char *name, const char *form
     return gr_fail(ctx, "%s: unknown format '%s' (graphrun reads %s)", name, format, known);
 }
 
+static int64_t mtime_ns(const struct stat *st) {
+    return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+/* The file the descriptor holds must still be the one that was opened. */
+static int check_unchanged(struct gr_ctx *ctx, const struct gr_source *src) {
+    struct stat st;
+    if (fstat(src->fd, &st) != 0) return gr_fail(ctx, "%s: cannot read: %s", src->path, strerror(errno));
+    if ((uint64_t)st.st_size != src->size)
+        return gr_fail(ctx, "%s: the file changed while graphrun was reading it (%llu bytes, then %lld)", src->path,
+                       (unsigned long long)src->size, (long long)st.st_size);
+    if (mtime_ns(&st) != src->mtime_ns)
+        return gr_fail(ctx, "%s: the file changed while graphrun was reading it (written to since it was checked)",
+                       src->path);
+    return 0;
+}
+
 static int detect(struct gr_ctx *ctx, struct gr_source *src, const char *name) {
     uint8_t head[GR_SNIFF_BYTES];
     int64_t got = gr_source_pread(ctx, src, head, sizeof head, 0);
@@ -87,6 +104,7 @@ int gr_source_open_fd(struct gr_ctx *ctx, struct gr_source *src, int fd, const c
     if (!S_ISREG(st.st_mode)) return gr_fail(ctx, "%s: not a regular file", name);
     if (st.st_size == 0) return gr_fail(ctx, "%s: file is empty", name);
     src->size = (uint64_t)st.st_size;
+    src->mtime_ns = mtime_ns(&st);
     src->path = gr_strdup(ctx, name);
     if (!src->path) return -1;
     static const struct gr_read_opts none = {0};
@@ -122,7 +140,8 @@ int gr_source_find(const struct gr_source *src, const char *name) {
 
 int gr_source_read_all(struct gr_ctx *ctx, struct gr_source *src, void *const *dst) {
     GR_ASSERT(src->reader);
-    return src->reader->read(ctx, src, dst);
+    if (src->reader->read(ctx, src, dst)) return -1;
+    return check_unchanged(ctx, src);
 }
 
 int gr_source_read(struct gr_ctx *ctx, struct gr_source *src, int k, void *dst, size_t bytes) {

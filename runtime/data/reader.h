@@ -71,6 +71,7 @@ struct gr_source {
     int fd;
     int own_fd;   /* opened by gr_source_open: closed by gr_source_close */
     uint64_t size; /* from fstat when opened */
+    int64_t mtime_ns; /* likewise: a read that finds either changed fails */
     int n_arrays;
     struct gr_array_info *arrays;
     void *state;
@@ -86,7 +87,10 @@ int gr_source_open_fd(struct gr_ctx *ctx, struct gr_source *src, int fd, const c
                       const struct gr_read_opts *opts);
 /* Index of the array called `name`, or -1. */
 int gr_source_find(const struct gr_source *src, const char *name);
-/* Read array k into dst, which holds `bytes` == gr_array_bytes(&src->arrays[k]). */
+/* Read array k into dst, which holds `bytes` == gr_array_bytes(&src->arrays[k]).
+ * Reads fail if the file's size or modification time changed since it was
+ * opened (a file renamed over the path is not read: the descriptor holds the
+ * one that was checked). */
 int gr_source_read(struct gr_ctx *ctx, struct gr_source *src, int k, void *dst, size_t bytes);
 /* Read several arrays in one pass: dst has src->n_arrays entries, NULL to skip. */
 int gr_source_read_all(struct gr_ctx *ctx, struct gr_source *src, void *const *dst);

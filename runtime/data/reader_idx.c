@@ -1,5 +1,4 @@
-/* idx: the MNIST format, raw or gzipped, over the reader interface. Same
- * checks and messages as runtime/idx.c:
+/* idx: the MNIST format, raw or gzipped:
  *   bytes 0-1: zero; byte 2: element type (0x08 = unsigned byte, the only
  *   one graphrun reads); byte 3: rank (1..4); then rank big-endian uint32
  *   dimensions; then exactly prod(dims) bytes of data.
@@ -7,7 +6,8 @@
  * gzip file's header must not promise more than gzip can expand the file
  * to, and its data is counted as it is read. Gzip members may follow one
  * another, and bytes after the last one are ignored, as zlib's gzread does.
- * The array is named after the file. */
+ * The array is named after the file. A raw file's data is one pread into
+ * the caller's buffer. */
 #include <stdio.h>
 #include <string.h>
 
@@ -161,7 +161,10 @@ static int idx_read(struct gr_ctx *ctx, struct gr_source *src, void *const *dst)
     if (st->gzip) return gzip_data(ctx, src, st, dst[0]);
     int64_t got = gr_source_pread(ctx, src, dst[0], st->data_len, st->header_len);
     if (got < 0) return -1;
-    if ((size_t)got != st->data_len) return gr_fail(ctx, "%s: read error", src->path);
+    if ((size_t)got != st->data_len)
+        return gr_fail(ctx, "%s: the file changed after its header was checked: it now ends after %zu of the %zu "
+                            "bytes of data",
+                       src->path, (size_t)got, st->data_len);
     return 0;
 }
 

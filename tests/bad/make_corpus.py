@@ -46,7 +46,7 @@ write("data/gz-garbage-images.gz", b"\x1f\x8b\x08\x00" + b"garbage that is not d
 write("data/gz-short-images.gz", gzip.compress(idx([20, 4, 4], images[:200]), mtime=0))
 write("data/labels-19", idx([19], labels[:19]))
 write("data/labels-out-of-range", idx([20], labels[:13] + bytes([7]) + labels[14:]))
-write("data/labels-rank2", idx([20, 1], labels))
+write("data/labels-rank2", idx([20, 2], labels + labels))  # two values a sample for one label
 os.makedirs(os.path.join(HERE, "data/a-directory"), exist_ok=True)
 write("data/a-directory/.keep", b"")
 
@@ -488,3 +488,22 @@ write("data/csv-stray-quote.csv", b'a,b,label\n1,2"3,0\n')
 write("data/csv-bare-cr.csv", b"a,b,label\r1,2,0\r")
 # a header cell with a quoted line break: the bad cell is on line 4
 write("data/csv-quoted-newline.csv", b'a,"b\nsecond line",label\n1,2,0\n3,x,1\n')
+
+# ---- configs that name the readers' files: each refusal is one line at the
+# file's key, naming the file (and, for CSV, the line)
+PIXELS = [float(b) / 255 for b in images]
+write("data/npy-nan-images.npy", npy("<f4", (20, 4, 4), f32(*PIXELS[:37], NAN, *PIXELS[38:])))
+write("data/npy-int64-images.npy", npy("<i8", (20, 4, 4), struct.pack("<320q", *images)))
+write("data/npy-float-labels.npy", npy("<f4", (20,), f32(*[float(b) for b in labels])))
+data_case("data-npy-truncated", "train: {images: ../data/train-images", "data/npy-truncated.npy")
+data_case("data-npy-nan", "train: {images: ../data/train-images", "data/npy-nan-images.npy")
+data_case("data-npy-int-images", "train: {images: ../data/train-images", "data/npy-int64-images.npy")
+data_case("data-npy-float-labels", "labels: ../data/train-labels", "data/npy-float-labels.npy")
+case("data-csv-not-a-number", "train: {images: ../data/train-images, labels: ../data/train-labels}",
+     "train: {file: ../data/csv-not-a-number.csv, csv: {label: label}}")
+case("data-csv-ragged", "train: {images: ../data/train-images, labels: ../data/train-labels}",
+     "train: {file: ../data/csv-ragged.csv, csv: {label: label}}")
+case("data-unknown-array", "data: images, shape: [16]", "data: imagez, shape: [16]")
+case("data-validation-takes-all", "  test: {", "  validation: 20\n  test: {")
+case("data-augment-labels", "labels: ../data/train-labels}", "labels: ../data/train-labels, augment: {array: labels, shift: 1}}")
+case("eval-on-validation-without-one", "eval: {logits: logits,", "eval: {on: validation, logits: logits,")

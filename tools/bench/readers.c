@@ -1,4 +1,4 @@
-/* How long the dataset readers take, side by side with runtime/idx.c:
+/* How long the dataset readers take, side by side:
  *
  *     bench_readers IDX_IMAGES NPY_IMAGES CSV [ROUNDS]
  *
@@ -6,7 +6,7 @@
  * CSV is a table with a header and a column named `label` (tools/bench/
  * readers.sh writes all three from MNIST). Each round reads every file
  * once, from the page cache after the first round; the median of ROUNDS
- * (default 5) is printed for each reader, with its ratio to idx.c, as
+ * (default 5) is printed for each reader, with its ratio to IDX's, as
  * wall time and as the process's CPU time (steadier on a shared machine). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +14,6 @@
 
 #include "runtime/base/ctx.h"
 #include "runtime/host/host.h"
-#include "runtime/data/idx.h"
 #include "runtime/data/reader.h"
 
 static int cpu_clock; /* set once by main: which clock now() reads */
@@ -28,15 +27,6 @@ static double now(void) {
 static void die(struct gr_ctx *ctx) {
     fprintf(stderr, "bench_readers: %s\n", ctx->err);
     exit(1);
-}
-
-static double time_idx_c(struct gr_ctx *ctx, const char *path) {
-    double t0 = now();
-    struct gr_idx x;
-    if (gr_idx_load(ctx, path, &x)) die(ctx);
-    double t = now() - t0;
-    gr_idx_free(ctx, &x);
-    return t;
 }
 
 /* Open, allocate every array once and read them all in one call; the time
@@ -67,7 +57,7 @@ static double median(double *v, int n) {
     return v[n / 2];
 }
 
-enum { IDX_C, IDX, NPY, CSV_OPEN, CSV, N_TIMES };
+enum { IDX, NPY, CSV_OPEN, CSV, N_TIMES };
 
 int main(int argc, char **argv) {
     if (argc < 4) {
@@ -84,15 +74,14 @@ int main(int argc, char **argv) {
     for (int r = 0; r < rounds; r++) {
         for (cpu_clock = 0; cpu_clock < 2; cpu_clock++) {
             double(*c)[100] = t[cpu_clock];
-            c[IDX_C][r] = time_idx_c(&ctx, argv[1]);
             c[IDX][r] = time_reader(&ctx, argv[1], "idx", NULL, &unused);
             c[NPY][r] = time_reader(&ctx, argv[2], NULL, NULL, &unused);
             c[CSV][r] = time_reader(&ctx, argv[3], "csv", &csv, &c[CSV_OPEN][r]);
         }
     }
-    const char *names[N_TIMES] = {"IDX, runtime/idx.c", "IDX, idx reader", "npy reader",
+    const char *names[N_TIMES] = {"IDX, idx reader", "npy reader",
                                   "csv reader: open (checking pass)", "csv reader: open and read"};
-    double base[2] = {median(t[0][IDX_C], rounds), median(t[1][IDX_C], rounds)};
+    double base[2] = {median(t[0][IDX], rounds), median(t[1][IDX], rounds)};
     printf("median of %d rounds          wall time               CPU time\n", rounds);
     for (int i = 0; i < N_TIMES; i++) {
         printf("  %-34s", names[i]);
