@@ -287,9 +287,12 @@ Test(readers, make_npy_mnist_writes_the_idx_bytes_as_np_save_does, .timeout = 12
 
 Test(readers, make_spirals_writes_the_same_two_classes_every_time) {
     char *out = NULL;
+    /* the same as a second run, and as the copy configs/spirals_mlp.yaml reads */
     int rc = tg_sh(&out, "python3 '%s/tools/make_spirals.py' '%s/a' && python3 '%s/tools/make_spirals.py' '%s/b' "
-                         "--points 1000 && cmp '%s/a/spirals-train.csv' '%s/b/spirals-train.csv' 2>&1",
-                   GR_SOURCE_DIR, dir, GR_SOURCE_DIR, dir, dir, dir);
+                         "--points 1000 && cmp '%s/a/spirals-train.csv' '%s/b/spirals-train.csv' && "
+                         "cmp '%s/a/spirals-train.csv' '%s/configs/data/spirals-train.csv' && "
+                         "cmp '%s/a/spirals-test.csv' '%s/configs/data/spirals-test.csv' 2>&1",
+                   GR_SOURCE_DIR, dir, GR_SOURCE_DIR, dir, dir, dir, dir, GR_SOURCE_DIR, dir, GR_SOURCE_DIR);
     cr_assert_eq(rc, 0, "%s", out);
     free(out);
     const char *files[] = {"a/spirals-train.csv", "a/spirals-test.csv"};

@@ -7,7 +7,8 @@ Two interleaved spirals in the plane, one per class, the classic problem a
 linear model cannot solve (Lang and Witbrock, 1988): class k's point at
 angle t in [0.25, 3] turns is r = t / 3 turns (radius up to 1) at angle
 t + k * pi, plus gaussian noise of 0.02. Writes DEST_DIR (default
-data/spirals) spirals-train.csv (N points per class, default 1000) and
+configs/data, where configs/spirals_mlp.yaml reads them; the files there
+are committed) spirals-train.csv (N points per class, default 1000) and
 spirals-test.csv (N / 2 per class), each with a header row `x,y,label` and
 rows in random order. The same seeds every time: the files are identical
 from run to run.
@@ -51,7 +52,7 @@ def main():
     if per_class < 2:
         raise SystemExit("--points: expected at least 2 points per class")
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-    dest = args[0] if args else os.path.join(root, "data", "spirals")
+    dest = args[0] if args else os.path.join(root, "configs", "data")
     os.makedirs(dest, exist_ok=True)
     write(os.path.join(dest, "spirals-train.csv"), spirals(per_class, seed=1988))
     write(os.path.join(dest, "spirals-test.csv"), spirals(per_class // 2, seed=2024))
