@@ -1,5 +1,6 @@
 #include "runtime/config/datasets.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,6 +270,14 @@ int gr_data_cfg_each_path(const struct gr_data_cfg *d, struct gr_ynode *data,
         }
     }
     return 0;
+}
+
+int64_t gr_data_cfg_holdout(const struct gr_data_cfg *d, int64_t n) {
+    if (d->holdout_fraction > 0) {
+        int64_t k = llround(d->holdout_fraction * (double)n);
+        return k > 0 ? k : 1;
+    }
+    return d->holdout;
 }
 
 static void free_split(struct gr_ctx *ctx, struct gr_split_cfg *s) {

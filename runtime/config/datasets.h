@@ -93,6 +93,9 @@ int gr_data_cfg_read(struct gr_ctx *ctx, struct gr_data_cfg *out, const char *fi
 static inline int gr_data_cfg_has_validation(const struct gr_data_cfg *d) {
     return d->validation.present || d->holdout > 0 || d->holdout_fraction > 0;
 }
+/* The samples held out of n training samples: the count, or the fraction
+ * rounded (at least one); 0 without a held-out validation set. */
+int64_t gr_data_cfg_holdout(const struct gr_data_cfg *d, int64_t n);
 /* Each file's path in `data` (a copy of the section's tree in some document)
  * replaced through `replace`, which returns 0 or -1. */
 int gr_data_cfg_each_path(const struct gr_data_cfg *d, struct gr_ynode *data,

@@ -128,9 +128,11 @@ int gr_dataset_read(struct gr_ctx *ctx, struct gr_dataset *d, int *bad) {
     /* the arrays' infos are copies: the files can go */
     for (int f = 0; f < d->n_files; f++) {
         char *path = d->src[f].path;
+        const struct gr_reader_desc *reader = d->src[f].reader;
         d->src[f].path = NULL;
         gr_source_close(ctx, &d->src[f]);
-        d->src[f].path = path; /* still names the arrays' files in messages */
+        d->src[f].path = path; /* the arrays' files and formats, for messages */
+        d->src[f].reader = reader;
     }
     d->read = 1;
     return 0;

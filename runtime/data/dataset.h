@@ -47,7 +47,7 @@ struct gr_dataset {
     int64_t n;    /* samples used: rows, or fewer (gr_dataset_limit) */
     int n_files;
     struct gr_source src[GR_DATASET_MAX_FILES];
-    int read;     /* src[] read and closed */
+    int read;     /* src[] read and closed (their path and reader kept) */
     int n_arrays;
     struct gr_data_array *arrays;
 };

@@ -28,10 +28,11 @@ static const char *missing_hint(const char *path) {
 }
 
 /* The message in ctx->err, at file f of a dataset's config. */
-static int fail_at_file(struct gr_session *s, const struct gr_split_cfg *sc, const struct gr_file_cfg *f) {
+static int fail_at_file(struct gr_ctx *ctx, const char *config, const struct gr_split_cfg *sc,
+                        const struct gr_file_cfg *f) {
     char msg[GR_ERRBUF];
-    snprintf(msg, sizeof msg, "%s", s->ctx->err);
-    return gr_fail_node(s->ctx, s->cfg->path, f->at, "%s: %s%s", sc->name, msg, missing_hint(f->path));
+    snprintf(msg, sizeof msg, "%s", ctx->err);
+    return gr_fail_node(ctx, config, f->at, "%s: %s%s", sc->name, msg, missing_hint(f->path));
 }
 
 static void to_column(const struct gr_column_cfg *c, struct gr_column *out) {
@@ -39,8 +40,7 @@ static void to_column(const struct gr_column_cfg *c, struct gr_column *out) {
     out->index = c->index;
 }
 
-/* Open every file of dataset sc into d: headers checked, files kept open. */
-static int open_set(struct gr_session *s, struct gr_dataset *d, const struct gr_split_cfg *sc) {
+int gr_dataset_open_cfg(struct gr_ctx *ctx, const char *config, struct gr_dataset *d, const struct gr_split_cfg *sc) {
     const struct gr_csv_cfg *c = &sc->csv;
     struct gr_column label, *features = NULL;
     struct gr_read_opts opts = {.delimiter = c->delimiter,
@@ -48,7 +48,7 @@ static int open_set(struct gr_session *s, struct gr_dataset *d, const struct gr_
                                                                                          : GR_CSV_HEADER_NO};
     if (c->has_label) to_column(&c->label, &label), opts.label = &label;
     if (c->n_features) {
-        if (!(features = gr_calloc(s->ctx, (size_t)c->n_features, sizeof *features))) return -1;
+        if (!(features = gr_calloc(ctx, (size_t)c->n_features, sizeof *features))) return -1;
         for (int i = 0; i < c->n_features; i++) to_column(&c->features[i], &features[i]);
         opts.features = features;
         opts.n_features = c->n_features;
@@ -57,12 +57,12 @@ static int open_set(struct gr_session *s, struct gr_dataset *d, const struct gr_
     for (int i = 0; i < sc->n_files && rc == 0; i++) {
         const struct gr_file_cfg *f = &sc->files[i];
         struct gr_dataset_file df = {f->path, f->format, f->array, &opts};
-        if (gr_dataset_add(s->ctx, d, &df)) rc = fail_at_file(s, sc, f);
+        if (gr_dataset_add(ctx, d, &df)) rc = fail_at_file(ctx, config, sc, f);
         else csv |= strcmp(d->src[d->n_files - 1].reader->name, "csv") == 0;
     }
-    gr_free(s->ctx, features);
+    gr_free(ctx, features);
     if (rc == 0 && c->given && !csv)
-        rc = gr_fail_node(s->ctx, s->cfg->path, c->at, "%s.csv: options for a CSV file, but %s reads none", sc->name,
+        rc = gr_fail_node(ctx, config, c->at, "%s.csv: options for a CSV file, but %s reads none", sc->name,
                           sc->name);
     gr_dataset_limit(d, sc->limit);
     return rc;
@@ -76,8 +76,7 @@ static struct gr_split split_of(const char *name, const char *what, struct gr_da
 /* data.validation held out of data.train: its size. */
 static int hold_out(struct gr_session *s) {
     const struct gr_data_cfg *dc = &s->cfg->data;
-    int64_t n = s->train.n, count = dc->holdout;
-    if (dc->holdout_fraction > 0) count = llround(dc->holdout_fraction * (double)n) > 0 ? llround(dc->holdout_fraction * (double)n) : 1;
+    int64_t n = s->train.n, count = gr_data_cfg_holdout(dc, n);
     if (count >= n)
         return gr_fail_node(s->ctx, s->cfg->path, dc->validation_at,
                             "data.validation: holding %lld of the %lld samples of data.train out leaves none to train "
@@ -92,35 +91,62 @@ static int hold_out(struct gr_session *s) {
 int gr_session_open_data(struct gr_session *s) {
     const struct gr_data_cfg *dc = &s->cfg->data;
     if (gr_session_uses_train(s)) {
-        if (open_set(s, &s->train, &dc->train)) return -1;
+        if (gr_dataset_open_cfg(s->ctx, s->cfg->path, &s->train, &dc->train)) return -1;
         s->train_set = split_of("data.train", "training", &s->train, &dc->train);
         if (dc->validation.present) {
-            if (open_set(s, &s->valid, &dc->validation)) return -1;
+            if (gr_dataset_open_cfg(s->ctx, s->cfg->path, &s->valid, &dc->validation)) return -1;
             s->valid_set = split_of("data.validation", "validation", &s->valid, &dc->validation);
         } else if (gr_data_cfg_has_validation(dc) && hold_out(s)) {
             return -1;
         }
     }
     if (gr_session_uses_test(s)) {
-        if (open_set(s, &s->test, &dc->test)) return -1;
+        if (gr_dataset_open_cfg(s->ctx, s->cfg->path, &s->test, &dc->test)) return -1;
         s->test_set = split_of("data.test", "test", &s->test, &dc->test);
     }
     s->eval_set = s->cfg->eval_on_validation && s->valid_set.d ? &s->valid_set : &s->test_set;
     return 0;
 }
 
-/* The array named by the `data` of a YAML node declared `op: input`, if
- * it is in none of the open datasets: found before the graph is built,
- * whose types may depend on the name (`data: labels` is int32). */
-static int check_name(struct gr_session *s, const char *node, const struct gr_ynode *data) {
+/* An input of dtype ints reading an array of type a->type: 0, or what the
+ * message says after "array 'x' of SET". */
+static const char *type_clash(int ints, const struct gr_array_info *a) {
+    if (a->type != (ints ? GR_ARRAY_F32 : GR_ARRAY_I32)) return NULL;
+    return ints ? "an int32 input reads uint8 or int32 arrays (dtype: float32 reads floats)"
+                : "a float32 input reads uint8 or float32 arrays (dtype: int32 reads integers)";
+}
+
+/* "array 'x' of SET holds ... values (... in FILE); why" */
+static void clash_text(const char *set, const struct gr_dataset *d, int k, const char *why, char *msg, size_t len) {
+    const struct gr_array_info *a = &d->arrays[k].info;
+    snprintf(msg, len, "array '%s' of %s holds %s values (%s in %s); %s", a->name, set, gr_array_type_name(a->type),
+             gr_elem_name(a->elem), gr_dataset_path(d, k), why);
+}
+
+/* The `data` of a YAML node declared `op: input` names an array of some
+ * open dataset, of a type its dtype reads: found before the graph is built,
+ * since an input's dtype follows the name it gives (`data: labels` is
+ * int32), and a wrong one makes the ops it feeds fail with less to say. */
+static int check_name(struct gr_session *s, const struct gr_ynode *nd, const struct gr_ynode *data) {
+    const struct gr_ynode *name = gr_ymap_get(nd, "name"), *dtype = gr_ymap_get(nd, "dtype");
+    const char *node = name && name->kind == GR_Y_SCALAR ? name->str : "?";
+    int ints = dtype && dtype->kind == GR_Y_SCALAR ? !strcmp(dtype->str, "int32") : !strcmp(data->str, "labels");
     struct gr_dataset *sets[3] = {&s->train, &s->valid, &s->test};
+    const char *names[3] = {"data.train", "data.validation", "data.test"};
     struct gr_suggest sg;
     gr_suggest_init(&sg, data->str);
     int open = 0;
     for (int k = 0; k < 3; k++) {
         if (!sets[k]->n_files) continue;
-        if (gr_dataset_find(sets[k], data->str) >= 0) return 0;
-        for (int a = 0; a < sets[k]->n_arrays; a++) gr_suggest_offer(&sg, sets[k]->arrays[a].info.name);
+        int a = gr_dataset_find(sets[k], data->str);
+        const char *why = a >= 0 ? type_clash(ints, &sets[k]->arrays[a].info) : NULL;
+        char msg[GR_ERRBUF];
+        if (why) {
+            clash_text(names[k], sets[k], a, why, msg, sizeof msg);
+            return gr_fail_node(s->ctx, s->cfg->path, dtype ? dtype : data, "node '%s': %s", node, msg);
+        }
+        if (a >= 0) return 0;
+        for (int j = 0; j < sets[k]->n_arrays; j++) gr_suggest_offer(&sg, sets[k]->arrays[j].info.name);
         open = 1;
     }
     if (!open) return 0;
@@ -137,12 +163,11 @@ static int check_name(struct gr_session *s, const char *node, const struct gr_yn
 int gr_session_check_names(struct gr_session *s) {
     const struct gr_ynode *g = s->cfg->graph;
     for (int i = 0; g && g->kind == GR_Y_SEQ && i < g->n; i++) {
-        const struct gr_ynode *nd = g->items[i], *op, *data, *name;
+        const struct gr_ynode *nd = g->items[i], *op, *data;
         if (nd->kind != GR_Y_MAP || !(op = gr_ymap_get(nd, "op")) || op->kind != GR_Y_SCALAR ||
             strcmp(op->str, "input") != 0 || !(data = gr_ymap_get(nd, "data")) || data->kind != GR_Y_SCALAR)
             continue;
-        name = gr_ymap_get(nd, "name");
-        if (check_name(s, name && name->kind == GR_Y_SCALAR ? name->str : "?", data)) return -1;
+        if (check_name(s, nd, data)) return -1;
     }
     return 0;
 }
@@ -182,14 +207,12 @@ static int check_input(struct gr_session *s, const struct gr_split *sp, int i) {
     if (k < 0) return no_array(s, sp, i);
     struct gr_data_array *x = &sp->d->arrays[k];
     const struct gr_array_info *a = &x->info;
-    int ints = nd->dtype == GR_I32;
-    if (a->type == (ints ? GR_ARRAY_F32 : GR_ARRAY_I32))
-        return gr_node_fail(&s->g, i, nd->attrs[GR_INPUT_DTYPE].present ? GR_INPUT_DTYPE : GR_INPUT_DATA,
-                            "array '%s' of %s holds %s values (%s in %s); %s",
-                            a->name, sp->name, gr_array_type_name(a->type), gr_elem_name(a->elem),
-                            gr_dataset_path(sp->d, k),
-                            ints ? "an int32 input reads uint8 or int32 arrays (dtype: float32 reads floats)"
-                                 : "a float32 input reads uint8 or float32 arrays (dtype: int32 reads integers)");
+    const char *why = type_clash(nd->dtype == GR_I32, a);
+    if (why) {
+        char msg[GR_ERRBUF];
+        clash_text(sp->name, sp->d, k, why, msg, sizeof msg);
+        return gr_node_fail(&s->g, i, nd->attrs[GR_INPUT_DTYPE].present ? GR_INPUT_DTYPE : GR_INPUT_DATA, "%s", msg);
+    }
     if (x->per_sample != per_sample(nd)) {
         char sh[96];
         struct gr_shape one = {a->rank - 1, {0}};
@@ -206,7 +229,7 @@ static int check_input(struct gr_session *s, const struct gr_split *sp, int i) {
                             gr_shape_format(&one, sh, sizeof sh), (long long)x->per_sample);
     }
     x->wanted = 1;
-    x->keep |= s->mode != GR_SESSION_CHECK || ints; /* check keeps the indices to check them */
+    x->keep |= s->mode != GR_SESSION_CHECK || nd->dtype == GR_I32; /* check keeps the indices to check them */
     return 0;
 }
 
@@ -341,10 +364,14 @@ double gr_session_data_bytes(const struct gr_session *s) {
     return bytes;
 }
 
+int gr_dataset_read_cfg_fail(struct gr_ctx *ctx, const char *config, const struct gr_split_cfg *sc, int bad) {
+    return fail_at_file(ctx, config, sc, &sc->files[bad]);
+}
+
 static int read_set(struct gr_session *s, struct gr_dataset *d, const struct gr_split_cfg *sc) {
     int bad = 0;
     if (d->n_files == 0 || d->read) return 0;
-    if (gr_dataset_read(s->ctx, d, &bad)) return fail_at_file(s, sc, &sc->files[bad]);
+    if (gr_dataset_read(s->ctx, d, &bad)) return gr_dataset_read_cfg_fail(s->ctx, s->cfg->path, sc, bad);
     return 0;
 }
 

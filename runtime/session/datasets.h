@@ -11,9 +11,19 @@
 
 #include <stdint.h>
 
+struct gr_ctx;
+struct gr_dataset;
+struct gr_node;
 struct gr_session;
 struct gr_split;
-struct gr_node;
+struct gr_split_cfg;
+
+/* Open every file of the dataset sc of config `config` into d: headers
+ * checked, files kept open; a failure located at the file's key. */
+int gr_dataset_open_cfg(struct gr_ctx *ctx, const char *config, struct gr_dataset *d, const struct gr_split_cfg *sc);
+/* The message in ctx->err (from gr_dataset_read of such a dataset, which
+ * failed on file `bad`), located at that file's key. */
+int gr_dataset_read_cfg_fail(struct gr_ctx *ctx, const char *config, const struct gr_split_cfg *sc, int bad);
 
 /* Open the datasets the session's mode reads and lay out its sets: the
  * training samples, a validation set (held out of data.train, or its own),
