@@ -34,8 +34,8 @@ Test(config, the_shipped_config_parses) {
     cr_expect_float_eq(cfg.optim.lr, 0.01, 1e-12);
     cr_expect_eq(cfg.eval_every, 50);
     cr_expect_eq(cfg.eval_samples, 2000);
-    cr_expect(strstr(cfg.train_data.images, "/configs/../data/mnist/train-images-idx3-ubyte"),
-              "data paths are relative to the config: %s", cfg.train_data.images);
+    cr_expect(strstr(cfg.data.train.files[0].path, "/configs/../data/mnist/train-images-idx3-ubyte"),
+              "data paths are relative to the config: %s", cfg.data.train.files[0].path);
     /* and its graph builds into the tutorial's shapes */
     struct gr_graph g;
     gr_graph_init(&g, &ctx, cfg.path);
@@ -85,7 +85,7 @@ static const struct bad bad_configs[] = {
     {17, "eval: {logits: logit, every: 5}", "test.yaml:17:16: eval.logits: no node named 'logit' (did you mean 'logits'?)"},
     {17, "eval: {logits: logits, every: 0}", "test.yaml:17:31: eval.every: expected an integer in [1, 2147483647], got 0"},
     {1, "dta:", "test.yaml:1:1: unknown key 'dta' in the config (did you mean 'data'?)"},
-    {2, "  train: {images: tr-img}", "test.yaml:2:10: data.train: missing 'labels'"},
+    {2, "  train: {images: tr-img}", "test.yaml:6:36: node 'label': data: data.train has no array 'labels' (it has images)"},
     {2, "  train: {images: tr-img, labels: tr-lab, limit: -1}", "test.yaml:2:50: data.train.limit: expected an integer in [1, 2147483647], got -1"},
     {3, "  test: {images: te-img, labels: te-lab}\n  pixel_range: [1, 0]", "test.yaml:4:16: data.pixel_range: low (1) must be below high (0)"},
     {3, "  test: {images: te-img, labels: te-lab}\n  pixel_range: [0]", "test.yaml:4:16: data.pixel_range: expected [low, high], got 1 values"},
@@ -117,7 +117,7 @@ static const struct bad bad_configs[] = {
     {10, "  - {name: logits, op: dense, inputs: [label], units: 3}", "test.yaml:10:5: node 'logits': input must be float32"},
     {11, "  - {name: loss, op: softmax_cross_entropy, inputs: [logits, rows]}", "test.yaml:11:5: node 'loss': target distributions of shape [4, 4, 4] do not match logits [4, 3]"},
     {11, "  - {name: loss, op: softmax_cross_entropy, inputs: [logits, label], axis: 1}", "test.yaml:11:70: unknown key 'axis' in node 'loss' (op softmax_cross_entropy)"},
-    {6, "  - {name: label, op: input, data: label}", "test.yaml:6:36: node 'label': data: unknown value 'label' (did you mean 'labels'?)"},
+    {6, "  - {name: label, op: input, data: label}", "test.yaml:6:36: node 'label': data: no dataset has an array 'label' (did you mean 'labels'?)"},
     /* YAML itself */
     {14, "  optimizer: {name: adam, lr: 0.01", "test.yaml:15:13: YAML syntax error"},
     {16, "  steps: 10\n  steps: 20", "test.yaml:17:3: duplicate key 'steps' (first given at line 16)"},
@@ -154,7 +154,7 @@ static const struct bad bad_with_data[] = {
     {10, "  - {name: logits, op: dense, inputs: [last], units: 2}", "test.yaml:2:35: data.train.labels: label 2 at index 2 is out of range: node 'logits' has 2 classes"},
     {17, "eval: {logits: lstm}", "test.yaml:17:16: eval.logits: node 'lstm' must be float32 [batch, classes], its shape is [4, 4, 8]"},
     {2, "  train: {images: no-such-file, labels: tr-lab}", "test.yaml:2:19: data.train: "},
-    {2, "  train: {images: tr-img, labels: te-lab}", "test.yaml:2:19: data.train: "},
+    {2, "  train: {images: tr-img, labels: te-lab}", "test.yaml:2:35: data.train: "},
     {3, "  test: {images: tr-lab, labels: te-lab}", "test.yaml:3:18: data.test: "},
 };
 

@@ -29,13 +29,21 @@ static const char *sample_shape(const struct gr_node *nd, char *buf, size_t len)
 
 static int name_width(const struct gr_graph *g, int least);
 
+/* ", 6000 validation": the validation set, if any. */
+static const char *valid_text(const struct gr_session *s, char *buf, size_t len) {
+    buf[0] = 0;
+    if (s->valid_set.d) snprintf(buf, len, ", %lld validation", (long long)s->valid_set.n);
+    return buf;
+}
+
 static int cmd_check(struct cli *o) {
     struct job j;
     if (cli_open_job(&j, o, 1)) return 1;
     char sh[96];
     int w = name_width(&j.s.g, 20);
     printf("%s: valid; training would start\n", o->pos[0]);
-    printf("  data: %lld training and %lld test samples\n", (long long)j.s.train.n, (long long)j.s.test.n);
+    printf("  data: %lld training%s and %lld test samples\n", (long long)j.s.train_set.n, valid_text(&j.s, sh, sizeof sh),
+           (long long)j.s.test_set.n);
     printf("  %-*s %-22s %-18s %12s\n", w, "node", "op", "shape", "parameters");
     int64_t total = 0;
     for (int i = 0; i < j.s.g.n; i++) {
@@ -105,17 +113,16 @@ static int cmd_summary(struct cli *o) {
     print_count((int64_t)llround(ftotal / batch), 17);
     printf("\n\n");
     printf("training: %.2f MFLOP a sample forward and backward, %.1f GFLOP an epoch of %lld samples\n",
-           (ftotal + btotal) / batch / 1e6, (ftotal + btotal) / batch * (double)j.s.train.n / 1e9,
-           (long long)j.s.train.n);
+           (ftotal + btotal) / batch / 1e6, (ftotal + btotal) / batch * (double)j.s.train_set.n / 1e9,
+           (long long)j.s.train_set.n);
     double pbytes = (double)g->n_weights * 4;
     printf("memory:   parameters %.1f KB (with gradients and %s state %.1f KB)\n", pbytes / 1e3,
            j.cfg.optim.desc->title, pbytes * (2 + j.cfg.optim.desc->n_state) / 1e3);
     printf("          training plan %.1f MB at batch %lld, evaluation plan %.1f MB at batch %lld\n",
            (double)j.s.tp.arena_bytes / 1e6, (long long)j.s.tp.cap,
            j.s.logits >= 0 ? (double)j.s.ep.arena_bytes / 1e6 : 0.0, (long long)(j.s.logits >= 0 ? j.s.ep.cap : 0));
-    printf("          data %.1f MB (images kept as bytes)\n",
-           (double)(j.s.train.images.bytes + j.s.train.labels.bytes + j.s.test.images.bytes + j.s.test.labels.bytes) /
-               1e6);
+    printf("          data %.1f MB (as the files' readers store it: bytes stay bytes)\n",
+           (double)(gr_dataset_bytes(&j.s.train) + gr_dataset_bytes(&j.s.valid) + gr_dataset_bytes(&j.s.test)) / 1e6);
     cli_close_job(&j);
     return 0;
 }

@@ -71,3 +71,26 @@ int cli_job_graph(struct job *j, struct gr_graph *g, int64_t batch) {
 }
 
 int cli_write_errno(void) { return errno ? errno : EIO; }
+
+const char *cli_sample_noun(const struct gr_dataset *d) {
+    return d && gr_dataset_find(d, "images") >= 0 ? "images" : "samples";
+}
+
+const char *cli_describe_sets(const struct gr_session *s, char *buf, size_t len) {
+    const struct gr_dataset *d = s->train_set.d ? s->train_set.d : s->test_set.d;
+    int k = d ? gr_dataset_find(d, "images") : -1;
+    char shape[96] = "", valid[160] = "";
+    if (k >= 0) {
+        const struct gr_array_info *a = &d->arrays[k].info;
+        struct gr_shape one = {a->rank - 1 < GR_MAX_DIMS ? a->rank - 1 : GR_MAX_DIMS, {0}};
+        for (int r = 0; r < one.rank; r++) one.dim[r] = a->dim[r + 1];
+        snprintf(shape, sizeof shape, " of ");
+        gr_shape_format(&one, shape + 4, sizeof shape - 4);
+    }
+    if (s->valid_set.d)
+        snprintf(valid, sizeof valid, ", %lld validation%s", (long long)s->valid_set.n,
+                 s->valid_set.d == &s->train ? " (held out of data.train)" : "");
+    snprintf(buf, len, "%lld training%s and %lld test %s%s", (long long)s->train_set.n, valid,
+             (long long)s->test_set.n, cli_sample_noun(d), shape);
+    return buf;
+}

@@ -16,12 +16,12 @@
 #include "runtime/base/text.h"
 #include "tools/cli/cli.h"
 
-extern const struct command gr_cmd_train, gr_cmd_check, gr_cmd_summary, gr_cmd_expand, gr_cmd_graph, gr_cmd_eval,
-    gr_cmd_predict, gr_cmd_plot, gr_cmd_ops, gr_cmd_optimizers, gr_cmd_gradcheck, gr_cmd_bench;
+extern const struct command gr_cmd_train, gr_cmd_check, gr_cmd_data, gr_cmd_summary, gr_cmd_expand, gr_cmd_graph,
+    gr_cmd_eval, gr_cmd_predict, gr_cmd_plot, gr_cmd_ops, gr_cmd_optimizers, gr_cmd_gradcheck, gr_cmd_bench;
 
 const struct command *const gr_commands[] = {
-    &gr_cmd_train, &gr_cmd_check,   &gr_cmd_summary, &gr_cmd_expand,     &gr_cmd_graph,     &gr_cmd_eval,
-    &gr_cmd_predict, &gr_cmd_plot,  &gr_cmd_ops,     &gr_cmd_optimizers, &gr_cmd_gradcheck, &gr_cmd_bench,
+    &gr_cmd_train, &gr_cmd_check, &gr_cmd_data, &gr_cmd_summary,    &gr_cmd_expand,    &gr_cmd_graph, &gr_cmd_eval,
+    &gr_cmd_predict, &gr_cmd_plot, &gr_cmd_ops, &gr_cmd_optimizers, &gr_cmd_gradcheck, &gr_cmd_bench,
 };
 const int gr_n_commands = (int)(sizeof gr_commands / sizeof gr_commands[0]);
 
@@ -33,6 +33,7 @@ static const char usage_main[] =
     "commands:\n"
     "  train CONFIG       train, print progress, write a run folder, report test accuracy\n"
     "  check CONFIG       validate CONFIG and its data files, print the graph\n"
+    "  data CONFIG        each dataset's files, samples, arrays, values and label counts\n"
     "  summary CONFIG     the graph as a table: shapes, parameters, FLOPs, memory\n"
     "  expand CONFIG      CONFIG with its shorthand written out: every node explicit\n"
     "  graph CONFIG       the graph in Graphviz DOT (dot -Tpng renders it)\n"
