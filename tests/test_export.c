@@ -6,7 +6,7 @@
  * encoder's every field read back by onnx's own parser.
  *
  * Without python3-onnx or onnxruntime-node the tests that need them are
- * skipped, saying how to install them (tools/ci_extra.sh does, for CI). */
+ * skipped, saying how to install them (tools/setup_onnx.sh, which CI runs). */
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <math.h>
@@ -30,20 +30,20 @@ static void remove_tmp(void) { tg_rmtree(tmp); }
 TestSuite(export, .init = make_tmp, .fini = remove_tmp, .timeout = 600);
 
 /* Where onnxruntime-node is looked for: the build tree's npm folder (this
- * build's, or the default build's, where tools/ci_extra.sh installs it),
+ * build's, or the default build's, where tools/setup_onnx.sh installs it),
  * then node's own search. */
 #define NODE_PATH GR_BUILD_DIR "/npm/node_modules:" GR_SOURCE_DIR "/build/npm/node_modules"
 
 static void need_onnx_checker(void) {
     if (tg_sh(NULL, "%s -c 'import onnx' 2>/dev/null", PYTHON) != 0)
         cr_skip_test("python3-onnx is not installed, so onnx's checker cannot read the exported models: "
-                     "apt-get install -y python3-onnx (tools/ci_extra.sh installs it)");
+                     "apt-get install -y python3-onnx (bash tools/setup_onnx.sh installs it)");
 }
 
 static void need_onnx_runtime(void) {
     if (tg_sh(NULL, "NODE_PATH='%s' node -e \"require('onnxruntime-node')\" >/dev/null 2>&1", NODE_PATH) != 0)
         cr_skip_test("onnxruntime-node is not installed (or node is missing): npm install --ignore-scripts "
-                     "--prefix build/npm onnxruntime-node (about 290 MB; tools/ci_extra.sh installs it there)");
+                     "--prefix build/npm onnxruntime-node@1.30.0 (about 290 MB; bash tools/setup_onnx.sh installs it there)");
 }
 
 /* onnx_check.py's description of the model, checked: opset 17, the batch
