@@ -262,9 +262,10 @@ struct gr_op_desc {
      * whole batch, given the inferred shapes in `inf` (inf->out included);
      * backward as if every float input took a gradient. */
     void (*flops)(const struct gr_infer *inf, double *forward, double *backward);
-    /* (The table of non-trainable state comes before this.) Optional: how
-     * the op is written into an ONNX graph by `graphrun export` (see "Lowering
-     * to ONNX" below); NULL: a graph holding the op cannot be exported. */
+    /* Grown at the end, after the table of non-trainable state. Optional:
+     * how the op is written into an ONNX model by `graphrun export` (see
+     * "Lowering to ONNX" below); NULL: a graph holding the op on the way to
+     * the logits cannot be exported. */
     int (*lower)(struct gr_lower *lw);
 };
 
@@ -359,7 +360,8 @@ struct gr_onnx {
                          const int64_t *dims, const char **name);
 };
 
-/* One node to lower (graphrun fills it; the lowering may write err). */
+/* One node to lower (graphrun fills it; the lowering may write err). Like
+ * struct gr_infer, graphrun allocates it and it grows only at its end. */
 struct gr_lower {
     const struct gr_onnx *onnx;
     void *onnx_ctx;                       /* graphrun's, for the functions above */

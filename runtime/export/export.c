@@ -147,7 +147,9 @@ static int add_outputs(struct export_job *j, int logits, int softmax) {
     const char *p = gr_onnx_name_fresh(m, "probabilities");
     struct gr_onnx_attr axis = gr_onnx_int("axis", -1);
     const char *in[1] = {nd->name}, *out[1] = {p};
-    if (!p || gr_onnx_add_node(m, "softmax", "Softmax", 1, in, 1, out, 1, &axis)) return -1;
+    char name[96];
+    snprintf(name, sizeof name, "%s/softmax", nd->name); /* no lowering's node name ends in letters */
+    if (!p || gr_onnx_add_node(m, name, "Softmax", 1, in, 1, out, 1, &axis)) return -1;
     v.name = p;
     m->outputs[m->n_outputs++] = v;
     return 0;
@@ -170,7 +172,7 @@ static int describe(struct export_job *j, const struct gr_session *s, const stru
     const char *values[] = {o->version, s->cfg->text ? s->cfg->text : "", step};
     for (int k = 0; k < (o->step >= 0 ? 3 : 2); k++) {
         m->meta_key[m->n_meta] = keys[k];
-        m->meta_value[m->n_meta++] = values[k];
+        if (!(m->meta_value[m->n_meta++] = gr_onnx_strndup(m, values[k], strlen(values[k])))) return -1;
     }
     return m->graph_name && m->doc ? 0 : -1;
 }

@@ -192,11 +192,20 @@ static int check_node(struct gr_onnx_model *m, const char *op_type, int n_in, co
             return gr_fail(m->ctx, "%s: output '%s' is already a tensor of the model", op_type, out[i] ? out[i] : "(null)");
     for (int i = 0; i < n_attrs; i++) {
         const struct gr_onnx_attr *a = &attrs[i];
-        int arrays = a->type == GR_ONNX_ATTR_INTS || a->type == GR_ONNX_ATTR_FLOATS || a->type == GR_ONNX_ATTR_TENSOR;
-        if (!a->name || !*a->name || (a->type == GR_ONNX_ATTR_STRING && !a->s) ||
-            (arrays && (a->n < 0 || (a->n && !a->ints && !a->floats))) ||
-            (a->type == GR_ONNX_ATTR_TENSOR && (a->n > GR_MAX_DIMS || !a->floats)) ||
-            (a->type != GR_ONNX_ATTR_INT && a->type != GR_ONNX_ATTR_FLOAT && a->type != GR_ONNX_ATTR_STRING && !arrays))
+        int ok;
+        switch (a->type) {
+        case GR_ONNX_ATTR_INT:
+        case GR_ONNX_ATTR_FLOAT: ok = 1; break;
+        case GR_ONNX_ATTR_STRING: ok = a->s != NULL; break;
+        case GR_ONNX_ATTR_INTS: ok = a->n >= 0 && (!a->n || a->ints); break;
+        case GR_ONNX_ATTR_FLOATS: ok = a->n >= 0 && (!a->n || a->floats); break;
+        case GR_ONNX_ATTR_TENSOR: ok = a->n >= 0 && a->n <= GR_MAX_DIMS && (!a->n || a->ints) && a->floats; break;
+        default: ok = 0;
+        }
+        int64_t count = 1; /* a tensor's values: a constant, not a parameter block */
+        for (int k = 0; ok && a->type == GR_ONNX_ATTR_TENSOR && k < a->n; k++)
+            ok = !gr_size_mul(count, a->ints[k], &count) && count <= (1 << 28);
+        if (!ok || !a->name || !*a->name)
             return gr_fail(m->ctx, "%s: attribute %d ('%s') is incomplete", op_type, i, a->name ? a->name : "(null)");
     }
     return 0;

@@ -47,7 +47,7 @@ static void pb_flush(struct pb_sink *s) {
 static void pb_put(struct pb *w, const void *p, size_t len) {
     w->n += len;
     struct pb_sink *s = w->sink;
-    if (!s) return;
+    if (!s || !len) return;
     if (len > sizeof s->buf - s->used) pb_flush(s);
     if (len > sizeof s->buf) {
         if (!s->failed && gr_write_all(s->ctx, s->fd, p, len, s->path, NULL)) s->failed = 1;
