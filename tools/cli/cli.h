@@ -37,7 +37,7 @@ struct cli {
     int n_plugins;
     int threads, batch, seed, epochs, eval_repeats;
     const char *checkpoint, *resume, *run_dir, *output, *predictions;
-    int no_run_dir, quiet, json, backward;
+    int no_run_dir, quiet, json, backward, softmax;
     char unset_buf[MAX_SETS][256];
 };
 

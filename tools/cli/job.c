@@ -33,11 +33,11 @@ void cli_close_job(struct job *j) {
 
 /* What a command's session reads and holds: check and summary lay the run
  * out without holding it; eval needs the test set and the weights, predict
- * the weights alone. */
+ * and export the weights alone. */
 static enum gr_session_mode job_mode(const struct command *c) {
     if (!strcmp(c->name, "check") || !strcmp(c->name, "summary")) return GR_SESSION_CHECK;
     if (!strcmp(c->name, "eval")) return GR_SESSION_EVAL;
-    if (!strcmp(c->name, "predict")) return GR_SESSION_PREDICT;
+    if (!strcmp(c->name, "predict") || !strcmp(c->name, "export")) return GR_SESSION_PREDICT;
     return GR_SESSION_TRAIN;
 }
 
