@@ -37,6 +37,8 @@ LAYERS = {
                                     "ops"]),
     "models": ("models", ["abi", "base", "yaml", "host", "config", "engine", "optim", "schedule", "data", "session",
                           "ops"]),
+    "export": ("runtime/export", ["abi", "base", "yaml", "host", "config", "engine", "optim", "schedule", "data",
+                                  "session", "ops"]),
     "tools": ("tools", None),
     "tests": ("tests", None),
     "plugins": ("plugins", ["abi"]),

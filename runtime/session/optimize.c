@@ -8,6 +8,7 @@
 #include "ops/core.h"
 #include "runtime/base/ctx.h"
 #include "runtime/base/text.h"
+#include "runtime/session/datasets.h"
 #include "runtime/session/state.h"
 
 int gr_session_plan_eval_loss(struct gr_session *s) {
@@ -21,7 +22,8 @@ int gr_session_plan_eval_loss(struct gr_session *s) {
     enum gr_dtype *dtypes = gr_calloc(s->ctx, (size_t)s->g.n, sizeof *dtypes);
     int64_t cap = s->ep.cap, probes[3] = {1, 2, cap - 1};
     int ok = shapes && dtypes && gr_plan_layout(&p, &s->g, cap, s->eval_targets, 2, -1) == 0 &&
-             gr_shape_count(&p.val[s->loss].shape) == 1 && p.val[s->loss].dtype == GR_F32;
+             gr_shape_count(&p.val[s->loss].shape) == 1 && p.val[s->loss].dtype == GR_F32 &&
+             gr_session_eval_feeds(s, &p);
     for (int k = 0; k < 3 && ok; k++) {
         if (probes[k] < 1 || probes[k] >= cap) continue;
         ok = gr_plan_shapes_at(&p, probes[k], shapes, dtypes) == 0 && gr_shape_count(&shapes[s->loss]) == 1;
@@ -76,8 +78,8 @@ static int check_schedule(struct gr_session *s) {
     struct gr_sched sched;
     char msg[GR_ERRBUF];
     int bad;
-    if (gr_sched_init(&sched, &cfg->sched, cfg->optim.lr, s->steps, cfg->batch_size, s->train.n, msg, sizeof msg,
-                      &bad) == 0)
+    if (gr_sched_init(&sched, &cfg->sched, cfg->optim.lr, s->steps, cfg->batch_size, s->train_set.n, msg,
+                      sizeof msg, &bad) == 0)
         return 0;
     if (bad == GR_SCHED_AT_WARMUP)
         return gr_fail_node(s->ctx, cfg->path, cfg->warmup_at, "train.schedule.warmup: %s", msg);
@@ -144,7 +146,7 @@ int gr_session_init_training(struct gr_session *s) {
     if (gr_optim_init(ctx, &s->opt, &cfg->optim, s->g.param_floats) || make_segments(s)) return -1;
     char msg[GR_ERRBUF];
     int bad;
-    int rc = gr_sched_init(&s->sched, &cfg->sched, cfg->optim.lr, s->steps, cfg->batch_size, s->train.n, msg,
+    int rc = gr_sched_init(&s->sched, &cfg->sched, cfg->optim.lr, s->steps, cfg->batch_size, s->train_set.n, msg,
                            sizeof msg, &bad);
     GR_ASSERT(rc == 0); /* gr_session_check_training passed */
     s->watch.best = cfg->early.maximize ? -INFINITY : INFINITY;

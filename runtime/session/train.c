@@ -117,13 +117,13 @@ static int prepare(struct run *r) {
 }
 
 /* The periodic evaluation of `step` (of what periodic evaluation measures:
- * the first eval.samples test images) and what it drives: the schedule,
+ * the first eval.samples of the set eval.on names) and what it drives: the schedule,
  * early stopping, the target. */
 static void evaluate_step(struct run *r, int64_t step, double epoch, struct gr_measure *m,
                           struct gr_watch_news *news) {
     struct gr_session *s = r->s;
     double te = gr_now_seconds();
-    gr_session_measure(s, &s->test, s->eval_samples, m);
+    gr_session_measure(s, s->eval_set, s->eval_samples, m);
     r->res->last_eval_accuracy = m->accuracy;
     r->res->eval_seconds += gr_now_seconds() - te;
     update_clocks(r);
@@ -156,7 +156,7 @@ static int after_step(struct run *r, int64_t step, float loss) {
     s->log_sum += loss;
     s->norm_sum += s->grad_norm;
     s->log_n++;
-    double epoch = (double)step * (double)cfg->batch_size / (double)s->train.n;
+    double epoch = (double)step * (double)cfg->batch_size / (double)s->train_set.n;
     int eval_now = step % cfg->eval_every == 0 || step == s->steps;
     struct gr_measure m = {0, 0, 0};
     struct gr_watch_news news = {0, 0, 0};
@@ -227,10 +227,10 @@ static int finish(struct run *r) {
     res->target_stop = s->cfg->target.stop && w->target_step == res->steps && r->end && !w->stopped;
     if (res->interrupted || s->logits < 0) return 0;
     double te = gr_now_seconds();
-    res->test_accuracy = gr_session_accuracy(s, s->test.n);
+    res->test_accuracy = gr_session_accuracy(s, &s->test_set, s->test_set.n);
     if (w->best_param && w->best_step > 0) {
         gr_watch_swap_best(s);
-        res->best_test_accuracy = gr_session_accuracy(s, s->test.n);
+        res->best_test_accuracy = gr_session_accuracy(s, &s->test_set, s->test_set.n);
         gr_watch_swap_best(s);
     }
     res->eval_seconds += gr_now_seconds() - te;

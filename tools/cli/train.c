@@ -68,13 +68,10 @@ static void print_watch_line(const struct gr_config *cfg, FILE *out) {
 
 static void print_header(const struct gr_session *s, FILE *out, int64_t start) {
     const struct gr_config *cfg = s->cfg;
-    char a[64];
+    char a[256];
     int threads = gr_pool_threads(s->ctx->pool);
-    struct gr_shape is = {s->train.sample_rank, {0}};
-    for (int k = 0; k < is.rank; k++) is.dim[k] = s->train.sample_dim[k];
     fprintf(out, "graphrun: %s\n", cfg->path);
-    fprintf(out, "  data:  %lld training and %lld test images of %s\n", (long long)s->train.n, (long long)s->test.n,
-            gr_shape_format(&is, a, sizeof a));
+    fprintf(out, "  data:  %s\n", cli_describe_sets(s, a, sizeof a));
     int n_nodes = 0;
     for (int i = 0; i < s->g.n; i++) n_nodes += !(s->g.nodes[i].op->flags & GR_OP_PARAM);
     fprintf(out, "  graph: %d nodes, %lld parameters\n", n_nodes, (long long)s->g.n_weights);
@@ -83,8 +80,8 @@ static void print_header(const struct gr_session *s, FILE *out, int64_t start) {
             (long long)s->steps, (unsigned long long)cfg->seed, threads, threads == 1 ? "" : "s");
     print_schedule_line(s, out);
     if (s->logits >= 0)
-        fprintf(out, "  eval:  every %lld steps on the first %lld test images\n", (long long)cfg->eval_every,
-                (long long)s->eval_samples);
+        fprintf(out, "  eval:  every %lld steps on the first %lld %s %s\n", (long long)cfg->eval_every,
+                (long long)s->eval_samples, s->eval_set->what, cli_sample_noun(s->eval_set->d));
     print_watch_line(cfg, out);
     if (start > 1) fprintf(out, "  resumed after step %lld\n", (long long)(start - 1));
     fflush(out);
@@ -126,7 +123,8 @@ static void print_end(struct printer *p, const struct gr_train_event *ev) {
     const struct gr_train_result *res = ev->result;
     FILE *out = p->out;
     if (!res->interrupted && s->logits >= 0)
-        fprintf(out, "test accuracy (all %lld test images): %.4f\n", (long long)s->test.n, res->test_accuracy);
+        fprintf(out, "test accuracy (all %lld test %s): %.4f\n", (long long)s->test_set.n,
+                cli_sample_noun(s->test_set.d), res->test_accuracy);
     if (!res->interrupted && s->logits >= 0 && res->best_step > 0)
         fprintf(out, "test accuracy of the best weights (step %lld, eval %s %.4f): %.4f\n", (long long)res->best_step,
                 gr_metric_name(s->cfg->early.metric), res->best_metric, res->best_test_accuracy);
@@ -165,8 +163,8 @@ static void print_event(void *ud, const struct gr_train_event *ev) {
         if (p->quiet) break;
         if (p->progress) fprintf(out, "\r\033[K");
         fprintf(out, "train loss: %.4f", ev->loss);
-        if (ev->has_eval_loss) fprintf(out, " | test loss: %.4f", ev->eval_loss);
-        if (ev->has_accuracy) fprintf(out, " | test accuracy: %.2f", ev->accuracy);
+        if (ev->has_eval_loss) fprintf(out, " | %s loss: %.4f", ev->session->eval_set->what, ev->eval_loss);
+        if (ev->has_accuracy) fprintf(out, " | %s accuracy: %.2f", ev->session->eval_set->what, ev->accuracy);
         if (p->show_lr) fprintf(out, " | lr: %.4g", ev->lr);
         fprintf(out, "\n");
         fflush(out);
@@ -280,11 +278,11 @@ const struct command gr_cmd_train = {"train", cmd_train,
      "\n"
      "Build the graph declared in CONFIG and train it. Every eval.every steps it\n"
      "prints 'train loss: L | test loss: T | test accuracy: A' (loss and accuracy\n"
-     "on the first eval.samples test images; '| lr: R' too when a schedule changes\n"
-     "the rate); at the end, the accuracy on the whole test set (and, with early\n"
-     "stopping, that of the best weights) and the wall time. On a terminal a\n"
-     "progress line is redrawn in place; otherwise (pipes, CI) only those lines\n"
-     "are printed.\n"
+     "on the first eval.samples test images, or validation ones: eval.on; '| lr: R'\n"
+     "too when a schedule changes the rate); at the end, the accuracy on the whole\n"
+     "test set (and, with early stopping, that of the best weights) and the wall\n"
+     "time. On a terminal a progress line is redrawn in place; otherwise (pipes,\n"
+     "CI) only those lines are printed.\n"
      "\n"
      "Each run writes a folder (runs/<config>-<date>-<time> by default, with -2,\n"
      "-3, ... when taken; the path is printed; one run at a time may use a\n"
