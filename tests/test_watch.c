@@ -15,6 +15,8 @@
 #include <string.h>
 
 #include "helpers.h"
+#include "runtime/session/evaluate.h"
+#include "runtime/session/watch.h"
 
 #define GRAPHRUN GR_BUILD_DIR "/graphrun"
 
@@ -194,5 +196,63 @@ Test(watch, the_lr_column_is_the_rate_the_schedule_gave) {
         long t = rows[i].step;
         double want = t <= 10 ? 0.01 * (double)t / 10 : 0.01 * pow(0.5, (double)((t - 11) / 25));
         cr_expect(fabs(rows[i].lr - want) <= 1e-9 * want, "step %ld: lr %g, expected %g", t, rows[i].lr, want);
+    }
+}
+
+/* With data.validation, the periodic evaluation that early stopping watches
+ * measures the held-out samples (eval.on's default): the best and the last
+ * metric are the validation accuracy of the weights they were measured on,
+ * evaluated again here, and the test set is left for the final lines. */
+Test(watch, early_stopping_watches_the_validation_set) {
+    char text[4096], with[4200];
+    tg_small_config(text, sizeof text, 16, 60, "{name: adam, lr: 0.01}",
+                    "early_stopping: {metric: accuracy, patience: 1000}", 20);
+    const char *data = strstr(text, "data:\n");
+    cr_assert_not_null(data);
+    snprintf(with, sizeof with, "data:\n  validation: 300\n%s", data + strlen("data:\n"));
+    struct gr_ctx ctx;
+    cr_assert_eq(gr_ctx_init(&ctx), 0);
+    struct gr_config cfg;
+    cr_assert_eq(gr_config_parse(&ctx, &cfg, "valid.yaml", "", with, strlen(with)), 0, "%s", ctx.err);
+    struct gr_session s;
+    struct gr_session_opts opts = {.threads = 1};
+    cr_assert_eq(gr_session_open(&ctx, &s, &cfg, &opts), 0, "%s", ctx.err);
+    cr_assert_eq(s.eval_set, &s.valid_set);
+    struct gr_train_result res;
+    cr_assert_eq(gr_train_run(&s, NULL, &res), 0, "%s", ctx.err);
+    cr_assert_gt(res.best_step, 0);
+    double last = gr_session_accuracy(&s, &s.valid_set, 200);
+    cr_expect_eq(res.last_eval_accuracy, last, "last evaluation %.6f, validation accuracy %.6f",
+                 res.last_eval_accuracy, last);
+    gr_watch_swap_best(&s);
+    double best = gr_session_accuracy(&s, &s.valid_set, 200);
+    cr_expect_eq(res.best_metric, best, "best %.6f, validation accuracy %.6f", res.best_metric, best);
+    cr_expect_eq(res.best_test_accuracy, gr_session_accuracy(&s, &s.test_set, s.test_set.n));
+    gr_session_close(&s);
+    gr_config_free(&ctx, &cfg);
+    gr_ctx_free(&ctx);
+}
+
+/* A schedule counted in epochs counts the training rows, not those held out
+ * for validation: 2000 - 400 = 1600 rows in batches of 32 are 50 steps an
+ * epoch, so the rate halves after step 50 (62.5 steps with all 2000). */
+Test(watch, an_epoch_schedule_counts_the_rows_left_for_training) {
+    char text[4096], with[4200], cfg[128], dir[128];
+    tg_small_config(text, sizeof text, 16, 100, "{name: adam, lr: 0.01}",
+                    "schedule: {name: step, unit: epochs, every: 1, gamma: 0.5}", 50);
+    const char *data = strstr(text, "data:\n");
+    cr_assert_not_null(data);
+    snprintf(with, sizeof with, "data:\n  validation: 400\n%s", data + strlen("data:\n"));
+    snprintf(cfg, sizeof cfg, "%s/epochs.yaml", tmp);
+    snprintf(dir, sizeof dir, "%s/run", tmp);
+    tg_write_text(cfg, with);
+    free(run("'" GRAPHRUN "' train '%s' --run-dir '%s' --threads 1 --quiet", cfg, dir));
+    struct row rows[16];
+    int n = read_rows(dir, rows, 16);
+    cr_assert_eq(n, 10);
+    for (int i = 0; i < n; i++) {
+        double want = rows[i].step <= 50 ? 0.01 : 0.005;
+        cr_expect(fabs(rows[i].lr - want) <= 1e-9 * want, "step %ld: lr %g, expected %g", rows[i].step, rows[i].lr,
+                  want);
     }
 }

@@ -11,8 +11,8 @@ Schedules: the learning rate of each step (torch's lr before each
 scheduler.step()) for StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR,
 CosineAnnealingWarmRestarts and OneCycleLR (cycle_momentum=False: graphrun
 cycles the rate only), and for ReduceLROnPlateau the rate after each of a
-sequence of metrics. tests/test_optim_fixtures.c reads the file; CI needs no
-PyTorch.
+sequence of metrics. tests/test_optim.c and tests/test_schedule.c read the
+file; CI needs no PyTorch.
 
     /usr/bin/python3 tools/torch_optim_fixtures.py    # rewrites tests/fixtures/optim.json
 """
