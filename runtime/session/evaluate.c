@@ -30,6 +30,7 @@ struct eval_out {
     float *probs;
     int64_t correct;
     const struct gr_split *labels; /* the set whose labels count the hits, or NULL */
+    double loss_sum;               /* the loss times each batch's size, when the plan runs it */
 };
 
 int32_t gr_session_label(const struct gr_session *s, const struct gr_split *sp, int64_t i) {
@@ -91,6 +92,7 @@ static int evaluate(struct gr_session *s, const struct gr_split *sp, int64_t n, 
             gr_session_feed(s, &s->ep, sp, m, 0);
         }
         gr_plan_forward(&s->ep);
+        if (s->n_eval_targets > 1) o->loss_sum += (double)*(const float *)s->ep.val[s->loss].data * (double)m;
         const float *y = s->ep.val[s->logits].data;
         for (int64_t k = 0; k < m; k++) {
             int64_t best = gr_argmax(y + k * c, c);
@@ -103,16 +105,24 @@ static int evaluate(struct gr_session *s, const struct gr_split *sp, int64_t n, 
 }
 
 double gr_session_accuracy(struct gr_session *s, const struct gr_split *sp, int64_t n) {
+    struct gr_measure m;
+    gr_session_measure(s, sp, n, &m);
+    return m.accuracy;
+}
+
+void gr_session_measure(struct gr_session *s, const struct gr_split *sp, int64_t n, struct gr_measure *m) {
     GR_ASSERT(n <= sp->n);
     struct eval_out o = {.labels = sp};
     int rc = evaluate(s, sp, n, NULL, &o);
-    GR_ASSERT(rc == 0); /* shapes shrink with the batch */
-    return (double)o.correct / (double)n;
+    GR_ASSERT(rc == 0); /* shapes shrink with the batch (checked when the plan was made) */
+    m->accuracy = (double)o.correct / (double)n;
+    m->has_loss = s->n_eval_targets > 1;
+    m->loss = m->has_loss ? o.loss_sum / (double)n : 0;
 }
 
 int gr_session_classify(struct gr_session *s, int64_t n, int32_t *classes, float *probs, int64_t *correct) {
     GR_ASSERT(n <= s->test_set.n);
-    struct eval_out o = {classes, probs, 0, &s->test_set};
+    struct eval_out o = {classes, probs, 0, &s->test_set, 0};
     if (evaluate(s, &s->test_set, n, NULL, &o)) return -1;
     if (correct) *correct = o.correct;
     return 0;
@@ -125,7 +135,7 @@ int gr_session_predict(struct gr_session *s, const uint8_t *pixels, int64_t n, i
             return gr_fail(s->ctx, "%s: predict feeds images, but the logits also read input '%s' (array '%s')",
                            s->cfg->path, nd->name, nd->attrs[GR_INPUT_DATA].s);
     }
-    struct eval_out o = {classes, probs, 0, NULL};
+    struct eval_out o = {classes, probs, 0, NULL, 0};
     return evaluate(s, NULL, n, pixels, &o);
 }
 

@@ -10,6 +10,7 @@
 #include "runtime/host/threads.h"
 #include "runtime/session/checks.h"
 #include "runtime/session/datasets.h"
+#include "runtime/session/optimize.h"
 
 struct feed_job {
     const struct gr_session *s;
@@ -67,7 +68,7 @@ static int make_plans(struct gr_session *s) {
         if (gr_session_verify_feed(s, &s->tp, &s->train_set)) return -1;
     }
     if (s->logits >= 0) {
-        if (gr_plan_init(&s->ep, &s->g, eb, &s->logits, 1, -1)) return -1;
+        if (gr_plan_init(&s->ep, &s->g, eb, s->eval_targets, s->n_eval_targets, -1)) return -1;
         if (s->valid_set.d && gr_session_verify_feed(s, &s->ep, &s->valid_set)) return -1;
         if (s->test_set.d && gr_session_verify_feed(s, &s->ep, &s->test_set)) return -1;
     }
@@ -102,7 +103,7 @@ static int check_everything(struct gr_session *s) {
     if (cfg->has_eval && (s->logits = gr_session_find_node(s, cfg->logits, cfg->logits_at, "eval.logits")) < 0)
         return -1;
     if (gr_session_check_data(s)) return -1;
-    if (gr_session_lay_out_plans(s) || gr_session_check_logits(s)) return -1;
+    if (gr_session_lay_out_plans(s) || gr_session_check_logits(s) || gr_session_plan_eval_loss(s)) return -1;
     if (gr_session_uses_train(s) && cfg->checkpoint && gr_probe_writable(s->ctx, cfg->checkpoint))
         return gr_session_fail_at_key(s, cfg->checkpoint_at, "train.checkpoint.path");
     if (gr_session_check_memory(s)) return -1;
@@ -117,12 +118,13 @@ int gr_session_ready(struct gr_session *s) {
     if (check_everything(s)) return -1;
     s->eval_samples = cfg->eval_samples ? cfg->eval_samples : s->eval_set->n;
     s->steps = cfg->steps ? cfg->steps : (cfg->epochs * s->train_set.n + cfg->batch_size - 1) / cfg->batch_size;
+    if (gr_session_uses_train(s) && gr_session_check_training(s)) return -1;
     /* check and summary report the laid-out plans and parameters */
     if (s->mode == GR_SESSION_CHECK) return gr_graph_layout_params(&s->g);
 
     if (make_plans(s)) return -1;
     if (s->mode == GR_SESSION_TRAIN) {
-        if (gr_optim_init(ctx, &s->opt, &cfg->optim, s->g.param_floats)) return -1;
+        if (gr_session_init_training(s)) return -1;
         if (gr_sampler_init(ctx, &s->sampler, s->train_set.n, &ctx->rng)) return -1;
     }
     int64_t most = cfg->batch_size > cfg->eval_batch ? cfg->batch_size : cfg->eval_batch;
@@ -135,6 +137,7 @@ void gr_session_close(struct gr_session *s) {
     gr_free(s->ctx, s->idx);
     gr_sampler_free(s->ctx, &s->sampler);
     gr_optim_free(s->ctx, &s->opt);
+    gr_free(s->ctx, s->watch.best_param);
     gr_plan_free(&s->ep);
     gr_plan_free(&s->tp);
     gr_graph_free(&s->g);
@@ -156,8 +159,7 @@ float gr_session_step(struct gr_session *s) {
     gr_plan_zero_grad(&s->tp);
     gr_plan_backward(&s->tp);
     float loss = *(const float *)s->tp.val[s->loss].data;
-    s->fault = !isfinite(loss) || !gr_plan_grads_finite(&s->tp);
-    if (!s->fault) gr_optim_step(&s->opt, s->ctx->pool, s->g.param, s->g.grad);
+    s->fault = !isfinite(loss) || gr_session_update(s);
     return loss;
 }
 

@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include "runtime/base/clock.h"
+#include "runtime/host/registry.h"
 #include "runtime/host/threads.h"
+#include "runtime/session/watch.h"
 #include "tools/cli/cli.h"
 #include "tools/plot.h"
 
@@ -19,6 +21,7 @@ struct printer {
     int quiet, progress;
     double t0, last_draw; /* the command's start, the last progress draw */
     int drawn;
+    int show_lr; /* the rate changes: evaluation lines show it */
 };
 
 /* The effective config, each line behind "  | ", without the comment line
@@ -36,6 +39,33 @@ static void print_config(const struct gr_config *cfg, FILE *out) {
     }
 }
 
+/* "  rate:  cosine by steps, warmup 100 steps; clip norm 1" when there is more than a constant rate */
+static void print_schedule_line(const struct gr_session *s, FILE *out) {
+    const struct gr_config *cfg = s->cfg;
+    const struct gr_sched *sc = &s->sched;
+    if (sc->cfg.desc == s->ctx->reg->scheds[0] && !sc->warmup && !cfg->clip_norm && !cfg->clip_value) return;
+    fprintf(out, "  rate:  %s by %s", sc->cfg.desc->name, sc->cfg.epochs ? "epochs" : "steps");
+    if (sc->warmup) fprintf(out, ", warmup %lld steps", (long long)sc->warmup);
+    if (cfg->clip_norm) fprintf(out, "; clip norm %g", cfg->clip_norm);
+    if (cfg->clip_value) fprintf(out, "; clip value %g", cfg->clip_value);
+    fprintf(out, "\n");
+}
+
+/* "  watch: early stopping on eval loss (patience 5); target accuracy >= 0.98" */
+static void print_watch_line(const struct gr_config *cfg, FILE *out) {
+    if (!cfg->early.on && !cfg->target.on) return;
+    fprintf(out, "  watch: ");
+    if (cfg->early.on)
+        fprintf(out, "early stopping on eval %s (%s, patience %lld, min_delta %g)%s", gr_metric_name(cfg->early.metric),
+                cfg->early.maximize ? "max" : "min", (long long)cfg->early.patience, cfg->early.min_delta,
+                cfg->target.on ? "; " : "");
+    if (cfg->target.on)
+        fprintf(out, "target %s %s %g%s", gr_metric_name(cfg->target.metric),
+                cfg->target.metric == GR_METRIC_ACCURACY ? ">=" : "<=", cfg->target.value,
+                cfg->target.stop ? ", then stop" : "");
+    fprintf(out, "\n");
+}
+
 static void print_header(const struct gr_session *s, FILE *out, int64_t start) {
     const struct gr_config *cfg = s->cfg;
     char a[256];
@@ -48,9 +78,11 @@ static void print_header(const struct gr_session *s, FILE *out, int64_t start) {
     fprintf(out, "  train: %s lr %g, batch %lld, %lld steps, seed %llu, %d thread%s\n",
             cfg->optim.desc->name, cfg->optim.lr, (long long)cfg->batch_size,
             (long long)s->steps, (unsigned long long)cfg->seed, threads, threads == 1 ? "" : "s");
+    print_schedule_line(s, out);
     if (s->logits >= 0)
         fprintf(out, "  eval:  every %lld steps on the first %lld %s %s\n", (long long)cfg->eval_every,
                 (long long)s->eval_samples, s->eval_set->what, cli_sample_noun(s->eval_set->d));
+    print_watch_line(cfg, out);
     if (start > 1) fprintf(out, "  resumed after step %lld\n", (long long)(start - 1));
     fflush(out);
 }
@@ -68,6 +100,24 @@ static void draw_progress(FILE *out, int64_t step, int64_t steps, double epoch, 
     fflush(out);
 }
 
+/* "target accuracy >= 0.98 reached at step 850 (epoch 0.91): 0.9815, after 3.1 s of training (3.9 s wall)" */
+static void print_target(FILE *out, const struct gr_session *s) {
+    const struct gr_target_cfg *tg = &s->cfg->target;
+    const struct gr_watch *w = &s->watch;
+    fprintf(out, "target %s %s %g reached at step %lld (epoch %.2f): %.4f, after %.1f s of training (%.1f s wall)\n",
+            gr_metric_name(tg->metric), tg->metric == GR_METRIC_ACCURACY ? ">=" : "<=", tg->value,
+            (long long)w->target_step, w->target_epoch, w->target_measured, w->target_train_seconds,
+            w->target_wall_seconds);
+}
+
+static void print_stop(FILE *out, const struct gr_session *s, int64_t step) {
+    const struct gr_stop_cfg *st = &s->cfg->early;
+    fprintf(out, "early stopping at step %lld: eval %s not better by more than %g for %lld evaluation%s (best %.4f at "
+                 "step %lld)\n",
+            (long long)step, gr_metric_name(st->metric), st->min_delta, (long long)st->patience,
+            st->patience == 1 ? "" : "s", s->watch.best, (long long)s->watch.best_step);
+}
+
 static void print_end(struct printer *p, const struct gr_train_event *ev) {
     const struct gr_session *s = ev->session;
     const struct gr_train_result *res = ev->result;
@@ -75,6 +125,13 @@ static void print_end(struct printer *p, const struct gr_train_event *ev) {
     if (!res->interrupted && s->logits >= 0)
         fprintf(out, "test accuracy (all %lld test %s): %.4f\n", (long long)s->test_set.n,
                 cli_sample_noun(s->test_set.d), res->test_accuracy);
+    if (!res->interrupted && s->logits >= 0 && res->best_step > 0)
+        fprintf(out, "test accuracy of the best weights (step %lld, eval %s %.4f): %.4f\n", (long long)res->best_step,
+                gr_metric_name(s->cfg->early.metric), res->best_metric, res->best_test_accuracy);
+    if (s->cfg->target.on && !s->watch.target_step && !res->interrupted && !p->quiet)
+        fprintf(out, "target %s %s %g not reached in %lld steps\n", gr_metric_name(s->cfg->target.metric),
+                s->cfg->target.metric == GR_METRIC_ACCURACY ? ">=" : "<=", s->cfg->target.value,
+                (long long)res->steps);
     const char *ckpt = res->checkpoint_path;
     if (res->interrupted)
         fprintf(out, "interrupted after step %lld%s%s%s\n", (long long)res->steps,
@@ -82,6 +139,8 @@ static void print_end(struct printer *p, const struct gr_train_event *ev) {
                 res->checkpoint_step >= 0 ? ckpt : "", res->checkpoint_step >= 0 ? "; continue with --resume" : "");
     else if (res->checkpoint_step >= 0 && !p->quiet)
         fprintf(out, "checkpoint: %s (step %lld)\n", ckpt, (long long)res->checkpoint_step);
+    if (!res->interrupted && res->best_path[0] && res->best_step > 0 && !p->quiet)
+        fprintf(out, "best checkpoint: %s (step %lld)\n", res->best_path, (long long)res->best_step);
     int64_t taken = res->steps - ev->start + 1 > 0 ? res->steps - ev->start + 1 : 1;
     fprintf(out, "wall time: %.1f s (training %.1f s, %.2f ms a step; evaluation %.1f s)\n", gr_now_seconds() - p->t0,
             res->train_seconds, 1e3 * res->train_seconds / (double)taken, res->eval_seconds);
@@ -93,6 +152,7 @@ static void print_event(void *ud, const struct gr_train_event *ev) {
     FILE *out = p->out;
     switch (ev->kind) {
     case GR_TRAIN_START:
+        p->show_lr = ev->session->sched.cfg.desc != ev->session->ctx->reg->scheds[0] || ev->session->sched.warmup;
         if (p->quiet) break;
         print_config(ev->session->cfg, out);
         print_header(ev->session, out, ev->start);
@@ -102,11 +162,23 @@ static void print_event(void *ud, const struct gr_train_event *ev) {
     case GR_TRAIN_EVAL:
         if (p->quiet) break;
         if (p->progress) fprintf(out, "\r\033[K");
-        if (ev->has_accuracy)
-            fprintf(out, "train loss: %.4f | %s accuracy: %.2f\n", ev->loss, ev->session->eval_set->what, ev->accuracy);
-        else fprintf(out, "train loss: %.4f\n", ev->loss);
+        fprintf(out, "train loss: %.4f", ev->loss);
+        if (ev->has_eval_loss) fprintf(out, " | %s loss: %.4f", ev->session->eval_set->what, ev->eval_loss);
+        if (ev->has_accuracy) fprintf(out, " | %s accuracy: %.2f", ev->session->eval_set->what, ev->accuracy);
+        if (p->show_lr) fprintf(out, " | lr: %.4g", ev->lr);
+        fprintf(out, "\n");
         fflush(out);
         p->last_draw = 0;
+        break;
+    case GR_TRAIN_TARGET:
+        if (p->progress) fprintf(out, "\r\033[K");
+        print_target(out, ev->session);
+        fflush(out);
+        break;
+    case GR_TRAIN_STOP:
+        if (p->progress) fprintf(out, "\r\033[K");
+        print_stop(out, ev->session, ev->step);
+        fflush(out);
         break;
     case GR_TRAIN_STEP: {
         if (!p->progress) break;
@@ -205,18 +277,21 @@ const struct command gr_cmd_train = {"train", cmd_train,
      "                     [--run-dir DIR | --no-run-dir] [--quiet]\n"
      "\n"
      "Build the graph declared in CONFIG and train it. Every eval.every steps it\n"
-     "prints 'train loss: L | test accuracy: A' (accuracy on the first\n"
-     "eval.samples test images, or validation ones: eval.on); at the end, the\n"
-     "accuracy on the whole test set\n"
-     "and the wall time. On a terminal a progress line is redrawn in place;\n"
-     "otherwise (pipes, CI) only those lines are printed.\n"
+     "prints 'train loss: L | test loss: T | test accuracy: A' (loss and accuracy\n"
+     "on the first eval.samples test images, or validation ones: eval.on; '| lr: R'\n"
+     "too when a schedule changes the rate); at the end, the accuracy on the whole\n"
+     "test set (and, with early stopping, that of the best weights) and the wall\n"
+     "time. On a terminal a progress line is redrawn in place; otherwise (pipes,\n"
+     "CI) only those lines are printed.\n"
      "\n"
      "Each run writes a folder (runs/<config>-<date>-<time> by default, with -2,\n"
      "-3, ... when taken; the path is printed; one run at a time may use a\n"
      "folder) holding config.yaml (the effective config), metrics.csv and\n"
-     "metrics.jsonl (step, epoch, loss, eval accuracy, learning rate, wall time),\n"
-     "checkpoint.safetensors (unless train.checkpoint.path says elsewhere) and\n"
-     "plot.png (loss and accuracy, drawn by gnuplot).\n"
+     "metrics.jsonl (step, epoch, loss, eval accuracy and loss, learning rate,\n"
+     "gradient norm, wall time), checkpoint.safetensors (unless\n"
+     "train.checkpoint.path says elsewhere), best.safetensors beside it with early\n"
+     "stopping, target.json with a target, and plot.png (loss and accuracy, drawn\n"
+     "by gnuplot).\n"
      "\n"
      "options:\n"
      "  --set PATH=VALUE   change the config before it is checked (repeatable)\n"
