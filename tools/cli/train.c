@@ -163,7 +163,6 @@ static void print_event(void *ud, const struct gr_train_event *ev) {
         if (p->quiet) break;
         if (p->progress) fprintf(out, "\r\033[K");
         fprintf(out, "train loss: %.4f", ev->loss);
-        if (ev->has_eval_loss) fprintf(out, " | %s loss: %.4f", ev->session->eval_set->what, ev->eval_loss);
         if (ev->has_accuracy) fprintf(out, " | %s accuracy: %.2f", ev->session->eval_set->what, ev->accuracy);
         if (p->show_lr) fprintf(out, " | lr: %.4g", ev->lr);
         fprintf(out, "\n");
@@ -277,8 +276,9 @@ const struct command gr_cmd_train = {"train", cmd_train,
      "                     [--run-dir DIR | --no-run-dir] [--quiet]\n"
      "\n"
      "Build the graph declared in CONFIG and train it. Every eval.every steps it\n"
-     "prints 'train loss: L | test loss: T | test accuracy: A' (loss and accuracy\n"
-     "on the first eval.samples test images, or validation ones: eval.on; '| lr: R'\n"
+     "prints 'train loss: L | test accuracy: A' (accuracy on the first\n"
+     "eval.samples test images, or validation ones: eval.on; their loss goes to\n"
+     "the metrics files; '| lr: R'\n"
      "too when a schedule changes the rate); at the end, the accuracy on the whole\n"
      "test set (and, with early stopping, that of the best weights) and the wall\n"
      "time. On a terminal a progress line is redrawn in place; otherwise (pipes,\n"
