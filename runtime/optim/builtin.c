@@ -8,7 +8,8 @@
     X(adam)              \
     X(adamw)             \
     X(rmsprop)           \
-    X(adagrad)
+    X(adagrad)           \
+    /* one X(name) line per entry, above this one */
 
 #define DECLARE(n) extern const struct gr_optim_desc gr_optim_##n;
 GR_OPTIMIZERS(DECLARE)

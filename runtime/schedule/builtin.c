@@ -11,7 +11,8 @@
     X(exponential)      \
     X(cosine)           \
     X(one_cycle)        \
-    X(reduce_on_plateau)
+    X(reduce_on_plateau) \
+    /* one X(name) line per entry, above this one */
 
 #define DECLARE(n) extern const struct gr_sched_desc gr_sched_##n;
 GR_SCHEDULES(DECLARE)
