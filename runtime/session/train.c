@@ -9,11 +9,12 @@
 #include "runtime/base/fs.h"
 #include "runtime/session/checkpoint.h"
 #include "runtime/session/evaluate.h"
+#include "runtime/session/parallel.h"
 #include "runtime/session/runlog.h"
 #include "runtime/session/session.h"
 
 /* Explain a non-finite loss or gradient: the step and the first node. */
-static int fault_message(struct gr_session *s, int64_t step, float loss, const struct gr_train_result *res) {
+static int fault_message(struct gr_session *s, int64_t step, float loss, const struct gr_train_result *res, int *own) {
     int in_grad = 0;
     int i = gr_plan_find_nonfinite(&s->tp, &in_grad);
     char where[GR_ERRBUF];
@@ -27,6 +28,7 @@ static int fault_message(struct gr_session *s, int64_t step, float loss, const s
             snprintf(where, sizeof where, "the first non-finite value is in the %s of node '%s' (%s)",
                      in_grad ? "gradient" : "output", nd->name, nd->op->name);
     }
+    *own = i >= 0;
     char kept[GR_ERRBUF] = "";
     if (res->checkpoint_step >= 0)
         snprintf(kept, sizeof kept, "; the checkpoint of step %lld (%.400s) is kept", (long long)res->checkpoint_step,
@@ -57,8 +59,9 @@ struct run {
     double t0, t1; /* run start, first step */
 };
 
+/* Rank 0 alone reports (and so prints). */
 static void report(struct run *r, struct gr_train_event ev) {
-    if (!r->opts || !r->opts->report) return;
+    if (!r->opts || !r->opts->report || gr_parallel_rank(r->s) != 0) return;
     ev.session = r->s;
     ev.result = r->res;
     ev.run_dir = r->res->run_dir;
@@ -81,6 +84,7 @@ static int prepare(struct run *r) {
         r->start = done + 1;
         r->res->steps = done;
     }
+    if (gr_parallel_rank(s) != 0) return 0; /* rank 0 alone writes files */
     char *dir = r->res->run_dir, *ckpt = r->res->checkpoint_path;
     if (opts && opts->run_dir &&
         gr_runlog_make_dir(ctx, opts->run_dir, opts->new_run_dir, dir, sizeof r->res->run_dir))
@@ -134,18 +138,32 @@ static int maybe_save(struct run *r, int64_t step, int stop) {
     return 0;
 }
 
+/* Whether rank 0 may have written a file after this step (a metrics row,
+ * a checkpoint): then the ranks agree on how that went. */
+static int may_write(const struct gr_session *s, int64_t step, int stop) {
+    const struct gr_config *cfg = s->cfg;
+    return stop || step == s->steps || step % cfg->eval_every == 0 || step % cfg->log_every == 0 ||
+           (cfg->checkpoint_every && step % cfg->checkpoint_every == 0);
+}
+
 static int loop(struct run *r) {
     struct gr_session *s = r->s;
     struct gr_train_result *res = r->res;
     for (int64_t step = r->start; step <= s->steps; step++) {
         float loss = gr_session_step(s);
+        if (s->broken) return -1;
         if (step == r->start) res->first_loss = loss;
         res->last_loss = loss;
-        if (s->fault) return fault_message(s, step, loss, res);
+        if (s->fault) {
+            int own = 1;
+            return gr_parallel_agree(s, fault_message(s, step, loss, res, &own), own, 0);
+        }
         res->steps = step;
-        if (after_step(r, step, loss)) return stopped(s->ctx, res, step);
-        int stop = s->ctx->interrupt && *s->ctx->interrupt;
-        if (maybe_save(r, step, stop)) return stopped(s->ctx, res, step);
+        /* every rank of a job stops at the same step: one that any was interrupted at */
+        int stop = gr_parallel_on(s) ? s->stop : s->ctx->interrupt && *s->ctx->interrupt;
+        int rc = after_step(r, step, loss) || maybe_save(r, step, stop) ? stopped(s->ctx, res, step) : 0;
+        if (gr_parallel_on(s) && may_write(s, step, stop)) rc = gr_parallel_agree(s, rc, 1, stop || step == s->steps);
+        if (rc) return -1;
         if (stop) {
             res->interrupted = 1;
             break;
@@ -159,7 +177,7 @@ int gr_train_run(struct gr_session *s, const struct gr_train_opts *opts, struct 
     memset(res, 0, sizeof *res);
     res->checkpoint_step = -1;
     r.t0 = gr_now_seconds();
-    if (prepare(&r)) {
+    if (gr_parallel_agree(s, prepare(&r), 1, 0) || gr_parallel_start(s)) {
         gr_runlog_close(s->ctx, &r.log, 0);
         return -1;
     }
@@ -167,6 +185,7 @@ int gr_train_run(struct gr_session *s, const struct gr_train_opts *opts, struct 
     r.t1 = gr_now_seconds();
     int rc = loop(&r);
     res->train_seconds = gr_now_seconds() - r.t1 - res->eval_seconds;
+    res->comm_seconds = s->comm_seconds;
     if (rc == 0 && !res->interrupted && s->logits >= 0) {
         double te = gr_now_seconds();
         res->test_accuracy = gr_session_accuracy(s, &s->test_set, s->test_set.n);
@@ -174,6 +193,7 @@ int gr_train_run(struct gr_session *s, const struct gr_train_opts *opts, struct 
     }
     res->total_seconds = gr_now_seconds() - r.t0;
     if (rc == 0) report(&r, (struct gr_train_event){.kind = GR_TRAIN_END, .step = res->steps});
-    if (gr_runlog_close(s->ctx, &r.log, rc == 0) && rc == 0) rc = stopped(s->ctx, res, res->steps);
+    if (gr_runlog_close(s->ctx, &r.log, rc == 0) && rc == 0) rc = gr_parallel_agree(s, stopped(s->ctx, res, res->steps), 1, 0);
+    else if (rc == 0) rc = gr_parallel_agree(s, 0, 1, 0);
     return rc;
 }

@@ -53,6 +53,8 @@ struct gr_train_result {
     double last_eval_accuracy;      /* on eval.samples images, at the last eval */
     double test_accuracy;           /* on the whole test set, at the end */
     double train_seconds;           /* the steps, without evaluation */
+    double comm_seconds;            /* of which in the ranks' collectives (a job's gradient
+                                       allreduce, waiting for the slowest rank included) */
     double eval_seconds;            /* periodic and final evaluation */
     double total_seconds;           /* everything after the session opened */
 };
