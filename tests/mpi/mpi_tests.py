@@ -47,9 +47,25 @@ def mpirun(n, *args):
     return ["mpirun", "-q", "--oversubscribe", "-np", str(n)] + list(args)
 
 
-def run(cmd, timeout=300):
-    p = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=timeout)
-    return p.returncode, p.stdout, p.stderr
+def run(cmd, timeout=90):
+    """A hang is a failure: the ranks must never wait for one that left."""
+    p = subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        stop(p)
+        raise AssertionError("still running after %d s: %s" % (timeout, " ".join(cmd[-6:])))
+    return p.returncode, out, err
+
+
+def stop(p):
+    """mpirun ends its ranks on SIGTERM (a SIGKILL would leave them running)."""
+    p.terminate()
+    try:
+        p.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
 
 
 def losses(ranks, *args):
@@ -111,8 +127,10 @@ def one_line(err, *want):
 
 
 def check_threads():
-    rc, out, err = run(mpirun(2, GRAPHRUN, "train", CONFIG, "--unset", "train.threads", "--set", "train.steps=2",
-                              "--no-run-dir"))
+    # --bind-to none: each rank may use every core (mpirun binds 2 ranks to
+    # a core each otherwise), so only the sharing can make it take fewer
+    rc, out, err = run(mpirun(2, "--bind-to", "none", GRAPHRUN, "train", CONFIG, "--unset", "train.threads", "--set",
+                              "train.steps=2", "--no-run-dir"))
     got = re.search(r"seed \d+, (\d+) threads?", out)
     online = os.cpu_count()
     usable = len(os.sched_getaffinity(0))
@@ -198,8 +216,24 @@ def long_run(tag, every, quiet=True):
 
 
 def check_kill():
+    return with_job(kill_one)
+
+
+def with_job(fn):
+    """fn(procs), which starts jobs into procs; any it leaves running is ended."""
+    procs = []
+    try:
+        return fn(procs)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                stop(p)
+
+
+def kill_one(procs):
     # without -q: mpirun's own note of the rank that died is the message
     proc, ckpt = long_run("kill", 20, quiet=False)
+    procs.append(proc)
     wait_for(ckpt, proc)
     time.sleep(0.5)
     victim = rank_pid(proc.pid, 1)
@@ -208,7 +242,7 @@ def check_kill():
     try:
         out, err = proc.communicate(timeout=30)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        stop(proc)
         raise AssertionError("the job still ran 30 s after rank 1 was killed")
     took = time.time() - t0
     if took > 10:
@@ -221,7 +255,12 @@ def check_kill():
 
 
 def check_interrupt():
+    return with_job(interrupt)
+
+
+def interrupt(procs):
     proc, ckpt = long_run("interrupt", 1000000)
+    procs.append(proc)
     out_dir = os.path.dirname(ckpt)
     wait_for(os.path.join(out_dir, "metrics.csv"), proc)
     time.sleep(1.0)
@@ -229,7 +268,7 @@ def check_interrupt():
     try:
         out, err = proc.communicate(timeout=30)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        stop(proc)
         raise AssertionError("the job still ran 30 s after SIGINT")
     saved = re.findall(r"interrupted after step (\d+); checkpoint saved to", out)
     if len(saved) != 1 or not os.path.exists(ckpt) or ckpt_step(ckpt) != int(saved[0]):
