@@ -29,7 +29,8 @@
 #include "runtime/dist/ranks.h"
 
 /* One process, or MPI's ranks when launched by mpirun; 0, or -1 with the
- * reason in err (launched by mpirun, but built without MPI). */
+ * reason in err (launched by mpirun, but built without MPI: then on rank 0
+ * only, err empty on the others). */
 int gr_dist_open(struct gr_dist *d, char *err, size_t len);
 void gr_dist_close(struct gr_dist *d);
 /* End every rank of the job now, with exit status `code` (a job that can no

@@ -220,7 +220,7 @@ static int cmd_train(struct cli *o) {
     struct gr_dist dist;
     char err[GR_ERRBUF];
     if (gr_dist_open(&dist, err, sizeof err)) {
-        fprintf(stderr, "%s\n", err);
+        if (err[0]) fprintf(stderr, "%s\n", err);
         return 1;
     }
     struct job j;
