@@ -13,6 +13,9 @@
     tools/bench/mpi.py allreduce [--floats N,...]
         the median time of one in-place MPI_Allreduce of N floats on 2 ranks
         (tools/bench/allreduce.c), after a barrier
+    tools/bench/mpi.py model
+        the cost model's predicted speedup (docs/distributed.md) for 2-64
+        hosts on 10 and 100 Gb/s links, for the models of MODELS below
 
 Common options: --config FILE, --graphrun PATH, --set PATH=VALUE (repeatable).
 Runs mpirun with --oversubscribe and, as root, OMPI_ALLOW_RUN_AS_ROOT.
@@ -74,9 +77,35 @@ def allreduce(args):
         print(p.stdout.strip() or p.stderr.strip(), flush=True)
 
 
+# name, parameters (floats summed a step), compute of one step on one host
+# (ms; measured here, see docs/distributed.md)
+MODELS = [("reference LSTM", 24458, 1.63), ("CNN (issue 11)", 467818, 150.0),
+          ("100x reference", 2445800, 163.0)]
+# link: bytes a second, latency of one message (s)
+LINKS = [("10 Gb/s", 1.25e9, 20e-6), ("100 Gb/s", 12.5e9, 3e-6)]
+
+
+def step_time(compute, floats, hosts, bandwidth, latency):
+    """compute / N + ring allreduce: 2 (N-1)/N x bytes / bandwidth + 2 (N-1) x latency."""
+    if hosts == 1:
+        return compute
+    return compute / hosts + 2.0 * (hosts - 1) / hosts * 4.0 * floats / bandwidth + 2 * (hosts - 1) * latency
+
+
+def model(args):
+    hosts = [2, 4, 8, 16, 32, 64]
+    print("| model | link | " + " | ".join("%d hosts" % n for n in hosts) + " |")
+    print("| --- | --- | " + " | ".join("---:" for _ in hosts) + " |")
+    for name, floats, ms in MODELS:
+        for link, bw, lat in LINKS:
+            t1 = ms / 1e3
+            cells = ["%.1f" % (t1 / step_time(t1, floats, n, bw, lat)) for n in hosts]
+            print("| %s | %s | %s |" % (name, link, " | ".join(cells)))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["accuracy", "steps", "allreduce"])
+    ap.add_argument("what", choices=["accuracy", "steps", "allreduce", "model"])
     ap.add_argument("--config", default=os.path.join(ROOT, "configs", "lstm_mnist.yaml"))
     ap.add_argument("--graphrun", default=os.path.join(ROOT, "build", "graphrun"))
     ap.add_argument("--set", action="append", default=[])
@@ -85,7 +114,7 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--floats", default="24458,1000000,4300800")
     args = ap.parse_args()
-    {"accuracy": accuracy, "steps": steps, "allreduce": allreduce}[args.what](args)
+    {"accuracy": accuracy, "steps": steps, "allreduce": allreduce, "model": model}[args.what](args)
 
 
 if __name__ == "__main__":
