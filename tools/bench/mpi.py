@@ -79,7 +79,7 @@ def allreduce(args):
 
 # name, parameters (floats summed a step), compute of one step on one host
 # (ms; measured here, see docs/distributed.md)
-MODELS = [("reference LSTM", 24458, 1.63), ("CNN (issue 11)", 467818, 150.0),
+MODELS = [("reference LSTM", 24458, 1.63), ("CNN (issue 11)", 467818, 620.0),
           ("100x reference", 2445800, 163.0)]
 # link: bytes a second, latency of one message (s)
 LINKS = [("10 Gb/s", 1.25e9, 20e-6), ("100 Gb/s", 12.5e9, 3e-6)]
