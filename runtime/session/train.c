@@ -138,12 +138,13 @@ static int maybe_save(struct run *r, int64_t step, int stop) {
     return 0;
 }
 
-/* Whether rank 0 may have written a file after this step (a metrics row,
- * a checkpoint): then the ranks agree on how that went. */
+/* Whether rank 0 may have written a checkpoint after this step (2), only a
+ * metrics row (1), or nothing: after a write the ranks agree on how it
+ * went, and after a checkpoint that their parameters are still the same. */
 static int may_write(const struct gr_session *s, int64_t step, int stop) {
     const struct gr_config *cfg = s->cfg;
-    return stop || step == s->steps || step % cfg->eval_every == 0 || step % cfg->log_every == 0 ||
-           (cfg->checkpoint_every && step % cfg->checkpoint_every == 0);
+    if (stop || step == s->steps || (cfg->checkpoint_every && step % cfg->checkpoint_every == 0)) return 2;
+    return step % cfg->eval_every == 0 || step % cfg->log_every == 0;
 }
 
 static int loop(struct run *r) {
@@ -162,7 +163,8 @@ static int loop(struct run *r) {
         /* every rank of a job stops at the same step: one that any was interrupted at */
         int stop = gr_parallel_on(s) ? s->stop : s->ctx->interrupt && *s->ctx->interrupt;
         int rc = after_step(r, step, loss) || maybe_save(r, step, stop) ? stopped(s->ctx, res, step) : 0;
-        if (gr_parallel_on(s) && may_write(s, step, stop)) rc = gr_parallel_agree(s, rc, 1, stop || step == s->steps);
+        int wrote = gr_parallel_on(s) ? may_write(s, step, stop) : 0;
+        if (wrote) rc = gr_parallel_agree(s, rc, 1, wrote == 2);
         if (rc) return -1;
         if (stop) {
             res->interrupted = 1;
@@ -193,7 +195,8 @@ int gr_train_run(struct gr_session *s, const struct gr_train_opts *opts, struct 
     }
     res->total_seconds = gr_now_seconds() - r.t0;
     if (rc == 0) report(&r, (struct gr_train_event){.kind = GR_TRAIN_END, .step = res->steps});
-    if (gr_runlog_close(s->ctx, &r.log, rc == 0) && rc == 0) rc = gr_parallel_agree(s, stopped(s->ctx, res, res->steps), 1, 0);
-    else if (rc == 0) rc = gr_parallel_agree(s, 0, 1, 0);
+    /* rank 0's last rows; a failed loop was agreed on already */
+    int closed = gr_runlog_close(s->ctx, &r.log, rc == 0);
+    if (rc == 0) rc = gr_parallel_agree(s, closed ? stopped(s->ctx, res, res->steps) : 0, 1, 0);
     return rc;
 }
