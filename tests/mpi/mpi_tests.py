@@ -15,6 +15,8 @@ under `mpirun --oversubscribe` and compares with one process:
               host take half of them each (at least one)
   refuse      a batch smaller than the ranks: one line naming the rank and key
   one_rank    a data file missing on one rank only: one line naming that rank
+  full_disk   rank 0's disk fills up mid-run (tests/full_disk.c): every rank
+              stops, one line naming rank 0 and the file, no hang
   kill        SIGKILL of one rank: the job ends within 10 s, mpirun names the
               rank and the signal, and the last checkpoint resumes
   interrupt   SIGINT on mpirun: one checkpoint (rank 0), every rank stops, 130
@@ -160,6 +162,17 @@ def check_one_rank():
     return one_line(err, "rank 1:", "no-such-labels")
 
 
+def check_full_disk():
+    run_dir = os.path.join(TMP, "full")
+    shim = os.path.join(BUILD, "tests", "libfull_disk.so")
+    rc, out, err = run(["mpirun", "-q", "--oversubscribe", "-np", "2", "-x", "GR_FULL_PREFIX=" + run_dir, "-x",
+                        "GR_FULL_AFTER=3000", "-x", "LD_PRELOAD=" + shim, GRAPHRUN, "train", CONFIG, "--run-dir",
+                        run_dir, "--set", "train.steps=200", "--set", "train.log_every=1"])
+    if rc == 0:
+        raise AssertionError("ran on a full disk")
+    return one_line(err, "rank 0:", "write failed: No space left on device", "training stopped at step")
+
+
 def children(pid):
     out = []
     for task in os.listdir("/proc/%d/task" % pid):
@@ -279,7 +292,7 @@ def interrupt(procs):
 
 CHECKS = [("parity", check_parity), ("uneven", check_uneven), ("resume", check_resume), ("threads", check_threads),
           ("refuse", check_refuse),
-          ("one_rank", check_one_rank), ("kill", check_kill), ("interrupt", check_interrupt)]
+          ("one_rank", check_one_rank), ("full_disk", check_full_disk), ("kill", check_kill), ("interrupt", check_interrupt)]
 
 
 def main():
