@@ -20,9 +20,10 @@ cd "$root"
 # build: compiler, libraries; runs: gnuplot draws a run's curves; tests:
 # graphviz (graphrun graph output is rendered) and numpy (the interop example,
 # .npy files); data: Fashion-MNIST as gzip IDX files under
-# /usr/share/datasets/fashion-mnist/ (configs/fashion_lstm.yaml)
+# /usr/share/datasets/fashion-mnist/ (configs/fashion_lstm.yaml); Open MPI:
+# data-parallel training (mpirun -np N graphrun train) and its tests
 pkgs=(gcc make cmake pkg-config libyaml-dev libopenblas-dev libcriterion-dev zlib1g-dev libjansson-dev libpng-dev
-      gnuplot-nox graphviz python3-numpy dataset-fashion-mnist)
+      gnuplot-nox graphviz python3-numpy dataset-fashion-mnist openmpi-bin libopenmpi-dev)
 command -v npm >/dev/null || pkgs+=(npm)
 
 bash tools/install_missing.sh setup "${pkgs[@]}"

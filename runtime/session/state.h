@@ -16,6 +16,7 @@
 #include "runtime/engine/schedule.h"
 
 struct gr_ctx;
+struct gr_dist;
 
 /* What a session is opened for; each reads and holds only what it needs. */
 enum gr_session_mode {
@@ -31,6 +32,7 @@ struct gr_session_opts {
     int threads;               /* -1: as the config says */
     enum gr_session_mode mode;
     gr_param_fill_fn fill;     /* initializers (models/init.c); NULL: zeros */
+    const struct gr_dist *dist; /* the job's ranks (runtime/session/parallel.h); NULL: one process */
 };
 
 /* What the periodic evaluation drives besides the schedule: early stopping
@@ -93,6 +95,12 @@ struct gr_session {
     int64_t log_n;         /* their count: kept in checkpoints, so that a
                               resumed run's rows equal an unbroken run's */
     int64_t steps, eval_samples;
+    /* one rank of a data-parallel job (runtime/session/parallel.h) */
+    const struct gr_dist *dist; /* NULL: one process */
+    int64_t part_lo;       /* this rank's first row of each batch (tp.cap rows) */
+    int stop;              /* the last step found some rank interrupted */
+    int broken;            /* a collective failed: the ranks cannot go on together */
+    double comm_seconds;   /* in the training steps' collectives */
 };
 
 /* The datasets a session reads: training (and its check) all, eval the test

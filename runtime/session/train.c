@@ -9,12 +9,13 @@
 #include "runtime/base/fs.h"
 #include "runtime/session/checkpoint.h"
 #include "runtime/session/evaluate.h"
+#include "runtime/session/parallel.h"
 #include "runtime/session/runlog.h"
 #include "runtime/session/session.h"
 #include "runtime/session/watch.h"
 
 /* Explain a non-finite loss or gradient: the step and the first node. */
-static int fault_message(struct gr_session *s, int64_t step, float loss, const struct gr_train_result *res) {
+static int fault_message(struct gr_session *s, int64_t step, float loss, const struct gr_train_result *res, int *own) {
     int in_grad = 0;
     int i = gr_plan_find_nonfinite(&s->tp, &in_grad);
     char where[GR_ERRBUF];
@@ -28,6 +29,7 @@ static int fault_message(struct gr_session *s, int64_t step, float loss, const s
             snprintf(where, sizeof where, "the first non-finite value is in the %s of node '%s' (%s)",
                      in_grad ? "gradient" : "output", nd->name, nd->op->name);
     }
+    *own = i >= 0;
     char kept[GR_ERRBUF] = "";
     if (res->checkpoint_step >= 0)
         snprintf(kept, sizeof kept, "; the checkpoint of step %lld (%.400s) is kept", (long long)res->checkpoint_step,
@@ -60,8 +62,9 @@ struct run {
     int end;               /* early stopping or the target ends the run after this step */
 };
 
+/* Rank 0 alone reports (and so prints). */
 static void report(struct run *r, struct gr_train_event ev) {
-    if (!r->opts || !r->opts->report) return;
+    if (!r->opts || !r->opts->report || gr_parallel_rank(r->s) != 0) return;
     ev.session = r->s;
     ev.result = r->res;
     ev.run_dir = r->res->run_dir;
@@ -105,6 +108,7 @@ static int prepare(struct run *r) {
     r->wall0 = s->wall_seconds;
     /* a run that early stopping or its target ended stays ended */
     r->end = s->watch.stopped != 0 || (s->cfg->target.stop && s->watch.target_step != 0);
+    if (gr_parallel_rank(s) != 0) return 0; /* rank 0 alone writes files */
     char *dir = r->res->run_dir, *ckpt = r->res->checkpoint_path;
     if (opts && opts->run_dir &&
         gr_runlog_make_dir(ctx, opts->run_dir, opts->new_run_dir, dir, sizeof r->res->run_dir))
@@ -195,18 +199,34 @@ static int maybe_save(struct run *r, int64_t step, int stop) {
     return 0;
 }
 
+/* Whether rank 0 may have written a checkpoint after this step (2), only a
+ * metrics row (1), or nothing: after a write the ranks agree on how it
+ * went, and after a checkpoint that their parameters are still the same. */
+static int may_write(const struct gr_session *s, int64_t step, int stop) {
+    const struct gr_config *cfg = s->cfg;
+    if (stop || step == s->steps || (cfg->checkpoint_every && step % cfg->checkpoint_every == 0)) return 2;
+    return step % cfg->eval_every == 0 || step % cfg->log_every == 0;
+}
+
 static int loop(struct run *r) {
     struct gr_session *s = r->s;
     struct gr_train_result *res = r->res;
     for (int64_t step = r->start; step <= s->steps && !r->end; step++) {
         float loss = gr_session_step(s);
+        if (s->broken) return -1;
         if (step == r->start) res->first_loss = loss;
         res->last_loss = loss;
-        if (s->fault) return fault_message(s, step, loss, res);
+        if (s->fault) {
+            int own = 1;
+            return gr_parallel_agree(s, fault_message(s, step, loss, res, &own), own, 0);
+        }
         res->steps = step;
-        if (after_step(r, step, loss)) return stopped(s->ctx, res, step);
-        int stop = s->ctx->interrupt && *s->ctx->interrupt;
-        if (maybe_save(r, step, stop)) return stopped(s->ctx, res, step);
+        /* every rank of a job stops at the same step: one that any was interrupted at */
+        int stop = gr_parallel_on(s) ? s->stop : s->ctx->interrupt && *s->ctx->interrupt;
+        int rc = after_step(r, step, loss) || maybe_save(r, step, stop) ? stopped(s->ctx, res, step) : 0;
+        int wrote = gr_parallel_on(s) ? may_write(s, step, stop) : 0;
+        if (wrote) rc = gr_parallel_agree(s, rc, 1, wrote == 2);
+        if (rc) return -1;
         if (stop) {
             res->interrupted = 1;
             break;
@@ -244,7 +264,7 @@ int gr_train_run(struct gr_session *s, const struct gr_train_opts *opts, struct 
     memset(res, 0, sizeof *res);
     res->checkpoint_step = -1;
     r.t0 = gr_now_seconds();
-    if (prepare(&r)) {
+    if (gr_parallel_agree(s, prepare(&r), 1, 0) || gr_parallel_start(s)) {
         gr_runlog_close(s->ctx, &r.log, 0);
         return -1;
     }
@@ -252,9 +272,13 @@ int gr_train_run(struct gr_session *s, const struct gr_train_opts *opts, struct 
     r.t1 = gr_now_seconds();
     int rc = loop(&r);
     res->train_seconds = gr_now_seconds() - r.t1 - res->eval_seconds;
-    if (rc == 0) rc = finish(&r);
+    res->comm_seconds = s->comm_seconds;
+    /* the final measures are the same on every rank; rank 0 alone may fail writing target.json */
+    if (rc == 0) rc = gr_parallel_agree(s, finish(&r), 1, 0);
     res->total_seconds = gr_now_seconds() - r.t0;
     if (rc == 0) report(&r, (struct gr_train_event){.kind = GR_TRAIN_END, .step = res->steps});
-    if (gr_runlog_close(s->ctx, &r.log, rc == 0) && rc == 0) rc = stopped(s->ctx, res, res->steps);
+    /* rank 0's last rows; a failed loop was agreed on already */
+    int closed = gr_runlog_close(s->ctx, &r.log, rc == 0);
+    if (rc == 0) rc = gr_parallel_agree(s, closed ? stopped(s->ctx, res, res->steps) : 0, 1, 0);
     return rc;
 }

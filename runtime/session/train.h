@@ -68,6 +68,8 @@ struct gr_train_result {
     char best_path[4200];           /* best.safetensors beside the checkpoint ("": none) */
     int target_stop;                /* the run ended at its target (train.target.stop) */
     double train_seconds;           /* the steps, without evaluation */
+    double comm_seconds;            /* of which in the ranks' collectives (a job's gradient
+                                       allreduce, waiting for the slowest rank included) */
     double eval_seconds;            /* periodic and final evaluation */
     double total_seconds;           /* everything after the session opened */
 };

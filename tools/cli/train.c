@@ -1,4 +1,5 @@
 /* graphrun train: a run, drawn from the library's events. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -7,6 +8,7 @@
 
 #include "runtime/base/clock.h"
 #include "runtime/host/registry.h"
+#include "runtime/dist/dist.h"
 #include "runtime/host/threads.h"
 #include "runtime/session/watch.h"
 #include "tools/cli/cli.h"
@@ -79,6 +81,10 @@ static void print_header(const struct gr_session *s, FILE *out, int64_t start) {
             cfg->optim.desc->name, cfg->optim.lr, (long long)cfg->batch_size,
             (long long)s->steps, (unsigned long long)cfg->seed, threads, threads == 1 ? "" : "s");
     print_schedule_line(s, out);
+    int ranks = gr_dist_size(s->dist);
+    if (ranks > 1)
+        fprintf(out, "  ranks: %d (%d on this host), each taking %lld%s samples of a batch\n", ranks,
+                s->dist->local_size, (long long)(cfg->batch_size / ranks), cfg->batch_size % ranks ? " or 1 more" : "");
     if (s->logits >= 0)
         fprintf(out, "  eval:  every %lld steps on the first %lld %s %s\n", (long long)cfg->eval_every,
                 (long long)s->eval_samples, s->eval_set->what, cli_sample_noun(s->eval_set->d));
@@ -142,8 +148,11 @@ static void print_end(struct printer *p, const struct gr_train_event *ev) {
     if (!res->interrupted && res->best_path[0] && res->best_step > 0 && !p->quiet)
         fprintf(out, "best checkpoint: %s (step %lld)\n", res->best_path, (long long)res->best_step);
     int64_t taken = res->steps - ev->start + 1 > 0 ? res->steps - ev->start + 1 : 1;
-    fprintf(out, "wall time: %.1f s (training %.1f s, %.2f ms a step; evaluation %.1f s)\n", gr_now_seconds() - p->t0,
-            res->train_seconds, 1e3 * res->train_seconds / (double)taken, res->eval_seconds);
+    char comm[96] = "";
+    if (gr_dist_size(s->dist) > 1)
+        snprintf(comm, sizeof comm, " of which allreduce %.3f ms", 1e3 * res->comm_seconds / (double)taken);
+    fprintf(out, "wall time: %.1f s (training %.1f s, %.2f ms a step%s; evaluation %.1f s)\n", gr_now_seconds() - p->t0,
+            res->train_seconds, 1e3 * res->train_seconds / (double)taken, comm, res->eval_seconds);
     fflush(out);
 }
 
@@ -239,15 +248,17 @@ static void report_folder(const char *dir, int rc) {
     else if (plotted == 0) printf("run folder: %s (plot.png, metrics.csv, metrics.jsonl, config.yaml)\n", dir);
 }
 
-static int cmd_train(struct cli *o) {
-    struct job j;
-    if (cli_open_job(&j, o, 0)) return 1;
+/* The run on an open job; every rank of a job runs it, rank 0 prints. */
+static int train(struct cli *o, struct job *j, const struct gr_dist *dist, char *err, size_t len) {
     double t0 = gr_now_seconds();
     char run_dir[4096] = "";
     int dated = pick_run_dir(o, run_dir, sizeof run_dir);
+    int rank0 = gr_dist_rank(dist) == 0;
     cli_catch_signals();
-    j.ctx.interrupt = cli_interrupt();
-    struct printer pr = {stdout, o->quiet, isatty(STDOUT_FILENO) && !o->quiet, t0, 0};
+    j->ctx.interrupt = cli_interrupt();
+    /* mpirun hands ranks a terminal whatever its own output is: no progress line */
+    int progress = isatty(STDOUT_FILENO) && !o->quiet && gr_dist_size(dist) == 1;
+    struct printer pr = {stdout, o->quiet, progress, t0, 0};
     struct gr_train_opts opts = {
         .threads = o->threads,
         .resume = o->resume,
@@ -258,17 +269,40 @@ static int cmd_train(struct cli *o) {
     };
     struct gr_train_result res;
     memset(&res, 0, sizeof res);
-    struct gr_session_opts so = {.threads = o->threads, .mode = GR_SESSION_TRAIN};
-    int rc = gr_session_open(&j.ctx, &j.s, &j.cfg, &so);
-    j.have_session = 1;
-    if (rc == 0) rc = gr_train_run(&j.s, &opts, &res);
+    struct gr_session_opts so = {.threads = o->threads, .mode = GR_SESSION_TRAIN, .dist = dist};
+    int rc = gr_session_open(&j->ctx, &j->s, &j->cfg, &so);
+    j->have_session = 1;
+    /* every rank opened its session, or all stop with the first failure */
+    rc = gr_dist_agree(dist, rc ? GR_DIST_FAILED : GR_DIST_OK, j->ctx.err, sizeof j->ctx.err);
+    if (rc == 0) rc = gr_train_run(&j->s, &opts, &res);
     if (rc && pr.progress && pr.drawn) printf("\r\033[K");
-    if (rc) fprintf(stderr, "%s\n", j.ctx.err);
+    if (rc) snprintf(err, len, "%s", j->ctx.err);
     /* the folder this run wrote (none if it stopped before taking one) */
-    if (res.run_dir[0] && (rc == 0 || res.steps > 0)) report_folder(res.run_dir, rc);
+    if (rank0 && res.run_dir[0] && (rc == 0 || res.steps > 0)) report_folder(res.run_dir, rc);
+    if (rc) return j->s.broken ? -2 : 1;
+    /* a rank stopped by another's signal exits as if it had had SIGTERM */
+    return res.interrupted ? 128 + (*cli_interrupt() ? (int)*cli_interrupt() : SIGTERM) : 0;
+}
+
+/* One process, or one rank of `mpirun -np N graphrun train`: every rank
+ * opens the job and trains; rank 0 alone prints, a failure once, naming
+ * the rank that failed first. */
+static int cmd_train(struct cli *o) {
+    struct gr_dist dist;
+    char err[GR_ERRBUF];
+    if (gr_dist_open(&dist, err, sizeof err)) {
+        if (err[0]) fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    struct job j;
+    int rc = cli_load_job(&j, o, 0, err, sizeof err);
+    if (gr_dist_agree(&dist, rc ? GR_DIST_FAILED : GR_DIST_OK, err, sizeof err)) rc = 1;
+    else rc = train(o, &j, &dist, err, sizeof err);
+    if (rc == -2 || (rc == 1 && gr_dist_rank(&dist) == 0)) fprintf(stderr, "%s\n", err);
     cli_close_job(&j);
-    if (rc) return 1;
-    return res.interrupted ? 128 + (int)*cli_interrupt() : 0;
+    if (rc == -2) gr_dist_abort(&dist, 1); /* the ranks cannot agree any more */
+    gr_dist_close(&dist);
+    return rc < 0 ? 1 : rc;
 }
 
 const struct command gr_cmd_train = {"train", cmd_train,
@@ -302,6 +336,11 @@ const struct command gr_cmd_train = {"train", cmd_train,
      "  --run-dir DIR      write the run folder here\n"
      "  --no-run-dir       write no run folder\n"
      "  --quiet            print only the result\n"
+     "\n"
+     "Under mpirun (mpirun -np N graphrun train CONFIG) the ranks train one model,\n"
+     "each taking a part of every batch; rank 0 alone prints and writes, and\n"
+     "--threads counts a rank's threads (default: the host's cores shared among\n"
+     "its ranks). See docs/distributed.md.\n"
      "\n"
      "A checkpoint is written at the end, every train.checkpoint.every steps, and\n"
      "on SIGINT or SIGTERM (then graphrun exits with 130 or 143; a second signal\n"
