@@ -1,7 +1,8 @@
 /* graphrun's small-product kernel (runtime/host/gemm.c): every element is
  * one fused multiply-add chain over k from zero, then C added once, which is
  * how OpenBLAS's SkylakeX kernels sum at these shapes; so the host's sgemm
- * gives the same bits whichever of the two runs a product. */
+ * gives the same bits whichever of the two runs a product; and its kernel
+ * for A^T @ B, which sums k in OpenBLAS's blocks. */
 #include <cblas.h>
 #include <criterion/criterion.h>
 #include <math.h>
@@ -30,6 +31,22 @@ static void reference(int64_t m, int64_t n, int64_t k, const float *a, int64_t l
         }
 }
 
+/* C (=|+=) A^T @ B, A stored [k, m]: k in blocks of 448 (a remainder
+ * under 896 halved, rounded up to 16), each summed from zero and added */
+static void reference_tn(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb,
+                         float *c, int64_t ldc, int add) {
+    for (int64_t ls = 0; ls < k;) {
+        int64_t len = k - ls >= 896 ? 448 : k - ls > 448 ? ((k - ls) / 2 + 15) / 16 * 16 : k - ls;
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++) {
+                float acc = 0.0f;
+                for (int64_t q = ls; q < ls + len; q++) acc = fmaf(a[q * lda + i], b[q * ldb + j], acc);
+                c[i * ldc + j] = add || ls > 0 ? acc + c[i * ldc + j] : acc;
+            }
+        ls += len;
+    }
+}
+
 static int64_t m_of[] = {1, 5, 6, 7, 32, 33};
 static int64_t n_of[] = {1, 10, 16, 48, 64, 80, 256};
 static int64_t k_of[] = {1, 9, 28, 64, 92, 256};
@@ -51,28 +68,48 @@ Test(gemm, direct_sums_like_one_fma_chain_then_adds_c) {
                     fill(c, nc, 13u + (unsigned)ik);
                     memcpy(want, c, nc * sizeof *c);
                     reference(m, n, k, a, lda, b, ldb, want, ldc, add);
-                    int rc = gr_gemm_direct(m, n, k, a, lda, b, ldb, c, ldc, add);
-                    if (rc == 0) {
-                        /* the padding between rows stays as it was */
-                        cr_assert_eq(memcmp(c, want, nc * sizeof *c), 0, "[%lld, %lld] @ [%lld, %lld] add %d differs",
-                                     (long long)m, (long long)k, (long long)k, (long long)n, add);
-                    } else {
-                        cr_assert(!gr_gemm_direct_fits(m, n, k) || rc == -1);
-                        /* a shape it refuses is left untouched */
-                        fill(want, nc, 13u + (unsigned)ik);
-                        cr_assert_eq(memcmp(c, want, nc * sizeof *c), 0);
+                    if (gr_gemm_direct(m, n, k, a, lda, b, ldb, c, ldc, add) != 0) {
+                        free(a), free(b), free(c), free(want);
+                        cr_skip_test("no AVX-512 in this build");
                     }
+                    /* the padding between rows stays as it was */
+                    cr_assert_eq(memcmp(c, want, nc * sizeof *c), 0, "[%lld, %lld] @ [%lld, %lld] add %d differs",
+                                 (long long)m, (long long)k, (long long)k, (long long)n, add);
                     free(a), free(b), free(c), free(want);
                 }
 }
 
-Test(gemm, direct_refuses_what_openblas_sums_otherwise) {
-    cr_assert_not(gr_gemm_direct_fits(32, 64, GR_GEMM_DIRECT_K + 1));
-    cr_assert_not(gr_gemm_direct_fits(32, 100, 64)); /* 4 columns past 96 */
-    cr_assert_not(gr_gemm_direct_fits(0, 64, 64));
-    float x = 5.0f;
-    cr_assert_eq(gr_gemm_direct(1, 100, 1, &x, 1, &x, 1, &x, 1, 0), -1);
-    cr_assert_eq(x, 5.0f);
+Test(gemm, tn_sums_openblas_s_blocks_of_k) {
+    static const int64_t shapes[][3] = {{92, 128, 1792}, {13, 48, 500}, {1, 10, 1000}, {25, 32, 448}, {12, 16, 9}};
+    enum { PAD = 5 };
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+        for (int add = 0; add < 2; add++) {
+            int64_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2], lda = m + PAD, ldb = n + PAD, ldc = n + PAD;
+            size_t na = (size_t)(k * lda), nb = (size_t)(k * ldb), nc = (size_t)(m * ldc);
+            float *a = malloc(na * sizeof *a), *b = malloc(nb * sizeof *b);
+            float *c = malloc(nc * sizeof *c), *want = malloc(nc * sizeof *want);
+            cr_assert(a && b && c && want);
+            fill(a, na, 17), fill(b, nb, 19), fill(c, nc, 23);
+            memcpy(want, c, nc * sizeof *c);
+            reference_tn(m, n, k, a, lda, b, ldb, want, ldc, add);
+            if (gr_gemm_tn(m, n, k, a, lda, b, ldb, c, ldc, add) != 0) {
+                free(a), free(b), free(c), free(want);
+                cr_skip_test("no AVX-512 in this build");
+            }
+            cr_assert_eq(memcmp(c, want, nc * sizeof *c), 0, "[%lld, %lld]^T @ [%lld, %lld] add %d differs",
+                         (long long)k, (long long)m, (long long)k, (long long)n, add);
+            free(a), free(b), free(c), free(want);
+        }
+}
+
+Test(gemm, the_host_leaves_to_openblas_what_it_sums_otherwise) {
+    if (!gr_gemm_direct_fits(1, 16, 1)) cr_skip_test("no AVX-512 in this build");
+    cr_assert(gr_gemm_direct_fits(32, 256, GR_GEMM_DIRECT_K) && gr_gemm_direct_fits(64, 10, 64));
+    cr_assert_not(gr_gemm_direct_fits(32, 64, GR_GEMM_DIRECT_K + 1)); /* k split in blocks */
+    cr_assert_not(gr_gemm_direct_fits(32, 100, 64));                  /* 4 columns past 96 */
+    cr_assert(gr_gemm_tn_fits(92, 256, 1792) && gr_gemm_tn_fits(10, 48, 200));
+    cr_assert_not(gr_gemm_tn_fits(10, 48, 1792)); /* OpenBLAS's small A^T @ B path */
+    cr_assert_not(gr_gemm_tn_fits(92, 72, 1792));
 }
 
 /* Where OpenBLAS runs its SkylakeX kernels (graphrun's command makes sure it
@@ -96,6 +133,20 @@ Test(gemm, direct_gives_openblas_skylakex_bits) {
             cr_assert_eq(gr_gemm_direct(m, n, k, a, k, b, n, c, n, add), 0);
             cr_assert_eq(memcmp(c, d, (size_t)(m * n) * sizeof *c), 0, "[%lld, %lld, %lld] add %d", (long long)m,
                          (long long)n, (long long)k, add);
+            /* the LSTM's kernel gradient: [I + H, T*B]^T over 4H columns */
+            if (s == 0) {
+                int64_t tm = 92, tk = 1792;
+                float *xa = malloc((size_t)(tk * tm) * sizeof *xa), *xb = malloc((size_t)(tk * n) * sizeof *xb);
+                float *xc = malloc((size_t)(tm * n) * sizeof *xc), *xd = malloc((size_t)(tm * n) * sizeof *xd);
+                cr_assert(xa && xb && xc && xd);
+                fill(xa, (size_t)(tk * tm), 29), fill(xb, (size_t)(tk * n), 31), fill(xc, (size_t)(tm * n), 37);
+                memcpy(xd, xc, (size_t)(tm * n) * sizeof *xc);
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)tm, (int)n, (int)tk, 1.0f, xa, (int)tm, xb,
+                            (int)n, add ? 1.0f : 0.0f, xd, (int)n);
+                cr_assert_eq(gr_gemm_tn(tm, n, tk, xa, tm, xb, n, xc, n, add), 0);
+                cr_assert_eq(memcmp(xc, xd, (size_t)(tm * n) * sizeof *xc), 0, "A^T B add %d", add);
+                free(xa), free(xb), free(xc), free(xd);
+            }
             free(a), free(b), free(c), free(d);
         }
 }

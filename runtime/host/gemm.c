@@ -20,29 +20,38 @@
  * are masked. */
 #include "runtime/host/gemm.h"
 
+#include "runtime/base/ctx.h"
+
 #if defined(__AVX512F__)
 #include <immintrin.h>
+#define GR_GEMM_HAVE_KERNELS 1
 
 #define TILE_ROWS 6
 #define TILE_VECS 4
+/* A^T @ B takes 12 rows by 32 columns: A^T's rows lie side by side in
+ * memory, so 12 broadcasts read one line, and B is streamed half as often */
+#define TN_ROWS 12
+#define TN_VECS 2
+#define TILE_MAX_ROWS 12
 
-/* One tile: `rows` x `nv` vectors of 16 columns (the last masked by `mask`). */
+/* One tile: `rows` x `nv` vectors of 16 columns (the last masked by `mask`);
+ * A's element (i, q) is a[i * si + q * sq], so A may be read transposed. */
 static inline __attribute__((always_inline)) void tile(int rows, int nv, __mmask16 mask, int64_t k, const float *a,
-                                                       int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc,
-                                                       int add) {
-    __m512 acc[TILE_ROWS][TILE_VECS];
-    _Pragma("GCC unroll 8") for (int i = 0; i < rows; i++)
-        _Pragma("GCC unroll 8") for (int v = 0; v < nv; v++) acc[i][v] = _mm512_setzero_ps();
+                                                       int64_t si, int64_t sq, const float *b, int64_t ldb, float *c,
+                                                       int64_t ldc, int add) {
+    __m512 acc[TILE_MAX_ROWS][TILE_VECS];
+    _Pragma("GCC unroll 16") for (int i = 0; i < rows; i++)
+        _Pragma("GCC unroll 16") for (int v = 0; v < nv; v++) acc[i][v] = _mm512_setzero_ps();
     _Pragma("GCC unroll 4") for (int64_t q = 0; q < k; q++) {
         __m512 bv[TILE_VECS];
-        _Pragma("GCC unroll 8") for (int v = 0; v < nv; v++)
+        _Pragma("GCC unroll 16") for (int v = 0; v < nv; v++)
             bv[v] = v + 1 < nv ? _mm512_loadu_ps(b + q * ldb + 16 * v) : _mm512_maskz_loadu_ps(mask, b + q * ldb + 16 * v);
-        _Pragma("GCC unroll 8") for (int i = 0; i < rows; i++) {
-            __m512 av = _mm512_set1_ps(a[i * lda + q]);
-            _Pragma("GCC unroll 8") for (int v = 0; v < nv; v++) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
+        _Pragma("GCC unroll 16") for (int i = 0; i < rows; i++) {
+            __m512 av = _mm512_set1_ps(a[i * si + q * sq]);
+            _Pragma("GCC unroll 16") for (int v = 0; v < nv; v++) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
         }
     }
-    _Pragma("GCC unroll 8") for (int i = 0; i < rows; i++) _Pragma("GCC unroll 8") for (int v = 0; v < nv; v++) {
+    _Pragma("GCC unroll 16") for (int i = 0; i < rows; i++) _Pragma("GCC unroll 16") for (int v = 0; v < nv; v++) {
         float *p = c + i * ldc + 16 * v;
         __mmask16 mk = v + 1 < nv ? (__mmask16)0xffff : mask;
         __m512 r = acc[i][v];
@@ -54,11 +63,13 @@ static inline __attribute__((always_inline)) void tile(int rows, int nv, __mmask
 /* every (rows, vectors) edge tile compiled with constant bounds, so its
  * accumulators stay in registers */
 #define TILE_CASE(R, V) \
-    case (R) * 8 + (V): tile(R, V, mask, k, a + i * lda, lda, b + j, ldb, c + i * ldc + j, ldc, add); break;
+    case (R) * 8 + (V): tile(R, V, mask, k, a + i * lda, lda, 1, b + j, ldb, c + i * ldc + j, ldc, add); break;
+#define TN_CASE(R, V) \
+    case (R) * 8 + (V): tile(R, V, mask, k, a + i, 1, lda, pack, 16 * TN_VECS, c + i * ldc + j, ldc, add); break;
 
 int gr_gemm_direct(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, float *c,
                    int64_t ldc, int add) {
-    if (!gr_gemm_direct_fits(m, n, k)) return -1;
+    if (m <= 0 || n <= 0 || k <= 0) return 0;
     for (int64_t j = 0; j < n; j += 16 * TILE_VECS) {
         int64_t w = n - j < 16 * TILE_VECS ? n - j : 16 * TILE_VECS;
         int nv = (int)((w + 15) / 16);
@@ -79,14 +90,56 @@ int gr_gemm_direct(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
     return 0;
 }
 
-int gr_gemm_direct_fits(int64_t m, int64_t n, int64_t k) {
-    /* OpenBLAS sums columns past the last whole 16 in another order unless
-     * there are fewer than 16 in all (measured), and splits k above a few
-     * hundred */
-    return m > 0 && n > 0 && k > 0 && k <= GR_GEMM_DIRECT_K && (n % 16 == 0 || n < 16);
+/* OpenBLAS (SkylakeX) cuts k into blocks of GEMM_Q = 448, a remainder
+ * between 448 and 896 into two halves rounded up to 16, and adds each
+ * block's product, summed from zero, into C in turn (measured). */
+#define GEMM_Q 448
+#define GEMM_UNROLL 16
+
+/* C (=|+=) A^T @ B for k <= GEMM_Q, A stored [k, m] */
+static void tn_block(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb,
+                     float *c, int64_t ldc, int add) {
+    /* B's panel copied side by side: its rows lie ldb apart, which at a
+     * power of two puts them all in a few sets of the L1 cache */
+    float pack[GEMM_Q * 16 * TN_VECS] __attribute__((aligned(64)));
+    for (int64_t j = 0; j < n; j += 16 * TN_VECS) {
+        int64_t w = n - j < 16 * TN_VECS ? n - j : 16 * TN_VECS;
+        int nv = (int)((w + 15) / 16);
+        __mmask16 mask = (__mmask16)(w % 16 ? (1u << (w % 16)) - 1 : 0xffffu);
+        for (int64_t q = 0; q < k; q++)
+            for (int v = 0; v < nv; v++)
+                _mm512_store_ps(pack + q * 16 * TN_VECS + 16 * v,
+                                _mm512_maskz_loadu_ps(v + 1 < nv ? (__mmask16)0xffff : mask, b + q * ldb + j + 16 * v));
+        for (int64_t i = 0; i < m; i += TN_ROWS) {
+            int rows = m - i < TN_ROWS ? (int)(m - i) : TN_ROWS;
+            switch (rows * 8 + nv) {
+                TN_CASE(12, 2) TN_CASE(12, 1) TN_CASE(11, 2) TN_CASE(11, 1) TN_CASE(10, 2) TN_CASE(10, 1)
+                TN_CASE(9, 2) TN_CASE(9, 1) TN_CASE(8, 2) TN_CASE(8, 1) TN_CASE(7, 2) TN_CASE(7, 1)
+                TN_CASE(6, 2) TN_CASE(6, 1) TN_CASE(5, 2) TN_CASE(5, 1) TN_CASE(4, 2) TN_CASE(4, 1)
+                TN_CASE(3, 2) TN_CASE(3, 1) TN_CASE(2, 2) TN_CASE(2, 1) TN_CASE(1, 2) TN_CASE(1, 1)
+                default: GR_ASSERT(0);
+            }
+        }
+    }
+}
+
+int gr_gemm_tn(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, float *c,
+               int64_t ldc, int add) {
+    if (m <= 0 || n <= 0 || k <= 0) return 0;
+    for (int64_t ls = 0; ls < k;) {
+        int64_t len = k - ls;
+        if (len >= 2 * GEMM_Q)
+            len = GEMM_Q;
+        else if (len > GEMM_Q)
+            len = (len / 2 + GEMM_UNROLL - 1) / GEMM_UNROLL * GEMM_UNROLL;
+        tn_block(m, n, len, a + ls * lda, lda, b + ls * ldb, ldb, c, ldc, add || ls > 0);
+        ls += len;
+    }
+    return 0;
 }
 
 #else
+#define GR_GEMM_HAVE_KERNELS 0
 
 int gr_gemm_direct(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, float *c,
                    int64_t ldc, int add) {
@@ -94,9 +147,24 @@ int gr_gemm_direct(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
     return -1;
 }
 
-int gr_gemm_direct_fits(int64_t m, int64_t n, int64_t k) {
-    (void)m, (void)n, (void)k;
-    return 0;
+int gr_gemm_tn(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, float *c,
+               int64_t ldc, int add) {
+    (void)m, (void)n, (void)k, (void)a, (void)lda, (void)b, (void)ldb, (void)c, (void)ldc, (void)add;
+    return -1;
 }
 
 #endif
+
+/* OpenBLAS (SkylakeX) sums the columns past the last whole 16 of a product
+ * in another order, unless there are fewer than 16 in all; it splits k above
+ * 448; and its small-matrix path for A^T @ B (m n k under about 2^20) splits
+ * long k otherwise too (all measured). Where these say no, OpenBLAS runs. */
+static int columns_fit(int64_t n) { return n % 16 == 0 || n < 16; }
+
+int gr_gemm_direct_fits(int64_t m, int64_t n, int64_t k) {
+    return GR_GEMM_HAVE_KERNELS && m > 0 && k <= GR_GEMM_DIRECT_K && columns_fit(n);
+}
+
+int gr_gemm_tn_fits(int64_t m, int64_t n, int64_t k) {
+    return GR_GEMM_HAVE_KERNELS && columns_fit(n) && (k <= GR_GEMM_DIRECT_K || (double)m * (double)n * (double)k >= 0x1p21);
+}

@@ -1,11 +1,12 @@
-/* graphrun's own kernel for small untransposed products (runtime/host/gemm.c),
- * which the host's sgemm uses where it fits and OpenBLAS elsewhere. */
+/* graphrun's own kernels for small products (runtime/host/gemm.c), which
+ * the host's sgemm uses where they give OpenBLAS's bits, and OpenBLAS
+ * elsewhere. The host decides once for a whole product, before splitting it
+ * over threads, so a thread count never changes which kernel sums an
+ * element. */
 #ifndef GR_HOST_GEMM_H
 #define GR_HOST_GEMM_H
 
 #include <stdint.h>
-
-#include "runtime/base/ctx.h"
 
 /* The largest inner dimension the kernel takes: OpenBLAS sums k in one chain
  * up to at least 300 (measured), so both give the same bits up to here. */
@@ -13,12 +14,21 @@
 
 /* C[m, n] = A[m, k] @ B[k, n], or C += A @ B when `add` (the product summed
  * from zero, then added), row-major with leading dimensions lda, ldb, ldc.
- * Returns 0, or -1 (and touches nothing) when the kernel does not take the
- * shape (see gr_gemm_direct_fits) or the CPU build has no AVX-512. */
+ * Returns 0, or -1 (and touches nothing) when the build has no AVX-512. */
 int gr_gemm_direct(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, float *c,
                    int64_t ldc, int add);
 
-/* Whether gr_gemm_direct takes [m, k] @ [k, n]. */
+/* C[m, n] (=|+=) A^T @ B with A stored [k, m] (the weight gradient of a
+ * layer over many rows): k summed in OpenBLAS's blocks, so the bits are
+ * OpenBLAS's (SkylakeX) at any k where gr_gemm_tn_fits. Returns 0, or -1
+ * (touching nothing) when the build has no AVX-512. */
+int gr_gemm_tn(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, float *c,
+               int64_t ldc, int add);
+
+/* Whether the host runs [m, k] @ [k, n] (resp. [k, m]^T @ [k, n]) with
+ * gr_gemm_direct (resp. gr_gemm_tn): where the build has the kernels and
+ * they sum as OpenBLAS's SkylakeX kernels do. */
 int gr_gemm_direct_fits(int64_t m, int64_t n, int64_t k);
+int gr_gemm_tn_fits(int64_t m, int64_t n, int64_t k);
 
 #endif
