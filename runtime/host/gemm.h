@@ -8,13 +8,15 @@
 
 #include <stdint.h>
 
-/* The largest inner dimension the kernel takes: OpenBLAS sums k in one chain
- * up to at least 300 (measured), so both give the same bits up to here. */
-#define GR_GEMM_DIRECT_K 256
+/* OpenBLAS (SkylakeX) sums k in blocks of this many (a remainder under
+ * twice as many in two halves rounded up to 16), each from zero, added into
+ * C in turn (measured); so do these kernels. */
+#define GR_GEMM_ONE_BLOCK 448
 
 /* C[m, n] = A[m, k] @ B[k, n], or C += A @ B when `add` (the product summed
  * from zero, then added), row-major with leading dimensions lda, ldb, ldc.
- * Returns 0, or -1 (and touches nothing) when the build has no AVX-512. */
+ * k in blocks of GR_GEMM_ONE_BLOCK. Returns 0, or -1 (and touches nothing)
+ * when the build has no AVX-512. */
 int gr_gemm_direct(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, float *c,
                    int64_t ldc, int add);
 
@@ -25,10 +27,10 @@ int gr_gemm_direct(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
 int gr_gemm_tn(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, float *c,
                int64_t ldc, int add);
 
-/* Whether the host runs [m, k] @ [k, n] (resp. [k, m]^T @ [k, n]) with
- * gr_gemm_direct (resp. gr_gemm_tn): where the build has the kernels and
- * they sum as OpenBLAS's SkylakeX kernels do. */
-int gr_gemm_direct_fits(int64_t m, int64_t n, int64_t k);
-int gr_gemm_tn_fits(int64_t m, int64_t n, int64_t k);
+/* Whether the host runs [m, k] @ [k, n] with gr_gemm_direct, and
+ * [k, m]^T @ [k, n] with gr_gemm_tn: where the build has the kernels and they
+ * sum as OpenBLAS's SkylakeX kernels do (for any m, n, k: a split product's
+ * parts follow the whole's choice). */
+int gr_gemm_fits(int64_t m, int64_t n, int64_t k);
 
 #endif

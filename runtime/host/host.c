@@ -24,8 +24,8 @@ enum gemm_kernel { GEMM_OPENBLAS, GEMM_DIRECT, GEMM_TN };
 static enum gemm_kernel gemm_pick(enum gr_trans ta, enum gr_trans tb, int64_t m, int64_t n, int64_t k, float alpha,
                                   float beta) {
     if (alpha != 1.0f || (beta != 0.0f && beta != 1.0f) || tb != GR_NO_TRANS) return GEMM_OPENBLAS;
-    if (ta == GR_NO_TRANS && gr_gemm_direct_fits(m, n, k)) return GEMM_DIRECT;
-    if (ta == GR_TRANS && gr_gemm_tn_fits(m, n, k)) return GEMM_TN;
+    if (ta == GR_NO_TRANS && gr_gemm_fits(m, n, k)) return GEMM_DIRECT;
+    if (ta == GR_TRANS && gr_gemm_fits(m, n, k)) return GEMM_TN;
     return GEMM_OPENBLAS;
 }
 
