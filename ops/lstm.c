@@ -11,9 +11,8 @@
  * over that whole shape, bias [4H] zeros, and forget_bias (default 1.0) added
  * to the forget gate's pre-activation so a fresh cell starts by remembering.
  *
- * Fused: the input projection of all T steps is one product, each step adds
- * one [B, H] @ [H, 4H] product, and the gates and the cell update are one
- * pass. Batch rows never interact, so the recurrence runs blocks of samples
+ * Fused: each step is two products per block of samples, x_t @ Wx and
+ * h_{t-1} @ Wh added to it, then the gates and the cell update in one pass. Batch rows never interact, so the recurrence runs blocks of samples
  * through all T steps, on the pool's threads, without waiting for each other.
  *
  * Training keeps its state time-major ([t, b] rows, so one step's rows are
@@ -265,7 +264,12 @@ static void forward_rows(const struct lstm_job *j, int64_t b0, int64_t b1) {
     int64_t B = j->B, T = j->T, H = j->H, G = j->G, XH = j->XH, n = b1 - b0;
     for (int64_t t = 0; t < T; t++) {
         int64_t r0 = t * B + b0; /* this step's rows are contiguous */
-        if (t > 0)               /* z_t += h_{t-1} @ Wh */
+        /* z_t = x_t @ Wx, then z_t += h_{t-1} @ Wh: the same sums as one
+         * product over all steps first, but z never leaves the cache
+         * (at batch 256 all steps' z is 7 MB, beyond a core's L2) */
+        a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_NO_TRANS, n, G, j->I, 1.0f, j->s.xh + r0 * XH, XH, j->w, G, 0.0f,
+                       j->s.z + r0 * G, G);
+        if (t > 0)
             a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_NO_TRANS, n, G, H, 1.0f, j->s.xh + r0 * XH + j->I, XH, j->wh,
                            G, 1.0f, j->s.z + r0 * G, G);
         for (int64_t b = b0; b < b1; b++) {
@@ -310,9 +314,6 @@ static void lstm_forward(const struct gr_args *a) {
     }
     memset(j.s.zeros, 0, (size_t)j.H * sizeof(float));
     a->host->parallel_for(a->host_ctx, j.B, fill_xh, &j);
-    /* Z[T*B, 4H] = X[T*B, I] @ Wx[I, 4H], every step at once */
-    a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_NO_TRANS, j.T * j.B, j.G, j.I, 1.0f, j.s.xh, j.XH, j.w, j.G, 0.0f,
-                   j.s.z, j.G);
     a->host->parallel_for(a->host_ctx, n_blocks(&j), forward_blocks, &j);
 }
 
