@@ -343,7 +343,7 @@ def main():
     ap.add_argument("--grid-gflop", type=float, default=30.0)
     ap.add_argument("--load-steps", type=int, default=200)
     ap.add_argument("--json", metavar="FILE")
-    ap.add_argument("--plot", metavar="FILE", default=os.path.join(ROOT, "bench.png"))
+    ap.add_argument("--plot", metavar="FILE", default=os.path.join(ROOT, "build", "bench.png"))
     ap.add_argument("--skip", default="", help="sections to leave out: peak,reference,grid,cnn,load")
     args = ap.parse_args()
     for exe in (GRAPHRUN, GEMM_BENCH):
