@@ -22,7 +22,7 @@ int gr_gemm_direct(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
 
 /* C[m, n] (=|+=) A^T @ B with A stored [k, m] (the weight gradient of a
  * layer over many rows): k summed in OpenBLAS's blocks, so the bits are
- * OpenBLAS's (SkylakeX) at any k where gr_gemm_tn_fits. Returns 0, or -1
+ * OpenBLAS's (SkylakeX) at any k where gr_gemm_fits. Returns 0, or -1
  * (touching nothing) when the build has no AVX-512. */
 int gr_gemm_tn(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, float *c,
                int64_t ldc, int add);
