@@ -1,4 +1,5 @@
 /* graphrun train: a run, drawn from the library's events. */
+#include <ctype.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,7 +34,7 @@ struct printer {
  * folder's config keeps them whole). */
 static void print_relative(FILE *out, const char *p, int n, const char *cwd, size_t len) {
     for (int i = 0; i < n; i++) {
-        int starts = i == 0 || strchr(" '\"{[,:", p[i - 1]);
+        int starts = i == 0 || !(isalnum((unsigned char)p[i - 1]) || p[i - 1] == '/' || p[i - 1] == '.');
         if (len && starts && (size_t)(n - i) > len && p[i + (int)len] == '/' && !strncmp(p + i, cwd, len)) {
             i += (int)len; /* and the slash */
             continue;
