@@ -59,8 +59,10 @@ static inline __m512 gr_exp16(__m512 x) {
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
     p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-    __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
-    return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
+    /* p * 2^n in one instruction (n is a whole number in [-126, 127]): the
+     * same bits as multiplying by 2^n built in its exponent field, checked
+     * for every third float bit pattern (tests/test_ops.c) */
+    return _mm512_scalef_ps(p, n);
 }
 
 static inline __m512 gr_rcp16(__m512 d) {

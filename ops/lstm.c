@@ -35,6 +35,7 @@
  *   dz_g = dc * i * (1 - g^2)          dz_o = dh * tanh(c_t) * o (1 - o)
  *   dh_next = dz_t @ Wh^T,  dc_next = dc * f
  * then dW += [X, H_{t-1}]^T dZ, dbias += sum dZ, dx_t += dz_t @ Wx^T. */
+#include <stdatomic.h>
 #include <string.h>
 
 #include "fastmath.h"
@@ -208,6 +209,7 @@ struct lstm_job {
     float *y;
     float *dz, *dh_next, *dc_next, *wht, *dxt; /* backward */
     float *ez, *ec;                            /* evaluation */
+    _Atomic int64_t next_block;                /* the next block no thread has taken */
 };
 
 static struct lstm_job job_of(const struct gr_args *a) {
@@ -247,10 +249,17 @@ static void fill_xh(void *arg, int64_t b0, int64_t b1) {
     }
 }
 
-/* Run fn over samples [b0, b1) of each block in [k0, k1). */
-static void for_blocks(const struct lstm_job *j, int64_t k0, int64_t k1,
-                       void (*fn)(const struct lstm_job *j, int64_t b0, int64_t b1)) {
-    for (int64_t k = k0; k < k1; k++) {
+/* Run fn over the samples of blocks no thread has taken yet, one block at a
+ * time.  The pool hands each thread a fixed share of the blocks, but a
+ * thread descheduled on a busy machine would then hold back its whole
+ * share; taking blocks from a shared counter instead, the running threads
+ * take what it has not started.  A block's rows are summed the same way
+ * whichever thread runs it, so the results are the same bits. */
+static void for_blocks(void *arg, void (*fn)(const struct lstm_job *j, int64_t b0, int64_t b1)) {
+    struct lstm_job *j = arg;
+    for (;;) {
+        int64_t k = atomic_fetch_add(&j->next_block, 1);
+        if (k * LSTM_BLOCK >= j->B) return;
         int64_t b0 = k * LSTM_BLOCK, b1 = b0 + LSTM_BLOCK < j->B ? b0 + LSTM_BLOCK : j->B;
         fn(j, b0, b1);
     }
@@ -301,19 +310,21 @@ static void eval_rows(const struct lstm_job *j, int64_t b0, int64_t b1) {
     }
 }
 
-static void forward_blocks(void *arg, int64_t k0, int64_t k1) { for_blocks(arg, k0, k1, forward_rows); }
-static void eval_blocks(void *arg, int64_t k0, int64_t k1) { for_blocks(arg, k0, k1, eval_rows); }
+static void forward_blocks(void *arg, int64_t k0, int64_t k1) { (void)k0, (void)k1, for_blocks(arg, forward_rows); }
+static void eval_blocks(void *arg, int64_t k0, int64_t k1) { (void)k0, (void)k1, for_blocks(arg, eval_rows); }
 
 static void lstm_forward(const struct gr_args *a) {
     struct lstm_job j = job_of(a);
     if (!a->training) {
         j.ez = a->scratch;
         j.ec = j.ez + j.B * j.G;
+        atomic_init(&j.next_block, 0);
         a->host->parallel_for(a->host_ctx, n_blocks(&j), eval_blocks, &j);
         return;
     }
     memset(j.s.zeros, 0, (size_t)j.H * sizeof(float));
     a->host->parallel_for(a->host_ctx, j.B, fill_xh, &j);
+    atomic_init(&j.next_block, 0);
     a->host->parallel_for(a->host_ctx, n_blocks(&j), forward_blocks, &j);
 }
 
@@ -337,7 +348,7 @@ static void backward_rows(const struct lstm_job *j, int64_t b0, int64_t b1) {
     }
 }
 
-static void backward_blocks(void *arg, int64_t k0, int64_t k1) { for_blocks(arg, k0, k1, backward_rows); }
+static void backward_blocks(void *arg, int64_t k0, int64_t k1) { (void)k0, (void)k1, for_blocks(arg, backward_rows); }
 
 /* dbias[c] += sum over all T*B rows of dz[., c], for columns c0..c1, row
  * after row, 64 columns at a time held in registers */
@@ -390,6 +401,7 @@ static void lstm_backward(const struct gr_args *a) {
      * (measured 1.8x faster than the transposed product at 32 rows) */
     for (int64_t r = 0; r < H; r++)
         for (int64_t c = 0; c < G; c++) j.wht[c * H + r] = j.wh[r * G + c];
+    atomic_init(&j.next_block, 0);
     a->host->parallel_for(a->host_ctx, n_blocks(&j), backward_blocks, &j);
     /* dW[I+H, 4H] += [X, H_{t-1}]^T @ dZ over all T*B rows */
     if (a->din[IN_KERNEL])

@@ -366,6 +366,44 @@ Test(ops, fast_exp_sigmoid_tanh_against_libm) {
 #endif
 }
 
+#ifdef GR_HAVE_V16
+/* gr_exp16 as first written: 2^n built in the exponent field, then a multiply */
+static __m512 exp16_by_exponent_field(__m512 x) {
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.3f));
+    __m512 t = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(12582912.0f));
+    __m512 n = _mm512_sub_ps(t, _mm512_set1_ps(12582912.0f));
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
+}
+
+/* gr_exp16 scales by 2^n with one scalef; the gates (and so every loss a
+ * run prints) must keep the bits the multiply by the built power gave: one
+ * float bit pattern in 3, NaNs, infinities and denormals included */
+Test(ops, exp16_scalef_gives_the_bits_of_the_exponent_field_multiply) {
+    uint64_t differ = 0;
+    float first = 0;
+    for (uint64_t u = 0; u < (1ull << 32); u += 3 * 16) {
+        uint32_t bits[16];
+        for (int i = 0; i < 16; i++) bits[i] = (uint32_t)(u + 3 * (uint64_t)i);
+        __m512 x = _mm512_castsi512_ps(_mm512_loadu_si512(bits));
+        __mmask16 m = _mm512_cmpneq_epi32_mask(_mm512_castps_si512(gr_exp16(x)),
+                                               _mm512_castps_si512(exp16_by_exponent_field(x)));
+        if (m && !differ) memcpy(&first, &bits[__builtin_ctz(m)], sizeof first);
+        differ += (uint64_t)__builtin_popcount(m);
+    }
+    cr_expect_eq(differ, 0, "%llu inputs differ, the first %a", (unsigned long long)differ, (double)first);
+}
+#endif
+
 Test(ops, large_elementwise_ops_split_over_threads_give_the_same_values) {
     const char *ops[] = {"sigmoid", "tanh", "relu"};
     for (int k = 0; k < 3; k++) {
