@@ -52,6 +52,44 @@
  *     against the schema (type, range, choices, default); infer reports a
  *     further problem with gr_infer_fail(inf, attr, ...), and the message
  *     points at that attribute's line and column in the user's YAML.
+ *
+ * What `training` means (gr_infer.training, gr_args.training)
+ *   1 in a training plan: each step runs forward, then backward, with the
+ *   same arguments. An op behaves as it does while learning: batch
+ *   statistics, dropout masks, state updated, `saved` filled for backward.
+ *   0 in an evaluation plan (periodic and final accuracy, eval, predict):
+ *   forward only, `saved` is NULL, and an op behaves as at inference
+ *   (running statistics, no dropout) and changes no state. infer sees the
+ *   flag of the plan it sizes, so it may ask for `saved` only in training.
+ *   backward is only ever called in training.
+ *
+ * During backward, in[] (inputs, parameters and state) and out still hold
+ *   what forward left there: nothing runs between an op's forward and its
+ *   backward that writes them (a view's output is its input's memory, and
+ *   graphrun never reuses a value's buffer within a step). So backward may
+ *   recompute from x or y instead of saving them.
+ *
+ * Inside a parallel_for job a kernel may call sgemm (it runs inline, on the
+ *   job's thread, single-threaded), random_uniform, and its own code; it must
+ *   not call parallel_for (a nested call also runs inline, which is correct
+ *   but serial), alloc or free, nor register_op. Jobs of one call run at the
+ *   same time on different threads: each writes only its own part of the
+ *   output (or of scratch), and the split into chunks depends only on n and
+ *   the thread count, so a result that must not depend on the thread count
+ *   has to be summed in fixed blocks (see ops/layer_norm.c).
+ *
+ * Growing the ABI without a version bump
+ *   GR_ABI_VERSION stays 1 while structs only grow at their end:
+ *   gr_host, gr_infer and gr_args (graphrun allocates them; a plugin built
+ *   against an older header reads and writes the prefix it knows) and
+ *   gr_op_desc (the plugin owns it: graphrun copies the bytes an older
+ *   plugin declared into a zero-filled descriptor of its own, so fields the
+ *   plugin never knew read as 0). A copy of the first version of this header
+ *   is kept in tests/plugin_abi1/, and a plugin built against it is loaded
+ *   and trained by the test suite. Grown so far, in this order: gr_infer's
+ *   index_limit; gr_op_desc's state tables; gr_infer's state shapes;
+ *   gr_args's random stream (rng_key, rng_step); gr_host's random_uniform;
+ *   the initializers he_uniform, lecun_normal, lecun_uniform.
  */
 #ifndef GRAPHRUN_PLUGIN_H
 #define GRAPHRUN_PLUGIN_H
@@ -66,10 +104,10 @@ extern "C" {
 #endif
 
 /* Bumped when a struct below changes in a way that breaks an old plugin.
- * struct gr_host only grows at its end, which does not need a bump; so do
- * struct gr_infer and struct gr_args, which graphrun allocates and plugins
- * only receive: a plugin built against an older header is loaded, and reads
- * and writes the part it knows (the rest graphrun zeroes). */
+ * Growing a struct at its end does not (see "Growing the ABI" above):
+ * struct gr_host, struct gr_infer and struct gr_args, which graphrun
+ * allocates and plugins only receive, and struct gr_op_desc, which graphrun
+ * copies into a zero-filled descriptor of today's size. */
 #define GR_ABI_VERSION 1
 
 #define GR_MAX_DIMS 6
@@ -153,18 +191,42 @@ struct gr_attr_value {
 
 /* ---- parameters an op owns ---------------------------------------------- */
 
+/* Initializers, by the fans of the parameter's shape (as Keras computes them):
+ *   rank 0:     fan_in = fan_out = 1
+ *   rank 1 [n]: fan_in = fan_out = n
+ *   rank >= 2:  rf = the product of every axis but the last two (1 for a
+ *               matrix), fan_in = dim[-2] * rf, fan_out = dim[-1] * rf;
+ *               a conv kernel [KH, KW, C, F]: fan_in = KH*KW*C, fan_out = KH*KW*F,
+ *               a dense kernel [I, U]: fan_in = I, fan_out = U.
+ * Normal ones are plain (not truncated) normals. New values are only ever
+ * appended (a plugin stores the number). A config chooses another
+ * initializer for an op's parameter with the node key `init:`
+ * (`init: {kernel: he_normal}`). */
 enum gr_init {
     GR_INIT_ZEROS,
     GR_INIT_ONES,
     GR_INIT_GLOROT_UNIFORM, /* U(-a, a), a = sqrt(6 / (fan_in + fan_out)) */
     GR_INIT_GLOROT_NORMAL,  /* N(0, 2 / (fan_in + fan_out)) */
     GR_INIT_HE_NORMAL,      /* N(0, 2 / fan_in) */
+    GR_INIT_HE_UNIFORM,     /* U(-a, a), a = sqrt(6 / fan_in) */
+    GR_INIT_LECUN_NORMAL,   /* N(0, 1 / fan_in) */
+    GR_INIT_LECUN_UNIFORM,  /* U(-a, a), a = sqrt(3 / fan_in) */
     GR_INIT_COUNT
 };
 
 /* A parameter becomes a node named "<node>.<name>" and is appended to the op's
- * inputs after the user inputs. infer sets its shape in inf->param[k]. For a
- * rank-2 shape [r, c], fan_in = r and fan_out = c. */
+ * inputs after the user inputs. infer sets its shape in inf->param[k]; the
+ * fans of its initializer are those above.
+ *
+ * State (gr_op_desc.state) is declared with the same struct: a tensor the op
+ * keeps across steps that is not trained (batch normalisation's running mean
+ * and variance). It becomes a `param` node named "<node>.<name>" with
+ * trainable false, starting at its initializer's values; it is appended to
+ * the inputs after the parameters, takes no gradient, is never touched by
+ * the optimizer, is saved in checkpoints (param/<node>.<name>) and shown by
+ * `graphrun summary` as state. forward writes it in training (in[k]->data
+ * is writable) and only reads it in evaluation. infer sets its shape in
+ * inf->state[k]. */
 struct gr_param_spec {
     const char *name;
     enum gr_init init;
@@ -198,6 +260,9 @@ struct gr_infer {
      * graphrun checks the data against it before a run, so kernels may
      * trust it. 0: no limit. */
     int64_t index_limit[GR_MAX_INPUTS];
+    /* Set by infer for each state tensor the op declares (desc->state),
+     * like param[]. */
+    struct gr_shape state[GR_MAX_PARAMS];
 };
 
 /* Format an error into inf->err, blame attribute `attr` (-1: the node) and
@@ -219,7 +284,7 @@ static inline int gr_infer_fail(struct gr_infer *inf, int attr, const char *fmt,
 struct gr_host;
 
 struct gr_args {
-    int n_in;                                 /* user inputs + parameters */
+    int n_in;                                 /* user inputs + parameters + state */
     const struct gr_tensor *in[GR_MAX_INPUTS];
     struct gr_tensor *out;
     struct gr_tensor *din[GR_MAX_INPUTS];     /* NULL: no gradient wanted */
@@ -229,7 +294,17 @@ struct gr_args {
     const struct gr_attr_value *attrs;
     const struct gr_host *host;
     void *host_ctx;                           /* pass back to host calls */
-    int training;
+    int training;                             /* see "What training means" */
+
+    /* ---- grown at the end (older plugins never see these) ---- */
+    /* This node's random stream, read by host->random_uniform (which is how
+     * an op should use them). rng_key: the run's seed (train.seed) and the
+     * node's name, hashed, so it does not depend on the node's place in the
+     * graph. *rng_step: the training step under way (1 on the first step,
+     * the same in that step's forward and backward, restored by --resume;
+     * 0 in evaluation). gradcheck holds it fixed, so a random op replays. */
+    uint64_t rng_key;
+    const int64_t *rng_step;
 };
 
 /* ---- the op descriptor --------------------------------------------------- */
@@ -260,6 +335,14 @@ struct gr_op_desc {
      * whole batch, given the inferred shapes in `inf` (inf->out included);
      * backward as if every float input took a gradient. */
     void (*flops)(const struct gr_infer *inf, double *forward, double *backward);
+
+    /* ---- grown at the end: graphrun copies the bytes a plugin's header
+     * declared (its sizeof_op_desc) into a zero-filled descriptor, so an
+     * older plugin reads as having none of these ---- */
+    /* Non-trainable state, declared like parameters (see struct
+     * gr_param_spec): inputs n_user + n_params ... in[] order. */
+    const struct gr_param_spec *state;
+    int n_state;
 };
 
 /* ---- the host table ------------------------------------------------------ */
@@ -271,8 +354,9 @@ struct gr_host {
     uint32_t abi_version;
     uint32_t size; /* sizeof(struct gr_host) of the running graphrun */
 
-    /* Register an op; copies nothing, so `desc` must outlive graphrun's use
-     * of it (plugins stay loaded until the context is freed). */
+    /* Register an op. graphrun copies the descriptor itself, but not what
+     * it points to: names, tables and functions must outlive graphrun's use
+     * of them (plugins stay loaded until the context is freed). */
     int (*register_op)(void *host_ctx, const struct gr_op_desc *desc, char *err, size_t err_len);
 
     /* Row-major C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C. */
@@ -289,7 +373,24 @@ struct gr_host {
      * tables at init; kernels never allocate. */
     void *(*alloc)(void *host_ctx, size_t bytes);
     void (*free)(void *host_ctx, void *p);
+
+    /* ---- grown at the end: check `size` before using these ---- */
+    /* out[i] = u(offset + i) for i in [0, n): uniform in [0, 1) with 24
+     * random bits, a pure function of (a->rng_key, *a->rng_step, offset + i).
+     * The generator is counter-based, Philox-4x32-10 (Salmon et al. 2011):
+     * element e is word e mod 4 of the block at counter (e / 4 as 64 bits,
+     * step as 64 bits) under the 64-bit key. So a value depends neither on
+     * the thread that draws it nor on how the work is split (a parallel_for
+     * job draws its own range with offset = its begin), a step's forward and
+     * backward draw the same values (backward can regenerate a mask instead
+     * of saving it), a resumed run draws what the unbroken run drew, and
+     * gradcheck, which holds the step fixed, replays them. */
+    void (*random_uniform)(void *host_ctx, const struct gr_args *a, int64_t offset, int64_t n, float *out);
 };
+
+/* Whether the running graphrun's host table has `field` (a plugin built
+ * against this header, run by an older graphrun, checks before calling). */
+#define GR_HOST_HAS(host, field) ((host)->size >= offsetof(struct gr_host, field) + sizeof((host)->field))
 
 /* A plugin's one entry point. Built-in ops are registered by a function of
  * this same type (gr_builtin_init). Returns 0, or non-zero with a message. */

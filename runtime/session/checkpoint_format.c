@@ -27,12 +27,13 @@ int gr_ckpt_collect(struct gr_session *s, struct gr_ckpt_entry **out, int *n_out
     struct gr_ckpt_entry *e = gr_calloc(s->ctx, (size_t)cap, sizeof *e);
     if (!e) return -1;
     int n = 0;
-    /* param/<node>, then optim/<state>/<node> for each state the optimizer keeps */
+    /* param/<node>, then optim/<state>/<node> for each state the optimizer
+     * keeps, of the trainable parameters (the optimizer holds no more) */
     for (int k = 0; k < n_kinds; k++) {
         float *base = k == 0 ? g->param : s->opt.state[k - 1];
         for (int i = 0; i < g->n; i++) {
             const struct gr_node *nd = &g->nodes[i];
-            if (!(nd->op->flags & GR_OP_PARAM)) continue;
+            if (!(nd->op->flags & GR_OP_PARAM) || (k > 0 && !gr_node_is_trainable(g, i))) continue;
             if (k == 0) snprintf(e[n].name, sizeof e[n].name, "param/%s", nd->name);
             else snprintf(e[n].name, sizeof e[n].name, "optim/%s/%s", od->state[k - 1].name, nd->name);
             e[n].dtype = "F32";

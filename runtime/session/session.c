@@ -81,6 +81,7 @@ int gr_session_begin(struct gr_ctx *ctx, struct gr_session *s, const struct gr_c
     int threads = opts && opts->threads >= 0 ? opts->threads : cfg->threads;
     if (gr_ctx_set_threads(ctx, threads)) return -1;
     gr_rng_seed(&ctx->rng, cfg->seed);
+    ctx->seed = (uint64_t)cfg->seed;
     return 0;
 }
 
@@ -117,7 +118,9 @@ int gr_session_ready(struct gr_session *s) {
 
     if (make_plans(s)) return -1;
     if (s->mode == GR_SESSION_TRAIN) {
-        if (gr_optim_init(ctx, &s->opt, &cfg->optim, s->g.param_floats)) return -1;
+        /* the trainable parameters lead the block; the rest (state,
+         * trainable: false) is never the optimizer's */
+        if (gr_optim_init(ctx, &s->opt, &cfg->optim, s->g.trainable_floats)) return -1;
         if (gr_sampler_init(ctx, &s->sampler, s->train.n, &ctx->rng)) return -1;
     }
     int64_t most = cfg->batch_size > cfg->eval_batch ? cfg->batch_size : cfg->eval_batch;
@@ -141,6 +144,7 @@ void gr_session_close(struct gr_session *s) {
 float gr_session_step(struct gr_session *s) {
     gr_sampler_next(&s->sampler, &s->ctx->rng, s->cfg->batch_size, s->idx);
     gr_session_feed(s, &s->tp, &s->train, s->cfg->batch_size);
+    s->tp.step = ++s->step;
     gr_plan_forward(&s->tp);
     gr_plan_zero_grad(&s->tp);
     gr_plan_backward(&s->tp);

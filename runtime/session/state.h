@@ -47,6 +47,9 @@ struct gr_session {
     int64_t log_n;         /* their count: kept in checkpoints, so that a
                               resumed run's rows equal an unbroken run's */
     int64_t steps, eval_samples;
+    int64_t step;          /* training steps taken (a resume restores it);
+                              the step under way, step + 1, keys the
+                              kernels' random streams (tp.step) */
 };
 
 /* The splits a session reads: training (and its check) both, eval the test

@@ -30,6 +30,17 @@ static void print_attr(const struct gr_attr_spec *a, int long_form) {
     if (long_form && a->doc) printf(": %s", a->doc);
 }
 
+/* "    parameters: kernel (glorot_uniform), bias (zeros)", or one a line */
+static void print_weights(const char *title, const struct gr_param_spec *w, int n, int long_form) {
+    if (!n) return;
+    printf("    %s:%s", title, long_form ? "\n" : " ");
+    for (int k = 0; k < n; k++) {
+        if (long_form) printf("      %s, initialised %s: %s\n", w[k].name, gr_init_names[w[k].init], w[k].doc);
+        else printf("%s%s (%s)", k ? ", " : "", w[k].name, gr_init_names[w[k].init]);
+    }
+    if (!long_form) printf("\n");
+}
+
 static void print_op(const struct gr_op_entry *e, int long_form) {
     const struct gr_op_desc *d = e->desc;
     printf("%s  (%s)\n    %s\n", d->name, e->origin, d->summary);
@@ -44,17 +55,8 @@ static void print_op(const struct gr_op_entry *e, int long_form) {
         }
         if (!long_form) printf("\n");
     }
-    if (d->n_params) {
-        printf("    parameters:%s", long_form ? "\n" : " ");
-        for (int k = 0; k < d->n_params; k++) {
-            if (long_form)
-                printf("      %s, initialised %s: %s\n", d->params[k].name, gr_init_names[d->params[k].init],
-                       d->params[k].doc);
-            else
-                printf("%s%s (%s)", k ? ", " : "", d->params[k].name, gr_init_names[d->params[k].init]);
-        }
-        if (!long_form) printf("\n");
-    }
+    print_weights("parameters", d->params, d->n_params, long_form);
+    print_weights("state (not trained; kept in checkpoints)", d->state, d->n_state, long_form);
     if (long_form) {
         if (d->no_grad) {
             printf("    inputs taking no gradient:");
