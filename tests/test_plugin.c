@@ -356,3 +356,22 @@ Test(plugin, a_plugin_built_against_the_first_header_still_loads_and_trains) {
     cr_assert_eq(build_plugin(src, "short", inc), 0, "%s", out);
     expect_refused("short.so", "built against a different graphrun/plugin.h (struct gr_op_desc is");
 }
+
+/* plugins: [NAME] is a file beside the config when one is there; only a
+ * bare name with no such file is looked up on GRAPHRUN_PLUGIN_PATH. */
+Test(plugin, a_plugin_beside_the_config_is_found_by_its_file_name) {
+    cr_assert_eq(sh("mkdir -p %s/cfg %s/path", dir, dir), 0, "%s", out);
+    cr_assert_eq(build_plugin(GR_SOURCE_DIR "/plugins/rms_norm/rms_norm.c", "cfg/rms", NULL), 0, "%s", out);
+    write_mlp_config("cfg/beside.yaml", "rms.so", "rms_norm");
+    cr_expect_eq(sh("env -u GRAPHRUN_PLUGIN_PATH " GRAPHRUN " check %s/cfg/beside.yaml", dir), 0, "%s", out);
+    /* run from the config's own folder, and through a relative path to it */
+    cr_expect_eq(sh("cd %s/cfg && env -u GRAPHRUN_PLUGIN_PATH " GRAPHRUN " check beside.yaml", dir), 0, "%s", out);
+    cr_expect_eq(sh("cd %s && env -u GRAPHRUN_PLUGIN_PATH " GRAPHRUN " check cfg/beside.yaml", dir), 0, "%s", out);
+    /* a bare name with no file beside the config: the search path, or an error naming it */
+    write_mlp_config("cfg/byname.yaml", "graphrun_other", "rms_norm");
+    cr_expect_eq(sh("env -u GRAPHRUN_PLUGIN_PATH " GRAPHRUN " check %s/cfg/byname.yaml", dir), 1, "%s", out);
+    cr_expect(strstr(out, "byname.yaml:1:11: plugins[0]: no plugin 'graphrun_other' in GRAPHRUN_PLUGIN_PATH (not set)"),
+              "%s", out);
+    cr_assert_eq(sh("mv %s/cfg/rms.so %s/path/graphrun_other.so", dir, dir), 0, "%s", out);
+    cr_expect_eq(sh("GRAPHRUN_PLUGIN_PATH=%s/path " GRAPHRUN " check %s/cfg/byname.yaml", dir, dir), 0, "%s", out);
+}

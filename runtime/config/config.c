@@ -330,8 +330,9 @@ static int read_plugins(struct gr_ctx *ctx, struct gr_config *cfg, const char *d
         const char *name;
         snprintf(what, sizeof what, "plugins[%d]", i);
         if (gr_read_string(ctx, F, list->items[i], what, &name)) return -1;
-        /* a path is relative to the config; a bare name is looked up later */
-        cfg->plugins[i] = strchr(name, '/') ? resolve(ctx, dir, name) : gr_strdup(ctx, name);
+        /* a path (a '/', or a file beside the config) is relative to the
+         * config; only a bare name is looked up later */
+        cfg->plugins[i] = gr_plugin_entry(ctx, dir, name);
         if (!cfg->plugins[i]) return -1;
         cfg->plugins_at[i] = list->items[i];
         cfg->n_plugins = i + 1;

@@ -170,6 +170,20 @@ int gr_plugin_load_path(struct gr_ctx *ctx, const char *dirs) {
     return rc;
 }
 
+char *gr_plugin_entry(struct gr_ctx *ctx, const char *dir, const char *name) {
+    if (name[0] == '/') return gr_strdup(ctx, name);
+    /* joined onto the config's folder, "./" when it has none, so the result
+     * holds a '/' and is never looked up by name again */
+    size_t n = (dir && dir[0] ? strlen(dir) : 1) + strlen(name) + 2;
+    char *joined = gr_alloc(ctx, n);
+    if (!joined) return NULL;
+    snprintf(joined, n, "%s/%s", dir && dir[0] ? dir : ".", name);
+    struct stat st;
+    if (strchr(name, '/') || (stat(joined, &st) == 0 && S_ISREG(st.st_mode))) return joined;
+    gr_free(ctx, joined);
+    return gr_strdup(ctx, name);
+}
+
 int gr_plugin_find(struct gr_ctx *ctx, const char *name, char *out, size_t len) {
     if (strchr(name, '/')) {
         snprintf(out, len, "%s", name);
