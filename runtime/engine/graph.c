@@ -111,15 +111,41 @@ static int check_shape(const struct gr_shape *s, const char **why) {
     return 0;
 }
 
+/* The nearest node upstream of node i (feeding it, directly or not) that an
+ * override changed, or -1. Nodes are in topological order: a node's inputs
+ * come before it. */
+static int edited_upstream(const struct gr_graph *g, int i) {
+    unsigned char *feeds = gr_calloc(g->ctx, (size_t)i + 1, 1);
+    if (!feeds) return -1;
+    int found = -1;
+    feeds[i] = 1;
+    for (int j = i; j >= 0 && found < 0; j--) {
+        if (!feeds[j]) continue;
+        const struct gr_node *nd = &g->nodes[j];
+        if (j < i && nd->at && nd->at->origin) found = j;
+        for (int k = 0; k < nd->n_in; k++) feeds[nd->in[k]] = 1;
+    }
+    gr_free(g->ctx, feeds);
+    return found;
+}
+
 int gr_node_fail(const struct gr_graph *g, int i, int attr, const char *fmt, ...) {
     const struct gr_node *nd = &g->nodes[i];
-    const struct gr_ynode *at = nd->owner >= 0 ? g->nodes[nd->owner].at : nd->at;
+    int self = nd->owner >= 0 ? nd->owner : i;
+    const struct gr_ynode *at = g->nodes[self].at;
     if (nd->owner < 0 && attr >= 0 && attr < nd->op->n_attrs && nd->attr_at[attr]) at = nd->attr_at[attr];
     char msg[GR_ERRBUF];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* an override that changed a node upstream (a shape, a unit count) is
+     * what the file alone did not say: it is named first, the node's own
+     * place in the file after it */
+    int up = at && !at->origin ? edited_upstream(g, self) : -1;
+    if (up >= 0)
+        return gr_fail(g->ctx, "%s: node '%s' (%s:%d:%d, downstream of node '%s', which it changed): %s",
+                       g->nodes[up].at->origin, nd->name, g->file, at->line, at->col, g->nodes[up].name, msg);
     return gr_fail_node(g->ctx, g->file, at, "node '%s': %s", nd->name, msg);
 }
 
