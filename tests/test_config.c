@@ -127,6 +127,10 @@ static const struct bad bad_configs[] = {
     {10, "  - {name: logits, op: dense, inputs: [last], units: 3, init: he_normal}",
      "test.yaml:10:63: node 'logits': init: expected a mapping from parameter to initializer, e.g. {kernel: "
      "he_normal}, got a scalar"},
+    {10, "  - {name: bn, op: batch_norm, inputs: [last], init: {running_mean: ones}}\n"
+         "  - {name: logits, op: dense, inputs: [bn], units: 3}",
+     "test.yaml:10:55: node 'bn': init: 'running_mean' is state of op 'batch_norm', not a trained parameter; it "
+     "starts at the op's own values"},
     {9, "  - {name: last, op: slice, inputs: [lstm], axis: 1, index: -1, init: {x: ones}}",
      "test.yaml:9:65: unknown key 'init' in node 'last' (op slice)"},
     /* YAML itself */

@@ -213,3 +213,22 @@ Test(state, a_shorter_descriptor_reads_as_having_no_state) {
     cr_expect_eq(copy->infer, same_infer);
     gr_ctx_free(&ctx);
 }
+
+/* `init` is the node key of an op that owns parameters, so such an op may
+ * not take an attribute of that name; an op without parameters may. */
+Test(state, an_op_with_parameters_cannot_name_an_attribute_init) {
+    struct gr_ctx ctx;
+    cr_assert_eq(gr_ctx_init(&ctx), 0);
+    static const struct gr_attr_spec attrs[] = {{"init", GR_ATTR_FLOAT, "a scale", .def = "1"}};
+    static const struct gr_param_spec params[] = {{"w", GR_INIT_ONES, "[C]"}};
+    struct gr_op_desc d = {.name = "scaled", .summary = "y = x", .inputs_doc = "x", .min_inputs = 1, .max_inputs = 1,
+                           .attrs = attrs, .n_attrs = 1, .params = params, .n_params = 1, .infer = same_infer,
+                           .forward = same_forward};
+    char err[GR_ERR_LEN] = "";
+    cr_expect_neq(ctx.host.register_op(&ctx, &d, err, sizeof err), 0);
+    cr_expect_str_eq(err, "op 'scaled': attribute name 'init' is reserved");
+    d.n_params = 0;
+    d.params = NULL;
+    cr_expect_eq(ctx.host.register_op(&ctx, &d, err, sizeof err), 0, "%s", err);
+    gr_ctx_free(&ctx);
+}
