@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "models/init.h"
+#include "models/expand.h"
 #include "ops/core.h"
 #include "runtime/yaml/check.h"
 #include "runtime/base/ctx.h"
@@ -22,6 +23,7 @@ struct decl {
     const struct gr_ynode *attr_at[GR_MAX_ATTRS]; /* as written, or the override that changed it */
     int init[GR_MAX_PARAMS]; /* `init:` per parameter; -1: the op's own */
     int graph_index;
+    unsigned implicit; /* bit k: input k is the node before, taken for want of `inputs` */
 };
 
 static int valid_node_name(const char *s) {
@@ -239,6 +241,12 @@ static int add_param(struct gr_ctx *ctx, struct gr_graph *g, const struct decl *
 /* Add node `d` (its inputs already in the graph): infer its shape, then, if
  * its op owns weights or state, put their param nodes in front of it. */
 static int add_decl(struct gr_ctx *ctx, struct gr_graph *g, struct decl *d, int64_t batch) {
+    /* only a float output is passed on implicitly (models/expand.h) */
+    for (int k = 0; k < d->n_in; k++)
+        if ((d->implicit >> k & 1u) && g->nodes[d->in_decl[k]].dtype != GR_F32)
+            return gr_fail_node(ctx, g->file, decl_at(d->map), "node '%s': no 'inputs', so it takes the node before "
+                                "it, '%s', but that gives int32 (labels or indices), not floats: name its input with "
+                                "'inputs'", d->name, g->nodes[d->in_decl[k]].name);
     int idx = gr_graph_add(g, d->name, d->op, d->n_in, d->in_decl, d->attrs);
     if (idx < 0) return -1;
     struct gr_node *nd = &g->nodes[idx];
@@ -279,25 +287,8 @@ static int duplicate_name(struct gr_ctx *ctx, const char *file, const struct dec
     return gr_fail_node(ctx, file, b, "node name '%s' is already used at line %d", b->str, first->map->line);
 }
 
-int gr_build_graph(struct gr_ctx *ctx, struct gr_graph *g, const char *file, const struct gr_ynode *seq,
-                   int64_t batch) {
-    if (gr_need_kind(ctx, file, seq, GR_Y_SEQ, "graph")) return -1;
-    if (seq->n == 0) return gr_fail_node(ctx, file, seq, "graph: no nodes");
-    int n = seq->n;
-    struct decl *d = gr_calloc(ctx, (size_t)n, sizeof *d);
-    int *order = gr_alloc(ctx, (size_t)n * sizeof *order);
-    int rc = -1;
-    if (!d || !order) goto out;
-
-    for (int i = 0; i < n; i++)
-        if (read_decl(ctx, file, seq->items[i], i, &d[i])) goto out;
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < i; j++)
-            if (strcmp(d[i].name, d[j].name) == 0) {
-                duplicate_name(ctx, file, &d[j], &d[i]);
-                goto out;
-            }
-    /* resolve input names */
+/* Each input name as the index of the declaration it names. */
+static int resolve_inputs(struct gr_ctx *ctx, const char *file, struct decl *d, int n) {
     for (int i = 0; i < n; i++) {
         for (int k = 0; k < d[i].n_in; k++) {
             const char *want = d[i].in_node[k]->str;
@@ -310,26 +301,20 @@ int gr_build_graph(struct gr_ctx *ctx, struct gr_graph *g, const char *file, con
                 for (int j = 0; j < n; j++) gr_suggest_offer(&sg, d[j].name);
                 const char *near = gr_suggest_best(&sg);
                 if (near)
-                    gr_fail_node(ctx, file, d[i].in_node[k], "node '%s': input '%s' names no node (did you mean '%s'?)",
-                                 d[i].name, want, near);
-                else
-                    gr_fail_node(ctx, file, d[i].in_node[k], "node '%s': input '%s' names no node", d[i].name, want);
-                goto out;
+                    return gr_fail_node(ctx, file, d[i].in_node[k],
+                                        "node '%s': input '%s' names no node (did you mean '%s'?)", d[i].name, want,
+                                        near);
+                return gr_fail_node(ctx, file, d[i].in_node[k], "node '%s': input '%s' names no node", d[i].name,
+                                    want);
             }
             d[i].in_decl[k] = found;
         }
     }
-    if (sort_decls(ctx, file, d, n, order)) goto out;
+    return 0;
+}
 
-    gr_graph_free(g);
-    gr_graph_init(g, ctx, file);
-    g->batch = batch;
-    for (int o = 0; o < n; o++) {
-        struct decl *x = &d[order[o]];
-        for (int k = 0; k < x->n_in; k++) x->in_decl[k] = d[x->in_decl[k]].graph_index;
-        if (add_decl(ctx, g, x, batch)) goto out;
-    }
-    /* a node needs a gradient when a trainable parameter's gradient flows through it */
+/* A node needs a gradient when a trainable parameter's gradient flows through it. */
+static void mark_grads(struct gr_graph *g) {
     for (int i = 0; i < g->n; i++) {
         struct gr_node *nd = &g->nodes[i];
         if (nd->op->flags & GR_OP_PARAM) {
@@ -343,9 +328,60 @@ int gr_build_graph(struct gr_ctx *ctx, struct gr_graph *g, const char *file, con
         }
         if (nd->dtype != GR_F32) nd->needs_grad = 0;
     }
+}
+
+/* The explicit list of an expansion, into g (which then holds the nodes the
+ * expansion made, its nodes' positions pointing into them). */
+static int build(struct gr_ctx *ctx, struct gr_graph *g, const char *file, struct gr_expansion *x, int64_t batch) {
+    const struct gr_ynode *seq = x->graph;
+    if (gr_need_kind(ctx, file, seq, GR_Y_SEQ, "graph")) return -1;
+    if (seq->n == 0) return gr_fail_node(ctx, file, seq, "graph: no nodes");
+    int n = seq->n;
+    struct decl *d = gr_calloc(ctx, (size_t)n, sizeof *d);
+    int *order = gr_alloc(ctx, (size_t)n * sizeof *order);
+    int rc = -1;
+    if (!d || !order) goto out;
+
+    for (int i = 0; i < n; i++) {
+        if (read_decl(ctx, file, seq->items[i], i, &d[i])) goto out;
+        d[i].implicit = x->implicit ? x->implicit[i] : 0;
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < i; j++)
+            if (strcmp(d[i].name, d[j].name) == 0) {
+                duplicate_name(ctx, file, &d[j], &d[i]);
+                goto out;
+            }
+    if (resolve_inputs(ctx, file, d, n) || sort_decls(ctx, file, d, n, order)) goto out;
+
+    gr_graph_free(g);
+    gr_graph_init(g, ctx, file);
+    g->made = x->doc;
+    x->doc = NULL;
+    g->batch = batch;
+    for (int o = 0; o < n; o++) {
+        struct decl *e = &d[order[o]];
+        for (int k = 0; k < e->n_in; k++) e->in_decl[k] = d[e->in_decl[k]].graph_index;
+        if (add_decl(ctx, g, e, batch)) goto out;
+    }
+    mark_grads(g);
     rc = 0;
 out:
     gr_free(ctx, d);
     gr_free(ctx, order);
     return rc;
+}
+
+int gr_build_model(struct gr_ctx *ctx, struct gr_graph *g, const char *file, const struct gr_ynode *graph,
+                   const struct gr_ynode *blocks, int64_t batch) {
+    struct gr_expansion x;
+    if (gr_expand_graph(ctx, file, graph, blocks, &x)) return -1;
+    int rc = build(ctx, g, file, &x, batch);
+    gr_expansion_free(ctx, &x);
+    return rc;
+}
+
+int gr_build_graph(struct gr_ctx *ctx, struct gr_graph *g, const char *file, const struct gr_ynode *seq,
+                   int64_t batch) {
+    return gr_build_model(ctx, g, file, seq, NULL, batch);
 }

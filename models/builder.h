@@ -9,7 +9,10 @@
  * descriptor; the builder creates one `param` node per weight, named
  * "<node>.<weight>", with the shape the op's infer asked for and the op's
  * initializer, and appends it to the node's inputs. So layers own their
- * weights without the runtime knowing any layer. */
+ * weights without the runtime knowing any layer.
+ *
+ * The shorthand (nodes without names or inputs, `activation:`, blocks) is
+ * expanded first, by models/expand.c, into such a list. */
 #ifndef GR_MODELS_BUILDER_H
 #define GR_MODELS_BUILDER_H
 
@@ -18,8 +21,13 @@
 #include "runtime/engine/graph.h"
 #include "runtime/yaml/yaml.h"
 
-/* Check the node list `seq`, sort it topologically and infer every shape at
- * `batch`. Allocates no tensor memory; see gr_graph_alloc_params. */
+/* Expand the node list `graph` with the config's `blocks` (NULL: none; see
+ * models/expand.h), check it, sort it topologically and infer every shape at
+ * `batch`. Allocates no tensor memory; see gr_graph_alloc_params. g keeps
+ * the YAML nodes the expansion made, which its nodes' positions point into. */
+int gr_build_model(struct gr_ctx *ctx, struct gr_graph *g, const char *file, const struct gr_ynode *graph,
+                   const struct gr_ynode *blocks, int64_t batch);
+/* The same without blocks. */
 int gr_build_graph(struct gr_ctx *ctx, struct gr_graph *g, const char *file, const struct gr_ynode *seq,
                    int64_t batch);
 

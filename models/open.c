@@ -14,7 +14,8 @@ int gr_session_open(struct gr_ctx *ctx, struct gr_session *s, const struct gr_co
     if (gr_session_begin(ctx, s, cfg, &o)) return -1;
     /* everything that can be checked without allocating tensors first */
     if (gr_config_load_plugins(ctx, cfg)) return -1;
-    if (gr_build_graph(ctx, &s->g, cfg->path, cfg->graph, cfg->batch_size)) return -1;
+    if (gr_build_model(ctx, &s->g, cfg->path, cfg->graph, gr_ymap_get(cfg->doc.root, "blocks"), cfg->batch_size))
+        return -1;
     return gr_session_ready(s);
 }
 

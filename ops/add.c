@@ -1,6 +1,7 @@
 /* add: out = a + b with numpy broadcasting (a bias [N] onto [B, T, N], say).
  * backward: da += dout summed over the axes a was broadcast along; same for b. */
 #include "graphrun/plugin.h"
+#include "lower.h"
 #include "util.h"
 
 static int add_infer(struct gr_infer *inf) {
@@ -44,6 +45,9 @@ static void add_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
     *bwd = 1 * n;
 }
 
+/* ONNX's Add broadcasts as numpy does */
+static int add_lower(struct gr_lower *lw) { return gr_lower_same(lw, "Add", 0, NULL); }
+
 const struct gr_op_desc gr_op_add = {
     .name = "add",
     .summary = "out = a + b (numpy broadcasting)",
@@ -54,4 +58,5 @@ const struct gr_op_desc gr_op_add = {
     .forward = add_forward,
     .backward = add_backward,
     .flops = add_flops,
+    .lower = add_lower,
 };

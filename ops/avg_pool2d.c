@@ -77,6 +77,12 @@ static void avgpool_flops(const struct gr_infer *inf, double *fwd, double *bwd) 
     *bwd = out * taps;
 }
 
+/* AveragePool with count_include_pad = 0: the mean of the cells inside */
+static int avgpool_lower(struct gr_lower *lw) {
+    struct gr_onnx_attr inside = gr_onnx_int("count_include_pad", 0);
+    return pool_lower(lw, "AveragePool", 1, &inside);
+}
+
 const struct gr_op_desc gr_op_avg_pool2d = {
     .name = "avg_pool2d",
     .summary = "y[B, OH, OW, C] = mean of each window of x[B, H, W, C] (NHWC; same padding averages inside cells only)",
@@ -89,4 +95,5 @@ const struct gr_op_desc gr_op_avg_pool2d = {
     .forward = avgpool_forward,
     .backward = avgpool_backward,
     .flops = avgpool_flops,
+    .lower = avgpool_lower,
 };

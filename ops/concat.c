@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "graphrun/plugin.h"
+#include "lower.h"
 #include "util.h"
 
 enum { A_AXIS };
@@ -79,6 +80,11 @@ static void concat_backward(const struct gr_args *a) {
     }
 }
 
+static int concat_lower(struct gr_lower *lw) {
+    struct gr_onnx_attr axis = gr_onnx_int("axis", gr_axis(lw->attrs[A_AXIS].i, lw->in_shape[0].rank));
+    return gr_lower_same(lw, "Concat", 1, &axis);
+}
+
 const struct gr_op_desc gr_op_concat = {
     .name = "concat",
     .summary = "out = [x0, x1, ...] joined along `axis`",
@@ -90,4 +96,5 @@ const struct gr_op_desc gr_op_concat = {
     .infer = concat_infer,
     .forward = concat_forward,
     .backward = concat_backward,
+    .lower = concat_lower,
 };

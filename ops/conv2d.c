@@ -35,6 +35,7 @@
 
 #include "fastmath.h" /* GR_HAVE_V16: AVX-512 */
 #include "graphrun/plugin.h"
+#include "lower.h"
 #include "conv2d.h"
 #include "util.h"
 
@@ -364,6 +365,29 @@ static void conv_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
     *bwd = 4 * mac + cells * (double)g.F;
 }
 
+/* Conv on NCHW (gr_lower_nchw) with the kernel as ONNX lays it,
+ * W[f, c, kh, kw] = kernel[kh, kw, c, f], and TensorFlow's padding as
+ * explicit pads. */
+static int conv_lower(struct gr_lower *lw) {
+    struct conv_geom g;
+    if (geometry(NULL, &lw->in_shape[IN_X], lw->attrs, &g)) return gr_lower_fail(lw, "the input's geometry is invalid");
+    const float *k = gr_lower_value(lw, IN_KERNEL);
+    int64_t kh = g.wh.k, kw = g.ww.k, C = g.C, F = g.F, dims[4] = {F, C, kh, kw};
+    const char *w_name = NULL;
+    float *w = k ? lw->onnx->initializer(lw, "W", GR_ONNX_FLOAT, 4, dims, &w_name) : NULL;
+    if (!w) return -1;
+    for (int64_t f = 0; f < F; f++)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t i = 0; i < kh * kw; i++) w[(f * C + c) * kh * kw + i] = k[(i * C + c) * F + f];
+    int64_t kernel[2] = {kh, kw}, strides[2] = {g.wh.stride, g.ww.stride}, dil[2] = {g.wh.dilation, g.ww.dilation};
+    int64_t pads[4];
+    gr_lower_pads(&g.wh, &g.ww, pads);
+    struct gr_onnx_attr at[4] = {gr_onnx_ints("kernel_shape", 2, kernel), gr_onnx_ints("strides", 2, strides),
+                                 gr_onnx_ints("dilations", 2, dil), gr_onnx_ints("pads", 4, pads)};
+    const char *extra[2] = {w_name, lw->in[IN_BIAS]};
+    return gr_lower_nchw(lw, "Conv", 2, extra, 4, at);
+}
+
 const struct gr_op_desc gr_op_conv2d = {
     .name = "conv2d",
     .summary = "y[B, OH, OW, F] = conv(x[B, H, W, C], kernel[KH, KW, C, F]) + bias[F] (NHWC, TensorFlow padding)",
@@ -378,4 +402,5 @@ const struct gr_op_desc gr_op_conv2d = {
     .forward = conv_forward,
     .backward = conv_backward,
     .flops = conv_flops,
+    .lower = conv_lower,
 };

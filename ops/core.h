@@ -6,8 +6,7 @@
 
 #include "graphrun/plugin.h"
 
-enum { GR_INPUT_DATA, GR_INPUT_SHAPE, GR_INPUT_N_ATTRS };
-enum { GR_INPUT_IMAGES, GR_INPUT_LABELS }; /* values of the `data` attribute */
+enum { GR_INPUT_DATA, GR_INPUT_SHAPE, GR_INPUT_DTYPE, GR_INPUT_N_ATTRS };
 
 enum { GR_PARAM_SHAPE, GR_PARAM_INIT, GR_PARAM_TRAINABLE, GR_PARAM_N_ATTRS };
 

@@ -6,6 +6,7 @@
  *   dkernel[I, U] += x^T @ dy
  *   dbias[U] += sum over rows of dy */
 #include "graphrun/plugin.h"
+#include "lower.h"
 
 enum { A_UNITS };
 static const struct gr_attr_spec dense_attrs[] = {
@@ -64,6 +65,15 @@ static void dense_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
     *bwd = 4 * rows * in * u + rows * u;
 }
 
+/* Gemm(x, kernel, bias) for x [B, I]; MatMul then Add for more axes */
+static int dense_lower(struct gr_lower *lw) {
+    if (lw->in_shape[IN_X].rank == 2) return gr_lower_same(lw, "Gemm", 0, NULL);
+    const char *in[2] = {lw->in[IN_X], lw->in[IN_KERNEL]}, *xw = lw->onnx->fresh(lw, "xw");
+    if (!xw || lw->onnx->node(lw, "MatMul", 2, in, 1, &xw, 0, NULL)) return -1;
+    const char *sum[2] = {xw, lw->in[IN_BIAS]};
+    return lw->onnx->node(lw, "Add", 2, sum, 1, &lw->out, 0, NULL);
+}
+
 const struct gr_op_desc gr_op_dense = {
     .name = "dense",
     .summary = "y[..., U] = x[..., I] @ kernel[I, U] + bias[U]",
@@ -78,4 +88,5 @@ const struct gr_op_desc gr_op_dense = {
     .forward = dense_forward,
     .backward = dense_backward,
     .flops = dense_flops,
+    .lower = dense_lower,
 };

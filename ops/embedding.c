@@ -13,6 +13,7 @@
 #include <math.h>
 
 #include "graphrun/plugin.h"
+#include "lower.h"
 #include "util.h"
 
 enum { A_INPUT_DIM, A_OUTPUT_DIM };
@@ -84,6 +85,13 @@ static void embedding_flops(const struct gr_infer *inf, double *fwd, double *bwd
     *bwd = (double)gr_shape_count(&inf->out);
 }
 
+/* Gather(embeddings, indices): the table is ONNX's data input, the int32
+ * indices its second */
+static int embedding_lower(struct gr_lower *lw) {
+    const char *in[2] = {lw->in[IN_TABLE], lw->in[IN_X]};
+    return lw->onnx->node(lw, "Gather", 2, in, 1, &lw->out, 0, NULL);
+}
+
 const struct gr_op_desc gr_op_embedding = {
     .name = "embedding",
     .summary = "y[B, ..., D] = embeddings[x[B, ...]]; indices must be checked to lie in [0, V) before training "
@@ -100,4 +108,5 @@ const struct gr_op_desc gr_op_embedding = {
     .forward = embedding_forward,
     .backward = embedding_backward,
     .flops = embedding_flops,
+    .lower = embedding_lower,
 };

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "graphrun/plugin.h"
+#include "lower.h"
 
 static int flatten_infer(struct gr_infer *inf) {
     const struct gr_shape *x = inf->in[0];
@@ -28,6 +29,12 @@ static void flatten_backward(const struct gr_args *a) {
     for (int64_t i = 0; i < n; i++) dx[i] += dy[i];
 }
 
+/* Flatten(axis=1) keeps the (dynamic) batch and joins the rest */
+static int flatten_lower(struct gr_lower *lw) {
+    struct gr_onnx_attr axis = gr_onnx_int("axis", 1);
+    return gr_lower_same(lw, "Flatten", 1, &axis);
+}
+
 const struct gr_op_desc gr_op_flatten = {
     .name = "flatten",
     .summary = "y[B, N] = x[B, ...] with its sample axes joined (N = their product), same order",
@@ -38,4 +45,5 @@ const struct gr_op_desc gr_op_flatten = {
     .forward = flatten_forward,
     .backward = flatten_backward,
     .flags = GR_OP_VIEW,
+    .lower = flatten_lower,
 };

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "graphrun/plugin.h"
+#include "lower.h"
 #include "util.h"
 
 enum { A_APPROX };
@@ -74,6 +75,38 @@ static void gelu_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
     *bwd = 12 * n;
 }
 
+/* Gelu is ONNX's from opset 20 on; at 17 it is built from its formula:
+ *   none: 0.5 * x * (1 + Erf(x / sqrt 2))
+ *   tanh: 0.5 * x * (1 + Tanh(sqrt(2 / pi) * (x + 0.044715 x^3))) */
+static int gelu_lower(struct gr_lower *lw) {
+    const struct gr_onnx *o = lw->onnx;
+    const char *x = lw->in[0], *t = NULL;
+    if (strcmp(lw->attrs[A_APPROX].s, "tanh") == 0) {
+        const char *x2 = o->fresh(lw, "x2"), *x3 = o->fresh(lw, "x3"), *c = gr_onnx_const_f32(lw, "c", 0.044715f);
+        const char *cx3 = o->fresh(lw, "cx3"), *s = o->fresh(lw, "s"), *k = gr_onnx_const_f32(lw, "k", SQRT2_PI);
+        const char *u = o->fresh(lw, "u");
+        const char *xx[2] = {x, x}, *xx2[2] = {x2, x}, *m3[2] = {x3, c}, *a[2] = {x, cx3}, *mu[2] = {s, k};
+        if (!x2 || !x3 || !c || !cx3 || !s || !k || !u || o->node(lw, "Mul", 2, xx, 1, &x2, 0, NULL) ||
+            o->node(lw, "Mul", 2, xx2, 1, &x3, 0, NULL) || o->node(lw, "Mul", 2, m3, 1, &cx3, 0, NULL) ||
+            o->node(lw, "Add", 2, a, 1, &s, 0, NULL) || o->node(lw, "Mul", 2, mu, 1, &u, 0, NULL))
+            return -1;
+        t = gr_lower_unary(lw, "Tanh", u, NULL, "tanh", 0, NULL);
+    } else {
+        const char *r = gr_onnx_const_f32(lw, "sqrt1_2", SQRT1_2), *xs = o->fresh(lw, "xs");
+        const char *m[2] = {x, r};
+        if (!r || !xs || o->node(lw, "Mul", 2, m, 1, &xs, 0, NULL)) return -1;
+        t = gr_lower_unary(lw, "Erf", xs, NULL, "erf", 0, NULL);
+    }
+    const char *one = gr_onnx_const_f32(lw, "one", 1.0f), *half = gr_onnx_const_f32(lw, "half", 0.5f);
+    const char *p = o->fresh(lw, "p"), *q = o->fresh(lw, "q");
+    if (!t || !one || !half || !p || !q) return -1;
+    const char *a1[2] = {t, one}, *m1[2] = {x, p}, *m2[2] = {q, half};
+    return o->node(lw, "Add", 2, a1, 1, &p, 0, NULL) || o->node(lw, "Mul", 2, m1, 1, &q, 0, NULL) ||
+                   o->node(lw, "Mul", 2, m2, 1, &lw->out, 0, NULL)
+               ? -1
+               : 0;
+}
+
 const struct gr_op_desc gr_op_gelu = {
     .name = "gelu",
     .summary = "y = x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)), or its tanh approximation (as PyTorch)",
@@ -86,4 +119,5 @@ const struct gr_op_desc gr_op_gelu = {
     .forward = gelu_forward,
     .backward = gelu_backward,
     .flops = gelu_flops,
+    .lower = gelu_lower,
 };

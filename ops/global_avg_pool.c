@@ -4,6 +4,7 @@
  *   y[b, c] = 1/S * sum_s x[b, s, c],  S = the product of the middle axes
  * backward: dx[b, s, c] += dy[b, c] / S */
 #include "graphrun/plugin.h"
+#include "lower.h"
 #include "util.h"
 
 static int gap_infer(struct gr_infer *inf) {
@@ -70,6 +71,16 @@ static void gap_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
     *bwd = n;
 }
 
+/* ReduceMean over the axes between the batch and the channels (opset 17
+ * takes them as an attribute) */
+static int gap_lower(struct gr_lower *lw) {
+    int64_t axes[GR_MAX_DIMS];
+    int n = lw->in_shape[0].rank - 2;
+    for (int i = 0; i < n; i++) axes[i] = i + 1;
+    struct gr_onnx_attr at[2] = {gr_onnx_ints("axes", n, axes), gr_onnx_int("keepdims", 0)};
+    return gr_lower_same(lw, "ReduceMean", 2, at);
+}
+
 const struct gr_op_desc gr_op_global_avg_pool = {
     .name = "global_avg_pool",
     .summary = "y[B, C] = mean of x[B, ..., C] over every axis between the batch and the channels",
@@ -80,4 +91,5 @@ const struct gr_op_desc gr_op_global_avg_pool = {
     .forward = gap_forward,
     .backward = gap_backward,
     .flops = gap_flops,
+    .lower = gap_lower,
 };

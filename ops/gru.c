@@ -43,6 +43,7 @@
 
 #include "fastmath.h"
 #include "graphrun/plugin.h"
+#include "lower.h"
 #include "recurrent.h"
 #include "util.h"
 
@@ -276,6 +277,32 @@ static void gru_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
     *bwd = 2 * b * (t - 1) * g * h + 4 * b * t * in * g + 2 * b * (t - 1) * h * g + 25 * b * t * h;
 }
 
+/* ONNX's GRU with linear_before_reset = 1 (the reset gate applied to the
+ * recurrent product plus its bias: PyTorch's GRU, graphrun's); gates z, r,
+ * h, graphrun's blocks 1, 0, 2. W [1, 3H, I], R [1, 3H, H], B [1, 6H] =
+ * the input bias then the recurrent bias, each reordered. */
+static int gru_lower(struct gr_lower *lw) {
+    static const int order[3] = {1, 0, 2};
+    const float *k = gr_lower_value(lw, IN_KERNEL), *rk = gr_lower_value(lw, IN_RECURRENT);
+    const float *bi = gr_lower_value(lw, IN_BIAS), *bh = gr_lower_value(lw, IN_RECURRENT_BIAS);
+    int64_t in = lw->in_shape[IN_X].dim[2], h = lw->attrs[A_UNITS].i;
+    int64_t wd[3] = {1, 3 * h, in}, rd[3] = {1, 3 * h, h}, bd[2] = {1, 6 * h};
+    const char *wn = NULL, *rn = NULL, *bn = NULL;
+    float *w = k && rk && bi && bh ? lw->onnx->initializer(lw, "W", GR_ONNX_FLOAT, 3, wd, &wn) : NULL;
+    float *r = w ? lw->onnx->initializer(lw, "R", GR_ONNX_FLOAT, 3, rd, &rn) : NULL;
+    float *b = r ? lw->onnx->initializer(lw, "B", GR_ONNX_FLOAT, 2, bd, &bn) : NULL;
+    if (!b) return -1;
+    gr_lower_gates_t(w, k, in, h, 3, order);
+    gr_lower_gates_t(r, rk, h, h, 3, order);
+    for (int q = 0; q < 3; q++)
+        for (int64_t j = 0; j < h; j++) {
+            b[q * h + j] = bi[order[q] * h + j];
+            b[3 * h + q * h + j] = bh[order[q] * h + j];
+        }
+    struct gr_onnx_attr lbr = gr_onnx_int("linear_before_reset", 1);
+    return gr_lower_recurrent(lw, "GRU", wn, rn, bn, h, lw->attrs[A_REVERSE].i != 0, 1, &lbr);
+}
+
 const struct gr_op_desc gr_op_gru = {
     .name = "gru",
     .summary = "h[B, T, H] = GRU over x[B, T, I] as torch.nn.GRU (gates r, z, n; reset after the product; all steps)",
@@ -290,4 +317,5 @@ const struct gr_op_desc gr_op_gru = {
     .forward = gru_forward,
     .backward = gru_backward,
     .flops = gru_flops,
+    .lower = gru_lower,
 };

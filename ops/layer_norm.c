@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "graphrun/plugin.h"
+#include "lower.h"
 #include "util.h"
 
 enum { A_EPSILON };
@@ -127,6 +128,12 @@ static void ln_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
     *bwd = 12 * n;
 }
 
+/* LayerNormalization (opset 17) over the last axis, with gamma and beta */
+static int ln_lower(struct gr_lower *lw) {
+    struct gr_onnx_attr at[2] = {gr_onnx_int("axis", -1), gr_onnx_float("epsilon", (float)lw->attrs[A_EPSILON].f)};
+    return gr_lower_same(lw, "LayerNormalization", 2, at);
+}
+
 const struct gr_op_desc gr_op_layer_norm = {
     .name = "layer_norm",
     .summary = "y = (x - mean) / sqrt(var + epsilon) * gamma + beta over the last axis",
@@ -141,4 +148,5 @@ const struct gr_op_desc gr_op_layer_norm = {
     .forward = ln_forward,
     .backward = ln_backward,
     .flops = ln_flops,
+    .lower = ln_lower,
 };

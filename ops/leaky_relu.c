@@ -3,6 +3,7 @@
  * and TensorFlow's tf.nn.leaky_relu 0.2: write `alpha` to match them).
  * backward: dx += dy where x > 0, alpha * dy elsewhere (x = 0 takes alpha). */
 #include "graphrun/plugin.h"
+#include "lower.h"
 #include "util.h"
 
 enum { A_ALPHA };
@@ -44,6 +45,11 @@ static void leaky_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
     *bwd = 2 * n;
 }
 
+static int leaky_lower(struct gr_lower *lw) {
+    struct gr_onnx_attr alpha = gr_onnx_float("alpha", (float)lw->attrs[A_ALPHA].f);
+    return gr_lower_same(lw, "LeakyRelu", 1, &alpha);
+}
+
 const struct gr_op_desc gr_op_leaky_relu = {
     .name = "leaky_relu",
     .summary = "y = x for x > 0, alpha * x otherwise (alpha 0.01 as PyTorch)",
@@ -56,4 +62,5 @@ const struct gr_op_desc gr_op_leaky_relu = {
     .forward = leaky_forward,
     .backward = leaky_backward,
     .flops = leaky_flops,
+    .lower = leaky_lower,
 };

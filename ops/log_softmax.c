@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "graphrun/plugin.h"
+#include "lower.h"
 #include "util.h"
 
 static int log_softmax_infer(struct gr_infer *inf) {
@@ -62,6 +63,11 @@ static void log_softmax_flops(const struct gr_infer *inf, double *fwd, double *b
     *bwd = 4 * n;
 }
 
+static int log_softmax_lower(struct gr_lower *lw) {
+    struct gr_onnx_attr axis = gr_onnx_int("axis", -1);
+    return gr_lower_same(lw, "LogSoftmax", 1, &axis);
+}
+
 const struct gr_op_desc gr_op_log_softmax = {
     .name = "log_softmax",
     .summary = "y = x - max(x) - log(sum(exp(x - max(x)))) over the last axis",
@@ -72,4 +78,5 @@ const struct gr_op_desc gr_op_log_softmax = {
     .forward = log_softmax_forward,
     .backward = log_softmax_backward,
     .flops = log_softmax_flops,
+    .lower = log_softmax_lower,
 };

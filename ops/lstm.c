@@ -40,6 +40,7 @@
 
 #include "fastmath.h"
 #include "graphrun/plugin.h"
+#include "lower.h"
 
 enum { A_UNITS, A_FORGET_BIAS, A_REVERSE };
 static const struct gr_attr_spec lstm_attrs[] = {
@@ -375,6 +376,28 @@ static void lstm_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
     *bwd = 2 * (t - 1) * b * g * h + 2 * in * g * t * b + 2 * h * g * (t - 1) * b + 2 * t * b * g * in + 16 * t * b * h;
 }
 
+/* ONNX's LSTM: gates i, o, f, c (graphrun's blocks 0, 3, 1, 2); W [1, 4H, I]
+ * and R [1, 4H, H] from the kernel's Wx and Wh rows, transposed; B [1, 8H]
+ * is the input bias (with forget_bias added to f) then a zero recurrent
+ * bias. */
+static int lstm_lower(struct gr_lower *lw) {
+    static const int order[4] = {0, 3, 1, 2};
+    const float *k = gr_lower_value(lw, IN_KERNEL), *bias = gr_lower_value(lw, IN_BIAS);
+    int64_t in = lw->in_shape[IN_X].dim[2], h = lw->attrs[A_UNITS].i;
+    int64_t wd[3] = {1, 4 * h, in}, rd[3] = {1, 4 * h, h}, bd[2] = {1, 8 * h};
+    const char *wn = NULL, *rn = NULL, *bn = NULL;
+    float *w = k && bias ? lw->onnx->initializer(lw, "W", GR_ONNX_FLOAT, 3, wd, &wn) : NULL;
+    float *r = w ? lw->onnx->initializer(lw, "R", GR_ONNX_FLOAT, 3, rd, &rn) : NULL;
+    float *b = r ? lw->onnx->initializer(lw, "B", GR_ONNX_FLOAT, 2, bd, &bn) : NULL;
+    if (!b) return -1;
+    gr_lower_gates_t(w, k, in, h, 4, order);
+    gr_lower_gates_t(r, k + in * 4 * h, h, h, 4, order);
+    float fb = (float)lw->attrs[A_FORGET_BIAS].f;
+    for (int q = 0; q < 4; q++)
+        for (int64_t j = 0; j < h; j++) b[q * h + j] = bias[order[q] * h + j] + (order[q] == 1 ? fb : 0.0f);
+    return gr_lower_recurrent(lw, "LSTM", wn, rn, bn, h, lw->attrs[A_REVERSE].i != 0, 0, NULL);
+}
+
 const struct gr_op_desc gr_op_lstm = {
     .name = "lstm",
     .summary = "h[B, T, H] = LSTM over x[B, T, I] (gates i, f, g, o; all hidden states)",
@@ -389,4 +412,5 @@ const struct gr_op_desc gr_op_lstm = {
     .forward = lstm_forward,
     .backward = lstm_backward,
     .flops = lstm_flops,
+    .lower = lstm_lower,
 };

@@ -3,6 +3,7 @@
  *   a[P..., M, K] @ b[P..., K, N] -> out[P..., M, N] (one product per leading index)
  * backward: da += dout @ b^T,  db += a^T @ dout */
 #include "graphrun/plugin.h"
+#include "lower.h"
 
 static int matmul_infer(struct gr_infer *inf) {
     const struct gr_shape *a = inf->in[0], *b = inf->in[1];
@@ -87,6 +88,9 @@ static void matmul_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
     *bwd = 2 * *fwd;
 }
 
+/* ONNX's MatMul is numpy's: b [K, N] is shared, a batched b is matched by index */
+static int matmul_lower(struct gr_lower *lw) { return gr_lower_same(lw, "MatMul", 0, NULL); }
+
 const struct gr_op_desc gr_op_matmul = {
     .name = "matmul",
     .summary = "out[..., M, N] = a[..., M, K] @ b[K, N] (or a batch of products)",
@@ -97,4 +101,5 @@ const struct gr_op_desc gr_op_matmul = {
     .forward = matmul_forward,
     .backward = matmul_backward,
     .flops = matmul_flops,
+    .lower = matmul_lower,
 };

@@ -99,6 +99,9 @@ static void maxpool_flops(const struct gr_infer *inf, double *fwd, double *bwd) 
     *bwd = out;
 }
 
+/* MaxPool: a padded cell is never the max, in ONNX as here */
+static int maxpool_lower(struct gr_lower *lw) { return pool_lower(lw, "MaxPool", 0, NULL); }
+
 const struct gr_op_desc gr_op_max_pool2d = {
     .name = "max_pool2d",
     .summary = "y[B, OH, OW, C] = max of each window of x[B, H, W, C] (NHWC); dy goes to the first max",
@@ -111,4 +114,5 @@ const struct gr_op_desc gr_op_max_pool2d = {
     .forward = maxpool_forward,
     .backward = maxpool_backward,
     .flops = maxpool_flops,
+    .lower = maxpool_lower,
 };

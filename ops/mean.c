@@ -1,6 +1,7 @@
 /* mean: the average of every element, a scalar (a loss, e.g. mean of squares).
  *   y = 1/n * sum_i x_i;  backward: dx_i += dy / n */
 #include "graphrun/plugin.h"
+#include "lower.h"
 
 static int mean_infer(struct gr_infer *inf) {
     if (inf->in_dtype[0] != GR_F32) return gr_infer_fail(inf, -1, "input must be float32");
@@ -30,6 +31,12 @@ static void mean_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
     *bwd = 1 * n;
 }
 
+/* ReduceMean without axes: over every element, to a scalar */
+static int mean_lower(struct gr_lower *lw) {
+    struct gr_onnx_attr keep = gr_onnx_int("keepdims", 0);
+    return gr_lower_same(lw, "ReduceMean", 1, &keep);
+}
+
 const struct gr_op_desc gr_op_mean = {
     .name = "mean",
     .summary = "y = mean of all elements of x (a scalar)",
@@ -40,4 +47,5 @@ const struct gr_op_desc gr_op_mean = {
     .forward = mean_forward,
     .backward = mean_backward,
     .flops = mean_flops,
+    .lower = mean_lower,
 };

@@ -2,6 +2,7 @@
  * backward: da += dout * b and db += dout * a, each summed over the axes that
  * input was broadcast along. */
 #include "graphrun/plugin.h"
+#include "lower.h"
 #include "util.h"
 
 static int mul_infer(struct gr_infer *inf) {
@@ -42,6 +43,9 @@ static void mul_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
     *bwd = 2 * n;
 }
 
+/* ONNX's Mul broadcasts as numpy does */
+static int mul_lower(struct gr_lower *lw) { return gr_lower_same(lw, "Mul", 0, NULL); }
+
 const struct gr_op_desc gr_op_mul = {
     .name = "mul",
     .summary = "out = a * b elementwise (numpy broadcasting)",
@@ -52,4 +56,5 @@ const struct gr_op_desc gr_op_mul = {
     .forward = mul_forward,
     .backward = mul_backward,
     .flops = mul_flops,
+    .lower = mul_lower,
 };

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "graphrun/plugin.h"
+#include "lower.h"
 #include "util.h"
 
 enum { POOL_SIZE, POOL_STRIDES, POOL_PADDING, POOL_N_ATTRS };
@@ -68,6 +69,20 @@ static inline void pool_for_images(const struct gr_args *a, const struct pool_ge
                                    void (*fn)(void *arg, int64_t b0, int64_t b1), void *arg) {
     if (g->B > 1 && g->B * g->H * g->W * g->C >= GR_PARALLEL_MIN) a->host->parallel_for(a->host_ctx, g->B, fn, arg);
     else fn(arg, 0, g->B);
+}
+
+/* MaxPool or AveragePool on NCHW (ops/lower.h) with TensorFlow's padding as
+ * explicit pads; `extra` adds attributes (count_include_pad). */
+static inline int pool_lower(struct gr_lower *lw, const char *op_type, int n_extra, const struct gr_onnx_attr *extra) {
+    struct pool_geom g;
+    if (pool_geometry(NULL, &lw->in_shape[0], lw->attrs, &g)) return gr_lower_fail(lw, "the input's geometry is invalid");
+    int64_t kernel[2] = {g.wh.k, g.ww.k}, strides[2] = {g.wh.stride, g.ww.stride}, pads[4];
+    gr_lower_pads(&g.wh, &g.ww, pads);
+    struct gr_onnx_attr at[4] = {gr_onnx_ints("kernel_shape", 2, kernel), gr_onnx_ints("strides", 2, strides),
+                                 gr_onnx_ints("pads", 4, pads)};
+    if (n_extra > 1) return gr_lower_fail(lw, "too many attributes for a pool");
+    if (n_extra) at[3] = extra[0];
+    return gr_lower_nchw(lw, op_type, 0, NULL, 3 + n_extra, at);
 }
 
 #endif

@@ -1,5 +1,6 @@
 /* relu: y = max(x, 0);  backward: dx += dy where x > 0 (the kink takes 0) */
 #include "graphrun/plugin.h"
+#include "lower.h"
 #include "util.h"
 
 static int relu_infer(struct gr_infer *inf) {
@@ -37,6 +38,8 @@ static void relu_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
     *bwd = 1 * n;
 }
 
+static int relu_lower(struct gr_lower *lw) { return gr_lower_same(lw, "Relu", 0, NULL); }
+
 const struct gr_op_desc gr_op_relu = {
     .name = "relu",
     .summary = "y = max(x, 0)",
@@ -47,4 +50,5 @@ const struct gr_op_desc gr_op_relu = {
     .forward = relu_forward,
     .backward = relu_backward,
     .flops = relu_flops,
+    .lower = relu_lower,
 };

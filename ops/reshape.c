@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "graphrun/plugin.h"
+#include "lower.h"
 
 enum { A_SHAPE };
 static const struct gr_attr_spec reshape_attrs[] = {
@@ -61,6 +62,16 @@ static void reshape_backward(const struct gr_args *a) {
     for (int64_t i = 0; i < n; i++) dx[i] += dy[i];
 }
 
+/* Reshape to [0, shape...]: the leading 0 copies the input's batch, so the
+ * model's batch stays dynamic (and -1 is ONNX's -1 too). */
+static int reshape_lower(struct gr_lower *lw) {
+    const struct gr_attr_value *s = &lw->attrs[A_SHAPE];
+    int64_t shape[GR_MAX_DIMS] = {0};
+    for (int i = 0; i < s->n; i++) shape[i + 1] = s->ints[i];
+    const char *in[2] = {lw->in[0], gr_onnx_const_i64(lw, "shape", 1, s->n + 1, shape)};
+    return in[1] ? lw->onnx->node(lw, "Reshape", 2, in, 1, &lw->out, 0, NULL) : -1;
+}
+
 const struct gr_op_desc gr_op_reshape = {
     .name = "reshape",
     .summary = "out[B, shape...] = x[B, ...] with the same values in the same order",
@@ -73,4 +84,5 @@ const struct gr_op_desc gr_op_reshape = {
     .forward = reshape_forward,
     .backward = reshape_backward,
     .flags = GR_OP_VIEW,
+    .lower = reshape_lower,
 };

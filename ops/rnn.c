@@ -27,6 +27,7 @@
 
 #include "fastmath.h"
 #include "graphrun/plugin.h"
+#include "lower.h"
 #include "recurrent.h"
 #include "util.h"
 
@@ -178,6 +179,25 @@ static void rnn_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
     *bwd = 2 * b * (t - 1) * h * h + 4 * b * t * in * h + 2 * b * (t - 1) * h * h + 4 * b * t * h;
 }
 
+/* ONNX's RNN (tanh): W [1, H, I] = kernel^T, R [1, H, H] =
+ * recurrent_kernel^T, B [1, 2H] = bias then zeros. */
+static int rnn_lower(struct gr_lower *lw) {
+    static const int order[1] = {0};
+    const float *k = gr_lower_value(lw, IN_KERNEL), *rk = gr_lower_value(lw, IN_RECURRENT);
+    const float *bias = gr_lower_value(lw, IN_BIAS);
+    int64_t in = lw->in_shape[IN_X].dim[2], h = lw->attrs[A_UNITS].i;
+    int64_t wd[3] = {1, h, in}, rd[3] = {1, h, h}, bd[2] = {1, 2 * h};
+    const char *wn = NULL, *rn = NULL, *bn = NULL;
+    float *w = k && rk && bias ? lw->onnx->initializer(lw, "W", GR_ONNX_FLOAT, 3, wd, &wn) : NULL;
+    float *r = w ? lw->onnx->initializer(lw, "R", GR_ONNX_FLOAT, 3, rd, &rn) : NULL;
+    float *b = r ? lw->onnx->initializer(lw, "B", GR_ONNX_FLOAT, 2, bd, &bn) : NULL;
+    if (!b) return -1;
+    gr_lower_gates_t(w, k, in, h, 1, order);
+    gr_lower_gates_t(r, rk, h, h, 1, order);
+    for (int64_t j = 0; j < h; j++) b[j] = bias[j];
+    return gr_lower_recurrent(lw, "RNN", wn, rn, bn, h, lw->attrs[A_REVERSE].i != 0, 0, NULL);
+}
+
 const struct gr_op_desc gr_op_rnn = {
     .name = "rnn",
     .summary = "h[B, T, H] = tanh(x_t @ kernel + h_{t-1} @ recurrent_kernel + bias) over x[B, T, I] (all steps)",
@@ -192,4 +212,5 @@ const struct gr_op_desc gr_op_rnn = {
     .forward = rnn_forward,
     .backward = rnn_backward,
     .flops = rnn_flops,
+    .lower = rnn_lower,
 };

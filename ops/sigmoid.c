@@ -2,6 +2,7 @@
 #include "fastmath.h"
 
 #include "graphrun/plugin.h"
+#include "lower.h"
 #include "util.h"
 
 static int sigmoid_infer(struct gr_infer *inf) {
@@ -39,6 +40,8 @@ static void sigmoid_flops(const struct gr_infer *inf, double *fwd, double *bwd) 
     *bwd = 2 * n;
 }
 
+static int sigmoid_lower(struct gr_lower *lw) { return gr_lower_same(lw, "Sigmoid", 0, NULL); }
+
 const struct gr_op_desc gr_op_sigmoid = {
     .name = "sigmoid",
     .summary = "y = 1 / (1 + exp(-x))",
@@ -49,4 +52,5 @@ const struct gr_op_desc gr_op_sigmoid = {
     .forward = sigmoid_forward,
     .backward = sigmoid_backward,
     .flops = sigmoid_flops,
+    .lower = sigmoid_lower,
 };

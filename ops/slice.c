@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "graphrun/plugin.h"
+#include "lower.h"
 #include "util.h"
 
 enum { A_AXIS, A_INDEX, A_BEGIN, A_END };
@@ -107,6 +108,25 @@ static void slice_backward(const struct gr_args *a) {
     }
 }
 
+/* index: Gather of a scalar index, which drops the axis as graphrun does;
+ * begin/end: Slice of one axis, which keeps it. */
+static int slice_lower(struct gr_lower *lw) {
+    struct slice_geom g;
+    int axis, blame;
+    char why[200];
+    if (slice_geom(&lw->in_shape[0], lw->attrs, &g, &axis, why, sizeof why, &blame))
+        return gr_lower_fail(lw, "%s", why);
+    if (lw->attrs[A_INDEX].present) {
+        struct gr_onnx_attr at = gr_onnx_int("axis", axis);
+        const char *in[2] = {lw->in[0], gr_onnx_const_i64(lw, "index", 0, 1, &g.begin)};
+        return in[1] ? lw->onnx->node(lw, "Gather", 2, in, 1, &lw->out, 1, &at) : -1;
+    }
+    int64_t end = g.begin + g.len, ax = axis;
+    const char *in[4] = {lw->in[0], gr_onnx_const_i64(lw, "starts", 1, 1, &g.begin),
+                         gr_onnx_const_i64(lw, "ends", 1, 1, &end), gr_onnx_const_i64(lw, "axes", 1, 1, &ax)};
+    return in[1] && in[2] && in[3] ? lw->onnx->node(lw, "Slice", 4, in, 1, &lw->out, 0, NULL) : -1;
+}
+
 const struct gr_op_desc gr_op_slice = {
     .name = "slice",
     .summary = "out = x[:, ..., index or begin:end, ...] along one axis",
@@ -118,4 +138,5 @@ const struct gr_op_desc gr_op_slice = {
     .infer = slice_infer,
     .forward = slice_forward,
     .backward = slice_backward,
+    .lower = slice_lower,
 };

@@ -3,6 +3,7 @@
 #include <math.h>
 
 #include "graphrun/plugin.h"
+#include "lower.h"
 
 static int softmax_infer(struct gr_infer *inf) {
     if (inf->in_dtype[0] != GR_F32) return gr_infer_fail(inf, -1, "input must be float32");
@@ -50,6 +51,12 @@ static void softmax_flops(const struct gr_infer *inf, double *fwd, double *bwd) 
     *bwd = 4 * n;
 }
 
+/* Softmax (opset 13 on) normalises along `axis` alone */
+static int softmax_lower(struct gr_lower *lw) {
+    struct gr_onnx_attr axis = gr_onnx_int("axis", -1);
+    return gr_lower_same(lw, "Softmax", 1, &axis);
+}
+
 const struct gr_op_desc gr_op_softmax = {
     .name = "softmax",
     .summary = "y = exp(x) / sum(exp(x)) over the last axis",
@@ -60,4 +67,5 @@ const struct gr_op_desc gr_op_softmax = {
     .forward = softmax_forward,
     .backward = softmax_backward,
     .flops = softmax_flops,
+    .lower = softmax_lower,
 };

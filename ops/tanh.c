@@ -2,6 +2,7 @@
 #include "fastmath.h"
 
 #include "graphrun/plugin.h"
+#include "lower.h"
 #include "util.h"
 
 static int tanh_infer(struct gr_infer *inf) {
@@ -39,6 +40,8 @@ static void tanh_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
     *bwd = 2 * n;
 }
 
+static int tanh_lower(struct gr_lower *lw) { return gr_lower_same(lw, "Tanh", 0, NULL); }
+
 const struct gr_op_desc gr_op_tanh = {
     .name = "tanh",
     .summary = "y = tanh(x)",
@@ -49,4 +52,5 @@ const struct gr_op_desc gr_op_tanh = {
     .forward = tanh_forward,
     .backward = tanh_backward,
     .flops = tanh_flops,
+    .lower = tanh_lower,
 };

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "runtime/data/reader.h"
+
 int tg_build(struct tgraph *t, const char *yaml, int64_t batch) {
     memset(t, 0, sizeof *t);
     cr_assert_eq(gr_ctx_init(&t->ctx), 0, "context: %s", t->ctx.err);
@@ -207,6 +209,35 @@ void tg_write_text(const char *path, const char *text) {
     cr_assert_eq(fclose(f), 0);
 }
 
+void tg_write_idx(const char *path, int rank, const uint32_t *dims, const uint8_t *data) {
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+    uint8_t h[4] = {0, 0, 0x08, (uint8_t)rank};
+    size_t n = 1;
+    fwrite(h, 1, 4, f);
+    for (int i = 0; i < rank; i++) {
+        uint8_t d[4] = {(uint8_t)(dims[i] >> 24), (uint8_t)(dims[i] >> 16), (uint8_t)(dims[i] >> 8), (uint8_t)dims[i]};
+        fwrite(d, 1, 4, f);
+        n *= dims[i];
+    }
+    cr_assert_eq(fwrite(data, 1, n, f), n);
+    cr_assert_eq(fclose(f), 0);
+}
+
+void tg_write_npy(const char *path, const char *descr, const char *shape, const void *data, size_t bytes) {
+    char header[256];
+    int n = snprintf(header, sizeof header, "{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr, shape);
+    while ((10 + n + 1) % 64) header[n++] = ' '; /* padded so the data starts at a multiple of 64 */
+    header[n++] = '\n';
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+    uint8_t pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (uint8_t)n, (uint8_t)(n >> 8)};
+    fwrite(pre, 1, 10, f);
+    fwrite(header, 1, (size_t)n, f);
+    cr_assert_eq(fwrite(data, 1, bytes, f), bytes);
+    cr_assert_eq(fclose(f), 0);
+}
+
 /* A small config (16 LSTM units, 2000 training images) at `path`. */
 void tg_small_config_file(const char *path, int steps, int eval_every, const char *train_extra) {
     char text[4096];
@@ -306,4 +337,19 @@ size_t tg_loss_lines(const char *file, char *buf, size_t len) {
         }
     fclose(f);
     return used;
+}
+
+void *tg_read_array(const char *path, size_t *len) {
+    struct gr_ctx ctx;
+    cr_assert_eq(gr_ctx_init(&ctx), 0);
+    struct gr_source src;
+    cr_assert_eq(gr_source_open(&ctx, &src, path, NULL, NULL), 0, "%s", ctx.err);
+    cr_assert_eq(src.n_arrays, 1, "%s: %d arrays", path, src.n_arrays);
+    *len = gr_array_bytes(&src.arrays[0]);
+    void *data = malloc(*len);
+    cr_assert(data);
+    cr_assert_eq(gr_source_read(&ctx, &src, 0, data, *len), 0, "%s", ctx.err);
+    gr_source_close(&ctx, &src);
+    gr_ctx_free(&ctx);
+    return data;
 }

@@ -61,6 +61,10 @@ int tg_sh(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3))
  * NULL), or NULL if it cannot be read. */
 char *tg_slurp(const char *path, size_t *len);
 
+/* The one array of a data file (IDX, npy), read through the readers:
+ * malloc'd, its stored bytes in *len (asserts). */
+void *tg_read_array(const char *path, size_t *len);
+
 /* Path of a data file under the source tree's data/mnist. */
 const char *tg_mnist(const char *file);
 
@@ -85,6 +89,11 @@ int tg_count_lines(const char *s);
 /* exit status 1 and exactly one line on stderr holding `want` */
 void tg_expect_one_line(const struct tg_proc *p, const char *want, const char *what);
 void tg_write_text(const char *path, const char *text);
+/* An IDX file of unsigned bytes: dims[0..rank), then prod(dims) bytes. */
+void tg_write_idx(const char *path, int rank, const uint32_t *dims, const uint8_t *data);
+/* A .npy file as np.save lays it out: descr ("<f4", "|u1", "<i8"), shape
+ * as numpy writes it ("(20, 4, 4)"), then `bytes` bytes of data. */
+void tg_write_npy(const char *path, const char *descr, const char *shape, const void *data, size_t bytes);
 /* tg_small_config written to `path`: 16 LSTM units, Adam at 0.01. */
 void tg_small_config_file(const char *path, int steps, int eval_every, const char *train_extra);
 void tg_sleep_ms(long ms);

@@ -41,12 +41,14 @@ int posix_memalign(void **p, size_t a, size_t n) {
     return *p ? 0 : 12;
 }
 
-static void run(int threads) {
+/* augmented: the training images augmented and a validation set held out */
+static void run(int threads, int augmented) {
     char text[4096];
     snprintf(text, sizeof text,
              "data:\n"
-             "  train: {images: %s/data/mnist/train-images-idx3-ubyte, labels: %s/data/mnist/train-labels-idx1-ubyte, limit: 2000}\n"
+             "  train: {images: %s/data/mnist/train-images-idx3-ubyte, labels: %s/data/mnist/train-labels-idx1-ubyte, limit: 2000%s}\n"
              "  test: {images: %s/data/mnist/t10k-images-idx3-ubyte, labels: %s/data/mnist/t10k-labels-idx1-ubyte, limit: 1500}\n"
+             "%s"
              "graph:\n"
              "  - {name: image, op: input, data: images, shape: [784]}\n"
              "  - {name: label, op: input, data: labels}\n"
@@ -57,7 +59,8 @@ static void run(int threads) {
              "  - {name: loss, op: softmax_cross_entropy, inputs: [logits, label]}\n"
              "train: {loss: loss, optimizer: {name: adam, lr: 0.01}, batch_size: 64, steps: 40}\n"
              "eval: {logits: logits, batch_size: 1000}\n",
-             GR_SOURCE_DIR, GR_SOURCE_DIR, GR_SOURCE_DIR, GR_SOURCE_DIR);
+             GR_SOURCE_DIR, GR_SOURCE_DIR, augmented ? ", augment: {shift: 2, rotate: 10, erase: {p: 0.5}}" : "",
+             GR_SOURCE_DIR, GR_SOURCE_DIR, augmented ? "  validation: 300\n" : "");
     struct gr_ctx ctx;
     cr_assert_eq(gr_ctx_init(&ctx), 0);
     struct gr_config cfg;
@@ -67,22 +70,27 @@ static void run(int threads) {
     cr_assert_eq(gr_session_open(&ctx, &s, &cfg, &opts), 0, "%s", ctx.err);
     /* the first step and evaluation may warm up libraries */
     gr_session_step(&s);
-    gr_session_accuracy(&s, 1500);
+    gr_session_accuracy(&s, &s.test_set, 1500);
     allocations = 0;
     watching = 1;
     for (int i = 0; i < 30; i++) gr_session_step(&s);
-    double acc = gr_session_accuracy(&s, 1500); /* a full batch and a partial one */
+    double acc = gr_session_accuracy(&s, &s.test_set, 1500); /* a full batch and a partial one */
+    if (augmented) gr_session_accuracy(&s, &s.valid_set, 300);
     watching = 0;
-    cr_expect_eq(allocations, 0, "%ld allocations in 30 steps and an evaluation (%d threads)", allocations, threads);
+    cr_expect_eq(allocations, 0, "%ld allocations in 30 steps and an evaluation (%d threads%s)", allocations, threads,
+                 augmented ? ", augmented" : "");
+    cr_expect_eq(s.aug_array >= 0, augmented);
     cr_expect_gt(acc, 0.2, "the steps trained (accuracy %.3f)", acc);
     gr_session_close(&s);
     gr_config_free(&ctx, &cfg);
     gr_ctx_free(&ctx);
 }
 
-Test(alloc, no_allocation_in_steps_one_thread) { run(1); }
+Test(alloc, no_allocation_in_steps_one_thread) { run(1, 0); }
 
-Test(alloc, no_allocation_in_steps_two_threads) { run(2); }
+Test(alloc, no_allocation_in_steps_two_threads) { run(2, 0); }
+
+Test(alloc, no_allocation_in_augmented_steps_and_validation) { run(2, 1); }
 
 Test(alloc, the_wrappers_count) {
     allocations = 0;

@@ -132,8 +132,11 @@ Test(cli, every_case_in_the_corpus, .timeout = 300) {
 }
 
 Test(cli, the_valid_configs_pass_check) {
-    /* the base; with a UTF-8 byte-order mark; sharing a node through a merge key */
-    const char *ok[] = {"check configs/ok.yaml", "check configs/ok-bom.yaml", "check configs/ok-merge.yaml"};
+    /* the base; with a UTF-8 byte-order mark; sharing a node through a merge key; in the shorthand (and that
+     * written out); blocks inside blocks */
+    const char *ok[] = {"check configs/ok.yaml", "check configs/ok-bom.yaml", "check configs/ok-merge.yaml",
+                        "check configs/ok-shorthand.yaml", "expand configs/ok-shorthand.yaml",
+                        "check configs/ok-blocks-nested.yaml"};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         struct result r;
         run(ok[i], &r);

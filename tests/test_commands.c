@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "helpers.h"
-#include "runtime/data/idx.h"
 
 #define GRAPHRUN GR_BUILD_DIR "/graphrun"
 #define CONFIG GR_SOURCE_DIR "/configs/lstm_mnist.yaml"

@@ -34,8 +34,8 @@ Test(config, the_shipped_config_parses) {
     cr_expect_float_eq(cfg.optim.lr, 0.01, 1e-12);
     cr_expect_eq(cfg.eval_every, 50);
     cr_expect_eq(cfg.eval_samples, 2000);
-    cr_expect(strstr(cfg.train_data.images, "/configs/../data/mnist/train-images-idx3-ubyte"),
-              "data paths are relative to the config: %s", cfg.train_data.images);
+    cr_expect(strstr(cfg.data.train.files[0].path, "/configs/../data/mnist/train-images-idx3-ubyte"),
+              "data paths are relative to the config: %s", cfg.data.train.files[0].path);
     /* and its graph builds into the tutorial's shapes */
     struct gr_graph g;
     gr_graph_init(&g, &ctx, cfg.path);
@@ -85,14 +85,14 @@ static const struct bad bad_configs[] = {
     {17, "eval: {logits: logit, every: 5}", "test.yaml:17:16: eval.logits: no node named 'logit' (did you mean 'logits'?)"},
     {17, "eval: {logits: logits, every: 0}", "test.yaml:17:31: eval.every: expected an integer in [1, 2147483647], got 0"},
     {1, "dta:", "test.yaml:1:1: unknown key 'dta' in the config (did you mean 'data'?)"},
-    {2, "  train: {images: tr-img}", "test.yaml:2:10: data.train: missing 'labels'"},
+    {2, "  train: {images: tr-img}", "test.yaml:6:36: node 'label': data: data.train has no array 'labels' (it has images)"},
     {2, "  train: {images: tr-img, labels: tr-lab, limit: -1}", "test.yaml:2:50: data.train.limit: expected an integer in [1, 2147483647], got -1"},
     {3, "  test: {images: te-img, labels: te-lab}\n  pixel_range: [1, 0]", "test.yaml:4:16: data.pixel_range: low (1) must be below high (0)"},
     {3, "  test: {images: te-img, labels: te-lab}\n  pixel_range: [0]", "test.yaml:4:16: data.pixel_range: expected [low, high], got 1 values"},
     /* the graph's nodes */
     {0, "data: {train: {images: a, labels: b}, test: {images: a, labels: b}}\ngraph: {image: 1}\n",
      "test.yaml:2:8: graph: expected a list, got a mapping"},
-    {5, "  - {op: input, data: images, shape: [16]}", "test.yaml:5:5: graph[0]: node has no 'name'"},
+    {5, "  - {data: images, shape: [16]}", "test.yaml:5:5: graph[0]: node has no 'op' (nor 'use')"},
     {5, "  - {name: image, data: images, shape: [16]}", "test.yaml:5:5: node 'image': no 'op'"},
     {5, "  - {name: im.age, op: input, data: images, shape: [16]}", "test.yaml:5:12: node name 'im.age': use 1-63 letters"},
     {8, "  - {name: lstm, op: lstn, inputs: [rows], num_units: 8}", "test.yaml:8:22: node 'lstm': unknown op 'lstn' (did you mean 'lstm'?)"},
@@ -102,7 +102,8 @@ static const struct bad bad_configs[] = {
     {8, "  - {name: lstm, op: lstm, inputs: [rows], num_units: 8, forget_bias: yes}", "test.yaml:8:71: node 'lstm': forget_bias: expected a number, got 'yes'"},
     {8, "  - {name: lstm, op: lstm, inputs: [rowz], num_units: 8}", "test.yaml:8:37: node 'lstm': input 'rowz' names no node (did you mean 'rows'?)"},
     {8, "  - {name: lstm, op: lstm, inputs: [rows, image], num_units: 8}", "test.yaml:8:36: node 'lstm': op 'lstm' takes at most 1 input, got 2"},
-    {8, "  - {name: lstm, op: lstm, num_units: 8}", "test.yaml:8:5: node 'lstm': op 'lstm' takes 1 input, got 0"},
+    {8, "  - {name: lstm, op: lstm, inputs: [], num_units: 8}", "test.yaml:8:36: node 'lstm': op 'lstm' takes 1 input, got 0"},
+    {11, "  - {name: loss, op: softmax_cross_entropy}", "test.yaml:11:5: node 'loss': op 'softmax_cross_entropy' takes 2 inputs: name them with 'inputs'"},
     {9, "  - {name: rows, op: slice, inputs: [lstm], axis: 1, index: -1}", "test.yaml:9:12: node name 'rows' is already used at line 7"},
     {7, "  - {name: rows, op: reshape, inputs: [last], shape: [4, 4]}", "node 'rows': the graph has a cycle: rows -> lstm -> last -> rows"},
     {7, "  - {name: rows, op: reshape, inputs: [image], shape: [4, 5]}", "test.yaml:7:55: node 'rows': shape holds 20 values per sample, but the input has 16"},
@@ -116,7 +117,7 @@ static const struct bad bad_configs[] = {
     {10, "  - {name: logits, op: dense, inputs: [label], units: 3}", "test.yaml:10:5: node 'logits': input must be float32"},
     {11, "  - {name: loss, op: softmax_cross_entropy, inputs: [logits, rows]}", "test.yaml:11:5: node 'loss': target distributions of shape [4, 4, 4] do not match logits [4, 3]"},
     {11, "  - {name: loss, op: softmax_cross_entropy, inputs: [logits, label], axis: 1}", "test.yaml:11:70: unknown key 'axis' in node 'loss' (op softmax_cross_entropy)"},
-    {6, "  - {name: label, op: input, data: label}", "test.yaml:6:36: node 'label': data: unknown value 'label' (did you mean 'labels'?)"},
+    {6, "  - {name: label, op: input, data: label}", "test.yaml:6:36: node 'label': data: no dataset has an array 'label' (did you mean 'labels'?)"},
     /* init: the initializers of an op's own parameters */
     {10, "  - {name: logits, op: dense, inputs: [last], units: 3, init: {kernal: he_normal}}",
      "test.yaml:10:64: node 'logits': init: op 'dense' has no parameter 'kernal' (did you mean 'kernel'?)"},
@@ -169,7 +170,7 @@ static const struct bad bad_with_data[] = {
     {10, "  - {name: logits, op: dense, inputs: [last], units: 2}", "test.yaml:2:35: data.train.labels: label 2 at index 2 is out of range: node 'logits' has 2 classes"},
     {17, "eval: {logits: lstm}", "test.yaml:17:16: eval.logits: node 'lstm' must be float32 [batch, classes], its shape is [4, 4, 8]"},
     {2, "  train: {images: no-such-file, labels: tr-lab}", "test.yaml:2:19: data.train: "},
-    {2, "  train: {images: tr-img, labels: te-lab}", "test.yaml:2:19: data.train: "},
+    {2, "  train: {images: tr-img, labels: te-lab}", "test.yaml:2:35: data.train: "},
     {3, "  test: {images: tr-lab, labels: te-lab}", "test.yaml:3:18: data.test: "},
 };
 

@@ -1,8 +1,10 @@
-/* The IDX reader on good, truncated, lying and hostile files, raw and
- * gzipped, and on files that change between their check and their read. */
+/* The idx reader on good, truncated, lying and hostile files, raw and
+ * gzipped, and on files that change between their check and their read;
+ * a session whose data file is swapped between its checks and its read. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,8 +12,8 @@
 
 #include "helpers.h"
 #include "runtime/config/config.h"
-#include "runtime/data/data.h"
-#include "runtime/data/idx.h"
+#include "runtime/data/dataset.h"
+#include "runtime/data/reader.h"
 #include "models/open.h"
 #include "runtime/session/evaluate.h"
 
@@ -59,12 +61,32 @@ static void write_gz(const char *name, const void *a, size_t na, const void *b, 
     gzclose(gz);
 }
 
+/* Open `path` as IDX and read its array into a fresh buffer (*data, NULL
+ * on failure; free it); 0 or -1. */
+static int load(struct gr_ctx *ctx, const char *path, struct gr_array_info *info, uint8_t **data) {
+    struct gr_source src;
+    *data = NULL;
+    if (gr_source_open(ctx, &src, path, "idx", NULL)) return -1;
+    *info = src.arrays[0];
+    size_t n = gr_array_bytes(info);
+    *data = malloc(n);
+    cr_assert(*data);
+    int rc = gr_source_read(ctx, &src, 0, *data, n);
+    gr_source_close(ctx, &src);
+    if (rc) {
+        free(*data);
+        *data = NULL;
+    }
+    return rc;
+}
+
 /* load `name` and expect failure with `msg` in the error */
 static void expect_error(const char *name, const char *msg) {
     struct gr_ctx ctx;
     cr_assert_eq(gr_ctx_init(&ctx), 0);
-    struct gr_idx x;
-    cr_expect_eq(gr_idx_load(&ctx, path_of(name), &x), -1, "%s was accepted", name);
+    struct gr_array_info a;
+    uint8_t *data;
+    cr_expect_eq(load(&ctx, path_of(name), &a, &data), -1, "%s was accepted", name);
     cr_expect(strstr(ctx.err, msg) != NULL, "%s:\n  expected: %s\n  got:      %s", name, msg, ctx.err);
     gr_ctx_free(&ctx);
 }
@@ -79,14 +101,15 @@ Test(idx, a_good_file_raw_and_gzipped) {
     cr_assert_eq(gr_ctx_init(&ctx), 0);
     const char *names[] = {"good", "good.gz"};
     for (int k = 0; k < 2; k++) {
-        struct gr_idx x;
-        cr_assert_eq(gr_idx_load(&ctx, path_of(names[k]), &x), 0, "%s", ctx.err);
+        struct gr_array_info x;
+        uint8_t *got;
+        cr_assert_eq(load(&ctx, path_of(names[k]), &x, &got), 0, "%s", ctx.err);
         cr_expect_eq(x.rank, 3);
         cr_expect_eq(x.dim[0], 3);
         cr_expect_eq(x.dim[2], 2);
-        cr_expect_eq(x.bytes, 12);
-        cr_expect_arr_eq(x.data, data, 12);
-        gr_idx_free(&ctx, &x);
+        cr_expect_eq(gr_array_bytes(&x), 12);
+        cr_expect_arr_eq(got, data, 12);
+        free(got);
     }
     gr_ctx_free(&ctx);
 }
@@ -157,11 +180,14 @@ Test(idx, images_and_labels_must_agree) {
     struct gr_ctx ctx;
     cr_assert_eq(gr_ctx_init(&ctx), 0);
     struct gr_dataset d;
+    memset(&d, 0, sizeof d);
     char img[256], lb[256];
     snprintf(img, sizeof img, "%s", path_of("img"));
     snprintf(lb, sizeof lb, "%s", path_of("lab"));
-    cr_expect_eq(gr_dataset_load(&ctx, &d, img, lb), -1);
+    cr_assert_eq(gr_dataset_add(&ctx, &d, &(struct gr_dataset_file){img, "idx", "images", NULL}), 0, "%s", ctx.err);
+    cr_expect_eq(gr_dataset_add(&ctx, &d, &(struct gr_dataset_file){lb, "idx", "labels", NULL}), -1);
     cr_expect(strstr(ctx.err, "lab: 3 labels, but") && strstr(ctx.err, "img holds 2 images"), "got: %s", ctx.err);
+    gr_dataset_free(&ctx, &d);
     gr_ctx_free(&ctx);
 }
 
@@ -169,18 +195,27 @@ Test(idx, the_mnist_files_when_present) {
     struct gr_ctx ctx;
     cr_assert_eq(gr_ctx_init(&ctx), 0);
     struct gr_dataset d;
+    memset(&d, 0, sizeof d);
     char img[1024];
     snprintf(img, sizeof img, "%s", tg_mnist("t10k-images-idx3-ubyte"));
-    cr_assert_eq(gr_dataset_load(&ctx, &d, img, tg_mnist("t10k-labels-idx1-ubyte")), 0,
+    cr_assert_eq(gr_dataset_add(&ctx, &d, &(struct gr_dataset_file){img, NULL, "images", NULL}), 0,
                  "%s (run tools/fetch_mnist.sh first)", ctx.err);
+    cr_assert_eq(gr_dataset_add(&ctx, &d, &(struct gr_dataset_file){tg_mnist("t10k-labels-idx1-ubyte"), NULL,
+                                                                      "labels", NULL}),
+                 0, "%s", ctx.err);
     cr_expect_eq(d.n, 10000);
-    cr_expect_eq(d.sample_size, 784);
-    cr_expect_eq(d.max_label, 9);
-    cr_expect_eq(d.labels.data[0], 7, "the first test digit is a 7");
+    cr_expect_eq(d.arrays[0].per_sample, 784);
+    cr_expect_eq(d.arrays[0].info.type, GR_ARRAY_U8, "bytes stay bytes");
+    d.arrays[0].wanted = d.arrays[0].keep = d.arrays[1].wanted = d.arrays[1].keep = 1;
+    int bad;
+    cr_assert_eq(gr_dataset_read(&ctx, &d, &bad), 0, "%s", ctx.err);
+    cr_expect_eq(gr_dataset_int(&d, 1, 0), 7, "the first test digit is a 7");
+    cr_expect_eq(gr_dataset_find_outside(&d, 1, d.n, 10), -1, "labels 0 to 9");
+    cr_expect_eq(gr_dataset_find_outside(&d, 1, d.n, 9) >= 0, 1, "a 9 among them");
     /* pixels scale to [0, 1] */
     float px[784];
     int32_t idx = 0;
-    gr_dataset_images(&d, &idx, 1, 0.0f, 1.0f, px);
+    gr_dataset_floats(&d, 0, &idx, 1, 0.0f, 1.0f, px);
     float lo = 1, hi = 0;
     for (int i = 0; i < 784; i++) {
         lo = px[i] < lo ? px[i] : lo;
@@ -210,16 +245,17 @@ Test(idx, a_file_replaced_after_its_check_is_read_as_it_was_checked) {
         char path[256];
         snprintf(path, sizeof path, "%s", path_of(names[gz]));
         write_images(names[gz], 3, 2, gz);
-        struct gr_idx x;
-        cr_assert_eq(gr_idx_open(&ctx, path, &x), 0, "%s", ctx.err);
+        struct gr_source src;
+        cr_assert_eq(gr_source_open(&ctx, &src, path, NULL, NULL), 0, "%s", ctx.err);
         /* another file, four times the data, renamed over the checked one */
         write_images("bigger", 20, 4, gz);
         cr_assert_eq(rename(path_of("bigger"), path), 0);
-        cr_assert_eq(gr_idx_read(&ctx, path, &x), 0, "%s", ctx.err);
-        cr_expect_eq(x.bytes, 12);
-        cr_expect_eq(x.dim[0], 3);
-        for (int i = 0; i < 12; i++) cr_expect_eq(x.data[i], i % 251);
-        gr_idx_free(&ctx, &x);
+        cr_expect_eq(gr_array_bytes(&src.arrays[0]), 12);
+        uint8_t got[12];
+        cr_assert_eq(gr_source_read(&ctx, &src, 0, got, sizeof got), 0, "%s", ctx.err);
+        cr_expect_eq(src.arrays[0].dim[0], 3);
+        for (int i = 0; i < 12; i++) cr_expect_eq(got[i], i % 251);
+        gr_source_close(&ctx, &src);
     }
     gr_ctx_free(&ctx);
 }
@@ -229,27 +265,27 @@ Test(idx, a_file_changed_in_place_after_its_check_is_refused) {
     cr_assert_eq(gr_ctx_init(&ctx), 0);
     char path[256];
     snprintf(path, sizeof path, "%s", path_of("img"));
-    struct gr_idx x;
+    struct gr_source src;
+    uint8_t got[12];
     /* cut short: the read ends early */
     write_images("img", 3, 2, 0);
-    cr_assert_eq(gr_idx_open(&ctx, path, &x), 0, "%s", ctx.err);
+    cr_assert_eq(gr_source_open(&ctx, &src, path, NULL, NULL), 0, "%s", ctx.err);
     cr_assert_eq(truncate(path, 16 + 5), 0);
-    cr_expect_eq(gr_idx_read(&ctx, path, &x), -1);
-    cr_expect_null(x.data);
+    cr_expect_eq(gr_source_read(&ctx, &src, 0, got, sizeof got), -1);
     cr_expect(strstr(ctx.err, "img: the file changed after its header was checked: it now ends after 5 of the 12 bytes"),
               "got: %s", ctx.err);
-    gr_idx_free(&ctx, &x);
+    gr_source_close(&ctx, &src);
     /* grown: the read takes the checked 12 bytes, and notices */
     write_images("img", 3, 2, 0);
-    cr_assert_eq(gr_idx_open(&ctx, path, &x), 0, "%s", ctx.err);
+    cr_assert_eq(gr_source_open(&ctx, &src, path, NULL, NULL), 0, "%s", ctx.err);
     FILE *f = fopen(path, "ab");
     cr_assert_not_null(f);
     fputs("more bytes", f);
     fclose(f);
-    cr_expect_eq(gr_idx_read(&ctx, path, &x), -1);
+    cr_expect_eq(gr_source_read(&ctx, &src, 0, got, sizeof got), -1);
     cr_expect(strstr(ctx.err, "img: the file changed while graphrun was reading it (28 bytes, then 38)"), "got: %s",
               ctx.err);
-    gr_idx_free(&ctx, &x);
+    gr_source_close(&ctx, &src);
     gr_ctx_free(&ctx);
 }
 
@@ -313,10 +349,10 @@ Test(idx, a_data_file_replaced_between_check_and_read_cannot_overrun_a_batch) {
     open_swapped(&ctx, &cfg, &s, &sw, &rc);
     cr_assert_eq(rc, 0, "%s", ctx.err);
     cr_expect_eq(sw.calls, 1, "the hook ran between the check and the read");
-    cr_assert_eq(s.train.sample_size, 16, "the images read are not the ones checked");
+    cr_assert_eq(s.train.arrays[0].per_sample, 16, "the images read are not the ones checked");
     cr_assert_eq(s.train.n, 20);
     for (int i = 0; i < 12; i++) cr_expect(isfinite(gr_session_step(&s)));
-    cr_expect_geq(gr_session_accuracy(&s, s.test.n), 0.0);
+    cr_expect_geq(gr_session_accuracy(&s, &s.test_set, s.test_set.n), 0.0);
     gr_session_close(&s);
     gr_config_free(&ctx, &cfg);
     gr_ctx_free(&ctx);

@@ -242,10 +242,11 @@ Test(outputs, predict_json_holds_any_file_name) {
 /* ---- a standard output that cannot be written ----------------------------- */
 
 Test(outputs, every_command_fails_when_its_output_cannot_be_written) {
-    char cfg[128], ckpt[128], img[128];
+    char cfg[128], ckpt[128], img[128], onnx[128];
     trained(cfg, sizeof cfg);
     snprintf(ckpt, sizeof ckpt, "%s/run/checkpoint.safetensors", tmp);
     snprintf(img, sizeof img, "%s/digit.pgm", tmp);
+    snprintf(onnx, sizeof onnx, "%s/model.onnx", tmp);
     write_pgm(img);
     const char *const cmds[][12] = {
         {"graph", cfg, NULL},
@@ -255,6 +256,7 @@ Test(outputs, every_command_fails_when_its_output_cannot_be_written) {
         {"eval", cfg, "--checkpoint", ckpt, "--threads", "1", NULL},
         {"predict", cfg, "--checkpoint", ckpt, img, NULL},
         {"predict", cfg, "--checkpoint", ckpt, img, "--json", NULL},
+        {"export", cfg, "--checkpoint", ckpt, "-o", onnx, NULL},
         {"ops", NULL},
         {"ops", "lstm", NULL},
         {"train", cfg, "--no-run-dir", "--quiet", "--threads", "1", NULL},

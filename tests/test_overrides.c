@@ -56,7 +56,7 @@ Test(overrides, the_run_text_has_absolute_paths_and_parses_back) {
     /* parsed from another folder, it still finds the data */
     cr_assert_eq(gr_config_parse(&ctx, &again, "run/config.yaml", "/nonexistent", cfg.run_text, strlen(cfg.run_text)),
                  0, "%s", ctx.err);
-    cr_expect_str_eq(again.train_data.images, cfg.train_data.images);
+    cr_expect_str_eq(again.data.train.files[0].path, cfg.data.train.files[0].path);
     struct gr_session s;
     struct gr_session_opts opts = {.threads = 1};
     cr_expect_eq(gr_session_open(&ctx, &s, &again, &opts), 0, "%s", ctx.err);
@@ -253,7 +253,7 @@ Test(overrides, the_run_text_reads_back_as_the_same_config) {
     cr_assert_eq(gr_ctx_init(&ctx), 0);
     struct gr_config cfg, again;
     cr_assert_eq(parse_with(&ctx, &cfg, sets, 3), 0, "%s", ctx.err);
-    cr_expect_str_eq(cfg.train_data.images, dst);
+    cr_expect_str_eq(cfg.data.train.files[0].path, dst);
     char ckpt[256];
     snprintf(ckpt, sizeof ckpt, "%s/ck#1\ntwo", tmpdir);
     cr_expect_str_eq(cfg.checkpoint, ckpt);
@@ -267,7 +267,7 @@ Test(overrides, the_run_text_reads_back_as_the_same_config) {
     /* read back from elsewhere: the same values, and the same text again */
     cr_assert_eq(gr_config_parse(&ctx, &again, "run/config.yaml", "/nonexistent", cfg.run_text, strlen(cfg.run_text)),
                  0, "%s\n%s", ctx.err, cfg.run_text);
-    cr_expect_str_eq(again.train_data.images, dst);
+    cr_expect_str_eq(again.data.train.files[0].path, dst);
     cr_expect_str_eq(again.checkpoint, ckpt);
     cr_expect_str_eq(again.logits, "logits");
     cr_expect_str_eq(run_body(again.run_text), body);

@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "helpers.h"
-#include "runtime/data/idx.h"
 
 #define GRAPHRUN GR_BUILD_DIR "/graphrun"
 #define CONFIG GR_SOURCE_DIR "/configs/lstm_mnist.yaml"
@@ -96,21 +95,18 @@ Test(predict, predict_on_written_images_agrees_with_eval_and_the_numpy_example) 
     fclose(f);
 
     /* the first test images as PNG (libpng) and the next ones as PGM */
-    struct gr_ctx ctx;
-    cr_assert_eq(gr_ctx_init(&ctx), 0);
-    struct gr_idx images;
-    cr_assert_eq(gr_idx_load(&ctx, tg_mnist("t10k-images-idx3-ubyte"), &images), 0, "%s", ctx.err);
+    size_t n_bytes;
+    uint8_t *images = tg_read_array(tg_mnist("t10k-images-idx3-ubyte"), &n_bytes);
     static char files[(N_PNG + N_PGM) * 64];
     size_t used = 0;
     for (int i = 0; i < N_PNG + N_PGM; i++) {
         snprintf(path, sizeof path, "%s/%05d.%s", tmp, i, i < N_PNG ? "png" : "pgm");
-        const uint8_t *px = images.data + (size_t)i * 784;
+        const uint8_t *px = images + (size_t)i * 784;
         if (i < N_PNG) write_png(path, px, 28, 28);
         else write_pgm(path, px, 28, 28);
         used += (size_t)snprintf(files + used, sizeof files - used, " '%s'", path);
     }
-    gr_idx_free(&ctx, &images);
-    gr_ctx_free(&ctx);
+    free(images);
 
     /* predict gives eval's class and probability for every one */
     json_t *arr = predict_json(files);
@@ -233,16 +229,14 @@ static void write_png_form(const char *path, const uint8_t *px, int w, int h, en
 
 Test(predict, predict_reads_every_png_form_as_its_plain_gray_image) {
     free(short_run(30, "--quiet"));
-    struct gr_ctx ctx;
-    cr_assert_eq(gr_ctx_init(&ctx), 0);
-    struct gr_idx images;
-    cr_assert_eq(gr_idx_load(&ctx, tg_mnist("t10k-images-idx3-ubyte"), &images), 0, "%s", ctx.err);
+    size_t n_bytes;
+    uint8_t *images = tg_read_array(tg_mnist("t10k-images-idx3-ubyte"), &n_bytes);
     enum { N = 4 };
     static char files[N * (N_FORMS + 1) * 64];
     size_t used = 0;
     char path[256];
     for (int i = 0; i < N; i++) {
-        const uint8_t *px = images.data + (size_t)i * 784;
+        const uint8_t *px = images + (size_t)i * 784;
         snprintf(path, sizeof path, "%s/plain%d.png", tmp, i);
         write_png(path, px, 28, 28);
         used += (size_t)snprintf(files + used, sizeof files - used, " '%s'", path);
@@ -252,8 +246,7 @@ Test(predict, predict_reads_every_png_form_as_its_plain_gray_image) {
             used += (size_t)snprintf(files + used, sizeof files - used, " '%s'", path);
         }
     }
-    gr_idx_free(&ctx, &images);
-    gr_ctx_free(&ctx);
+    free(images);
     json_t *arr = predict_json(files);
     cr_assert_eq(json_array_size(arr), N * (N_FORMS + 1));
     for (int i = 0; i < N; i++) {

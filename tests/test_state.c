@@ -133,7 +133,7 @@ Test(state, training_updates_the_state_the_optimizer_never_sees, .timeout = 60) 
     }
     float before[16];
     memcpy(before, rm, sizeof before);
-    gr_session_accuracy(&s, 100);
+    gr_session_accuracy(&s, &s.test_set, 100);
     cr_expect_arr_eq(rm, before, sizeof before, "evaluation changed the running mean");
     gr_session_close(&s);
     gr_config_free(&ctx, &cfg);
@@ -192,6 +192,10 @@ static int same_infer(struct gr_infer *inf) {
     return 0;
 }
 static void same_forward(const struct gr_args *a) { (void)a; }
+static int same_lower(struct gr_lower *lw) {
+    (void)lw;
+    return 0;
+}
 
 Test(state, a_shorter_descriptor_reads_as_having_no_state) {
     struct gr_ctx ctx;
@@ -203,7 +207,7 @@ Test(state, a_shorter_descriptor_reads_as_having_no_state) {
     char err[GR_ERR_LEN] = "";
     cr_expect_neq(ctx.host.register_op(&ctx, &d, err, sizeof err), 0, "today's size reads the bad count");
     cr_expect(strstr(err, "n_state must be 0..8"), "%s", err);
-    ctx.reg->desc_size = offsetof(struct gr_op_desc, state); /* as the plugin loader sets it for ABI 1 */
+    ctx.reg->desc_size = offsetof(struct gr_op_desc, lower); /* as the plugin loader sets it for ABI 1 */
     cr_assert_eq(ctx.host.register_op(&ctx, &d, err, sizeof err), 0, "%s", err);
     const struct gr_op_desc *copy = gr_registry_find(ctx.reg, "old_op");
     cr_assert_not_null(copy);
@@ -211,6 +215,17 @@ Test(state, a_shorter_descriptor_reads_as_having_no_state) {
     cr_expect_eq(copy->n_state, 0);
     cr_expect_null(copy->state);
     cr_expect_eq(copy->infer, same_infer);
+    cr_expect_null(copy->lower, "the first header had no lowering either");
+    /* a header with the lowering and no state table yet: the lowering is kept */
+    d.name = "lowered_op";
+    d.lower = same_lower;
+    ctx.reg->desc_size = offsetof(struct gr_op_desc, state);
+    cr_assert_eq(ctx.host.register_op(&ctx, &d, err, sizeof err), 0, "%s", err);
+    copy = gr_registry_find(ctx.reg, "lowered_op");
+    cr_assert_not_null(copy);
+    cr_expect_eq(copy->lower, same_lower);
+    cr_expect_eq(copy->n_state, 0);
+    cr_expect_null(copy->state);
     gr_ctx_free(&ctx);
 }
 

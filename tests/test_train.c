@@ -57,7 +57,7 @@ Test(train, the_loss_falls_and_accuracy_clears_the_bar, .timeout = 300) {
         if (step <= 20) first += loss / 20;
         if (step > 280) last += loss / 20;
     }
-    double acc = gr_session_accuracy(&r.s, 1000);
+    double acc = gr_session_accuracy(&r.s, &r.s.test_set, 1000);
     cr_log_info("mean loss %.3f -> %.3f, accuracy %.4f on 1000 test images", first, last, acc);
     /* chance is ln 10 = 2.30 and 0.10; a model this size passes 0.85 within 300 steps */
     cr_expect_gt(first, 1.5, "the first losses (%.3f) should be near chance", first);
@@ -90,7 +90,7 @@ Test(train, the_thread_count_does_not_change_the_numbers, .timeout = 120) {
         open_run(&r, 25, 24, 3, k + 1);
         cr_assert_eq(gr_pool_threads(r.ctx.pool), k + 1);
         for (int i = 0; i < 25; i++) (k ? b : a)[i] = gr_session_step(&r.s);
-        acc[k] = gr_session_accuracy(&r.s, 1000);
+        acc[k] = gr_session_accuracy(&r.s, &r.s.test_set, 1000);
         close_run(&r);
     }
     /* work is split by rows and by column blocks, never along a sum */

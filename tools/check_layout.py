@@ -33,6 +33,7 @@ LAYERS = {
     "engine": ("runtime/engine", ["abi", "base", "yaml", "host", "optim", "ops"]),
     "data": ("runtime/data", ["abi", "base", "host"]),
     "session": ("runtime/session", ["abi", "base", "yaml", "host", "config", "engine", "optim", "data", "ops"]),
+    "export": ("runtime/export", ["abi", "base", "yaml", "host", "config", "engine", "optim", "data", "session", "ops"]),
     "models": ("models", ["abi", "base", "yaml", "host", "config", "engine", "optim", "data", "session", "ops"]),
     "tools": ("tools", None),
     "tests": ("tests", None),

@@ -9,7 +9,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 seconds=${1:-60}
 shift || true
-targets=${*:-config set idx checkpoint image}
+targets=${*:-config set idx checkpoint image npy csv}
 
 CC=clang cmake -S . -B build-fuzz -DGRAPHRUN_FUZZ=ON -DGRAPHRUN_NATIVE=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-fuzz -j "$(nproc)" >/dev/null
@@ -20,6 +20,8 @@ declare -A seeds=(
   [idx]="tests/bad/data tests/fuzz/regressions/idx"
   [checkpoint]="tests/fuzz/seeds/checkpoint tests/bad/checkpoints tests/fuzz/regressions/checkpoint"
   [image]="tests/fuzz/seeds/image tests/bad/images tests/fuzz/regressions/image"
+  [npy]="tests/fixtures/npy tests/fixtures/npz tests/bad/data tests/fuzz/regressions/npy"
+  [csv]="tests/fixtures/csv tests/bad/data tests/fuzz/regressions/csv"
 )
 mkdir -p build-fuzz/findings
 status=0

@@ -87,7 +87,8 @@
  *   plugin never knew read as 0). A copy of the first version of this header
  *   is kept in tests/plugin_abi1/, and a plugin built against it is loaded
  *   and trained by the test suite. Grown so far, in this order: gr_infer's
- *   index_limit; gr_op_desc's state tables; gr_infer's state shapes;
+ *   index_limit; gr_op_desc's lower (ONNX export); gr_op_desc's state
+ *   tables; gr_infer's state shapes;
  *   gr_args's random stream (rng_key, rng_step); gr_host's random_uniform;
  *   the initializers he_uniform, lecun_normal, lecun_uniform.
  */
@@ -309,6 +310,8 @@ struct gr_args {
 
 /* ---- the op descriptor --------------------------------------------------- */
 
+struct gr_lower;
+
 enum gr_op_flags {
     GR_OP_INPUT = 1u << 0, /* runtime feeds it from data (built-in only) */
     GR_OP_PARAM = 1u << 1, /* a trainable parameter (built-in only) */
@@ -335,10 +338,14 @@ struct gr_op_desc {
      * whole batch, given the inferred shapes in `inf` (inf->out included);
      * backward as if every float input took a gradient. */
     void (*flops)(const struct gr_infer *inf, double *forward, double *backward);
-
     /* ---- grown at the end: graphrun copies the bytes a plugin's header
      * declared (its sizeof_op_desc) into a zero-filled descriptor, so an
-     * older plugin reads as having none of these ---- */
+     * older plugin reads as having none of these. In the order they were
+     * added: a plugin built against any earlier plugin.h loads. ---- */
+    /* Optional: how the op is written into an ONNX model by `graphrun
+     * export` (see "Lowering to ONNX" below); NULL: a graph holding the op
+     * on the way to the logits cannot be exported. */
+    int (*lower)(struct gr_lower *lw);
     /* Non-trainable state, declared like parameters (see struct
      * gr_param_spec): inputs n_user + n_params ... in[] order. */
     const struct gr_param_spec *state;
@@ -423,4 +430,8 @@ struct gr_plugin_abi {
 #ifdef __cplusplus
 }
 #endif
+
+/* Lowering to ONNX (struct gr_lower, struct gr_onnx): part of this contract,
+ * in a header of its own. */
+#include "lower.h"
 #endif

@@ -67,6 +67,24 @@ static void rms_backward(const struct gr_args *a) {
     }
 }
 
+/* For graphrun export: ONNX (opset 17) has no RMSNorm, so the formula,
+ * y = x / Sqrt(ReduceMean(x * x over the last axis) + epsilon) * gamma. */
+static int rms_lower(struct gr_lower *lw) {
+    const struct gr_onnx *o = lw->onnx;
+    const char *x = lw->in[IN_X], *sq = o->fresh(lw, "sq"), *ms = o->fresh(lw, "mean_sq"), *v = o->fresh(lw, "v");
+    const char *rms = o->fresh(lw, "rms"), *xhat = o->fresh(lw, "xhat");
+    const char *eps = gr_onnx_const_f32(lw, "epsilon", (float)lw->attrs[A_EPSILON].f);
+    if (!sq || !ms || !v || !rms || !xhat || !eps) return -1;
+    int64_t last = -1;
+    struct gr_onnx_attr mean[2] = {gr_onnx_ints("axes", 1, &last), gr_onnx_int("keepdims", 1)};
+    const char *xx[2] = {x, x}, *add[2] = {ms, eps}, *div[2] = {x, rms}, *mul[2] = {xhat, lw->in[IN_GAMMA]};
+    return o->node(lw, "Mul", 2, xx, 1, &sq, 0, NULL) || o->node(lw, "ReduceMean", 1, &sq, 1, &ms, 2, mean) ||
+                   o->node(lw, "Add", 2, add, 1, &v, 0, NULL) || o->node(lw, "Sqrt", 1, &v, 1, &rms, 0, NULL) ||
+                   o->node(lw, "Div", 2, div, 1, &xhat, 0, NULL) || o->node(lw, "Mul", 2, mul, 1, &lw->out, 0, NULL)
+               ? -1
+               : 0;
+}
+
 static const struct gr_op_desc rms_op = {
     .name = "rms_norm",
     .summary = "y = x / sqrt(mean(x^2) + epsilon) * gamma over the last axis",
@@ -80,6 +98,7 @@ static const struct gr_op_desc rms_op = {
     .infer = rms_infer,
     .forward = rms_forward,
     .backward = rms_backward,
+    .lower = rms_lower,
 };
 
 GR_PLUGIN_DECLARE();

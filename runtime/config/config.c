@@ -19,13 +19,11 @@
 
 #define F (cfg->doc.file)
 
-static const char *const top_keys[] = {"plugins", "data", "graph", "train", "eval", NULL};
-static const char *const data_keys[] = {"train", "test", "pixel_range", NULL};
-static const char *const split_keys[] = {"images", "labels", "limit", NULL};
+static const char *const top_keys[] = {"plugins", "data", "blocks", "graph", "train", "eval", NULL};
 static const char *const train_keys[] = {"loss",    "optimizer",  "batch_size", "steps",    "epochs",
                                          "seed",    "threads",    "checkpoint", "log_every", NULL};
 static const char *const checkpoint_keys[] = {"path", "every", NULL};
-static const char *const eval_keys[] = {"logits", "every", "samples", "batch_size", NULL};
+static const char *const eval_keys[] = {"logits", "labels", "on", "every", "samples", "batch_size", NULL};
 
 /* A required child of a mapping, or an error at the mapping. */
 static const struct gr_ynode *need(struct gr_ctx *ctx, struct gr_config *cfg, const struct gr_ynode *map,
@@ -82,6 +80,16 @@ static int set_absolute(struct gr_ctx *ctx, struct gr_ydoc *doc, struct gr_ynode
     return n ? gr_ymap_set(doc, map, key, n, v->origin) : -1;
 }
 
+struct absolute_ud {
+    struct gr_ctx *ctx;
+    struct gr_ydoc *doc;
+};
+
+static int absolute_path(void *ud, struct gr_ynode *map, const char *key, const char *resolved) {
+    const struct absolute_ud *a = ud;
+    return set_absolute(a->ctx, a->doc, map, key, resolved);
+}
+
 /* Copy `s` into a YAML comment at `p` (room for 4 bytes per byte of `s`):
  * what YAML reads as a line break (\n, \r, NEL, LS, PS), other control
  * characters and bytes that are not UTF-8 are escaped as in C. Returns the
@@ -113,16 +121,8 @@ static int make_run_text(struct gr_ctx *ctx, struct gr_config *cfg) {
     struct gr_ynode *root = gr_ydoc_copy(doc, doc->root, NULL);
     if (!root) return -1;
     struct gr_ynode *data = gr_ymap_get(root, "data");
-    if (data && data->kind == GR_Y_MAP) {
-        const char *splits[2] = {"train", "test"};
-        const struct gr_data_paths *paths[2] = {&cfg->train_data, &cfg->test_data};
-        for (int k = 0; k < 2; k++) {
-            struct gr_ynode *split = gr_ymap_get(data, splits[k]);
-            if (set_absolute(ctx, doc, split, "images", paths[k]->images) ||
-                set_absolute(ctx, doc, split, "labels", paths[k]->labels))
-                return -1;
-        }
-    }
+    struct absolute_ud ud = {ctx, doc};
+    if (data && data->kind == GR_Y_MAP && gr_data_cfg_each_path(&cfg->data, data, absolute_path, &ud)) return -1;
     struct gr_ynode *plugins = gr_ymap_get(root, "plugins");
     for (int i = 0; plugins && plugins->kind == GR_Y_SEQ && i < plugins->n && i < cfg->n_plugins; i++)
         if (strchr(cfg->plugins[i], '/')) {
@@ -165,51 +165,6 @@ static int make_run_text(struct gr_ctx *ctx, struct gr_config *cfg) {
     }
     free(out);
     return cfg->run_text ? 0 : -1;
-}
-
-static int read_split(struct gr_ctx *ctx, struct gr_config *cfg, const char *dir, const struct gr_ynode *map,
-                      const char *where, struct gr_data_paths *out) {
-    char what[96];
-    if (gr_need_kind(ctx, F, map, GR_Y_MAP, where)) return -1;
-    if (gr_check_keys(ctx, F, map, split_keys, where)) return -1;
-    const struct gr_ynode *im = need(ctx, cfg, map, "images", where), *lb;
-    if (!im) return -1;
-    if (!(lb = need(ctx, cfg, map, "labels", where))) return -1;
-    const char *s;
-    snprintf(what, sizeof what, "%s.images", where);
-    if (gr_read_string(ctx, F, im, what, &s)) return -1;
-    out->images = resolve(ctx, dir, s);
-    snprintf(what, sizeof what, "%s.labels", where);
-    if (gr_read_string(ctx, F, lb, what, &s)) return -1;
-    out->labels = resolve(ctx, dir, s);
-    out->images_at = im;
-    out->labels_at = lb;
-    const struct gr_ynode *lim = gr_ymap_get(map, "limit");
-    snprintf(what, sizeof what, "%s.limit", where);
-    if (lim && gr_read_int(ctx, F, lim, 1, INT32_MAX, what, &out->limit)) return -1;
-    return out->images && out->labels ? 0 : -1;
-}
-
-static int read_data(struct gr_ctx *ctx, struct gr_config *cfg, const char *dir, const struct gr_ynode *data) {
-    if (gr_need_kind(ctx, F, data, GR_Y_MAP, "data")) return -1;
-    if (gr_check_keys(ctx, F, data, data_keys, "data")) return -1;
-    const struct gr_ynode *tr = need(ctx, cfg, data, "train", "data"), *te;
-    if (!tr || read_split(ctx, cfg, dir, tr, "data.train", &cfg->train_data)) return -1;
-    if (!(te = need(ctx, cfg, data, "test", "data")) || read_split(ctx, cfg, dir, te, "data.test", &cfg->test_data))
-        return -1;
-    cfg->pixel_lo = 0.0;
-    cfg->pixel_hi = 1.0;
-    const struct gr_ynode *pr = gr_ymap_get(data, "pixel_range");
-    if (pr) {
-        if (gr_need_kind(ctx, F, pr, GR_Y_SEQ, "data.pixel_range")) return -1;
-        if (pr->n != 2) return gr_fail_node(ctx, F, pr, "data.pixel_range: expected [low, high], got %d values", pr->n);
-        if (gr_read_float(ctx, F, pr->items[0], -1e6, 1e6, "data.pixel_range[0]", &cfg->pixel_lo)) return -1;
-        if (gr_read_float(ctx, F, pr->items[1], -1e6, 1e6, "data.pixel_range[1]", &cfg->pixel_hi)) return -1;
-        if (!(cfg->pixel_lo < cfg->pixel_hi))
-            return gr_fail_node(ctx, F, pr, "data.pixel_range: low (%g) must be below high (%g)", cfg->pixel_lo,
-                                cfg->pixel_hi);
-    }
-    return 0;
 }
 
 /* One optimizer key by its spec: a number in its range, or a boolean. */
@@ -317,6 +272,19 @@ static int read_eval(struct gr_ctx *ctx, struct gr_config *cfg, const struct gr_
     }
     if ((v = gr_ymap_get(e, "batch_size")) && gr_read_int(ctx, F, v, 1, 1 << 20, "eval.batch_size", &cfg->eval_batch))
         return -1;
+    if ((v = gr_ymap_get(e, "labels"))) {
+        if (gr_read_string(ctx, F, v, "eval.labels", &cfg->eval_labels)) return -1;
+        cfg->eval_labels_at = v;
+    }
+    if ((v = gr_ymap_get(e, "on"))) {
+        static const char *const sets[] = {"validation", "test", NULL};
+        int on;
+        if (gr_read_choice(ctx, F, v, sets, "eval.on", &on)) return -1;
+        if (on == 0 && !gr_data_cfg_has_validation(&cfg->data))
+            return gr_fail_node(ctx, F, v, "eval.on: validation, but the config has no data.validation");
+        cfg->eval_on_validation = on == 0;
+        cfg->eval_on_at = v;
+    }
     return 0;
 }
 
@@ -398,7 +366,7 @@ int gr_config_parse_ex(struct gr_ctx *ctx, struct gr_config *cfg, const char *na
     if (gr_check_keys(ctx, F, root, top_keys, "the config")) return -1;
     const struct gr_ynode *v;
     if ((v = gr_ymap_get(root, "plugins")) && read_plugins(ctx, cfg, dir, v)) return -1;
-    if (!(v = need(ctx, cfg, root, "data", "config")) || read_data(ctx, cfg, dir, v)) return -1;
+    if (!(v = need(ctx, cfg, root, "data", "config")) || gr_data_cfg_read(ctx, &cfg->data, F, dir, v)) return -1;
     if (!(cfg->graph = need(ctx, cfg, root, "graph", "config"))) return -1;
     if (gr_need_kind(ctx, F, cfg->graph, GR_Y_SEQ, "graph")) return -1;
     if (!(v = need(ctx, cfg, root, "train", "config")) || read_train(ctx, cfg, dir, v)) return -1;
@@ -406,6 +374,8 @@ int gr_config_parse_ex(struct gr_ctx *ctx, struct gr_config *cfg, const char *na
     cfg->eval_every = 100;
     cfg->eval_samples = 0; /* the whole test set */
     cfg->eval_batch = 1000;
+    cfg->eval_labels = "labels";
+    cfg->eval_on_validation = gr_data_cfg_has_validation(&cfg->data);
     if ((v = gr_ymap_get(root, "eval")) && read_eval(ctx, cfg, v)) return -1;
     return make_run_text(ctx, cfg);
 }
@@ -448,9 +418,6 @@ void gr_config_free(struct gr_ctx *ctx, struct gr_config *cfg) {
     for (int i = 0; i < cfg->n_plugins; i++) gr_free(ctx, cfg->plugins[i]);
     gr_free(ctx, cfg->plugins);
     gr_free(ctx, cfg->plugins_at);
-    gr_free(ctx, cfg->train_data.images);
-    gr_free(ctx, cfg->train_data.labels);
-    gr_free(ctx, cfg->test_data.images);
-    gr_free(ctx, cfg->test_data.labels);
+    gr_data_cfg_free(ctx, &cfg->data);
     memset(cfg, 0, sizeof *cfg);
 }

@@ -1,31 +1,29 @@
 /* The config front-end: one YAML file with four sections.
  *
  *   plugins: shared libraries with more ops (optional)
- *   data:   where the IDX files are (paths relative to the config file)
+ *   data:   the datasets: files of named arrays (runtime/config/datasets.h)
+ *   blocks: named sub-graphs the graph uses (optional; models/expand.h)
  *   graph:  the nodes (see models/builder.h)
  *   train:  loss node, optimizer, batch size, steps or epochs, seed, threads
- *   eval:   the logits node, how often and on how many test images
+ *   eval:   the logits node and the labels' array, how often, on which set
+ *           (validation or test) and on how many of its samples
  *
  * Every key is checked: unknown keys, wrong types and out-of-range values are
  * errors with FILE:LINE:COL, never warnings or silent defaults. The graph
- * section is only checked for shape here; models/builder.c checks the nodes. */
+ * section is only checked for shape here, and blocks not at all;
+ * models/expand.c and models/builder.c check them. */
 #ifndef GR_CONFIG_H
 #define GR_CONFIG_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "runtime/optim/optimizer.h"
+#include "runtime/config/datasets.h"
 #include "runtime/config/overrides.h"
+#include "runtime/optim/optimizer.h"
 #include "runtime/yaml/yaml.h"
 
 struct gr_ctx;
-
-struct gr_data_paths {
-    char *images, *labels; /* resolved against the config's folder */
-    int64_t limit;         /* use only the first `limit` samples; 0: all */
-    const struct gr_ynode *images_at, *labels_at;
-};
 
 struct gr_config {
     char *path;
@@ -40,8 +38,7 @@ struct gr_config {
     struct gr_ydoc doc;
     const struct gr_ynode *graph;
 
-    struct gr_data_paths train_data, test_data;
-    double pixel_lo, pixel_hi;
+    struct gr_data_cfg data;
 
     const char *loss;
     const struct gr_ynode *loss_at;
@@ -59,7 +56,10 @@ struct gr_config {
 
     int has_eval;
     const char *logits; /* [batch, classes]; its argmax is the prediction */
-    const struct gr_ynode *logits_at, *eval_samples_at;
+    const char *eval_labels; /* the array of the classes: "labels" unless eval.labels says */
+    const struct gr_ynode *logits_at, *eval_samples_at, *eval_labels_at, *eval_on_at;
+    int eval_on_validation; /* eval.on: periodic evaluation reads the validation
+                               set (the default when there is one), else the test set */
     int64_t eval_every, eval_samples, eval_batch;
 };
 

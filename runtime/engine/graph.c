@@ -7,6 +7,7 @@
 #include "ops/core.h"
 #include "runtime/yaml/check.h"
 #include "runtime/base/ctx.h"
+#include "runtime/yaml/yaml.h"
 
 struct gr_str {
     struct gr_str *next;
@@ -28,6 +29,10 @@ void gr_graph_free(struct gr_graph *g) {
         struct gr_str *next = s->next;
         gr_free(g->ctx, s);
         s = next;
+    }
+    if (g->made) {
+        gr_yaml_free(g->made);
+        gr_free(g->ctx, g->made);
     }
     memset(g, 0, sizeof *g);
 }

@@ -16,6 +16,7 @@
 struct gr_ctx;
 struct gr_rng;
 struct gr_ynode;
+struct gr_ydoc;
 
 struct gr_node {
     const char *name;
@@ -30,7 +31,8 @@ struct gr_node {
     int needs_grad;           /* a parameter's gradient flows through it */
     /* what a message about it points at (NULL: made by graphrun): its YAML
      * declaration, or the --set override that changed it, and each attribute
-     * as written; inside the config, which outlives the graph */
+     * as written; inside the config, which outlives the graph, or among the
+     * YAML nodes the model DSL made for it (graph->made) */
     const struct gr_ynode *at;
     const struct gr_ynode *attr_at[GR_MAX_ATTRS];
     /* parameters only */
@@ -53,6 +55,7 @@ struct gr_graph {
     int64_t n_state;          /* of those, the ops' state's */
     float *param, *grad;
     struct gr_str *strings;   /* names and attribute strings, owned */
+    struct gr_ydoc *made;     /* YAML nodes the model DSL made (its expansion), owned */
 };
 
 void gr_graph_init(struct gr_graph *g, struct gr_ctx *ctx, const char *file);

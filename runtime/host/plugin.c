@@ -32,7 +32,7 @@ static int size_mismatch(const struct gr_plugin_abi *abi, char *what, size_t len
      * allocates gr_infer and gr_args, and a plugin built before uses the
      * prefix it knows; a gr_op_desc is copied into one of today's size */
     uint32_t oldest[sizeof names / sizeof names[0]] = {0};
-    oldest[0] = (uint32_t)offsetof(struct gr_op_desc, state);
+    oldest[0] = (uint32_t)offsetof(struct gr_op_desc, lower);
     oldest[4] = (uint32_t)offsetof(struct gr_infer, index_limit);
     oldest[5] = (uint32_t)offsetof(struct gr_args, rng_key);
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {

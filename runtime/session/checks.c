@@ -7,6 +7,7 @@
 #include "ops/core.h"
 #include "runtime/base/ctx.h"
 #include "runtime/base/text.h"
+#include "runtime/session/datasets.h"
 #include "runtime/session/state.h"
 #include "runtime/yaml/check.h"
 
@@ -31,70 +32,6 @@ int gr_session_fail_at_key(struct gr_session *s, const struct gr_ynode *at, cons
     return gr_fail_node(s->ctx, s->cfg->path, at, "%s: %s", what, msg);
 }
 
-/* The input node an int32 value comes from, through the ops that carry it
- * (reshape, slice, ...: each int32 node's first input), or -1. */
-static int index_source(const struct gr_graph *g, int i) {
-    while (i >= 0 && g->nodes[i].dtype == GR_I32) {
-        const struct gr_node *nd = &g->nodes[i];
-        if (nd->op->flags & GR_OP_INPUT) return i;
-        i = nd->n_user > 0 ? nd->in[0] : -1;
-    }
-    return -1;
-}
-
-/* The classes a label indexes: the logits' last axis (evaluation counts each
- * label against the argmax), and every index limit an op declares for an
- * input fed by the labels, however reshaped or sliced on the way
- * (gr_infer.index_limit: a loss's classes, an embedding's rows). Returns the
- * smallest, or 0. */
-static int64_t label_classes(struct gr_session *s, const char **who) {
-    struct gr_graph *g = &s->g;
-    int64_t classes = 0;
-    *who = NULL;
-    if (s->logits >= 0) {
-        const struct gr_node *lg = &g->nodes[s->logits];
-        classes = lg->shape.dim[lg->shape.rank - 1];
-        *who = lg->name;
-    }
-    for (int i = 0; i < g->n; i++) {
-        const struct gr_node *nd = &g->nodes[i];
-        if (nd->op->flags & (GR_OP_INPUT | GR_OP_PARAM)) continue;
-        struct gr_infer inf;
-        gr_node_infer_args(g, i, g->batch, 1, NULL, NULL, &inf);
-        if (nd->op->infer(&inf)) continue; /* it passed when the graph was built */
-        for (int k = 0; k < nd->n_user; k++) {
-            int src = index_source(g, nd->in[k]);
-            int64_t c = inf.index_limit[k];
-            if (c <= 0 || src < 0 || g->nodes[src].attrs[GR_INPUT_DATA].i != GR_INPUT_LABELS) continue;
-            if (classes == 0 || c < classes) {
-                classes = c;
-                *who = nd->name;
-            }
-        }
-    }
-    return classes;
-}
-
-/* Every label must index a class: named with its position when not. */
-int gr_session_check_labels(struct gr_session *s) {
-    const char *who;
-    int64_t classes = label_classes(s, &who);
-    if (classes <= 0) return 0;
-    const struct gr_dataset *sets[2] = {&s->train, &s->test};
-    const struct gr_data_paths *paths[2] = {&s->cfg->train_data, &s->cfg->test_data};
-    const char *names[2] = {"data.train.labels", "data.test.labels"};
-    int read[2] = {gr_session_uses_train(s), gr_session_uses_test(s)};
-    for (int k = 0; k < 2; k++) {
-        if (!read[k]) continue;
-        int64_t at = gr_dataset_find_label(sets[k], (int)(classes > 255 ? 255 : classes));
-        if (at >= 0 && sets[k]->labels.data[at] >= classes)
-            return gr_fail_node(s->ctx, s->cfg->path, paths[k]->labels_at,
-                                "%s: label %d at index %lld is out of range: node '%s' has %lld classes", names[k],
-                                sets[k]->labels.data[at], (long long)at, who, (long long)classes);
-    }
-    return 0;
-}
-
 static double gib(double bytes) { return bytes / (1024.0 * 1024.0 * 1024.0); }
 
 /* The memory a run will hold, from shapes and headers alone (the plans are
@@ -108,9 +45,7 @@ int gr_session_check_memory(struct gr_session *s) {
         if (s->g.nodes[i].op->flags & GR_OP_PARAM) params += (double)gr_shape_count(&s->g.nodes[i].shape);
     /* values and gradients, and in training two optimizer moments */
     params *= (gr_session_uses_train(s) ? 4.0 : 2.0) * sizeof(float);
-    double data = 0;
-    if (gr_session_uses_train(s)) data += (double)s->train.images.dim[0] * (double)(s->train.sample_size + 1 + 4);
-    if (gr_session_uses_test(s)) data += (double)s->test.images.dim[0] * (double)(s->test.sample_size + 1);
+    double data = gr_session_data_bytes(s);
     double need = (double)train_plan + (double)eval_plan + params + data;
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
     double have = pages > 0 && page > 0 ? (double)pages * (double)page : 0;
@@ -129,58 +64,20 @@ static int64_t per_sample(const struct gr_node *nd) { return gr_shape_count(&nd-
 
 /* What was read must fill the plans' inputs exactly: n samples of the
  * input's size, into a buffer that holds a full batch of them. */
-int gr_session_verify_feed(struct gr_session *s, const struct gr_plan *p, const struct gr_dataset *d, const char *what) {
+int gr_session_verify_feed(struct gr_session *s, const struct gr_plan *p, const struct gr_split *sp) {
     for (int o = 0; o < p->n_order; o++) {
         int i = p->order[o];
         const struct gr_node *nd = &s->g.nodes[i];
         if (!(nd->op->flags & GR_OP_INPUT)) continue;
-        int images = nd->attrs[GR_INPUT_DATA].i == GR_INPUT_IMAGES;
-        int64_t per = images ? d->sample_size : 1;
-        const struct gr_idx *x = images ? &d->images : &d->labels;
-        if ((images && per != per_sample(nd)) || x->bytes < (size_t)(d->n * per) ||
+        int k = gr_split_array(sp, nd);
+        const struct gr_data_array *x = k >= 0 ? &sp->d->arrays[k] : NULL;
+        int64_t per = per_sample(nd);
+        if (!x || !x->data || x->per_sample != per || sp->n > sp->d->n ||
             p->val_cap[i] < (size_t)(p->cap * per) * sizeof(float))
             return gr_fail(s->ctx, "%s: what was read (%lld samples of %lld values) does not fit node '%s' (%lld "
                                    "values a sample)",
-                           what, (long long)d->n, (long long)per, nd->name, (long long)per_sample(nd));
+                           sp->name, (long long)sp->n, (long long)(x ? x->per_sample : 0), nd->name, (long long)per);
     }
-    return 0;
-}
-
-/* Checks that need both the graph and the data. */
-int gr_session_check_inputs(struct gr_session *s) {
-    char sh[96];
-    const struct gr_dataset *sets[2] = {&s->train, &s->test};
-    int open[2] = {gr_session_uses_train(s), gr_session_uses_test(s)};
-    const struct gr_node *first = NULL;
-    for (int i = 0; i < s->g.n; i++) {
-        const struct gr_node *nd = &s->g.nodes[i];
-        if (!(nd->op->flags & GR_OP_INPUT) || nd->attrs[GR_INPUT_DATA].i != GR_INPUT_IMAGES) continue;
-        int64_t per = per_sample(nd);
-        for (int k = 0; k < 2; k++) {
-            const struct gr_dataset *d = sets[k];
-            if (!open[k] || per == d->sample_size) continue;
-            struct gr_shape img = {d->sample_rank, {0}};
-            for (int r = 0; r < img.rank; r++) img.dim[r] = d->sample_dim[r];
-            return gr_node_fail(&s->g, i, GR_INPUT_SHAPE,
-                                "shape holds %lld values per sample, but the images are %s (%lld values)",
-                                (long long)per, gr_shape_format(&img, sh, sizeof sh), (long long)d->sample_size);
-        }
-        /* without data (predict) every image input reads the same image */
-        if (first && per != per_sample(first))
-            return gr_node_fail(&s->g, i, GR_INPUT_SHAPE,
-                                "shape holds %lld values per sample, but input '%s' holds %lld; every image input "
-                                "reads the same image",
-                                (long long)per, first->name, (long long)per_sample(first));
-        first = first ? first : nd;
-    }
-    if (gr_session_uses_train(s) && s->cfg->batch_size > s->train.n)
-        return gr_fail_node(s->ctx, s->cfg->path, s->cfg->batch_size_at,
-                            "train.batch_size: %lld is larger than the %lld training samples",
-                            (long long)s->cfg->batch_size, (long long)s->train.n);
-    if (gr_session_uses_train(s) && s->logits >= 0 && s->cfg->eval_samples > s->test.n)
-        return gr_fail_node(s->ctx, s->cfg->path, s->cfg->eval_samples_at,
-                            "eval.samples: %lld is more than the %lld test samples", (long long)s->cfg->eval_samples,
-                            (long long)s->test.n);
     return 0;
 }
 
@@ -233,12 +130,14 @@ int gr_session_check_logits(struct gr_session *s) {
 
 /* The plans laid out (shapes, sizes and their checks; nothing held): the
  * training plan for training and check, the evaluation plan wherever there
- * are logits. */
+ * are logits, as large as the largest set it evaluates needs. */
 int gr_session_lay_out_plans(struct gr_session *s) {
     const struct gr_config *cfg = s->cfg;
     if (gr_session_uses_train(s) && gr_plan_layout(&s->tp, &s->g, cfg->batch_size, &s->loss, 1, s->loss)) return -1;
     if (s->logits < 0) return 0;
-    int64_t eb = gr_session_uses_test(s) && s->test.n < cfg->eval_batch ? s->test.n : cfg->eval_batch;
+    int64_t most = 0;
+    if (s->valid_set.d) most = s->valid_set.n;
+    if (s->test_set.d && s->test_set.n > most) most = s->test_set.n;
+    int64_t eb = most > 0 && most < cfg->eval_batch ? most : cfg->eval_batch;
     return gr_plan_layout(&s->ep, &s->g, eb, &s->logits, 1, -1);
 }
-

@@ -1,6 +1,7 @@
-/* The checks a session makes between the graph, the config and the data,
- * before anything large is allocated (runtime/session/session.c calls them
- * in order). Each records one located message and returns -1. */
+/* The checks a session makes between the graph and the config, before
+ * anything large is allocated (runtime/session/session.c calls them in
+ * order; those against the data are in datasets.h). Each records one
+ * located message and returns -1. */
 #ifndef GR_SESSION_CHECKS_H
 #define GR_SESSION_CHECKS_H
 
@@ -8,26 +9,20 @@
 
 struct gr_session;
 struct gr_plan;
-struct gr_dataset;
+struct gr_split;
 struct gr_ynode;
 
 /* A non-parameter node named at a config key (train.loss, eval.logits). */
 int gr_session_find_node(struct gr_session *s, const char *name, const struct gr_ynode *at, const char *what);
 /* The message in ctx->err, put at a config key as "what: message". */
 int gr_session_fail_at_key(struct gr_session *s, const struct gr_ynode *at, const char *what);
-/* Image inputs against the data's sample shape; batch and eval.samples
- * against the data's counts. */
-int gr_session_check_inputs(struct gr_session *s);
 /* The plans laid out (shapes and sizes; nothing held). */
 int gr_session_lay_out_plans(struct gr_session *s);
 /* eval.logits: float32 [batch, classes] whose first axis is the batch. */
 int gr_session_check_logits(struct gr_session *s);
 /* The memory the run will hold, from shapes and headers, against the machine's. */
 int gr_session_check_memory(struct gr_session *s);
-/* Every index an op will read (labels as class indices) inside its range. */
-int gr_session_check_labels(struct gr_session *s);
 /* What was read fits plan p's inputs exactly. */
-int gr_session_verify_feed(struct gr_session *s, const struct gr_plan *p, const struct gr_dataset *d,
-                           const char *what);
+int gr_session_verify_feed(struct gr_session *s, const struct gr_plan *p, const struct gr_split *sp);
 
 #endif

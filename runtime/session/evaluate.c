@@ -6,6 +6,7 @@
 #include "ops/core.h"
 #include "runtime/base/ctx.h"
 #include "runtime/host/threads.h"
+#include "runtime/session/datasets.h"
 #include "runtime/session/session.h"
 
 int64_t gr_argmax(const float *row, int64_t n) {
@@ -28,11 +29,22 @@ struct eval_out {
     int32_t *classes;
     float *probs;
     int64_t correct;
-    const uint8_t *labels; /* the test labels, or NULL */
+    const struct gr_split *labels; /* the set whose labels count the hits, or NULL */
 };
 
-/* Fill the evaluation plan's image inputs from raw bytes (label inputs,
- * unused by the logits' forward, get zeros). */
+int32_t gr_session_label(const struct gr_session *s, const struct gr_split *sp, int64_t i) {
+    const struct gr_dataset *d = sp->d;
+    int k = gr_dataset_find(d, s->cfg->eval_labels);
+    GR_ASSERT(k >= 0 && d->arrays[k].data);
+    const struct gr_data_array *x = &d->arrays[k];
+    int64_t row = gr_split_row(sp, i);
+    if (x->info.type != GR_ARRAY_F32) return gr_dataset_int(d, k, row);
+    /* a row of class scores: its argmax */
+    return (int32_t)gr_argmax((const float *)x->data + row * x->per_sample, x->per_sample);
+}
+
+/* Fill the evaluation plan's image inputs from raw bytes (other inputs get
+ * zeros: predict refuses a graph whose logits read other arrays). */
 struct bytes_job {
     const uint8_t *pixels;
     int64_t size;
@@ -51,20 +63,21 @@ static void feed_bytes(struct gr_session *s, const uint8_t *pixels, int64_t m) {
         int i = s->ep.order[o];
         const struct gr_node *nd = &s->g.nodes[i];
         if (!(nd->op->flags & GR_OP_INPUT)) continue;
-        if (nd->attrs[GR_INPUT_DATA].i == GR_INPUT_IMAGES) {
+        if (!strcmp(nd->attrs[GR_INPUT_DATA].s, "images")) {
             /* every image input holds this many values a sample (checked) */
-            struct bytes_job j = {pixels, gr_shape_count(&img), (float)s->cfg->pixel_lo, (float)s->cfg->pixel_hi,
-                                  s->ep.val[i].data};
+            struct bytes_job j = {pixels, gr_shape_count(&img), (float)s->cfg->data.pixel_lo,
+                                  (float)s->cfg->data.pixel_hi, s->ep.val[i].data};
             gr_pool_run(s->ctx->pool, m, bytes_part, &j);
         } else {
-            memset(s->ep.val[i].data, 0, (size_t)m * sizeof(int32_t));
+            memset(s->ep.val[i].data, 0, gr_shape_bytes(&s->ep.val[i].shape));
         }
     }
 }
 
-/* The first n samples of the test set, or of `pixels`, through the plan in
+/* The first n samples of set sp, or of `pixels`, through the plan in
  * batches; their classes, probabilities and hits into o. */
-static int evaluate(struct gr_session *s, int64_t n, const uint8_t *pixels, struct eval_out *o) {
+static int evaluate(struct gr_session *s, const struct gr_split *sp, int64_t n, const uint8_t *pixels,
+                    struct eval_out *o) {
     GR_ASSERT(s->logits >= 0);
     struct gr_shape img = gr_session_image_shape(s);
     int64_t size = gr_shape_count(&img), c = s->g.nodes[s->logits].shape.dim[1];
@@ -74,47 +87,53 @@ static int evaluate(struct gr_session *s, int64_t n, const uint8_t *pixels, stru
         if (pixels) {
             feed_bytes(s, pixels + start * size, m);
         } else {
-            for (int64_t k = 0; k < m; k++) s->idx[k] = (int32_t)(start + k);
-            gr_session_feed(s, &s->ep, &s->test, m);
+            for (int64_t k = 0; k < m; k++) s->idx[k] = gr_split_row(sp, start + k);
+            gr_session_feed(s, &s->ep, sp, m, 0);
         }
         gr_plan_forward(&s->ep);
         const float *y = s->ep.val[s->logits].data;
         for (int64_t k = 0; k < m; k++) {
             int64_t best = gr_argmax(y + k * c, c);
             if (o->classes) o->classes[start + k] = (int32_t)best;
-            if (o->labels) o->correct += best == o->labels[start + k];
+            if (o->labels) o->correct += best == gr_session_label(s, o->labels, start + k);
             if (o->probs) softmax_row(y + k * c, c, o->probs + (start + k) * c);
         }
     }
     return 0;
 }
 
-double gr_session_accuracy(struct gr_session *s, int64_t n) {
-    GR_ASSERT(n <= s->test.n);
-    struct eval_out o = {.labels = s->test.labels.data};
-    int rc = evaluate(s, n, NULL, &o);
+double gr_session_accuracy(struct gr_session *s, const struct gr_split *sp, int64_t n) {
+    GR_ASSERT(n <= sp->n);
+    struct eval_out o = {.labels = sp};
+    int rc = evaluate(s, sp, n, NULL, &o);
     GR_ASSERT(rc == 0); /* shapes shrink with the batch */
     return (double)o.correct / (double)n;
 }
 
 int gr_session_classify(struct gr_session *s, int64_t n, int32_t *classes, float *probs, int64_t *correct) {
-    GR_ASSERT(n <= s->test.n);
-    struct eval_out o = {classes, probs, 0, s->test.labels.data};
-    if (evaluate(s, n, NULL, &o)) return -1;
+    GR_ASSERT(n <= s->test_set.n);
+    struct eval_out o = {classes, probs, 0, &s->test_set};
+    if (evaluate(s, &s->test_set, n, NULL, &o)) return -1;
     if (correct) *correct = o.correct;
     return 0;
 }
 
 int gr_session_predict(struct gr_session *s, const uint8_t *pixels, int64_t n, int32_t *classes, float *probs) {
+    for (int o = 0; o < s->ep.n_order; o++) {
+        const struct gr_node *nd = &s->g.nodes[s->ep.order[o]];
+        if ((nd->op->flags & GR_OP_INPUT) && strcmp(nd->attrs[GR_INPUT_DATA].s, "images") != 0)
+            return gr_fail(s->ctx, "%s: predict feeds images, but the logits also read input '%s' (array '%s')",
+                           s->cfg->path, nd->name, nd->attrs[GR_INPUT_DATA].s);
+    }
     struct eval_out o = {classes, probs, 0, NULL};
-    return evaluate(s, n, pixels, &o);
+    return evaluate(s, NULL, n, pixels, &o);
 }
 
 struct gr_shape gr_session_image_shape(const struct gr_session *s) {
     struct gr_shape img = {0, {0}};
     for (int i = 0; i < s->g.n; i++) {
         const struct gr_node *nd = &s->g.nodes[i];
-        if (!(nd->op->flags & GR_OP_INPUT) || nd->attrs[GR_INPUT_DATA].i != GR_INPUT_IMAGES) continue;
+        if (!(nd->op->flags & GR_OP_INPUT) || strcmp(nd->attrs[GR_INPUT_DATA].s, "images") != 0) continue;
         img.rank = nd->shape.rank - 1;
         for (int k = 0; k < img.rank; k++) img.dim[k] = nd->shape.dim[k + 1];
         break;

@@ -16,16 +16,22 @@ struct gr_session;
 /* The index of the largest of row[0..n), the first of equal ones. */
 int64_t gr_argmax(const float *row, int64_t n);
 
-/* Accuracy on the first n test samples. Allocates nothing. */
-double gr_session_accuracy(struct gr_session *s, int64_t n);
+struct gr_split;
+
+/* Accuracy on the first n samples of set sp (s->test_set, s->valid_set,
+ * s->eval_set). Allocates nothing. */
+double gr_session_accuracy(struct gr_session *s, const struct gr_split *sp, int64_t n);
+/* The class of sample i of set sp: its label (eval.labels), or the argmax
+ * of its row of class scores. */
+int32_t gr_session_label(const struct gr_session *s, const struct gr_split *sp, int64_t i);
 
 /* The first n test samples: classes[i], and with probs the probabilities
  * probs[i * C + j] (C classes); *correct counts the classes equal to the
  * labels. classes, probs and correct may each be NULL. */
 int gr_session_classify(struct gr_session *s, int64_t n, int32_t *classes, float *probs, int64_t *correct);
 
-/* The shape of one image the graph reads (its image inputs' shape without
- * the batch axis). */
+/* The shape of one image the graph reads (the shape of its inputs of
+ * `data: images` without the batch axis). */
 struct gr_shape gr_session_image_shape(const struct gr_session *s);
 
 /* The same for n images given as bytes, n x (values of

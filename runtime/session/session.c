@@ -9,45 +9,49 @@
 #include "runtime/host/host.h"
 #include "runtime/host/threads.h"
 #include "runtime/session/checks.h"
-
-/* Open one split: headers checked, files kept open until read. */
-static int open_split(struct gr_session *s, struct gr_dataset *d, const struct gr_data_paths *p, const char *what) {
-    if (gr_dataset_open(s->ctx, d, p->images, p->labels)) return gr_session_fail_at_key(s, p->images_at, what);
-    if (p->limit && p->limit < d->n) d->n = p->limit;
-    return 0;
-}
-
-/* Read an opened split through the descriptors its headers were checked with. */
-static int read_split(struct gr_session *s, struct gr_dataset *d, const struct gr_data_paths *p, const char *what,
-                      int with_images) {
-    if (gr_dataset_read(s->ctx, d, p->images, p->labels, with_images)) return gr_session_fail_at_key(s, p->images_at, what);
-    return 0;
-}
+#include "runtime/session/datasets.h"
 
 struct feed_job {
     const struct gr_session *s;
     const struct gr_dataset *d;
+    int k;           /* the array */
+    int64_t per;     /* its values a sample */
     float *dst;
+    int augment;     /* through s->aug, drawing from s->aug_draw + sample */
 };
 
-static void feed_images(void *arg, int64_t b, int64_t e) {
+static void feed_floats(void *arg, int64_t b, int64_t e) {
     const struct feed_job *j = arg;
-    gr_dataset_images(j->d, j->s->idx + b, e - b, (float)j->s->cfg->pixel_lo, (float)j->s->cfg->pixel_hi,
-                      j->dst + b * j->d->sample_size);
+    const struct gr_session *s = j->s;
+    float lo = (float)s->cfg->data.pixel_lo, hi = (float)s->cfg->data.pixel_hi;
+    if (!j->augment) {
+        gr_dataset_floats(j->d, j->k, s->idx + b, e - b, lo, hi, j->dst + b * j->per);
+        return;
+    }
+    const struct gr_data_array *x = &j->d->arrays[j->k];
+    size_t size = gr_array_type_size(x->info.type);
+    for (int64_t r = b; r < e; r++) {
+        struct gr_augment_draw dr;
+        gr_augment_draw(&s->aug, s->aug_h, s->aug_w, s->aug_draw + r, &dr);
+        const uint8_t *src = (const uint8_t *)x->data + (size_t)s->idx[r] * (size_t)j->per * size;
+        gr_augment_apply(&dr, x->info.type, src, s->aug_h, s->aug_w, s->aug_c, lo, hi, j->dst + r * j->per);
+    }
+}
+
+static void feed_ints(void *arg, int64_t b, int64_t e) {
+    const struct feed_job *j = arg;
+    gr_dataset_ints(j->d, j->k, j->s->idx + b, e - b, (int32_t *)j->dst + b * j->per);
 }
 
 /* gr_session_verify_feed checked once that what was read fits. */
-void gr_session_feed(struct gr_session *s, struct gr_plan *p, const struct gr_dataset *d, int64_t n) {
+void gr_session_feed(struct gr_session *s, struct gr_plan *p, const struct gr_split *sp, int64_t n, int augment) {
     for (int o = 0; o < p->n_order; o++) {
         int i = p->order[o];
         const struct gr_node *nd = &s->g.nodes[i];
         if (!(nd->op->flags & GR_OP_INPUT)) continue;
-        if (nd->attrs[GR_INPUT_DATA].i == GR_INPUT_IMAGES) {
-            struct feed_job j = {s, d, p->val[i].data};
-            gr_pool_run(s->ctx->pool, n, feed_images, &j);
-        } else {
-            gr_dataset_labels(d, s->idx, n, p->val[i].data);
-        }
+        int k = gr_split_array(sp, nd);
+        struct feed_job j = {s, sp->d, k, sp->d->arrays[k].per_sample, p->val[i].data, augment && k == s->aug_array};
+        gr_pool_run(s->ctx->pool, n, nd->dtype == GR_I32 ? feed_ints : feed_floats, &j);
     }
 }
 
@@ -60,11 +64,12 @@ static int make_plans(struct gr_session *s) {
     if (gr_graph_alloc_params(&s->g, s->fill)) return -1;
     if (gr_session_uses_train(s)) {
         if (gr_plan_init(&s->tp, &s->g, cfg->batch_size, &s->loss, 1, s->loss)) return -1;
-        if (gr_session_verify_feed(s, &s->tp, &s->train, "data.train")) return -1;
+        if (gr_session_verify_feed(s, &s->tp, &s->train_set)) return -1;
     }
     if (s->logits >= 0) {
         if (gr_plan_init(&s->ep, &s->g, eb, &s->logits, 1, -1)) return -1;
-        if (gr_session_uses_test(s) && gr_session_verify_feed(s, &s->ep, &s->test, "data.test")) return -1;
+        if (s->valid_set.d && gr_session_verify_feed(s, &s->ep, &s->valid_set)) return -1;
+        if (s->test_set.d && gr_session_verify_feed(s, &s->ep, &s->test_set)) return -1;
     }
     return 0;
 }
@@ -77,42 +82,42 @@ int gr_session_begin(struct gr_ctx *ctx, struct gr_session *s, const struct gr_c
     s->mode = opts ? opts->mode : GR_SESSION_TRAIN;
     s->fill = opts ? opts->fill : NULL;
     s->loss = s->logits = -1;
+    s->aug_array = -1;
     gr_graph_init(&s->g, ctx, cfg->path);
     int threads = opts && opts->threads >= 0 ? opts->threads : cfg->threads;
     if (gr_ctx_set_threads(ctx, threads)) return -1;
     gr_rng_seed(&ctx->rng, cfg->seed);
     ctx->seed = (uint64_t)cfg->seed;
-    return 0;
+    /* the data's headers, and the arrays the graph's inputs name */
+    return gr_session_open_data(s) || gr_session_check_names(s) ? -1 : 0;
 }
 
-/* Everything that can be checked without allocating tensors: names, data
- * headers (the files kept open), shapes against data, plans laid out, the
- * checkpoint path, memory, labels; then the data read through the same
- * descriptors. */
+/* Everything that can be checked without allocating tensors (the data's
+ * headers were, when the session began): names, every input against its
+ * array in every set, plans laid
+ * out, the checkpoint path, memory; then the data read through the same
+ * descriptors, and its indices checked. */
 static int check_everything(struct gr_session *s) {
     const struct gr_config *cfg = s->cfg;
     if ((s->loss = gr_session_find_node(s, cfg->loss, cfg->loss_at, "train.loss")) < 0) return -1;
     if (cfg->has_eval && (s->logits = gr_session_find_node(s, cfg->logits, cfg->logits_at, "eval.logits")) < 0)
         return -1;
-    if (gr_session_uses_train(s) && open_split(s, &s->train, &cfg->train_data, "data.train")) return -1;
-    if (gr_session_uses_test(s) && open_split(s, &s->test, &cfg->test_data, "data.test")) return -1;
-    if (gr_session_check_inputs(s) || gr_session_lay_out_plans(s) || gr_session_check_logits(s)) return -1;
+    if (gr_session_check_data(s)) return -1;
+    if (gr_session_lay_out_plans(s) || gr_session_check_logits(s)) return -1;
     if (gr_session_uses_train(s) && cfg->checkpoint && gr_probe_writable(s->ctx, cfg->checkpoint))
         return gr_session_fail_at_key(s, cfg->checkpoint_at, "train.checkpoint.path");
     if (gr_session_check_memory(s)) return -1;
-    /* check reads the labels (to check them) but not the images */
-    int images = s->mode != GR_SESSION_CHECK;
-    if (gr_session_uses_train(s) && read_split(s, &s->train, &cfg->train_data, "data.train", images)) return -1;
-    if (gr_session_uses_test(s) && read_split(s, &s->test, &cfg->test_data, "data.test", images)) return -1;
-    return gr_session_check_labels(s);
+    /* check reads everything to check it, but keeps only the indices */
+    if (gr_session_read_data(s)) return -1;
+    return gr_session_check_indices(s);
 }
 
 int gr_session_ready(struct gr_session *s) {
     const struct gr_config *cfg = s->cfg;
     struct gr_ctx *ctx = s->ctx;
     if (check_everything(s)) return -1;
-    s->eval_samples = cfg->eval_samples ? cfg->eval_samples : s->test.n;
-    s->steps = cfg->steps ? cfg->steps : (cfg->epochs * s->train.n + cfg->batch_size - 1) / cfg->batch_size;
+    s->eval_samples = cfg->eval_samples ? cfg->eval_samples : s->eval_set->n;
+    s->steps = cfg->steps ? cfg->steps : (cfg->epochs * s->train_set.n + cfg->batch_size - 1) / cfg->batch_size;
     /* check and summary report the laid-out plans and parameters */
     if (s->mode == GR_SESSION_CHECK) return gr_graph_layout_params(&s->g);
 
@@ -121,7 +126,7 @@ int gr_session_ready(struct gr_session *s) {
         /* the trainable parameters lead the block; the rest (state,
          * trainable: false) is never the optimizer's */
         if (gr_optim_init(ctx, &s->opt, &cfg->optim, s->g.trainable_floats)) return -1;
-        if (gr_sampler_init(ctx, &s->sampler, s->train.n, &ctx->rng)) return -1;
+        if (gr_sampler_init(ctx, &s->sampler, s->train_set.n, &ctx->rng)) return -1;
     }
     int64_t most = cfg->batch_size > cfg->eval_batch ? cfg->batch_size : cfg->eval_batch;
     s->idx = gr_alloc(ctx, (size_t)most * sizeof *s->idx);
@@ -136,14 +141,20 @@ void gr_session_close(struct gr_session *s) {
     gr_plan_free(&s->ep);
     gr_plan_free(&s->tp);
     gr_graph_free(&s->g);
+    gr_free(s->ctx, s->holdout);
     gr_dataset_free(s->ctx, &s->train);
+    gr_dataset_free(s->ctx, &s->valid);
     gr_dataset_free(s->ctx, &s->test);
     memset(s, 0, sizeof *s);
 }
 
 float gr_session_step(struct gr_session *s) {
-    gr_sampler_next(&s->sampler, &s->ctx->rng, s->cfg->batch_size, s->idx);
-    gr_session_feed(s, &s->tp, &s->train, s->cfg->batch_size);
+    int64_t b = s->cfg->batch_size;
+    s->aug_draw = gr_sampler_drawn(&s->sampler);
+    gr_sampler_next(&s->sampler, &s->ctx->rng, b, s->idx);
+    if (s->train_set.rows)
+        for (int64_t k = 0; k < b; k++) s->idx[k] = s->train_set.rows[s->idx[k]];
+    gr_session_feed(s, &s->tp, &s->train_set, b, s->aug_array >= 0);
     s->tp.step = ++s->step;
     gr_plan_forward(&s->tp);
     gr_plan_zero_grad(&s->tp);

@@ -2,18 +2,20 @@
  * config. Opening one is two steps with the model between them, so that the
  * runtime never builds a graph itself (models/ does, above it):
  *
- *   gr_session_begin   the context's threads and seed; an empty graph
+ *   gr_session_begin   the context's threads and seed; the data's headers
+ *                      (files kept open) and the arrays the inputs name;
+ *                      an empty graph
  *   (the caller)       builds s->g from the config (models/builder.c)
- *   gr_session_ready   names, data headers, every cross-check, then the
- *                      data, parameters (filled by opts->fill), plans,
+ *   gr_session_ready   names, every cross-check, then the data read,
+ *                      parameters (filled by opts->fill), plans,
  *                      optimizer and sampler; nothing large is allocated
  *                      before everything that can be checked has been
  *
  * models/open.c's gr_session_open does the three. Each step of a training
  * session:
  *
- *   next batch of indices (shuffled, epoch after epoch)
- *   -> input nodes filled from the dataset bytes
+ *   next batch of indices (shuffled, epoch after epoch), as rows of data.train
+ *   -> input nodes filled from their arrays (augmented where configured)
  *   -> forward -> zero gradients -> backward -> optimizer step */
 #ifndef GR_SESSION_H
 #define GR_SESSION_H
@@ -31,7 +33,8 @@ void gr_session_close(struct gr_session *s);
  * they were and s->fault is set. */
 float gr_session_step(struct gr_session *s);
 
-/* Fill every input node plan p runs from samples s->idx[0..n) of d. */
-void gr_session_feed(struct gr_session *s, struct gr_plan *p, const struct gr_dataset *d, int64_t n);
+/* Fill every input node plan p runs from rows s->idx[0..n) of set sp's
+ * dataset (augmented as data.train.augment says when `augment`). */
+void gr_session_feed(struct gr_session *s, struct gr_plan *p, const struct gr_split *sp, int64_t n, int augment);
 
 #endif

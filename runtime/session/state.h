@@ -7,7 +7,9 @@
 #include <stdint.h>
 
 #include "runtime/config/config.h"
-#include "runtime/data/data.h"
+#include "runtime/data/augment.h"
+#include "runtime/data/dataset.h"
+#include "runtime/data/sampler.h"
 #include "runtime/engine/graph.h"
 #include "runtime/engine/optim.h"
 #include "runtime/engine/plan.h"
@@ -16,11 +18,11 @@ struct gr_ctx;
 
 /* What a session is opened for; each reads and holds only what it needs. */
 enum gr_session_mode {
-    GR_SESSION_TRAIN,   /* both splits, parameters, both plans, optimizer, sampler */
+    GR_SESSION_TRAIN,   /* every dataset, parameters, both plans, optimizer, sampler */
     GR_SESSION_CHECK,   /* every check a training run makes, reading only the
                            data's headers and labels and allocating nothing
                            large: parameters and plans laid out, not held */
-    GR_SESSION_EVAL,    /* the test split, parameters, the evaluation plan */
+    GR_SESSION_EVAL,    /* the test set, parameters, the evaluation plan */
     GR_SESSION_PREDICT, /* parameters and the evaluation plan; no data */
 };
 
@@ -30,17 +32,39 @@ struct gr_session_opts {
     gr_param_fill_fn fill;     /* initializers (models/init.c); NULL: zeros */
 };
 
+/* Samples a run reads: rows of a dataset (all of its first n, or the rows
+ * listed), under the name its config gives them. */
+struct gr_split {
+    const char *name;     /* "data.train", "data.validation", "data.test" */
+    const char *what;     /* for lines: "training", "validation", "test" */
+    struct gr_dataset *d;
+    const struct gr_split_cfg *cfg; /* the dataset's config (of data.train for a held-out set) */
+    const int32_t *rows;  /* rows[i]: the dataset's row of sample i; NULL: row i */
+    int64_t n;
+};
+
+static inline int32_t gr_split_row(const struct gr_split *sp, int64_t i) {
+    return sp->rows ? sp->rows[i] : (int32_t)i;
+}
+
 struct gr_session {
     struct gr_ctx *ctx;
     const struct gr_config *cfg;
     enum gr_session_mode mode;
     gr_param_fill_fn fill;
-    struct gr_dataset train, test;
+    struct gr_dataset train, test, valid; /* valid: a validation set of its own */
+    struct gr_split train_set, valid_set, test_set; /* valid_set.d NULL: none */
+    const struct gr_split *eval_set; /* what periodic evaluation reads (eval.on) */
+    int32_t *holdout;      /* data.train's rows: training ones, then held-out ones */
+    struct gr_augment aug; /* data.train.augment, with the run's seed */
+    int aug_array;         /* the augmented array of data.train, or -1 */
+    int64_t aug_h, aug_w, aug_c; /* its images' height, width and channels */
+    int64_t aug_draw;      /* the draw number of the batch's first sample */
     struct gr_graph g;
     struct gr_plan tp, ep; /* training, evaluation */
     struct gr_optim opt;
     struct gr_sampler sampler;
-    int32_t *idx;          /* batch indices */
+    int32_t *idx;          /* a batch's rows of its dataset */
     int loss, logits;
     int fault;             /* the last step's loss or gradient was not finite */
     double log_sum;        /* the losses since the last metrics row, and */
@@ -52,7 +76,7 @@ struct gr_session {
                               kernels' random streams (tp.step) */
 };
 
-/* The splits a session reads: training (and its check) both, eval the test
+/* The datasets a session reads: training (and its check) all, eval the test
  * set, predict none. */
 static inline int gr_session_uses_train(const struct gr_session *s) {
     return s->mode == GR_SESSION_TRAIN || s->mode == GR_SESSION_CHECK;

@@ -98,12 +98,12 @@ static int after_step(struct run *r, int64_t step, float loss) {
     struct gr_train_result *res = r->res;
     s->log_sum += loss;
     s->log_n++;
-    double epoch = (double)step * (double)cfg->batch_size / (double)s->train.n;
+    double epoch = (double)step * (double)cfg->batch_size / (double)s->train_set.n;
     int eval_now = step % cfg->eval_every == 0 || step == s->steps;
     double acc = 0;
     if (eval_now && s->logits >= 0) {
         double te = gr_now_seconds();
-        acc = res->last_eval_accuracy = gr_session_accuracy(s, s->eval_samples);
+        acc = res->last_eval_accuracy = gr_session_accuracy(s, s->eval_set, s->eval_samples);
         res->eval_seconds += gr_now_seconds() - te;
     }
     if (eval_now)
@@ -169,7 +169,7 @@ int gr_train_run(struct gr_session *s, const struct gr_train_opts *opts, struct 
     res->train_seconds = gr_now_seconds() - r.t1 - res->eval_seconds;
     if (rc == 0 && !res->interrupted && s->logits >= 0) {
         double te = gr_now_seconds();
-        res->test_accuracy = gr_session_accuracy(s, s->test.n);
+        res->test_accuracy = gr_session_accuracy(s, &s->test_set, s->test_set.n);
         res->eval_seconds += gr_now_seconds() - te;
     }
     res->total_seconds = gr_now_seconds() - r.t0;

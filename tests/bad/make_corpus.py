@@ -46,7 +46,7 @@ write("data/gz-garbage-images.gz", b"\x1f\x8b\x08\x00" + b"garbage that is not d
 write("data/gz-short-images.gz", gzip.compress(idx([20, 4, 4], images[:200]), mtime=0))
 write("data/labels-19", idx([19], labels[:19]))
 write("data/labels-out-of-range", idx([20], labels[:13] + bytes([7]) + labels[14:]))
-write("data/labels-rank2", idx([20, 1], labels))
+write("data/labels-rank2", idx([20, 2], labels + labels))  # two values a sample for one label
 os.makedirs(os.path.join(HERE, "data/a-directory"), exist_ok=True)
 write("data/a-directory/.keep", b"")
 
@@ -106,7 +106,7 @@ case("no-data", BASE.split("graph:")[0], "")
 GRAPH = BASE[BASE.index("graph:"):BASE.index("\ntrain:\n") + 1]
 case("no-graph", GRAPH, "")
 case("graph-not-a-list", GRAPH, "graph: {image: input}\n")
-case("node-without-name", "{name: last, op: slice", "{op: slice")
+case("node-without-name-or-op", "{name: last, op: slice, ", "{")
 case("node-without-op", "{name: last, op: slice,", "{name: last,")
 case("duplicate-node-name", "{name: last, op: slice", "{name: rows, op: slice")
 case("input-names-nothing", "inputs: [rows]", "inputs: [rowz]")
@@ -199,6 +199,87 @@ layer_case("add-mismatched-channels",
 case("mse-shape-mismatch", "{name: loss, op: softmax_cross_entropy, inputs: [logits, label]}",
      "{name: loss, op: mse, inputs: [logits, last]}")
 case("data-image-shape", "shape: [16]}", "shape: [15]}", "shape: [4, 4]}", "shape: [3, 5]}")
+
+# ---- the shorthand (models/expand.h): a valid short form of the base, then
+# one mistake each; a mistake inside a block names its line and the use
+SHORT = BASE.replace(GRAPH, """blocks:
+  rec:                            # a recurrence read at its last step
+    params: [units]
+    defaults: {axis: 1}
+    graph:
+      - {name: r, op: lstm, num_units: $units}
+      - {op: slice, axis: $axis, index: -1}
+graph:                            # each node takes the one before it unless it names its inputs
+  - {name: label, op: input, data: labels}
+  - {name: image, op: input, data: images, shape: [16]}
+  - {op: reshape, shape: [4, 4]}
+  - {name: seq, use: rec, with: {units: 8}}
+  - {name: hidden, op: dense, units: 6, activation: relu}
+  - {name: logits, op: dense, units: 3}
+  - {name: loss, op: softmax_cross_entropy, inputs: [logits, label]}
+""")
+write("configs/ok-shorthand.yaml", SHORT, "w")
+
+# blocks inside blocks, a repeat, $input, an activation with attributes and a name
+write("configs/ok-blocks-nested.yaml", BASE.replace(GRAPH, """blocks:
+  residual:                       # x + act(dense(x))
+    params: [width]
+    defaults: {act: tanh}
+    graph:
+      - {op: dense, units: $width, activation: {op: $act, name: f}}
+      - {op: add, inputs: [f, $input]}
+  stack:
+    params: [width]
+    graph:
+      - {use: residual, with: {width: $width}, repeat: 2}
+      - {op: leaky_relu, alpha: 0.1}
+graph:
+  - {name: label, op: input, data: labels}
+  - {name: image, op: input, data: images, shape: [16]}
+  - {op: dense, units: 8}
+  - {name: body, use: stack, with: {width: 8}}
+  - {name: logits, op: dense, units: 3}
+  - {name: loss, op: softmax_cross_entropy, inputs: [logits, label]}
+"""), "w")
+
+
+def short_case(name, old, new, *more):
+    text = SHORT
+    for o, n in [(old, new)] + list(zip(more[::2], more[1::2])):
+        assert o in text, (name, o)
+        text = text.replace(o, n, 1)
+    write("configs/" + name + ".yaml", text, "w")
+
+
+short_case("block-unknown-parameter", "with: {units: 8}", "with: {unit: 8}")
+short_case("block-missing-parameter", "with: {units: 8}", "with: {axis: 1}")
+short_case("block-unknown-reference", "num_units: $units", "num_units: $unit")
+short_case("block-bad-reference", "index: -1}", "index: $-1}")
+short_case("block-value-out-of-range", "with: {units: 8}", "with: {units: -3}")
+short_case("block-repeat-zero", "with: {units: 8}", "with: {units: 8}, repeat: 0")
+short_case("block-repeat-negative", "with: {units: 8}", "with: {units: 8}, repeat: -2")
+short_case("block-cycle", "      - {op: slice, axis: $axis, index: -1}\n",
+           "      - {op: slice, axis: $axis, index: -1}\n      - {use: pair}\n"
+           "  pair:\n    graph:\n      - {op: tanh}\n      - {use: rec, with: {units: 4}}\n")
+short_case("block-uses-itself", "      - {op: slice, axis: $axis, index: -1}\n",
+           "      - {op: slice, axis: $axis, index: -1}\n      - {use: rec, with: {units: 4}}\n")
+short_case("block-named-like-an-op", "  rec:", "  tanh:", "use: rec", "use: tanh")
+short_case("block-unknown", "use: rec", "use: rek")
+short_case("block-duplicate-generated-name", "  - {name: hidden,", "  - {name: seq_r, op: relu}\n  - {name: hidden,")
+short_case("activation-duplicate-name", "  - {name: logits,", "  - {name: hidden_relu, op: tanh}\n  - {name: logits,")
+short_case("activation-on-a-recurrent-layer", "num_units: $units}", "num_units: $units, activation: relu}")
+short_case("activation-not-an-activation", "activation: relu}", "activation: dense}")
+short_case("implicit-input-from-labels", "  - {name: label, op: input, data: labels}\n  - {name: image, op: input, "
+           "data: images, shape: [16]}\n", "  - {name: image, op: input, data: images, shape: [16]}\n"
+           "  - {name: label, op: input, data: labels}\n")
+short_case("implicit-input-first-node", "  - {name: label, op: input, data: labels}\n  - {name: image, op: input, "
+           "data: images, shape: [16]}\n  - {op: reshape, shape: [4, 4]}\n",
+           "  - {op: reshape, shape: [4, 4]}\n  - {name: label, op: input, data: labels}\n"
+           "  - {name: image, op: input, data: images, shape: [16]}\n")
+short_case("implicit-two-inputs", "inputs: [logits, label]}", "}")
+short_case("block-expands-too-far", "with: {units: 8}", "with: {units: 8}, repeat: 10000",
+           "      - {op: slice, axis: $axis, index: -1}\n", "      - {op: slice, axis: $axis, index: -1}\n"
+           "      - {op: reshape, shape: [1, 8]}\n")
 
 # ---- checkpoints for configs/ok.yaml, written here independently of graphrun
 # (format graphrun-checkpoint-2: crc32 is the CRC-32 of the whole file, with
@@ -345,3 +426,181 @@ write("configs/alias-too-deep.yaml", "a: &a " + "[" * 40 + "]" * 40 + "\nb: " + 
 case("labels-into-small-embedding", "  - {name: loss, op: softmax_cross_entropy",
      "  - {name: emb, op: embedding, inputs: [label], input_dim: 2, output_dim: 4}\n"
      "  - {name: loss, op: softmax_cross_entropy")
+
+# ---- data: broken .npy, .npz and .csv files for the dataset readers
+# (runtime/reader_*.c). tests/test_readers.c opens each with the options
+# it lists and expects one line naming the file (and, for CSV, the line).
+import zipfile  # noqa: E402
+import zlib  # noqa: E402
+
+
+def npy(descr, shape, payload, fortran=False, header=None, major=1):
+    """A .npy image as np.save lays it out (header padded to 64 bytes)."""
+    if header is None:
+        header = "{'descr': %r, 'fortran_order': %s, 'shape': %r, }" % (descr, fortran, tuple(shape))
+    text = header.encode("latin1")
+    pre = 10 if major == 1 else 12
+    text += b" " * ((-(pre + len(text) + 1)) % 64) + b"\n"
+    size = struct.pack("<H", len(text)) if major == 1 else struct.pack("<I", len(text))
+    return b"\x93NUMPY" + bytes([major, 0]) + size + text + payload
+
+
+def f32(*v, big=False):
+    return struct.pack((">" if big else "<") + "%df" % len(v), *v)
+
+
+SIX = f32(0, 1, 2, 3, 4, 5)
+NAN, INF = float("nan"), float("inf")
+
+write("data/npy-truncated.npy", npy("<f4", (2, 3), SIX[:20]))
+write("data/npy-trailing.npy", npy("<f4", (2, 3), SIX + b"\x00"))
+write("data/npy-bad-magic.npy", b"\x93NUMPX" + npy("<f4", (2, 3), SIX)[6:])
+write("data/npy-version-9.npy", b"\x93NUMPY\x09\x00" + npy("<f4", (2, 3), SIX)[8:])
+write("data/npy-header-truncated.npy", npy("<f4", (2, 3), SIX)[:40])
+write("data/npy-lying-shape.npy", npy("<f4", (1000000, 28, 28), SIX))
+write("data/npy-unknown-key.npy", npy("", (), SIX, header="{'descr': '<f4', 'fortran_order': False, "
+                                                            "'shape': (2, 3), 'order': 'C', }"))
+write("data/npy-missing-shape.npy", npy("", (), SIX, header="{'descr': '<f4', 'fortran_order': False, }"))
+write("data/npy-not-a-tuple.npy", npy("", (), SIX, header="{'descr': '<f4', 'fortran_order': False, 'shape': (6), }"))
+write("data/npy-fortran-maybe.npy", npy("", (), SIX, header="{'descr': '<f4', 'fortran_order': Maybe, "
+                                                              "'shape': (2, 3), }"))
+write("data/npy-0d.npy", npy("<f4", (), f32(1)))
+write("data/npy-zero-rows.npy", npy("<f4", (0, 3), b""))
+write("data/npy-object.npy", npy("|O", (2,), b"\x00" * 16))
+write("data/npy-unicode.npy", npy("<U5", (2,), b"\x00" * 40))
+write("data/npy-float16.npy", npy("<f2", (2, 3), b"\x00" * 12))
+write("data/npy-structured.npy", npy("", (), b"\x00" * 8, header="{'descr': [('a', '<i4'), ('b', '<f4')], "
+                                                                  "'fortran_order': False, 'shape': (1,), }"))
+write("data/npy-nan.npy", npy("<f4", (2, 3), f32(0, 1, 2, 3, 4, NAN)))
+write("data/npy-inf-big-endian.npy", npy(">f8", (2, 3), struct.pack(">6d", 0, 1, -INF, 3, 4, 5)))
+write("data/npy-float64-overflow.npy", npy("<f8", (3,), struct.pack("<3d", 1, 1e300, 2)))
+write("data/npy-uint64-too-big.npy", npy("<u8", (3,), struct.pack("<3Q", 1, 2**31, 3)))
+write("data/npy-int64-big-endian-too-small.npy", npy(">i8", (2,), struct.pack(">2q", -(2**31) - 1, 0)))
+write("data/npy-bool-2.npy", npy("|b1", (4,), b"\x00\x01\x02\x01"))
+# Fortran order: file position 4 is element [0, 2] of shape (2, 3), flat index 2
+write("data/npy-fortran-nan.npy", npy("<f4", (2, 3), f32(0, 1, 2, 3, NAN, 5), fortran=True))
+
+
+def zipped(members, method=zipfile.ZIP_STORED, comment=b""):
+    """An archive as np.savez / np.savez_compressed write it (fixed dates)."""
+    import io
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", method) as z:
+        for name, data in members:
+            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
+            info.compress_type = method
+            z.writestr(info, data)
+        z.comment = comment
+    return bytearray(out.getvalue())
+
+
+def cdir(z, k=0):
+    """Offset of the k-th central directory entry of an archive."""
+    at = struct.unpack_from("<I", z, len(z) - 22 + 16)[0]
+    for _ in range(k):
+        n, e, c = struct.unpack_from("<HHH", z, at + 28)
+        at += 46 + n + e + c
+    return at
+
+
+X = npy("<f4", (2, 3), SIX)
+Y = npy("<i8", (2,), struct.pack("<2q", 0, 1))
+
+z = zipped([("x.npy", X)])
+z[30 + 5 + len(X) - 3] ^= 0x01  # a low mantissa bit of the last float: still finite
+write("data/npz-bad-crc.npz", bytes(z))
+z = zipped([("x.npy", X), ("y.npy", Y)])
+struct.pack_into("<I", z, cdir(z, 1) + 42, 1 << 20)
+write("data/npz-member-outside.npz", bytes(z))
+# y.npy's local header and data sit inside x.npy's bytes; both entries point at them
+inner = zipped([("y.npy", Y)])
+inner_len = cdir(inner)
+z = zipped([("x.npy", bytes(inner[:inner_len]))])
+y_cd = inner[cdir(inner):len(inner) - 22]
+y_cd = bytearray(y_cd)
+struct.pack_into("<I", y_cd, 42, 30 + 5)
+cd_at = cdir(z)
+z = z[:len(z) - 22] + y_cd + z[len(z) - 22:]
+struct.pack_into("<HHI", z, len(z) - 22 + 8, 2, 2, struct.unpack_from("<I", z, len(z) - 22 + 12)[0] + len(y_cd))
+write("data/npz-overlap.npz", bytes(z))
+z = zipped([("x.npy", X)])
+struct.pack_into("<H", z, cdir(z) + 8, 1)
+write("data/npz-encrypted.npz", bytes(z))
+z = zipped([("x.npy", X)])
+struct.pack_into("<H", z, cdir(z) + 10, 12)
+write("data/npz-bzip2.npz", bytes(z))
+write("data/npz-truncated.npz", bytes(zipped([("x.npy", X), ("y.npy", Y)])[:200]))
+write("data/npz-not-zip.npz", b"x,y\n1,2\n")
+write("data/npz-text-member.npz", bytes(zipped([("x.npy", X), ("readme.txt", b"hello")])))
+write("data/npz-empty.npz", bytes(zipped([])))
+z = zipped([("x.npy", X)])
+z[30] = ord("z")
+write("data/npz-local-name.npz", bytes(z))
+z = zipped([("x.npy", npy("<f4", (64,), f32(*range(64))))], zipfile.ZIP_DEFLATED)
+z[30 + 5 + 40] ^= 0xFF
+write("data/npz-deflate-corrupt.npz", bytes(z))
+write("data/npz-member-nan.npz", bytes(zipped([("x.npy", npy("<f4", (2, 3), f32(0, 1, 2, NAN, 4, 5)))])))
+z = zipped([("x.npy", X)])
+z[30 + 5 + len(X) - 4:30 + 5 + len(X)] = f32(NAN)  # corrupt bytes that read as a NaN: the CRC-32 is blamed
+write("data/npz-crc-nan.npz", bytes(z))
+z = zipped([("x.npy", X)])
+for at in (cdir(z) + 24, 22):  # size in the central directory and the local header
+    struct.pack_into("<I", z, at, len(X) + 8)
+write("data/npz-stored-sizes.npz", bytes(z))
+z = zipped([("x.npy", X)], zipfile.ZIP_DEFLATED)
+for at in (cdir(z) + 24, 22):
+    struct.pack_into("<I", z, at, 10**9)
+write("data/npz-deflate-ratio.npz", bytes(z))
+write("data/npz-member-truncated.npz", bytes(zipped([("x.npy", npy("<f4", (100,), SIX))])))
+# the member's npy header and the directory both say 8 floats; the stream holds 6
+z = zipped([("x.npy", npy("<f4", (8,), SIX))], zipfile.ZIP_DEFLATED)
+for at in (cdir(z) + 24, 22):
+    struct.pack_into("<I", z, at, len(X) + 8)
+write("data/npz-deflate-short.npz", bytes(z))
+z = zipped([("x.npy", X)])
+struct.pack_into("<I", z, len(z) - 22 + 16, cdir(z) + 1)
+write("data/npz-cdir-offset.npz", bytes(z))
+z = zipped([("x.npy", X)])
+struct.pack_into("<H", z, len(z) - 22 + 4, 1)
+write("data/npz-multi-disk.npz", bytes(z))
+
+# CSV, read with the label in the last column and the other columns as features
+write("data/csv-empty.csv", b"")
+write("data/csv-bom-only.csv", b"\xef\xbb\xbf")
+write("data/csv-header-only.csv", b"a,b,label\n")
+write("data/csv-ragged.csv", b"a,b,label\n1,2,0\n3,4\n5,6,1\n")
+write("data/csv-too-many-fields.csv", b"a,b,label\n1,2,0\n3,4,1,9\n")
+write("data/csv-empty-line.csv", b"a,b,label\n1,2,0\n\n3,4,1\n")
+write("data/csv-not-a-number.csv", b"a,b,label\n1,2,0\n3,abc,1\n")
+write("data/csv-label-not-a-number.csv", b"a,b,label\n1,2,0\n3,4,cat\n")
+write("data/csv-empty-cell.csv", b"a,b,label\n1,,0\n")
+write("data/csv-nan.csv", b"a,b,label\n1,nan,0\n")
+write("data/csv-infinity.csv", b"a,b,label\n1,2,0\n-Infinity,2,1\n")
+write("data/csv-overflow.csv", b"a,b,label\n1,1e39,0\n")
+write("data/csv-hex.csv", b"a,b,label\n0x10,2,0\n")
+write("data/csv-trailing-garbage.csv", b"a,b,label\n1.5abc,2,0\n")
+write("data/csv-unclosed-quote.csv", b'a,b,label\n1,"2,0\n3,4,1\n')
+write("data/csv-after-quote.csv", b'a,b,label\n1,"2"x,0\n')
+write("data/csv-stray-quote.csv", b'a,b,label\n1,2"3,0\n')
+write("data/csv-bare-cr.csv", b"a,b,label\r1,2,0\r")
+# a header cell with a quoted line break: the bad cell is on line 4
+write("data/csv-quoted-newline.csv", b'a,"b\nsecond line",label\n1,2,0\n3,x,1\n')
+
+# ---- configs that name the readers' files: each refusal is one line at the
+# file's key, naming the file (and, for CSV, the line)
+PIXELS = [float(b) / 255 for b in images]
+write("data/npy-nan-images.npy", npy("<f4", (20, 4, 4), f32(*PIXELS[:37], NAN, *PIXELS[38:])))
+write("data/npy-int64-images.npy", npy("<i8", (20, 4, 4), struct.pack("<320q", *images)))
+write("data/npy-float-labels.npy", npy("<f4", (20,), f32(*[float(b) for b in labels])))
+data_case("data-npy-truncated", "train: {images: ../data/train-images", "data/npy-truncated.npy")
+data_case("data-npy-nan", "train: {images: ../data/train-images", "data/npy-nan-images.npy")
+data_case("data-npy-int-images", "train: {images: ../data/train-images", "data/npy-int64-images.npy")
+data_case("data-npy-float-labels", "labels: ../data/train-labels", "data/npy-float-labels.npy")
+case("data-csv-not-a-number", "train: {images: ../data/train-images, labels: ../data/train-labels}",
+     "train: {file: ../data/csv-not-a-number.csv, csv: {label: label}}")
+case("data-csv-ragged", "train: {images: ../data/train-images, labels: ../data/train-labels}",
+     "train: {file: ../data/csv-ragged.csv, csv: {label: label}}")
+case("data-unknown-array", "data: images, shape: [16]", "data: imagez, shape: [16]")
+case("data-validation-takes-all", "  test: {", "  validation: 20\n  test: {")
+case("data-augment-labels", "labels: ../data/train-labels}", "labels: ../data/train-labels, augment: {array: labels, shift: 1}}")
+case("eval-on-validation-without-one", "eval: {logits: logits,", "eval: {on: validation, logits: logits,")

@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         struct gr_session_opts opts = {.threads = 1};
         if (gr_session_open(&ctx, &s, &cfg, &opts) == 0 && s.steps > 0 && s.train.n > 0) {
             gr_session_step(&s);
-            if (s.logits >= 0) gr_session_accuracy(&s, s.test.n < 8 ? s.test.n : 8);
+            if (s.logits >= 0) gr_session_accuracy(&s, &s.test_set, s.test_set.n < 8 ? s.test_set.n : 8);
         }
         gr_session_close(&s);
     }

@@ -37,7 +37,7 @@ static void print_bench(const struct cli *o, const struct gr_session *s, struct 
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double rss_mb = (double)ru.ru_maxrss / 1024.0, train_gflop = (fwd + bwd) * (double)per_epoch / 1e9;
-    printf("  test set: %lld images in %.4f s (median of %d), %.1f GFLOP/s, accuracy %.4f\n", (long long)s->test.n,
+    printf("  test set: %lld images in %.4f s (median of %d), %.1f GFLOP/s, accuracy %.4f\n", (long long)s->test_set.n,
            eval_med, o->eval_repeats, eval_flop / eval_med / 1e9, acc);
     printf("  operations: %.1f GFLOP an epoch (%.1f MFLOP a step), %.2f GFLOP for the test set\n", train_gflop,
            (fwd + bwd) / 1e6, eval_flop / 1e9);
@@ -65,14 +65,14 @@ static void run_bench(const struct cli *o, struct gr_session *s, struct bench *b
     }
     for (int r = 0; r < o->eval_repeats; r++) {
         double t0 = gr_now_seconds();
-        bm->acc = gr_session_accuracy(s, s->test.n);
+        bm->acc = gr_session_accuracy(s, &s->test_set, s->test_set.n);
         bm->eval_s[r] = gr_now_seconds() - t0;
     }
     /* forward operations for the whole test set, from the plan at its capacity */
     double efwd, ebwd;
     gr_plan_set_batch(&s->ep, s->ep.cap);
     gr_plan_flops(&s->ep, &efwd, &ebwd);
-    bm->eval_flop = efwd / (double)s->ep.cap * (double)s->test.n;
+    bm->eval_flop = efwd / (double)s->ep.cap * (double)s->test_set.n;
 }
 
 /* The config as the user gave it, then whole epochs instead of steps and
@@ -114,7 +114,7 @@ static int cmd_bench(struct cli *o) {
     }
     struct gr_session *s = &j.s;
     bm->batch = j.cfg.batch_size;
-    bm->per_epoch = (s->train.n + bm->batch - 1) / bm->batch;
+    bm->per_epoch = (s->train_set.n + bm->batch - 1) / bm->batch;
     bm->threads = gr_pool_threads(j.ctx.pool);
     gr_plan_flops(&s->tp, &bm->fwd, &bm->bwd);
     printf("graphrun bench: %s, batch %lld, %d thread%s, %lld steps an epoch\n", o->pos[0], (long long)bm->batch,

@@ -38,7 +38,7 @@ struct cli {
     int threads, batch, seed, epochs, eval_repeats;
     double eps, rtol, atol; /* gradcheck; 0: the defaults */
     const char *checkpoint, *resume, *run_dir, *output, *predictions;
-    int no_run_dir, quiet, json, backward;
+    int no_run_dir, quiet, json, backward, softmax;
     char unset_buf[MAX_SETS][256];
 };
 
@@ -74,6 +74,12 @@ void cli_close_job(struct job *j);
 /* The job's config's graph at `batch`, after its plugins are loaded (the
  * graph is initialised either way; free it with gr_graph_free). */
 int cli_job_graph(struct job *j, struct gr_graph *g, int64_t batch);
+
+/* "images" for a dataset with an array of that name, else "samples". */
+const char *cli_sample_noun(const struct gr_dataset *d);
+/* "60000 training and 10000 test images of [28, 28]", with a validation
+ * set between them when there is one. */
+const char *cli_describe_sets(const struct gr_session *s, char *buf, size_t len);
 
 /* errno after a failed write (EIO if the C library left it unset). */
 int cli_write_errno(void);

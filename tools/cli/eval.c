@@ -23,7 +23,7 @@ static int write_predictions(const char *path, const struct gr_session *s, int64
     }
     int werr = fprintf(pf, "index,label,predicted,probability\n") < 0 ? cli_write_errno() : 0;
     for (int64_t i = 0; i < n && !werr; i++)
-        if (fprintf(pf, "%lld,%lld,%lld,%.6f\n", (long long)i, (long long)s->test.labels.data[i], (long long)cls[i],
+        if (fprintf(pf, "%lld,%lld,%lld,%.6f\n", (long long)i, (long long)gr_session_label(s, &s->test_set, i), (long long)cls[i],
                     (double)probs[i * c + cls[i]]) < 0)
             werr = cli_write_errno();
     if (fclose(pf) != 0 && !werr) werr = cli_write_errno();
@@ -32,11 +32,11 @@ static int write_predictions(const char *path, const struct gr_session *s, int64
 }
 
 /* Accuracy, each class's precision and recall, the confusion matrix. */
-static void print_eval(const struct cli *o, int64_t ckpt_step, int64_t n, int64_t c, const int64_t *conf,
-                       int64_t correct) {
+static void print_eval(const struct cli *o, const struct gr_session *s, int64_t ckpt_step, int64_t n, int64_t c,
+                       const int64_t *conf, int64_t correct) {
     printf("%s, checkpoint %s (step %lld)\n", o->pos[0], o->checkpoint, (long long)ckpt_step);
-    printf("accuracy: %.4f (%lld of %lld test images)\n\n", (double)correct / (double)n, (long long)correct,
-           (long long)n);
+    printf("accuracy: %.4f (%lld of %lld test %s)\n\n", (double)correct / (double)n, (long long)correct,
+           (long long)n, cli_sample_noun(s->test_set.d));
     printf("class  precision  recall  support\n");
     for (int64_t k = 0; k < c; k++) {
         int64_t tp = conf[k * c + k], pred = 0, truth = 0;
@@ -61,7 +61,7 @@ static int cmd_eval(struct cli *o) {
     struct job j;
     if (cli_open_job(&j, o, 1)) return 1;
     struct gr_session *s = &j.s;
-    int64_t n = s->test.n, c = s->g.nodes[s->logits].shape.dim[1], correct = 0;
+    int64_t n = s->test_set.n, c = s->g.nodes[s->logits].shape.dim[1], correct = 0;
     size_t n_probs = 0, n_conf = 0;
     int sizes_ok = !gr_mul_size((size_t)n, (size_t)c, &n_probs) && !gr_mul_size((size_t)c, (size_t)c, &n_conf);
     float *probs = sizes_ok ? malloc(n_probs * sizeof *probs) : NULL;
@@ -74,8 +74,8 @@ static int cmd_eval(struct cli *o) {
     }
     if (rc == 0 && o->predictions && write_predictions(o->predictions, s, n, c, cls, probs)) rc = 1;
     if (rc == 0) {
-        for (int64_t i = 0; i < n; i++) conf[s->test.labels.data[i] * c + cls[i]]++;
-        print_eval(o, j.ckpt_step, n, c, conf, correct);
+        for (int64_t i = 0; i < n; i++) conf[gr_session_label(s, &s->test_set, i) * c + cls[i]]++;
+        print_eval(o, s, j.ckpt_step, n, c, conf, correct);
     }
     free(probs);
     free(cls);

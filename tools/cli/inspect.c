@@ -53,23 +53,34 @@ static const char *sample_shape(const struct gr_node *nd, char *buf, size_t len)
     return gr_shape_format(&s, buf, len);
 }
 
+static int name_width(const struct gr_graph *g, int least);
+
+/* ", 6000 validation": the validation set, if any. */
+static const char *valid_text(const struct gr_session *s, char *buf, size_t len) {
+    buf[0] = 0;
+    if (s->valid_set.d) snprintf(buf, len, ", %lld validation", (long long)s->valid_set.n);
+    return buf;
+}
+
 static int cmd_check(struct cli *o) {
     struct job j;
     if (cli_open_job(&j, o, 1)) return 1;
     char sh[96];
+    int w = name_width(&j.s.g, 20);
     printf("%s: valid; training would start\n", o->pos[0]);
-    printf("  data: %lld training and %lld test samples\n", (long long)j.s.train.n, (long long)j.s.test.n);
-    printf("  %-20s %-22s %-18s %12s\n", "node", "op", "shape", "parameters");
+    printf("  data: %lld training%s and %lld test samples\n", (long long)j.s.train_set.n, valid_text(&j.s, sh, sizeof sh),
+           (long long)j.s.test_set.n);
+    printf("  %-*s %-22s %-18s %12s\n", w, "node", "op", "shape", "parameters");
     int64_t total = 0;
     for (int i = 0; i < j.s.g.n; i++) {
         const struct gr_node *nd = &j.s.g.nodes[i];
         if (nd->op->flags & GR_OP_PARAM && nd->owner >= 0) continue;
         int64_t params = node_params(&j.s.g, nd);
         total += params;
-        printf("  %-20s %-22s %-18s %12lld\n", nd->name, nd->op->name, gr_shape_format(&nd->shape, sh, sizeof sh),
-               (long long)params);
+        printf("  %-*s %-22s %-18s %12lld\n", w, nd->name, nd->op->name,
+               gr_shape_format(&nd->shape, sh, sizeof sh), (long long)params);
     }
-    printf("  %-20s %-22s %-18s %12lld\n", "total", "", "", (long long)total);
+    printf("  %-*s %-22s %-18s %12lld\n", w, "total", "", "", (long long)total);
     printf("  memory: training plan %.1f MB at batch %lld, evaluation plan %.1f MB at batch %lld\n",
            (double)j.s.tp.arena_bytes / 1e6, (long long)j.s.tp.cap,
            j.s.logits >= 0 ? (double)j.s.ep.arena_bytes / 1e6 : 0.0, (long long)(j.s.logits >= 0 ? j.s.ep.cap : 0));
@@ -89,13 +100,23 @@ static void print_count(int64_t n, int width) {
     printf("%*s", width, out);
 }
 
+/* The width of the node column: `least`, or the longest name listed. */
+static int name_width(const struct gr_graph *g, int least) {
+    int w = least;
+    for (int i = 0; i < g->n; i++)
+        if (!(g->nodes[i].op->flags & GR_OP_PARAM && g->nodes[i].owner >= 0) && (int)strlen(g->nodes[i].name) > w)
+            w = (int)strlen(g->nodes[i].name);
+    return w;
+}
+
 static int cmd_summary(struct cli *o) {
     struct job j;
     if (cli_open_job(&j, o, 1)) return 1;
     const struct gr_graph *g = &j.s.g;
     double batch = (double)j.s.tp.cap;
+    int w = name_width(g, 16);
     printf("%s\n", o->pos[0]);
-    printf("%-16s %-22s %-16s %12s %16s\n", "node", "op", "output (sample)", "parameters", "FLOPs/sample");
+    printf("%-*s %-22s %-16s %12s %16s\n", w, "node", "op", "output (sample)", "parameters", "FLOPs/sample");
     int64_t total = 0;
     double ftotal = 0, btotal = 0;
     char sh[96];
@@ -108,18 +129,18 @@ static int cmd_summary(struct cli *o) {
         total += params;
         ftotal += f;
         btotal += b;
-        printf("%-16s %-22s %-16s ", nd->name, nd->op->name, sample_shape(nd, sh, sizeof sh));
+        printf("%-*s %-22s %-16s ", w, nd->name, nd->op->name, sample_shape(nd, sh, sizeof sh));
         print_count(params, 12);
         print_count((int64_t)llround(f / batch), 17);
         printf("\n");
     }
-    printf("%-16s %-22s %-16s ", "total", "", "");
+    printf("%-*s %-22s %-16s ", w, "total", "", "");
     print_count(total, 12);
     print_count((int64_t)llround(ftotal / batch), 17);
     printf("\n\n");
     printf("training: %.2f MFLOP a sample forward and backward, %.1f GFLOP an epoch of %lld samples\n",
-           (ftotal + btotal) / batch / 1e6, (ftotal + btotal) / batch * (double)j.s.train.n / 1e9,
-           (long long)j.s.train.n);
+           (ftotal + btotal) / batch / 1e6, (ftotal + btotal) / batch * (double)j.s.train_set.n / 1e9,
+           (long long)j.s.train_set.n);
     print_state(g);
     double pbytes = (double)g->n_weights * 4, tbytes = (double)trained_values(g) * 4;
     printf("memory:   parameters %.1f KB (with gradients and %s state %.1f KB)\n", pbytes / 1e3,
@@ -127,9 +148,8 @@ static int cmd_summary(struct cli *o) {
     printf("          training plan %.1f MB at batch %lld, evaluation plan %.1f MB at batch %lld\n",
            (double)j.s.tp.arena_bytes / 1e6, (long long)j.s.tp.cap,
            j.s.logits >= 0 ? (double)j.s.ep.arena_bytes / 1e6 : 0.0, (long long)(j.s.logits >= 0 ? j.s.ep.cap : 0));
-    printf("          data %.1f MB (images kept as bytes)\n",
-           (double)(j.s.train.images.bytes + j.s.train.labels.bytes + j.s.test.images.bytes + j.s.test.labels.bytes) /
-               1e6);
+    printf("          data %.1f MB (as the files' readers store it: bytes stay bytes)\n",
+           (double)(gr_dataset_bytes(&j.s.train) + gr_dataset_bytes(&j.s.valid) + gr_dataset_bytes(&j.s.test)) / 1e6);
     cli_close_job(&j);
     return 0;
 }

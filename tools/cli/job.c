@@ -33,11 +33,11 @@ void cli_close_job(struct job *j) {
 
 /* What a command's session reads and holds: check and summary lay the run
  * out without holding it; eval needs the test set and the weights, predict
- * the weights alone. */
+ * and export the weights alone. */
 static enum gr_session_mode job_mode(const struct command *c) {
     if (!strcmp(c->name, "check") || !strcmp(c->name, "summary")) return GR_SESSION_CHECK;
     if (!strcmp(c->name, "eval")) return GR_SESSION_EVAL;
-    if (!strcmp(c->name, "predict")) return GR_SESSION_PREDICT;
+    if (!strcmp(c->name, "predict") || !strcmp(c->name, "export")) return GR_SESSION_PREDICT;
     return GR_SESSION_TRAIN;
 }
 
@@ -66,7 +66,31 @@ int cli_open_job(struct job *j, const struct cli *o, int session) {
 int cli_job_graph(struct job *j, struct gr_graph *g, int64_t batch) {
     gr_graph_init(g, &j->ctx, j->cfg.path);
     int rc = gr_config_load_plugins(&j->ctx, &j->cfg);
-    return rc ? rc : gr_build_graph(&j->ctx, g, j->cfg.path, j->cfg.graph, batch);
+    return rc ? rc
+              : gr_build_model(&j->ctx, g, j->cfg.path, j->cfg.graph, gr_ymap_get(j->cfg.doc.root, "blocks"), batch);
 }
 
 int cli_write_errno(void) { return errno ? errno : EIO; }
+
+const char *cli_sample_noun(const struct gr_dataset *d) {
+    return d && gr_dataset_find(d, "images") >= 0 ? "images" : "samples";
+}
+
+const char *cli_describe_sets(const struct gr_session *s, char *buf, size_t len) {
+    const struct gr_dataset *d = s->train_set.d ? s->train_set.d : s->test_set.d;
+    int k = d ? gr_dataset_find(d, "images") : -1;
+    char shape[96] = "", valid[160] = "";
+    if (k >= 0) {
+        const struct gr_array_info *a = &d->arrays[k].info;
+        struct gr_shape one = {a->rank - 1 < GR_MAX_DIMS ? a->rank - 1 : GR_MAX_DIMS, {0}};
+        for (int r = 0; r < one.rank; r++) one.dim[r] = a->dim[r + 1];
+        snprintf(shape, sizeof shape, " of ");
+        gr_shape_format(&one, shape + 4, sizeof shape - 4);
+    }
+    if (s->valid_set.d)
+        snprintf(valid, sizeof valid, ", %lld validation%s", (long long)s->valid_set.n,
+                 s->valid_set.d == &s->train ? " (held out of data.train)" : "");
+    snprintf(buf, len, "%lld training%s and %lld test %s%s", (long long)s->train_set.n, valid,
+             (long long)s->test_set.n, cli_sample_noun(d), shape);
+    return buf;
+}

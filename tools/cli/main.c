@@ -16,12 +16,14 @@
 #include "runtime/base/text.h"
 #include "tools/cli/cli.h"
 
-extern const struct command gr_cmd_train, gr_cmd_check, gr_cmd_summary, gr_cmd_graph, gr_cmd_eval, gr_cmd_predict,
-    gr_cmd_plot, gr_cmd_ops, gr_cmd_optimizers, gr_cmd_gradcheck, gr_cmd_bench;
+extern const struct command gr_cmd_train, gr_cmd_check, gr_cmd_data, gr_cmd_summary, gr_cmd_expand, gr_cmd_graph,
+    gr_cmd_eval, gr_cmd_predict, gr_cmd_export, gr_cmd_plot, gr_cmd_ops, gr_cmd_optimizers, gr_cmd_gradcheck,
+    gr_cmd_bench;
 
 const struct command *const gr_commands[] = {
-    &gr_cmd_train, &gr_cmd_check, &gr_cmd_summary,    &gr_cmd_graph,     &gr_cmd_eval,  &gr_cmd_predict,
-    &gr_cmd_plot,  &gr_cmd_ops,   &gr_cmd_optimizers, &gr_cmd_gradcheck, &gr_cmd_bench,
+    &gr_cmd_train,   &gr_cmd_check,  &gr_cmd_data, &gr_cmd_summary,    &gr_cmd_expand,    &gr_cmd_graph, &gr_cmd_eval,
+    &gr_cmd_predict, &gr_cmd_export, &gr_cmd_plot, &gr_cmd_ops,        &gr_cmd_optimizers, &gr_cmd_gradcheck,
+    &gr_cmd_bench,
 };
 const int gr_n_commands = (int)(sizeof gr_commands / sizeof gr_commands[0]);
 
@@ -33,10 +35,13 @@ static const char usage_main[] =
     "commands:\n"
     "  train CONFIG       train, print progress, write a run folder, report test accuracy\n"
     "  check CONFIG       validate CONFIG and its data files, print the graph\n"
+    "  data CONFIG        each dataset's files, samples, arrays, values and label counts\n"
     "  summary CONFIG     the graph as a table: shapes, parameters, FLOPs, memory\n"
+    "  expand CONFIG      CONFIG with its shorthand written out: every node explicit\n"
     "  graph CONFIG       the graph in Graphviz DOT (dot -Tpng renders it)\n"
     "  eval CONFIG        accuracy, per-class precision and recall, confusion matrix\n"
     "  predict CONFIG     classify PNG or PGM images\n"
+    "  export CONFIG      write the trained model as ONNX\n"
     "  plot RUN_DIR       redraw a run folder's plot.png\n"
     "  ops [NAME]         list the ops (built-in and plugins), or describe one\n"
     "  optimizers [NAME]  list the optimizers, or describe one\n"
@@ -188,6 +193,7 @@ static int parse(const struct command *c, int argc, char **argv, struct cli *o) 
         if (!strcmp(a, "--no-run-dir")) { o->no_run_dir = 1; continue; }
         if (!strcmp(a, "--quiet")) { o->quiet = 1; continue; }
         if (!strcmp(a, "--json")) { o->json = 1; continue; }
+        if (!strcmp(a, "--softmax")) { o->softmax = 1; continue; }
         if (!strcmp(a, "--backward")) { o->backward = 1; continue; }
         /* options with a value */
         if (i + 1 >= argc) {
@@ -335,7 +341,7 @@ static int run_command(int argc, char **argv) {
         return check_stdout(NULL, 0);
     }
     if (!strcmp(name, "--version")) {
-        printf("graphrun 0.1.0 (plugin ABI %d)\n", GR_ABI_VERSION);
+        printf("graphrun %s (plugin ABI %d)\n", GR_VERSION, GR_ABI_VERSION);
         printf("BLAS: %s (kernels for %s)\n", openblas_get_config(), openblas_get_corename());
         return check_stdout(NULL, 0);
     }

@@ -64,8 +64,8 @@ static void print_op(const struct gr_op_entry *e, int long_form) {
                 if ((d->no_grad >> k) & 1u) printf(" %d", k);
             printf("\n");
         }
-        printf("    differentiable: %s; counts its operations: %s\n", d->backward ? "yes" : "no",
-               d->flops ? "yes" : "no");
+        printf("    differentiable: %s; counts its operations: %s; exports to ONNX: %s\n", d->backward ? "yes" : "no",
+               d->flops ? "yes" : "no", d->lower || (d->flags & (GR_OP_INPUT | GR_OP_PARAM)) ? "yes" : "no");
     }
 }
 

@@ -38,13 +38,10 @@ static void print_config(const struct gr_config *cfg, FILE *out) {
 
 static void print_header(const struct gr_session *s, FILE *out, int64_t start) {
     const struct gr_config *cfg = s->cfg;
-    char a[64];
+    char a[256];
     int threads = gr_pool_threads(s->ctx->pool);
-    struct gr_shape is = {s->train.sample_rank, {0}};
-    for (int k = 0; k < is.rank; k++) is.dim[k] = s->train.sample_dim[k];
     fprintf(out, "graphrun: %s\n", cfg->path);
-    fprintf(out, "  data:  %lld training and %lld test images of %s\n", (long long)s->train.n, (long long)s->test.n,
-            gr_shape_format(&is, a, sizeof a));
+    fprintf(out, "  data:  %s\n", cli_describe_sets(s, a, sizeof a));
     int n_nodes = 0;
     for (int i = 0; i < s->g.n; i++) n_nodes += !(s->g.nodes[i].op->flags & GR_OP_PARAM);
     fprintf(out, "  graph: %d nodes, %lld parameters", n_nodes, (long long)(s->g.n_weights - s->g.n_state));
@@ -54,8 +51,8 @@ static void print_header(const struct gr_session *s, FILE *out, int64_t start) {
             cfg->optim.desc->name, cfg->optim.lr, (long long)cfg->batch_size,
             (long long)s->steps, (unsigned long long)cfg->seed, threads, threads == 1 ? "" : "s");
     if (s->logits >= 0)
-        fprintf(out, "  eval:  every %lld steps on the first %lld test images\n", (long long)cfg->eval_every,
-                (long long)s->eval_samples);
+        fprintf(out, "  eval:  every %lld steps on the first %lld %s %s\n", (long long)cfg->eval_every,
+                (long long)s->eval_samples, s->eval_set->what, cli_sample_noun(s->eval_set->d));
     if (start > 1) fprintf(out, "  resumed after step %lld\n", (long long)(start - 1));
     fflush(out);
 }
@@ -78,7 +75,8 @@ static void print_end(struct printer *p, const struct gr_train_event *ev) {
     const struct gr_train_result *res = ev->result;
     FILE *out = p->out;
     if (!res->interrupted && s->logits >= 0)
-        fprintf(out, "test accuracy (all %lld test images): %.4f\n", (long long)s->test.n, res->test_accuracy);
+        fprintf(out, "test accuracy (all %lld test %s): %.4f\n", (long long)s->test_set.n,
+                cli_sample_noun(s->test_set.d), res->test_accuracy);
     const char *ckpt = res->checkpoint_path;
     if (res->interrupted)
         fprintf(out, "interrupted after step %lld%s%s%s\n", (long long)res->steps,
@@ -106,7 +104,8 @@ static void print_event(void *ud, const struct gr_train_event *ev) {
     case GR_TRAIN_EVAL:
         if (p->quiet) break;
         if (p->progress) fprintf(out, "\r\033[K");
-        if (ev->has_accuracy) fprintf(out, "train loss: %.4f | test accuracy: %.2f\n", ev->loss, ev->accuracy);
+        if (ev->has_accuracy)
+            fprintf(out, "train loss: %.4f | %s accuracy: %.2f\n", ev->loss, ev->session->eval_set->what, ev->accuracy);
         else fprintf(out, "train loss: %.4f\n", ev->loss);
         fflush(out);
         p->last_draw = 0;
@@ -209,7 +208,8 @@ const struct command gr_cmd_train = {"train", cmd_train,
      "\n"
      "Build the graph declared in CONFIG and train it. Every eval.every steps it\n"
      "prints 'train loss: L | test accuracy: A' (accuracy on the first\n"
-     "eval.samples test images); at the end, the accuracy on the whole test set\n"
+     "eval.samples test images, or validation ones: eval.on); at the end, the\n"
+     "accuracy on the whole test set\n"
      "and the wall time. On a terminal a progress line is redrawn in place;\n"
      "otherwise (pipes, CI) only those lines are printed.\n"
      "\n"
