@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "graphrun/plugin.h"
+#include "lower.h"
 #include "util.h"
 
 enum { A_MOMENTUM, A_EPSILON };
@@ -241,6 +242,27 @@ static void bn_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
     *bwd = 9 * n;
 }
 
+/* BatchNormalization (opset 17, inference: the running statistics), which
+ * wants the channels on axis 1: x [B, C] as it is; x [B, ..., C] transposed
+ * to [B, C, ...] and the result back. ONNX's momentum is this op's. */
+static int bn_lower(struct gr_lower *lw) {
+    struct gr_onnx_attr at[2] = {gr_onnx_float("epsilon", (float)lw->attrs[A_EPSILON].f),
+                                 gr_onnx_float("momentum", (float)lw->attrs[A_MOMENTUM].f)};
+    int r = lw->in_shape[IN_X].rank;
+    if (r == 2) return gr_lower_same(lw, "BatchNormalization", 2, at);
+    int64_t to_first[GR_MAX_DIMS], to_last[GR_MAX_DIMS];
+    to_first[0] = to_last[0] = 0;
+    to_first[1] = r - 1; /* [B, C, axes 1 .. r-2] */
+    for (int k = 2; k < r; k++) to_first[k] = k - 1;
+    for (int k = 1; k < r - 1; k++) to_last[k] = k + 1; /* [B, axes 2 .. r-1, C] */
+    to_last[r - 1] = 1;
+    const char *in[5] = {gr_lower_transpose(lw, lw->in[IN_X], r, to_first, NULL, "channels_first"), lw->in[IN_GAMMA],
+                         lw->in[IN_BETA], lw->in[IN_MEAN], lw->in[IN_VAR]};
+    const char *y = lw->onnx->fresh(lw, "y_channels_first");
+    if (!in[0] || !y || lw->onnx->node(lw, "BatchNormalization", 5, in, 1, &y, 2, at)) return -1;
+    return gr_lower_transpose(lw, y, r, to_last, lw->out, NULL) ? 0 : -1;
+}
+
 const struct gr_op_desc gr_op_batch_norm = {
     .name = "batch_norm",
     .summary = "y = (x - mean) / sqrt(var + epsilon) * gamma + beta per channel (last axis): batch statistics in "
@@ -256,6 +278,7 @@ const struct gr_op_desc gr_op_batch_norm = {
     .forward = bn_forward,
     .backward = bn_backward,
     .flops = bn_flops,
+    .lower = bn_lower,
     .state = bn_state,
     .n_state = 2,
 };

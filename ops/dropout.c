@@ -14,6 +14,7 @@
  * split, is the unbroken run's after --resume, and replays in gradcheck
  * (which holds the step fixed). */
 #include "graphrun/plugin.h"
+#include "lower.h"
 #include "util.h"
 
 enum { A_RATE };
@@ -88,6 +89,9 @@ static void dropout_flops(const struct gr_infer *inf, double *fwd, double *bwd) 
     *bwd = 2 * n;
 }
 
+/* The exported model is the evaluation graph, where dropout passes x on. */
+static int dropout_lower(struct gr_lower *lw) { return gr_lower_same(lw, "Identity", 0, NULL); }
+
 const struct gr_op_desc gr_op_dropout = {
     .name = "dropout",
     .summary = "training: y = x * [u >= rate] / (1 - rate), u uniform per value; evaluation: y = x",
@@ -100,4 +104,5 @@ const struct gr_op_desc gr_op_dropout = {
     .forward = dropout_forward,
     .backward = dropout_backward,
     .flops = dropout_flops,
+    .lower = dropout_lower,
 };
