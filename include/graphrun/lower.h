@@ -107,11 +107,11 @@ struct gr_lower {
     const struct gr_onnx *onnx;
     void *onnx_ctx;                       /* graphrun's, for the functions above */
     const char *node;                     /* the node's name in the config */
-    int n_in;                             /* user inputs + parameters, as in gr_args */
+    int n_in;                             /* user inputs + parameters + state, as in gr_args */
     const char *in[GR_MAX_INPUTS];        /* the inputs' tensor names in the model */
     struct gr_shape in_shape[GR_MAX_INPUTS];
     enum gr_dtype in_dtype[GR_MAX_INPUTS];
-    const float *in_value[GR_MAX_INPUTS]; /* an input that is a parameter: its values; else NULL */
+    const float *in_value[GR_MAX_INPUTS]; /* a parameter or state: its values; else NULL */
     const char *out;                      /* the name the node's value must have */
     struct gr_shape out_shape;
     enum gr_dtype out_dtype;

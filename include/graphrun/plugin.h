@@ -343,7 +343,7 @@ struct gr_op_desc {
      * older plugin reads as having none of these. In the order they were
      * added: a plugin built against any earlier plugin.h loads. ---- */
     /* Optional: how the op is written into an ONNX model by `graphrun
-     * export` (see "Lowering to ONNX" below); NULL: a graph holding the op
+     * export` (see graphrun/lower.h, included below); NULL: a graph holding the op
      * on the way to the logits cannot be exported. */
     int (*lower)(struct gr_lower *lw);
     /* Non-trainable state, declared like parameters (see struct
