@@ -15,6 +15,7 @@ N images only (both tools), for a shorter epoch on a busy machine. Usage
 (after tools/setup.sh; tools/bench/run.sh does both):
 
     /usr/bin/python3 tools/bench/bench.py [--model lstm|cnn] [--runs 3] [--batches 64,256] [--limit N]
+                                          [--eval-repeats 3]
 """
 import argparse
 import json
@@ -58,11 +59,13 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--batches", default="64,256", help="comma-separated batch sizes; the first is the table's main one")
     ap.add_argument("--limit", type=int, default=0, help="train on the first N images only (0: all)")
+    ap.add_argument("--eval-repeats", type=int, default=3, help="timed evaluations of the test set, each tool")
     args = ap.parse_args()
     config, torch_script = MODELS[args.model]
     batches = [int(b) for b in args.batches.split(",")]
     limit_g = ["--set", "data.train.limit=%d" % args.limit] if args.limit else []
     limit_t = ["--limit", str(args.limit)] if args.limit else []
+    repeats = ["--eval-repeats", str(args.eval_repeats)]
     if not os.access(GRAPHRUN, os.X_OK):
         sys.exit("bench: build/graphrun is missing; run tools/setup.sh first")
 
@@ -72,12 +75,12 @@ def main():
     for r in range(args.runs):
         for batch in batches:
             print(f"run {r + 1}/{args.runs}, batch {batch}: graphrun", end="", flush=True)
-            g = last_json([GRAPHRUN, "bench", config, "--batch", str(batch), "--json"] + limit_g)
+            g = last_json([GRAPHRUN, "bench", config, "--batch", str(batch), "--json"] + limit_g + repeats)
             res.setdefault(("graphrun", batch, g["threads"]), []).append(g)
             for threads in (1, 2):
                 print(f", pytorch x{threads}", end="", flush=True)
                 t = last_json(["/usr/bin/python3", torch_script, "--data", data, "--batch", str(batch),
-                               "--threads", str(threads)] + limit_t, env=torch_env)
+                               "--threads", str(threads)] + limit_t + repeats, env=torch_env)
                 res.setdefault(("pytorch", batch, threads), []).append(t)
             print()
     print("peak RSS of the training run ...", flush=True)
