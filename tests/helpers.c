@@ -245,6 +245,30 @@ void tg_small_config_file(const char *path, int steps, int eval_every, const cha
     tg_write_text(path, text);
 }
 
+pid_t tg_start(const char *cwd, const char *const *argv, const char *out, const char *err) {
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        if (cwd && chdir(cwd) != 0) _exit(126);
+        int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644), e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (o < 0 || e < 0) _exit(126);
+        dup2(o, 1);
+        dup2(e, 2);
+        const char *args[32] = {GR_BUILD_DIR "/graphrun"};
+        for (int i = 0; argv[i] && i < 30; i++) args[i + 1] = argv[i];
+        execv(GR_BUILD_DIR "/graphrun", (char *const *)args);
+        _exit(127);
+    }
+    return pid;
+}
+
+int tg_wait_status(pid_t pid) {
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
 void tg_sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "models/builder.h"
 #include "models/init.h"
@@ -97,6 +98,11 @@ void tg_write_npy(const char *path, const char *descr, const char *shape, const 
 /* tg_small_config written to `path`: 16 LSTM units, Adam at 0.01. */
 void tg_small_config_file(const char *path, int steps, int eval_every, const char *train_extra);
 void tg_sleep_ms(long ms);
+/* graphrun started in the background in `cwd` (NULL: here), stdout and
+ * stderr to the files out and err; tg_wait_status waits for it and returns
+ * its exit status, or 128 + the signal that ended it. */
+pid_t tg_start(const char *cwd, const char *const *argv, const char *out, const char *err);
+int tg_wait_status(pid_t pid);
 int tg_exists(const char *path);
 
 /* One op on a harness: its output against values within 1e-6, its shape;

@@ -66,29 +66,37 @@ Test(commands, a_run_folder_holds_the_effective_config_metrics_checkpoint_and_pl
     cr_assert_not_null(f, "no %s", path);
     char line[512];
     cr_assert_not_null(fgets(line, sizeof line, f));
-    cr_expect_str_eq(line, "step,epoch,loss,eval_accuracy,lr,wall_time\n");
+    cr_expect_str_eq(line, "step,epoch,loss,eval_accuracy,eval_loss,lr,grad_norm,wall_time\n");
     int rows = 0, evals = 0;
     double last_wall = 0, first_loss = 0, last_loss = 0;
     long steps[32];
     double losses[32];
     while (fgets(line, sizeof line, f) && rows < 32) {
-        long step;
-        double epoch, loss, lr, wall, accv = -1;
-        char accs[32] = "";
-        int n = sscanf(line, "%ld,%lf,%lf,%31[^,],%lf,%lf", &step, &epoch, &loss, accs, &lr, &wall);
-        if (n != 6) n = sscanf(line, "%ld,%lf,%lf,,%lf,%lf", &step, &epoch, &loss, &lr, &wall) + 1;
-        else accv = atof(accs);
-        cr_assert_eq(n, 6, "bad row: %s", line);
+        /* eight fields; the evaluation's two empty except at evaluations */
+        char *field[8], *p = line;
+        int n = 0;
+        for (; n < 8 && p; n++) {
+            field[n] = p;
+            p = strchr(p, ',');
+            if (p) *p++ = 0;
+        }
+        cr_assert(n == 8 && !p, "bad row: %s", line);
+        long step = atol(field[0]);
+        double epoch = atof(field[1]), loss = atof(field[2]), lr = atof(field[5]), norm = atof(field[6]);
+        double wall = atof(field[7]);
         cr_expect_eq(step, 10 * (rows + 1), "%s", line);
         cr_expect_float_eq(epoch, (double)step * 64 / 60000, 1e-5, "%s", line);
         cr_expect(isfinite(loss) && loss > 0 && loss < 5, "%s", line);
         cr_expect_float_eq(lr, 0.01, 1e-12, "%s", line);
+        cr_expect(isfinite(norm) && norm > 0, "step %ld: a gradient norm: %s", step, field[6]);
         cr_expect_geq(wall, last_wall, "%s", line);
         if (step % 100 == 0) {
-            cr_expect(accv > 0.3 && accv <= 1, "step %ld should carry an accuracy: %s", step, line);
+            double accv = atof(field[3]), eval_loss = atof(field[4]);
+            cr_expect(accv > 0.3 && accv <= 1, "step %ld should carry an accuracy: %s", step, field[3]);
+            cr_expect(eval_loss > 0 && eval_loss < 5, "step %ld should carry an eval loss: %s", step, field[4]);
             evals++;
         } else {
-            cr_expect_eq(accv, -1, "no eval at step %ld: %s", step, line);
+            cr_expect(!field[3][0] && !field[4][0], "no eval at step %ld", step);
         }
         last_wall = wall;
         if (!rows) first_loss = loss;
@@ -114,9 +122,11 @@ Test(commands, a_run_folder_holds_the_effective_config_metrics_checkpoint_and_pl
         cr_assert_lt(jrows, rows);
         cr_expect_eq(json_integer_value(json_object_get(row, "step")), steps[jrows]);
         cr_expect_float_eq(json_real_value(json_object_get(row, "loss")), losses[jrows], 1e-9);
-        json_t *a = json_object_get(row, "eval_accuracy");
-        cr_expect(steps[jrows] % 100 == 0 ? json_is_real(a) : json_is_null(a), "%s", line);
+        json_t *a = json_object_get(row, "eval_accuracy"), *el = json_object_get(row, "eval_loss");
+        cr_expect(steps[jrows] % 100 == 0 ? json_is_real(a) && json_is_real(el) : json_is_null(a) && json_is_null(el),
+                  "%s", line);
         cr_expect(json_is_number(json_object_get(row, "lr")) && json_is_number(json_object_get(row, "epoch")) &&
+                      json_is_number(json_object_get(row, "grad_norm")) &&
                       json_is_number(json_object_get(row, "wall_time")),
                   "%s", line);
         json_decref(row);

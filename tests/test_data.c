@@ -277,6 +277,29 @@ Test(data, float_targets_from_a_file_train_like_class_indices) {
     close_run(&rb);
 }
 
+/* The periodic evaluation measures the loss only where every evaluation set
+ * holds what the loss reads: a test set without the training targets is
+ * evaluated for its accuracy alone, and opens. */
+Test(data, a_test_set_without_what_the_loss_reads_is_evaluated_for_accuracy) {
+    class_files();
+    char text[2048], cut[2048];
+    class_config(text, sizeof text, "{name: y, op: input, data: targets, shape: [3]}", "labels");
+    const char *was = "  test: {arrays: {x: x.npy, targets: t.npy}", *test = strstr(text, was);
+    cr_assert_not_null(test);
+    snprintf(cut, sizeof cut, "%.*s  test: {arrays: {x: x.npy}%s", (int)(test - text), text, test + strlen(was));
+    struct run r;
+    cr_assert_eq(open_run(&r, cut, NULL, 0), 0, "%s", r.ctx.err);
+    cr_expect_eq(r.s.n_eval_targets, 1);
+    struct gr_measure m;
+    gr_session_measure(&r.s, &r.s.test_set, 30, &m);
+    cr_expect_eq(m.has_loss, 0);
+    close_run(&r);
+    class_config(text, sizeof text, "{name: y, op: input, data: targets, shape: [3]}", "labels");
+    cr_assert_eq(open_run(&r, text, NULL, 0), 0, "%s", r.ctx.err);
+    cr_expect_eq(r.s.n_eval_targets, 2, "with the targets in the test set, the loss is measured too");
+    close_run(&r);
+}
+
 /* A regression on a CSV's float column: y = 2x - 1 + x^2 / 10, read as
  * float32 targets by an input that says so, fitted with mse. */
 Test(data, a_regression_on_a_csv_float_column) {

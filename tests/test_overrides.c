@@ -170,7 +170,7 @@ Test(overrides, an_error_an_override_causes_names_it_wherever_found) {
          "used at line 7"},
         /* bad values inside a mapping the override wrote */
         {{"train.optimizer={name: adam, lr: fast}"},
-         "--set train.optimizer={name: adam, lr: fast}: train.optimizer.lr: expected a number in [0, 1000], got 'fast'"},
+         "--set train.optimizer={name: adam, lr: fast}: train.optimizer.lr: expected a number in (0, 1000], got 'fast'"},
         {{"graph.lstm={name: lstm, op: lstm, inputs: [rows], num_units: {n: 8}}"},
          "--set graph.lstm={name: lstm, op: lstm, inputs: [rows], num_units: {n: 8}}: node 'lstm': num_units: expected "
          "an integer in [1, 1048576], got a mapping"},
@@ -196,7 +196,8 @@ Test(overrides, control_characters_in_a_message_are_escaped) {
     with_line(text, sizeof text, 13, "  \"lo\\tss\\r\\nx\": loss");
     cr_expect_eq(open_config(text, err, sizeof err), -1);
     cr_expect_str_eq(err, "test.yaml:13:3: unknown key 'lo\\tss\\r\\nx' in train (expected one of: loss, optimizer, "
-                          "batch_size, steps, epochs, seed, threads, checkpoint, log_every)");
+                          "schedule, batch_size, steps, epochs, seed, threads, checkpoint, log_every, clip, "
+                          "early_stopping, target)");
 }
 
 /* Byte-order marks: UTF-8's is skipped, UTF-16's and UTF-32's refused. */

@@ -192,14 +192,19 @@ static void sgd_like_update(const struct gr_optim_args *a, int64_t b, int64_t e)
     for (int64_t i = b; i < e; i++) a->param[i] -= (float)a->lr * a->grad[i];
 }
 
-/* Optimizers are descriptors checked as they register, as ops are. */
+/* Optimizers are descriptors checked as they register, as ops are: their
+ * keys' names (name, lr and weight_decay_exclude are every optimizer's),
+ * ranges and defaults, their states, and the keys a state depends on. */
 Test(optim, a_bad_optimizer_descriptor_is_refused_at_registration) {
     struct gr_ctx ctx;
     cr_assert_eq(gr_ctx_init(&ctx), 0);
     static const struct gr_optim_key lr_key[] = {{"lr", GR_OPTIM_FLOAT, "reserved", 0.1, 0, 1, 0}};
     static const struct gr_optim_key outside[] = {{"decay", GR_OPTIM_FLOAT, "rate", 2.0, 0, 1, 0}};
     static const struct gr_optim_key open_min[] = {{"eps", GR_OPTIM_FLOAT, "floor", 0.0, 0, 1, 1}};
-    static const struct gr_optim_state twice[] = {{"m", "a", 0}, {"m", "b", 0}};
+    static const struct gr_optim_state twice[] = {{"m", "a", 0, NULL, NULL}, {"m", "b", 0, NULL, NULL}};
+    static const struct gr_optim_key decay_exclude[] = {{"weight_decay_exclude", GR_OPTIM_FLOAT, "taken", 0, 0, 1, 0}};
+    static const struct gr_optim_state with_nothing[] = {{"m", "a", 0, "amsgrad", NULL}};
+    static const struct gr_optim_state from_nothing[] = {{"m", "a", 0, NULL, "start"}};
     const struct {
         struct gr_optim_desc d;
         const char *want;
@@ -212,6 +217,9 @@ Test(optim, a_bad_optimizer_descriptor_is_refused_at_registration) {
         {{"x", "X", "p", open_min, 1, NULL, 0, NULL, sgd_like_update}, "default lies outside its range"},
         {{"x", "X", "p", NULL, 0, twice, 2, NULL, sgd_like_update}, "declared twice"},
         {{"x", NULL, "p", NULL, 0, NULL, 0, NULL, sgd_like_update}, "title and a summary"},
+        {{"x", "X", "p", decay_exclude, 1, NULL, 0, NULL, sgd_like_update}, "invalid or reserved name"},
+        {{"x", "X", "p", NULL, 0, with_nothing, 1, NULL, sgd_like_update}, "names a key it does not have"},
+        {{"x", "X", "p", NULL, 0, from_nothing, 1, NULL, sgd_like_update}, "names a key it does not have"},
     };
     int before = ctx.reg->n_optims;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

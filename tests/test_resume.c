@@ -1,133 +1,248 @@
-/* A model with dropout and batch normalisation, trained by the command,
- * killed with SIGKILL at random moments and resumed each time: the losses
- * it prints are the unbroken run's (dropout's masks come from the step, which
- * the checkpoint restores), and its final checkpoint holds the unbroken
- * run's weights and running statistics to the bit. */
+/* Interrupted and resumed runs write the unbroken run's metrics: an
+ * interrupt between two rows (through the library's checkpoint hook), for
+ * Adam and for runs holding every other kind of state (RMSprop's, AMSGrad's,
+ * schedules', early stopping's, the target's); a header lost in a crash;
+ * four kill -9s at random moments of a run with a schedule and early
+ * stopping. */
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include <time.h>
 
 #include "helpers.h"
+#include "models/open.h"
 #include "runtime/config/config.h"
-#include "runtime/session/checkpoint.h"
-#include "runtime/session/session.h"
 
-static char dir[64];
+static char tmp[64];
 
-static void setup(void) { tg_tmpdir(dir, sizeof dir, "resume"); }
-static void teardown(void) { tg_rmtree(dir); }
+static void make_tmp(void) { tg_tmpdir(tmp, sizeof tmp, "resume"); }
 
-TestSuite(resume, .init = setup, .fini = teardown, .timeout = 300);
+static void remove_tmp(void) { tg_rmtree(tmp); }
 
-/* A small CNN on 1000 MNIST images: a strided convolution, batch_norm on
- * images and on features, dropout; a checkpoint and an evaluation (200 test
- * images, through the running statistics) every step. */
-static void cnn_config(char *text, size_t len, const char *ckpt, int steps) {
-    snprintf(text, len,
-             "data:\n"
-             "  train: {images: %s/data/mnist/train-images-idx3-ubyte, labels: %s/data/mnist/train-labels-idx1-ubyte,"
-             " limit: 1000}\n"
-             "  test: {images: %s/data/mnist/t10k-images-idx3-ubyte, labels: %s/data/mnist/t10k-labels-idx1-ubyte,"
-             " limit: 200}\n"
-             "graph:\n"
-             "  - {name: image, op: input, data: images, shape: [784]}\n"
-             "  - {name: label, op: input, data: labels}\n"
-             "  - {name: pixels, op: reshape, inputs: [image], shape: [28, 28, 1]}\n"
-             "  - {name: conv, op: conv2d, inputs: [pixels], filters: 8, kernel_size: [3], strides: [2], padding: same,"
-             " init: {kernel: he_uniform}}\n"
-             "  - {name: bn1, op: batch_norm, inputs: [conv], momentum: 0.8}\n"
-             "  - {name: relu1, op: relu, inputs: [bn1]}\n"
-             "  - {name: pool, op: max_pool2d, inputs: [relu1]}\n"
-             "  - {name: flat, op: flatten, inputs: [pool]}\n"
-             "  - {name: hidden, op: dense, inputs: [flat], units: 32}\n"
-             "  - {name: bn2, op: batch_norm, inputs: [hidden]}\n"
-             "  - {name: relu2, op: relu, inputs: [bn2]}\n"
-             "  - {name: drop, op: dropout, inputs: [relu2], rate: 0.5}\n"
-             "  - {name: logits, op: dense, inputs: [drop], units: 10}\n"
-             "  - {name: loss, op: softmax_cross_entropy, inputs: [logits, label]}\n"
-             "train: {loss: loss, optimizer: {name: adam, lr: 0.003}, batch_size: 32, steps: %d, seed: 11,\n"
-             "        checkpoint: {path: %s, every: 1}}\n"
-             "eval: {logits: logits, every: 1, samples: 200, batch_size: 100}\n",
-             GR_SOURCE_DIR, GR_SOURCE_DIR, GR_SOURCE_DIR, GR_SOURCE_DIR, steps, ckpt);
+TestSuite(resume, .init = make_tmp, .fini = remove_tmp, .timeout = 300);
+
+#define proc tg_proc
+#define run(...) tg_run(tmp, __VA_ARGS__)
+#define proc_free tg_proc_free
+#define write_text tg_write_text
+#define small_config tg_small_config_file
+#define sleep_ms tg_sleep_ms
+#define exists tg_exists
+#define start tg_start
+#define wait_status tg_wait_status
+
+/* metrics.csv without its wall_time column, and metrics.jsonl without its
+ * "wall_time" member: what two runs of the same steps must share */
+static char *without_wall_time(const char *path, int json) {
+    char *text = tg_slurp(path, NULL);
+    cr_assert_not_null(text, "no %s", path);
+    char *out = malloc(strlen(text) + 1), *o = out;
+    for (char *line = text; *line;) {
+        char *nl = strchr(line, '\n');
+        cr_assert_not_null(nl, "%s: a line without its newline: %s", path, line);
+        *nl = 0;
+        char *cut = json ? strstr(line, ", \"wall_time\"") : strrchr(line, ',');
+        cr_assert_not_null(cut, "%s: %s", path, line);
+        o += sprintf(o, "%.*s\n", (int)(cut - line), line);
+        line = nl + 1;
+    }
+    free(text);
+    return out;
 }
 
-/* The parameter block (weights and state) a checkpoint holds, into `block`
- * (param_floats floats, malloc'd); the run's step into *step. */
-static float *checkpoint_block(const char *cfg_path, const char *ckpt, int64_t *n, int64_t *step) {
+static void expect_same_metrics(const char *a, const char *b) {
+    for (int json = 0; json < 2; json++) {
+        char pa[256], pb[256];
+        snprintf(pa, sizeof pa, "%s/metrics.%s", a, json ? "jsonl" : "csv");
+        snprintf(pb, sizeof pb, "%s/metrics.%s", b, json ? "jsonl" : "csv");
+        char *x = without_wall_time(pa, json), *y = without_wall_time(pb, json);
+        cr_expect_str_eq(y, x, "%s differs from the unbroken run's", pb);
+        free(x);
+        free(y);
+    }
+}
+
+/* Sets the interrupt flag as checkpoint number `at` starts: the hook sees
+ * the bytes a save has written so far, so a count that does not grow marks
+ * the first write of the next save. */
+struct interrupter {
+    volatile sig_atomic_t flag;
+    int saves, at;
+    uint64_t last;
+};
+
+static void count_saves(void *ud, uint64_t written) {
+    struct interrupter *it = ud;
+    if ((it->last == 0 || written <= it->last) && ++it->saves == it->at) it->flag = SIGINT;
+    it->last = written;
+}
+
+static void train_lib(const char *cfg_text, const char *dir, const char *resume, struct interrupter *it,
+                      struct gr_train_result *res) {
     struct gr_ctx ctx;
     struct gr_config cfg;
-    struct gr_session s;
     cr_assert_eq(gr_ctx_init(&ctx), 0);
-    cr_assert_eq(gr_config_load(&ctx, &cfg, cfg_path), 0, "%s", ctx.err);
-    struct gr_session_opts opts = {.threads = 1};
-    cr_assert_eq(gr_session_open(&ctx, &s, &cfg, &opts), 0, "%s", ctx.err);
-    cr_assert_eq(gr_checkpoint_load(&s, ckpt, step), 0, "%s: %s", ckpt, ctx.err);
-    cr_expect_eq(s.step, *step, "the session's step is the checkpoint's");
-    *n = s.g.param_floats;
-    float *block = malloc((size_t)*n * sizeof *block);
-    cr_assert_not_null(block);
-    memcpy(block, s.g.param, (size_t)*n * sizeof *block);
-    gr_session_close(&s);
+    cr_assert_eq(gr_config_parse(&ctx, &cfg, "w.yaml", "", cfg_text, strlen(cfg_text)), 0, "%s", ctx.err);
+    if (it) {
+        ctx.interrupt = &it->flag;
+        ctx.write_hook = count_saves;
+        ctx.write_hook_ud = it;
+    }
+    struct gr_train_opts opts = {.threads = 1, .run_dir = dir, .resume = resume};
+    cr_assert_eq(gr_train(&ctx, &cfg, &opts, res), 0, "%s", ctx.err);
     gr_config_free(&ctx, &cfg);
     gr_ctx_free(&ctx);
-    return block;
 }
 
-Test(resume, dropout_and_batch_norm_killed_and_resumed_print_the_same_losses) {
-    char cfg[256], ckpt[256], straight_ckpt[256], text[4096], out1[256], out2[256];
-    snprintf(cfg, sizeof cfg, "%s/cnn.yaml", dir);
-    snprintf(ckpt, sizeof ckpt, "%s/cnn.safetensors", dir);
-    snprintf(straight_ckpt, sizeof straight_ckpt, "%s/straight.safetensors", dir);
-    snprintf(out1, sizeof out1, "%s/straight.txt", dir);
-    cnn_config(text, sizeof text, ckpt, 150);
-    tg_write_text(cfg, text);
+/* An unbroken run and one stopped by an interrupt as its checkpoint number
+ * `at` starts (checkpoints every step, and best.safetensors with early
+ * stopping, all count), then resumed: the same rows (losses, evaluations,
+ * rates, gradient norms), the same end, the same best weights. */
+static void interrupt_and_resume(const char *name, const char *optimizer, const char *extra, int eval_every, int at) {
+    char text[4096], a[128], b[128], ckpt[160];
+    tg_small_config(text, sizeof text, 16, 60, optimizer, extra, eval_every);
+    snprintf(a, sizeof a, "%s/%s-unbroken", tmp, name);
+    snprintf(b, sizeof b, "%s/%s-stopped", tmp, name);
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", b);
+    struct gr_train_result whole, res;
+    train_lib(text, a, NULL, NULL, &whole);
+    struct interrupter it = {0, 0, at, 0};
+    train_lib(text, b, NULL, &it, &res);
+    cr_assert(res.interrupted && res.checkpoint_step > 1 && res.checkpoint_step < whole.steps, "%s: stopped at %lld",
+              name, (long long)res.checkpoint_step);
+    cr_log_info("%s: interrupted at step %lld of %lld", name, (long long)res.checkpoint_step, (long long)whole.steps);
+    train_lib(text, b, ckpt, NULL, &res);
+    cr_expect_eq(res.steps, whole.steps, "%s", name);
+    cr_expect_eq(res.stopped_early, whole.stopped_early, "%s", name);
+    cr_expect_eq(res.best_step, whole.best_step, "%s", name);
+    cr_expect(res.best_test_accuracy == whole.best_test_accuracy && res.test_accuracy == whole.test_accuracy, "%s",
+              name);
+    expect_same_metrics(a, b);
+}
 
-    static char straight[65536], joined[65536], part[65536];
-    const char *args_train[] = {"train", cfg, "--threads", "2", "--no-run-dir", NULL};
-    int st = tg_run_killed(args_train, out1, -1);
-    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the unbroken run failed");
-    cr_assert_gt(tg_loss_lines(out1, straight, sizeof straight), 0);
-    cr_assert_eq(rename(ckpt, straight_ckpt), 0);
+Test(resume, an_interrupt_between_two_rows_resumes_into_the_unbroken_runs_rows) {
+    interrupt_and_resume("adam", "{name: adam, lr: 0.01}", "checkpoint: {every: 1}", 50, 24);
+}
 
-    srand(4321);
-    int kills = 0;
-    joined[0] = 0;
-    for (int round = 0; round < 14; round++) {
-        snprintf(out2, sizeof out2, "%s/part%d.txt", dir, round);
-        struct stat sb;
-        int have = stat(ckpt, &sb) == 0;
-        const char *args_resume[] = {"train", cfg, "--threads", "2", "--no-run-dir", "--resume", ckpt, NULL};
-        st = tg_run_killed(have ? args_resume : args_train, out2, kills < 6 ? 150 + rand() % 400 : -1);
-        tg_loss_lines(out2, part, sizeof part);
-        strncat(joined, part, sizeof joined - strlen(joined) - 1);
-        if (!WIFSIGNALED(st)) {
-            cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "round %d ended with status %d", round, st);
-            break;
-        }
-        kills++;
-        int64_t step = 0, n;
-        if (stat(ckpt, &sb) == 0) free(checkpoint_block(cfg, ckpt, &n, &step));
-        cr_log_info("kill %d landed; the checkpoint on disk is from step %lld", kills, (long long)step);
-        /* lines past the checkpoint's step are printed again on resume */
-        char *p = joined;
-        for (int64_t k = 0; k < step && *p; k++) p = strchr(p, '\n') + 1;
-        *p = 0;
+/* Every state a checkpoint holds besides Adam's: RMSprop's three, the
+ * plateau's rate and counts, clipping's norms, and early stopping's best
+ * and count: by min_delta 0.06 the evaluation of step 45 is bad and that of
+ * step 50 the second bad one, which ends the run there; the interrupt comes
+ * between the two (at step 47), so a resumed run that forgot the first
+ * would go on. Then
+ * AMSGrad's maximum, a restarting cosine after a warmup and the target. */
+Test(resume, a_run_with_every_kind_of_state_resumes_into_the_unbroken_runs_rows) {
+    interrupt_and_resume("rmsprop", "{name: rmsprop, lr: 0.02, rho: 0.9, centered: true, momentum: 0.5}",
+                         "checkpoint: {every: 1}, clip: {norm: 0.5}, "
+                         "schedule: {name: reduce_on_plateau, metric: accuracy, patience: 0, factor: 0.5}, "
+                         "early_stopping: {metric: loss, patience: 2, min_delta: 0.06}", 5, 53);
+    interrupt_and_resume("amsgrad", "{name: adam, lr: 0.01, amsgrad: true}",
+                         "checkpoint: {every: 1}, target: {value: 0.3}, "
+                         "schedule: {name: cosine, warmup: {steps: 10}, restart: true, period: 15}", 10, 24);
+}
+
+Test(resume, a_resume_after_the_header_was_lost_writes_it_again) {
+    char cfg[128], dir[128], path[256];
+    snprintf(cfg, sizeof cfg, "%s/small.yaml", tmp);
+    small_config(cfg, 30, 1000, "checkpoint: {every: 15}");
+    snprintf(dir, sizeof dir, "%s/run", tmp);
+    struct proc p;
+    run(&p, NULL, (const char *[]){"train", cfg, "--run-dir", dir, "--threads", "1", "--quiet", NULL});
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    proc_free(&p);
+    /* as a kill -9 leaves them: metrics.csv created but never flushed, a
+     * JSON line cut short */
+    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    write_text(path, "");
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    FILE *f = fopen(path, "a");
+    fputs("{\"step\": 40, \"epo", f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
+    run(&p, NULL, (const char *[]){"train", cfg, "--resume", path, "--set", "train.steps=60", "--threads", "1",
+                                   "--quiet", NULL});
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    proc_free(&p);
+    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    char *csv = tg_slurp(path, NULL);
+    cr_expect_str_eq(strtok(csv, "\n"), "step,epoch,loss,eval_accuracy,eval_loss,lr,grad_norm,wall_time");
+    long want = 40;
+    for (char *row = strtok(NULL, "\n"); row; row = strtok(NULL, "\n"), want += 10)
+        cr_expect_eq(atol(row), want, "row %s", row);
+    cr_expect_eq(want, 70, "rows 40 to 60 after the resume");
+    free(csv);
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    char *jsonl = tg_slurp(path, NULL);
+    want = 10;
+    for (char *row = strtok(jsonl, "\n"); row; row = strtok(NULL, "\n"), want += 10) {
+        json_t *j = json_loads(row, 0, NULL);
+        cr_expect(j && json_integer_value(json_object_get(j, "step")) == want, "expected step %ld: %s", want, row);
+        json_decref(j);
     }
-    cr_expect_geq(kills, 3, "only %d kills landed during training", kills);
-    cr_expect_str_eq(joined, straight, "killed and resumed runs print the unbroken run's losses");
-
-    /* the same weights, moments aside, and the same running statistics */
-    int64_t n1, n2, s1, s2;
-    float *a = checkpoint_block(cfg, straight_ckpt, &n1, &s1), *b = checkpoint_block(cfg, ckpt, &n2, &s2);
-    cr_expect_eq(s1, 150);
-    cr_expect_eq(s2, 150);
-    cr_assert_eq(n1, n2);
-    cr_expect_arr_eq(a, b, (size_t)n1 * sizeof *a, "the resumed run's parameters or state differ");
-    free(a);
-    free(b);
+    cr_expect_eq(want, 70);
+    free(jsonl);
 }
+
+Test(resume, killed_and_resumed_runs_write_the_unbroken_runs_metrics, .timeout = 400) {
+    char cfg[128], straight[128], dir[128], ckpt[160];
+    snprintf(cfg, sizeof cfg, "%s/small.yaml", tmp);
+    /* checkpoints every 7 steps land between rows (every 10); a schedule
+     * with a warmup, early stopping (and its best.safetensors) */
+    small_config(cfg, 400, 50,
+                 "checkpoint: {every: 7}, schedule: {name: cosine, warmup: {steps: 30}, floor: 0.001}, "
+                 "early_stopping: {metric: loss, patience: 3}");
+    snprintf(straight, sizeof straight, "%s/straight", tmp);
+    snprintf(dir, sizeof dir, "%s/killed", tmp);
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", dir);
+    struct proc p;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    run(&p, NULL, (const char *[]){"train", cfg, "--run-dir", straight, "--threads", "1", "--quiet", NULL});
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    proc_free(&p);
+    /* four kills, each 10-20% of an unbroken run's time after its start
+     * (which includes loading): together they cannot let the run finish */
+    long whole_ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    srand(4242);
+    char out[160], err[160];
+    snprintf(out, sizeof out, "%s/k.out", tmp);
+    snprintf(err, sizeof err, "%s/k.err", tmp);
+    int kills = 0, done = 0;
+    for (int round = 0; round < 16 && !done; round++) {
+        const char *fresh[] = {"train", cfg, "--run-dir", dir, "--threads", "1", "--quiet", NULL};
+        const char *again[] = {"train", cfg, "--resume", ckpt, "--threads", "1", "--quiet", NULL};
+        pid_t pid = start(NULL, exists(ckpt) ? again : fresh, out, err);
+        if (kills < 4) {
+            sleep_ms(whole_ms / 10 + rand() % (whole_ms / 10 + 1));
+            kill(pid, SIGKILL);
+        }
+        int st = wait_status(pid);
+        if (st == 128 + SIGKILL) kills++;
+        else done = st == 0;
+    }
+    cr_log_info("%d kills in runs of %ld ms", kills, whole_ms);
+    cr_expect_geq(kills, 3, "only %d kills landed", kills);
+    cr_assert(done, "the resumed run did not finish");
+    expect_same_metrics(straight, dir);
+    /* the same best weights: eval gives them the same accuracy */
+    char *acc[2] = {NULL, NULL};
+    const char *dirs[2] = {straight, dir};
+    for (int k = 0; k < 2; k++) {
+        char best[192];
+        snprintf(best, sizeof best, "%s/best.safetensors", dirs[k]);
+        run(&p, NULL, (const char *[]){"eval", cfg, "--checkpoint", best, NULL});
+        cr_assert_eq(p.status, 0, "%s", p.err);
+        char *at = strstr(p.out, "accuracy: ");
+        cr_assert_not_null(at, "%s", p.out);
+        acc[k] = strdup(at);
+        proc_free(&p);
+    }
+    cr_expect_str_eq(acc[1], acc[0], "best.safetensors of the killed run differs");
+    free(acc[0]);
+    free(acc[1]);
+}
+

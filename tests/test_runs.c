@@ -1,6 +1,7 @@
 /* Run folders: a disk that refuses writes, two runs on one folder, runs
- * started in the same second, metrics files after a crash, an interrupt and
- * a resume, a run with nothing to plot yet. */
+ * started in the same second, metrics files trimmed after a crash, a run
+ * with nothing to plot yet. (Interrupted, killed and resumed runs:
+ * tests/test_resume.c.) */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
@@ -43,6 +44,8 @@ TestSuite(runs, .init = make_tmp, .fini = remove_tmp, .timeout = 300);
 #define small_config tg_small_config_file
 #define sleep_ms tg_sleep_ms
 #define exists tg_exists
+#define start tg_start
+#define wait_status tg_wait_status
 
 /* A plot drawn into dir: a PNG of some size. */
 static void expect_png(const char *dir) {
@@ -112,36 +115,11 @@ Test(runs, a_full_disk_stops_training_with_one_line_and_keeps_the_last_checkpoin
     snprintf(path, sizeof path, "%s/full/ckpt/metrics.csv", tmp);
     char *csv = tg_slurp(path, NULL);
     cr_assert_not_null(csv);
-    cr_expect(strncmp(csv, "step,epoch,loss,eval_accuracy,lr,wall_time\n", 43) == 0 && strstr(csv, "\n50,"), "%s", csv);
+    cr_expect(strncmp(csv, "step,epoch,loss,eval_accuracy,eval_loss,lr,grad_norm,wall_time\n", 63) == 0 && strstr(csv, "\n50,"), "%s", csv);
     free(csv);
 }
 
 /* ---- one run per folder, unique dated names ------------------------------- */
-
-/* graphrun started in the background, stdout and stderr to files */
-static pid_t start(const char *cwd, const char *const *argv, const char *out, const char *err) {
-    fflush(NULL);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        if (cwd && chdir(cwd) != 0) _exit(126);
-        int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644), e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (o < 0 || e < 0) _exit(126);
-        dup2(o, 1);
-        dup2(e, 2);
-        const char *args[32] = {GRAPHRUN};
-        for (int i = 0; argv[i] && i < 30; i++) args[i + 1] = argv[i];
-        execv(GRAPHRUN, (char *const *)args);
-        _exit(127);
-    }
-    return pid;
-}
-
-static int wait_status(pid_t pid) {
-    int st;
-    cr_assert_eq(waitpid(pid, &st, 0), pid);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
 
 Test(runs, a_second_run_on_a_folder_in_use_is_refused) {
     char cfg[128], dir[128], out[128], err[128];
@@ -233,28 +211,30 @@ Test(runs, runs_started_in_the_same_second_get_their_own_folders) {
     cr_expect(same_second, "no two runs started in the same second in 4 attempts");
 }
 
-/* ---- metrics after a crash, an interrupt and a resume --------------------- */
+/* ---- metrics after a crash ----------------------------------------------- */
+
+#define HEADER "step,epoch,loss,eval_accuracy,eval_loss,lr,grad_norm,wall_time\n"
 
 Test(runs, trimming_keeps_the_header_and_the_whole_rows_up_to_the_checkpoint) {
     struct gr_ctx ctx;
     cr_assert_eq(gr_ctx_init(&ctx), 0);
     char path[128];
     snprintf(path, sizeof path, "%s/m.csv", tmp);
-    const char *header = "step,epoch,loss,eval_accuracy,lr,wall_time\n";
+    const char *header = HEADER;
     struct {
         const char *in, *out;
     } csv[] = {
         /* the header lost (a crash before the first flush) */
         {"", ""},
-        {"10,0.1,2.0,,0.01,0.1\n20,0.2,1.5,,0.01,0.2\n", "10,0.1,2.0,,0.01,0.1\n20,0.2,1.5,,0.01,0.2\n"},
+        {"10,0.1,2.0,,,0.01,1.5,0.1\n20,0.2,1.5,,,0.01,1.5,0.2\n",
+         "10,0.1,2.0,,,0.01,1.5,0.1\n20,0.2,1.5,,,0.01,1.5,0.2\n"},
         /* rows past the checkpoint, and a last line cut short */
-        {"step,epoch,loss,eval_accuracy,lr,wall_time\n10,0.1,2.0,,0.01,0.1\n30,0.3,1.0,0.5,0.01,0.3\n40,0.4,0.9,,0.01,"
-         "0.4\n35,0.3",
-         "10,0.1,2.0,,0.01,0.1\n30,0.3,1.0,0.5,0.01,0.3\n"},
+        {HEADER "10,0.1,2.0,,,0.01,1.5,0.1\n30,0.3,1.0,0.5,0.7,0.01,1.5,0.3\n40,0.4,0.9,,,0.01,1.5,0.4\n35,0.3",
+         "10,0.1,2.0,,,0.01,1.5,0.1\n30,0.3,1.0,0.5,0.7,0.01,1.5,0.3\n"},
         /* a row repeated by an earlier resume, a line that is not a row */
-        {"step,epoch,loss,eval_accuracy,lr,wall_time\n10,0.1,2.0,,0.01,0.1\n20,0.2,1.5,,0.01,0.2\n10,0.1,2.0,,0.01,0.1\n"
+        {HEADER "10,0.1,2.0,,,0.01,1.5,0.1\n20,0.2,1.5,,,0.01,1.5,0.2\n10,0.1,2.0,,,0.01,1.5,0.1\n"
          "garbage\n30,0.3,1.0\n",
-         "10,0.1,2.0,,0.01,0.1\n20,0.2,1.5,,0.01,0.2\n"},
+         "10,0.1,2.0,,,0.01,1.5,0.1\n20,0.2,1.5,,,0.01,1.5,0.2\n"},
     };
     for (size_t i = 0; i < sizeof csv / sizeof csv[0]; i++) {
         write_text(path, csv[i].in);
@@ -281,169 +261,6 @@ Test(runs, trimming_keeps_the_header_and_the_whole_rows_up_to_the_checkpoint) {
     snprintf(path, sizeof path, "%s/m.jsonl.tmp", tmp);
     cr_expect(!exists(path));
     gr_ctx_free(&ctx);
-}
-
-/* metrics.csv without its wall_time column, and metrics.jsonl without its
- * "wall_time" member: what two runs of the same steps must share */
-static char *without_wall_time(const char *path, int json) {
-    char *text = tg_slurp(path, NULL);
-    cr_assert_not_null(text, "no %s", path);
-    char *out = malloc(strlen(text) + 1), *o = out;
-    for (char *line = text; *line;) {
-        char *nl = strchr(line, '\n');
-        cr_assert_not_null(nl, "%s: a line without its newline: %s", path, line);
-        *nl = 0;
-        char *cut = json ? strstr(line, ", \"wall_time\"") : strrchr(line, ',');
-        cr_assert_not_null(cut, "%s: %s", path, line);
-        o += sprintf(o, "%.*s\n", (int)(cut - line), line);
-        line = nl + 1;
-    }
-    free(text);
-    return out;
-}
-
-static void expect_same_metrics(const char *a, const char *b) {
-    for (int json = 0; json < 2; json++) {
-        char pa[256], pb[256];
-        snprintf(pa, sizeof pa, "%s/metrics.%s", a, json ? "jsonl" : "csv");
-        snprintf(pb, sizeof pb, "%s/metrics.%s", b, json ? "jsonl" : "csv");
-        char *x = without_wall_time(pa, json), *y = without_wall_time(pb, json);
-        cr_expect_str_eq(y, x, "%s differs from the unbroken run's", pb);
-        free(x);
-        free(y);
-    }
-}
-
-/* Sets the interrupt flag as checkpoint number `at` starts: the hook sees
- * the bytes a save has written so far, so a count that does not grow marks
- * the first write of the next save. */
-struct interrupter {
-    volatile sig_atomic_t flag;
-    int saves, at;
-    uint64_t last;
-};
-
-static void count_saves(void *ud, uint64_t written) {
-    struct interrupter *it = ud;
-    if ((it->last == 0 || written <= it->last) && ++it->saves == it->at) it->flag = SIGINT;
-    it->last = written;
-}
-
-static void train_lib(const char *cfg_text, const char *dir, const char *resume, struct interrupter *it,
-                      struct gr_train_result *res) {
-    struct gr_ctx ctx;
-    struct gr_config cfg;
-    cr_assert_eq(gr_ctx_init(&ctx), 0);
-    cr_assert_eq(gr_config_parse(&ctx, &cfg, "w.yaml", "", cfg_text, strlen(cfg_text)), 0, "%s", ctx.err);
-    if (it) {
-        ctx.interrupt = &it->flag;
-        ctx.write_hook = count_saves;
-        ctx.write_hook_ud = it;
-    }
-    struct gr_train_opts opts = {.threads = 1, .run_dir = dir, .resume = resume};
-    cr_assert_eq(gr_train(&ctx, &cfg, &opts, res), 0, "%s", ctx.err);
-    gr_config_free(&ctx, &cfg);
-    gr_ctx_free(&ctx);
-}
-
-Test(runs, an_interrupt_between_two_rows_resumes_into_the_unbroken_runs_rows) {
-    char text[4096], a[128], b[128], ckpt[160];
-    tg_small_config(text, sizeof text, 16, 60, "{name: adam, lr: 0.01}", "checkpoint: {every: 1}", 50);
-    snprintf(a, sizeof a, "%s/unbroken", tmp);
-    snprintf(b, sizeof b, "%s/stopped", tmp);
-    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", b);
-    struct gr_train_result res;
-    train_lib(text, a, NULL, NULL, &res);
-    /* stopped after step 25, between the rows of steps 20 and 30 */
-    struct interrupter it = {0, 0, 24, 0};
-    train_lib(text, b, NULL, &it, &res);
-    cr_assert(res.interrupted && res.checkpoint_step == 25, "stopped at %lld", (long long)res.checkpoint_step);
-    train_lib(text, b, ckpt, NULL, &res);
-    cr_assert_eq(res.steps, 60);
-    expect_same_metrics(a, b);
-}
-
-Test(runs, a_resume_after_the_header_was_lost_writes_it_again) {
-    char cfg[128], dir[128], path[256];
-    snprintf(cfg, sizeof cfg, "%s/small.yaml", tmp);
-    small_config(cfg, 30, 1000, "checkpoint: {every: 15}");
-    snprintf(dir, sizeof dir, "%s/run", tmp);
-    struct proc p;
-    run(&p, NULL, (const char *[]){"train", cfg, "--run-dir", dir, "--threads", "1", "--quiet", NULL});
-    cr_assert_eq(p.status, 0, "%s", p.err);
-    proc_free(&p);
-    /* as a kill -9 leaves them: metrics.csv created but never flushed, a
-     * JSON line cut short */
-    snprintf(path, sizeof path, "%s/metrics.csv", dir);
-    write_text(path, "");
-    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
-    FILE *f = fopen(path, "a");
-    fputs("{\"step\": 40, \"epo", f);
-    fclose(f);
-    snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
-    run(&p, NULL, (const char *[]){"train", cfg, "--resume", path, "--set", "train.steps=60", "--threads", "1",
-                                   "--quiet", NULL});
-    cr_assert_eq(p.status, 0, "%s", p.err);
-    proc_free(&p);
-    snprintf(path, sizeof path, "%s/metrics.csv", dir);
-    char *csv = tg_slurp(path, NULL);
-    cr_expect_str_eq(strtok(csv, "\n"), "step,epoch,loss,eval_accuracy,lr,wall_time");
-    long want = 40;
-    for (char *row = strtok(NULL, "\n"); row; row = strtok(NULL, "\n"), want += 10)
-        cr_expect_eq(atol(row), want, "row %s", row);
-    cr_expect_eq(want, 70, "rows 40 to 60 after the resume");
-    free(csv);
-    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
-    char *jsonl = tg_slurp(path, NULL);
-    want = 10;
-    for (char *row = strtok(jsonl, "\n"); row; row = strtok(NULL, "\n"), want += 10) {
-        json_t *j = json_loads(row, 0, NULL);
-        cr_expect(j && json_integer_value(json_object_get(j, "step")) == want, "expected step %ld: %s", want, row);
-        json_decref(j);
-    }
-    cr_expect_eq(want, 70);
-    free(jsonl);
-}
-
-Test(runs, killed_and_resumed_runs_write_the_unbroken_runs_metrics, .timeout = 400) {
-    char cfg[128], straight[128], dir[128], ckpt[160];
-    snprintf(cfg, sizeof cfg, "%s/small.yaml", tmp);
-    /* checkpoints every 7 steps land between rows (every 10) */
-    small_config(cfg, 400, 50, "checkpoint: {every: 7}");
-    snprintf(straight, sizeof straight, "%s/straight", tmp);
-    snprintf(dir, sizeof dir, "%s/killed", tmp);
-    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", dir);
-    struct proc p;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    run(&p, NULL, (const char *[]){"train", cfg, "--run-dir", straight, "--threads", "1", "--quiet", NULL});
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    cr_assert_eq(p.status, 0, "%s", p.err);
-    proc_free(&p);
-    /* four kills, each 10-20% of an unbroken run's time after its start
-     * (which includes loading): together they cannot let the run finish */
-    long whole_ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
-    srand(4242);
-    char out[160], err[160];
-    snprintf(out, sizeof out, "%s/k.out", tmp);
-    snprintf(err, sizeof err, "%s/k.err", tmp);
-    int kills = 0, done = 0;
-    for (int round = 0; round < 16 && !done; round++) {
-        const char *fresh[] = {"train", cfg, "--run-dir", dir, "--threads", "1", "--quiet", NULL};
-        const char *again[] = {"train", cfg, "--resume", ckpt, "--threads", "1", "--quiet", NULL};
-        pid_t pid = start(NULL, exists(ckpt) ? again : fresh, out, err);
-        if (kills < 4) {
-            sleep_ms(whole_ms / 10 + rand() % (whole_ms / 10 + 1));
-            kill(pid, SIGKILL);
-        }
-        int st = wait_status(pid);
-        if (st == 128 + SIGKILL) kills++;
-        else done = st == 0;
-    }
-    cr_log_info("%d kills in runs of %ld ms", kills, whole_ms);
-    cr_expect_geq(kills, 3, "only %d kills landed", kills);
-    cr_assert(done, "the resumed run did not finish");
-    expect_same_metrics(straight, dir);
 }
 
 /* ---- nothing to plot yet -------------------------------------------------- */
@@ -477,7 +294,8 @@ Test(runs, a_run_stopped_before_its_first_row_says_there_is_nothing_to_plot) {
     /* a loss that is not positive (a plugin's) has no log scale, but a plot */
     char path[256];
     snprintf(path, sizeof path, "%s/metrics.csv", dir);
-    write_text(path, "step,epoch,loss,eval_accuracy,lr,wall_time\n10,0.1,-2.0,,0.01,0.1\n20,0.2,0.0,0.5,0.01,0.2\n");
+    write_text(path, "step,epoch,loss,eval_accuracy,eval_loss,lr,grad_norm,wall_time\n10,0.1,-2.0,,,0.01,1.5,0.1\n"
+                     "20,0.2,0.0,0.5,0.7,0.01,1.5,0.2\n");
     run(&p, NULL, (const char *[]){"plot", dir, NULL});
     cr_expect_eq(p.status, 0, "%s", p.err);
     expect_png(dir);

@@ -113,8 +113,13 @@ Test(state, training_updates_the_state_the_optimizer_never_sees, .timeout = 60) 
     struct gr_session s;
     struct gr_session_opts opts = {.threads = 1};
     cr_assert_eq(gr_session_open(&ctx, &s, &cfg, &opts), 0, "%s", ctx.err);
-    cr_expect_eq(s.opt.n, s.g.trainable_floats, "the optimizer runs over the trainable parameters only");
+    /* the optimizer updates its segments of the block only: the trainable
+     * parameters, which lead it; the state comes after them */
     cr_expect_lt(s.g.trainable_floats, s.g.param_floats);
+    cr_assert_gt(s.opt.n_seg, 0);
+    for (int k = 0; k < s.opt.n_seg; k++)
+        cr_expect_leq(s.opt.seg[k].end, s.g.trainable_floats, "segment %d reaches into the state", k);
+    cr_expect_geq(s.g.nodes[gr_graph_find(&s.g, "bn.running_var")].param_offset, s.g.trainable_floats);
     int hid = gr_graph_find(&s.g, "hidden");
     float *rm = s.g.param + s.g.nodes[gr_graph_find(&s.g, "bn.running_mean")].param_offset;
     double want[16] = {0};

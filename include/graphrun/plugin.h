@@ -112,7 +112,7 @@ extern "C" {
 #define GR_ABI_VERSION 1
 
 #define GR_MAX_DIMS 6
-#define GR_MAX_INPUTS 16 /* user inputs plus parameters */
+#define GR_MAX_INPUTS 16 /* user inputs, parameters and state */
 #define GR_MAX_PARAMS 8
 #define GR_MAX_ATTRS 24
 #define GR_ERR_LEN 512

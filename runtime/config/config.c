@@ -20,9 +20,6 @@
 #define F (cfg->doc.file)
 
 static const char *const top_keys[] = {"plugins", "data", "blocks", "graph", "train", "eval", NULL};
-static const char *const train_keys[] = {"loss",    "optimizer",  "batch_size", "steps",    "epochs",
-                                         "seed",    "threads",    "checkpoint", "log_every", NULL};
-static const char *const checkpoint_keys[] = {"path", "every", NULL};
 static const char *const eval_keys[] = {"logits", "labels", "on", "every", "samples", "batch_size", NULL};
 
 /* A required child of a mapping, or an error at the mapping. */
@@ -31,15 +28,6 @@ static const struct gr_ynode *need(struct gr_ctx *ctx, struct gr_config *cfg, co
     const struct gr_ynode *v = gr_ymap_get(map, key);
     if (!v) gr_fail_node(ctx, F, map, "%s: missing '%s'", where, key);
     return v;
-}
-
-/* Join a relative path onto the config's folder. */
-static char *resolve(struct gr_ctx *ctx, const char *dir, const char *p) {
-    if (p[0] == '/' || !dir || !dir[0]) return gr_strdup(ctx, p);
-    size_t n = strlen(dir) + strlen(p) + 2;
-    char *out = gr_alloc(ctx, n);
-    if (out) snprintf(out, n, "%s/%s", dir, p);
-    return out;
 }
 
 /* `p` as an absolute path: the file's real path when it exists, else joined
@@ -167,97 +155,6 @@ static int make_run_text(struct gr_ctx *ctx, struct gr_config *cfg) {
     return cfg->run_text ? 0 : -1;
 }
 
-/* One optimizer key by its spec: a number in its range, or a boolean. */
-static int read_optim_key(struct gr_ctx *ctx, struct gr_config *cfg, const struct gr_optim_key *k,
-                          const struct gr_ynode *v, double *out) {
-    char what[96];
-    snprintf(what, sizeof what, "train.optimizer.%s", k->name);
-    if (k->type == GR_OPTIM_BOOL) {
-        int b;
-        if (gr_read_bool(ctx, F, v, what, &b)) return -1;
-        *out = b;
-        return 0;
-    }
-    if (k->above_min) return gr_read_float_above(ctx, F, v, k->min, k->max, what, out);
-    if (gr_read_float(ctx, F, v, k->min, k->max, what, out)) return -1;
-    return 0;
-}
-
-/* train.optimizer: `name` picks a registered optimizer, whose descriptor
- * says which other keys it takes besides `lr`. */
-static int read_optimizer(struct gr_ctx *ctx, struct gr_config *cfg, const struct gr_ynode *o) {
-    if (gr_need_kind(ctx, F, o, GR_Y_MAP, "train.optimizer")) return -1;
-    const struct gr_ynode *name = need(ctx, cfg, o, "name", "train.optimizer");
-    const char *names[GR_MAX_OPTIMIZERS + 1];
-    int n = 0, kind;
-    for (; n < ctx->reg->n_optims && n < GR_MAX_OPTIMIZERS; n++) names[n] = ctx->reg->optims[n]->name;
-    names[n] = NULL;
-    if (!name || gr_read_choice(ctx, F, name, names, "train.optimizer.name", &kind)) return -1;
-    const struct gr_optim_desc *d = ctx->reg->optims[kind];
-    const char *keys[GR_OPTIM_MAX_KEYS + 3] = {"name", "lr"};
-    for (int k = 0; k < d->n_keys; k++) keys[2 + k] = d->keys[k].name;
-    keys[2 + d->n_keys] = NULL;
-    char where[96];
-    snprintf(where, sizeof where, "train.optimizer (%s)", d->name);
-    if (gr_check_keys(ctx, F, o, keys, where)) return -1;
-    const struct gr_ynode *lr = need(ctx, cfg, o, "lr", "train.optimizer");
-    static const struct gr_optim_key lr_key = {"lr", GR_OPTIM_FLOAT, "learning rate", 0.01, 0.0, 1e3, 1};
-    double rate;
-    if (!lr || read_optim_key(ctx, cfg, &lr_key, lr, &rate)) return -1;
-    gr_optim_cfg_defaults(&cfg->optim, d, rate);
-    for (int k = 0; k < d->n_keys; k++) {
-        const struct gr_ynode *v = gr_ymap_get(o, d->keys[k].name);
-        if (v && read_optim_key(ctx, cfg, &d->keys[k], v, &cfg->optim.hp[k])) return -1;
-    }
-    return 0;
-}
-
-static int read_checkpoint(struct gr_ctx *ctx, struct gr_config *cfg, const char *dir, const struct gr_ynode *c) {
-    if (gr_need_kind(ctx, F, c, GR_Y_MAP, "train.checkpoint")) return -1;
-    if (gr_check_keys(ctx, F, c, checkpoint_keys, "train.checkpoint")) return -1;
-    const struct gr_ynode *v = gr_ymap_get(c, "path");
-    const char *p;
-    cfg->checkpoint_at = c;
-    if (v) {
-        if (gr_read_string(ctx, F, v, "train.checkpoint.path", &p)) return -1;
-        cfg->checkpoint_at = v;
-        if (!(cfg->checkpoint = resolve(ctx, dir, p))) return -1;
-    }
-    if ((v = gr_ymap_get(c, "every")) &&
-        gr_read_int(ctx, F, v, 1, INT32_MAX, "train.checkpoint.every", &cfg->checkpoint_every))
-        return -1;
-    return 0;
-}
-
-static int read_train(struct gr_ctx *ctx, struct gr_config *cfg, const char *dir, const struct gr_ynode *t) {
-    if (gr_need_kind(ctx, F, t, GR_Y_MAP, "train")) return -1;
-    if (gr_check_keys(ctx, F, t, train_keys, "train")) return -1;
-    const struct gr_ynode *v;
-    if (!(v = need(ctx, cfg, t, "loss", "train")) || gr_read_string(ctx, F, v, "train.loss", &cfg->loss)) return -1;
-    cfg->loss_at = v;
-    if (!(v = need(ctx, cfg, t, "optimizer", "train")) || read_optimizer(ctx, cfg, v)) return -1;
-    if (!(v = need(ctx, cfg, t, "batch_size", "train")) ||
-        gr_read_int(ctx, F, v, 1, 1 << 20, "train.batch_size", &cfg->batch_size))
-        return -1;
-    cfg->batch_size_at = v;
-    const struct gr_ynode *steps = gr_ymap_get(t, "steps"), *epochs = gr_ymap_get(t, "epochs");
-    if (steps && epochs) return gr_fail_node(ctx, F, epochs, "train: give either 'steps' or 'epochs', not both");
-    if (!steps && !epochs) return gr_fail_node(ctx, F, t, "train: missing 'steps' (or 'epochs')");
-    if (steps && gr_read_int(ctx, F, steps, 1, INT32_MAX, "train.steps", &cfg->steps)) return -1;
-    if (epochs && gr_read_int(ctx, F, epochs, 1, 100000, "train.epochs", &cfg->epochs)) return -1;
-    int64_t seed = 0;
-    if ((v = gr_ymap_get(t, "seed")) && gr_read_int(ctx, F, v, 0, INT64_MAX, "train.seed", &seed)) return -1;
-    cfg->seed = (uint64_t)seed;
-    int64_t threads = 0;
-    if ((v = gr_ymap_get(t, "threads")) && gr_read_int(ctx, F, v, 0, 64, "train.threads", &threads)) return -1;
-    cfg->threads = (int)threads;
-    if ((v = gr_ymap_get(t, "checkpoint")) && read_checkpoint(ctx, cfg, dir, v)) return -1;
-    cfg->log_every = 10;
-    if ((v = gr_ymap_get(t, "log_every")) && gr_read_int(ctx, F, v, 1, INT32_MAX, "train.log_every", &cfg->log_every))
-        return -1;
-    return 0;
-}
-
 static int read_eval(struct gr_ctx *ctx, struct gr_config *cfg, const struct gr_ynode *e) {
     if (gr_need_kind(ctx, F, e, GR_Y_MAP, "eval")) return -1;
     if (gr_check_keys(ctx, F, e, eval_keys, "eval")) return -1;
@@ -369,7 +266,7 @@ int gr_config_parse_ex(struct gr_ctx *ctx, struct gr_config *cfg, const char *na
     if (!(v = need(ctx, cfg, root, "data", "config")) || gr_data_cfg_read(ctx, &cfg->data, F, dir, v)) return -1;
     if (!(cfg->graph = need(ctx, cfg, root, "graph", "config"))) return -1;
     if (gr_need_kind(ctx, F, cfg->graph, GR_Y_SEQ, "graph")) return -1;
-    if (!(v = need(ctx, cfg, root, "train", "config")) || read_train(ctx, cfg, dir, v)) return -1;
+    if (!(v = need(ctx, cfg, root, "train", "config")) || gr_config_read_train(ctx, cfg, dir, v)) return -1;
     /* without an eval section the loss is still printed every 100 steps */
     cfg->eval_every = 100;
     cfg->eval_samples = 0; /* the whole test set */
@@ -377,6 +274,7 @@ int gr_config_parse_ex(struct gr_ctx *ctx, struct gr_config *cfg, const char *na
     cfg->eval_labels = "labels";
     cfg->eval_on_validation = gr_data_cfg_has_validation(&cfg->data);
     if ((v = gr_ymap_get(root, "eval")) && read_eval(ctx, cfg, v)) return -1;
+    if (gr_config_check_watchers(ctx, cfg)) return -1;
     return make_run_text(ctx, cfg);
 }
 

@@ -4,7 +4,8 @@
  *   data:   the datasets: files of named arrays (runtime/config/datasets.h)
  *   blocks: named sub-graphs the graph uses (optional; models/expand.h)
  *   graph:  the nodes (see models/builder.h)
- *   train:  loss node, optimizer, batch size, steps or epochs, seed, threads
+ *   train:  loss node, optimizer, schedule, batch size, steps or epochs, seed,
+ *           threads, clipping, early stopping, target
  *   eval:   the logits node and the labels' array, how often, on which set
  *           (validation or test) and on how many of its samples
  *
@@ -21,9 +22,38 @@
 #include "runtime/config/datasets.h"
 #include "runtime/config/overrides.h"
 #include "runtime/optim/optimizer.h"
+#include "runtime/schedule/schedule.h"
 #include "runtime/yaml/yaml.h"
 
 struct gr_ctx;
+
+#define GR_MAX_DECAY_EXCLUDE 32
+
+/* What periodic evaluation measures, for the things it drives. */
+enum gr_metric { GR_METRIC_LOSS, GR_METRIC_ACCURACY };
+
+/* train.early_stopping: stop after `patience` evaluations in a row without
+ * the metric improving by more than min_delta (maximize: accuracy's default
+ * mode). */
+struct gr_stop_cfg {
+    int on;
+    enum gr_metric metric;
+    int maximize;
+    int64_t patience;
+    double min_delta;
+    const struct gr_ynode *at, *metric_at;
+};
+
+/* train.target: the first evaluation whose metric reaches value (accuracy
+ * at least, loss at most) is reported and written; with stop, the run ends
+ * there. */
+struct gr_target_cfg {
+    int on;
+    enum gr_metric metric;
+    double value;
+    int stop;
+    const struct gr_ynode *at, *metric_at;
+};
 
 struct gr_config {
     char *path;
@@ -43,6 +73,16 @@ struct gr_config {
     const char *loss;
     const struct gr_ynode *loss_at;
     struct gr_optim_cfg optim;
+    const struct gr_ynode *optim_at;
+    /* weight_decay_exclude: glob patterns of parameter names */
+    int n_decay_exclude;
+    const char *decay_exclude[GR_MAX_DECAY_EXCLUDE];
+    const struct gr_ynode *decay_exclude_at[GR_MAX_DECAY_EXCLUDE];
+    struct gr_sched_cfg sched;  /* constant when the config names none */
+    const struct gr_ynode *sched_at, *sched_key_at[GR_SCHED_MAX_KEYS], *warmup_at;
+    double clip_norm, clip_value; /* train.clip; 0: off */
+    struct gr_stop_cfg early;
+    struct gr_target_cfg target;
     int64_t batch_size;
     const struct gr_ynode *batch_size_at;
     int64_t steps;  /* 0 when given as epochs */
@@ -78,5 +118,11 @@ int gr_config_load_plugins(struct gr_ctx *ctx, const struct gr_config *cfg);
 int gr_config_parse(struct gr_ctx *ctx, struct gr_config *cfg, const char *name, const char *dir, const char *text,
                     size_t len);
 void gr_config_free(struct gr_ctx *ctx, struct gr_config *cfg);
+
+/* The train section (runtime/config/train.c), for gr_config_parse_ex. */
+int gr_config_read_train(struct gr_ctx *ctx, struct gr_config *cfg, const char *dir, const struct gr_ynode *t);
+/* What needs the periodic evaluation (early stopping, a target,
+ * reduce_on_plateau) has one: checked once the eval section is read. */
+int gr_config_check_watchers(struct gr_ctx *ctx, struct gr_config *cfg);
 
 #endif

@@ -323,9 +323,11 @@ void gr_plan_zero_grad(struct gr_plan *p) {
     if (p->g->param_floats) memset(p->g->grad, 0, (size_t)p->g->param_floats * sizeof(float));
 }
 
-void gr_plan_backward(struct gr_plan *p) {
+void gr_plan_backward(struct gr_plan *p) { gr_plan_backward_from(p, 1.0f); }
+
+void gr_plan_backward_from(struct gr_plan *p, float seed) {
     GR_ASSERT(p->training && p->loss >= 0);
-    ((float *)p->grad[p->loss].data)[0] = 1.0f;
+    ((float *)p->grad[p->loss].data)[0] = seed;
     for (int o = p->n_order - 1; o >= 0; o--) {
         int i = p->order[o];
         if (!p->bwd[i]) continue;

@@ -69,6 +69,9 @@ void gr_plan_forward(struct gr_plan *p);
 void gr_plan_zero_grad(struct gr_plan *p);
 /* Seed d(loss) = 1 and run every needed backward in reverse order. */
 void gr_plan_backward(struct gr_plan *p);
+/* The same from d(loss) = seed: every gradient scaled by it (a rank's share
+ * of a batch split over ranks, runtime/session/parallel.h). */
+void gr_plan_backward_from(struct gr_plan *p, float seed);
 
 /* Floating-point operations of one forward and one backward pass at the
  * current batch, from the ops' counts (ops without one count nothing). */

@@ -7,6 +7,7 @@
 #include "runtime/base/ctx.h"
 #include "runtime/base/text.h"
 #include "runtime/optim/optimizer.h"
+#include "runtime/schedule/schedule.h"
 #include "runtime/yaml/check.h"
 
 struct gr_registry *gr_registry_new(struct gr_ctx *ctx) {
@@ -26,6 +27,7 @@ void gr_registry_free(struct gr_ctx *ctx, struct gr_registry *reg) {
     gr_registry_truncate(reg, 0);
     gr_free(ctx, reg->ops);
     gr_free(ctx, reg->optims);
+    gr_free(ctx, reg->scheds);
     gr_free(ctx, reg);
 }
 
@@ -35,6 +37,8 @@ int gr_registry_add_builtins(struct gr_registry *reg, gr_plugin_init_fn ops, cha
     reg->allow_internal = 0;
     for (int i = 0; rc == 0 && i < gr_optim_builtin_count; i++)
         rc = gr_registry_add_optimizer(reg, gr_optim_builtin[i], err, len);
+    for (int i = 0; rc == 0 && i < gr_sched_builtin_count; i++)
+        rc = gr_registry_add_schedule(reg, gr_sched_builtin[i], err, len);
     return rc;
 }
 
@@ -198,7 +202,8 @@ const char *gr_registry_suggest_optimizer(const struct gr_registry *reg, const c
 static int check_optim_key(const struct gr_optim_desc *d, int i, char *err, size_t len) {
     const struct gr_optim_key *k = &d->keys[i];
     const char *n = d->name;
-    if (!valid_name(k->name) || !strcmp(k->name, "name") || !strcmp(k->name, "lr"))
+    if (!valid_name(k->name) || !strcmp(k->name, "name") || !strcmp(k->name, "lr") ||
+        !strcmp(k->name, "weight_decay_exclude"))
         return snprintf(err, len, "optimizer '%s': key %d has an invalid or reserved name", n, i), -1;
     for (int j = 0; j < i; j++)
         if (strcmp(k->name, d->keys[j].name) == 0)
@@ -239,6 +244,10 @@ static int check_optim(const struct gr_registry *reg, const struct gr_optim_desc
         for (int j = 0; j < i; j++)
             if (strcmp(d->state[i].name, d->state[j].name) == 0)
                 return snprintf(err, len, "optimizer '%s': state '%s' declared twice", n, d->state[i].name), -1;
+        const char *with = d->state[i].only_with, *from = d->state[i].init_from;
+        if ((with && gr_optim_key_index(d, with) < 0) || (from && gr_optim_key_index(d, from) < 0))
+            return snprintf(err, len, "optimizer '%s': state '%s' names a key it does not have", n, d->state[i].name),
+                   -1;
     }
     return 0;
 }

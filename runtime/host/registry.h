@@ -1,7 +1,8 @@
-/* The registry: ops and optimizers known by name. Built-in ops enter it
+/* The registry: ops, optimizers and schedules known by name. Built-in ops enter it
  * through gr_builtin_init (ops/builtin.c), which has the same type as a
  * plugin's entry point and reaches the registry through the same host
- * table; built-in optimizers come from runtime/optim/builtin.c. Every
+ * table; built-in optimizers come from runtime/optim/builtin.c and schedules
+ * from runtime/schedule/builtin.c. Every
  * descriptor is checked as it enters, so the runtime can trust it. */
 #ifndef GR_REGISTRY_H
 #define GR_REGISTRY_H
@@ -12,8 +13,10 @@
 
 struct gr_ctx;
 struct gr_optim_desc;
+struct gr_sched_desc;
 
 #define GR_MAX_OPTIMIZERS 64
+#define GR_MAX_SCHEDULES 64
 
 struct gr_op_entry {
     const struct gr_op_desc *desc; /* the registry's copy, of today's size */
@@ -26,6 +29,8 @@ struct gr_registry {
     int n, cap;
     const struct gr_optim_desc **optims;
     int n_optims, cap_optims;
+    const struct gr_sched_desc **scheds;
+    int n_scheds, cap_scheds;
     const char *origin;  /* origin given to ops registered now */
     /* Bytes of a descriptor registered now, as its code's header declared
      * struct gr_op_desc: sizeof for built-ins, a plugin's sizeof_op_desc
@@ -40,7 +45,8 @@ struct gr_registry {
 struct gr_registry *gr_registry_new(struct gr_ctx *ctx);
 void gr_registry_free(struct gr_ctx *ctx, struct gr_registry *reg);
 /* The built-in ops (through `ops`, called like a plugin's entry point, the
- * only caller allowed to register input and param) and optimizers. */
+ * only caller allowed to register input and param), optimizers and
+ * schedules. */
 int gr_registry_add_builtins(struct gr_registry *reg, gr_plugin_init_fn ops, char *err, size_t len);
 
 /* Drop the ops registered after the first n (a plugin that failed). */
@@ -55,5 +61,9 @@ const char *gr_registry_suggest(const struct gr_registry *reg, const char *name)
 int gr_registry_add_optimizer(struct gr_registry *reg, const struct gr_optim_desc *desc, char *err, size_t len);
 const struct gr_optim_desc *gr_registry_optimizer(const struct gr_registry *reg, const char *name);
 const char *gr_registry_suggest_optimizer(const struct gr_registry *reg, const char *name);
+
+int gr_registry_add_schedule(struct gr_registry *reg, const struct gr_sched_desc *desc, char *err, size_t len);
+const struct gr_sched_desc *gr_registry_schedule(const struct gr_registry *reg, const char *name);
+const char *gr_registry_suggest_schedule(const struct gr_registry *reg, const char *name);
 
 #endif

@@ -302,9 +302,13 @@ int gr_cgroup_cpus(const char *proc_cgroup, const char *root) {
     return up < 1 ? 1 : up > 1e6 ? 1000000 : (int)up;
 }
 
-int gr_cpu_count(void) {
+int gr_cpu_online(void) {
     long online = sysconf(_SC_NPROCESSORS_ONLN);
-    int n = online < 1 ? 1 : online > 1000000 ? 1000000 : (int)online;
+    return online < 1 ? 1 : online > 1000000 ? 1000000 : (int)online;
+}
+
+int gr_cpu_count(void) {
+    int n = gr_cpu_online();
     cpu_set_t set;
     if (sched_getaffinity(0, sizeof set, &set) == 0) {
         int a = CPU_COUNT(&set);

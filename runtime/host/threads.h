@@ -29,6 +29,9 @@ int gr_pool_busy(struct gr_pool *pool);
  * the CPUs of its affinity mask (taskset, cpusets) and its cgroup's CPU
  * quota rounded up. */
 int gr_cpu_count(void);
+/* The host's online CPUs, whatever this process may use of them: what the
+ * ranks of a job on one host share out. */
+int gr_cpu_online(void);
 
 /* The CPU quota, in whole CPUs rounded up, of the cgroups listed in
  * `proc_cgroup` (the text of /proc/self/cgroup) under `root` (where cgroup

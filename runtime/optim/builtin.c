@@ -5,7 +5,11 @@
 
 #define GR_OPTIMIZERS(X) \
     X(sgd)               \
-    X(adam)
+    X(adam)              \
+    X(adamw)             \
+    X(rmsprop)           \
+    X(adagrad)           \
+    /* one X(name) line per entry, above this one */
 
 #define DECLARE(n) extern const struct gr_optim_desc gr_optim_##n;
 GR_OPTIMIZERS(DECLARE)

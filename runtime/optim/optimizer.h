@@ -9,13 +9,16 @@
  * changes: the config reads its keys from the descriptor, checkpoints save
  * its state tensors as optim/<state>/<param>, `graphrun optimizers` lists it.
  *
- * Every optimizer also takes `lr` (in (0, 1000]); a descriptor declares only
- * its own keys. An update runs on whole 16-float stretches of the block,
- * split over threads; it must treat every element independently, so the
- * split never changes a result. */
+ * Every optimizer also takes `lr` (in (0, 1000]; a schedule may change it
+ * from step to step), and one with a `weight_decay` key also takes
+ * `weight_decay_exclude` (glob patterns of parameter names the decay spares);
+ * a descriptor declares only its own keys. An update runs on stretches of
+ * the block, split over threads; it must treat every element independently,
+ * so the split never changes a result. */
 #ifndef GR_OPTIM_OPTIMIZER_H
 #define GR_OPTIM_OPTIMIZER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define GR_OPTIM_MAX_KEYS 8
@@ -36,23 +39,32 @@ struct gr_optim_key {
 
 enum { GR_OPTIM_STATE_NONNEGATIVE = 1u << 0 }; /* a loaded value below 0 is refused */
 
-/* One value per parameter value, zero at the start, kept across steps. */
+/* One value per parameter value, kept across steps: zero at the start, or
+ * the value of key `init_from`; held (and saved) only when key `only_with`
+ * is not 0 (NULL: always), as AMSGrad's running maximum is only with
+ * amsgrad: true. */
 struct gr_optim_state {
     const char *name;
     const char *doc;
     unsigned flags;
+    const char *only_with;
+    const char *init_from;
 };
 
 /* What an update sees. param, grad and state[k] are the same stretch of
- * their blocks; hp[k] is key k's value (a boolean as 0 or 1). */
+ * their blocks (state[k] NULL when the state is not held); hp[k] is key k's
+ * value (a boolean as 0 or 1). */
 struct gr_optim_args {
     float *param;
     const float *grad;
     float *state[GR_OPTIM_MAX_STATE];
     const double *hp;
-    double lr;
+    double lr; /* this step's rate, as the schedule set it */
     int64_t t; /* this step's number: 1 on the first update */
     float scalars[GR_OPTIM_MAX_SCALARS]; /* set by prepare, once per step */
+    /* what weight_decay is multiplied by on this stretch: 1, or 0 for the
+     * parameters weight_decay_exclude names */
+    double decay;
 };
 
 struct gr_optim_desc {
@@ -68,6 +80,9 @@ struct gr_optim_desc {
     void (*prepare)(struct gr_optim_args *a);
     /* Update elements [begin, end) of the stretch a->param .. */
     void (*update)(const struct gr_optim_args *a, int64_t begin, int64_t end);
+    /* Optional: keys that cannot go together (nesterov without momentum).
+     * Returns -1, or the index of the key at fault with the reason in msg. */
+    int (*check)(const double *hp, char *msg, size_t len);
 };
 
 /* An optimizer as a config chose it: which one, its rate, its keys' values
@@ -92,6 +107,14 @@ static inline int gr_optim_key_index(const struct gr_optim_desc *desc, const cha
         if (*a == *b) return k;
     }
     return -1;
+}
+
+/* Whether state k is held with these key values. */
+static inline int gr_optim_state_held(const struct gr_optim_desc *desc, const double *hp, int k) {
+    const char *w = desc->state[k].only_with;
+    if (!w) return 1;
+    int i = gr_optim_key_index(desc, w);
+    return i >= 0 && hp[i] != 0;
 }
 
 /* runtime/optim/builtin.c: every built-in optimizer, in listing order. */

@@ -44,6 +44,7 @@ static json_t *header_json(struct gr_session *s, const struct gr_ckpt_entry *e, 
     snprintf(num, sizeof num, "%.17g", s->log_sum); /* a double survives %.17g exactly */
     json_object_set_new(meta, "log_sum", json_string(num));
     json_object_set_new(meta, "optimizer", json_string(gr_ckpt_optim_name(s)));
+    if (gr_ckpt_holds_run_state(s)) gr_ckpt_put_run(meta, s);
     json_object_set_new(meta, "config", json_string(s->cfg->text ? s->cfg->text : ""));
     json_object_set_new(meta, "crc32", json_string("00000000")); /* filled in once the file's bytes are known */
     json_object_set_new(root, "__metadata__", meta);

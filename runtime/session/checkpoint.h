@@ -8,16 +8,24 @@
  * strings. graphrun writes
  *
  *   param/<node>            F32   every parameter, by node name
- *   optim/m/<node>          F32   Adam's first moment, or SGD's velocity
- *   optim/v/<node>          F32   Adam's second moment
+ *   optim/<state>/<node>    F32   each state the optimizer holds, by the name
+ *                                 its descriptor gives it (Adam's m and v,
+ *                                 AMSGrad's vmax, SGD's m, RMSprop's
+ *                                 square_avg, ...)
+ *   best/<node>             F32   with early stopping: the parameters at its
+ *                                 best evaluation
  *   rng                     U64   [4] the generator's state
  *   data/order              I32   [n] this epoch's order of training samples
  *
  * and metadata: format ("graphrun-checkpoint-2"), step, optimizer, optim_t,
- * data_pos, data_epoch, log_sum and log_n (the losses since the last
- * metrics row and their count), config (the YAML text the run was started
- * from) and crc32 (8 hex digits): the CRC-32 of the whole file, length,
- * header and data, with crc32's own 8 digits read as '0'. Format 1 (older
+ * data_pos, data_epoch, log_sum, norm_sum and log_n (the losses and
+ * gradient norms since the last metrics row and their count),
+ * train_seconds and wall_seconds (the run's time so far), schedule and
+ * schedule_state, early_stopping (best, its step, bad evaluations since,
+ * the step it stopped at) and target (the step, epoch, times and measure
+ * it was reached at) when the run has them, config (the YAML text the run
+ * was started from) and crc32 (8 hex digits): the CRC-32 of the whole file,
+ * length, header and data, with crc32's own 8 digits read as '0'. Format 1 (older
  * graphruns) checksummed the data alone, so its header cannot be verified:
  * it is refused with a message saying so.
  *
@@ -25,8 +33,10 @@
  * the folder: a kill at any moment leaves either the old checkpoint or the
  * new one whole. Loading checks the header's structure, every offset and the
  * checksum, then that the tensors match this graph and that their values
- * can be used (weights and moments finite, Adam's second moment not
- * negative), before anything is changed. */
+ * can be used (weights and states finite, a state declared never negative,
+ * such as Adam's second moment, not negative), before anything is changed.
+ * best.safetensors, which a run with early stopping writes beside its
+ * checkpoint at each new best, is a checkpoint like any other. */
 #ifndef GR_CHECKPOINT_H
 #define GR_CHECKPOINT_H
 

@@ -14,39 +14,53 @@
  * only parameters (eval, predict). */
 int gr_ckpt_holds_run_state(const struct gr_session *s) { return s->mode == GR_SESSION_TRAIN; }
 
+/* The tensors of kind k of a training session, for each parameter: 0 the
+ * parameters, 1..n_state the optimizer's states (NULL when one is not
+ * held), then early stopping's best parameters. */
+static float *kind_base(struct gr_session *s, int k, const struct gr_optim_desc *od) {
+    if (k == 0) return s->g.param;
+    if (k <= od->n_state) return s->opt.state[k - 1];
+    return s->watch.best_param;
+}
+
+/* One parameter's entry of kind k. */
+static void param_entry(struct gr_session *s, int k, const struct gr_node *nd, float *base,
+                        struct gr_ckpt_entry *e) {
+    const struct gr_optim_desc *od = s->opt.cfg.desc;
+    if (k == 0) snprintf(e->name, sizeof e->name, "param/%s", nd->name);
+    else if (k <= od->n_state) snprintf(e->name, sizeof e->name, "optim/%s/%s", od->state[k - 1].name, nd->name);
+    else snprintf(e->name, sizeof e->name, "best/%s", nd->name);
+    e->dtype = "F32";
+    e->rank = nd->shape.rank;
+    memcpy(e->dim, nd->shape.dim, sizeof e->dim);
+    e->data = base + nd->param_offset;
+    e->bytes = gr_shape_bytes(&nd->shape);
+    if (k > 0 && k <= od->n_state && (od->state[k - 1].flags & GR_OPTIM_STATE_NONNEGATIVE)) {
+        snprintf(e->owner, sizeof e->owner, "%s's %s", od->title, od->state[k - 1].doc);
+        e->never_negative = e->owner;
+    }
+}
+
 /* The session's state as a list of tensors (pointers into the session): the
- * parameters, then, in a training session, the optimizer's moments, the
- * generator and the sample order. */
+ * parameters, then, in a training session, the optimizer's states, early
+ * stopping's best parameters, the generator and the sample order. */
 int gr_ckpt_collect(struct gr_session *s, struct gr_ckpt_entry **out, int *n_out) {
     struct gr_graph *g = &s->g;
     int n_params = 0;
     for (int i = 0; i < g->n; i++) n_params += (g->nodes[i].op->flags & GR_OP_PARAM) != 0;
     const struct gr_optim_desc *od = s->opt.cfg.desc;
-    int n_kinds = gr_ckpt_holds_run_state(s) && od ? 1 + od->n_state : 1;
+    int n_kinds = gr_ckpt_holds_run_state(s) && od ? 2 + od->n_state : 1;
     int cap = n_kinds * n_params + 2;
     struct gr_ckpt_entry *e = gr_calloc(s->ctx, (size_t)cap, sizeof *e);
     if (!e) return -1;
     int n = 0;
-    /* param/<node>, then optim/<state>/<node> for each state the optimizer
-     * keeps, of the trainable parameters (the optimizer holds no more) */
+    /* param/<node>, optim/<state>/<node> for each state held (of the
+     * parameters the optimizer updates), best/<node> */
     for (int k = 0; k < n_kinds; k++) {
-        float *base = k == 0 ? g->param : s->opt.state[k - 1];
-        for (int i = 0; i < g->n; i++) {
-            const struct gr_node *nd = &g->nodes[i];
-            if (!(nd->op->flags & GR_OP_PARAM) || (k > 0 && !gr_node_is_trainable(g, i))) continue;
-            if (k == 0) snprintf(e[n].name, sizeof e[n].name, "param/%s", nd->name);
-            else snprintf(e[n].name, sizeof e[n].name, "optim/%s/%s", od->state[k - 1].name, nd->name);
-            e[n].dtype = "F32";
-            e[n].rank = nd->shape.rank;
-            memcpy(e[n].dim, nd->shape.dim, sizeof e[n].dim);
-            e[n].data = base + nd->param_offset;
-            e[n].bytes = gr_shape_bytes(&nd->shape);
-            if (k > 0 && (od->state[k - 1].flags & GR_OPTIM_STATE_NONNEGATIVE)) {
-                snprintf(e[n].owner, sizeof e[n].owner, "%s's %s", od->title, od->state[k - 1].doc);
-                e[n].never_negative = e[n].owner;
-            }
-            n++;
-        }
+        float *base = kind_base(s, k, od);
+        for (int i = 0; base && i < g->n; i++)
+            if ((g->nodes[i].op->flags & GR_OP_PARAM) && (k == 0 || k > od->n_state || gr_node_is_trainable(g, i)))
+                param_entry(s, k, &g->nodes[i], base, &e[n++]);
     }
     if (!gr_ckpt_holds_run_state(s)) {
         *out = e;

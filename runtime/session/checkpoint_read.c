@@ -173,7 +173,8 @@ static int check_values(struct gr_ctx *ctx, const char *name, const struct gr_ck
 
 /* The tensors of a training run's state, which eval and predict skip. */
 static int is_run_state(const char *key) {
-    return strncmp(key, "optim/", 6) == 0 || strcmp(key, "rng") == 0 || strcmp(key, "data/order") == 0;
+    return strncmp(key, "optim/", 6) == 0 || strncmp(key, "best/", 5) == 0 || strcmp(key, "rng") == 0 ||
+           strcmp(key, "data/order") == 0;
 }
 
 /* optim/<state>/<node> of a parameter the optimizer does not update:
@@ -215,6 +216,7 @@ struct reading {
     int full; /* a training session: the whole run state, else parameters */
     int64_t step, t_opt, pos, epoch, log_n;
     double log_sum;
+    struct gr_ckpt_run run; /* the rest of a training run's metadata */
     struct gr_ckpt_entry *e;
     struct tinfo *ti;
     int n;
@@ -314,7 +316,7 @@ static int read_meta(struct reading *r) {
     if (r->full && (!opt || strcmp(opt, gr_ckpt_optim_name(r->s)) != 0))
         return gr_fail(ctx, "%s: written by optimizer '%.20s', but this run uses '%s'", name, opt ? opt : "(none)",
                        gr_ckpt_optim_name(r->s));
-    return 0;
+    return r->full ? gr_ckpt_get_run(ctx, name, meta, r->s, r->step, &r->run) : 0;
 }
 
 /* The tensors this session needs, with this graph's shapes, and nothing
@@ -359,6 +361,7 @@ static void apply(struct reading *r) {
     s->sampler.epoch = r->epoch;
     s->log_sum = r->log_sum;
     s->log_n = r->log_n;
+    gr_ckpt_apply_run(s, &r->run);
 }
 
 int gr_checkpoint_parse(struct gr_session *s, const char *name, const uint8_t *buf, size_t len, unsigned flags,
@@ -378,11 +381,13 @@ int gr_checkpoint_load(struct gr_session *s, const char *path, int64_t *step) {
     struct stat st;
     if (stat(path, &st) != 0) return gr_fail(ctx, "%s: cannot open: %s", path, strerror(errno));
     if (!S_ISREG(st.st_mode)) return gr_fail(ctx, "%s: not a regular file", path);
-    /* parameters, two moments, the order and a header: no checkpoint of
-     * this run is larger than this (eval and predict do not know the run's
-     * training set: at most INT32_MAX samples) */
+    /* parameters, the optimizer's states, the best parameters, the order
+     * and a header: no checkpoint of this run is larger than this (eval and
+     * predict do not know the run's training set: at most INT32_MAX
+     * samples) */
     size_t samples = gr_ckpt_holds_run_state(s) ? (size_t)s->sampler.n : (size_t)INT32_MAX;
-    size_t expect = (size_t)s->g.param_floats * 12 + samples * 4 + (size_t)GR_CKPT_MAX_HEADER + 1024;
+    size_t expect = (size_t)s->g.param_floats * 4 * (2 + GR_OPTIM_MAX_STATE) + samples * 4 +
+                    (size_t)GR_CKPT_MAX_HEADER + 1024;
     if ((size_t)st.st_size > expect)
         return gr_fail(ctx, "%s: %lld bytes is too large for a checkpoint of this graph", path, (long long)st.st_size);
     FILE *f = fopen(path, "rb");

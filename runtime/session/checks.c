@@ -8,6 +8,7 @@
 #include "runtime/base/ctx.h"
 #include "runtime/base/text.h"
 #include "runtime/session/datasets.h"
+#include "runtime/session/optimize.h"
 #include "runtime/session/state.h"
 #include "runtime/yaml/check.h"
 
@@ -43,8 +44,8 @@ int gr_session_check_memory(struct gr_session *s) {
     double params = 0;
     for (int i = 0; i < s->g.n; i++)
         if (s->g.nodes[i].op->flags & GR_OP_PARAM) params += (double)gr_shape_count(&s->g.nodes[i].shape);
-    /* values and gradients, and in training two optimizer moments */
-    params *= (gr_session_uses_train(s) ? 4.0 : 2.0) * sizeof(float);
+    /* values and gradients, and in training the optimizer's states and early stopping's copy */
+    params *= (gr_session_uses_train(s) ? 2.0 + gr_session_param_copies(s) : 2.0) * sizeof(float);
     double data = gr_session_data_bytes(s);
     double need = (double)train_plan + (double)eval_plan + params + data;
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);

@@ -355,6 +355,27 @@ int gr_session_check_data(struct gr_session *s) {
     return rc ? rc : check_sizes(s);
 }
 
+int gr_session_eval_feeds(struct gr_session *s, const struct gr_plan *p) {
+    struct gr_split *sets[2];
+    int n_eval = eval_sets(s, sets);
+    for (int pass = 0; pass < 2; pass++)
+        for (int o = 0; o < p->n_order; o++) {
+            const struct gr_node *nd = &s->g.nodes[p->order[o]];
+            if (!(nd->op->flags & GR_OP_INPUT)) continue;
+            for (int e = 0; e < n_eval; e++) {
+                int k = gr_split_array(sets[e], nd);
+                struct gr_data_array *x = k >= 0 ? &sets[e]->d->arrays[k] : NULL;
+                if (pass == 0 && (!x || type_clash(nd->dtype == GR_I32, &x->info) || x->per_sample != per_sample(nd)))
+                    return 0;
+                if (pass == 1) { /* all fit: read them as check_input would */
+                    x->wanted = 1;
+                    x->keep |= s->mode != GR_SESSION_CHECK || nd->dtype == GR_I32;
+                }
+            }
+        }
+    return 1;
+}
+
 double gr_session_data_bytes(const struct gr_session *s) {
     const struct gr_dataset *sets[3] = {&s->train, &s->valid, &s->test};
     double bytes = 0;

@@ -14,6 +14,7 @@
 struct gr_ctx;
 struct gr_dataset;
 struct gr_node;
+struct gr_plan;
 struct gr_session;
 struct gr_split;
 struct gr_split_cfg;
@@ -38,6 +39,9 @@ int gr_session_check_names(struct gr_session *s);
  * evaluation's labels; the augmented images; batch and eval.samples
  * against the sets' sizes. */
 int gr_session_check_data(struct gr_session *s);
+/* Whether every input node plan p runs can be fed from every evaluation
+ * set (validation, test); if so those arrays are marked to be read. */
+int gr_session_eval_feeds(struct gr_session *s, const struct gr_plan *p);
 /* The bytes the sets will hold once read. */
 double gr_session_data_bytes(const struct gr_session *s);
 /* Read the arrays the graph uses (in check mode: read to be checked, only

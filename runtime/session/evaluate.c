@@ -7,6 +7,7 @@
 #include "runtime/base/ctx.h"
 #include "runtime/host/threads.h"
 #include "runtime/session/datasets.h"
+#include "runtime/session/parallel.h"
 #include "runtime/session/session.h"
 
 int64_t gr_argmax(const float *row, int64_t n) {
@@ -30,6 +31,7 @@ struct eval_out {
     float *probs;
     int64_t correct;
     const struct gr_split *labels; /* the set whose labels count the hits, or NULL */
+    double loss_sum;               /* the loss times each batch's size, when the plan runs it */
 };
 
 int32_t gr_session_label(const struct gr_session *s, const struct gr_split *sp, int64_t i) {
@@ -74,14 +76,14 @@ static void feed_bytes(struct gr_session *s, const uint8_t *pixels, int64_t m) {
     }
 }
 
-/* The first n samples of set sp, or of `pixels`, through the plan in
+/* Samples [first, n) of set sp, or of `pixels`, through the plan in
  * batches; their classes, probabilities and hits into o. */
-static int evaluate(struct gr_session *s, const struct gr_split *sp, int64_t n, const uint8_t *pixels,
+static int evaluate(struct gr_session *s, const struct gr_split *sp, int64_t first, int64_t n, const uint8_t *pixels,
                     struct eval_out *o) {
     GR_ASSERT(s->logits >= 0);
     struct gr_shape img = gr_session_image_shape(s);
     int64_t size = gr_shape_count(&img), c = s->g.nodes[s->logits].shape.dim[1];
-    for (int64_t start = 0; start < n; start += s->ep.cap) {
+    for (int64_t start = first; start < n; start += s->ep.cap) {
         int64_t m = n - start < s->ep.cap ? n - start : s->ep.cap;
         if (gr_plan_set_batch(&s->ep, m)) return -1;
         if (pixels) {
@@ -91,6 +93,7 @@ static int evaluate(struct gr_session *s, const struct gr_split *sp, int64_t n, 
             gr_session_feed(s, &s->ep, sp, m, 0);
         }
         gr_plan_forward(&s->ep);
+        if (s->n_eval_targets > 1) o->loss_sum += (double)*(const float *)s->ep.val[s->loss].data * (double)m;
         const float *y = s->ep.val[s->logits].data;
         for (int64_t k = 0; k < m; k++) {
             int64_t best = gr_argmax(y + k * c, c);
@@ -102,18 +105,36 @@ static int evaluate(struct gr_session *s, const struct gr_split *sp, int64_t n, 
     return 0;
 }
 
+/* Split over the ranks of a job: each counts the hits of its part, and the
+ * counts are summed (the same count on every rank). */
 double gr_session_accuracy(struct gr_session *s, const struct gr_split *sp, int64_t n) {
+    struct gr_measure m;
+    gr_session_measure(s, sp, n, &m);
+    return m.accuracy;
+}
+
+void gr_session_measure(struct gr_session *s, const struct gr_split *sp, int64_t n, struct gr_measure *m) {
     GR_ASSERT(n <= sp->n);
     struct eval_out o = {.labels = sp};
-    int rc = evaluate(s, sp, n, NULL, &o);
-    GR_ASSERT(rc == 0); /* shapes shrink with the batch */
-    return (double)o.correct / (double)n;
+    int64_t lo, part;
+    gr_parallel_part(s, n, &lo, &part);
+    int rc = evaluate(s, sp, lo, lo + part, NULL, &o);
+    GR_ASSERT(rc == 0); /* shapes shrink with the batch (checked when the plan was made) */
+    if (gr_parallel_on(s)) {
+        double sums[2] = {(double)o.correct, o.loss_sum}; /* counts exact below 2^53 */
+        gr_parallel_sum(s, sums, 2);
+        o.correct = (int64_t)sums[0];
+        o.loss_sum = sums[1];
+    }
+    m->accuracy = (double)o.correct / (double)n;
+    m->has_loss = s->n_eval_targets > 1;
+    m->loss = m->has_loss ? o.loss_sum / (double)n : 0;
 }
 
 int gr_session_classify(struct gr_session *s, int64_t n, int32_t *classes, float *probs, int64_t *correct) {
     GR_ASSERT(n <= s->test_set.n);
-    struct eval_out o = {classes, probs, 0, &s->test_set};
-    if (evaluate(s, &s->test_set, n, NULL, &o)) return -1;
+    struct eval_out o = {classes, probs, 0, &s->test_set, 0};
+    if (evaluate(s, &s->test_set, 0, n, NULL, &o)) return -1;
     if (correct) *correct = o.correct;
     return 0;
 }
@@ -125,8 +146,8 @@ int gr_session_predict(struct gr_session *s, const uint8_t *pixels, int64_t n, i
             return gr_fail(s->ctx, "%s: predict feeds images, but the logits also read input '%s' (array '%s')",
                            s->cfg->path, nd->name, nd->attrs[GR_INPUT_DATA].s);
     }
-    struct eval_out o = {classes, probs, 0, NULL};
-    return evaluate(s, NULL, n, pixels, &o);
+    struct eval_out o = {classes, probs, 0, NULL, 0};
+    return evaluate(s, NULL, 0, n, pixels, &o);
 }
 
 struct gr_shape gr_session_image_shape(const struct gr_session *s) {

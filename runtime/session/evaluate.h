@@ -1,6 +1,6 @@
 /* Evaluation through a session's evaluation plan: forward only, in batches
  * of its capacity, on the training parameters. Every caller - the periodic
- * accuracy of a training run, its final accuracy, `graphrun eval` and
+ * accuracy and loss of a training run, its final accuracy, `graphrun eval` and
  * `graphrun predict` - takes the same path: a sample's class is the argmax of
  * its logits (the first of equal values), its probabilities the softmax of
  * the logits, computed in double. */
@@ -13,6 +13,14 @@
 
 struct gr_session;
 
+/* What a periodic evaluation measures: the accuracy, and the mean loss when
+ * the evaluation plan runs the loss node too (the loss of each batch
+ * weighted by its size: exact for a loss that is a mean over samples). */
+struct gr_measure {
+    double accuracy, loss;
+    int has_loss;
+};
+
 /* The index of the largest of row[0..n), the first of equal ones. */
 int64_t gr_argmax(const float *row, int64_t n);
 
@@ -21,6 +29,8 @@ struct gr_split;
 /* Accuracy on the first n samples of set sp (s->test_set, s->valid_set,
  * s->eval_set). Allocates nothing. */
 double gr_session_accuracy(struct gr_session *s, const struct gr_split *sp, int64_t n);
+/* Accuracy and loss on the first n samples of set sp. Allocates nothing. */
+void gr_session_measure(struct gr_session *s, const struct gr_split *sp, int64_t n, struct gr_measure *m);
 /* The class of sample i of set sp: its label (eval.labels), or the argmax
  * of its row of class scores. */
 int32_t gr_session_label(const struct gr_session *s, const struct gr_split *sp, int64_t i);

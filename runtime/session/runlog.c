@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -12,10 +13,11 @@
 #include "runtime/base/fs.h"
 #include "runtime/config/config.h"
 
-static const char csv_header[] = "step,epoch,loss,eval_accuracy,lr,wall_time\n";
+static const char csv_header[] = "step,epoch,loss,eval_accuracy,eval_loss,lr,grad_norm,wall_time\n";
+#define CSV_COMMAS 7
 
 /* The step of a complete metrics row (its text without the newline), or
- * -1 if the line is not one: CSV, the first of six fields; JSON lines, the
+ * -1 if the line is not one: CSV, the first of eight fields; JSON lines, the
  * "step" member of an object. */
 static int64_t row_step(const char *line, size_t n, int json) {
     if (json) {
@@ -27,7 +29,7 @@ static int64_t row_step(const char *line, size_t n, int json) {
     }
     int commas = 0;
     for (size_t i = 0; i < n; i++) commas += line[i] == ',';
-    if (commas != 5) return -1;
+    if (commas != CSV_COMMAS) return -1;
     int64_t v = 0;
     size_t i = 0;
     for (; i < n && line[i] >= '0' && line[i] <= '9' && v < INT64_MAX / 10 - 9; i++) v = v * 10 + (line[i] - '0');
@@ -153,26 +155,35 @@ int gr_runlog_flush(struct gr_ctx *ctx, struct gr_runlog *rl) {
     return 0;
 }
 
-int gr_runlog_row(struct gr_ctx *ctx, struct gr_runlog *rl, int64_t step, double epoch, double loss, double acc,
-                       int has_acc, double lr, double wall) {
+/* A number for a row, or "" (CSV) / "null" (JSON) when absent or not finite. */
+static const char *field(char *buf, size_t len, double v, int has, const char *fmt, int json) {
+    if (has && isfinite(v)) snprintf(buf, len, fmt, v);
+    else snprintf(buf, len, "%s", json ? "null" : "");
+    return buf;
+}
+
+int gr_runlog_row(struct gr_ctx *ctx, struct gr_runlog *rl, const struct gr_metrics_row *r) {
     if (!rl->csv) return 0;
+    char acc[32], loss[32], norm[32];
     errno = 0;
-    int bad;
     /* stdio may count a row written though the flush it caused failed:
      * the error flag is checked at once, while errno still says why */
-    if (has_acc)
-        bad = fprintf(rl->csv, "%lld,%.5f,%.6f,%.6f,%g,%.3f\n", (long long)step, epoch, loss, acc, lr, wall) < 0;
-    else
-        bad = fprintf(rl->csv, "%lld,%.5f,%.6f,,%g,%.3f\n", (long long)step, epoch, loss, lr, wall) < 0;
-    if (bad || ferror(rl->csv)) return run_write_failed(ctx, rl, 0);
-    char a[32] = "null";
-    if (has_acc) snprintf(a, sizeof a, "%.6f", acc);
-    if (fprintf(rl->jsonl, "{\"step\": %lld, \"epoch\": %.5f, \"loss\": %.6f, \"eval_accuracy\": %s, \"lr\": %g, "
-                           "\"wall_time\": %.3f}\n",
-                (long long)step, epoch, loss, a, lr, wall) < 0 ||
+    if (fprintf(rl->csv, "%lld,%.5f,%.6f,%s,%s,%g,%s,%.3f\n", (long long)r->step, r->epoch, r->loss,
+                field(acc, sizeof acc, r->eval_accuracy, r->has_eval_accuracy, "%.6f", 0),
+                field(loss, sizeof loss, r->eval_loss, r->has_eval_loss, "%.6f", 0), r->lr,
+                field(norm, sizeof norm, r->grad_norm, 1, "%.6g", 0), r->wall) < 0 ||
+        ferror(rl->csv))
+        return run_write_failed(ctx, rl, 0);
+    if (fprintf(rl->jsonl,
+                "{\"step\": %lld, \"epoch\": %.5f, \"loss\": %.6f, \"eval_accuracy\": %s, \"eval_loss\": %s, "
+                "\"lr\": %g, \"grad_norm\": %s, \"wall_time\": %.3f}\n",
+                (long long)r->step, r->epoch, r->loss,
+                field(acc, sizeof acc, r->eval_accuracy, r->has_eval_accuracy, "%.6f", 1),
+                field(loss, sizeof loss, r->eval_loss, r->has_eval_loss, "%.6f", 1), r->lr,
+                field(norm, sizeof norm, r->grad_norm, 1, "%.6g", 1), r->wall) < 0 ||
         ferror(rl->jsonl))
         return run_write_failed(ctx, rl, 1);
-    return has_acc ? gr_runlog_flush(ctx, rl) : 0;
+    return r->has_eval_accuracy ? gr_runlog_flush(ctx, rl) : 0;
 }
 
 /* Closes the files and releases the lock; with `report`, a failed last

@@ -1,8 +1,9 @@
 /* The run folder a training run writes: config.yaml (the effective config,
  * paths absolute), metrics.csv and metrics.jsonl (a row every
  * train.log_every steps with the mean loss since the last row, the
- * accuracy at evaluations, the rate and the wall time), and the lock that
- * keeps a second run out. On resume the metrics files are trimmed back to
+ * evaluation's accuracy and loss at evaluations, the learning rate, the
+ * mean gradient norm and the wall time), and the lock that keeps a second
+ * run out. On resume the metrics files are trimmed back to
  * the checkpoint's step. Every write is checked at once, while errno still
  * says why. */
 #ifndef GR_SESSION_RUNLOG_H
@@ -32,10 +33,19 @@ int gr_runlog_make_dir(struct gr_ctx *ctx, const char *dir, int fresh, char *out
  * step resumed_at when it is above 0 and they exist). */
 int gr_runlog_open(struct gr_ctx *ctx, struct gr_runlog *rl, const struct gr_config *cfg, const char *dir,
                    int64_t resumed_at);
-/* One row (the accuracy only with has_acc); flushed at evaluations. A
- * closed log (rl->csv NULL) takes nothing. */
-int gr_runlog_row(struct gr_ctx *ctx, struct gr_runlog *rl, int64_t step, double epoch, double loss, double acc,
-                  int has_acc, double lr, double wall);
+/* One metrics row: step,epoch,loss,eval_accuracy,eval_loss,lr,grad_norm,wall_time */
+struct gr_metrics_row {
+    int64_t step;
+    double epoch, loss;     /* loss: the mean of the steps since the last row */
+    double eval_accuracy, eval_loss;
+    int has_eval_accuracy, has_eval_loss; /* at evaluations only */
+    double lr;              /* the last step's rate */
+    double grad_norm;       /* the mean global gradient norm (before clipping) since the last row */
+    double wall;            /* seconds since the run's first step */
+};
+/* One row (empty fields, or null in JSON, where there was no evaluation);
+ * flushed at evaluations. A closed log (rl->csv NULL) takes nothing. */
+int gr_runlog_row(struct gr_ctx *ctx, struct gr_runlog *rl, const struct gr_metrics_row *row);
 /* Everything written so far handed to the system (before a checkpoint). */
 int gr_runlog_flush(struct gr_ctx *ctx, struct gr_runlog *rl);
 /* Close the files and release the lock; with `report`, a failed last

@@ -16,7 +16,9 @@
  *
  *   next batch of indices (shuffled, epoch after epoch), as rows of data.train
  *   -> input nodes filled from their arrays (augmented where configured)
- *   -> forward -> zero gradients -> backward -> optimizer step */
+ *   -> forward -> zero gradients -> backward
+ *   -> the gradient's norm, clipping, the schedule's rate -> optimizer step
+ *      (runtime/session/optimize.c) */
 #ifndef GR_SESSION_H
 #define GR_SESSION_H
 
@@ -28,9 +30,10 @@ int gr_session_begin(struct gr_ctx *ctx, struct gr_session *s, const struct gr_c
                      const struct gr_session_opts *opts);
 int gr_session_ready(struct gr_session *s);
 void gr_session_close(struct gr_session *s);
-/* One optimizer step on the next batch; returns the batch's loss. If the
- * loss or a parameter gradient is not finite, the parameters are left as
- * they were and s->fault is set. */
+/* One optimizer step on the next batch; returns the batch's loss (and
+ * s->grad_norm, the gradient's global norm). If the loss or a parameter
+ * gradient is not finite, the parameters are left as they were and
+ * s->fault is set. */
 float gr_session_step(struct gr_session *s);
 
 /* Fill every input node plan p runs from rows s->idx[0..n) of set sp's

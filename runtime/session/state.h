@@ -13,8 +13,10 @@
 #include "runtime/engine/graph.h"
 #include "runtime/engine/optim.h"
 #include "runtime/engine/plan.h"
+#include "runtime/engine/schedule.h"
 
 struct gr_ctx;
+struct gr_dist;
 
 /* What a session is opened for; each reads and holds only what it needs. */
 enum gr_session_mode {
@@ -30,6 +32,20 @@ struct gr_session_opts {
     int threads;               /* -1: as the config says */
     enum gr_session_mode mode;
     gr_param_fill_fn fill;     /* initializers (models/init.c); NULL: zeros */
+    const struct gr_dist *dist; /* the job's ranks (runtime/session/parallel.h); NULL: one process */
+};
+
+/* What the periodic evaluation drives besides the schedule: early stopping
+ * (its best, kept as parameters and as best.safetensors) and the target.
+ * All of it is in checkpoints. */
+struct gr_watch {
+    double best;         /* early stopping's best metric (+-inf before the first) */
+    int64_t best_step;   /* the step it was measured at; 0: none yet */
+    int64_t bad;         /* evaluations since, none better by min_delta */
+    int64_t stopped;     /* the step early stopping ended the run at; 0: not */
+    float *best_param;   /* [param_floats] the parameters at best_step */
+    int64_t target_step; /* the first step whose evaluation reached the target; 0: not yet */
+    double target_epoch, target_train_seconds, target_wall_seconds, target_measured;
 };
 
 /* Samples a run reads: rows of a dataset (all of its first n, or the rows
@@ -63,9 +79,17 @@ struct gr_session {
     struct gr_graph g;
     struct gr_plan tp, ep; /* training, evaluation */
     struct gr_optim opt;
+    struct gr_sched sched;
+    struct gr_watch watch;
     struct gr_sampler sampler;
     int32_t *idx;          /* a batch's rows of its dataset */
     int loss, logits;
+    int eval_targets[2];   /* the evaluation plan's: the logits, and the loss */
+    int n_eval_targets;    /* when it can run at every evaluation batch */
+    double grad_norm;      /* the last step's global gradient norm, before clipping */
+    double norm_sum;       /* the norms since the last metrics row (log_n counts them) */
+    double train_seconds;  /* training (evaluation left out) and wall time of the */
+    double wall_seconds;   /* run so far, resumed runs' included: kept in checkpoints */
     int fault;             /* the last step's loss or gradient was not finite */
     double log_sum;        /* the losses since the last metrics row, and */
     int64_t log_n;         /* their count: kept in checkpoints, so that a
@@ -74,6 +98,12 @@ struct gr_session {
     int64_t step;          /* training steps taken (a resume restores it);
                               the step under way, step + 1, keys the
                               kernels' random streams (tp.step) */
+    /* one rank of a data-parallel job (runtime/session/parallel.h) */
+    const struct gr_dist *dist; /* NULL: one process */
+    int64_t part_lo;       /* this rank's first row of each batch (tp.cap rows) */
+    int stop;              /* the last step found some rank interrupted */
+    int broken;            /* a collective failed: the ranks cannot go on together */
+    double comm_seconds;   /* in the training steps' collectives */
 };
 
 /* The datasets a session reads: training (and its check) all, eval the test

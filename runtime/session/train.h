@@ -1,9 +1,13 @@
 /* The training loop over an open session (runtime/session/session.h):
- * resume from a checkpoint, the run folder, the steps, periodic evaluation on
- * the first eval.samples test images, metrics rows, checkpoints (at the end,
- * every train.checkpoint.every steps, and when ctx->interrupt is set), and
- * the whole test set at the end. The library prints nothing: it reports
- * what happens through opts->report, and the command draws it. */
+ * resume from a checkpoint, the run folder, the steps, periodic evaluation
+ * (accuracy and loss on the first eval.samples test images) and what it
+ * drives (the schedule, early stopping, the target: runtime/session/
+ * watch.h), metrics rows, checkpoints (at the end, every
+ * train.checkpoint.every steps, when ctx->interrupt is set, and
+ * best.safetensors at each new best of early stopping), and the whole test
+ * set at the end, for the last weights and early stopping's best. The
+ * library prints nothing: it reports what happens through opts->report, and
+ * the command draws it. */
 #ifndef GR_SESSION_TRAIN_H
 #define GR_SESSION_TRAIN_H
 
@@ -16,6 +20,8 @@ enum gr_train_event_kind {
     GR_TRAIN_START,     /* the run is sure to start: step `start` comes next */
     GR_TRAIN_STEP,      /* a step was taken (loss, epoch, rate) */
     GR_TRAIN_EVAL,      /* an evaluation step: loss and, with logits, accuracy */
+    GR_TRAIN_TARGET,    /* the target was first reached (the session's watch says when) */
+    GR_TRAIN_STOP,      /* early stopping ends the run at this step */
     GR_TRAIN_END,       /* the run ended without an error (result holds the figures) */
 };
 
@@ -27,6 +33,9 @@ struct gr_train_event {
     int64_t step, start;      /* this step; the first step of this run */
     double epoch, loss, accuracy;
     int has_accuracy;
+    double eval_loss;         /* the evaluation's loss, with has_eval_loss */
+    int has_eval_loss;
+    double lr;                /* this step's learning rate */
     double rate;              /* steps a second so far, evaluation left out */
 };
 
@@ -52,7 +61,15 @@ struct gr_train_result {
     double first_loss, last_loss;   /* minibatch losses */
     double last_eval_accuracy;      /* on eval.samples images, at the last eval */
     double test_accuracy;           /* on the whole test set, at the end */
+    int64_t stopped_early;          /* the step early stopping ended the run at; 0: it did not */
+    int64_t best_step;              /* early stopping's best evaluation; 0: none */
+    double best_metric;             /* what it measured */
+    double best_test_accuracy;      /* those weights on the whole test set, at the end */
+    char best_path[4200];           /* best.safetensors beside the checkpoint ("": none) */
+    int target_stop;                /* the run ended at its target (train.target.stop) */
     double train_seconds;           /* the steps, without evaluation */
+    double comm_seconds;            /* of which in the ranks' collectives (a job's gradient
+                                       allreduce, waiting for the slowest rank included) */
     double eval_seconds;            /* periodic and final evaluation */
     double total_seconds;           /* everything after the session opened */
 };

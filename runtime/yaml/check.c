@@ -86,13 +86,17 @@ int gr_read_int(struct gr_ctx *ctx, const char *file, const struct gr_ynode *n, 
     return 0;
 }
 
-int gr_read_float(struct gr_ctx *ctx, const char *file, const struct gr_ynode *n, double min, double max,
-                  const char *what, double *out) {
+/* A number in [min, max], or (min, max] with open_min; every message
+ * states the whole range. */
+static int read_number(struct gr_ctx *ctx, const char *file, const struct gr_ynode *n, double min, double max,
+                       int open_min, const char *what, double *out) {
     char b[80], range[96], lo[32], hi[32];
     if (max == INFINITY && min == -INFINITY) snprintf(range, sizeof range, "a number");
-    else if (max == INFINITY) snprintf(range, sizeof range, "a number >= %s", number(min, lo, sizeof lo));
+    else if (max == INFINITY)
+        snprintf(range, sizeof range, "a number %s %s", open_min ? ">" : ">=", number(min, lo, sizeof lo));
     else if (min == -INFINITY) snprintf(range, sizeof range, "a number <= %s", number(max, hi, sizeof hi));
-    else snprintf(range, sizeof range, "a number in [%s, %s]", number(min, lo, sizeof lo), number(max, hi, sizeof hi));
+    else snprintf(range, sizeof range, "a number in %c%s, %s]", open_min ? '(' : '[', number(min, lo, sizeof lo),
+                  number(max, hi, sizeof hi));
     if (n->kind != GR_Y_SCALAR || n->quoted)
         return gr_fail_node(ctx, file, n, "%s: expected %s, got %s", what, range, shown(n, b, sizeof b));
     const char *s = n->str;
@@ -104,18 +108,20 @@ int gr_read_float(struct gr_ctx *ctx, const char *file, const struct gr_ynode *n
     double v = ok ? strtod(s, &end) : 0.0;
     if (!ok || !end || *end || errno == ERANGE || !isfinite(v))
         return gr_fail_node(ctx, file, n, "%s: expected %s, got %s", what, range, shown(n, b, sizeof b));
-    if (v < min || v > max) return gr_fail_node(ctx, file, n, "%s: expected %s, got %s", what, range, s);
+    if (v < min || v > max || (open_min && v <= min))
+        return gr_fail_node(ctx, file, n, "%s: expected %s, got %s", what, range, s);
     *out = v;
     return 0;
 }
 
+int gr_read_float(struct gr_ctx *ctx, const char *file, const struct gr_ynode *n, double min, double max,
+                  const char *what, double *out) {
+    return read_number(ctx, file, n, min, max, 0, what, out);
+}
+
 int gr_read_float_above(struct gr_ctx *ctx, const char *file, const struct gr_ynode *n, double min, double max,
                         const char *what, double *out) {
-    if (gr_read_float(ctx, file, n, min, max, what, out)) return -1;
-    if (*out > min) return 0;
-    char lo[32], hi[32];
-    return gr_fail_node(ctx, file, n, "%s: expected a number in (%s, %s], got %s", what, number(min, lo, sizeof lo),
-                        number(max, hi, sizeof hi), n->str);
+    return read_number(ctx, file, n, min, max, 1, what, out);
 }
 
 int gr_read_bool(struct gr_ctx *ctx, const char *file, const struct gr_ynode *n, const char *what, int *out) {

@@ -98,7 +98,7 @@ case("quoted-batch", "batch_size: 4", 'batch_size: "4"')
 case("lr-zero", "lr: 0.01", "lr: 0")
 case("lr-negative", "lr: 0.01", "lr: -0.5")
 case("lr-word", "lr: 0.01", "lr: fast")
-case("unknown-optimizer", "name: adam", "name: adamw")
+case("unknown-optimizer", "name: adam", "name: nadam")
 case("momentum-with-adam", "lr: 0.01}", "lr: 0.01, momentum: 0.9}")
 case("steps-and-epochs", "steps: 10", "steps: 10\n  epochs: 2")
 case("no-steps", "  steps: 10\n", "")
@@ -426,6 +426,43 @@ write("configs/alias-too-deep.yaml", "a: &a " + "[" * 40 + "]" * 40 + "\nb: " + 
 case("labels-into-small-embedding", "  - {name: loss, op: softmax_cross_entropy",
      "  - {name: emb, op: embedding, inputs: [label], input_dim: 2, output_dim: 4}\n"
      "  - {name: loss, op: softmax_cross_entropy")
+
+# ---- optimizers, schedules, clipping, early stopping and targets: every key
+# checked, a key of another optimizer or schedule named as such, what only
+# the run's length can refuse refused by check
+def train_case(name, extra, old="  steps: 10\n"):
+    case(name, old, old + extra)
+
+
+train_case("schedule-unknown", "  schedule: {name: cosin}\n")
+train_case("schedule-key-of-another-schedule", "  schedule: {name: cosine, gamma: 0.5}\n")
+train_case("schedule-optimizer-key", "  schedule: {name: step, every: 2, momentum: 0.9}\n")
+case("optimizer-schedule-key", "lr: 0.01}", "lr: 0.01, gamma: 0.5}")
+case("optimizer-key-of-another-optimizer", "optimizer: {name: adam, lr: 0.01}",
+     "optimizer: {name: rmsprop, lr: 0.01, amsgrad: true}")
+train_case("milestones-out-of-order", "  schedule: {name: multistep, milestones: [4, 2]}\n")
+train_case("milestones-past-the-run", "  schedule: {name: multistep, milestones: [2, 20]}\n")
+train_case("warmup-longer-than-the-run", "  schedule: {name: cosine, warmup: {steps: 10}}\n")
+train_case("warmup-key-misspelt", "  schedule: {name: cosine, warmup: {step: 3}}\n")
+train_case("schedule-unit-misspelt", "  schedule: {name: cosine, unit: epoch}\n")
+train_case("step-without-every", "  schedule: {name: step}\n")
+train_case("cosine-floor-above-the-rate", "  schedule: {name: cosine, floor: 0.1}\n")
+train_case("cosine-multiplier-without-restart", "  schedule: {name: cosine, multiplier: 2}\n")
+train_case("plateau-factor-one", "  schedule: {name: reduce_on_plateau, factor: 1}\n")
+case("plateau-without-eval", "  steps: 10\n", "  steps: 10\n  schedule: {name: reduce_on_plateau}\n",
+     "eval: {logits: logits, every: 5, samples: 8, batch_size: 4}\n", "")
+train_case("patience-negative", "  early_stopping: {metric: loss, patience: -1}\n")
+train_case("early-stopping-metric-misspelt", "  early_stopping: {metric: acuracy, patience: 2}\n")
+case("early-stopping-without-eval", "  steps: 10\n", "  steps: 10\n  early_stopping: {patience: 2}\n",
+     "eval: {logits: logits, every: 5, samples: 8, batch_size: 4}\n", "")
+train_case("target-accuracy-above-one", "  target: {metric: accuracy, value: 1.5}\n")
+train_case("clip-norm-and-value", "  clip: {norm: 1, value: 0.5}\n")
+train_case("clip-norm-negative", "  clip: {norm: -1}\n")
+case("nesterov-without-momentum", "optimizer: {name: adam, lr: 0.01}",
+     "optimizer: {name: sgd, lr: 0.01, nesterov: true}")
+case("decay-exclude-matches-nothing", "optimizer: {name: adam, lr: 0.01}",
+     "optimizer: {name: adamw, lr: 0.01, weight_decay_exclude: ['lstm.bais']}")
+case("rmsprop-rho-above-one", "optimizer: {name: adam, lr: 0.01}", "optimizer: {name: rmsprop, lr: 0.01, rho: 1.5}")
 
 # ---- data: broken .npy, .npz and .csv files for the dataset readers
 # (runtime/reader_*.c). tests/test_readers.c opens each with the options

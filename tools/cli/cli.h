@@ -70,6 +70,9 @@ struct job {
     int64_t ckpt_step;
 };
 int cli_open_job(struct job *j, const struct cli *o, int session);
+/* The same without printing: -1 with the message in err, the job left as
+ * far as it opened (cli_close_job closes it either way). */
+int cli_load_job(struct job *j, const struct cli *o, int session, char *err, size_t len);
 void cli_close_job(struct job *j);
 /* The job's config's graph at `batch`, after its plugins are loaded (the
  * graph is initialised either way; free it with gr_graph_free). */

@@ -9,6 +9,7 @@
 #include "ops/core.h"
 #include "runtime/base/escape.h"
 #include "runtime/engine/plan.h"
+#include "runtime/session/optimize.h"
 #include "tools/cli/cli.h"
 
 /* A node's parameters (its own when it is one), or with `state` its state
@@ -33,14 +34,6 @@ static void print_state(const struct gr_graph *g) {
         first = 0;
     }
     printf("\n");
-}
-
-/* Values the optimizer updates. */
-static int64_t trained_values(const struct gr_graph *g) {
-    int64_t n = 0;
-    for (int i = 0; i < g->n; i++)
-        if (gr_node_is_trainable(g, i)) n += gr_shape_count(&g->nodes[i].shape);
-    return n;
 }
 
 /* a node's own shape without its batch axis (parameters have none) */
@@ -142,9 +135,10 @@ static int cmd_summary(struct cli *o) {
            (ftotal + btotal) / batch / 1e6, (ftotal + btotal) / batch * (double)j.s.train_set.n / 1e9,
            (long long)j.s.train_set.n);
     print_state(g);
-    double pbytes = (double)g->n_weights * 4, tbytes = (double)trained_values(g) * 4;
-    printf("memory:   parameters %.1f KB (with gradients and %s state %.1f KB)\n", pbytes / 1e3,
-           j.cfg.optim.desc->title, (2 * pbytes + tbytes * j.cfg.optim.desc->n_state) / 1e3);
+    double pbytes = (double)g->n_weights * 4;
+    printf("memory:   parameters %.1f KB (with gradients%s %s state%s %.1f KB)\n", pbytes / 1e3,
+           j.cfg.early.on ? "," : " and", j.cfg.optim.desc->title, j.cfg.early.on ? " and the best copy" : "",
+           pbytes * (2 + gr_session_param_copies(&j.s)) / 1e3);
     printf("          training plan %.1f MB at batch %lld, evaluation plan %.1f MB at batch %lld\n",
            (double)j.s.tp.arena_bytes / 1e6, (long long)j.s.tp.cap,
            j.s.logits >= 0 ? (double)j.s.ep.arena_bytes / 1e6 : 0.0, (long long)(j.s.logits >= 0 ? j.s.ep.cap : 0));

@@ -10,18 +10,26 @@
 #include "runtime/session/checkpoint.h"
 #include "tools/cli/cli.h"
 
-int cli_open_ctx(struct gr_ctx *ctx) {
+/* cli_open_ctx without printing: the message in err. */
+static int load_ctx(struct gr_ctx *ctx, char *err, size_t len) {
     if (gr_ctx_init(ctx)) {
-        fprintf(stderr, "graphrun: %s\n", ctx->err);
+        snprintf(err, len, "graphrun: %.1000s", ctx->err);
         return -1;
     }
     ctx->plugin_activity = cli_plugin_activity();
     if (gr_plugin_load_path(ctx, getenv("GRAPHRUN_PLUGIN_PATH"))) {
-        fprintf(stderr, "%s\n", ctx->err);
+        snprintf(err, len, "%s", ctx->err);
         gr_ctx_free(ctx);
         return -1;
     }
     return 0;
+}
+
+int cli_open_ctx(struct gr_ctx *ctx) {
+    char err[GR_ERRBUF];
+    if (load_ctx(ctx, err, sizeof err) == 0) return 0;
+    fprintf(stderr, "%s\n", err);
+    return -1;
 }
 
 void cli_close_job(struct job *j) {
@@ -41,9 +49,9 @@ static enum gr_session_mode job_mode(const struct command *c) {
     return GR_SESSION_TRAIN;
 }
 
-int cli_open_job(struct job *j, const struct cli *o, int session) {
+int cli_load_job(struct job *j, const struct cli *o, int session, char *err, size_t len) {
     memset(j, 0, sizeof *j);
-    if (cli_open_ctx(&j->ctx)) return -1;
+    if (load_ctx(&j->ctx, err, len)) return -1;
     j->have_ctx = 1;
     int rc = gr_config_load_ex(&j->ctx, &j->cfg, o->pos[0], o->sets, o->n_sets);
     j->have_cfg = 1;
@@ -55,12 +63,16 @@ int cli_open_job(struct job *j, const struct cli *o, int session) {
         if (rc == 0 && j->s.logits < 0 && cli_takes(o->cmd, "--checkpoint"))
             rc = gr_fail(&j->ctx, "%s: %s needs an eval section naming the logits node", o->pos[0], o->cmd->name);
     }
-    if (rc) {
-        fprintf(stderr, "%s\n", j->ctx.err);
-        cli_close_job(j);
-        return -1;
-    }
-    return 0;
+    if (rc) snprintf(err, len, "%s", j->ctx.err);
+    return rc;
+}
+
+int cli_open_job(struct job *j, const struct cli *o, int session) {
+    char err[GR_ERRBUF];
+    if (cli_load_job(j, o, session, err, sizeof err) == 0) return 0;
+    fprintf(stderr, "%s\n", err);
+    cli_close_job(j);
+    return -1;
 }
 
 int cli_job_graph(struct job *j, struct gr_graph *g, int64_t batch) {

@@ -17,13 +17,13 @@
 #include "tools/cli/cli.h"
 
 extern const struct command gr_cmd_train, gr_cmd_check, gr_cmd_data, gr_cmd_summary, gr_cmd_expand, gr_cmd_graph,
-    gr_cmd_eval, gr_cmd_predict, gr_cmd_export, gr_cmd_plot, gr_cmd_ops, gr_cmd_optimizers, gr_cmd_gradcheck,
-    gr_cmd_bench;
+    gr_cmd_eval, gr_cmd_predict, gr_cmd_export, gr_cmd_plot, gr_cmd_ops, gr_cmd_optimizers, gr_cmd_schedules,
+    gr_cmd_gradcheck, gr_cmd_bench;
 
 const struct command *const gr_commands[] = {
-    &gr_cmd_train,   &gr_cmd_check,  &gr_cmd_data, &gr_cmd_summary,    &gr_cmd_expand,    &gr_cmd_graph, &gr_cmd_eval,
-    &gr_cmd_predict, &gr_cmd_export, &gr_cmd_plot, &gr_cmd_ops,        &gr_cmd_optimizers, &gr_cmd_gradcheck,
-    &gr_cmd_bench,
+    &gr_cmd_train,   &gr_cmd_check,  &gr_cmd_data, &gr_cmd_summary,    &gr_cmd_expand,     &gr_cmd_graph,
+    &gr_cmd_eval,    &gr_cmd_predict, &gr_cmd_export, &gr_cmd_plot, &gr_cmd_ops, &gr_cmd_optimizers,
+    &gr_cmd_schedules, &gr_cmd_gradcheck, &gr_cmd_bench,
 };
 const int gr_n_commands = (int)(sizeof gr_commands / sizeof gr_commands[0]);
 
@@ -45,6 +45,7 @@ static const char usage_main[] =
     "  plot RUN_DIR       redraw a run folder's plot.png\n"
     "  ops [NAME]         list the ops (built-in and plugins), or describe one\n"
     "  optimizers [NAME]  list the optimizers, or describe one\n"
+    "  schedules [NAME]   list the learning-rate schedules, or describe one\n"
     "  gradcheck CONFIG   check every op of CONFIG's graph against finite differences\n"
     "  bench CONFIG       time training epochs and test-set evaluation\n"
     "\n"

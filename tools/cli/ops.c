@@ -1,5 +1,5 @@
-/* graphrun ops, optimizers and gradcheck: what the registry holds, and the
- * ops of a graph against finite differences. */
+/* graphrun ops, optimizers, schedules and gradcheck: what the registry
+ * holds, and the ops of a graph against finite differences. */
 #include <stdio.h>
 #include <string.h>
 
@@ -10,6 +10,7 @@
 #include "runtime/host/plugin.h"
 #include "runtime/host/registry.h"
 #include "runtime/optim/optimizer.h"
+#include "runtime/schedule/schedule.h"
 #include "tools/cli/cli.h"
 
 static const char *const type_names[] = {"int", "float", "bool", "string", "list of ints"};
@@ -110,8 +111,11 @@ static void print_optimizer(const struct gr_optim_desc *d) {
             printf(", %s (float, default %.10g, in %c%.10g, %.10g])", key->name, key->def, key->above_min ? '(' : '[',
                    key->min, key->max);
     }
+    if (gr_optim_key_index(d, "weight_decay") >= 0) printf(", weight_decay_exclude (list of name patterns)");
     printf("\n    state per parameter value:");
-    for (int k = 0; k < d->n_state; k++) printf("%s %s (%s)", k ? "," : "", d->state[k].name, d->state[k].doc);
+    for (int k = 0; k < d->n_state; k++)
+        printf("%s %s (%s%s%s)", k ? "," : "", d->state[k].name, d->state[k].doc,
+               d->state[k].only_with ? ", with " : "", d->state[k].only_with ? d->state[k].only_with : "");
     printf("%s\n", d->n_state ? "" : " none");
 }
 
@@ -135,6 +139,56 @@ static int cmd_optimizers(struct cli *o) {
             printf("\n");
         }
         printf("%d optimizers\n", ctx.reg->n_optims);
+    }
+    gr_ctx_free(&ctx);
+    return rc;
+}
+
+/* "cosine  (cosine annealing)  floor + ...", its keys with defaults and ranges */
+static void print_schedule(const struct gr_sched_desc *d) {
+    static const char *const types[] = {"float", "int", "bool", "choice", "increasing ints"};
+    printf("%s  (%s)\n    %s\n    keys: unit (steps or epochs, default steps), warmup ({steps: N} or {epochs: N}, "
+           "start)", d->name, d->title, d->summary);
+    for (int k = 0; k < d->n_keys; k++) {
+        const struct gr_sched_key *key = &d->keys[k];
+        printf(", %s (%s", key->name, types[key->type]);
+        if (key->required) printf(", required");
+        else if (key->def_horizon) printf(", default the rest of the run");
+        else if (key->type == GR_SCHED_CHOICE) printf(", default %s", key->choices[(int)key->def]);
+        else if (key->type == GR_SCHED_BOOL) printf(", default %s", key->def != 0 ? "true" : "false");
+        else printf(", default %.10g", key->def);
+        if (key->type == GR_SCHED_CHOICE) {
+            printf(", one of");
+            for (int c = 0; key->choices[c]; c++) printf("%s %s", c ? "," : "", key->choices[c]);
+        } else if (key->type != GR_SCHED_BOOL) {
+            printf(", in %c%.10g, %.10g]", key->above_min ? '(' : '[', key->min, key->max);
+        }
+        printf(")");
+    }
+    printf("\n");
+    for (int k = 0; k < d->n_keys; k++) printf("      %s: %s\n", d->keys[k].name, d->keys[k].doc);
+}
+
+static int cmd_schedules(struct cli *o) {
+    struct gr_ctx ctx;
+    if (cli_open_ctx(&ctx)) return 1;
+    int rc = 0;
+    if (o->n_pos) {
+        const struct gr_sched_desc *d = gr_registry_schedule(ctx.reg, o->pos[0]);
+        if (d) {
+            print_schedule(d);
+        } else {
+            const char *near = gr_registry_suggest_schedule(ctx.reg, o->pos[0]);
+            fprintf(stderr, "graphrun schedules: no schedule '%s'%s%s%s\n", o->pos[0],
+                    near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
+            rc = 1;
+        }
+    } else {
+        for (int i = 0; i < ctx.reg->n_scheds; i++) {
+            print_schedule(ctx.reg->scheds[i]);
+            printf("\n");
+        }
+        printf("%d schedules\n", ctx.reg->n_scheds);
     }
     gr_ctx_free(&ctx);
     return rc;
@@ -213,5 +267,14 @@ const struct command gr_cmd_optimizers = {"optimizers", cmd_optimizers,
     "Without NAME, list every optimizer train.optimizer.name can choose, with\n"
     "its update, its keys (defaults and ranges) and the state it keeps per\n"
     "parameter value (saved in checkpoints as optim/<state>/<parameter>). With\n"
+    "NAME, describe that one.\n",
+    "", 0, 1};
+
+const struct command gr_cmd_schedules = {"schedules", cmd_schedules,
+    "usage: graphrun schedules [NAME]\n"
+    "\n"
+    "Without NAME, list every learning-rate schedule train.schedule.name can\n"
+    "choose, with its rate, its keys (defaults and ranges) and what each means.\n"
+    "Every schedule also takes unit (steps or epochs) and a linear warmup. With\n"
     "NAME, describe that one.\n",
     "", 0, 1};
