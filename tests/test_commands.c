@@ -286,3 +286,20 @@ Test(commands, gradcheck_takes_its_step_and_tolerances_from_the_command_line) {
     cr_expect(strstr(out, "graphrun gradcheck: --eps: expected a number in [1e-12, 1], got '0'"), "%s", out);
     free(out);
 }
+
+/* The printed config shows a path under the current folder relative to it
+ * (as the user would type it) and any other path whole; the run folder's
+ * config.yaml keeps every path absolute. */
+Test(commands, printed_paths_under_the_current_folder_are_relative_to_it) {
+    char *out;
+    int rc = tg_sh(&out, "cd '%s' && '%s' train configs/lstm_mnist.yaml --no-run-dir --set train.steps=1 2>&1",
+                   GR_SOURCE_DIR, GRAPHRUN);
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_expect(strstr(out, "  |   train: {images: data/mnist/train-images-idx3-ubyte, labels: data/mnist/"), "%s", out);
+    cr_expect_null(strstr(out, GR_SOURCE_DIR "/data"), "%s", out);
+    free(out);
+    rc = tg_sh(&out, "cd / && '%s' train '%s' --no-run-dir --set train.steps=1 2>&1", GRAPHRUN, CONFIG);
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_expect(strstr(out, "images: " GR_SOURCE_DIR "/"), "%s", out);
+    free(out);
+}

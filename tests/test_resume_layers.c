@@ -10,12 +10,15 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "helpers.h"
 #include "runtime/config/config.h"
 #include "runtime/session/checkpoint.h"
 #include "runtime/session/session.h"
+
+#define STEPS 300 /* long enough beside its start for several kills to land */
 
 static char dir[64];
 
@@ -84,25 +87,35 @@ Test(resume_layers, dropout_and_batch_norm_killed_and_resumed_print_the_same_los
     snprintf(ckpt, sizeof ckpt, "%s/cnn.safetensors", dir);
     snprintf(straight_ckpt, sizeof straight_ckpt, "%s/straight.safetensors", dir);
     snprintf(out1, sizeof out1, "%s/straight.txt", dir);
-    cnn_config(text, sizeof text, ckpt, 150);
+    cnn_config(text, sizeof text, ckpt, STEPS);
     tg_write_text(cfg, text);
 
     static char straight[65536], joined[65536], part[65536];
     const char *args_train[] = {"train", cfg, "--threads", "2", "--no-run-dir", NULL};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     int st = tg_run_killed(args_train, out1, -1);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    /* kills land after a tenth of the unbroken run's time (its start) and
+     * within the part of the rest that the steps left take, however fast
+     * this machine and its kernels are */
+    int run_ms = (int)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+    int first_ms = run_ms / 10, span_ms = run_ms * 8 / 10 > 1 ? run_ms * 8 / 10 : 1;
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the unbroken run failed");
     cr_assert_gt(tg_loss_lines(out1, straight, sizeof straight), 0);
     cr_assert_eq(rename(ckpt, straight_ckpt), 0);
 
     srand(4321);
     int kills = 0;
+    int64_t done = 0; /* the steps a resume starts from */
     joined[0] = 0;
     for (int round = 0; round < 14; round++) {
         snprintf(out2, sizeof out2, "%s/part%d.txt", dir, round);
         struct stat sb;
         int have = stat(ckpt, &sb) == 0;
         const char *args_resume[] = {"train", cfg, "--threads", "2", "--no-run-dir", "--resume", ckpt, NULL};
-        st = tg_run_killed(have ? args_resume : args_train, out2, kills < 6 ? 150 + rand() % 400 : -1);
+        int window = (int)(span_ms * (STEPS - done) / STEPS / 2) + 1; /* the first half of what is left */
+        st = tg_run_killed(have ? args_resume : args_train, out2, kills < 6 ? first_ms + rand() % window : -1);
         tg_loss_lines(out2, part, sizeof part);
         strncat(joined, part, sizeof joined - strlen(joined) - 1);
         if (!WIFSIGNALED(st)) {
@@ -112,6 +125,7 @@ Test(resume_layers, dropout_and_batch_norm_killed_and_resumed_print_the_same_los
         kills++;
         int64_t step = 0, n;
         if (stat(ckpt, &sb) == 0) free(checkpoint_block(cfg, ckpt, &n, &step));
+        done = step;
         cr_log_info("kill %d landed; the checkpoint on disk is from step %lld", kills, (long long)step);
         /* lines past the checkpoint's step are printed again on resume */
         char *p = joined;
@@ -124,8 +138,8 @@ Test(resume_layers, dropout_and_batch_norm_killed_and_resumed_print_the_same_los
     /* the same weights, moments aside, and the same running statistics */
     int64_t n1, n2, s1, s2;
     float *a = checkpoint_block(cfg, straight_ckpt, &n1, &s1), *b = checkpoint_block(cfg, ckpt, &n2, &s2);
-    cr_expect_eq(s1, 150);
-    cr_expect_eq(s2, 150);
+    cr_expect_eq(s1, STEPS);
+    cr_expect_eq(s2, STEPS);
     cr_assert_eq(n1, n2);
     cr_expect_arr_eq(a, b, (size_t)n1 * sizeof *a, "the resumed run's parameters or state differ");
     free(a);

@@ -10,25 +10,44 @@
 
 #include "ops/builtin.h"
 #include "runtime/base/ctx.h"
+#include "runtime/host/gemm.h"
 #include "runtime/host/plugin.h"
 #include "runtime/host/registry.h"
 #include "runtime/host/threads.h"
 
 /* ---- host functions handed to ops ---------------------------------------- */
 
-static void blas_sgemm(enum gr_trans ta, enum gr_trans tb, int64_t m, int64_t n, int64_t k, float alpha,
-                       const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+/* Which kernel runs a product: decided once for the whole product, so its
+ * parts on other threads sum every element as the whole would. */
+enum gemm_kernel { GEMM_OPENBLAS, GEMM_DIRECT, GEMM_TN };
+
+static enum gemm_kernel gemm_pick(enum gr_trans ta, enum gr_trans tb, int64_t m, int64_t n, int64_t k, float alpha,
+                                  float beta) {
+    if (alpha != 1.0f || (beta != 0.0f && beta != 1.0f) || tb != GR_NO_TRANS) return GEMM_OPENBLAS;
+    if (ta == GR_NO_TRANS && gr_gemm_fits(m, n, k)) return GEMM_DIRECT;
+    if (ta == GR_TRANS && gr_gemm_fits(m, n, k)) return GEMM_TN;
+    return GEMM_OPENBLAS;
+}
+
+/* graphrun's kernels where they give OpenBLAS's sums, faster at the shapes
+ * a recurrent layer makes (runtime/host/gemm.c); OpenBLAS elsewhere */
+static void blas_sgemm(enum gemm_kernel kern, enum gr_trans ta, enum gr_trans tb, int64_t m, int64_t n, int64_t k,
+                       float alpha, const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                       int64_t ldc) {
     GR_ASSERT(m >= 0 && n >= 0 && k >= 0 && m <= INT32_MAX && n <= INT32_MAX && k <= INT32_MAX);
     if (m == 0 || n == 0) return;
+    if (kern == GEMM_DIRECT && k > 0 && gr_gemm_direct(m, n, k, a, lda, b, ldb, c, ldc, beta == 1.0f) == 0) return;
+    if (kern == GEMM_TN && k > 0 && gr_gemm_tn(m, n, k, a, lda, b, ldb, c, ldc, beta == 1.0f) == 0) return;
     cblas_sgemm(CblasRowMajor, ta == GR_TRANS ? CblasTrans : CblasNoTrans, tb == GR_TRANS ? CblasTrans : CblasNoTrans,
                 (blasint)m, (blasint)n, (blasint)k, alpha, a, (blasint)lda, b, (blasint)ldb, beta, c, (blasint)ldc);
 }
 
 /* A product split over the pool: by rows of C when it is taller than wide,
  * else by columns in multiples of 16 floats. Each part is one single-threaded
- * OpenBLAS call over the whole K, so every element is summed as it would be
- * unsplit. */
+ * call of the kernel chosen for the whole product over the whole K, so every
+ * element is summed as it would be unsplit. */
 struct gemm_job {
+    enum gemm_kernel kern;
     enum gr_trans ta, tb;
     int64_t m, n, k, lda, ldb, ldc, parts;
     float alpha, beta;
@@ -43,7 +62,7 @@ static void gemm_part(void *arg, int64_t begin, int64_t end) {
         if (j->by_rows) {
             int64_t r0 = j->m * p / j->parts, r1 = j->m * (p + 1) / j->parts;
             const float *a = j->ta == GR_TRANS ? j->a + r0 : j->a + r0 * j->lda;
-            blas_sgemm(j->ta, j->tb, r1 - r0, j->n, j->k, j->alpha, a, j->lda, j->b, j->ldb, j->beta,
+            blas_sgemm(j->kern, j->ta, j->tb, r1 - r0, j->n, j->k, j->alpha, a, j->lda, j->b, j->ldb, j->beta,
                        j->c + r0 * j->ldc, j->ldc);
         } else {
             int64_t blocks = (j->n + 15) / 16;
@@ -51,7 +70,7 @@ static void gemm_part(void *arg, int64_t begin, int64_t end) {
             if (c1 > j->n) c1 = j->n;
             if (c1 <= c0) continue;
             const float *b = j->tb == GR_TRANS ? j->b + c0 * j->ldb : j->b + c0;
-            blas_sgemm(j->ta, j->tb, j->m, c1 - c0, j->k, j->alpha, j->a, j->lda, b, j->ldb, j->beta, j->c + c0,
+            blas_sgemm(j->kern, j->ta, j->tb, j->m, c1 - c0, j->k, j->alpha, j->a, j->lda, b, j->ldb, j->beta, j->c + c0,
                        j->ldc);
         }
     }
@@ -66,11 +85,12 @@ static void host_sgemm(void *host_ctx, enum gr_trans ta, enum gr_trans tb, int64
     struct gr_ctx *ctx = host_ctx;
     struct gr_pool *pool = ctx ? ctx->pool : NULL;
     int threads = gr_pool_threads(pool);
+    enum gemm_kernel kern = gemm_pick(ta, tb, m, n, k, alpha, beta);
     if (threads == 1 || gr_pool_busy(pool) || m * n * k < GR_GEMM_SPLIT_MIN || (m < 2 * threads && n < 32 * threads)) {
-        blas_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        blas_sgemm(kern, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
-    struct gemm_job j = {ta, tb, m, n, k, lda, ldb, ldc, threads, alpha, beta, a, b, c, m >= n};
+    struct gemm_job j = {kern, ta, tb, m, n, k, lda, ldb, ldc, threads, alpha, beta, a, b, c, m >= n};
     gr_pool_run(pool, threads, gemm_part, &j);
 }
 

@@ -1,135 +1,385 @@
-"""graphrun against PyTorch on one model, in one run on one machine.
+"""graphrun against PyTorch, in one run on one machine: the whole table.
 
---model lstm (the default model, configs/lstm_mnist.yaml, against
-tools/bench/torch_lstm.py) or cnn (configs/cnn_mnist.yaml, the CNN with
-batch normalisation and dropout, against tools/bench/torch_cnn.py, the same
-network in PyTorch). For each of --runs rounds it times, for each batch of
---batches (64 and 256):
-  graphrun bench (every core), and the PyTorch reference with 1 and 2
-  threads (OPENBLAS_NUM_THREADS=1, so PyTorch's threads and OpenBLAS's do not
-  fight); PyTorch is credited with its faster thread setting;
-the tools alternate, so a machine's changing load falls on both. Then, once,
-the peak RSS of the model's training run (graphrun train CONFIG). Prints a
-table of medians and graphrun/PyTorch ratios. --limit N trains on the first
-N images only (both tools), for a shorter epoch on a busy machine. Usage
-(after tools/setup.sh; tools/bench/run.sh does both):
+Sections, each a median of --runs rounds (runs being compared alternate
+within a round, so drifts in the machine's speed hit both alike):
 
-    /usr/bin/python3 tools/bench/bench.py [--model lstm|cnn] [--runs 3] [--batches 64,256] [--limit N]
-                                          [--eval-repeats 3]
+  peak       the fp32 peak: build/gemm_bench measures one core's FMA
+             throughput (CPU time) and multiplies by the CPUs graphrun may
+             use; it also times the step's products on one thread.
+  reference  the default model (configs/lstm_mnist.yaml), one whole epoch at
+             batch 64 and at batch 256, and the 10,000 test images; PyTorch
+             (tools/bench/torch_lstm.py) with 1 and 2 threads in the first
+             round, then with the faster of the two.
+  grid       LSTM units 32, 64, 128, 256 by batch 32, 64, 256: GFLOP/s and
+             share of the peak for each cell, on the first N training images
+             (N such that a cell is about --grid-gflop GFLOP, at least 8
+             batches of 256), PyTorch with the thread setting that won the
+             reference row of that batch (batch 32: batch 64's), its cells
+             run in one process.
+  cnn        the CNN of --cnn CONFIG (tools/bench/cnn_mnist.yaml unless
+             given), on the first --cnn-samples training images, projected
+             to an epoch; PyTorch builds the same net from the same config
+             (tools/bench/torch_cnn.py), with 1 and 2 threads in the first
+             round and the faster after.
+  load       a busy loop (started and stopped here) takes one core: graphrun
+             with its default threads against 1 thread and 8 threads, and
+             without it 8 threads against 2; --load-steps steps each.
+
+Prints markdown tables; --json FILE writes every figure (for comparing
+commits), --plot FILE draws GFLOP/s by shape for both with gnuplot (PNG).
+Operations are counted from the graph (`graphrun bench` reports them) and
+used for both tools. Usage (after tools/setup.sh; tools/bench/run.sh does
+both):
+
+    /usr/bin/python3 tools/bench/bench.py [--runs 3] [--cnn CONFIG] [--json FILE] [--plot FILE] [--skip SECTION,...]
 """
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import time
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 GRAPHRUN = os.path.join(ROOT, "build", "graphrun")
-MODELS = {
-    "lstm": (os.path.join(ROOT, "configs", "lstm_mnist.yaml"), os.path.join(ROOT, "tools", "bench", "torch_lstm.py")),
-    "cnn": (os.path.join(ROOT, "configs", "cnn_mnist.yaml"), os.path.join(ROOT, "tools", "bench", "torch_cnn.py")),
-}
+GEMM_BENCH = os.path.join(ROOT, "build", "gemm_bench")
+CONFIG = os.path.join(ROOT, "configs", "lstm_mnist.yaml")
+CNN = os.path.join(ROOT, "tools", "bench", "cnn_mnist.yaml")
+TORCH_LSTM = os.path.join(ROOT, "tools", "bench", "torch_lstm.py")
+TORCH_CNN = os.path.join(ROOT, "tools", "bench", "torch_cnn.py")
+DATA = os.path.join(ROOT, "data", "mnist")
+UNITS = (32, 64, 128, 256)
+BATCHES = (32, 64, 256)
+TORCH_ENV = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+
+
+def all_json(cmd, env=None):
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if r.returncode != 0:
+        sys.exit("bench: failed: " + " ".join(cmd) + "\n" + r.stderr)
+    lines = [l for l in r.stdout.splitlines() if l.startswith("{")]
+    if not lines:
+        sys.exit("bench: no result from " + " ".join(cmd) + ":\n" + r.stdout)
+    return [json.loads(l) for l in lines]
 
 
 def last_json(cmd, env=None):
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
-    lines = [l for l in out.splitlines() if l.startswith("{")]
-    if not lines:
-        sys.exit("bench: no result from " + " ".join(cmd) + ":\n" + out)
-    return json.loads(lines[-1])
-
-
-def peak_rss_mb(cmd):
-    """Run cmd and return its peak resident set in MB (from wait4)."""
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(p.pid, 0)
-    if status != 0:
-        sys.exit("bench: failed: " + " ".join(cmd))
-    return usage.ru_maxrss / 1024.0
+    return all_json(cmd, env)[-1]
 
 
 def med(xs):
     return statistics.median(xs)
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--model", choices=sorted(MODELS), default="lstm")
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--batches", default="64,256", help="comma-separated batch sizes; the first is the table's main one")
-    ap.add_argument("--limit", type=int, default=0, help="train on the first N images only (0: all)")
-    ap.add_argument("--eval-repeats", type=int, default=3, help="timed evaluations of the test set, each tool")
-    args = ap.parse_args()
-    config, torch_script = MODELS[args.model]
-    batches = [int(b) for b in args.batches.split(",")]
-    limit_g = ["--set", "data.train.limit=%d" % args.limit] if args.limit else []
-    limit_t = ["--limit", str(args.limit)] if args.limit else []
-    repeats = ["--eval-repeats", str(args.eval_repeats)]
-    if not os.access(GRAPHRUN, os.X_OK):
-        sys.exit("bench: build/graphrun is missing; run tools/setup.sh first")
+def graphrun(config, *extra):
+    return last_json([GRAPHRUN, "bench", config, "--json", *extra])
 
-    torch_env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-    data = os.path.join(ROOT, "data", "mnist")
-    res = {}  # (tool, batch, threads) -> list of results
-    for r in range(args.runs):
-        for batch in batches:
-            print(f"run {r + 1}/{args.runs}, batch {batch}: graphrun", end="", flush=True)
-            g = last_json([GRAPHRUN, "bench", config, "--batch", str(batch), "--json"] + limit_g + repeats)
-            res.setdefault(("graphrun", batch, g["threads"]), []).append(g)
-            for threads in (1, 2):
-                print(f", pytorch x{threads}", end="", flush=True)
-                t = last_json(["/usr/bin/python3", torch_script, "--data", data, "--batch", str(batch),
-                               "--threads", str(threads)] + limit_t + repeats, env=torch_env)
-                res.setdefault(("pytorch", batch, threads), []).append(t)
-            print()
-    print("peak RSS of the training run ...", flush=True)
-    # a few hundred steps reach the peak; the CNN's three epochs would take long
-    short = ["--unset", "train.epochs", "--set", "train.steps=300"] if args.model == "cnn" else []
-    rss_graphrun = peak_rss_mb([GRAPHRUN, "train", config, "--no-run-dir"] + limit_g + short)
 
-    def summary(tool, batch):
-        """medians for the tool's fastest thread setting at this batch"""
+def limits(train, test):
+    """overrides keeping the first `train` training and `test` test images"""
+    return ["--set", f"data.train.limit={train}", "--set", f"data.test.limit={test}", "--set",
+            f"eval.samples={min(test, 1000)}"]
+
+
+def torch_lstm(batch, threads, *extra):
+    return last_json(["/usr/bin/python3", TORCH_LSTM, "--data", DATA, "--batch", str(batch), "--threads", str(threads),
+                      *extra], env=TORCH_ENV)
+
+
+def note(msg):
+    print(msg, flush=True)
+
+
+def peak_section():
+    """gemm_bench with the OpenBLAS kernels graphrun runs (it picks them at start: `graphrun --version`)"""
+    note("peak: build/gemm_bench")
+    version = subprocess.run([GRAPHRUN, "--version"], capture_output=True, text=True).stdout
+    env = dict(os.environ)
+    if "(kernels for " in version:
+        env.setdefault("OPENBLAS_CORETYPE", version.split("(kernels for ")[1].split(")")[0])
+    return last_json([GEMM_BENCH, "--json"], env=env)
+
+
+def reference_section(runs):
+    res = {}
+    settings = {64: (1, 2), 256: (1, 2)}  # PyTorch: both in the first round, then the faster
+    for r in range(runs):
+        for batch in (64, 256):
+            note(f"reference, round {r + 1}/{runs}, batch {batch}")
+            res.setdefault(("graphrun", batch), []).append(graphrun(CONFIG, "--batch", str(batch)))
+            for threads in settings[batch]:
+                res.setdefault(("pytorch", batch, threads), []).append(torch_lstm(batch, threads))
+            if r == 0:
+                first = {th: res[("pytorch", batch, th)][0]["epoch_median"] for th in settings[batch]}
+                settings[batch] = (min(first, key=first.get),)
+    out = {}
+    for batch in (64, 256):
+        g = res[("graphrun", batch)]
         best = None
-        for (t, b, threads), runs in res.items():
-            if t != tool or b != batch:
-                continue
-            s = {
-                "threads": threads,
-                "epoch": med([x["epoch_median"] for x in runs]),
-                "step_ms": med([x["step_ms"] for x in runs]),
-                "eval": med([x["eval_seconds"] for x in runs]),
-                "acc": med([x["accuracy"] for x in runs]),
-                "rss": med([x["peak_rss_mb"] for x in runs]),
-            }
-            if "train_gflop_per_epoch" in runs[0]:
-                s["gflop"] = runs[0]["train_gflop_per_epoch"]
+        for threads in settings[batch]:
+            t = res[("pytorch", batch, threads)]
+            s = {"threads": threads, "epoch": med([x["epoch_median"] for x in t]),
+                 "eval": med([x["eval_seconds"] for x in t]), "acc": med([x["accuracy"] for x in t]),
+                 "rss": med([x["peak_rss_mb"] for x in t]), "step_ms": med([x["step_ms"] for x in t])}
             if best is None or s["epoch"] < best["epoch"]:
                 best = s
-        return best
+        out[batch] = {
+            "graphrun": {"threads": g[0]["threads"], "epoch": med([x["epoch_median"] for x in g]),
+                         "eval": med([x["eval_seconds"] for x in g]), "acc": med([x["accuracy"] for x in g]),
+                         "rss": med([x["peak_rss_mb"] for x in g]), "step_ms": med([x["step_ms"] for x in g]),
+                         "gflop": g[0]["train_gflop_per_epoch"], "eval_gflop": g[0]["eval_gflops"] * g[0]["eval_seconds"],
+                         "rounds": [x["epoch_median"] for x in g]},
+            "pytorch": best,
+        }
+    return out
 
-    g = {b: summary("graphrun", b) for b in batches}
-    t = {b: summary("pytorch", b) for b in batches}
-    b0 = batches[0]
-    # the same model, so the same count of operations for both
-    rows = [(f"epoch, batch {b} (s)", g[b]["epoch"], t[b]["epoch"]) for b in batches]
-    rows += [
-        (f"step, batch {b0} (ms)", g[b0]["step_ms"], t[b0]["step_ms"]),
-        ("test set, 10000 images (s)", min(g[b]["eval"] for b in batches), min(t[b]["eval"] for b in batches)),
-        ("peak RSS, training (MB)", rss_graphrun, t[b0]["rss"]),
-    ]
-    rows += [(f"GFLOP/s, batch {b}", g[b]["gflop"] / g[b]["epoch"], g[b]["gflop"] / t[b]["epoch"]) for b in batches]
-    rows.append((f"accuracy after 1 epoch, batch {b0}", g[b0]["acc"], t[b0]["acc"]))
+
+def grid_section(runs, torch_threads, grid_gflop):
+    cells = {}
+    for units in UNITS:
+        # operations a sample, forward and backward, for this width (from graphrun, at batch 64)
+        probe = graphrun(CONFIG, "--set", f"graph.lstm.num_units={units}", *limits(640, 100), "--eval-repeats", "1")
+        per_sample = probe["train_gflop_per_epoch"] / 640
+        samples = int(min(60000, max(8 * 256, grid_gflop / per_sample)) // 256 * 256)
+        for batch in BATCHES:
+            cells[(units, batch)] = {"samples": samples, "graphrun": [], "pytorch": []}
+    for r in range(runs):
+        note(f"grid, round {r + 1}/{runs}: graphrun, {len(cells)} cells")
+        for (units, batch), c in cells.items():
+            lim = limits(c["samples"], 1000) + ["--eval-repeats", "1"]
+            c["graphrun"].append(graphrun(CONFIG, "--batch", str(batch), "--set", f"graph.lstm.num_units={units}", *lim))
+        # PyTorch: one process a thread setting, running its cells in turn
+        by_threads = {}
+        for (units, batch), c in cells.items():
+            by_threads.setdefault(torch_threads.get(batch, torch_threads[64]), []).append((units, batch, c["samples"]))
+        for th, group in by_threads.items():
+            note(f"grid, round {r + 1}/{runs}: PyTorch with {th} thread(s), {len(group)} cells")
+            spec = ",".join(f"{u}:{b}:{n}" for u, b, n in group)
+            outs = all_json(["/usr/bin/python3", TORCH_LSTM, "--data", DATA, "--threads", str(th), "--cells", spec,
+                             "--test-limit", "1000", "--eval-repeats", "1"], env=TORCH_ENV)
+            for (units, batch, _), x in zip(group, outs):
+                cells[(units, batch)]["pytorch"].append(x)
+    out = []
+    for (units, batch), c in cells.items():
+        gflop = c["graphrun"][0]["train_gflop_per_epoch"]
+        ge, te = med([x["epoch_median"] for x in c["graphrun"]]), med([x["epoch_median"] for x in c["pytorch"]])
+        out.append({"units": units, "batch": batch, "samples": c["samples"], "gflop": gflop,
+                    "graphrun_seconds": ge, "pytorch_seconds": te, "pytorch_threads": c["pytorch"][0]["threads"],
+                    "graphrun_gflops": gflop / ge, "pytorch_gflops": gflop / te})
+    return out
+
+
+def cnn_section(runs, config, samples):
+    g, t = [], []
+    lim = limits(samples, 2000)
+    threads = (1, 2)  # PyTorch: both in the first round, then the faster
+    for r in range(runs):
+        note(f"cnn, round {r + 1}/{runs}: {os.path.relpath(config, ROOT)}, {samples} images")
+        g.append(graphrun(config, *lim, "--eval-repeats", "1"))
+        best = None
+        for th in threads:
+            x = last_json(["/usr/bin/python3", TORCH_CNN, config, "--data", DATA, "--threads", str(th),
+                           "--limit", str(samples), "--test-limit", "2000", "--eval-repeats", "1"], env=TORCH_ENV)
+            if best is None or x["epoch_median"] < best["epoch_median"]:
+                best = x
+        threads = (best["threads"],)
+        t.append(best)
+    scale = 60000 / samples
+    ge, te = med([x["epoch_median"] for x in g]), med([x["epoch_median"] for x in t])
+    gflop = g[0]["train_gflop_per_epoch"]
+    return {"config": os.path.relpath(config, ROOT), "samples": samples, "batch": g[0]["batch"],
+            "graphrun_seconds": ge, "pytorch_seconds": te, "graphrun_epoch": ge * scale, "pytorch_epoch": te * scale,
+            "pytorch_threads": [x["threads"] for x in t], "gflop": gflop, "graphrun_gflops": gflop / ge,
+            "pytorch_gflops": gflop / te, "graphrun_eval_2000": med([x["eval_seconds"] for x in g]),
+            "pytorch_eval_2000": med([x["eval_seconds"] for x in t])}
+
+
+def timed_train(threads, steps):
+    """Wall seconds of a whole `graphrun bench` epoch of `steps` steps at batch 64."""
+    x = graphrun(CONFIG, "--threads", str(threads), *limits(64 * steps, 1000), "--eval-repeats", "1")
+    return x["epoch_median"]
+
+
+def load_section(runs, steps):
+    res = {"default": [], "1": [], "8": [], "quiet 2": [], "quiet 8": []}
+    busy = subprocess.Popen(["/bin/sh", "-c", "while :; do :; done"])
+    try:
+        time.sleep(0.5)
+        for r in range(runs):
+            note(f"load, round {r + 1}/{runs}: one busy process; default, 1 and 8 threads")
+            res["default"].append(timed_train(0, steps))
+            res["1"].append(timed_train(1, steps))
+            res["8"].append(timed_train(8, steps))
+    finally:
+        busy.kill()
+        busy.wait()
+    for r in range(runs):
+        note(f"load, round {r + 1}/{runs}: no busy process; 2 and 8 threads")
+        res["quiet 2"].append(timed_train(2, steps))
+        res["quiet 8"].append(timed_train(8, steps))
+    ratios = {
+        "default_vs_1_busy": med([a / b for a, b in zip(res["default"], res["1"])]),
+        "8_vs_1_busy": med([a / b for a, b in zip(res["8"], res["1"])]),
+        "8_vs_2_quiet": med([a / b for a, b in zip(res["quiet 8"], res["quiet 2"])]),
+    }
+    return {"steps": steps, "seconds": {k: med(v) for k, v in res.items()}, "rounds": res, "ratios": ratios}
+
+
+def row(name, a, b, fmt="{:>10.4f}"):
+    ratio = f"{a / b:>6.3f}" if b else "     -"
+    return f"| {name:44} | {fmt.format(a)} | {fmt.format(b)} | {ratio} |"
+
+
+def header(first):
+    return f"| {first:44} | {'graphrun':>10} | {'PyTorch':>10} | {'ratio':>6} |\n| {'-' * 44} | {'-' * 10} | {'-' * 10} | {'-' * 6} |"
+
+
+def report(res, runs):
+    peak = res.get("peak", {}).get("peak_gflops")
     print()
-    settings = ", ".join(f"{t[b]['threads']} at batch {b}" for b in batches)
-    print(f"{args.model}: medians of {args.runs} runs; graphrun with {g[b0]['threads']} threads, PyTorch with its "
-          f"faster setting ({settings}); {g[b0]['gflop']:.1f} GFLOP an epoch"
-          + (f" of {args.limit} images" if args.limit else ""))
-    print(f"| {'':34} | {'graphrun':>10} | {'PyTorch':>10} | {'ratio':>6} |")
-    print(f"| {'-' * 34} | {'-' * 10} | {'-' * 10} | {'-' * 6} |")
-    for name, a, b in rows:
-        fmt = "{:>10.4f}" if a < 10 else "{:>10.1f}"
-        print(f"| {name:34} | {fmt.format(a)} | {fmt.format(b)} | {a / b:>6.3f} |")
+    if peak:
+        p = res["peak"]
+        print(f"fp32 peak {peak:.1f} GFLOP/s: {p['peak_core_gflops']:.1f} a core (measured FMA throughput) x "
+              f"{p['cpus']} CPUs; OpenBLAS 2048^3 reaches {p['openblas_2048_gflops']:.1f} a core")
+        print(f"\n| {'product, 1 thread (GFLOP/s)':34} | {'m x n x k':>18} | {'OpenBLAS':>8} | {'graphrun':>8} | {'libxsmm':>8} |")
+        print(f"| {'-' * 34} | {'-' * 18} | {'-' * 8} | {'-' * 8} | {'-' * 8} |")
+        for q in p["products"]:
+            dims = f"{q['m']} x {q['n']} x {q['k']}" + (" T" if q["transposed_a"] else "")
+            xs = f"{q['libxsmm']:>8.1f}" if q["libxsmm"] else f"{'-':>8}"
+            print(f"| {q['what']:34} | {dims:>18} | {q['openblas']:>8.1f} | {q['graphrun']:>8.1f} | {xs} |")
+    if "reference" in res:
+        r64, r256 = res["reference"][64], res["reference"][256]
+        g64, t64, g256, t256 = r64["graphrun"], r64["pytorch"], r256["graphrun"], r256["pytorch"]
+        print(f"\nreference model, medians of {runs} rounds; graphrun with {g64['threads']} threads, PyTorch with its "
+              f"faster setting ({t64['threads']} at batch 64, {t256['threads']} at batch 256); "
+              f"{g64['gflop']:.1f} GFLOP an epoch")
+        print(header(""))
+        print(row("epoch, batch 64 (s)", g64["epoch"], t64["epoch"]))
+        print(row("epoch, batch 256 (s)", g256["epoch"], t256["epoch"]))
+        print(row("step, batch 64 (ms)", g64["step_ms"], t64["step_ms"]))
+        print(row("test set, 10000 images (s)", min(g64["eval"], g256["eval"]), min(t64["eval"], t256["eval"])))
+        print(row("peak RSS, bench process (MB)", g64["rss"], t64["rss"], "{:>10.1f}"))
+        print(row("GFLOP/s, batch 64", g64["gflop"] / g64["epoch"], g64["gflop"] / t64["epoch"], "{:>10.1f}"))
+        print(row("GFLOP/s, batch 256", g256["gflop"] / g256["epoch"], g256["gflop"] / t256["epoch"], "{:>10.1f}"))
+        ev = min(g64["eval"], g256["eval"])
+        print(row("GFLOP/s, test set", g64["eval_gflop"] / ev, g64["eval_gflop"] / min(t64["eval"], t256["eval"]),
+                  "{:>10.1f}"))
+        if peak:
+            print(row("share of peak, batch 64", g64["gflop"] / g64["epoch"] / peak,
+                      g64["gflop"] / t64["epoch"] / peak, "{:>10.3f}"))
+            print(row("share of peak, test set", g64["eval_gflop"] / ev / peak,
+                      g64["eval_gflop"] / min(t64["eval"], t256["eval"]) / peak, "{:>10.3f}"))
+        print(row("accuracy after 1 epoch, batch 64", g64["acc"], t64["acc"]))
+    if "grid" in res:
+        print(f"\nLSTM grid (GFLOP/s; share of the {peak or 0:.0f} GFLOP/s peak), medians of {runs} rounds")
+        print(f"| {'units':>5} | {'batch':>5} | {'images':>6} | {'graphrun':>8} | {'share':>5} | {'PyTorch':>8} | "
+              f"{'share':>5} | {'ratio':>5} |")
+        print(f"| {'-' * 5} | {'-' * 5} | {'-' * 6} | {'-' * 8} | {'-' * 5} | {'-' * 8} | {'-' * 5} | {'-' * 5} |")
+        for c in res["grid"]:
+            sg = c["graphrun_gflops"] / peak if peak else 0
+            st = c["pytorch_gflops"] / peak if peak else 0
+            print(f"| {c['units']:>5} | {c['batch']:>5} | {c['samples']:>6} | {c['graphrun_gflops']:>8.1f} | {sg:>5.2f} | "
+                  f"{c['pytorch_gflops']:>8.1f} | {st:>5.2f} | {c['graphrun_gflops'] / c['pytorch_gflops']:>5.2f} |")
+    if "cnn" in res:
+        c = res["cnn"]
+        print(f"\nCNN {c['config']}, batch {c['batch']}, {c['samples']} training images projected to an epoch of "
+              f"60000, medians of {runs} rounds")
+        print(header(""))
+        print(row("epoch (s, projected)", c["graphrun_epoch"], c["pytorch_epoch"], "{:>10.2f}"))
+        print(row("GFLOP/s", c["graphrun_gflops"], c["pytorch_gflops"], "{:>10.1f}"))
+        print(row("test set, 2000 images (s)", c["graphrun_eval_2000"], c["pytorch_eval_2000"]))
+    if "load" in res:
+        l = res["load"]
+        s = l["seconds"]
+        print(f"\ngraphrun under load ({l['steps']} steps at batch 64, medians of {runs} rounds; ratios are medians "
+              f"of each round's ratio)")
+        print(f"| {'case':44} | {'seconds':>10} | {'ratio':>28} |")
+        print(f"| {'-' * 44} | {'-' * 10} | {'-' * 28} |")
+        print(f"| {'one busy process, 1 thread':44} | {s['1']:>10.3f} | {'':>28} |")
+        print(f"| {'one busy process, default threads':44} | {s['default']:>10.3f} | "
+              f"{'%.3f vs 1 thread' % l['ratios']['default_vs_1_busy']:>28} |")
+        print(f"| {'one busy process, 8 threads':44} | {s['8']:>10.3f} | "
+              f"{'%.3f vs 1 thread' % l['ratios']['8_vs_1_busy']:>28} |")
+        print(f"| {'no busy process, 2 threads':44} | {s['quiet 2']:>10.3f} | {'':>28} |")
+        print(f"| {'no busy process, 8 threads':44} | {s['quiet 8']:>10.3f} | "
+              f"{'%.3f vs 2 threads' % l['ratios']['8_vs_2_quiet']:>28} |")
+
+
+def plot(res, path):
+    if "grid" not in res:
+        return
+    gnuplot = shutil.which("gnuplot")
+    if not gnuplot:
+        note("bench: gnuplot is missing; no plot")
+        return
+    data = path + ".dat"
+    with open(data, "w") as f:
+        for c in res["grid"]:
+            f.write(f"\"{c['units']}u b{c['batch']}\" {c['graphrun_gflops']:.2f} {c['pytorch_gflops']:.2f}\n")
+    peak = res.get("peak", {}).get("peak_gflops", 0)
+    script = f"""
+set terminal pngcairo size 1000,500 noenhanced
+set output '{path}'
+set title 'LSTM training, GFLOP/s by units and batch (peak {peak:.0f} GFLOP/s)'
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set ylabel 'GFLOP/s'
+set yrange [0:*]
+set key top left
+set xtics rotate by -45
+plot '{data}' using 2:xtic(1) title 'graphrun', '' using 3 title 'PyTorch'
+"""
+    r = subprocess.run([gnuplot], input=script, text=True, capture_output=True)
+    if r.returncode != 0:  # gnuplot-nox may lack pngcairo: its plain png terminal then
+        r = subprocess.run([gnuplot], input=script.replace("pngcairo", "png"), text=True, capture_output=True)
+    os.remove(data)
+    note(f"plot: {path}" if r.returncode == 0 else "bench: gnuplot failed: " + r.stderr.strip())
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--cnn", default=CNN)
+    ap.add_argument("--cnn-samples", type=int, default=1280)
+    ap.add_argument("--grid-gflop", type=float, default=30.0)
+    ap.add_argument("--load-steps", type=int, default=200)
+    ap.add_argument("--json", metavar="FILE")
+    ap.add_argument("--plot", metavar="FILE", default=os.path.join(ROOT, "build", "bench.png"))
+    ap.add_argument("--skip", default="", help="sections to leave out: peak,reference,grid,cnn,load")
+    args = ap.parse_args()
+    for exe in (GRAPHRUN, GEMM_BENCH):
+        if not os.access(exe, os.X_OK):
+            sys.exit(f"bench: {os.path.relpath(exe, ROOT)} is missing; run tools/setup.sh first")
+    skip = set(s for s in args.skip.split(",") if s)
+    res = {}
+    if "peak" not in skip:
+        res["peak"] = peak_section()
+    torch_threads = {64: 2, 256: 1}
+    if "reference" not in skip:
+        res["reference"] = reference_section(args.runs)
+        torch_threads = {b: res["reference"][b]["pytorch"]["threads"] for b in (64, 256)}
+    if "grid" not in skip:
+        res["grid"] = grid_section(args.runs, torch_threads, args.grid_gflop)
+    if "cnn" not in skip:
+        res["cnn"] = cnn_section(args.runs, os.path.abspath(args.cnn), args.cnn_samples)
+    if "load" not in skip:
+        res["load"] = load_section(args.runs, args.load_steps)
+    report(res, args.runs)
+    if args.json:
+        if "reference" in res:
+            res["reference"] = {str(k): v for k, v in res["reference"].items()}
+        res["graphrun_version"] = subprocess.run([GRAPHRUN, "--version"], capture_output=True, text=True).stdout
+        res["commit"] = subprocess.run(["git", "-C", ROOT, "rev-parse", "HEAD"], capture_output=True,
+                                       text=True).stdout.strip()
+        with open(args.json, "w") as f:
+            json.dump(res, f, indent=1)
+        note(f"json: {args.json}")
+    if args.plot:
+        plot(res, args.plot)
+
 
 if __name__ == "__main__":
     main()

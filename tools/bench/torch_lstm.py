@@ -7,7 +7,12 @@ forget-gate bias 1), full batches drawn from a reshuffled permutation as
 graphrun does. Prints one JSON line with the same fields as
 `graphrun bench --json`.
 
-    /usr/bin/python3 tools/bench/torch_lstm.py --batch 64 --threads 2
+    /usr/bin/python3 tools/bench/torch_lstm.py --batch 64 --threads 2 [--units 64] [--limit N] [--test-limit N]
+
+--units changes the LSTM's width, --limit keeps the first N training images
+(an "epoch" is then N images, as graphrun's data.train.limit), --test-limit
+the first N test images; --cells U:B:N,... runs several widths, batches and
+limits in one process (one JSON line each), loading the data once.
 
 Run it with OPENBLAS_NUM_THREADS=1: PyTorch's own threads and OpenBLAS's
 otherwise fight over the cores.
@@ -59,31 +64,45 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--eval-repeats", type=int, default=3)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--units", type=int, default=64)
+    ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--test-limit", type=int, default=0)
+    ap.add_argument("--cells", default="",
+                    help="UNITS:BATCH:LIMIT,... : run each in this process (data loaded once), one JSON line each")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
     d = args.data
     xtr = torch.tensor(read_idx(d + "/train-images-idx3-ubyte").reshape(-1, 28, 28) / 255.0, dtype=torch.float32)
     ytr = torch.tensor(read_idx(d + "/train-labels-idx1-ubyte").astype(np.int64))
     xte = torch.tensor(read_idx(d + "/t10k-images-idx3-ubyte").reshape(-1, 28, 28) / 255.0, dtype=torch.float32)
     yte = torch.tensor(read_idx(d + "/t10k-labels-idx1-ubyte").astype(np.int64))
+    if args.test_limit:
+        xte, yte = xte[:args.test_limit], yte[:args.test_limit]
+    cells = [tuple(int(v) for v in c.split(":")) for c in args.cells.split(",") if c]
+    for units, batch, limit in cells or [(args.units, args.batch, args.limit)]:
+        x, y = (xtr[:limit], ytr[:limit]) if limit else (xtr, ytr)
+        run(args, units, batch, x, y, xte, yte)
 
-    model = Model()
+
+def run(args, units, batch, xtr, ytr, xte, yte):
+    """Train for --epochs on (xtr, ytr), evaluate on (xte, yte), print one JSON line."""
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    model = Model(units)
     opt = torch.optim.Adam(model.parameters(), lr=0.01)
     n = xtr.shape[0]
-    per_epoch = (n + args.batch - 1) // args.batch
+    per_epoch = (n + batch - 1) // batch
     order, pos = rng.permutation(n), 0
     epoch_seconds = []
     for _ in range(args.epochs):
         t0 = time.perf_counter()
         for _ in range(per_epoch):
-            take = min(args.batch, n - pos)  # cross into a reshuffled epoch as graphrun does
+            take = min(batch, n - pos)  # cross into a reshuffled epoch as graphrun does
             idx = order[pos:pos + take]
             pos += take
-            if take < args.batch:
-                order, pos = rng.permutation(n), args.batch - take
+            if take < batch:
+                order, pos = rng.permutation(n), batch - take
                 idx = np.concatenate([idx, order[:pos]])
             i = torch.from_numpy(idx)
             loss = torch.nn.functional.cross_entropy(model(xtr[i]), ytr[i])
@@ -97,7 +116,7 @@ def main():
     with torch.no_grad():
         for _ in range(args.eval_repeats):
             best = None
-            for chunk in (10000, 1000):
+            for chunk in (xte.shape[0], 1000):
                 t0 = time.perf_counter()
                 correct = 0
                 for s in range(0, xte.shape[0], chunk):
@@ -110,12 +129,12 @@ def main():
     eval_seconds.sort()
     epoch_med = epoch_seconds[len(epoch_seconds) // 2]
     print(json.dumps({
-        "tool": "pytorch", "batch": args.batch, "threads": args.threads, "steps_per_epoch": per_epoch,
+        "tool": "pytorch", "batch": batch, "threads": args.threads, "units": units, "samples": n, "steps_per_epoch": per_epoch,
         "epoch_seconds": [round(x, 4) for x in epoch_seconds], "epoch_median": round(epoch_med, 4),
         "step_ms": round(1e3 * epoch_med / per_epoch, 4), "eval_seconds": round(eval_seconds[len(eval_seconds) // 2], 5),
         "accuracy": round(acc, 4),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
-    }))
+    }), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 /* graphrun train: a run, drawn from the library's events. */
+#include <ctype.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,15 +29,33 @@ struct printer {
 
 /* The effective config, each line behind "  | ", without the comment line
  * that opens cfg->run_text. */
+/* Line p[0..n) with every "CWD/" that starts a path taken out, so paths
+ * under the current folder read as the user would type them (the run
+ * folder's config keeps them whole). */
+static void print_relative(FILE *out, const char *p, int n, const char *cwd, size_t len) {
+    for (int i = 0; i < n; i++) {
+        int starts = i == 0 || !(isalnum((unsigned char)p[i - 1]) || p[i - 1] == '/' || p[i - 1] == '.');
+        if (len && starts && (size_t)(n - i) > len && p[i + (int)len] == '/' && !strncmp(p + i, cwd, len)) {
+            i += (int)len; /* and the slash */
+            continue;
+        }
+        fputc(p[i], out);
+    }
+}
+
 static void print_config(const struct gr_config *cfg, FILE *out) {
     const char *text = cfg->run_text ? cfg->run_text : "", *nl = strchr(text, '\n');
+    char cwd[4096];
+    size_t len = getcwd(cwd, sizeof cwd) && strcmp(cwd, "/") ? strlen(cwd) : 0;
     int n_sets = 0;
     for (const struct gr_str_list *o = cfg->origins; o; o = o->next) n_sets++;
     fprintf(out, "effective config (%s, %d override%s):\n", cfg->path, n_sets, n_sets == 1 ? "" : "s");
     for (const char *p = text[0] == '#' && nl ? nl + 1 : text; *p;) {
         const char *end = strchr(p, '\n');
         int n = end ? (int)(end - p) : (int)strlen(p);
-        fprintf(out, "  | %.*s\n", n, p);
+        fputs("  | ", out);
+        print_relative(out, p, n, cwd, len);
+        fputc('\n', out);
         p += n + (end ? 1 : 0);
     }
 }
