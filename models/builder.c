@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "models/init.h"
 #include "models/expand.h"
 #include "ops/core.h"
 #include "runtime/yaml/check.h"
@@ -20,6 +21,7 @@ struct decl {
     int in_decl[GR_MAX_INPUTS]; /* index into the decl array */
     struct gr_attr_value attrs[GR_MAX_ATTRS];
     const struct gr_ynode *attr_at[GR_MAX_ATTRS]; /* as written, or the override that changed it */
+    int init[GR_MAX_PARAMS]; /* `init:` per parameter; -1: the op's own */
     int graph_index;
     unsigned implicit; /* bit k: input k is the node before, taken for want of `inputs` */
 };
@@ -125,10 +127,13 @@ static int read_attrs(struct gr_ctx *ctx, const char *file, const struct gr_ynod
     allowed[n_allowed++] = "name";
     allowed[n_allowed++] = "op";
     allowed[n_allowed++] = "inputs";
+    if (d->op->n_params > 0) allowed[n_allowed++] = "init"; /* the op's own parameters' initializers */
     for (int a = 0; a < d->op->n_attrs; a++) allowed[n_allowed++] = d->op->attrs[a].name;
     allowed[n_allowed] = NULL;
     snprintf(what, sizeof what, "node '%s' (op %s)", d->name, d->op->name);
     if (gr_check_keys(ctx, file, map, allowed, what)) return -1;
+    if (gr_init_read_key(ctx, file, d->op->n_params > 0 ? gr_ymap_get(map, "init") : NULL, d->name, d->op, d->init))
+        return -1;
 
     for (int a = 0; a < d->op->n_attrs; a++) {
         const struct gr_attr_spec *spec = &d->op->attrs[a];
@@ -205,21 +210,25 @@ out:
     return rc;
 }
 
-/* A `param` node for weight k of node `d`, shaped as the op's infer asked. */
+/* A `param` node for weight k of node `d` (its parameters, then its state),
+ * shaped as the op's infer asked: a parameter trainable, with the
+ * initializer `init:` chose or the op's; state untrained, with the op's. */
 static int add_param(struct gr_ctx *ctx, struct gr_graph *g, const struct decl *d, int k, const struct gr_shape *shape) {
     const struct gr_op_desc *param_op = gr_registry_find(ctx->reg, "param");
     GR_ASSERT(param_op);
-    const struct gr_param_spec *ps = &d->op->params[k];
+    int state = k >= d->op->n_params;
+    const struct gr_param_spec *ps = state ? &d->op->state[k - d->op->n_params] : &d->op->params[k];
+    int init = !state && d->init[k] >= 0 ? d->init[k] : (int)ps->init;
     struct gr_attr_value pa[GR_MAX_ATTRS];
     memset(pa, 0, sizeof pa);
     pa[GR_PARAM_SHAPE].present = 1;
     pa[GR_PARAM_SHAPE].n = shape->rank;
     for (int r = 0; r < shape->rank; r++) pa[GR_PARAM_SHAPE].ints[r] = shape->dim[r];
     pa[GR_PARAM_INIT].present = 1;
-    pa[GR_PARAM_INIT].i = ps->init;
-    pa[GR_PARAM_INIT].s = gr_init_names[ps->init];
+    pa[GR_PARAM_INIT].i = init;
+    pa[GR_PARAM_INIT].s = gr_init_names[init];
     pa[GR_PARAM_TRAINABLE].present = 1;
-    pa[GR_PARAM_TRAINABLE].i = 1;
+    pa[GR_PARAM_TRAINABLE].i = !state;
     char name[160];
     snprintf(name, sizeof name, "%s.%s", d->name, ps->name);
     int p = gr_graph_add(g, name, param_op, 0, NULL, pa);
@@ -230,7 +239,7 @@ static int add_param(struct gr_ctx *ctx, struct gr_graph *g, const struct decl *
 }
 
 /* Add node `d` (its inputs already in the graph): infer its shape, then, if
- * its op owns weights, put their param nodes in front of it. */
+ * its op owns weights or state, put their param nodes in front of it. */
 static int add_decl(struct gr_ctx *ctx, struct gr_graph *g, struct decl *d, int64_t batch) {
     /* only a float output is passed on implicitly (models/expand.h) */
     for (int k = 0; k < d->n_in; k++)
@@ -249,17 +258,19 @@ static int add_decl(struct gr_ctx *ctx, struct gr_graph *g, struct decl *d, int6
     nd->dtype = inf.out_dtype;
     nd->saved_bytes = inf.saved_bytes;
     nd->scratch_bytes = inf.scratch_bytes;
-    if (d->op->n_params > 0) {
+    int n_weights = d->op->n_params + d->op->n_state;
+    if (n_weights > 0) {
         struct gr_node keep = *nd;
         g->n--;
-        for (int k = 0; k < d->op->n_params; k++) {
-            int p = add_param(ctx, g, d, k, &inf.param[k]);
+        for (int k = 0; k < n_weights; k++) {
+            const struct gr_shape *shape = k < d->op->n_params ? &inf.param[k] : &inf.state[k - d->op->n_params];
+            int p = add_param(ctx, g, d, k, shape);
             if (p < 0) return -1;
             keep.in[d->n_in + k] = p;
         }
-        keep.n_in = d->n_in + d->op->n_params;
+        keep.n_in = d->n_in + n_weights;
         if ((idx = gr_graph_append(g, &keep)) < 0) return -1;
-        for (int k = 0; k < d->op->n_params; k++) g->nodes[keep.in[d->n_in + k]].owner = idx;
+        for (int k = 0; k < n_weights; k++) g->nodes[keep.in[d->n_in + k]].owner = idx;
     }
     d->graph_index = idx;
     return 0;

@@ -1,5 +1,5 @@
 /* What the built-in ops' ONNX lowerings share (graphrun export; the
- * contract is in include/graphrun/plugin.h, "Lowering to ONNX"). Like
+ * contract is in include/graphrun/lower.h, which plugin.h includes). Like
  * ops/util.h, these use the contract alone, so a plugin may copy them. */
 #ifndef GR_OPS_LOWER_H
 #define GR_OPS_LOWER_H

@@ -1,5 +1,7 @@
-/* param: a trainable tensor, without a batch axis. Layers such as dense and
- * lstm get theirs made for them; a graph can also declare one directly. */
+/* param: a tensor without a batch axis in the parameter block, trained
+ * unless `trainable: false`. Layers such as dense and lstm get theirs made
+ * for them, and ops' state (batch_norm's running statistics) is one too,
+ * untrained; a graph can also declare one directly. */
 #include <assert.h>
 
 #include "core.h"
@@ -10,9 +12,12 @@ const char *const gr_init_names[GR_INIT_COUNT + 1] = {
     [GR_INIT_GLOROT_UNIFORM] = "glorot_uniform",
     [GR_INIT_GLOROT_NORMAL] = "glorot_normal",
     [GR_INIT_HE_NORMAL] = "he_normal",
+    [GR_INIT_HE_UNIFORM] = "he_uniform",
+    [GR_INIT_LECUN_NORMAL] = "lecun_normal",
+    [GR_INIT_LECUN_UNIFORM] = "lecun_uniform",
     [GR_INIT_COUNT] = NULL,
 };
-static_assert(GR_INIT_COUNT == 5, "gr_init_names must name every initializer");
+static_assert(GR_INIT_COUNT == 8, "gr_init_names must name every initializer");
 
 static const struct gr_attr_spec param_attrs[] = {
     [GR_PARAM_SHAPE] = {"shape", GR_ATTR_INTS, "shape of the tensor (no batch axis)", .min = 1, .max = 1e9},

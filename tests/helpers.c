@@ -2,6 +2,7 @@
 
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <signal.h>
 #include <unistd.h>
 #include <time.h>
 #include <sys/stat.h>
@@ -317,6 +318,49 @@ char *tg_short_run(const char *tmp, int steps, const char *extra) {
                 GR_BUILD_DIR "/graphrun", GR_SOURCE_DIR "/configs/lstm_mnist.yaml", steps, tmp, extra);
     cr_assert_eq(rc, 0, "the run failed:\n%s", out);
     return out;
+}
+
+/* Run graphrun with args, stdout to `out`; kill -9 it after `kill_ms` (< 0:
+ * never). Returns the wait status. */
+int tg_run_killed(const char *const *args, const char *out, int kill_ms) {
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        FILE *f = freopen(out, "w", stdout);
+        (void)f;
+        char *argv[16];
+        int n = 0;
+        argv[n++] = GR_BUILD_DIR "/graphrun";
+        for (; args[n - 1]; n++) argv[n] = (char *)args[n - 1];
+        argv[n] = NULL;
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    if (kill_ms >= 0) {
+        struct timespec ts = {kill_ms / 1000, (long)(kill_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        kill(pid, SIGKILL);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    return status;
+}
+
+/* The "train loss" lines of a file, concatenated. */
+size_t tg_loss_lines(const char *file, char *buf, size_t len) {
+    FILE *f = fopen(file, "r");
+    cr_assert(f, "%s", file);
+    char line[256];
+    size_t used = 0;
+    buf[0] = 0;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "train loss", 10) == 0 && used + strlen(line) < len) {
+            strcpy(buf + used, line);
+            used += strlen(line);
+        }
+    fclose(f);
+    return used;
 }
 
 void *tg_read_array(const char *path, size_t *len) {

@@ -117,4 +117,11 @@ void tg_op_teardown(struct tgraph *t, struct gr_harness *h);
  * runs two tests at once on two cores. */
 char *tg_short_run(const char *tmp, int steps, const char *extra);
 
+/* Run graphrun with args (NULL-terminated, without the program), stdout to
+ * the file `out`; kill -9 it after `kill_ms` milliseconds (< 0: never).
+ * Returns the wait status. */
+int tg_run_killed(const char *const *args, const char *out, int kill_ms);
+/* The "train loss" lines of a file, concatenated into buf; their length. */
+size_t tg_loss_lines(const char *file, char *buf, size_t len);
+
 #endif

@@ -395,49 +395,6 @@ static void write_config(const char *name, const char *ckpt, int steps) {
     fclose(f);
 }
 
-/* Run graphrun with args, stdout to `out`; kill -9 it after `kill_ms` (< 0:
- * never). Returns the wait status. */
-static int run_graphrun(const char *const *args, const char *out, int kill_ms) {
-    fflush(NULL);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        FILE *f = freopen(out, "w", stdout);
-        (void)f;
-        char *argv[16];
-        int n = 0;
-        argv[n++] = GR_BUILD_DIR "/graphrun";
-        for (; args[n - 1]; n++) argv[n] = (char *)args[n - 1];
-        argv[n] = NULL;
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    if (kill_ms >= 0) {
-        struct timespec ts = {kill_ms / 1000, (long)(kill_ms % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
-        kill(pid, SIGKILL);
-    }
-    int status;
-    waitpid(pid, &status, 0);
-    return status;
-}
-
-/* The "train loss" lines of a file, concatenated. */
-static size_t loss_lines(const char *file, char *buf, size_t len) {
-    FILE *f = fopen(file, "r");
-    cr_assert(f, "%s", file);
-    char line[256];
-    size_t used = 0;
-    buf[0] = 0;
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, "train loss", 10) == 0 && used + strlen(line) < len) {
-            strcpy(buf + used, line);
-            used += strlen(line);
-        }
-    fclose(f);
-    return used;
-}
-
 Test(checkpoint, the_command_killed_at_random_then_resumed_prints_the_same_losses) {
     char ckpt[256], cfg[256];
     snprintf(ckpt, sizeof ckpt, "%s", path_in("cmd.safetensors"));
@@ -446,9 +403,9 @@ Test(checkpoint, the_command_killed_at_random_then_resumed_prints_the_same_losse
     char straight[65536], out1[256], out2[256];
     snprintf(out1, sizeof out1, "%s", path_in("straight.txt"));
     const char *args_train[] = {"train", cfg, "--threads", "2", "--no-run-dir", NULL};
-    int st = run_graphrun(args_train, out1, -1);
+    int st = tg_run_killed(args_train, out1, -1);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the unbroken run failed");
-    cr_assert_gt(loss_lines(out1, straight, sizeof straight), 0);
+    cr_assert_gt(tg_loss_lines(out1, straight, sizeof straight), 0);
     unlink(ckpt);
 
     /* kill -9 several times at random moments; every time the checkpoint on
@@ -463,8 +420,8 @@ Test(checkpoint, the_command_killed_at_random_then_resumed_prints_the_same_losse
         struct stat sb;
         int have = stat(ckpt, &sb) == 0;
         const char *args_resume[] = {"train", cfg, "--threads", "2", "--no-run-dir", "--resume", ckpt, NULL};
-        st = run_graphrun(have ? args_resume : args_train, out2, kills < 6 ? 100 + rand() % 300 : -1);
-        loss_lines(out2, part, sizeof part);
+        st = tg_run_killed(have ? args_resume : args_train, out2, kills < 6 ? 100 + rand() % 300 : -1);
+        tg_loss_lines(out2, part, sizeof part);
         strncat(joined, part, sizeof joined - strlen(joined) - 1);
         if (!WIFSIGNALED(st)) {
             cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "round %d ended with status %d", round, st);

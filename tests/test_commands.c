@@ -252,6 +252,41 @@ Test(commands, graph_writes_dot_that_graphviz_renders) {
 
 /* An 8-bit gray PNG through libpng (its own choice of row filters). */
 
+/* The noise column of node `node` in gradcheck's table. */
+static double gradcheck_noise(const char *out, const char *node) {
+    char needle[64];
+    snprintf(needle, sizeof needle, "\n%-20s ", node);
+    const char *line = strstr(out, needle);
+    cr_assert_not_null(line, "no row for %s in:\n%s", node, out);
+    double elements, worst, noise;
+    char op[64];
+    cr_assert_eq(sscanf(line + strlen(needle), "%63s %lf %lf %lf", op, &elements, &worst, &noise), 4, "%s", line);
+    return noise;
+}
+
+/* --eps sets the step, --tolerance and --atol the bound: the small LSTM
+ * passes at the defaults, fails when the bound is tighter than the finite
+ * differences' own error at h = 1e-2, and a step ten times smaller shows
+ * ten times the rounding noise. */
+Test(commands, gradcheck_takes_its_step_and_tolerances_from_the_command_line) {
+    char *out;
+    const char *ok = GR_SOURCE_DIR "/tests/bad/configs/ok.yaml";
+    cr_expect_eq(tg_sh(&out, "'%s' gradcheck '%s' 2>&1", GRAPHRUN, ok), 0, "%s", out);
+    cr_expect(strstr(out, "5 nodes checked, 0 failed"), "%s", out);
+    double noise = gradcheck_noise(out, "rows");
+    free(out);
+    cr_expect_eq(tg_sh(&out, "'%s' gradcheck '%s' --tolerance 1e-5 --atol 1e-7 2>&1", GRAPHRUN, ok), 1, "%s", out);
+    cr_expect(strstr(out, "FAIL") && strstr(out, "1 failed"), "%s", out);
+    free(out);
+    cr_expect_eq(tg_sh(&out, "'%s' gradcheck '%s' --eps 1e-3 2>&1", GRAPHRUN, ok), 0, "%s", out);
+    double ratio = gradcheck_noise(out, "rows") / noise;
+    cr_expect(ratio > 9 && ratio < 11, "noise %g at eps 1e-3, %g at 1e-2", gradcheck_noise(out, "rows"), noise);
+    free(out);
+    cr_expect_eq(tg_sh(&out, "'%s' gradcheck '%s' --eps 0 2>&1", GRAPHRUN, ok), 2, "%s", out);
+    cr_expect(strstr(out, "graphrun gradcheck: --eps: expected a number in [1e-12, 1], got '0'"), "%s", out);
+    free(out);
+}
+
 /* The printed config shows a path under the current folder relative to it
  * (as the user would type it) and any other path whole; the run folder's
  * config.yaml keeps every path absolute. */

@@ -118,6 +118,22 @@ static const struct bad bad_configs[] = {
     {11, "  - {name: loss, op: softmax_cross_entropy, inputs: [logits, rows]}", "test.yaml:11:5: node 'loss': target distributions of shape [4, 4, 4] do not match logits [4, 3]"},
     {11, "  - {name: loss, op: softmax_cross_entropy, inputs: [logits, label], axis: 1}", "test.yaml:11:70: unknown key 'axis' in node 'loss' (op softmax_cross_entropy)"},
     {6, "  - {name: label, op: input, data: label}", "test.yaml:6:36: node 'label': data: no dataset has an array 'label' (did you mean 'labels'?)"},
+    /* init: the initializers of an op's own parameters */
+    {10, "  - {name: logits, op: dense, inputs: [last], units: 3, init: {kernal: he_normal}}",
+     "test.yaml:10:64: node 'logits': init: op 'dense' has no parameter 'kernal' (did you mean 'kernel'?)"},
+    {10, "  - {name: logits, op: dense, inputs: [last], units: 3, init: {gamma: ones}}",
+     "test.yaml:10:64: node 'logits': init: op 'dense' has no parameter 'gamma' (its parameters: kernel, bias)"},
+    {10, "  - {name: logits, op: dense, inputs: [last], units: 3, init: {kernel: he_norml}}",
+     "test.yaml:10:72: node 'logits': init.kernel: unknown value 'he_norml' (did you mean 'he_normal'?)"},
+    {10, "  - {name: logits, op: dense, inputs: [last], units: 3, init: he_normal}",
+     "test.yaml:10:63: node 'logits': init: expected a mapping from parameter to initializer, e.g. {kernel: "
+     "he_normal}, got a scalar"},
+    {10, "  - {name: bn, op: batch_norm, inputs: [last], init: {running_mean: ones}}\n"
+         "  - {name: logits, op: dense, inputs: [bn], units: 3}",
+     "test.yaml:10:55: node 'bn': init: 'running_mean' is state of op 'batch_norm', not a trained parameter; it "
+     "starts at the op's own values"},
+    {9, "  - {name: last, op: slice, inputs: [lstm], axis: 1, index: -1, init: {x: ones}}",
+     "test.yaml:9:65: unknown key 'init' in node 'last' (op slice)"},
     /* YAML itself */
     {14, "  optimizer: {name: adam, lr: 0.01", "test.yaml:15:13: YAML syntax error"},
     {16, "  steps: 10\n  steps: 20", "test.yaml:17:3: duplicate key 'steps' (first given at line 16)"},

@@ -162,6 +162,12 @@ Test(export, a_cnn_runs_in_onnx_runtime_as_in_graphrun) {
     expect_agreement(GR_SOURCE_DIR "/tests/export_cnn.yaml", "", 0);
 }
 
+/* batch_norm as BatchNormalization with the running statistics (rank 4
+ * through NCHW, rank 2 as it is), dropout as Identity */
+Test(export, a_cnn_with_batch_norm_and_dropout_runs_in_onnx_runtime_as_in_graphrun) {
+    expect_agreement(GR_SOURCE_DIR "/tests/export_cnn_bn.yaml", "", 0);
+}
+
 /* every lowering in one graph, the labels among its inputs (an embedding) */
 Test(export, every_op_that_lowers_runs_in_onnx_runtime_as_in_graphrun) {
     expect_agreement(GR_SOURCE_DIR "/tests/export_ops.yaml", "", 1);

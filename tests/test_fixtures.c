@@ -64,11 +64,13 @@ static void feed(struct gr_harness *h, int k, const json_t *in, const char *name
     }
 }
 
-/* Build the case's graph at its batch and open a harness on node y. */
+/* Build the case's graph at its batch and open a harness on node y (with
+ * the case's train.seed, which keys a random op's stream). */
 static void open_case(struct tgraph *t, struct gr_harness *h, const json_t *c, int training) {
     const char *name = json_string_value(json_object_get(c, "name"));
     const char *yaml = json_string_value(json_object_get(c, "yaml"));
     cr_assert_eq(tg_build(t, yaml, json_integer_value(json_object_get(c, "batch"))), 0, "%s: %s", name, t->ctx.err);
+    t->ctx.seed = (uint64_t)json_integer_value(json_object_get(c, "seed"));
     cr_assert_eq(gr_harness_init(h, &t->g, tg_node(t, "y"), training), 0, "%s: %s", name, t->ctx.err);
     const json_t *ins = json_object_get(c, "inputs");
     cr_assert_eq((int)json_array_size(ins), h->args.n_in, "%s: the node takes %d inputs, the fixture gives %zu", name,
@@ -102,14 +104,27 @@ static void run_case(const json_t *c) {
         double w = compare(what, name, h.din[k].data, grad, (size_t)gr_shape_count(&h.din[k].shape));
         worst = w > worst ? w : worst;
     }
+    /* state an op updates in training (batch_norm's running statistics) */
+    const json_t *after = json_object_get(c, "state_after");
+    for (int k = 0; k < h.args.n_in; k++) {
+        char key[16], what[40];
+        snprintf(key, sizeof key, "%d", k);
+        const json_t *want = json_object_get(after, key);
+        if (!want) continue;
+        snprintf(what, sizeof what, "input %d after training", k);
+        double w = compare(what, name, h.in[k].data, want, (size_t)gr_shape_count(&h.in[k].shape));
+        worst = w > worst ? w : worst;
+    }
     cr_log_info("%s: worst %.3f x tolerance", name, worst);
     gr_harness_free(&h);
     tg_free(&t);
 
-    /* evaluation (nothing saved; the recurrent ops take another path) */
+    /* evaluation (nothing saved; the recurrent ops take another path;
+     * batch_norm's running statistics, dropout's identity) */
     open_case(&t, &h, c, 0);
     gr_harness_forward(&h);
-    compare("evaluation output", name, h.out.data, want_y, n_out);
+    const json_t *want_eval = json_object_get(c, "eval_output");
+    compare("evaluation output", name, h.out.data, want_eval ? want_eval : want_y, n_out);
     gr_harness_free(&h);
     tg_free(&t);
 }
@@ -125,7 +140,8 @@ Test(fixtures, every_case_matches_pytorch) {
 Test(fixtures, the_fixture_covers_the_layers) {
     json_t *cases = load_cases();
     const char *want[] = {"conv2d", "max_pool2d", "avg_pool2d", "global_avg_pool", "flatten", "leaky_relu", "gelu",
-                          "log_softmax", "embedding", "mse", "layer_norm", "rnn", "gru", "lstm"};
+                          "log_softmax", "embedding", "mse", "layer_norm", "rnn", "gru", "lstm", "dropout",
+                          "batch_norm"};
     for (size_t w = 0; w < sizeof want / sizeof want[0]; w++) {
         char needle[64];
         snprintf(needle, sizeof needle, "op: %s,", want[w]);

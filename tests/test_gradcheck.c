@@ -129,6 +129,15 @@ static const struct gcase cases[] = {
              "- {name: y, op: lstm, inputs: [x], num_units: 5, reverse: true}\n", 3},
     {"layer_norm", "- {name: x, op: input, data: images, shape: [2, 6]}\n"
                    "- {name: y, op: layer_norm, inputs: [x]}\n", 3},
+    /* a random op with its mask held fixed: the harness keeps the step */
+    {"dropout", "- {name: x, op: input, data: images, shape: [12]}\n"
+                "- {name: y, op: dropout, inputs: [x], rate: 0.5}\n", 3},
+    {"dropout", "- {name: x, op: input, data: images, shape: [2, 5]}\n"
+                "- {name: y, op: dropout, inputs: [x], rate: 0.2}\n", 3},
+    {"batch_norm", "- {name: x, op: input, data: images, shape: [5]}\n"
+                   "- {name: y, op: batch_norm, inputs: [x]}\n", 4},
+    {"batch_norm", "- {name: x, op: input, data: images, shape: [3, 2, 4]}\n"
+                   "- {name: y, op: batch_norm, inputs: [x], momentum: 0.5, epsilon: 0.001}\n", 2},
 };
 #define N_CASES (int)(sizeof cases / sizeof cases[0])
 
@@ -207,7 +216,7 @@ Test(gradcheck, every_differentiable_op_has_a_case) {
         cr_expect(found, "op '%s' has a backward but no gradient-check case in this file", d->name);
         covered += found;
     }
-    cr_expect_geq(covered, 27);
+    cr_expect_geq(covered, 29);
     gr_ctx_free(&ctx);
 }
 
@@ -267,7 +276,7 @@ static void one_input_mutant_backward(const struct gr_args *a) {
 }
 
 Test(gradcheck, one_wrong_input_gradient_fails) {
-    const char *ops[] = {"conv2d", "max_pool2d", "rnn", "gru", "lstm", "mse", "layer_norm"};
+    const char *ops[] = {"conv2d", "max_pool2d", "rnn", "gru", "lstm", "mse", "layer_norm", "batch_norm"};
     int tried = 0;
     for (int i = 0; i < N_CASES; i++) {
         int wanted = 0;

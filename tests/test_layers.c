@@ -168,8 +168,9 @@ Test(layers, reversed_recurrences_mirror_the_forward_ones) {
 }
 
 /* Blocks of images (conv2d), of samples (gru, rnn) and of rows
- * (layer_norm) are fixed by the shapes, and partial sums added in a fixed
- * order: one and two threads give the same bits. */
+ * (layer_norm, batch_norm) are fixed by the shapes, and partial sums added
+ * in a fixed order; dropout's mask depends on the element alone: one and
+ * two threads give the same bits. */
 Test(layers, layers_give_the_same_bits_on_one_and_two_threads) {
     const char *yamls[] = {
         "- {name: x, op: input, data: images, shape: [12, 12, 3]}\n"
@@ -180,6 +181,9 @@ Test(layers, layers_give_the_same_bits_on_one_and_two_threads) {
         "- {name: x, op: input, data: images, shape: [6, 10]}\n- {name: y, op: gru, inputs: [x], num_units: 24}\n",
         "- {name: x, op: input, data: images, shape: [6, 10]}\n- {name: y, op: rnn, inputs: [x], num_units: 24}\n",
         "- {name: x, op: input, data: images, shape: [6, 600]}\n- {name: y, op: layer_norm, inputs: [x]}\n",
+        /* 5760 rows: 23 blocks of sums; the running statistics compared too */
+        "- {name: x, op: input, data: images, shape: [12, 12, 8]}\n- {name: y, op: batch_norm, inputs: [x]}\n",
+        "- {name: x, op: input, data: images, shape: [6, 600]}\n- {name: y, op: dropout, inputs: [x], rate: 0.3}\n",
     };
     for (size_t c = 0; c < sizeof yamls / sizeof yamls[0]; c++) {
         float *res[2] = {NULL, NULL};
@@ -208,7 +212,8 @@ Test(layers, layers_give_the_same_bits_on_one_and_two_threads) {
             size_t at = n_out;
             for (int k = 0; k < h.args.n_in; k++) {
                 size_t n = (size_t)gr_shape_count(&h.in[k].shape);
-                if (h.args.din[k]) memcpy(res[threads - 1] + at, h.din[k].data, n * sizeof(float));
+                /* a gradient, or what forward left in the input (an op's state) */
+                memcpy(res[threads - 1] + at, h.args.din[k] ? h.din[k].data : h.in[k].data, n * sizeof(float));
                 at += n;
             }
             gr_harness_free(&h);

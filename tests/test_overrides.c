@@ -152,6 +152,11 @@ Test(overrides, an_error_an_override_causes_names_it_wherever_found) {
         {{"graph.lstm.inputs.0=image"}, "--set graph.lstm.inputs.0=image: node 'lstm': input must be [batch, time"},
         {{"graph.rows.inputs=[last]"},
          "--set graph.rows.inputs=[last]: node 'rows': the graph has a cycle: rows -> lstm -> last -> rows"},
+        /* shape inference of a node downstream of the one an override
+         * changed: the override first, then the node's place in the file */
+        {{"graph.image.shape=[15]"},
+         "--set graph.image.shape=[15]: node 'rows' (test.yaml:7:55, downstream of node 'image', which it changed): "
+         "shape holds 16 values per sample, but the input has 15"},
         /* the check of the input's shape against the images */
         {{"graph.rows.shape=[3, 5]", "graph.image.shape=[15]"},
          "--set graph.image.shape=[15]: node 'image': shape holds 15 values per sample, but the images are [4, 4]"},

@@ -3,7 +3,9 @@
  * graphrun binary to list, gradient-check and train. And every way a plugin
  * can be wrong, each refused with a message naming the file. */
 #include <criterion/criterion.h>
+#include <dlfcn.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,10 +158,11 @@ Test(plugin, every_broken_plugin_is_refused_by_name) {
     cr_expect_eq(sh(GRAPHRUN " ops toy --plugin %s/toy.so", dir), 0, "a correct toy plugin loads: %s", out);
 
     /* another ABI version: the installed header with its version changed */
-    cr_assert_eq(sh("mkdir -p %s/abi2/graphrun && sed 's/#define GR_ABI_VERSION 1$/#define GR_ABI_VERSION 2/' "
+    cr_assert_eq(sh("mkdir -p %s/abi2/graphrun && cp %s/prefix/include/graphrun/lower.h %s/abi2/graphrun/ && "
+                    "sed 's/#define GR_ABI_VERSION 1$/#define GR_ABI_VERSION 2/' "
                     "%s/prefix/include/graphrun/plugin.h > %s/abi2/graphrun/plugin.h && grep -q 'GR_ABI_VERSION 2' "
                     "%s/abi2/graphrun/plugin.h",
-                    dir, dir, dir, dir),
+                    dir, dir, dir, dir, dir, dir),
                  0, "%s", out);
     char inc[256];
     snprintf(inc, sizeof inc, "%s/abi2", dir);
@@ -167,10 +170,11 @@ Test(plugin, every_broken_plugin_is_refused_by_name) {
     expect_refused("abi2.so", "built for graphrun plugin ABI 2, but this graphrun loads ABI 1");
 
     /* the same version number but a changed struct: caught by the sizes */
-    cr_assert_eq(sh("mkdir -p %s/grown/graphrun && sed 's/^    const char \\*inputs_doc;/    const char *inputs_doc; void *grown;/' "
+    cr_assert_eq(sh("mkdir -p %s/grown/graphrun && cp %s/prefix/include/graphrun/lower.h %s/grown/graphrun/ && "
+                    "sed 's/^    const char \\*inputs_doc;/    const char *inputs_doc; void *grown;/' "
                     "%s/prefix/include/graphrun/plugin.h > %s/grown/graphrun/plugin.h && grep -q 'void \\*grown' "
                     "%s/grown/graphrun/plugin.h",
-                    dir, dir, dir, dir),
+                    dir, dir, dir, dir, dir, dir),
                  0, "%s", out);
     snprintf(inc, sizeof inc, "%s/grown", dir);
     cr_assert_eq(build_plugin(src, "grown", inc), 0, "%s", out);
@@ -286,4 +290,91 @@ Test(plugin, a_plugin_calling_exit_cannot_fake_graphrun_s_status) {
     write_file("kernel.yaml", text);
     expect_foreign_exit(sh(GRAPHRUN " train %s/kernel.yaml --no-run-dir --quiet", dir),
                         "graphrun: exit() called from outside graphrun's main (by a plugin's or a library's code)");
+}
+
+/* An MLP with the op `op` (no attributes, one input) between its layers,
+ * on a slice of MNIST, the plugin listed as `plugin`. */
+static void write_mlp_config(const char *name, const char *plugin, const char *op) {
+    char text[4096];
+    snprintf(text, sizeof text,
+             "plugins: [%s]\n"
+             "data:\n"
+             "  train: {images: %s/data/mnist/train-images-idx3-ubyte, labels: %s/data/mnist/train-labels-idx1-ubyte, limit: 6000}\n"
+             "  test: {images: %s/data/mnist/t10k-images-idx3-ubyte, labels: %s/data/mnist/t10k-labels-idx1-ubyte, limit: 1000}\n"
+             "graph:\n"
+             "  - {name: image, op: input, data: images, shape: [784]}\n"
+             "  - {name: label, op: input, data: labels}\n"
+             "  - {name: hidden, op: dense, inputs: [image], units: 64}\n"
+             "  - {name: norm, op: %s, inputs: [hidden]}\n"
+             "  - {name: act, op: relu, inputs: [norm]}\n"
+             "  - {name: logits, op: dense, inputs: [act], units: 10}\n"
+             "  - {name: loss, op: softmax_cross_entropy, inputs: [logits, label]}\n"
+             "train: {loss: loss, optimizer: {name: adam, lr: 0.003}, batch_size: 64, steps: 300, seed: 3}\n"
+             "eval: {logits: logits, every: 300, samples: 1000}\n",
+             plugin, GR_SOURCE_DIR, GR_SOURCE_DIR, GR_SOURCE_DIR, GR_SOURCE_DIR, op);
+    write_file(name, text);
+}
+
+/* The first version of the header (tests/plugin_abi1/graphrun/plugin.h, as
+ * it was before any struct grew) and the rms_norm plugin as it was written
+ * against it (tests/plugin_abi1/rms_norm.c, before it lowered itself to
+ * ONNX): built against that header, it loads, checks and trains with this
+ * graphrun, whose gr_op_desc, gr_args and gr_host are longer. */
+Test(plugin, a_plugin_built_against_the_first_header_still_loads_and_trains) {
+    cr_assert_eq(build_plugin(GR_SOURCE_DIR "/tests/plugin_abi1/rms_norm.c", "rms_abi1", GR_SOURCE_DIR "/tests/plugin_abi1"),
+                 0, "compile: %s", out);
+    /* it was built with the shorter structs */
+    char so[256];
+    snprintf(so, sizeof so, "%s/rms_abi1.so", dir);
+    void *h = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+    cr_assert_not_null(h, "%s", dlerror());
+    const struct gr_plugin_abi *abi = dlsym(h, GR_PLUGIN_ABI_SYMBOL);
+    cr_assert_not_null(abi);
+    cr_expect_eq(abi->abi_version, GR_ABI_VERSION);
+    cr_expect_eq(abi->sizeof_op_desc, offsetof(struct gr_op_desc, lower));
+    cr_expect_lt(abi->sizeof_args, sizeof(struct gr_args));
+    cr_expect_lt(abi->sizeof_infer, sizeof(struct gr_infer));
+    dlclose(h);
+
+    cr_expect_eq(sh(GRAPHRUN " ops rms_norm --plugin %s", so), 0, "%s", out);
+    cr_expect(strstr(out, "gamma, initialised ones") && !strstr(out, "state"), "%s", out);
+    write_mlp_config("abi1.yaml", so, "rms_norm");
+    cr_expect_eq(sh(GRAPHRUN " gradcheck %s/abi1.yaml", dir), 0, "gradcheck failed: %s", out);
+    cr_assert_eq(sh(GRAPHRUN " train %s/abi1.yaml --no-run-dir", dir), 0, "training failed: %s", out);
+    const char *acc = strstr(out, "test accuracy (all 1000 test images): ");
+    cr_assert(acc, "%s", out);
+    double a = atof(acc + strlen("test accuracy (all 1000 test images): "));
+    cr_log_info("rms_norm built against the first header, 300 steps on 6000 images: accuracy %.4f", a);
+    cr_expect_gt(a, 0.85, "the old plugin's op trains: accuracy %.4f", a);
+
+    /* a descriptor shorter than the first version's is no version's */
+    cr_assert_eq(sh("mkdir -p %s/short/graphrun && grep -v '^    void (\\*flops)' %s/tests/plugin_abi1/graphrun/plugin.h "
+                    "> %s/short/graphrun/plugin.h && ! grep -q flops %s/short/graphrun/plugin.h",
+                    dir, GR_SOURCE_DIR, dir, dir),
+                 0, "%s", out);
+    write_toy("toy.c", "toy", 1, 1, 1);
+    char src[256], inc[256];
+    snprintf(src, sizeof src, "%s/toy.c", dir);
+    snprintf(inc, sizeof inc, "%s/short", dir);
+    cr_assert_eq(build_plugin(src, "short", inc), 0, "%s", out);
+    expect_refused("short.so", "built against a different graphrun/plugin.h (struct gr_op_desc is");
+}
+
+/* plugins: [NAME] is a file beside the config when one is there; only a
+ * bare name with no such file is looked up on GRAPHRUN_PLUGIN_PATH. */
+Test(plugin, a_plugin_beside_the_config_is_found_by_its_file_name) {
+    cr_assert_eq(sh("mkdir -p %s/cfg %s/path", dir, dir), 0, "%s", out);
+    cr_assert_eq(build_plugin(GR_SOURCE_DIR "/plugins/rms_norm/rms_norm.c", "cfg/rms", NULL), 0, "%s", out);
+    write_mlp_config("cfg/beside.yaml", "rms.so", "rms_norm");
+    cr_expect_eq(sh("env -u GRAPHRUN_PLUGIN_PATH " GRAPHRUN " check %s/cfg/beside.yaml", dir), 0, "%s", out);
+    /* run from the config's own folder, and through a relative path to it */
+    cr_expect_eq(sh("cd %s/cfg && env -u GRAPHRUN_PLUGIN_PATH " GRAPHRUN " check beside.yaml", dir), 0, "%s", out);
+    cr_expect_eq(sh("cd %s && env -u GRAPHRUN_PLUGIN_PATH " GRAPHRUN " check cfg/beside.yaml", dir), 0, "%s", out);
+    /* a bare name with no file beside the config: the search path, or an error naming it */
+    write_mlp_config("cfg/byname.yaml", "graphrun_other", "rms_norm");
+    cr_expect_eq(sh("env -u GRAPHRUN_PLUGIN_PATH " GRAPHRUN " check %s/cfg/byname.yaml", dir), 1, "%s", out);
+    cr_expect(strstr(out, "byname.yaml:1:11: plugins[0]: no plugin 'graphrun_other' in GRAPHRUN_PLUGIN_PATH (not set)"),
+              "%s", out);
+    cr_assert_eq(sh("mv %s/cfg/rms.so %s/path/graphrun_other.so", dir, dir), 0, "%s", out);
+    cr_expect_eq(sh("GRAPHRUN_PLUGIN_PATH=%s/path " GRAPHRUN " check %s/cfg/byname.yaml", dir, dir), 0, "%s", out);
 }

@@ -20,7 +20,7 @@ cd "$root"
 # build: compiler, libraries; runs: gnuplot draws a run's curves; tests:
 # graphviz (graphrun graph output is rendered) and numpy (the interop example,
 # .npy files); data: Fashion-MNIST as gzip IDX files under
-# /usr/share/datasets/fashion-mnist/ (configs/fashion_lstm.yaml); Open MPI:
+# /usr/share/datasets/fashion-mnist/ (configs/fashion_lstm.yaml, fashion_cnn.yaml); Open MPI:
 # data-parallel training (mpirun -np N graphrun train) and its tests
 pkgs=(gcc make cmake pkg-config libyaml-dev libopenblas-dev libcriterion-dev zlib1g-dev libjansson-dev libpng-dev
       gnuplot-nox graphviz python3-numpy dataset-fashion-mnist openmpi-bin libopenmpi-dev)

@@ -43,11 +43,15 @@ class Case:
         self.name, self.yaml, self.batch = name, yaml, batch
         self.gen = torch.Generator().manual_seed(seed)
         self.inputs = []  # (graphrun tensor, torch leaf or None, dtype)
+        # optional: "eval_output" (evaluation's y when it is not training's),
+        # "state_after" ({input index: values after one training forward}),
+        # "seed" (train.seed, which keys random streams)
+        self.extra = {}
 
-    def add(self, value, dtype="f32"):
+    def add(self, value, dtype="f32", grad=True):
         """A graphrun input (already in graphrun's layout); returns a leaf
-        that requires grad when it is a float."""
-        leaf = value.clone().requires_grad_(dtype == "f32")
+        that requires grad when it is a float (and not an op's state)."""
+        leaf = value.clone().requires_grad_(dtype == "f32" and grad)
         self.inputs.append((leaf, dtype))
         return leaf
 
@@ -61,10 +65,12 @@ class Case:
         for (leaf, dtype), grad in zip(self.inputs, got):
             entry = {"shape": list(leaf.shape), "dtype": dtype,
                      "data": [int(v) for v in leaf.reshape(-1).tolist()] if dtype == "i32" else flat(leaf)}
-            entry["grad"] = flat(grad) if dtype == "f32" else None
+            entry["grad"] = flat(grad) if dtype == "f32" and grad is not None else None
             ins.append(entry)
-        return {"name": self.name, "yaml": self.yaml, "batch": self.batch, "inputs": ins,
-                "dout": flat(r), "output": {"shape": list(y.shape), "data": flat(y)}}
+        doc = {"name": self.name, "yaml": self.yaml, "batch": self.batch, "inputs": ins,
+               "dout": flat(r), "output": {"shape": list(y.shape), "data": flat(y)}}
+        doc.update(self.extra)
+        return doc
 
 
 def node_x(shape):
@@ -164,6 +170,89 @@ def recurrent_case(name, kind, B, T, I, H, reverse, seed):
     return c.finish(y, grads)
 
 
+# ---- graphrun's random stream, written again from its definition ----------
+# (runtime/base/rng.h: Philox-4x32-10 under a key made of train.seed and the
+# node's name; element e is word e % 4 of the block at counter (e // 4, step))
+
+M64 = (1 << 64) - 1
+
+
+def mix64(z):
+    z = ((z ^ (z >> 30)) * 0xbf58476d1ce4e5b9) & M64
+    z = ((z ^ (z >> 27)) * 0x94d049bb133111eb) & M64
+    return z ^ (z >> 31)
+
+
+def node_key(seed, name):
+    h = 0xcbf29ce484222325
+    for b in name.encode():
+        h = ((h ^ b) * 0x100000001b3) & M64
+    return mix64(h ^ mix64((seed + 0x9e3779b97f4a7c15) & M64))
+
+
+def philox4x32(ctr, key):
+    c, k = list(ctr), list(key)
+    for _ in range(10):
+        p0, p1 = 0xD2511F53 * c[0], 0xCD9E8D57 * c[2]
+        c = [((p1 >> 32) ^ c[1] ^ k[0]) & 0xffffffff, p1 & 0xffffffff,
+             ((p0 >> 32) ^ c[3] ^ k[1]) & 0xffffffff, p0 & 0xffffffff]
+        k = [(k[0] + 0x9E3779B9) & 0xffffffff, (k[1] + 0xBB67AE85) & 0xffffffff]
+    return c
+
+
+def uniforms(seed, name, step, n):
+    key = node_key(seed, name)
+    k = [key & 0xffffffff, key >> 32]
+    out = []
+    for e in range(n):
+        if e % 4 == 0:
+            b = e // 4
+            words = philox4x32([b & 0xffffffff, b >> 32, step & 0xffffffff, step >> 32], k)
+        out.append((words[e % 4] >> 8) / 16777216.0)
+    return torch.tensor(out)
+
+
+def dropout_case(name, shape, B, rate, seed):
+    """graphrun's mask at training step 1 (what the op harness runs), drawn
+    by the Python generator above; torch applies it the inverted way."""
+    c = Case(name, node_x(shape) + "- {name: y, op: dropout, inputs: [x], rate: %g}\n" % rate, B, seed)
+    x = c.add(rand(c.gen, B, *shape, scale=2.0))
+    u = uniforms(seed, "y", 1, x.numel()).reshape(x.shape)
+    mask = (u >= torch.tensor(rate, dtype=torch.float32).double()).double()
+    c.extra["seed"] = seed
+    c.extra["eval_output"] = flat(x)
+    return c.finish(x * mask / (1 - rate))
+
+
+def batch_norm_case(name, shape, B, momentum, eps, seed):
+    """torch.nn.BatchNorm1d ([B, C]) or BatchNorm2d (NHWC, permuted) with
+    graphrun's weights and running statistics: training (batch statistics,
+    running ones updated) and evaluation. graphrun's momentum is the old
+    value's weight, torch's the new one's."""
+    C = shape[-1]
+    c = Case(name, node_x(shape) + "- {name: y, op: batch_norm, inputs: [x], momentum: %g, epsilon: %g}\n" % (
+        momentum, eps), B, seed)
+    x = c.add(f32(rand(c.gen, B, *shape, scale=2.0) + 0.5))
+    gamma, beta = c.add(f32(rand(c.gen, C) + 1.0)), c.add(rand(c.gen, C, scale=0.5))
+    rmean = c.add(rand(c.gen, C, scale=0.3), grad=False)
+    rvar = c.add(f32(torch.rand(C, generator=c.gen) + 0.5), grad=False)
+    cls = torch.nn.BatchNorm1d if len(shape) == 1 else torch.nn.BatchNorm2d
+    m = cls(C, eps=eps, momentum=1 - momentum)
+    with torch.no_grad():
+        m.weight.copy_(gamma)
+        m.bias.copy_(beta)
+        m.running_mean.copy_(rmean)
+        m.running_var.copy_(rvar)
+    to_torch = (lambda t: t) if len(shape) == 1 else (lambda t: t.permute(0, 3, 1, 2))
+    from_torch = (lambda t: t) if len(shape) == 1 else (lambda t: t.permute(0, 2, 3, 1))
+    m.eval()
+    c.extra["eval_output"] = flat(from_torch(m(to_torch(x))))
+    m.train()
+    y = from_torch(m(to_torch(x)))
+    c.extra["state_after"] = {"3": flat(m.running_mean), "4": flat(m.running_var)}
+    return c.finish(y, lambda: [x.grad, m.weight.grad, m.bias.grad, None, None])
+
+
 def main():
     cases = []
     cases.append(conv_case("conv2d valid 3x3, direct sums", 2, 6, 5, 3, 4, (3, 3), seed=1))
@@ -210,6 +299,11 @@ def main():
             cases.append(recurrent_case("%s B=3 T=5 I=4 H=6%s, as torch.nn.%s" % (
                 kind, " reverse" if reverse else "", kind.upper()), kind, 3, 5, 4, 6, reverse, 40 + reverse))
     cases.append(recurrent_case("gru B=33 T=3 I=2 H=17 (two blocks, odd sizes)", "gru", 33, 3, 2, 17, False, 42))
+    cases.append(dropout_case("dropout 0.4, graphrun's mask", [7], 3, 0.4, 50))
+    cases.append(dropout_case("dropout 0.25 over several blocks of the stream", [5, 11], 3, 0.25, 51))
+    cases.append(batch_norm_case("batch_norm [B, C] as torch.nn.BatchNorm1d", [6], 5, 0.9, 1e-5, 60))
+    cases.append(batch_norm_case("batch_norm NHWC as torch.nn.BatchNorm2d", [3, 4, 5], 2, 0.8, 1e-3, 61))
+    cases.append(batch_norm_case("batch_norm over 300 rows (two blocks)", [10, 10, 3], 3, 0.5, 1e-5, 62))
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     doc = {"about": "written by tools/torch_fixtures.py with PyTorch %s in float64; graphrun layouts" % torch.__version__,
            "cases": cases}

@@ -52,6 +52,45 @@
  *     against the schema (type, range, choices, default); infer reports a
  *     further problem with gr_infer_fail(inf, attr, ...), and the message
  *     points at that attribute's line and column in the user's YAML.
+ *
+ * What `training` means (gr_infer.training, gr_args.training)
+ *   1 in a training plan: each step runs forward, then backward, with the
+ *   same arguments. An op behaves as it does while learning: batch
+ *   statistics, dropout masks, state updated, `saved` filled for backward.
+ *   0 in an evaluation plan (periodic and final accuracy, eval, predict):
+ *   forward only, `saved` is NULL, and an op behaves as at inference
+ *   (running statistics, no dropout) and changes no state. infer sees the
+ *   flag of the plan it sizes, so it may ask for `saved` only in training.
+ *   backward is only ever called in training.
+ *
+ * During backward, in[] (inputs, parameters and state) and out still hold
+ *   what forward left there: nothing runs between an op's forward and its
+ *   backward that writes them (a view's output is its input's memory, and
+ *   graphrun never reuses a value's buffer within a step). So backward may
+ *   recompute from x or y instead of saving them.
+ *
+ * Inside a parallel_for job a kernel may call sgemm (it runs inline, on the
+ *   job's thread, single-threaded), random_uniform, and its own code; it must
+ *   not call parallel_for (a nested call also runs inline, which is correct
+ *   but serial), alloc or free, nor register_op. Jobs of one call run at the
+ *   same time on different threads: each writes only its own part of the
+ *   output (or of scratch), and the split into chunks depends only on n and
+ *   the thread count, so a result that must not depend on the thread count
+ *   has to be summed in fixed blocks (see ops/layer_norm.c).
+ *
+ * Growing the ABI without a version bump
+ *   GR_ABI_VERSION stays 1 while structs only grow at their end:
+ *   gr_host, gr_infer and gr_args (graphrun allocates them; a plugin built
+ *   against an older header reads and writes the prefix it knows) and
+ *   gr_op_desc (the plugin owns it: graphrun copies the bytes an older
+ *   plugin declared into a zero-filled descriptor of its own, so fields the
+ *   plugin never knew read as 0). A copy of the first version of this header
+ *   is kept in tests/plugin_abi1/, and a plugin built against it is loaded
+ *   and trained by the test suite. Grown so far, in this order: gr_infer's
+ *   index_limit; gr_op_desc's lower (ONNX export); gr_op_desc's state
+ *   tables; gr_infer's state shapes;
+ *   gr_args's random stream (rng_key, rng_step); gr_host's random_uniform;
+ *   the initializers he_uniform, lecun_normal, lecun_uniform.
  */
 #ifndef GRAPHRUN_PLUGIN_H
 #define GRAPHRUN_PLUGIN_H
@@ -66,14 +105,14 @@ extern "C" {
 #endif
 
 /* Bumped when a struct below changes in a way that breaks an old plugin.
- * struct gr_host only grows at its end, which does not need a bump; so do
- * struct gr_infer and struct gr_args, which graphrun allocates and plugins
- * only receive: a plugin built against an older header is loaded, and reads
- * and writes the part it knows (the rest graphrun zeroes). */
+ * Growing a struct at its end does not (see "Growing the ABI" above):
+ * struct gr_host, struct gr_infer and struct gr_args, which graphrun
+ * allocates and plugins only receive, and struct gr_op_desc, which graphrun
+ * copies into a zero-filled descriptor of today's size. */
 #define GR_ABI_VERSION 1
 
 #define GR_MAX_DIMS 6
-#define GR_MAX_INPUTS 16 /* user inputs plus parameters */
+#define GR_MAX_INPUTS 16 /* user inputs, parameters and state */
 #define GR_MAX_PARAMS 8
 #define GR_MAX_ATTRS 24
 #define GR_ERR_LEN 512
@@ -153,18 +192,42 @@ struct gr_attr_value {
 
 /* ---- parameters an op owns ---------------------------------------------- */
 
+/* Initializers, by the fans of the parameter's shape (as Keras computes them):
+ *   rank 0:     fan_in = fan_out = 1
+ *   rank 1 [n]: fan_in = fan_out = n
+ *   rank >= 2:  rf = the product of every axis but the last two (1 for a
+ *               matrix), fan_in = dim[-2] * rf, fan_out = dim[-1] * rf;
+ *               a conv kernel [KH, KW, C, F]: fan_in = KH*KW*C, fan_out = KH*KW*F,
+ *               a dense kernel [I, U]: fan_in = I, fan_out = U.
+ * Normal ones are plain (not truncated) normals. New values are only ever
+ * appended (a plugin stores the number). A config chooses another
+ * initializer for an op's parameter with the node key `init:`
+ * (`init: {kernel: he_normal}`). */
 enum gr_init {
     GR_INIT_ZEROS,
     GR_INIT_ONES,
     GR_INIT_GLOROT_UNIFORM, /* U(-a, a), a = sqrt(6 / (fan_in + fan_out)) */
     GR_INIT_GLOROT_NORMAL,  /* N(0, 2 / (fan_in + fan_out)) */
     GR_INIT_HE_NORMAL,      /* N(0, 2 / fan_in) */
+    GR_INIT_HE_UNIFORM,     /* U(-a, a), a = sqrt(6 / fan_in) */
+    GR_INIT_LECUN_NORMAL,   /* N(0, 1 / fan_in) */
+    GR_INIT_LECUN_UNIFORM,  /* U(-a, a), a = sqrt(3 / fan_in) */
     GR_INIT_COUNT
 };
 
 /* A parameter becomes a node named "<node>.<name>" and is appended to the op's
- * inputs after the user inputs. infer sets its shape in inf->param[k]. For a
- * rank-2 shape [r, c], fan_in = r and fan_out = c. */
+ * inputs after the user inputs. infer sets its shape in inf->param[k]; the
+ * fans of its initializer are those above.
+ *
+ * State (gr_op_desc.state) is declared with the same struct: a tensor the op
+ * keeps across steps that is not trained (batch normalisation's running mean
+ * and variance). It becomes a `param` node named "<node>.<name>" with
+ * trainable false, starting at its initializer's values; it is appended to
+ * the inputs after the parameters, takes no gradient, is never touched by
+ * the optimizer, is saved in checkpoints (param/<node>.<name>) and shown by
+ * `graphrun summary` as state. forward writes it in training (in[k]->data
+ * is writable) and only reads it in evaluation. infer sets its shape in
+ * inf->state[k]. */
 struct gr_param_spec {
     const char *name;
     enum gr_init init;
@@ -198,6 +261,9 @@ struct gr_infer {
      * graphrun checks the data against it before a run, so kernels may
      * trust it. 0: no limit. */
     int64_t index_limit[GR_MAX_INPUTS];
+    /* Set by infer for each state tensor the op declares (desc->state),
+     * like param[]. */
+    struct gr_shape state[GR_MAX_PARAMS];
 };
 
 /* Format an error into inf->err, blame attribute `attr` (-1: the node) and
@@ -219,7 +285,7 @@ static inline int gr_infer_fail(struct gr_infer *inf, int attr, const char *fmt,
 struct gr_host;
 
 struct gr_args {
-    int n_in;                                 /* user inputs + parameters */
+    int n_in;                                 /* user inputs + parameters + state */
     const struct gr_tensor *in[GR_MAX_INPUTS];
     struct gr_tensor *out;
     struct gr_tensor *din[GR_MAX_INPUTS];     /* NULL: no gradient wanted */
@@ -229,7 +295,17 @@ struct gr_args {
     const struct gr_attr_value *attrs;
     const struct gr_host *host;
     void *host_ctx;                           /* pass back to host calls */
-    int training;
+    int training;                             /* see "What training means" */
+
+    /* ---- grown at the end (older plugins never see these) ---- */
+    /* This node's random stream, read by host->random_uniform (which is how
+     * an op should use them). rng_key: the run's seed (train.seed) and the
+     * node's name, hashed, so it does not depend on the node's place in the
+     * graph. *rng_step: the training step under way (1 on the first step,
+     * the same in that step's forward and backward, restored by --resume;
+     * 0 in evaluation). gradcheck holds it fixed, so a random op replays. */
+    uint64_t rng_key;
+    const int64_t *rng_step;
 };
 
 /* ---- the op descriptor --------------------------------------------------- */
@@ -262,154 +338,19 @@ struct gr_op_desc {
      * whole batch, given the inferred shapes in `inf` (inf->out included);
      * backward as if every float input took a gradient. */
     void (*flops)(const struct gr_infer *inf, double *forward, double *backward);
-    /* Grown at the end, after the table of non-trainable state. Optional:
-     * how the op is written into an ONNX model by `graphrun export` (see
-     * "Lowering to ONNX" below); NULL: a graph holding the op on the way to
-     * the logits cannot be exported. */
+    /* ---- grown at the end: graphrun copies the bytes a plugin's header
+     * declared (its sizeof_op_desc) into a zero-filled descriptor, so an
+     * older plugin reads as having none of these. In the order they were
+     * added: a plugin built against any earlier plugin.h loads. ---- */
+    /* Optional: how the op is written into an ONNX model by `graphrun
+     * export` (see graphrun/lower.h, included below); NULL: a graph holding the op
+     * on the way to the logits cannot be exported. */
     int (*lower)(struct gr_lower *lw);
+    /* Non-trainable state, declared like parameters (see struct
+     * gr_param_spec): inputs n_user + n_params ... in[] order. */
+    const struct gr_param_spec *state;
+    int n_state;
 };
-
-/* ---- lowering to ONNX ------------------------------------------------------
- *
- * `graphrun export` writes the evaluation graph as an ONNX model: `input`
- * nodes become the model's inputs (axis 0, the batch, left dynamic), `param`
- * nodes its initializers, and every other node is written by its op's
- * `lower` function, in graph order. A lowering receives its node in a
- * struct gr_lower (the ONNX names of its inputs, their shapes, a parameter's
- * values, the attributes) and the functions of struct gr_onnx to call, and
- * must leave the node's value in the tensor named `out`. For relu:
- *
- *     static int relu_lower(struct gr_lower *lw) {
- *         return lw->onnx->node(lw, "Relu", 1, lw->in, 1, &lw->out, 0, NULL);
- *     }
- *
- * Shapes are graphrun's: axis 0 of a value computed from the data is the
- * batch, which the model leaves dynamic, so a lowering never writes that
- * size into the model (a Reshape keeps it with a leading 0). A lowering may
- * write any op of the ai.onnx domain at the model's opset (onnx->opset),
- * and make initializers of its own (a kernel laid out as ONNX wants it);
- * initializers no node reads (a parameter it replaced) are left out of the
- * file. */
-
-/* ONNX's element types (TensorProto.DataType), those graphrun writes. */
-enum gr_onnx_type { GR_ONNX_FLOAT = 1, GR_ONNX_INT32 = 6, GR_ONNX_INT64 = 7 };
-
-/* ONNX's attribute types (AttributeProto.AttributeType), those graphrun writes. */
-enum gr_onnx_attr_type {
-    GR_ONNX_ATTR_FLOAT = 1,
-    GR_ONNX_ATTR_INT = 2,
-    GR_ONNX_ATTR_STRING = 3,
-    GR_ONNX_ATTR_TENSOR = 4, /* a float tensor: dims ints[0..n), values floats */
-    GR_ONNX_ATTR_FLOATS = 6,
-    GR_ONNX_ATTR_INTS = 7,
-};
-
-struct gr_onnx_attr {
-    const char *name;
-    enum gr_onnx_attr_type type;
-    int64_t i;           /* INT */
-    float f;             /* FLOAT */
-    const char *s;       /* STRING */
-    int n;               /* INTS, FLOATS: how many; TENSOR: its rank */
-    const int64_t *ints; /* INTS; TENSOR: its dims */
-    const float *floats; /* FLOATS; TENSOR: its values, row-major */
-};
-
-static inline struct gr_onnx_attr gr_onnx_int(const char *name, int64_t v) {
-    struct gr_onnx_attr a = {name, GR_ONNX_ATTR_INT, v, 0, NULL, 0, NULL, NULL};
-    return a;
-}
-static inline struct gr_onnx_attr gr_onnx_float(const char *name, float v) {
-    struct gr_onnx_attr a = {name, GR_ONNX_ATTR_FLOAT, 0, v, NULL, 0, NULL, NULL};
-    return a;
-}
-static inline struct gr_onnx_attr gr_onnx_string(const char *name, const char *v) {
-    struct gr_onnx_attr a = {name, GR_ONNX_ATTR_STRING, 0, 0, v, 0, NULL, NULL};
-    return a;
-}
-static inline struct gr_onnx_attr gr_onnx_ints(const char *name, int n, const int64_t *v) {
-    struct gr_onnx_attr a = {name, GR_ONNX_ATTR_INTS, 0, 0, NULL, n, v, NULL};
-    return a;
-}
-static inline struct gr_onnx_attr gr_onnx_floats(const char *name, int n, const float *v) {
-    struct gr_onnx_attr a = {name, GR_ONNX_ATTR_FLOATS, 0, 0, NULL, n, NULL, v};
-    return a;
-}
-static inline struct gr_onnx_attr gr_onnx_tensor(const char *name, int rank, const int64_t *dims, const float *v) {
-    struct gr_onnx_attr a = {name, GR_ONNX_ATTR_TENSOR, 0, 0, NULL, rank, dims, v};
-    return a;
-}
-
-/* What graphrun offers a lowering. Every function copies the strings and
- * arrays it is given; on failure it returns -1 or NULL with a message in
- * lw->err, which the lowering passes on by returning -1. */
-struct gr_onnx {
-    uint32_t size; /* sizeof(struct gr_onnx) of the running graphrun: grows only at its end */
-    int opset;     /* the ai.onnx opset the model imports */
-    /* Append a node of the ai.onnx domain: op_type, its inputs ("" skips an
-     * optional one), its outputs and attributes. */
-    int (*node)(struct gr_lower *lw, const char *op_type, int n_in, const char *const *in, int n_out,
-                const char *const *out, int n_attrs, const struct gr_onnx_attr *attrs);
-    /* A tensor name no other tensor of the model has, made from the node's
-     * name and `hint` ("lstm/W"); it lives until the export ends. */
-    const char *(*fresh)(struct gr_lower *lw, const char *hint);
-    /* A new initializer of `type` and shape [dims[0], ..., dims[rank-1]]:
-     * its name (fresh, from `hint`) in *name, and zeroed memory for its
-     * values, row-major, which the lowering fills before it returns. */
-    void *(*initializer)(struct gr_lower *lw, const char *hint, enum gr_onnx_type type, int rank,
-                         const int64_t *dims, const char **name);
-};
-
-/* One node to lower (graphrun fills it; the lowering may write err). Like
- * struct gr_infer, graphrun allocates it and it grows only at its end. */
-struct gr_lower {
-    const struct gr_onnx *onnx;
-    void *onnx_ctx;                       /* graphrun's, for the functions above */
-    const char *node;                     /* the node's name in the config */
-    int n_in;                             /* user inputs + parameters, as in gr_args */
-    const char *in[GR_MAX_INPUTS];        /* the inputs' tensor names in the model */
-    struct gr_shape in_shape[GR_MAX_INPUTS];
-    enum gr_dtype in_dtype[GR_MAX_INPUTS];
-    const float *in_value[GR_MAX_INPUTS]; /* an input that is a parameter: its values; else NULL */
-    const char *out;                      /* the name the node's value must have */
-    struct gr_shape out_shape;
-    enum gr_dtype out_dtype;
-    const struct gr_attr_value *attrs;    /* indexed like desc->attrs */
-    char err[GR_ERR_LEN];                 /* why the lowering failed */
-};
-
-/* Format an error into lw->err and return -1 (as gr_infer_fail). */
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static inline int gr_lower_fail(struct gr_lower *lw, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(lw->err, sizeof lw->err, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-/* An int64 initializer holding v[0..n) as a vector (rank 1), or a scalar
- * when rank is 0 (n = 1); its name, or NULL. For Reshape's shape, Slice's
- * starts, Squeeze's axes. */
-static inline const char *gr_onnx_const_i64(struct gr_lower *lw, const char *hint, int rank, int n, const int64_t *v) {
-    const char *name = NULL;
-    int64_t dims[1] = {n};
-    int64_t *dst = (int64_t *)lw->onnx->initializer(lw, hint, GR_ONNX_INT64, rank, dims, &name);
-    if (!dst) return NULL;
-    for (int i = 0; i < n; i++) dst[i] = v[i];
-    return name;
-}
-
-/* A float scalar initializer (rank 0) holding v; its name, or NULL. */
-static inline const char *gr_onnx_const_f32(struct gr_lower *lw, const char *hint, float v) {
-    const char *name = NULL;
-    float *dst = (float *)lw->onnx->initializer(lw, hint, GR_ONNX_FLOAT, 0, NULL, &name);
-    if (!dst) return NULL;
-    dst[0] = v;
-    return name;
-}
 
 /* ---- the host table ------------------------------------------------------ */
 
@@ -420,8 +361,9 @@ struct gr_host {
     uint32_t abi_version;
     uint32_t size; /* sizeof(struct gr_host) of the running graphrun */
 
-    /* Register an op; copies nothing, so `desc` must outlive graphrun's use
-     * of it (plugins stay loaded until the context is freed). */
+    /* Register an op. graphrun copies the descriptor itself, but not what
+     * it points to: names, tables and functions must outlive graphrun's use
+     * of them (plugins stay loaded until the context is freed). */
     int (*register_op)(void *host_ctx, const struct gr_op_desc *desc, char *err, size_t err_len);
 
     /* Row-major C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C. */
@@ -438,7 +380,24 @@ struct gr_host {
      * tables at init; kernels never allocate. */
     void *(*alloc)(void *host_ctx, size_t bytes);
     void (*free)(void *host_ctx, void *p);
+
+    /* ---- grown at the end: check `size` before using these ---- */
+    /* out[i] = u(offset + i) for i in [0, n): uniform in [0, 1) with 24
+     * random bits, a pure function of (a->rng_key, *a->rng_step, offset + i).
+     * The generator is counter-based, Philox-4x32-10 (Salmon et al. 2011):
+     * element e is word e mod 4 of the block at counter (e / 4 as 64 bits,
+     * step as 64 bits) under the 64-bit key. So a value depends neither on
+     * the thread that draws it nor on how the work is split (a parallel_for
+     * job draws its own range with offset = its begin), a step's forward and
+     * backward draw the same values (backward can regenerate a mask instead
+     * of saving it), a resumed run draws what the unbroken run drew, and
+     * gradcheck, which holds the step fixed, replays them. */
+    void (*random_uniform)(void *host_ctx, const struct gr_args *a, int64_t offset, int64_t n, float *out);
 };
+
+/* Whether the running graphrun's host table has `field` (a plugin built
+ * against this header, run by an older graphrun, checks before calling). */
+#define GR_HOST_HAS(host, field) ((host)->size >= offsetof(struct gr_host, field) + sizeof((host)->field))
 
 /* A plugin's one entry point. Built-in ops are registered by a function of
  * this same type (gr_builtin_init). Returns 0, or non-zero with a message. */
@@ -471,4 +430,8 @@ struct gr_plugin_abi {
 #ifdef __cplusplus
 }
 #endif
+
+/* Lowering to ONNX (struct gr_lower, struct gr_onnx): part of this contract,
+ * in a header of its own. */
+#include "lower.h"
 #endif

@@ -45,6 +45,7 @@ struct gr_ctx {
     struct gr_allocator mem;
     uint64_t n_allocs; /* calls to gr_alloc since init */
     struct gr_rng rng;
+    uint64_t seed;     /* the run's seed (train.seed), which keys the nodes' random streams */
     struct gr_registry *reg;
     struct gr_host host;
     struct gr_pool *pool; /* NULL: single-threaded */

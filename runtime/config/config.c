@@ -30,15 +30,6 @@ static const struct gr_ynode *need(struct gr_ctx *ctx, struct gr_config *cfg, co
     return v;
 }
 
-/* Join a relative path onto the config's folder. */
-static char *resolve(struct gr_ctx *ctx, const char *dir, const char *p) {
-    if (p[0] == '/' || !dir || !dir[0]) return gr_strdup(ctx, p);
-    size_t n = strlen(dir) + strlen(p) + 2;
-    char *out = gr_alloc(ctx, n);
-    if (out) snprintf(out, n, "%s/%s", dir, p);
-    return out;
-}
-
 /* `p` as an absolute path: the file's real path when it exists, else joined
  * onto the working folder. */
 static char *absolute(struct gr_ctx *ctx, const char *p) {
@@ -204,8 +195,9 @@ static int read_plugins(struct gr_ctx *ctx, struct gr_config *cfg, const char *d
         const char *name;
         snprintf(what, sizeof what, "plugins[%d]", i);
         if (gr_read_string(ctx, F, list->items[i], what, &name)) return -1;
-        /* a path is relative to the config; a bare name is looked up later */
-        cfg->plugins[i] = strchr(name, '/') ? resolve(ctx, dir, name) : gr_strdup(ctx, name);
+        /* a path (a '/', or a file beside the config) is relative to the
+         * config; only a bare name is looked up later */
+        cfg->plugins[i] = gr_plugin_entry(ctx, dir, name);
         if (!cfg->plugins[i]) return -1;
         cfg->plugins_at[i] = list->items[i];
         cfg->n_plugins = i + 1;

@@ -63,7 +63,7 @@ int gr_graph_append(struct gr_graph *g, const struct gr_node *node) {
 
 int gr_graph_add(struct gr_graph *g, const char *name, const struct gr_op_desc *op, int n_user, const int *in,
                  const struct gr_attr_value *attrs) {
-    GR_ASSERT(n_user >= 0 && n_user + op->n_params <= GR_MAX_INPUTS);
+    GR_ASSERT(n_user >= 0 && n_user + op->n_params + op->n_state <= GR_MAX_INPUTS);
     struct gr_node fresh;
     memset(&fresh, 0, sizeof fresh);
     if (gr_graph_append(g, &fresh) < 0) return -1;
@@ -116,15 +116,41 @@ static int check_shape(const struct gr_shape *s, const char **why) {
     return 0;
 }
 
+/* The nearest node upstream of node i (feeding it, directly or not) that an
+ * override changed, or -1. Nodes are in topological order: a node's inputs
+ * come before it. */
+static int edited_upstream(const struct gr_graph *g, int i) {
+    unsigned char *feeds = gr_calloc(g->ctx, (size_t)i + 1, 1);
+    if (!feeds) return -1;
+    int found = -1;
+    feeds[i] = 1;
+    for (int j = i; j >= 0 && found < 0; j--) {
+        if (!feeds[j]) continue;
+        const struct gr_node *nd = &g->nodes[j];
+        if (j < i && nd->at && nd->at->origin) found = j;
+        for (int k = 0; k < nd->n_in; k++) feeds[nd->in[k]] = 1;
+    }
+    gr_free(g->ctx, feeds);
+    return found;
+}
+
 int gr_node_fail(const struct gr_graph *g, int i, int attr, const char *fmt, ...) {
     const struct gr_node *nd = &g->nodes[i];
-    const struct gr_ynode *at = nd->owner >= 0 ? g->nodes[nd->owner].at : nd->at;
+    int self = nd->owner >= 0 ? nd->owner : i;
+    const struct gr_ynode *at = g->nodes[self].at;
     if (nd->owner < 0 && attr >= 0 && attr < nd->op->n_attrs && nd->attr_at[attr]) at = nd->attr_at[attr];
     char msg[GR_ERRBUF];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* an override that changed a node upstream (a shape, a unit count) is
+     * what the file alone did not say: it is named first, the node's own
+     * place in the file after it */
+    int up = at && !at->origin ? edited_upstream(g, self) : -1;
+    if (up >= 0)
+        return gr_fail(g->ctx, "%s: node '%s' (%s:%d:%d, downstream of node '%s', which it changed): %s",
+                       g->nodes[up].at->origin, nd->name, g->file, at->line, at->col, g->nodes[up].name, msg);
     return gr_fail_node(g->ctx, g->file, at, "node '%s': %s", nd->name, msg);
 }
 
@@ -162,32 +188,58 @@ int gr_node_infer(struct gr_graph *g, int i, int64_t batch, int training, const 
         if (check_shape(&inf->param[k], &why))
             return gr_node_fail(g, i, -1, "parameter '%s' shape %s %s", nd->op->params[k].name,
                                 gr_shape_format(&inf->param[k], buf, sizeof buf), why);
+    for (int k = 0; k < nd->op->n_state; k++)
+        if (check_shape(&inf->state[k], &why))
+            return gr_node_fail(g, i, -1, "state '%s' shape %s %s", nd->op->state[k].name,
+                                gr_shape_format(&inf->state[k], buf, sizeof buf), why);
     if (inf->saved_bytes > GR_MAX_TENSOR_BYTES || inf->scratch_bytes > GR_MAX_TENSOR_BYTES)
         return gr_node_fail(g, i, -1, "working memory is too large");
     return 0;
 }
 
 int gr_node_takes_grad(const struct gr_node *nd, int k) {
-    return k >= nd->n_user || !((nd->op->no_grad >> k) & 1u);
+    if (k >= nd->n_user) return k < nd->n_user + nd->op->n_params;
+    return !((nd->op->no_grad >> k) & 1u);
+}
+
+int gr_node_is_state(const struct gr_graph *g, int i) {
+    const struct gr_node *nd = &g->nodes[i];
+    if (!(nd->op->flags & GR_OP_PARAM) || nd->owner < 0) return 0;
+    const struct gr_node *own = &g->nodes[nd->owner];
+    for (int k = own->n_user + own->op->n_params; k < own->n_in; k++)
+        if (own->in[k] == i) return 1;
+    return 0;
+}
+
+int gr_node_is_trainable(const struct gr_graph *g, int i) {
+    const struct gr_node *nd = &g->nodes[i];
+    return (nd->op->flags & GR_OP_PARAM) && nd->attrs[GR_PARAM_TRAINABLE].i != 0;
 }
 
 int gr_graph_layout_params(struct gr_graph *g) {
-    int64_t total = 0, weights = 0;
-    for (int i = 0; i < g->n; i++) {
-        struct gr_node *nd = &g->nodes[i];
-        if (!(nd->op->flags & GR_OP_PARAM)) continue;
-        /* a parameter's shape passed check_shape: at most 2^38 floats */
-        int64_t count = gr_shape_count(&nd->shape);
-        nd->param_offset = total;
-        /* each parameter starts on a 64-byte boundary for vector loads */
-        total += (count + 15) / 16 * 16;
-        weights += count;
-        if (total > (int64_t)(GR_MAX_TENSOR_BYTES / sizeof(float)))
-            return gr_node_fail(g, i, -1, "the parameters up to here hold %lld values, too many to hold in memory",
-                                (long long)total);
+    int64_t total = 0, weights = 0, state = 0;
+    /* the trainable parameters first, then the rest: the optimizer's part
+     * is one stretch at the start */
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < g->n; i++) {
+            struct gr_node *nd = &g->nodes[i];
+            if (!(nd->op->flags & GR_OP_PARAM) || gr_node_is_trainable(g, i) != (pass == 0)) continue;
+            /* a parameter's shape passed check_shape: at most 2^38 floats */
+            int64_t count = gr_shape_count(&nd->shape);
+            nd->param_offset = total;
+            /* each parameter starts on a 64-byte boundary for vector loads */
+            total += (count + 15) / 16 * 16;
+            weights += count;
+            if (gr_node_is_state(g, i)) state += count;
+            if (total > (int64_t)(GR_MAX_TENSOR_BYTES / sizeof(float)))
+                return gr_node_fail(g, i, -1, "the parameters up to here hold %lld values, too many to hold in memory",
+                                    (long long)total);
+        }
+        if (pass == 0) g->trainable_floats = total;
     }
     g->param_floats = total;
     g->n_weights = weights;
+    g->n_state = state;
     return 0;
 }
 

@@ -22,7 +22,7 @@ struct gr_node {
     const char *name;
     const struct gr_op_desc *op;
     int n_user;               /* inputs named in the YAML */
-    int n_in;                 /* n_user + op->n_params */
+    int n_in;                 /* n_user + op->n_params + op->n_state */
     int in[GR_MAX_INPUTS];    /* node indices, all smaller than this node's */
     struct gr_attr_value attrs[GR_MAX_ATTRS];
     struct gr_shape shape;    /* at the build batch size */
@@ -46,8 +46,13 @@ struct gr_graph {
     struct gr_node *nodes;
     int n, cap;
     int64_t batch;            /* the build batch size */
+    /* The blocks hold the trainable parameters first, then the others
+     * (trainable: false, and the ops' state), so an optimizer runs over
+     * the first trainable_floats only. */
     int64_t param_floats;     /* size of the blocks, padded per parameter */
-    int64_t n_weights;        /* trainable values, unpadded */
+    int64_t trainable_floats; /* the trainable part, at the start */
+    int64_t n_weights;        /* values of every parameter node, unpadded */
+    int64_t n_state;          /* of those, the ops' state's */
     float *param, *grad;
     struct gr_str *strings;   /* names and attribute strings, owned */
     struct gr_ydoc *made;     /* YAML nodes the model DSL made (its expansion), owned */
@@ -77,14 +82,20 @@ int gr_node_fail(const struct gr_graph *g, int i, int attr, const char *fmt, ...
 /* The op's infer arguments for node i alone (gr_node_infer also runs it). */
 void gr_node_infer_args(const struct gr_graph *g, int i, int64_t batch, int training, const struct gr_shape *shapes,
                         const enum gr_dtype *dtypes, struct gr_infer *inf);
-/* Whether input k of node nd can take a gradient: parameters always, user
- * inputs unless the op declares them gradient-free (no_grad: labels, indices). */
+/* Whether input k of node nd can take a gradient: parameters always, state
+ * never, user inputs unless the op declares them gradient-free (no_grad:
+ * labels, indices). */
 int gr_node_takes_grad(const struct gr_node *nd, int k);
 int gr_node_infer(struct gr_graph *g, int i, int64_t batch, int training, const struct gr_shape *shapes,
                   const enum gr_dtype *dtypes, struct gr_infer *inf);
 
+/* Whether node i is a parameter node that holds an op's state. */
+int gr_node_is_state(const struct gr_graph *g, int i);
+/* Whether node i is a parameter the optimizer updates. */
+int gr_node_is_trainable(const struct gr_graph *g, int i);
+
 /* Lay out the parameter blocks (each param node's offset, param_floats,
- * n_weights) without allocating them. */
+ * trainable_floats, n_weights, n_state) without allocating them. */
 int gr_graph_layout_params(struct gr_graph *g);
 /* Fills a parameter of `shape` with initializer `init`, drawing from rng
  * (models/init.c's gr_init_fill is graphrun's; the runtime knows none). */

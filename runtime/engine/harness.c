@@ -49,6 +49,9 @@ int gr_harness_init(struct gr_harness *h, struct gr_graph *g, int node, int trai
     h->args.host = &ctx->host;
     h->args.host_ctx = ctx;
     h->args.training = training;
+    h->step = training ? 1 : 0;
+    h->args.rng_key = gr_rng_node_key(ctx->seed, nd->name);
+    h->args.rng_step = &h->step;
     return 0;
 fail:
     gr_harness_free(h);

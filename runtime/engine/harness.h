@@ -13,6 +13,10 @@
  *   only on large graphs, e.g. 28-step recurrences, or small steps).
  *   Defaults: atol 2e-4, rtol 2e-3.
  *
+ * A random op (dropout) is checked with its random values held fixed: the
+ * harness keeps its step at 1, so every forward of the check draws the
+ * same mask from the node's stream, and backward sees it too.
+ *
  * How inputs are drawn, so that a non-smooth op (relu, leaky_relu,
  * max_pool2d) is checked away from its kinks:
  *   - parameters from their initializer (that scale keeps a recurrence
@@ -48,6 +52,9 @@ struct gr_harness {
     struct gr_tensor in[GR_MAX_INPUTS], out, din[GR_MAX_INPUTS], dout;
     void *saved, *scratch;
     struct gr_args args;
+    int64_t step; /* the random streams' step: 1 in training, held fixed, so
+                     every forward draws the same values (a dropout mask
+                     replays under finite differences) */
 };
 
 /* Buffers shaped like node `node`'s inputs and output at the graph's build batch. */

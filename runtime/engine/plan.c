@@ -71,11 +71,14 @@ static int make_layout(struct gr_graph *g, int64_t cap, int training, const unsi
         struct gr_node *nd = &g->nodes[i];
         struct gr_infer inf;
         if (gr_node_infer(g, i, cap, training, l->shape, l->dtype, &inf)) return -1;
-        for (int k = 0; k < nd->op->n_params; k++) {
+        for (int k = 0; k < nd->op->n_params + nd->op->n_state; k++) {
             const struct gr_shape *want = &g->nodes[nd->in[nd->n_user + k]].shape;
-            if (memcmp(&inf.param[k], want, sizeof *want) != 0)
-                return gr_fail(ctx, "node '%s': op '%s' changed the shape of parameter '%s' with the batch size",
-                               nd->name, nd->op->name, nd->op->params[k].name);
+            int param = k < nd->op->n_params;
+            const struct gr_shape *got = param ? &inf.param[k] : &inf.state[k - nd->op->n_params];
+            if (memcmp(got, want, sizeof *want) != 0)
+                return gr_fail(ctx, "node '%s': op '%s' changed the shape of %s '%s' with the batch size", nd->name,
+                               nd->op->name, param ? "parameter" : "state",
+                               param ? nd->op->params[k].name : nd->op->state[k - nd->op->n_params].name);
         }
         l->shape[i] = inf.out;
         l->dtype[i] = inf.out_dtype;
@@ -190,6 +193,8 @@ static void fill_args(struct gr_plan *p, const struct layout *l, char *base) {
         a->host = &ctx->host;
         a->host_ctx = ctx;
         a->training = p->training;
+        a->rng_key = gr_rng_node_key(ctx->seed, nd->name);
+        a->rng_step = &p->step;
     }
 }
 

@@ -23,6 +23,10 @@ struct gr_plan {
     int64_t cap, batch;
     int training;
     int loss;                  /* training plans: the node seeded with 1 */
+    /* The step under way, which every kernel's random stream reads
+     * (gr_args.rng_step points here): the session sets it before each
+     * training step's forward; 0 in evaluation plans. */
+    int64_t step;
     unsigned char *fwd;        /* [n] node runs forward */
     unsigned char *bwd;        /* [n] node has a gradient buffer */
     int *order;                /* nodes with fwd set, in order */

@@ -108,6 +108,11 @@ static int host_register_op(void *host_ctx, const struct gr_op_desc *desc, char 
     return gr_registry_add_op(ctx->reg, desc, err, err_len);
 }
 
+static void host_random_uniform(void *host_ctx, const struct gr_args *a, int64_t offset, int64_t n, float *out) {
+    (void)host_ctx;
+    gr_rng_uniform_at(a->rng_key, a->rng_step ? *a->rng_step : 0, offset, n, out);
+}
+
 static void *host_alloc(void *host_ctx, size_t bytes) { return gr_alloc(host_ctx, bytes); }
 static void host_free(void *host_ctx, void *p) { gr_free(host_ctx, p); }
 
@@ -120,6 +125,7 @@ static void host_table_init(struct gr_host *host) {
     host->parallel_for = host_parallel_for;
     host->alloc = host_alloc;
     host->free = host_free;
+    host->random_uniform = host_random_uniform;
 }
 
 /* ---- the context ------------------------------------------------------------ */

@@ -28,11 +28,13 @@ static int size_mismatch(const struct gr_plugin_abi *abi, char *what, size_t len
     static const char *const names[] = {"struct gr_op_desc", "struct gr_attr_spec", "struct gr_attr_value",
                                         "struct gr_param_spec", "struct gr_infer", "struct gr_args",
                                         "struct gr_tensor", "struct gr_shape", "int64_t", "float", "a pointer"};
-    /* graphrun allocates these two; they grew at their end since ABI 1, and
-     * a plugin built before uses the prefix it knows */
+    /* grown at their end since ABI 1 (plugin.h lists what): graphrun
+     * allocates gr_infer and gr_args, and a plugin built before uses the
+     * prefix it knows; a gr_op_desc is copied into one of today's size */
     uint32_t oldest[sizeof names / sizeof names[0]] = {0};
+    oldest[0] = (uint32_t)offsetof(struct gr_op_desc, lower);
     oldest[4] = (uint32_t)offsetof(struct gr_infer, index_limit);
-    oldest[5] = (uint32_t)sizeof(struct gr_args);
+    oldest[5] = (uint32_t)offsetof(struct gr_args, rng_key);
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (oldest[i] && a[i] >= oldest[i] && a[i] <= h[i]) continue;
         if (a[i] != h[i]) {
@@ -107,11 +109,13 @@ int gr_plugin_load(struct gr_ctx *ctx, const char *path) {
     int before = reg->n;
     const char *origin = reg->origin;
     reg->origin = p->path;
+    reg->desc_size = abi->sizeof_op_desc;
     char err[GR_ERR_LEN] = "";
     int init_rc = init(&ctx->host, ctx, err, sizeof err);
     reg->origin = origin;
+    reg->desc_size = sizeof(struct gr_op_desc);
     if (init_rc != 0 || reg->n == before) {
-        reg->n = before; /* none of its ops stay */
+        gr_registry_truncate(reg, before); /* none of its ops stay */
         if (init_rc != 0) gr_fail(ctx, "%s: plugin init failed: %s", path, err[0] ? err : "(no message)");
         else gr_fail(ctx, "%s: plugin registered no ops", path);
         gr_free(ctx, p->path);
@@ -164,6 +168,20 @@ int gr_plugin_load_path(struct gr_ctx *ctx, const char *dirs) {
     }
     gr_free(ctx, copy);
     return rc;
+}
+
+char *gr_plugin_entry(struct gr_ctx *ctx, const char *dir, const char *name) {
+    if (name[0] == '/') return gr_strdup(ctx, name);
+    /* joined onto the config's folder, "./" when it has none, so the result
+     * holds a '/' and is never looked up by name again */
+    size_t n = (dir && dir[0] ? strlen(dir) : 1) + strlen(name) + 2;
+    char *joined = gr_alloc(ctx, n);
+    if (!joined) return NULL;
+    snprintf(joined, n, "%s/%s", dir && dir[0] ? dir : ".", name);
+    struct stat st;
+    if (strchr(name, '/') || (stat(joined, &st) == 0 && S_ISREG(st.st_mode))) return joined;
+    gr_free(ctx, joined);
+    return gr_strdup(ctx, name);
 }
 
 int gr_plugin_find(struct gr_ctx *ctx, const char *name, char *out, size_t len) {

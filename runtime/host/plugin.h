@@ -26,8 +26,15 @@ int gr_plugin_load(struct gr_ctx *ctx, const char *path);
  * resolve plugin names given without a '/'. NULL or "" loads nothing. */
 int gr_plugin_load_path(struct gr_ctx *ctx, const char *dirs);
 
-/* Resolve a name from a config: a path (with '/') as is, else NAME, NAME.so
- * or libNAME.so in the search path. Writes into out; -1 if not found. */
+/* A config's `plugins:` entry as the loader takes it: a path, relative to
+ * the config's folder `dir`, when it holds a '/' or names a file in that
+ * folder (`plugins: [conv.so]` beside the config); otherwise the bare name,
+ * which gr_plugin_find looks up on the search path. Allocated. */
+char *gr_plugin_entry(struct gr_ctx *ctx, const char *dir, const char *name);
+
+/* Resolve an entry: a path (with '/') as is, else NAME, NAME.so or
+ * libNAME.so in the search path (GRAPHRUN_PLUGIN_PATH's folders, in order).
+ * Writes into out; -1 if not found. */
 int gr_plugin_find(struct gr_ctx *ctx, const char *name, char *out, size_t len);
 
 void gr_plugins_unload(struct gr_ctx *ctx);

@@ -15,10 +15,16 @@ struct gr_registry *gr_registry_new(struct gr_ctx *ctx) {
     if (!reg) return NULL;
     reg->ctx = ctx;
     reg->origin = "built-in";
+    reg->desc_size = sizeof(struct gr_op_desc);
     return reg;
 }
 
+void gr_registry_truncate(struct gr_registry *reg, int n) {
+    while (reg->n > n) gr_free(reg->ctx, (void *)reg->ops[--reg->n].desc);
+}
+
 void gr_registry_free(struct gr_ctx *ctx, struct gr_registry *reg) {
+    gr_registry_truncate(reg, 0);
     gr_free(ctx, reg->ops);
     gr_free(ctx, reg->optims);
     gr_free(ctx, reg->scheds);
@@ -62,6 +68,32 @@ static int valid_name(const char *s) {
     return 1;
 }
 
+/* The parameter and state tables: counts, names (distinct across both, so
+ * their nodes' names are), initializers. */
+static int check_weights(const struct gr_op_desc *d, char *err, size_t len) {
+    const char *n = d->name;
+    if (d->n_params < 0 || d->n_params > GR_MAX_PARAMS || (d->n_params && !d->params))
+        return snprintf(err, len, "op '%s': n_params must be 0..%d with a params table", n, GR_MAX_PARAMS), -1;
+    if (d->n_state < 0 || d->n_state > GR_MAX_PARAMS || (d->n_state && !d->state))
+        return snprintf(err, len, "op '%s': n_state must be 0..%d with a state table", n, GR_MAX_PARAMS), -1;
+    if (d->max_inputs + d->n_params + d->n_state > GR_MAX_INPUTS)
+        return snprintf(err, len, "op '%s': max_inputs + n_params + n_state exceeds %d", n, GR_MAX_INPUTS), -1;
+    for (int i = 0; i < d->n_params + d->n_state; i++) {
+        int state = i >= d->n_params;
+        const struct gr_param_spec *p = state ? &d->state[i - d->n_params] : &d->params[i];
+        const char *what = state ? "state" : "parameter";
+        if (!valid_name(p->name)) return snprintf(err, len, "op '%s': %s %d has an invalid name", n, what, i), -1;
+        if ((unsigned)p->init >= GR_INIT_COUNT)
+            return snprintf(err, len, "op '%s': %s '%s' has an unknown initializer", n, what, p->name), -1;
+        for (int j = 0; j < i; j++) {
+            const struct gr_param_spec *q = j >= d->n_params ? &d->state[j - d->n_params] : &d->params[j];
+            if (strcmp(p->name, q->name) == 0)
+                return snprintf(err, len, "op '%s': %s '%s' declared twice", n, what, p->name), -1;
+        }
+    }
+    return 0;
+}
+
 /* Everything a descriptor must get right, checked once at registration so the
  * runtime can trust it afterwards. */
 static int check_desc(struct gr_registry *reg, const struct gr_op_desc *d, char *err, size_t len) {
@@ -87,23 +119,17 @@ static int check_desc(struct gr_registry *reg, const struct gr_op_desc *d, char 
         return snprintf(err, len, "op '%s': a view needs an input to view", n), -1;
     if (d->min_inputs < 0 || d->max_inputs < d->min_inputs)
         return snprintf(err, len, "op '%s': inputs must satisfy 0 <= min_inputs <= max_inputs", n), -1;
-    if (d->n_params < 0 || d->n_params > GR_MAX_PARAMS || (d->n_params && !d->params))
-        return snprintf(err, len, "op '%s': n_params must be 0..%d with a params table", n, GR_MAX_PARAMS), -1;
-    if (d->max_inputs + d->n_params > GR_MAX_INPUTS)
-        return snprintf(err, len, "op '%s': max_inputs + n_params exceeds %d", n, GR_MAX_INPUTS), -1;
-    for (int i = 0; i < d->n_params; i++) {
-        const struct gr_param_spec *p = &d->params[i];
-        if (!valid_name(p->name)) return snprintf(err, len, "op '%s': parameter %d has an invalid name", n, i), -1;
-        if ((unsigned)p->init >= GR_INIT_COUNT)
-            return snprintf(err, len, "op '%s': parameter '%s' has an unknown initializer", n, p->name), -1;
-    }
+    if (check_weights(d, err, len)) return -1;
     if (d->n_attrs < 0 || d->n_attrs > GR_MAX_ATTRS || (d->n_attrs && !d->attrs))
         return snprintf(err, len, "op '%s': n_attrs must be 0..%d with an attrs table", n, GR_MAX_ATTRS), -1;
-    static const char *const reserved[] = {"name", "op", "inputs"};
+    /* node keys the builder reads itself; `init` only where it names the
+     * initializers of the op's own parameters */
+    static const char *const reserved[] = {"name", "op", "inputs", "init"};
+    int n_reserved = d->n_params > 0 ? 4 : 3;
     for (int i = 0; i < d->n_attrs; i++) {
         const struct gr_attr_spec *a = &d->attrs[i];
         if (!valid_name(a->name)) return snprintf(err, len, "op '%s': attribute %d has an invalid name", n, i), -1;
-        for (int r = 0; r < 3; r++)
+        for (int r = 0; r < n_reserved; r++)
             if (strcmp(a->name, reserved[r]) == 0)
                 return snprintf(err, len, "op '%s': attribute name '%s' is reserved", n, a->name), -1;
         for (int j = 0; j < i; j++)
@@ -123,18 +149,36 @@ static int check_desc(struct gr_registry *reg, const struct gr_op_desc *d, char 
     return 0;
 }
 
+/* The registry's own copy of a descriptor, of today's size: the first
+ * reg->desc_size bytes of `desc` (what the registering code's header
+ * declared), the rest zero. */
+static struct gr_op_desc *copy_desc(struct gr_registry *reg, const struct gr_op_desc *desc) {
+    struct gr_op_desc *copy = gr_calloc(reg->ctx, 1, sizeof *copy);
+    if (copy) memcpy(copy, desc, reg->desc_size < sizeof *copy ? reg->desc_size : sizeof *copy);
+    return copy;
+}
+
 int gr_registry_add_op(struct gr_registry *reg, const struct gr_op_desc *desc, char *err, size_t err_len) {
-    if (check_desc(reg, desc, err, err_len)) return -1;
+    if (!desc) return snprintf(err, err_len, "op descriptor is NULL"), -1;
+    struct gr_op_desc *copy = copy_desc(reg, desc);
+    if (!copy) return snprintf(err, err_len, "out of memory"), -1;
+    if (check_desc(reg, copy, err, err_len)) {
+        gr_free(reg->ctx, copy);
+        return -1;
+    }
     if (reg->n == reg->cap) {
         int cap = reg->cap ? 2 * reg->cap : 32;
         struct gr_op_entry *ops = gr_alloc(reg->ctx, (size_t)cap * sizeof *ops);
-        if (!ops) return snprintf(err, err_len, "out of memory"), -1;
+        if (!ops) {
+            gr_free(reg->ctx, copy);
+            return snprintf(err, err_len, "out of memory"), -1;
+        }
         if (reg->ops) memcpy(ops, reg->ops, (size_t)reg->n * sizeof *ops);
         gr_free(reg->ctx, reg->ops);
         reg->ops = ops;
         reg->cap = cap;
     }
-    reg->ops[reg->n].desc = desc;
+    reg->ops[reg->n].desc = copy;
     reg->ops[reg->n].origin = reg->origin;
     reg->n++;
     return 0;

@@ -19,7 +19,7 @@ struct gr_sched_desc;
 #define GR_MAX_SCHEDULES 64
 
 struct gr_op_entry {
-    const struct gr_op_desc *desc;
+    const struct gr_op_desc *desc; /* the registry's copy, of today's size */
     const char *origin; /* "built-in" or the plugin's path */
 };
 
@@ -32,6 +32,12 @@ struct gr_registry {
     const struct gr_sched_desc **scheds;
     int n_scheds, cap_scheds;
     const char *origin;  /* origin given to ops registered now */
+    /* Bytes of a descriptor registered now, as its code's header declared
+     * struct gr_op_desc: sizeof for built-ins, a plugin's sizeof_op_desc
+     * while it loads. The registry copies that many into a zero-filled
+     * descriptor of today's size, so an older plugin's descriptor reads as
+     * having none of the fields grown since. */
+    size_t desc_size;
     int allow_internal;  /* may register GR_OP_INPUT / GR_OP_PARAM ops */
 };
 
@@ -43,7 +49,9 @@ void gr_registry_free(struct gr_ctx *ctx, struct gr_registry *reg);
  * schedules. */
 int gr_registry_add_builtins(struct gr_registry *reg, gr_plugin_init_fn ops, char *err, size_t len);
 
-/* Check an op descriptor and add it (the host table's register_op). */
+/* Drop the ops registered after the first n (a plugin that failed). */
+void gr_registry_truncate(struct gr_registry *reg, int n);
+/* Check an op descriptor and add a copy of it (the host table's register_op). */
 int gr_registry_add_op(struct gr_registry *reg, const struct gr_op_desc *desc, char *err, size_t err_len);
 const struct gr_op_desc *gr_registry_find(const struct gr_registry *reg, const char *name);
 const struct gr_op_entry *gr_registry_entry(const struct gr_registry *reg, const char *name);

@@ -54,11 +54,13 @@ int gr_ckpt_collect(struct gr_session *s, struct gr_ckpt_entry **out, int *n_out
     struct gr_ckpt_entry *e = gr_calloc(s->ctx, (size_t)cap, sizeof *e);
     if (!e) return -1;
     int n = 0;
-    /* param/<node>, optim/<state>/<node> for each state held, best/<node> */
+    /* param/<node>, optim/<state>/<node> for each state held (of the
+     * parameters the optimizer updates), best/<node> */
     for (int k = 0; k < n_kinds; k++) {
         float *base = kind_base(s, k, od);
         for (int i = 0; base && i < g->n; i++)
-            if (g->nodes[i].op->flags & GR_OP_PARAM) param_entry(s, k, &g->nodes[i], base, &e[n++]);
+            if ((g->nodes[i].op->flags & GR_OP_PARAM) && (k == 0 || k > od->n_state || gr_node_is_trainable(g, i)))
+                param_entry(s, k, &g->nodes[i], base, &e[n++]);
     }
     if (!gr_ckpt_holds_run_state(s)) {
         *out = e;

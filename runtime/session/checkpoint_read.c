@@ -177,6 +177,15 @@ static int is_run_state(const char *key) {
            strcmp(key, "data/order") == 0;
 }
 
+/* optim/<state>/<node> of a parameter the optimizer does not update:
+ * written by graphrun before the optimizer skipped untrained parameters
+ * (`trainable: false`), and ignored. */
+static int is_untrained_moment(const struct gr_session *s, const char *key) {
+    const char *slash = strncmp(key, "optim/", 6) == 0 ? strchr(key + 6, '/') : NULL;
+    int i = slash ? gr_graph_find(&s->g, slash + 1) : -1;
+    return i >= 0 && (s->g.nodes[i].op->flags & GR_OP_PARAM) && !gr_node_is_trainable(&s->g, i);
+}
+
 /* The sample order must be a permutation of the ns training samples. */
 static int check_order(struct gr_ctx *ctx, const char *name, const uint8_t *data, const struct tinfo *order,
                        int64_t ns) {
@@ -327,7 +336,8 @@ static int read_tensors(struct reading *r) {
         const char *key;
         json_t *val;
         json_object_foreach(r->root, key, val) {
-            int known = strcmp(key, "__metadata__") == 0 || (!r->full && is_run_state(key));
+            int known = strcmp(key, "__metadata__") == 0 || (!r->full && is_run_state(key)) ||
+                        is_untrained_moment(r->s, key);
             for (int i = 0; i < r->n && !known; i++) known = strcmp(key, r->e[i].name) == 0;
             if (!known)
                 return gr_fail(ctx, "%s: tensor '%s' belongs to no part of this graph; is it a checkpoint of another "
@@ -345,6 +355,7 @@ static void apply(struct reading *r) {
     struct gr_session *s = r->s;
     for (int i = 0; i < r->n; i++) memcpy(r->e[i].data, r->data + r->ti[i].b, r->e[i].bytes);
     if (!r->full) return;
+    s->step = r->step;
     s->opt.t = r->t_opt;
     s->sampler.pos = r->pos;
     s->sampler.epoch = r->epoch;

@@ -98,6 +98,7 @@ int gr_session_begin(struct gr_ctx *ctx, struct gr_session *s, const struct gr_c
     }
     if (gr_ctx_set_threads(ctx, threads)) return -1;
     gr_rng_seed(&ctx->rng, cfg->seed);
+    ctx->seed = (uint64_t)cfg->seed;
     /* the data's headers, and the arrays the graph's inputs name */
     return gr_session_open_data(s) || gr_session_check_names(s) ? -1 : 0;
 }
@@ -170,6 +171,7 @@ float gr_session_step(struct gr_session *s) {
     if (s->train_set.rows)
         for (int64_t k = 0; k < n; k++) s->idx[k] = s->train_set.rows[s->idx[k]];
     gr_session_feed(s, &s->tp, &s->train_set, n, s->aug_array >= 0);
+    s->tp.step = ++s->step;
     gr_plan_forward(&s->tp);
     gr_plan_zero_grad(&s->tp);
     /* d(mean over B)/d(mean over this rank's n) = n / B; 1 for one process */

@@ -95,6 +95,9 @@ struct gr_session {
     int64_t log_n;         /* their count: kept in checkpoints, so that a
                               resumed run's rows equal an unbroken run's */
     int64_t steps, eval_samples;
+    int64_t step;          /* training steps taken (a resume restores it);
+                              the step under way, step + 1, keys the
+                              kernels' random streams (tp.step) */
     /* one rank of a data-parallel job (runtime/session/parallel.h) */
     const struct gr_dist *dist; /* NULL: one process */
     int64_t part_lo;       /* this rank's first row of each batch (tp.cap rows) */

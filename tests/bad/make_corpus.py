@@ -180,6 +180,22 @@ layer_case("gru-on-4d", "{name: layer, op: gru, inputs: [rows], num_units: 8}")
 layer_case("rnn-reverse-word", "{name: layer, op: rnn, inputs: [rows], num_units: 8, reverse: backwards}", "[4, 4]")
 layer_case("embedding-on-images", "{name: layer, op: embedding, inputs: [rows], input_dim: 10, output_dim: 4}")
 layer_case("leaky-relu-negative-alpha", "{name: layer, op: leaky_relu, inputs: [rows], alpha: -0.1}")
+layer_case("max-pool-zero-strides", "{name: layer, op: max_pool2d, inputs: [rows], strides: [1, 0]}")
+layer_case("dropout-rate-one", "{name: layer, op: dropout, inputs: [rows], rate: 1.0}")
+layer_case("dropout-negative-rate", "{name: layer, op: dropout, inputs: [rows], rate: -0.1}")
+layer_case("batch-norm-negative-momentum", "{name: layer, op: batch_norm, inputs: [rows], momentum: -0.5}")
+layer_case("batch-norm-momentum-one", "{name: layer, op: batch_norm, inputs: [rows], momentum: 1}")
+layer_case("batch-norm-epsilon-zero", "{name: layer, op: batch_norm, inputs: [rows], epsilon: 0}")
+layer_case("batch-norm-on-labels", "{name: layer, op: batch_norm, inputs: [label]}")
+layer_case("init-unknown-parameter",
+           "{name: layer, op: conv2d, inputs: [rows], filters: 2, kernel_size: [3], init: {kernels: he_normal}}")
+layer_case("init-unknown-initializer",
+           "{name: layer, op: conv2d, inputs: [rows], filters: 2, kernel_size: [3], init: {kernel: kaiming}}")
+# a residual sum of two convolutions with different channel counts
+layer_case("add-mismatched-channels",
+           "{name: a, op: conv2d, inputs: [rows], filters: 2, kernel_size: [1]}\n"
+           "  - {name: b, op: conv2d, inputs: [rows], filters: 3, kernel_size: [1]}\n"
+           "  - {name: layer, op: add, inputs: [a, b]}")
 case("mse-shape-mismatch", "{name: loss, op: softmax_cross_entropy, inputs: [logits, label]}",
      "{name: loss, op: mse, inputs: [logits, last]}")
 case("data-image-shape", "shape: [16]}", "shape: [15]}", "shape: [4, 4]}", "shape: [3, 5]}")

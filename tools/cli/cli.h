@@ -36,6 +36,7 @@ struct cli {
     const char *plugins[32];
     int n_plugins;
     int threads, batch, seed, epochs, eval_repeats;
+    double eps, rtol, atol; /* gradcheck; 0: the defaults */
     const char *checkpoint, *resume, *run_dir, *output, *predictions;
     int no_run_dir, quiet, json, backward, softmax;
     char unset_buf[MAX_SETS][256];

@@ -12,10 +12,28 @@
 #include "runtime/session/optimize.h"
 #include "tools/cli/cli.h"
 
-static int64_t node_params(const struct gr_graph *g, const struct gr_node *nd) {
-    int64_t p = (nd->op->flags & GR_OP_PARAM) ? gr_shape_count(&nd->shape) : 0;
-    for (int k = nd->n_user; k < nd->n_in; k++) p += gr_shape_count(&g->nodes[nd->in[k]].shape);
+/* A node's parameters (its own when it is one), or with `state` its state
+ * (values an op keeps untrained: batch_norm's running statistics). */
+static int64_t node_weights(const struct gr_graph *g, const struct gr_node *nd, int state) {
+    int64_t p = (nd->op->flags & GR_OP_PARAM) && !state ? gr_shape_count(&nd->shape) : 0;
+    int first = nd->n_user + (state ? nd->op->n_params : 0);
+    int last = state ? nd->n_in : nd->n_user + nd->op->n_params;
+    for (int k = first; k < last; k++) p += gr_shape_count(&g->nodes[nd->in[k]].shape);
     return p;
+}
+static int64_t node_params(const struct gr_graph *g, const struct gr_node *nd) { return node_weights(g, nd, 0); }
+
+/* "state:    128 values, not trained, kept in checkpoints: bn.running_mean [32], ..." */
+static void print_state(const struct gr_graph *g) {
+    if (!g->n_state) return;
+    printf("state:    %lld values, not trained, kept in checkpoints:", (long long)g->n_state);
+    char sh[96];
+    for (int i = 0, first = 1; i < g->n; i++) {
+        if (!gr_node_is_state(g, i)) continue;
+        printf("%s %s %s", first ? "" : ",", g->nodes[i].name, gr_shape_format(&g->nodes[i].shape, sh, sizeof sh));
+        first = 0;
+    }
+    printf("\n");
 }
 
 /* a node's own shape without its batch axis (parameters have none) */
@@ -116,6 +134,7 @@ static int cmd_summary(struct cli *o) {
     printf("training: %.2f MFLOP a sample forward and backward, %.1f GFLOP an epoch of %lld samples\n",
            (ftotal + btotal) / batch / 1e6, (ftotal + btotal) / batch * (double)j.s.train_set.n / 1e9,
            (long long)j.s.train_set.n);
+    print_state(g);
     double pbytes = (double)g->n_weights * 4;
     printf("memory:   parameters %.1f KB (with gradients%s %s state%s %.1f KB)\n", pbytes / 1e3,
            j.cfg.early.on ? "," : " and", j.cfg.optim.desc->title, j.cfg.early.on ? " and the best copy" : "",

@@ -79,6 +79,16 @@ static int parse_int(const char *s, int lo, int hi, int *out) {
     return 0;
 }
 
+/* A finite number in [lo, hi], all of s. */
+static int parse_double(const char *s, double lo, double hi, double *out) {
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || errno == ERANGE || !(v >= lo && v <= hi)) return -1;
+    *out = v;
+    return 0;
+}
+
 /* "unknown option '--thread'" with the closest of the command's options, or
  * the commands that take it when this one does not. */
 static void unknown_option(const struct command *c, const char *opt) {
@@ -142,6 +152,13 @@ static int take_value(const struct command *c, const char *a, const char *v, str
     else if (!strcmp(a, "--eval-repeats")) num = &o->eval_repeats, hi = 100;
     if (num && parse_int(v, lo, hi, num)) {
         fprintf(stderr, "graphrun %s: %s: expected an integer in [%d, %d], got '%s'\n", c->name, a, lo, hi, v);
+        return 2;
+    }
+    /* gradcheck's step and tolerances: positive, below 1 */
+    double *real = !strcmp(a, "--eps") ? &o->eps : !strcmp(a, "--tolerance") ? &o->rtol : !strcmp(a, "--atol") ? &o->atol
+                                                                                                             : NULL;
+    if (real && parse_double(v, 1e-12, 1, real)) {
+        fprintf(stderr, "graphrun %s: %s: expected a number in [1e-12, 1], got '%s'\n", c->name, a, v);
         return 2;
     }
     return 0;

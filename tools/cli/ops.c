@@ -31,6 +31,17 @@ static void print_attr(const struct gr_attr_spec *a, int long_form) {
     if (long_form && a->doc) printf(": %s", a->doc);
 }
 
+/* "    parameters: kernel (glorot_uniform), bias (zeros)", or one a line */
+static void print_weights(const char *title, const struct gr_param_spec *w, int n, int long_form) {
+    if (!n) return;
+    printf("    %s:%s", title, long_form ? "\n" : " ");
+    for (int k = 0; k < n; k++) {
+        if (long_form) printf("      %s, initialised %s: %s\n", w[k].name, gr_init_names[w[k].init], w[k].doc);
+        else printf("%s%s (%s)", k ? ", " : "", w[k].name, gr_init_names[w[k].init]);
+    }
+    if (!long_form) printf("\n");
+}
+
 static void print_op(const struct gr_op_entry *e, int long_form) {
     const struct gr_op_desc *d = e->desc;
     printf("%s  (%s)\n    %s\n", d->name, e->origin, d->summary);
@@ -45,17 +56,8 @@ static void print_op(const struct gr_op_entry *e, int long_form) {
         }
         if (!long_form) printf("\n");
     }
-    if (d->n_params) {
-        printf("    parameters:%s", long_form ? "\n" : " ");
-        for (int k = 0; k < d->n_params; k++) {
-            if (long_form)
-                printf("      %s, initialised %s: %s\n", d->params[k].name, gr_init_names[d->params[k].init],
-                       d->params[k].doc);
-            else
-                printf("%s%s (%s)", k ? ", " : "", d->params[k].name, gr_init_names[d->params[k].init]);
-        }
-        if (!long_form) printf("\n");
-    }
+    print_weights("parameters", d->params, d->n_params, long_form);
+    print_weights("state (not trained; kept in checkpoints)", d->state, d->n_state, long_form);
     if (long_form) {
         if (d->no_grad) {
             printf("    inputs taking no gradient:");
@@ -211,6 +213,9 @@ static int cmd_gradcheck(struct cli *o) {
             }
             struct gr_gradcheck gc = gr_gradcheck_defaults();
             gc.fill = gr_init_fill;
+            if (o->eps) gc.h = o->eps;
+            if (o->rtol) gc.rtol = o->rtol;
+            if (o->atol) gc.atol = o->atol;
             int r = gr_gradcheck_node(&g, i, &rng, &gc);
             if (r < 0) {
                 rc = -1;
@@ -241,15 +246,20 @@ const struct command gr_cmd_ops = {"ops", cmd_ops,
 
 const struct command gr_cmd_gradcheck = {"gradcheck", cmd_gradcheck,
     "usage: graphrun gradcheck CONFIG [--set PATH=VALUE]... [--batch N] [--seed N]\n"
+     "                          [--eps H] [--tolerance RTOL] [--atol ATOL]\n"
      "\n"
      "Build CONFIG's graph (its plugins included) at batch N (default 2) and check\n"
      "every op node's backward against central finite differences of its\n"
-     "forward (h = 1e-2), with parameters drawn from their initializers and\n"
-     "other inputs at random: |analytic - numeric| <= atol + 2e-3 |g| for every\n"
-     "checked element (at most 400 an input), where atol is 2e-4, or the float\n"
-     "forward's rounding floor when larger (the 'noise' column). Needs no data.\n"
+     "forward, with step H (--eps, default 1e-2): every checked element (at most\n"
+     "400 an input) must satisfy |analytic - numeric| <= atol + RTOL max(|a|, |n|)\n"
+     "(--tolerance, default 2e-3), where atol is ATOL (--atol, default 2e-4), or\n"
+     "the float forward's rounding floor when larger (the 'noise' column).\n"
+     "Parameters are drawn from their initializers; other float inputs are\n"
+     "distinct values spaced wider than 2.5 steps, none within 0.1 of 0, so\n"
+     "non-smooth ops are checked away from their kinks; random ops (dropout)\n"
+     "replay one step's values. --seed N draws other values. Needs no data.\n"
      "Exits 0 only if every node passes.\n",
-    "--set --unset --batch --seed", 1, 1};
+    "--set --unset --batch --seed --eps --tolerance --atol", 1, 1};
 
 const struct command gr_cmd_optimizers = {"optimizers", cmd_optimizers,
     "usage: graphrun optimizers [NAME]\n"

@@ -95,7 +95,9 @@ static void print_header(const struct gr_session *s, FILE *out, int64_t start) {
     fprintf(out, "  data:  %s\n", cli_describe_sets(s, a, sizeof a));
     int n_nodes = 0;
     for (int i = 0; i < s->g.n; i++) n_nodes += !(s->g.nodes[i].op->flags & GR_OP_PARAM);
-    fprintf(out, "  graph: %d nodes, %lld parameters\n", n_nodes, (long long)s->g.n_weights);
+    fprintf(out, "  graph: %d nodes, %lld parameters", n_nodes, (long long)(s->g.n_weights - s->g.n_state));
+    if (s->g.n_state) fprintf(out, " and %lld values of state", (long long)s->g.n_state);
+    fprintf(out, "\n");
     fprintf(out, "  train: %s lr %g, batch %lld, %lld steps, seed %llu, %d thread%s\n",
             cfg->optim.desc->name, cfg->optim.lr, (long long)cfg->batch_size,
             (long long)s->steps, (unsigned long long)cfg->seed, threads, threads == 1 ? "" : "s");

@@ -1,0 +1,284 @@
+/* batch_norm: each channel (the last axis) normalised over every other axis
+ * of the batch, then scaled and shifted.
+ *
+ *   x[..., C] -> y[..., C]; N = the rows (all values of one channel: B for
+ *   [B, C], B*H*W for NHWC images); per channel c:
+ *   training:   mu = mean(x),  var = mean((x - mu)^2) (biased, as it
+ *               normalises), rstd = 1 / sqrt(var + epsilon)
+ *               running_mean = momentum * running_mean + (1 - momentum) * mu
+ *               running_var  = momentum * running_var + (1 - momentum) * var * N / (N - 1)
+ *   evaluation: mu = running_mean, rstd = 1 / sqrt(running_var + epsilon)
+ *   y = (x - mu) * rstd * gamma + beta
+ *
+ * `momentum` follows Keras: the weight of the old running value (default
+ * 0.9). PyTorch's momentum is the weight of the new one: PyTorch's default
+ * 0.1 is this op's 0.9. The running variance is the unbiased batch variance,
+ * as PyTorch's and Keras's. Parameters gamma [C] (ones) and beta [C]
+ * (zeros); state running_mean [C] (zeros) and running_var [C] (ones),
+ * updated by every training forward, saved in checkpoints.
+ *
+ * Backward (training only), with xhat = (x - mu) * rstd, per channel:
+ *   dgamma += sum(dy * xhat),  dbeta += sum(dy)
+ *   dx += gamma * rstd * (dy - mean(dy) - xhat * mean(dy * xhat))
+ * mu and rstd are saved; xhat is recomputed from x, intact in backward.
+ *
+ * Sums over rows run in blocks of BN_ROWS rows, each block's in double in
+ * scratch, then the blocks are added in order: the result does not depend
+ * on the thread count. */
+#include <math.h>
+#include <string.h>
+
+#include "graphrun/plugin.h"
+#include "lower.h"
+#include "util.h"
+
+enum { A_MOMENTUM, A_EPSILON };
+static const struct gr_attr_spec bn_attrs[] = {
+    [A_MOMENTUM] = {"momentum", GR_ATTR_FLOAT,
+                    "in [0, 1): running = momentum * running + (1 - momentum) * batch (Keras's convention; "
+                    "PyTorch's momentum is 1 minus this)",
+                    .def = "0.9"},
+    [A_EPSILON] = {"epsilon", GR_ATTR_FLOAT, "in (0, 1]: added to the variance", .def = "1e-5"},
+};
+enum { P_GAMMA, P_BETA };
+static const struct gr_param_spec bn_params[] = {
+    [P_GAMMA] = {"gamma", GR_INIT_ONES, "[C] scale"},
+    [P_BETA] = {"beta", GR_INIT_ZEROS, "[C] shift"},
+};
+enum { S_MEAN, S_VAR };
+static const struct gr_param_spec bn_state[] = {
+    [S_MEAN] = {"running_mean", GR_INIT_ZEROS, "[C] the mean evaluation normalises with"},
+    [S_VAR] = {"running_var", GR_INIT_ONES, "[C] the variance evaluation normalises with"},
+};
+enum { IN_X, IN_GAMMA, IN_BETA, IN_MEAN, IN_VAR };
+
+#define BN_ROWS 256
+
+static int64_t n_blocks(int64_t rows) { return (rows + BN_ROWS - 1) / BN_ROWS; }
+
+static int bn_infer(struct gr_infer *inf) {
+    const struct gr_shape *x = inf->in[0];
+    if (inf->in_dtype[0] != GR_F32) return gr_infer_fail(inf, -1, "input must be float32");
+    if (x->rank < 2) return gr_infer_fail(inf, -1, "input needs a batch axis and a channel axis, has rank %d", x->rank);
+    double m = inf->attrs[A_MOMENTUM].f, eps = inf->attrs[A_EPSILON].f;
+    if (!(m >= 0 && m < 1))
+        return gr_infer_fail(inf, A_MOMENTUM, "momentum: expected a number in [0, 1), got %g%s", m,
+                             m == 1 ? " (1 would never update the running statistics)" : "");
+    if (!(eps > 0 && eps <= 1))
+        return gr_infer_fail(inf, A_EPSILON, "epsilon: expected a number in (0, 1], got %g", eps);
+    int64_t c = x->dim[x->rank - 1], rows = gr_shape_count(x) / c;
+    if (inf->training && rows < 2)
+        return gr_infer_fail(inf, -1,
+                             "batch normalisation in training needs more than one value per channel, and a batch "
+                             "of %lld gives %lld",
+                             (long long)inf->batch, (long long)rows);
+    inf->out = *x;
+    for (int k = 0; k < 2; k++) inf->param[k] = inf->state[k] = (struct gr_shape){1, {c}};
+    if (inf->training) {
+        inf->saved_bytes = (size_t)(2 * c) * sizeof(float); /* mu, rstd */
+        /* block sums and their totals, then the two means of backward */
+        inf->scratch_bytes = (size_t)(2 * c * (n_blocks(rows) + 1)) * sizeof(double) + (size_t)(2 * c) * sizeof(float);
+    } else {
+        inf->scratch_bytes = (size_t)c * sizeof(float); /* rstd */
+    }
+    return 0;
+}
+
+struct bn_job {
+    const struct gr_args *a;
+    int64_t c, rows;
+    const float *mu, *rstd; /* per channel */
+    double *part;           /* [blocks, 2, C] */
+};
+
+static int64_t channels(const struct gr_args *a) { return a->out->shape.dim[a->out->shape.rank - 1]; }
+
+/* Blocks [k0, k1): part[k][0] = sum of x, or with mu set, part[k][1] =
+ * sum of (x - mu)^2. */
+static void stat_blocks(void *arg, int64_t k0, int64_t k1) {
+    const struct bn_job *j = arg;
+    const float *x = j->a->in[IN_X]->data;
+    for (int64_t k = k0; k < k1; k++) {
+        double *s = j->part + k * 2 * j->c + (j->mu ? j->c : 0);
+        memset(s, 0, (size_t)j->c * sizeof *s);
+        int64_t r1 = (k + 1) * BN_ROWS < j->rows ? (k + 1) * BN_ROWS : j->rows;
+        for (int64_t r = k * BN_ROWS; r < r1; r++) {
+            const float *xr = x + r * j->c;
+            if (j->mu)
+                for (int64_t i = 0; i < j->c; i++) s[i] += (double)(xr[i] - j->mu[i]) * (xr[i] - j->mu[i]);
+            else
+                for (int64_t i = 0; i < j->c; i++) s[i] += xr[i];
+        }
+    }
+}
+
+/* Blocks [k0, k1): part[k][0] = sum of dy, part[k][1] = sum of dy * xhat. */
+static void grad_blocks(void *arg, int64_t k0, int64_t k1) {
+    const struct bn_job *j = arg;
+    const float *x = j->a->in[IN_X]->data, *dy = j->a->dout->data;
+    for (int64_t k = k0; k < k1; k++) {
+        double *sd = j->part + k * 2 * j->c, *sdx = sd + j->c;
+        memset(sd, 0, (size_t)(2 * j->c) * sizeof *sd);
+        int64_t r1 = (k + 1) * BN_ROWS < j->rows ? (k + 1) * BN_ROWS : j->rows;
+        for (int64_t r = k * BN_ROWS; r < r1; r++)
+            for (int64_t i = 0; i < j->c; i++) {
+                float g = dy[r * j->c + i], xhat = (x[r * j->c + i] - j->mu[i]) * j->rstd[i];
+                sd[i] += g;
+                sdx[i] += (double)g * xhat;
+            }
+    }
+}
+
+/* fn over [0, n) blocks or rows, on the host's threads when the tensor is large */
+static void run(const struct bn_job *j, int64_t n, void (*fn)(void *, int64_t, int64_t), void *arg) {
+    if (n > 1 && j->rows * j->c >= GR_PARALLEL_MIN) j->a->host->parallel_for(j->a->host_ctx, n, fn, arg);
+    else fn(arg, 0, n);
+}
+
+static void run_blocks(const struct bn_job *j, void (*fn)(void *, int64_t, int64_t)) {
+    run(j, n_blocks(j->rows), fn, (void *)j);
+}
+
+/* total[i] = the sum over blocks of part[k][half][i], in block order */
+static void add_blocks(const struct bn_job *j, int half, double *total) {
+    memset(total, 0, (size_t)j->c * sizeof *total);
+    for (int64_t k = 0; k < n_blocks(j->rows); k++)
+        for (int64_t i = 0; i < j->c; i++) total[i] += j->part[(k * 2 + half) * j->c + i];
+}
+
+/* rows [r0, r1): y = (x - mu) * (rstd * gamma) + beta */
+static void normalize_rows(void *arg, int64_t r0, int64_t r1) {
+    const struct bn_job *j = arg;
+    const float *x = j->a->in[IN_X]->data, *gamma = j->a->in[IN_GAMMA]->data, *beta = j->a->in[IN_BETA]->data;
+    float *y = j->a->out->data;
+    for (int64_t r = r0; r < r1; r++)
+        for (int64_t i = 0; i < j->c; i++)
+            y[r * j->c + i] = (x[r * j->c + i] - j->mu[i]) * (j->rstd[i] * gamma[i]) + beta[i];
+}
+
+/* mu and rstd of this batch into saved; the running statistics updated. */
+static void batch_stats(const struct bn_job *jin) {
+    struct bn_job j = *jin;
+    const struct gr_args *a = j.a;
+    float *mu = a->saved, *rstd = mu + j.c;
+    float *rmean = a->in[IN_MEAN]->data, *rvar = a->in[IN_VAR]->data;
+    double *total = j.part + n_blocks(j.rows) * 2 * j.c, m = a->attrs[A_MOMENTUM].f, n = (double)j.rows;
+    j.mu = NULL;
+    run_blocks(&j, stat_blocks);
+    add_blocks(&j, 0, total);
+    for (int64_t i = 0; i < j.c; i++) mu[i] = (float)(total[i] / n);
+    j.mu = mu;
+    run_blocks(&j, stat_blocks);
+    add_blocks(&j, 1, total);
+    for (int64_t i = 0; i < j.c; i++) {
+        double var = total[i] / n;
+        rstd[i] = (float)(1.0 / sqrt(var + a->attrs[A_EPSILON].f));
+        rmean[i] = (float)(m * rmean[i] + (1 - m) * mu[i]);
+        rvar[i] = (float)(m * rvar[i] + (1 - m) * var * n / (n - 1));
+    }
+}
+
+static void bn_forward(const struct gr_args *a) {
+    struct bn_job j = {.a = a, .c = channels(a), .part = a->scratch};
+    j.rows = gr_shape_count(&a->out->shape) / j.c;
+    if (a->training) {
+        batch_stats(&j);
+        j.mu = a->saved;
+        j.rstd = j.mu + j.c;
+    } else {
+        const float *rvar = a->in[IN_VAR]->data;
+        float *rstd = a->scratch, eps = (float)a->attrs[A_EPSILON].f;
+        for (int64_t i = 0; i < j.c; i++) rstd[i] = 1.0f / sqrtf(rvar[i] + eps);
+        j.mu = a->in[IN_MEAN]->data;
+        j.rstd = rstd;
+    }
+    run(&j, j.rows, normalize_rows, &j);
+}
+
+/* rows [r0, r1): dx += gamma * rstd * (dy - mean(dy) - xhat * mean(dy * xhat)) */
+struct dx_job {
+    const struct bn_job *j;
+    const float *mdy, *mdx;
+};
+
+static void dx_rows(void *arg, int64_t r0, int64_t r1) {
+    const struct dx_job *d = arg;
+    const struct bn_job *j = d->j;
+    const float *x = j->a->in[IN_X]->data, *gamma = j->a->in[IN_GAMMA]->data, *dy = j->a->dout->data;
+    float *dx = j->a->din[IN_X]->data;
+    for (int64_t r = r0; r < r1; r++)
+        for (int64_t i = 0; i < j->c; i++) {
+            int64_t e = r * j->c + i;
+            float xhat = (x[e] - j->mu[i]) * j->rstd[i];
+            dx[e] += gamma[i] * j->rstd[i] * (dy[e] - d->mdy[i] - xhat * d->mdx[i]);
+        }
+}
+
+static void bn_backward(const struct gr_args *a) {
+    struct bn_job j = {.a = a, .c = channels(a), .part = a->scratch, .mu = a->saved};
+    j.rows = gr_shape_count(&a->out->shape) / j.c;
+    j.rstd = j.mu + j.c;
+    double *sdy = j.part + n_blocks(j.rows) * 2 * j.c, *sdx = sdy + j.c;
+    run_blocks(&j, grad_blocks);
+    add_blocks(&j, 0, sdy);
+    add_blocks(&j, 1, sdx);
+    if (a->din[IN_GAMMA])
+        for (int64_t i = 0; i < j.c; i++) ((float *)a->din[IN_GAMMA]->data)[i] += (float)sdx[i];
+    if (a->din[IN_BETA])
+        for (int64_t i = 0; i < j.c; i++) ((float *)a->din[IN_BETA]->data)[i] += (float)sdy[i];
+    if (!a->din[IN_X]) return;
+    float *mdy = (float *)(sdx + j.c), *mdx = mdy + j.c;
+    for (int64_t i = 0; i < j.c; i++) {
+        mdy[i] = (float)(sdy[i] / (double)j.rows);
+        mdx[i] = (float)(sdx[i] / (double)j.rows);
+    }
+    struct dx_job d = {&j, mdy, mdx};
+    run(&j, j.rows, dx_rows, &d);
+}
+
+static void bn_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
+    double n = (double)gr_shape_count(&inf->out);
+    *fwd = (inf->training ? 5 : 3) * n;
+    *bwd = 9 * n;
+}
+
+/* BatchNormalization (opset 17, inference: the running statistics), which
+ * wants the channels on axis 1: x [B, C] as it is; x [B, ..., C] transposed
+ * to [B, C, ...] and the result back. ONNX's momentum is this op's. */
+static int bn_lower(struct gr_lower *lw) {
+    struct gr_onnx_attr at[2] = {gr_onnx_float("epsilon", (float)lw->attrs[A_EPSILON].f),
+                                 gr_onnx_float("momentum", (float)lw->attrs[A_MOMENTUM].f)};
+    int r = lw->in_shape[IN_X].rank;
+    if (r == 2) return gr_lower_same(lw, "BatchNormalization", 2, at);
+    int64_t to_first[GR_MAX_DIMS], to_last[GR_MAX_DIMS];
+    to_first[0] = to_last[0] = 0;
+    to_first[1] = r - 1; /* [B, C, axes 1 .. r-2] */
+    for (int k = 2; k < r; k++) to_first[k] = k - 1;
+    for (int k = 1; k < r - 1; k++) to_last[k] = k + 1; /* [B, axes 2 .. r-1, C] */
+    to_last[r - 1] = 1;
+    const char *in[5] = {gr_lower_transpose(lw, lw->in[IN_X], r, to_first, NULL, "channels_first"), lw->in[IN_GAMMA],
+                         lw->in[IN_BETA], lw->in[IN_MEAN], lw->in[IN_VAR]};
+    const char *y = lw->onnx->fresh(lw, "y_channels_first");
+    if (!in[0] || !y || lw->onnx->node(lw, "BatchNormalization", 5, in, 1, &y, 2, at)) return -1;
+    return gr_lower_transpose(lw, y, r, to_last, lw->out, NULL) ? 0 : -1;
+}
+
+const struct gr_op_desc gr_op_batch_norm = {
+    .name = "batch_norm",
+    .summary = "y = (x - mean) / sqrt(var + epsilon) * gamma + beta per channel (last axis): batch statistics in "
+               "training, running ones in evaluation",
+    .inputs_doc = "x [B, ..., C]",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .attrs = bn_attrs,
+    .n_attrs = 2,
+    .params = bn_params,
+    .n_params = 2,
+    .infer = bn_infer,
+    .forward = bn_forward,
+    .backward = bn_backward,
+    .flops = bn_flops,
+    .lower = bn_lower,
+    .state = bn_state,
+    .n_state = 2,
+};

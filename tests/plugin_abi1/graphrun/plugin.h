@@ -1,0 +1,325 @@
+/*
+ * graphrun/plugin.h - everything an op needs, and all an op file includes.
+ *
+ * Built-in ops (ops/<name>.c) and plugin ops use this header alone, and both
+ * register through the same entry point, so a plugin op is never second-class.
+ *
+ * A worked example: y = x * scale, one input, one attribute.
+ *
+ *     enum { A_SCALE };
+ *     static const struct gr_attr_spec scale_attrs[] = {
+ *         [A_SCALE] = { "scale", GR_ATTR_FLOAT, "factor", .def = "1.0" },
+ *     };
+ *     // out[B, ...] = x[B, ...]; shapes are full shapes, axis 0 is the batch
+ *     static int scale_infer(struct gr_infer *inf) {
+ *         if (inf->in_dtype[0] != GR_F32)
+ *             return gr_infer_fail(inf, -1, "input must be float32");
+ *         inf->out = *inf->in[0];
+ *         return 0;
+ *     }
+ *     static void scale_forward(const struct gr_args *a) {
+ *         const float *x = a->in[0]->data; float *y = a->out->data;
+ *         float s = (float)a->attrs[A_SCALE].f;
+ *         for (int64_t i = 0, n = gr_shape_count(&a->out->shape); i < n; i++) y[i] = s * x[i];
+ *     }
+ *     // dx += s * dy (backward accumulates; zeroing is the runtime's job)
+ *     static void scale_backward(const struct gr_args *a) { ... }
+ *     static const struct gr_op_desc scale_op = {
+ *         .name = "scale", .summary = "y = scale * x", .inputs_doc = "x [B, ...]",
+ *         .min_inputs = 1, .max_inputs = 1, .attrs = scale_attrs, .n_attrs = 1,
+ *         .infer = scale_infer, .forward = scale_forward, .backward = scale_backward,
+ *     };
+ *     GR_PLUGIN_DECLARE();   // the ABI this file was built for, checked on load
+ *     int graphrun_plugin_init(const struct gr_host *host, void *host_ctx,
+ *                              char *err, size_t err_len) {
+ *         return host->register_op(host_ctx, &scale_op, err, err_len);
+ *     }
+ *
+ * Build it as a shared library (cc -shared -fPIC -I<prefix>/include x.c -o x.so)
+ * and name it in a config: `plugins: [x.so]`. docs/writing-an-op.md walks
+ * through a complete one.
+ *
+ * Conventions
+ *   - Every activation has the batch as axis 0; parameters have no batch axis.
+ *   - Attribute shapes given in YAML exclude the batch axis; axes count it.
+ *   - forward writes out; backward ADDS into din[i] (din[i] is NULL when that
+ *     input takes no gradient) and never clears it.
+ *   - Kernels never allocate: what forward must leave for backward goes in
+ *     `saved`, temporary space in `scratch`; infer says how many bytes of each.
+ *   - infer runs when the graph is built, before any allocation, and again
+ *     whenever the batch changes; it must depend only on its arguments.
+ *   - Attribute values reach infer and the kernels already parsed and checked
+ *     against the schema (type, range, choices, default); infer reports a
+ *     further problem with gr_infer_fail(inf, attr, ...), and the message
+ *     points at that attribute's line and column in the user's YAML.
+ */
+#ifndef GRAPHRUN_PLUGIN_H
+#define GRAPHRUN_PLUGIN_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped when a struct below changes in a way that breaks an old plugin.
+ * struct gr_host only grows at its end, which does not need a bump; so do
+ * struct gr_infer and struct gr_args, which graphrun allocates and plugins
+ * only receive: a plugin built against an older header is loaded, and reads
+ * and writes the part it knows (the rest graphrun zeroes). */
+#define GR_ABI_VERSION 1
+
+#define GR_MAX_DIMS 6
+#define GR_MAX_INPUTS 16 /* user inputs plus parameters */
+#define GR_MAX_PARAMS 8
+#define GR_MAX_ATTRS 24
+#define GR_ERR_LEN 512
+
+enum gr_dtype { GR_F32 = 0, GR_I32 = 1 };
+
+struct gr_shape {
+    int rank;
+    int64_t dim[GR_MAX_DIMS];
+};
+
+struct gr_tensor {
+    enum gr_dtype dtype;
+    struct gr_shape shape;
+    void *data;
+};
+
+/* *out = a * b for sizes a, b >= 0; returns -1 (and leaves *out) when a size
+ * is negative or the product exceeds INT64_MAX. Every product of sizes a user
+ * gives (attributes, input shapes) goes through this in infer. */
+static inline int gr_size_mul(int64_t a, int64_t b, int64_t *out) {
+    if (a < 0 || b < 0 || (a != 0 && b > INT64_MAX / a)) return -1;
+    *out = a * b;
+    return 0;
+}
+
+/* Number of elements: the product of the dims (1 for rank 0), for shapes
+ * already checked (graphrun checks every inferred shape before use; infer
+ * multiplies unchecked sizes with gr_size_mul). */
+static inline int64_t gr_shape_count(const struct gr_shape *s) {
+    int64_t n = 1;
+    for (int i = 0; i < s->rank; i++) n *= s->dim[i];
+    return n;
+}
+
+/* "[64, 28, 28]" into buf, for messages; returns buf. */
+static inline const char *gr_shape_format(const struct gr_shape *s, char *buf, size_t len) {
+    size_t used = 0;
+    int w = snprintf(buf, len, "[");
+    for (int i = 0; w >= 0 && (used += (size_t)w) < len && i < s->rank; i++)
+        w = snprintf(buf + used, len - used, "%s%lld", i ? ", " : "", (long long)s->dim[i]);
+    if (used < len) snprintf(buf + used, len - used, "]");
+    return buf;
+}
+
+/* ---- attributes ---------------------------------------------------------- */
+
+enum gr_attr_type {
+    GR_ATTR_INT,    /* YAML integer, checked against [min, max] */
+    GR_ATTR_FLOAT,  /* YAML number, checked against [min, max] */
+    GR_ATTR_BOOL,   /* true / false */
+    GR_ATTR_STRING, /* one of `choices` when given */
+    GR_ATTR_INTS,   /* list of integers, at most GR_MAX_DIMS, each in [min, max] */
+};
+
+struct gr_attr_spec {
+    const char *name;
+    enum gr_attr_type type;
+    const char *doc;
+    /* Default as YAML text ("64", "1.0", "true", "[28, 28]", "zeros"), parsed
+     * and range-checked by the same code as a user's value. NULL: the
+     * attribute is required, unless `optional` is set (then `present` says). */
+    const char *def;
+    int optional;
+    double min, max;            /* both 0: no range check */
+    const char *const *choices; /* NULL-terminated, for GR_ATTR_STRING */
+};
+
+struct gr_attr_value {
+    int present;               /* given in YAML, or defaulted */
+    int64_t i;                 /* INT, BOOL */
+    double f;                  /* FLOAT (INT values are mirrored here too) */
+    const char *s;             /* STRING */
+    int n;                     /* INTS: how many */
+    int64_t ints[GR_MAX_DIMS]; /* INTS */
+};
+
+/* ---- parameters an op owns ---------------------------------------------- */
+
+enum gr_init {
+    GR_INIT_ZEROS,
+    GR_INIT_ONES,
+    GR_INIT_GLOROT_UNIFORM, /* U(-a, a), a = sqrt(6 / (fan_in + fan_out)) */
+    GR_INIT_GLOROT_NORMAL,  /* N(0, 2 / (fan_in + fan_out)) */
+    GR_INIT_HE_NORMAL,      /* N(0, 2 / fan_in) */
+    GR_INIT_COUNT
+};
+
+/* A parameter becomes a node named "<node>.<name>" and is appended to the op's
+ * inputs after the user inputs. infer sets its shape in inf->param[k]. For a
+ * rank-2 shape [r, c], fan_in = r and fan_out = c. */
+struct gr_param_spec {
+    const char *name;
+    enum gr_init init;
+    const char *doc;
+};
+
+/* ---- shape inference ----------------------------------------------------- */
+
+struct gr_infer {
+    int n_in;                                   /* user inputs */
+    const struct gr_shape *in[GR_MAX_INPUTS];
+    enum gr_dtype in_dtype[GR_MAX_INPUTS];
+    const struct gr_attr_value *attrs;          /* indexed like desc->attrs */
+    int64_t batch;                              /* for ops that start a batch */
+    int training;                               /* 0: forward only, nothing saved */
+
+    /* set by infer */
+    struct gr_shape out;
+    enum gr_dtype out_dtype;                    /* zero: GR_F32 */
+    struct gr_shape param[GR_MAX_PARAMS];
+    size_t saved_bytes;   /* kept from forward to backward, per node */
+    size_t scratch_bytes; /* temporary, shared between nodes */
+
+    /* on failure: a message without location, and the attribute to blame (-1: the node) */
+    char err[GR_ERR_LEN];
+    int err_attr;
+
+    /* ---- grown at the end (older plugins never see these) ---- */
+    /* Set by infer when user input k holds integer indices that must lie in
+     * [0, index_limit[k]) (a loss's class labels, an embedding's rows);
+     * graphrun checks the data against it before a run, so kernels may
+     * trust it. 0: no limit. */
+    int64_t index_limit[GR_MAX_INPUTS];
+};
+
+/* Format an error into inf->err, blame attribute `attr` (-1: the node) and
+ * return -1, so infer can `return gr_infer_fail(inf, ...)`. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static inline int gr_infer_fail(struct gr_infer *inf, int attr, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(inf->err, sizeof inf->err, fmt, ap);
+    va_end(ap);
+    inf->err_attr = attr;
+    return -1;
+}
+
+/* ---- kernels ------------------------------------------------------------- */
+
+struct gr_host;
+
+struct gr_args {
+    int n_in;                                 /* user inputs + parameters */
+    const struct gr_tensor *in[GR_MAX_INPUTS];
+    struct gr_tensor *out;
+    struct gr_tensor *din[GR_MAX_INPUTS];     /* NULL: no gradient wanted */
+    const struct gr_tensor *dout;             /* backward only */
+    void *saved;                              /* infer's saved_bytes */
+    void *scratch;                            /* infer's scratch_bytes */
+    const struct gr_attr_value *attrs;
+    const struct gr_host *host;
+    void *host_ctx;                           /* pass back to host calls */
+    int training;
+};
+
+/* ---- the op descriptor --------------------------------------------------- */
+
+enum gr_op_flags {
+    GR_OP_INPUT = 1u << 0, /* runtime feeds it from data (built-in only) */
+    GR_OP_PARAM = 1u << 1, /* a trainable parameter (built-in only) */
+    GR_OP_VIEW = 1u << 2,  /* the output is input 0's memory under another
+                              shape (same element count): forward has
+                              nothing to do; backward still adds into din[0] */
+};
+
+struct gr_op_desc {
+    const char *name;
+    const char *summary;    /* one line of math */
+    const char *inputs_doc; /* the inputs and their shapes, e.g. "x [B, T, I]" */
+    int min_inputs, max_inputs;
+    uint32_t no_grad; /* bit i set: user input i takes no gradient (labels) */
+    const struct gr_attr_spec *attrs;
+    int n_attrs;
+    const struct gr_param_spec *params;
+    int n_params;
+    int (*infer)(struct gr_infer *inf);
+    void (*forward)(const struct gr_args *a);
+    void (*backward)(const struct gr_args *a); /* NULL: not differentiable */
+    unsigned flags;
+    /* Optional: floating-point operations (a multiply-add counts 2) for the
+     * whole batch, given the inferred shapes in `inf` (inf->out included);
+     * backward as if every float input took a gradient. */
+    void (*flops)(const struct gr_infer *inf, double *forward, double *backward);
+};
+
+/* ---- the host table ------------------------------------------------------ */
+
+enum gr_trans { GR_NO_TRANS = 0, GR_TRANS = 1 };
+
+/* Grows only at its end: a plugin checks `size` before using a later field. */
+struct gr_host {
+    uint32_t abi_version;
+    uint32_t size; /* sizeof(struct gr_host) of the running graphrun */
+
+    /* Register an op; copies nothing, so `desc` must outlive graphrun's use
+     * of it (plugins stay loaded until the context is freed). */
+    int (*register_op)(void *host_ctx, const struct gr_op_desc *desc, char *err, size_t err_len);
+
+    /* Row-major C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C. */
+    void (*sgemm)(void *host_ctx, enum gr_trans ta, enum gr_trans tb, int64_t m,
+                  int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                  const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+
+    /* Run fn(arg, begin, end) over [0, n) split into chunks, on the context's
+     * threads; returns when all chunks are done. */
+    void (*parallel_for)(void *host_ctx, int64_t n,
+                         void (*fn)(void *arg, int64_t begin, int64_t end), void *arg);
+
+    /* Memory from graphrun's allocator (64-byte aligned), for a plugin's own
+     * tables at init; kernels never allocate. */
+    void *(*alloc)(void *host_ctx, size_t bytes);
+    void (*free)(void *host_ctx, void *p);
+};
+
+/* A plugin's one entry point. Built-in ops are registered by a function of
+ * this same type (gr_builtin_init). Returns 0, or non-zero with a message. */
+typedef int (*gr_plugin_init_fn)(const struct gr_host *host, void *host_ctx, char *err, size_t err_len);
+#define GR_PLUGIN_ENTRY "graphrun_plugin_init"
+/* What a plugin defines (graphrun itself never does). */
+int graphrun_plugin_init(const struct gr_host *host, void *host_ctx, char *err, size_t err_len);
+
+/* What a plugin was built against, read by the loader before it calls any of
+ * the plugin's code: the ABI version and the sizes of the structs and types
+ * that cross the boundary (as Lua's loader checks its numeric types). */
+struct gr_plugin_abi {
+    uint32_t abi_version;
+    uint32_t sizeof_op_desc, sizeof_attr_spec, sizeof_attr_value, sizeof_param_spec;
+    uint32_t sizeof_infer, sizeof_args, sizeof_tensor, sizeof_shape;
+    uint32_t sizeof_int64, sizeof_float, sizeof_pointer;
+};
+#define GR_PLUGIN_ABI_SYMBOL "graphrun_plugin_abi"
+#define GR_PLUGIN_ABI_INIT                                                                                            \
+    {                                                                                                                 \
+        GR_ABI_VERSION, (uint32_t)sizeof(struct gr_op_desc), (uint32_t)sizeof(struct gr_attr_spec),                  \
+            (uint32_t)sizeof(struct gr_attr_value), (uint32_t)sizeof(struct gr_param_spec),                           \
+            (uint32_t)sizeof(struct gr_infer), (uint32_t)sizeof(struct gr_args), (uint32_t)sizeof(struct gr_tensor), \
+            (uint32_t)sizeof(struct gr_shape), (uint32_t)sizeof(int64_t), (uint32_t)sizeof(float),                    \
+            (uint32_t)sizeof(void *)                                                                                  \
+    }
+/* Put this once in a plugin's source, at file scope. */
+#define GR_PLUGIN_DECLARE() const struct gr_plugin_abi graphrun_plugin_abi = GR_PLUGIN_ABI_INIT
+
+#ifdef __cplusplus
+}
+#endif
+#endif
