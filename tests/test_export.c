@@ -162,6 +162,14 @@ Test(export, a_cnn_runs_in_onnx_runtime_as_in_graphrun) {
     expect_agreement(GR_SOURCE_DIR "/tests/export_cnn.yaml", "", 0);
 }
 
+/* the shipped CNN (batch_norm and dropout among its layers), as a user would
+ * export it after a short run */
+Test(export, cnn_mnist_runs_in_onnx_runtime_as_in_graphrun) {
+    expect_agreement(GR_SOURCE_DIR "/configs/cnn_mnist.yaml",
+                     "--unset train.epochs --unset train.checkpoint --set train.steps=100 --set data.train.limit=6400",
+                     0);
+}
+
 /* batch_norm as BatchNormalization with the running statistics (rank 4
  * through NCHW, rank 2 as it is), dropout as Identity */
 Test(export, a_cnn_with_batch_norm_and_dropout_runs_in_onnx_runtime_as_in_graphrun) {
