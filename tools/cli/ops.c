@@ -213,9 +213,9 @@ static int cmd_gradcheck(struct cli *o) {
             }
             struct gr_gradcheck gc = gr_gradcheck_defaults();
             gc.fill = gr_init_fill;
-            if (o->eps) gc.h = o->eps;
-            if (o->rtol) gc.rtol = o->rtol;
-            if (o->atol) gc.atol = o->atol;
+            if (o->eps > 0) gc.h = o->eps;
+            if (o->rtol > 0) gc.rtol = o->rtol;
+            if (o->atol > 0) gc.atol = o->atol;
             int r = gr_gradcheck_node(&g, i, &rng, &gc);
             if (r < 0) {
                 rc = -1;

@@ -64,11 +64,11 @@ static void print_config(const struct gr_config *cfg, FILE *out) {
 static void print_schedule_line(const struct gr_session *s, FILE *out) {
     const struct gr_config *cfg = s->cfg;
     const struct gr_sched *sc = &s->sched;
-    if (sc->cfg.desc == s->ctx->reg->scheds[0] && !sc->warmup && !cfg->clip_norm && !cfg->clip_value) return;
+    if (sc->cfg.desc == s->ctx->reg->scheds[0] && !sc->warmup && cfg->clip_norm <= 0 && cfg->clip_value <= 0) return;
     fprintf(out, "  rate:  %s by %s", sc->cfg.desc->name, sc->cfg.epochs ? "epochs" : "steps");
     if (sc->warmup) fprintf(out, ", warmup %lld steps", (long long)sc->warmup);
-    if (cfg->clip_norm) fprintf(out, "; clip norm %g", cfg->clip_norm);
-    if (cfg->clip_value) fprintf(out, "; clip value %g", cfg->clip_value);
+    if (cfg->clip_norm > 0) fprintf(out, "; clip norm %g", cfg->clip_norm);
+    if (cfg->clip_value > 0) fprintf(out, "; clip value %g", cfg->clip_value);
     fprintf(out, "\n");
 }
 
