@@ -119,9 +119,11 @@ static int geometry(struct gr_infer *inf, const struct gr_shape *x, const struct
 }
 
 /* Scratch, in floats: per part a col and a dcol buffer of one block, then
- * per part the partial dkernel [K, F] and dbias [F]. */
+ * per part the partial dkernel [K, F] and dbias [F], then kernel^T [F, K]
+ * for backward's products (not in the direct mode). */
 static int64_t col_floats(const struct conv_geom *g) { return g->mode == CONV_IM2COL ? g->nb * g->OH * g->OW * g->K : 0; }
 static int64_t partial_floats(const struct conv_geom *g) { return g->K * g->F + g->F; }
+static int64_t kernel_t_floats(const struct conv_geom *g) { return g->mode == CONV_DIRECT ? 0 : g->K * g->F; }
 
 static int conv_infer(struct gr_infer *inf) {
     const struct gr_shape *x = inf->in[0];
@@ -143,6 +145,7 @@ static int conv_infer(struct gr_infer *inf) {
     int64_t per_part = inf->training ? 2 * col_floats(&g) + partial_floats(&g) : col_floats(&g), floats;
     if (gr_mul_i64(per_part, g.parts, &floats) || floats > ((int64_t)1 << 38))
         return gr_infer_fail(inf, -1, "working memory is too large");
+    if (inf->training) floats += kernel_t_floats(&g);
     inf->scratch_bytes = (size_t)floats * sizeof(float);
     return 0;
 }
@@ -298,7 +301,7 @@ static void backward_parts(void *arg, int64_t p0, int64_t p1) {
     int want_dw = a->din[IN_KERNEL] != NULL, want_db = a->din[IN_BIAS] != NULL;
     int64_t cf = col_floats(g), cells = g->OH * g->OW, F = g->F, K = g->K;
     float *col = j->scratch + p0 * 2 * cf, *dcol = col + cf;
-    float *partials = j->scratch + g->parts * 2 * cf;
+    float *partials = j->scratch + g->parts * 2 * cf, *wt = partials + g->parts * partial_floats(g);
     for (int64_t p = p0; p < p1; p++) {
         float *pw = partials + p * partial_floats(g), *pb = pw + K * F;
         int64_t k0, k1;
@@ -323,11 +326,11 @@ static void backward_parts(void *arg, int64_t p0, int64_t p1) {
             }
             if (!dx) continue;
             if (g->mode == CONV_POINTWISE) { /* dx rows are the cells: add dY @ kernel^T straight in */
-                a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_TRANS, rows, K, F, 1.0f, dyb, F, w, F, 1.0f,
+                a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_NO_TRANS, rows, K, F, 1.0f, dyb, F, wt, K, 1.0f,
                                dx + b0 * cells * g->C, K);
                 continue;
             }
-            a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_TRANS, rows, K, F, 1.0f, dyb, F, w, F, 0.0f, dcol, K);
+            a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_NO_TRANS, rows, K, F, 1.0f, dyb, F, wt, K, 0.0f, dcol, K);
             col2im(g, dcol, b0, b1, dx);
         }
     }
@@ -350,9 +353,23 @@ static void reduce_parts(void *arg, int64_t e0, int64_t e1) {
     }
 }
 
+/* kernel^T [F, K] into scratch: dY @ kernel^T as a product of untransposed
+ * matrices, which graphrun's kernels take (runtime/host/gemm.c) with the
+ * sums OpenBLAS's A @ B^T makes; OpenBLAS took about 1.4 times as long on
+ * [rows, 64] x [64, 288] (the MNIST CNN's second convolution, in a profile;
+ * tests/test_gemm.c holds the bits). */
+static void transpose_kernel(const struct conv_job *j) {
+    const struct conv_geom *g = &j->g;
+    const float *w = j->a->in[IN_KERNEL]->data;
+    float *wt = j->scratch + g->parts * (2 * col_floats(g) + partial_floats(g));
+    for (int64_t k = 0; k < g->K; k++)
+        for (int64_t f = 0; f < g->F; f++) wt[f * g->K + k] = w[k * g->F + f];
+}
+
 static void conv_backward(const struct gr_args *a) {
     struct conv_job j = {a, {0}, a->scratch};
     (void)geometry(NULL, &a->in[IN_X]->shape, a->attrs, &j.g); /* infer accepted these shapes */
+    if (a->din[IN_X] && j.g.mode != CONV_DIRECT) transpose_kernel(&j);
     a->host->parallel_for(a->host_ctx, j.g.parts, backward_parts, &j);
     if (a->din[IN_KERNEL] || a->din[IN_BIAS]) a->host->parallel_for(a->host_ctx, partial_floats(&j.g), reduce_parts, &j);
 }

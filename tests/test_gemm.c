@@ -154,3 +154,39 @@ Test(gemm, direct_gives_openblas_skylakex_bits) {
                     }
     cr_assert_gt(checked, 100);
 }
+
+/* conv2d's input gradient dY @ kernel^T runs as dY @ (kernel^T laid out):
+ * graphrun's kernel on the transposed copy gives the bits of OpenBLAS's
+ * A @ B^T, at the shapes of a 3x3 convolution on 1 to 64 channels. */
+Test(gemm, direct_on_a_transposed_copy_gives_openblas_a_times_b_transposed) {
+    const char *core = openblas_get_corename();
+    if (!core || strcasecmp(core, "skylakex") != 0 || !gr_gemm_fits(1, 16, 1)) {
+        cr_skip_test("OpenBLAS runs %s kernels here", core ? core : "unknown");
+    }
+    openblas_set_num_threads(1);
+    static const int64_t ms[] = {49, 196, 784, 1568}, ns[] = {32, 288, 576}, ks[] = {16, 32, 64};
+    int checked = 0;
+    for (size_t im = 0; im < sizeof ms / sizeof *ms; im++)
+        for (size_t in = 0; in < sizeof ns / sizeof *ns; in++)
+            for (size_t ik = 0; ik < sizeof ks / sizeof *ks; ik++)
+                for (int add = 0; add < 2; add++) {
+                    int64_t m = ms[im], n = ns[in], k = ks[ik];
+                    if (!gr_gemm_fits(m, n, k)) continue;
+                    size_t na = (size_t)(m * k), nb = (size_t)(k * n), nc = (size_t)(m * n);
+                    float *a = malloc(na * sizeof *a), *b = malloc(nb * sizeof *b), *bt = malloc(nb * sizeof *bt);
+                    float *c = malloc(nc * sizeof *c), *d = malloc(nc * sizeof *d);
+                    cr_assert(a && b && bt && c && d);
+                    fill(a, na, 3), fill(b, nb, 5), fill(c, nc, 11);
+                    memcpy(d, c, nc * sizeof *c);
+                    for (int64_t q = 0; q < k; q++) /* b is [n, k]; bt = b^T [k, n] */
+                        for (int64_t j = 0; j < n; j++) bt[q * n + j] = b[j * k + q];
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)k, 1.0f, a, (int)k, b,
+                                (int)k, add ? 1.0f : 0.0f, d, (int)n);
+                    cr_assert_eq(gr_gemm_direct(m, n, k, a, k, bt, n, c, n, add), 0);
+                    cr_assert_eq(memcmp(c, d, nc * sizeof *c), 0, "A B^T [%lld, %lld, %lld] add %d", (long long)m,
+                                 (long long)n, (long long)k, add);
+                    checked++;
+                    free(a), free(b), free(bt), free(c), free(d);
+                }
+    cr_assert_gt(checked, 50);
+}
