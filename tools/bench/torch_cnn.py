@@ -21,6 +21,8 @@ import time
 
 import numpy as np
 import torch
+
+from torch_epochs import train_epochs
 import yaml
 
 from torch_lstm import read_idx
@@ -117,26 +119,9 @@ def main():
 
     model = build(cfg["graph"])
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    n = xtr.shape[0]
-    per_epoch = (n + batch - 1) // batch
-    order, pos = rng.permutation(n), 0
-    epoch_seconds = []
     model.train()
-    for _ in range(args.epochs):
-        t0 = time.perf_counter()
-        for _ in range(per_epoch):
-            take = min(batch, n - pos)
-            idx = order[pos:pos + take]
-            pos += take
-            if take < batch:
-                order, pos = rng.permutation(n), batch - take
-                idx = np.concatenate([idx, order[:pos]])
-            i = torch.from_numpy(idx)
-            loss = torch.nn.functional.cross_entropy(model(xtr[i]), ytr[i])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        epoch_seconds.append(time.perf_counter() - t0)
+    per_epoch = (xtr.shape[0] + batch - 1) // batch
+    epoch_seconds = train_epochs(model, opt, xtr, ytr, batch, args.epochs, rng)
 
     model.eval()
     eval_seconds = []

@@ -26,6 +26,8 @@ import time
 import numpy as np
 import torch
 
+from torch_epochs import train_epochs
+
 
 def read_idx(path):
     with open(path, "rb") as f:
@@ -92,24 +94,8 @@ def run(args, units, batch, xtr, ytr, xte, yte):
     model = Model(units)
     opt = torch.optim.Adam(model.parameters(), lr=0.01)
     n = xtr.shape[0]
-    per_epoch = (n + batch - 1) // batch
-    order, pos = rng.permutation(n), 0
-    epoch_seconds = []
-    for _ in range(args.epochs):
-        t0 = time.perf_counter()
-        for _ in range(per_epoch):
-            take = min(batch, n - pos)  # cross into a reshuffled epoch as graphrun does
-            idx = order[pos:pos + take]
-            pos += take
-            if take < batch:
-                order, pos = rng.permutation(n), batch - take
-                idx = np.concatenate([idx, order[:pos]])
-            i = torch.from_numpy(idx)
-            loss = torch.nn.functional.cross_entropy(model(xtr[i]), ytr[i])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        epoch_seconds.append(time.perf_counter() - t0)
+    per_epoch = (xtr.shape[0] + batch - 1) // batch
+    epoch_seconds = train_epochs(model, opt, xtr, ytr, batch, args.epochs, rng)
 
     # evaluation: the whole test set in one batch, and in batches of 1000; the faster counts
     eval_seconds = []
