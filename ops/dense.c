@@ -4,9 +4,12 @@
  * backward (R = rows of x, i.e. all axes but the last):
  *   dx[R, I] += dy[R, U] @ kernel^T
  *   dkernel[I, U] += x^T @ dy
- *   dbias[U] += sum over rows of dy */
+ *   dbias[U] += sum over rows of dy
+ * the two sums over the batch taken leaf by leaf up util.h's tree, so they
+ * are the same bits however the batch is split between ranks. */
 #include "graphrun/plugin.h"
 #include "lower.h"
+#include "util.h"
 
 enum { A_UNITS };
 static const struct gr_attr_spec dense_attrs[] = {
@@ -28,6 +31,8 @@ static int dense_infer(struct gr_infer *inf) {
     inf->out.dim[x->rank - 1] = units;
     inf->param[P_KERNEL] = (struct gr_shape){2, {in, units}};
     inf->param[P_BIAS] = (struct gr_shape){1, {units}};
+    /* the gradient's leaves after the first, [kernel, bias] each */
+    if (inf->training) inf->scratch_bytes = (size_t)((gr_sum_leaves(x->dim[0]) - 1) * (in + 1) * units) * sizeof(float);
     return 0;
 }
 
@@ -41,20 +46,35 @@ static void dense_forward(const struct gr_args *a) {
     a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_NO_TRANS, rows, u, in, 1.0f, x, in, w, u, 1.0f, y, u);
 }
 
-static void dense_backward(const struct gr_args *a) {
-    const float *x = a->in[IN_X]->data, *w = a->in[IN_KERNEL]->data, *dy = a->dout->data;
+/* dkernel and dbias over the samples [lo, hi), rows per sample each, into
+ * their parts (added onto part 0, written into the others) */
+static void leaf_grads(const struct gr_args *a, int64_t lo, int64_t hi, int64_t per, float *dk, float *db, int first) {
+    const float *x = a->in[IN_X]->data, *dy = a->dout->data;
     int64_t in = a->in[IN_KERNEL]->shape.dim[0], u = a->in[IN_KERNEL]->shape.dim[1];
-    int64_t rows = gr_shape_count(&a->in[IN_X]->shape) / in;
+    int64_t r0 = lo * per, r1 = hi * per;
+    if (dk)
+        a->host->sgemm(a->host_ctx, GR_TRANS, GR_NO_TRANS, in, u, r1 - r0, 1.0f, x + r0 * in, in, dy + r0 * u, u,
+                       first ? 1.0f : 0.0f, dk, u);
+    if (db) gr_sum_rows(a, dy, u, r0, r1, db, u, first);
+}
+
+static void dense_backward(const struct gr_args *a) {
+    const float *w = a->in[IN_KERNEL]->data, *dy = a->dout->data;
+    int64_t in = a->in[IN_KERNEL]->shape.dim[0], u = a->in[IN_KERNEL]->shape.dim[1];
+    int64_t rows = gr_shape_count(&a->in[IN_X]->shape) / in, n = a->in[IN_X]->shape.dim[0];
     if (a->din[IN_X])
         a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_TRANS, rows, in, u, 1.0f, dy, u, w, u, 1.0f, a->din[IN_X]->data, in);
-    if (a->din[IN_KERNEL])
-        a->host->sgemm(a->host_ctx, GR_TRANS, GR_NO_TRANS, in, u, rows, 1.0f, x, in, dy, u, 1.0f,
-                       a->din[IN_KERNEL]->data, u);
-    if (a->din[IN_BIAS]) {
-        float *db = a->din[IN_BIAS]->data;
-        for (int64_t r = 0; r < rows; r++)
-            for (int64_t j = 0; j < u; j++) db[j] += dy[r * u + j];
+    float *dk = a->din[IN_KERNEL] ? a->din[IN_KERNEL]->data : NULL, *db = a->din[IN_BIAS] ? a->din[IN_BIAS]->data : NULL;
+    int64_t leaves = gr_sum_leaves(n);
+    float *rk = a->scratch, *rb = rk + (leaves - 1) * in * u;
+    for (int64_t k = 0; k < leaves; k++) {
+        int64_t lo, hi;
+        gr_sum_leaf(n, k, &lo, &hi);
+        leaf_grads(a, lo, hi, rows / n, dk ? gr_sum_part(dk, rk, in * u, k) : NULL,
+                   db ? gr_sum_part(db, rb, u, k) : NULL, k == 0);
     }
+    if (dk) gr_sum_tree(a, n, dk, rk, in * u);
+    if (db) gr_sum_tree(a, n, db, rb, u);
 }
 
 static void dense_flops(const struct gr_infer *inf, double *fwd, double *bwd) {

@@ -83,7 +83,8 @@ static int gru_infer(struct gr_infer *inf) {
          * both end with 3H zeros, the state before the first step */
         inf->saved_bytes = (size_t)(rows * 4 * h) * sizeof(float);
         int64_t fwd = b * g, bwd = big + b * h + hg;
-        inf->scratch_bytes = (size_t)((fwd > bwd ? fwd : bwd) + g) * sizeof(float);
+        /* then the gradients' leaves after the first (ops/recurrent.h) */
+        inf->scratch_bytes = (size_t)((fwd > bwd ? fwd : bwd) + g + rec_rest_floats(b, (in > h ? in : h) * g)) * sizeof(float);
     } else {
         /* gi and gh of one step, gh_n, then 3H zeros */
         inf->scratch_bytes = (size_t)(2 * b * g + b * h + g) * sizeof(float);
@@ -249,21 +250,16 @@ static void gru_backward(const struct gr_args *a) {
     for (int64_t r = 0; r < H; r++)
         for (int64_t c = 0; c < G; c++) j.ut[c * H + r] = j.u[r * G + c];
     a->host->parallel_for(a->host_ctx, rec_blocks(B), backward_blocks, &j);
+    float *rest = (float *)j.zeros + G;
     if (a->din[IN_KERNEL]) /* dkernel[I, 3H] += X^T dGI */
-        a->host->sgemm(a->host_ctx, GR_TRANS, GR_NO_TRANS, I, G, rows, 1.0f, j.x, I, j.dgi, G, 1.0f,
-                       a->din[IN_KERNEL]->data, G);
+        rec_product_grad(a, B, T, I, G, j.x, 0, j.dgi, 0, 0, a->din[IN_KERNEL]->data, rest);
     if (a->din[IN_X]) /* dX[B*T, I] += dGI kernel^T */
         a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_TRANS, rows, I, G, 1.0f, j.dgi, G, j.wx, G, 1.0f,
                        a->din[IN_X]->data, I);
-    if (a->din[IN_BIAS]) {
-        struct rec_colsum cs = {j.dgi, a->din[IN_BIAS]->data, rows, G};
-        a->host->parallel_for(a->host_ctx, G, rec_colsum_part, &cs);
-    }
-    if (a->din[IN_RECURRENT_BIAS]) {
-        struct rec_colsum cs = {j.dgh, a->din[IN_RECURRENT_BIAS]->data, rows, G};
-        a->host->parallel_for(a->host_ctx, G, rec_colsum_part, &cs);
-    }
-    if (a->din[IN_RECURRENT]) rec_recurrent_grad(a, j.y, j.dgh, B, T, H, G, j.reverse, a->din[IN_RECURRENT]->data);
+    if (a->din[IN_BIAS]) rec_bias_grad(a, B, T, G, j.dgi, a->din[IN_BIAS]->data, rest);
+    if (a->din[IN_RECURRENT_BIAS]) rec_bias_grad(a, B, T, G, j.dgh, a->din[IN_RECURRENT_BIAS]->data, rest);
+    if (a->din[IN_RECURRENT])
+        rec_recurrent_grad(a, j.y, j.dgh, B, T, H, G, j.reverse, a->din[IN_RECURRENT]->data, rest);
 }
 
 /* The products dominate; the gates add about 20 operations per unit and

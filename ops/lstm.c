@@ -15,9 +15,14 @@
  * h_{t-1} @ Wh added to it, then the gates and the cell update in one pass. Batch rows never interact, so the recurrence runs blocks of samples
  * through all T steps, on the pool's threads, without waiting for each other.
  *
- * Training keeps its state time-major ([t, b] rows, so one step's rows are
- * contiguous), with rows [x_t, h_{t-1}] ([T*B, I+H]) so that the kernel's
- * gradient is one product over all steps, dW = XH^T dZ. An evaluation plan
+ * Training runs the samples in the leaves of util.h's tree (ranges of at
+ * most 32 samples) and keeps each leaf's state in one piece, step-major
+ * within it (leaf [lo, hi) of n samples: row T lo + s n + (b - lo) for
+ * sample b at processing step s, so one step's rows are contiguous), with
+ * rows [x_t, h_{t-1}] ([T*B, I+H]) so that a leaf's share of the kernel's
+ * gradient is one product over all its steps, dW_leaf = XH_leaf^T dZ_leaf;
+ * the leaves' shares are added up the tree, the same bits however the
+ * batch is split between ranks. An evaluation plan
  * keeps nothing: it projects one step at a time and updates the cell state in
  * place, in [B, 5H] of scratch.
  *
@@ -41,6 +46,7 @@
 #include "fastmath.h"
 #include "graphrun/plugin.h"
 #include "lower.h"
+#include "util.h"
 
 enum { A_UNITS, A_FORGET_BIAS, A_REVERSE };
 static const struct gr_attr_spec lstm_attrs[] = {
@@ -63,7 +69,7 @@ enum { IN_X, IN_KERNEL, IN_BIAS };
  * same for any thread count. */
 #define LSTM_BLOCK 32
 
-/* Training state, time-major ([s, b] rows, s the processing step): */
+/* Training state, leaf by leaf, step-major within a leaf (see above): */
 struct lstm_state {
     float *xh;    /* [T*B, I+H] row (t, b) = [x_t, h_{t-1}] of sample b */
     float *z;     /* [T*B, 4H] activated gates */
@@ -87,9 +93,10 @@ static struct lstm_state state_at(float *base, int64_t b, int64_t t, int64_t in,
 }
 
 /* backward's scratch: dz [T*B, 4H], dh_next and dc_next [B, H], Wh^T [4H, H],
- * dx [T*B, I] time-major */
+ * dx [T*B, I] in the state's row order, then the gradient's leaves after the
+ * first: [I+H, 4H] kernels, then [4H] biases */
 static size_t grad_floats(int64_t b, int64_t t, int64_t in, int64_t h) {
-    return (size_t)(t * b * 4 * h + 2 * b * h + 4 * h * h + t * b * in);
+    return (size_t)(t * b * 4 * h + 2 * b * h + 4 * h * h + t * b * in + (gr_sum_leaves(b) - 1) * (in + h + 1) * 4 * h);
 }
 
 /* evaluation's scratch: z [B, 4H], c [B, H] */
@@ -237,15 +244,15 @@ static struct lstm_job job_of(const struct gr_args *a) {
 /* The time index of processing step s. */
 static int64_t time_of(const struct lstm_job *j, int64_t s) { return j->reverse ? j->T - 1 - s : s; }
 
-/* xh rows (s, b) for samples b0..b1: x at step s's time now, the first
- * step's h = 0 now, later the previous step's h as the steps run */
-static void fill_xh(void *arg, int64_t b0, int64_t b1) {
-    const struct lstm_job *j = arg;
+/* xh rows of the leaf [b0, b1): x at step s's time now, the first step's
+ * h = 0 now, later the previous step's h as the steps run */
+static void fill_xh(const struct lstm_job *j, int64_t b0, int64_t b1) {
+    int64_t n = b1 - b0;
     for (int64_t b = b0; b < b1; b++) {
         for (int64_t t = 0; t < j->T; t++)
-            memcpy(j->s.xh + (t * j->B + b) * j->XH, j->x + (b * j->T + time_of(j, t)) * j->I,
+            memcpy(j->s.xh + (j->T * b0 + t * n + b - b0) * j->XH, j->x + (b * j->T + time_of(j, t)) * j->I,
                    (size_t)j->I * sizeof(float));
-        memset(j->s.xh + b * j->XH + j->I, 0, (size_t)j->H * sizeof(float));
+        memset(j->s.xh + (j->T * b0 + b - b0) * j->XH + j->I, 0, (size_t)j->H * sizeof(float));
     }
 }
 
@@ -267,12 +274,23 @@ static void for_blocks(void *arg, void (*fn)(const struct lstm_job *j, int64_t b
 
 static int64_t n_blocks(const struct lstm_job *j) { return (j->B + LSTM_BLOCK - 1) / LSTM_BLOCK; }
 
-/* Training recurrence for samples b0..b1, all T steps. */
+/* The same for training, over the leaves of the batch's tree. */
+static void for_leaves(void *arg, void (*fn)(const struct lstm_job *j, int64_t b0, int64_t b1)) {
+    struct lstm_job *j = arg;
+    for (int64_t k; (k = atomic_fetch_add(&j->next_block, 1)) < gr_sum_leaves(j->B);) {
+        int64_t b0, b1;
+        gr_sum_leaf(j->B, k, &b0, &b1);
+        fn(j, b0, b1);
+    }
+}
+
+/* Training recurrence for the leaf [b0, b1), all T steps. */
 static void forward_rows(const struct lstm_job *j, int64_t b0, int64_t b1) {
     const struct gr_args *a = j->a;
-    int64_t B = j->B, T = j->T, H = j->H, G = j->G, XH = j->XH, n = b1 - b0;
+    int64_t T = j->T, H = j->H, G = j->G, XH = j->XH, n = b1 - b0;
+    fill_xh(j, b0, b1);
     for (int64_t t = 0; t < T; t++) {
-        int64_t r0 = t * B + b0; /* this step's rows are contiguous */
+        int64_t r0 = T * b0 + t * n; /* this step's rows */
         /* z_t = x_t @ Wx, then z_t += h_{t-1} @ Wh: the same sums as one
          * product over all steps first, but z never leaves the cache
          * (at batch 256 all steps' z is 7 MB, beyond a core's L2) */
@@ -282,11 +300,11 @@ static void forward_rows(const struct lstm_job *j, int64_t b0, int64_t b1) {
             a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_NO_TRANS, n, G, H, 1.0f, j->s.xh + r0 * XH + j->I, XH, j->wh,
                            G, 1.0f, j->s.z + r0 * G, G);
         for (int64_t b = b0; b < b1; b++) {
-            int64_t r = t * B + b;
-            const float *cprev = t > 0 ? j->s.c + (r - B) * H : j->s.zeros;
+            int64_t r = r0 + b - b0;
+            const float *cprev = t > 0 ? j->s.c + (r - n) * H : j->s.zeros;
             float *h = j->y + (b * T + time_of(j, t)) * H;
             cell_forward(H, j->s.z + r * G, j->bias, j->fb, cprev, j->s.c + r * H, j->s.tc + r * H, h, 1);
-            if (t + 1 < T) memcpy(j->s.xh + (r + B) * XH + j->I, h, (size_t)H * sizeof(float));
+            if (t + 1 < T) memcpy(j->s.xh + (r + n) * XH + j->I, h, (size_t)H * sizeof(float));
         }
     }
 }
@@ -310,7 +328,7 @@ static void eval_rows(const struct lstm_job *j, int64_t b0, int64_t b1) {
     }
 }
 
-static void forward_blocks(void *arg, int64_t k0, int64_t k1) { (void)k0, (void)k1, for_blocks(arg, forward_rows); }
+static void forward_blocks(void *arg, int64_t k0, int64_t k1) { (void)k0, (void)k1, for_leaves(arg, forward_rows); }
 static void eval_blocks(void *arg, int64_t k0, int64_t k1) { (void)k0, (void)k1, for_blocks(arg, eval_rows); }
 
 static void lstm_forward(const struct gr_args *a) {
@@ -323,70 +341,66 @@ static void lstm_forward(const struct gr_args *a) {
         return;
     }
     memset(j.s.zeros, 0, (size_t)j.H * sizeof(float));
-    a->host->parallel_for(a->host_ctx, j.B, fill_xh, &j);
     atomic_init(&j.next_block, 0);
-    a->host->parallel_for(a->host_ctx, n_blocks(&j), forward_blocks, &j);
+    a->host->parallel_for(a->host_ctx, gr_sum_leaves(j.B), forward_blocks, &j);
 }
 
-/* Backward through time for samples b0..b1. */
+/* Backward through time for the leaf [b0, b1). */
 static void backward_rows(const struct lstm_job *j, int64_t b0, int64_t b1) {
     const struct gr_args *a = j->a;
-    int64_t B = j->B, T = j->T, H = j->H, G = j->G, n = b1 - b0;
+    int64_t T = j->T, H = j->H, G = j->G, n = b1 - b0;
     const float *dy = a->dout->data;
     memset(j->dh_next + b0 * H, 0, (size_t)(n * H) * sizeof(float));
     memset(j->dc_next + b0 * H, 0, (size_t)(n * H) * sizeof(float));
     for (int64_t t = T - 1; t >= 0; t--) {
+        int64_t r0 = T * b0 + t * n;
         for (int64_t b = b0; b < b1; b++) {
-            int64_t r = t * B + b;
-            const float *cprev = t > 0 ? j->s.c + (r - B) * H : j->s.zeros;
+            int64_t r = r0 + b - b0;
+            const float *cprev = t > 0 ? j->s.c + (r - n) * H : j->s.zeros;
             cell_backward(H, j->s.z + r * G, j->s.tc + r * H, cprev, dy + (b * T + time_of(j, t)) * H, j->dh_next + b * H,
                           j->dc_next + b * H, j->dz + r * G);
         }
         if (t > 0) /* dh_next[n, H] = dz_t[n, 4H] @ Wh^T[4H, H] */
-            a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_NO_TRANS, n, H, G, 1.0f, j->dz + (t * B + b0) * G, G, j->wht,
-                           H, 0.0f, j->dh_next + b0 * H, H);
+            a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_NO_TRANS, n, H, G, 1.0f, j->dz + r0 * G, G, j->wht, H, 0.0f,
+                           j->dh_next + b0 * H, H);
     }
 }
 
-static void backward_blocks(void *arg, int64_t k0, int64_t k1) { (void)k0, (void)k1, for_blocks(arg, backward_rows); }
+static void backward_blocks(void *arg, int64_t k0, int64_t k1) { (void)k0, (void)k1, for_leaves(arg, backward_rows); }
 
-/* dbias[c] += sum over all T*B rows of dz[., c], for columns c0..c1, row
- * after row, 64 columns at a time held in registers */
-static void bias_grad(void *arg, int64_t c0, int64_t c1) {
-    const struct lstm_job *j = arg;
-    float *db = j->a->din[IN_BIAS]->data;
-    int64_t c = c0, rows = j->T * j->B;
-#ifdef GR_HAVE_V16
-    for (; c + 64 <= c1; c += 64) {
-        __m512 s0 = _mm512_loadu_ps(db + c), s1 = _mm512_loadu_ps(db + c + 16);
-        __m512 s2 = _mm512_loadu_ps(db + c + 32), s3 = _mm512_loadu_ps(db + c + 48);
-        for (int64_t r = 0; r < rows; r++) {
-            const float *d = j->dz + r * j->G + c;
-            s0 = _mm512_add_ps(s0, _mm512_loadu_ps(d));
-            s1 = _mm512_add_ps(s1, _mm512_loadu_ps(d + 16));
-            s2 = _mm512_add_ps(s2, _mm512_loadu_ps(d + 32));
-            s3 = _mm512_add_ps(s3, _mm512_loadu_ps(d + 48));
-        }
-        _mm512_storeu_ps(db + c, s0), _mm512_storeu_ps(db + c + 16, s1);
-        _mm512_storeu_ps(db + c + 32, s2), _mm512_storeu_ps(db + c + 48, s3);
-    }
-#endif
-    for (int64_t r = 0; r < rows && c < c1; r++) {
-        const float *d = j->dz + r * j->G;
-        for (int64_t k = c; k < c1; k++) db[k] += d[k];
-    }
-}
-
-/* dx[b, time of s, :] += dxt[s, b, :] for samples b0..b1 */
-static void add_dx(void *arg, int64_t b0, int64_t b1) {
+/* dx[b, time of s, :] += dxt[row of (s, b), :] for the samples of leaves k0..k1 */
+static void add_dx(void *arg, int64_t k0, int64_t k1) {
     const struct lstm_job *j = arg;
     float *dx = j->a->din[IN_X]->data;
-    for (int64_t b = b0; b < b1; b++)
-        for (int64_t t = 0; t < j->T; t++) {
-            float *d = dx + (b * j->T + time_of(j, t)) * j->I;
-            const float *src = j->dxt + (t * j->B + b) * j->I;
-            for (int64_t k = 0; k < j->I; k++) d[k] += src[k];
-        }
+    for (int64_t k = k0; k < k1; k++) {
+        int64_t b0, b1;
+        gr_sum_leaf(j->B, k, &b0, &b1);
+        for (int64_t b = b0; b < b1; b++)
+            for (int64_t t = 0; t < j->T; t++) {
+                float *d = dx + (b * j->T + time_of(j, t)) * j->I;
+                const float *src = j->dxt + (j->T * b0 + t * (b1 - b0) + b - b0) * j->I;
+                for (int64_t e = 0; e < j->I; e++) d[e] += src[e];
+            }
+    }
+}
+
+/* dW += [X, H_{t-1}]^T @ dZ and dbias += sum dZ, each leaf's rows on their
+ * own, then added up the tree */
+static void param_grads(const struct lstm_job *j) {
+    const struct gr_args *a = j->a;
+    int64_t T = j->T, G = j->G, XH = j->XH, leaves = gr_sum_leaves(j->B);
+    float *dk = a->din[IN_KERNEL] ? a->din[IN_KERNEL]->data : NULL, *rk = j->dxt + T * j->B * j->I;
+    float *db = a->din[IN_BIAS] ? a->din[IN_BIAS]->data : NULL, *rb = rk + (leaves - 1) * XH * G;
+    for (int64_t k = 0; k < leaves; k++) {
+        int64_t b0, b1;
+        gr_sum_leaf(j->B, k, &b0, &b1);
+        if (dk)
+            a->host->sgemm(a->host_ctx, GR_TRANS, GR_NO_TRANS, XH, G, T * (b1 - b0), 1.0f, j->s.xh + T * b0 * XH, XH,
+                           j->dz + T * b0 * G, G, k == 0 ? 1.0f : 0.0f, gr_sum_part(dk, rk, XH * G, k), G);
+        if (db) gr_sum_rows(a, j->dz, G, T * b0, T * b1, gr_sum_part(db, rb, G, k), G, k == 0);
+    }
+    if (dk) gr_sum_tree(a, j->B, dk, rk, XH * G);
+    if (db) gr_sum_tree(a, j->B, db, rb, G);
 }
 
 static void lstm_backward(const struct gr_args *a) {
@@ -402,16 +416,12 @@ static void lstm_backward(const struct gr_args *a) {
     for (int64_t r = 0; r < H; r++)
         for (int64_t c = 0; c < G; c++) j.wht[c * H + r] = j.wh[r * G + c];
     atomic_init(&j.next_block, 0);
-    a->host->parallel_for(a->host_ctx, n_blocks(&j), backward_blocks, &j);
-    /* dW[I+H, 4H] += [X, H_{t-1}]^T @ dZ over all T*B rows */
-    if (a->din[IN_KERNEL])
-        a->host->sgemm(a->host_ctx, GR_TRANS, GR_NO_TRANS, I + H, G, T * B, 1.0f, j.s.xh, j.XH, j.dz, G, 1.0f,
-                       a->din[IN_KERNEL]->data, G);
-    if (a->din[IN_BIAS]) a->host->parallel_for(a->host_ctx, G, bias_grad, &j);
+    a->host->parallel_for(a->host_ctx, gr_sum_leaves(B), backward_blocks, &j);
+    param_grads(&j);
     if (a->din[IN_X]) {
         /* dX[T*B, I] = dZ @ Wx^T, then added into x's batch-major layout */
         a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_TRANS, T * B, I, G, 1.0f, j.dz, G, j.w, G, 0.0f, j.dxt, I);
-        a->host->parallel_for(a->host_ctx, B, add_dx, &j);
+        a->host->parallel_for(a->host_ctx, gr_sum_leaves(B), add_dx, &j);
     }
 }
 

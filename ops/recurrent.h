@@ -3,13 +3,14 @@
  * blocks of REC_BLOCK samples on the pool (samples never interact, so a
  * block runs all its steps without waiting for the others, and the
  * arithmetic does not depend on the thread count), and turn every weight
- * gradient into one product over all B*T rows. */
+ * gradient into one product over each leaf's rows (util.h's tree). */
 #ifndef GR_OPS_RECURRENT_H
 #define GR_OPS_RECURRENT_H
 
 #include <string.h>
 
 #include "graphrun/plugin.h"
+#include "util.h"
 
 /* Per-step products of at most 32 rows take OpenBLAS's small-matrix path
  * (as measured for the lstm). */
@@ -26,35 +27,53 @@ static inline void rec_block(int64_t B, int64_t k, int64_t *b0, int64_t *b1) {
     *b1 = *b0 + REC_BLOCK < B ? *b0 + REC_BLOCK : B;
 }
 
-/* dst[c] += sum over `rows` rows of m[., c] (row length ld), for columns
- * [c0, c1): a parallel_for body over columns, so every column is summed in
- * row order whatever the split. */
-struct rec_colsum {
-    const float *m;
-    float *dst;
-    int64_t rows, ld;
-};
-static inline void rec_colsum_part(void *arg, int64_t c0, int64_t c1) {
-    const struct rec_colsum *j = arg;
-    for (int64_t r = 0; r < j->rows; r++) {
-        const float *row = j->m + r * j->ld;
-        for (int64_t c = c0; c < c1; c++) j->dst[c] += row[c];
+/* The parameters' gradients, summed leaf by leaf up util.h's tree so their
+ * bits do not depend on how the batch is split between ranks. `rest` holds
+ * (leaves - 1) parts of the largest gradient; each call finishes its tree,
+ * so the gradients take turns with it. */
+static inline int64_t rec_rest_floats(int64_t B, int64_t len) { return (gr_sum_leaves(B) - 1) * len; }
+
+/* dst[K, N] += A^T D over the rows (b, t) of every sample (row b * T + t,
+ * A's rows K long, D's N long), A's rows from a_off and D's from d_off
+ * within each leaf's rows, `cut` rows fewer than the leaf has. */
+static inline void rec_product_grad(const struct gr_args *a, int64_t B, int64_t T, int64_t K, int64_t N, const float *A,
+                                    int64_t a_off, const float *D, int64_t d_off, int64_t cut, float *dst, float *rest) {
+    for (int64_t k = 0; k < gr_sum_leaves(B); k++) {
+        int64_t b0, b1;
+        gr_sum_leaf(B, k, &b0, &b1);
+        float *part = gr_sum_part(dst, rest, K * N, k);
+        int64_t rows = (b1 - b0) * T - cut;
+        if (rows > 0)
+            a->host->sgemm(a->host_ctx, GR_TRANS, GR_NO_TRANS, K, N, rows, 1.0f, A + (b0 * T + a_off) * K, K,
+                           D + (b0 * T + d_off) * N, N, k == 0 ? 1.0f : 0.0f, part, N);
+        else if (k > 0)
+            memset(part, 0, (size_t)(K * N) * sizeof(float));
     }
+    gr_sum_tree(a, B, dst, rest, K * N);
+}
+
+/* dst[N] += the column sums of D's rows (every sample's T rows). */
+static inline void rec_bias_grad(const struct gr_args *a, int64_t B, int64_t T, int64_t N, const float *D, float *dst,
+                                 float *rest) {
+    for (int64_t k = 0; k < gr_sum_leaves(B); k++) {
+        int64_t b0, b1;
+        gr_sum_leaf(B, k, &b0, &b1);
+        gr_sum_rows(a, D, N, b0 * T, b1 * T, gr_sum_part(dst, rest, N, k), N, k == 0);
+    }
+    gr_sum_tree(a, B, dst, rest, N);
 }
 
 /* dU[H, G] += sum over rows (b, t) of h_prev(b, t)^T dA[(b, t), :], where
  * h_prev is y at the previous processing step and the first step has none.
  * With rows batch-major, the previous step's row is the row before (or, when
  * reversed, after), so after zeroing dA's rows of the first step the whole
- * sum is one product of y shifted by a row: dA is modified. */
+ * sum is one product of y shifted by a row (a leaf's rows, one fewer): dA
+ * is modified. */
 static inline void rec_recurrent_grad(const struct gr_args *a, const float *y, float *dA, int64_t B, int64_t T,
-                                      int64_t H, int64_t G, int reverse, float *dU) {
-    int64_t first = rec_time(T, reverse, 0), rows = B * T;
-    if (rows < 2) return;
+                                      int64_t H, int64_t G, int reverse, float *dU, float *rest) {
+    int64_t first = rec_time(T, reverse, 0);
     for (int64_t b = 0; b < B; b++) memset(dA + (b * T + first) * G, 0, (size_t)G * sizeof(float));
-    const float *hp = reverse ? y + H : y;
-    const float *da = reverse ? dA : dA + G;
-    a->host->sgemm(a->host_ctx, GR_TRANS, GR_NO_TRANS, H, G, rows - 1, 1.0f, hp, H, da, G, 1.0f, dU, G);
+    rec_product_grad(a, B, T, H, G, y, reverse ? 1 : 0, dA, reverse ? 0 : 1, 1, dU, rest);
 }
 
 #endif

@@ -59,8 +59,10 @@ static int rnn_infer(struct gr_infer *inf) {
     inf->param[P_KERNEL] = (struct gr_shape){2, {in, h}};
     inf->param[P_RECURRENT] = (struct gr_shape){2, {h, h}};
     inf->param[P_BIAS] = (struct gr_shape){1, {h}};
-    /* backward: dZ [B*T, H], dh [B, H], recurrent_kernel^T [H, H] */
-    if (inf->training) inf->scratch_bytes = (size_t)(dz + b * h + hh) * sizeof(float);
+    /* backward: dZ [B*T, H], dh [B, H], recurrent_kernel^T [H, H], then the
+     * gradients' leaves after the first (ops/recurrent.h) */
+    if (inf->training)
+        inf->scratch_bytes = (size_t)(dz + b * h + hh + rec_rest_floats(b, (in > h ? in : h) * h)) * sizeof(float);
     return 0;
 }
 
@@ -159,16 +161,14 @@ static void rnn_backward(const struct gr_args *a) {
         for (int64_t c = 0; c < H; c++) j.wht[c * H + r] = j.wh[r * H + c];
     a->host->parallel_for(a->host_ctx, rec_blocks(B), backward_blocks, &j);
     const float *x = a->in[IN_X]->data, *w = a->in[IN_KERNEL]->data;
+    float *rest = j.wht + H * H;
     if (a->din[IN_KERNEL]) /* dkernel[I, H] += X^T dZ */
-        a->host->sgemm(a->host_ctx, GR_TRANS, GR_NO_TRANS, I, H, rows, 1.0f, x, I, j.dz, H, 1.0f,
-                       a->din[IN_KERNEL]->data, H);
+        rec_product_grad(a, B, T, I, H, x, 0, j.dz, 0, 0, a->din[IN_KERNEL]->data, rest);
     if (a->din[IN_X]) /* dX[B*T, I] += dZ kernel^T */
         a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_TRANS, rows, I, H, 1.0f, j.dz, H, w, H, 1.0f, a->din[IN_X]->data, I);
-    if (a->din[IN_BIAS]) {
-        struct rec_colsum cs = {j.dz, a->din[IN_BIAS]->data, rows, H};
-        a->host->parallel_for(a->host_ctx, H, rec_colsum_part, &cs);
-    }
-    if (a->din[IN_RECURRENT]) rec_recurrent_grad(a, j.y, j.dz, B, T, H, H, j.reverse, a->din[IN_RECURRENT]->data);
+    if (a->din[IN_BIAS]) rec_bias_grad(a, B, T, H, j.dz, a->din[IN_BIAS]->data, rest);
+    if (a->din[IN_RECURRENT])
+        rec_recurrent_grad(a, j.y, j.dz, B, T, H, H, j.reverse, a->din[IN_RECURRENT]->data, rest);
 }
 
 static void rnn_flops(const struct gr_infer *inf, double *fwd, double *bwd) {

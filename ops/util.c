@@ -52,3 +52,95 @@ void gr_broadcast_rows(const struct gr_shape *as, const struct gr_shape *bs, con
         }
     }
 }
+
+static int64_t half(int64_t lo, int64_t hi) { return lo + (hi - lo) / 2; }
+
+/* Level by level: a level's ranges hold a or a + 1 samples (halving keeps
+ * them within one of each other), ca and cb of them. */
+int64_t gr_sum_leaves(int64_t n) {
+    int64_t a = n, ca = 1, cb = 0, leaves = 0;
+    for (;;) {
+        if (a <= GR_SUM_LEAF) leaves += ca, ca = 0;
+        if (a + 1 <= GR_SUM_LEAF) leaves += cb, cb = 0;
+        if (ca + cb == 0) return leaves;
+        int64_t h = a / 2, na = 0, nb = 0;
+        /* a splits into h and a - h; a + 1 into (a + 1) / 2 and the rest */
+        int64_t kids[4] = {h, a - h, (a + 1) / 2, a + 1 - (a + 1) / 2}, cnt[4] = {ca, ca, cb, cb};
+        for (int i = 0; i < 4; i++) *(kids[i] == h ? &na : &nb) += cnt[i];
+        a = h, ca = na, cb = nb;
+    }
+}
+
+/* Down the tree to leaf k, counting the leaves of each left half. */
+void gr_sum_leaf(int64_t n, int64_t k, int64_t *lo, int64_t *hi) {
+    int64_t a = 0, b = n;
+    while (b - a > GR_SUM_LEAF) {
+        int64_t m = half(a, b), left = gr_sum_leaves(m - a);
+        if (k < left) {
+            b = m;
+        } else {
+            k -= left;
+            a = m;
+        }
+    }
+    *lo = a;
+    *hi = b;
+}
+
+struct tree_job {
+    int64_t n, len;
+    float *first, *rest;
+};
+
+/* Elements [e0, e1) of the samples [lo, hi)'s sum, into the part of that
+ * range's first leaf (numbered from *next); returns that leaf. */
+static int64_t combine(const struct tree_job *t, int64_t lo, int64_t hi, int64_t *next, int64_t e0, int64_t e1) {
+    if (hi - lo <= GR_SUM_LEAF) return (*next)++;
+    int64_t m = half(lo, hi);
+    int64_t l = combine(t, lo, m, next, e0, e1), r = combine(t, m, hi, next, e0, e1);
+    float *x = gr_sum_part(t->first, t->rest, t->len, l);
+    const float *y = gr_sum_part(t->first, t->rest, t->len, r);
+    for (int64_t e = e0; e < e1; e++) x[e] += y[e];
+    return l;
+}
+
+static void combine_range(void *arg, int64_t e0, int64_t e1) {
+    const struct tree_job *t = arg;
+    int64_t next = 0;
+    combine(t, 0, t->n, &next, e0, e1);
+}
+
+void gr_sum_tree(const struct gr_args *a, int64_t n, float *first, float *rest, int64_t len) {
+    if (n <= GR_SUM_LEAF) return;
+    struct tree_job t = {n, len, first, rest};
+    gr_for_range(a, len, combine_range, &t);
+}
+
+struct rows_job {
+    const float *m;
+    float *dst;
+    int64_t ld, r0, r1;
+    int onto;
+};
+
+/* columns c0..c1, 64 at a time held in a local array (registers) */
+static void sum_cols(void *arg, int64_t c0, int64_t c1) {
+    const struct rows_job *j = arg;
+    for (int64_t c = c0; c < c1; c += 64) {
+        int64_t w = c1 - c < 64 ? c1 - c : 64;
+        float acc[64];
+        for (int64_t k = 0; k < w; k++) acc[k] = j->onto ? j->dst[c + k] : 0.0f;
+        for (int64_t r = j->r0; r < j->r1; r++) {
+            const float *row = j->m + r * j->ld + c;
+            for (int64_t k = 0; k < w; k++) acc[k] += row[k];
+        }
+        for (int64_t k = 0; k < w; k++) j->dst[c + k] = acc[k];
+    }
+}
+
+void gr_sum_rows(const struct gr_args *a, const float *m, int64_t ld, int64_t r0, int64_t r1, float *dst,
+                 int64_t cols, int onto) {
+    struct rows_job j = {m, dst, ld, r0, r1, onto};
+    if ((r1 - r0) * cols >= GR_PARALLEL_MIN && cols >= 128) a->host->parallel_for(a->host_ctx, cols, sum_cols, &j);
+    else sum_cols(&j, 0, cols);
+}

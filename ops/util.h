@@ -32,6 +32,33 @@ static inline void gr_for_range(const struct gr_args *a, int64_t n, void (*fn)(v
     else fn(arg, 0, n);
 }
 
+/* Split-invariant batch sums: how the built-in ops sum a parameter's
+ * gradient over the batch, so that its bits do not depend on how the batch
+ * is split between ranks.  The samples [0, B) are halved, mid = lo + (hi -
+ * lo) / 2, until a range holds at most GR_SUM_LEAF samples; each such leaf is
+ * summed on its own, and sums are added left + right back up the tree.  A
+ * rank of N (a power of two, B / N >= GR_SUM_LEAF) holds the samples
+ * [B r / N, B (r + 1) / N), which is one node of this tree, so its local
+ * sum is that node's, bit for bit; two ranks' sums added by the allreduce
+ * are then the root's (float addition commutes).
+ *
+ * A leaf's sum goes to its part: part 0 is the gradient itself (the leaf is
+ * added onto what it holds: zero, unless another node shares the
+ * parameter), part k >= 1 is rest + (k - 1) * len in scratch.  gr_sum_tree
+ * then adds the parts up the tree into part 0. */
+#define GR_SUM_LEAF 32
+int64_t gr_sum_leaves(int64_t n);
+void gr_sum_leaf(int64_t n, int64_t k, int64_t *lo, int64_t *hi);
+static inline float *gr_sum_part(float *first, float *rest, int64_t len, int64_t k) {
+    return k == 0 ? first : rest + (k - 1) * len;
+}
+void gr_sum_tree(const struct gr_args *a, int64_t n, float *first, float *rest, int64_t len);
+/* A leaf's bias-like part: rows r0..r1 of m (row length ld) summed column
+ * by column, row after row, into dst[cols] (onto what dst holds when
+ * `onto`, else from zero); on the host's threads over columns when large. */
+void gr_sum_rows(const struct gr_args *a, const float *m, int64_t ld, int64_t r0, int64_t r1, float *dst,
+                 int64_t cols, int onto);
+
 /* a * b into *out for non-negative a and b; -1 if the product would exceed
  * INT64_MAX. Shape inference multiplies sizes with it before any allocation. */
 static inline int gr_mul_i64(int64_t a, int64_t b, int64_t *out) {

@@ -12,10 +12,25 @@ static int broken(struct gr_session *s, const char *why) {
     return gr_fail(s->ctx, "%s; the ranks cannot go on together", why);
 }
 
+void gr_parallel_range(int64_t total, int64_t r, int64_t size, int64_t *lo, int64_t *n) {
+    if (size & (size - 1)) {
+        *lo = total * r / size;
+        *n = total * (r + 1) / size - *lo;
+        return;
+    }
+    /* down the tree, rank bits from the highest: 0 the left half, 1 the right */
+    int64_t a = 0, b = total;
+    for (int64_t bit = size >> 1; bit; bit >>= 1) {
+        int64_t m = a + (b - a) / 2;
+        if (r & bit) a = m;
+        else b = m;
+    }
+    *lo = a;
+    *n = b - a;
+}
+
 void gr_parallel_part(const struct gr_session *s, int64_t total, int64_t *lo, int64_t *n) {
-    int64_t r = gr_dist_rank(s->dist), size = gr_dist_size(s->dist);
-    *lo = total * r / size;
-    *n = total * (r + 1) / size - *lo;
+    gr_parallel_range(total, gr_dist_rank(s->dist), gr_dist_size(s->dist), lo, n);
 }
 
 int gr_parallel_check(struct gr_session *s) {

@@ -29,6 +29,11 @@ static inline int gr_parallel_rank(const struct gr_session *s) { return gr_dist_
 
 /* Rows [*lo, *lo + *n) of `total` that this rank takes. */
 void gr_parallel_part(const struct gr_session *s, int64_t total, int64_t *lo, int64_t *n);
+/* The same for rank r of `size`: with a power of two ranks, the node of
+ * the built-in ops' halving tree (ops/util.h) at depth log2(size), so each
+ * rank's gradient sums are that node's bits; otherwise [total r / size,
+ * total (r + 1) / size). */
+void gr_parallel_range(int64_t total, int64_t r, int64_t size, int64_t *lo, int64_t *n);
 /* The batch can be split: at least one row for each rank. */
 int gr_parallel_check(struct gr_session *s);
 /* At the start of a run (after a resume): rank 0's parameters and optimizer

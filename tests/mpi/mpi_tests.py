@@ -8,6 +8,9 @@ training loop printing every step's loss to nine digits) or graphrun itself
 under `mpirun --oversubscribe` and compares with one process:
 
   parity      2 ranks, batch 64: the same 50 losses as 1 process, 1e-5 relative
+  exact       2 ranks, batch 64, 50 steps: the checkpoint's parameters and
+              optimizer state are the same bits as 1 process's (the built-in
+              ops sum gradients split-invariantly, ops/util.h)
   uneven      3 ranks, batch 64 (21, 21 and 22 rows): the same
   resume      a checkpoint written by 2 ranks resumed on 1 and on 3: the losses
               of an unbroken 2-rank run, 1e-5 relative
@@ -25,6 +28,7 @@ under `mpirun --oversubscribe` and compares with one process:
 As root, mpirun needs OMPI_ALLOW_RUN_AS_ROOT (set here). Prints one line a
 check, then 'N passed, N failed'; exits 1 if any failed.
 """
+import json
 import os
 import re
 import signal
@@ -100,6 +104,30 @@ def check_parity():
     if acc1 != acc2:
         raise AssertionError("test accuracy %g on 2 ranks, %g on 1" % (acc2, acc1))
     return "50 steps, worst relative difference %.2g; test accuracy %g both" % (w, acc1)
+
+
+def tensors(path):
+    """{name: bytes} of a checkpoint's tensors (safetensors: u64 header length, JSON header, data)."""
+    with open(path, "rb") as f:
+        blob = f.read()
+    n = int.from_bytes(blob[:8], "little")
+    head, data = json.loads(blob[8:8 + n]), blob[8 + n:]
+    return {k: data[v["data_offsets"][0]:v["data_offsets"][1]] for k, v in head.items() if k != "__metadata__"}
+
+
+def check_exact():
+    got = {}
+    for ranks in (0, 2):
+        ckpt = os.path.join(TMP, "exact%d.safetensors" % ranks)
+        losses(ranks, "train.steps=50", "train.checkpoint.path=" + ckpt)
+        got[ranks] = tensors(ckpt)
+    names = [k for k in got[0] if k.startswith(("param/", "optim/"))]
+    if not names or sorted(got[0]) != sorted(got[2]):
+        raise AssertionError("tensors %s against %s" % (sorted(got[2]), sorted(got[0])))
+    differ = [k for k in names if got[0][k] != got[2][k]]
+    if differ:
+        raise AssertionError("after 50 steps, 2 ranks differ from 1 process in %s" % ", ".join(differ))
+    return "after 50 steps, %d parameter and optimizer tensors identical" % len(names)
 
 
 def check_uneven():
@@ -302,7 +330,7 @@ def interrupt(procs):
     return "stopped after step %s (exit %d), one checkpoint, which resumes" % (saved[0], proc.returncode)
 
 
-CHECKS = [("parity", check_parity), ("uneven", check_uneven), ("controls", check_controls), ("resume", check_resume), ("threads", check_threads),
+CHECKS = [("parity", check_parity), ("exact", check_exact), ("uneven", check_uneven), ("controls", check_controls), ("resume", check_resume), ("threads", check_threads),
           ("refuse", check_refuse),
           ("one_rank", check_one_rank), ("full_disk", check_full_disk), ("kill", check_kill), ("interrupt", check_interrupt)]
 
