@@ -41,6 +41,7 @@
 #include "fastmath.h"
 #include "graphrun/plugin.h"
 #include "lower.h"
+#include "lstm_eval.h"
 
 enum { A_UNITS, A_FORGET_BIAS, A_REVERSE };
 static const struct gr_attr_spec lstm_attrs[] = {
@@ -208,7 +209,7 @@ struct lstm_job {
     float fb;
     float *y;
     float *dz, *dh_next, *dc_next, *wht, *dxt; /* backward */
-    float *ez, *ec;                            /* evaluation */
+    float *ez, *ec, *wp;                       /* evaluation */
     _Atomic int64_t next_block;                /* the next block no thread has taken */
 };
 
@@ -291,10 +292,16 @@ static void forward_rows(const struct lstm_job *j, int64_t b0, int64_t b1) {
     }
 }
 
-/* Evaluation for samples b0..b1: one step at a time, nothing kept. */
+/* Evaluation for samples b0..b1: the fused kernel (ops/lstm_eval.c) where
+ * it fits, else one step at a time; nothing kept. */
 static void eval_rows(const struct lstm_job *j, int64_t b0, int64_t b1) {
     const struct gr_args *a = j->a;
     int64_t T = j->T, I = j->I, H = j->H, G = j->G, n = b1 - b0;
+    if (j->wp) {
+        struct lstm_eval e = {T, I, H, j->reverse, j->x, j->w, j->bias, j->fb, j->y, j->ec, j->wp};
+        lstm_eval_rows(&e, b0, b1);
+        return;
+    }
     float *z = j->ez + b0 * G, *c = j->ec + b0 * H;
     memset(c, 0, (size_t)(n * H) * sizeof(float));
     for (int64_t t = 0; t < T; t++) {
@@ -318,6 +325,11 @@ static void lstm_forward(const struct gr_args *a) {
     if (!a->training) {
         j.ez = a->scratch;
         j.ec = j.ez + j.B * j.G;
+        /* the fused kernel packs the weights where z would be, when they fit */
+        if (lstm_eval_fits(j.I, j.H) && j.B >= j.XH) {
+            struct lstm_eval e = {.I = j.I, .H = j.H, .w = j.w, .wp = j.wp = j.ez};
+            lstm_eval_pack(&e);
+        }
         atomic_init(&j.next_block, 0);
         a->host->parallel_for(a->host_ctx, n_blocks(&j), eval_blocks, &j);
         return;

@@ -1,0 +1,133 @@
+/* The lstm op's evaluation kernel: for each step, each 16 units and each
+ * tile of up to 6 rows, the 6 x 4 vectors of z (the four gates of those
+ * units) are summed in 24 registers, first x_t @ Wx, set aside in L1, then
+ * h_{t-1} @ Wh from zero and added to it, then the gates and the cell
+ * update run on the registers and only c and h are stored.
+ *
+ * Units outside rows: each 16 units' columns of Wx and Wh (4 gates x 16
+ * columns x (I + H) rows, 23.5 KB at I = 28, H = 64) stay in L1 while all
+ * tiles of the block take them, and per k, 4 loads of W and 6 broadcasts of
+ * x or h feed 24 FMAs, so the two FMA ports bound the products.
+ *
+ * Step by step (lstm.c's own products and cell_forward), z made a round
+ * trip through memory between two products and the gate loop, and the
+ * 32-row blocks left 2-row tiles; this runs the same operations on the
+ * same values in the same order. */
+#include "lstm_eval.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#include "fastmath.h"
+
+/* runtime/host/gemm.h's GR_GEMM_ONE_BLOCK: a k up to this is summed in one
+ * chain from zero, as here */
+#define ONE_BLOCK 448
+
+#ifdef GR_HAVE_V16
+
+#define ROWS 6
+
+int lstm_eval_fits(int64_t in, int64_t h) { return h % 16 == 0 && in >= 1 && in <= ONE_BLOCK && h <= ONE_BLOCK; }
+
+#define INLINE static inline __attribute__((always_inline))
+
+/* z[i][g] = sum over q of a_i[q] * w[q][g], an FMA chain from zero in q
+ * order (w the tile's 16 units, packed), stored, or with `add` added to z
+ * as the host adds a product into C ((h @ Wh) + (x @ Wx)). */
+INLINE void chain(int R, float z[ROWS][4][16], const float *const *a, int64_t k, const float *w, int add) {
+    __m512 acc[ROWS][4];
+    _Pragma("GCC unroll 8") for (int i = 0; i < R; i++)
+        _Pragma("GCC unroll 4") for (int g = 0; g < 4; g++) acc[i][g] = _mm512_setzero_ps();
+    _Pragma("GCC unroll 4") for (int64_t q = 0; q < k; q++, w += 64) {
+        __m512 bv[4];
+        _Pragma("GCC unroll 4") for (int g = 0; g < 4; g++) bv[g] = _mm512_loadu_ps(w + 16 * g);
+        _Pragma("GCC unroll 8") for (int i = 0; i < R; i++) {
+            __m512 av = _mm512_set1_ps(a[i][q]);
+            _Pragma("GCC unroll 4") for (int g = 0; g < 4; g++) acc[i][g] = _mm512_fmadd_ps(av, bv[g], acc[i][g]);
+        }
+    }
+    _Pragma("GCC unroll 8") for (int i = 0; i < R; i++) _Pragma("GCC unroll 4") for (int g = 0; g < 4; g++)
+        _mm512_store_ps(z[i][g], add ? _mm512_add_ps(acc[i][g], _mm512_load_ps(z[i][g])) : acc[i][g]);
+}
+
+/* one function per row count, so that the 24 accumulators have the
+ * registers to themselves (inlined beside the gates, whose constants the
+ * compiler hoists, they spilled) */
+#define CHAIN(R) \
+    static __attribute__((noinline)) void chain##R(float z[ROWS][4][16], const float *const *a, int64_t k, \
+                                                   const float *w, int add) { chain(R, z, a, k, w, add); }
+CHAIN(1) CHAIN(2) CHAIN(3) CHAIN(4) CHAIN(5) CHAIN(6)
+static void (*const chains[ROWS + 1])(float z[ROWS][4][16], const float *const *, int64_t, const float *, int) = {
+    NULL, chain1, chain2, chain3, chain4, chain5, chain6};
+
+/* lstm.c's cell_forward on the tile's 16 units, in two passes over its
+ * rows: the gates and c (four independent chains a row), then h = o *
+ * tanh(c), one chain a row that a row at a time left the FMA ports waiting
+ * on its latency; z[i] leaves holding o and c in its first two vectors. */
+static inline void gates(int R, float z[ROWS][4][16], const float *bias, int64_t H, float fb, float *c, float *const *h) {
+    const __m512 fbv = _mm512_set1_ps(fb);
+    for (int i = 0; i < R; i++) {
+        __m512 ig = gr_sigmoid16(_mm512_add_ps(_mm512_load_ps(z[i][0]), _mm512_loadu_ps(bias)));
+        __m512 fg = gr_sigmoid16(_mm512_add_ps(_mm512_add_ps(_mm512_load_ps(z[i][1]), _mm512_loadu_ps(bias + H)), fbv));
+        __m512 gg = gr_tanh16(_mm512_add_ps(_mm512_load_ps(z[i][2]), _mm512_loadu_ps(bias + 2 * H)));
+        __m512 og = gr_sigmoid16(_mm512_add_ps(_mm512_load_ps(z[i][3]), _mm512_loadu_ps(bias + 3 * H)));
+        __m512 cv = _mm512_fmadd_ps(fg, _mm512_loadu_ps(c + i * H), _mm512_mul_ps(ig, gg));
+        _mm512_storeu_ps(c + i * H, cv);
+        _mm512_store_ps(z[i][0], og);
+        _mm512_store_ps(z[i][1], cv);
+    }
+    for (int i = 0; i < R; i++)
+        _mm512_storeu_ps(h[i], _mm512_mul_ps(_mm512_load_ps(z[i][0]), gr_tanh16(_mm512_load_ps(z[i][1]))));
+}
+
+/* Rows [r0, r0 + R) at processing step s, units [u, u + 16). */
+static void tile(int R, const struct lstm_eval *e, int64_t r0, int64_t u, int64_t s) {
+    const int64_t T = e->T, I = e->I, H = e->H;
+    const float *w = e->wp + u * 4 * (I + H); /* [I + H][4][16] */
+    const int64_t tt = e->reverse ? T - 1 - s : s, tp = e->reverse ? tt + 1 : tt - 1;
+    const float *a[ROWS] = {NULL};
+    float z[ROWS][4][16] __attribute__((aligned(64)));
+    for (int i = 0; i < R; i++) a[i] = e->x + ((r0 + i) * T + tt) * I;
+    chains[R](z, a, I, w, 0);
+    if (s > 0) {
+        for (int i = 0; i < R; i++) a[i] = e->y + ((r0 + i) * T + tp) * H;
+        chains[R](z, a, H, w + 64 * I, 1);
+    }
+    float *h[ROWS] = {NULL};
+    for (int i = 0; i < R; i++) h[i] = e->y + ((r0 + i) * T + tt) * H + u;
+    gates(R, z, e->bias + u, H, e->fb, e->c + r0 * H + u, h);
+}
+
+/* Each 16 units' columns side by side, [H / 16][I + H][4 gates][16]: in
+ * the kernel's own layout one unit's 4 gates lie 4H floats apart and its
+ * rows 16H apart, so a slice's lines fall in a quarter of L1's sets (at
+ * H = 64) and did not stay there. */
+void lstm_eval_pack(const struct lstm_eval *e) {
+    int64_t rows = e->I + e->H, G = 4 * e->H;
+    for (int64_t u = 0; u < e->H; u += 16)
+        for (int64_t q = 0; q < rows; q++)
+            for (int g = 0; g < 4; g++)
+                memcpy(e->wp + (u * rows + q * 16) * 4 + g * 16, e->w + q * G + g * e->H + u, 16 * sizeof(float));
+}
+
+void lstm_eval_rows(const struct lstm_eval *e, int64_t b0, int64_t b1) {
+    for (int64_t r = b0; r < b1; r++)
+        for (int64_t k = 0; k < e->H; k++) e->c[r * e->H + k] = 0.0f;
+    for (int64_t s = 0; s < e->T; s++)
+        for (int64_t u = 0; u < e->H; u += 16)
+            for (int64_t r0 = b0; r0 < b1; r0 += ROWS) tile(b1 - r0 < ROWS ? (int)(b1 - r0) : ROWS, e, r0, u, s);
+}
+
+#else
+
+int lstm_eval_fits(int64_t in, int64_t h) {
+    (void)in, (void)h;
+    return 0;
+}
+
+void lstm_eval_pack(const struct lstm_eval *e) { (void)e; }
+
+void lstm_eval_rows(const struct lstm_eval *e, int64_t b0, int64_t b1) { (void)e, (void)b0, (void)b1; }
+
+#endif
