@@ -61,24 +61,60 @@ CHAIN(1) CHAIN(2) CHAIN(3) CHAIN(4) CHAIN(5) CHAIN(6)
 static void (*const chains[ROWS + 1])(float z[ROWS][4][16], const float *const *, int64_t, const float *, int) = {
     NULL, chain1, chain2, chain3, chain4, chain5, chain6};
 
-/* lstm.c's cell_forward on the tile's 16 units, in two passes over its
- * rows: the gates and c (four independent chains a row), then h = o *
- * tanh(c), one chain a row that a row at a time left the FMA ports waiting
- * on its latency; z[i] leaves holding o and c in its first two vectors. */
-static inline void gates(int R, float z[ROWS][4][16], const float *bias, int64_t H, float fb, float *c, float *const *h) {
-    const __m512 fbv = _mm512_set1_ps(fb);
-    for (int i = 0; i < R; i++) {
-        __m512 ig = gr_sigmoid16(_mm512_add_ps(_mm512_load_ps(z[i][0]), _mm512_loadu_ps(bias)));
-        __m512 fg = gr_sigmoid16(_mm512_add_ps(_mm512_add_ps(_mm512_load_ps(z[i][1]), _mm512_loadu_ps(bias + H)), fbv));
-        __m512 gg = gr_tanh16(_mm512_add_ps(_mm512_load_ps(z[i][2]), _mm512_loadu_ps(bias + 2 * H)));
-        __m512 og = gr_sigmoid16(_mm512_add_ps(_mm512_load_ps(z[i][3]), _mm512_loadu_ps(bias + 3 * H)));
-        __m512 cv = _mm512_fmadd_ps(fg, _mm512_loadu_ps(c + i * H), _mm512_mul_ps(ig, gg));
+/* fastmath.h's gr_sigmoid16 of v[k], or gr_tanh16 where bit k of `tanh` is
+ * set, n of them side by side (operation for operation, so the same bits) */
+INLINE void activate_n(int n, __m512 *v, unsigned tanh) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    _Pragma("GCC unroll 8") for (int k = 0; k < n; k++)
+        v[k] = tanh >> k & 1 ? _mm512_add_ps(v[k], v[k]) : _mm512_sub_ps(_mm512_setzero_ps(), v[k]);
+    gr_exp16_n(n, v);
+    _Pragma("GCC unroll 8") for (int k = 0; k < n; k++)
+        v[k] = gr_rcp16(tanh >> k & 1 ? _mm512_add_ps(v[k], one) : _mm512_add_ps(one, v[k]));
+    _Pragma("GCC unroll 8") for (int k = 0; k < n; k++)
+        if (tanh >> k & 1) v[k] = _mm512_fnmadd_ps(_mm512_set1_ps(2.0f), v[k], one);
+}
+
+/* m rows' gates and c (as cell_forward: i, f, g, o, then c = f c + i g);
+ * z[i] leaves holding o and c in its first two vectors */
+INLINE void gate_rows(int m, float z[][4][16], const float *bias, int64_t H, __m512 fb, float *c) {
+    __m512 v[8];
+    _Pragma("GCC unroll 2") for (int i = 0; i < m; i++) _Pragma("GCC unroll 4") for (int g = 0; g < 4; g++) {
+        v[4 * i + g] = _mm512_add_ps(_mm512_load_ps(z[i][g]), _mm512_loadu_ps(bias + g * H));
+        if (g == 1) v[4 * i + g] = _mm512_add_ps(v[4 * i + g], fb);
+    }
+    activate_n(4 * m, v, 0x44); /* g, the third of each row's four */
+    _Pragma("GCC unroll 2") for (int i = 0; i < m; i++) {
+        __m512 cv = _mm512_fmadd_ps(v[4 * i + 1], _mm512_loadu_ps(c + i * H), _mm512_mul_ps(v[4 * i], v[4 * i + 2]));
         _mm512_storeu_ps(c + i * H, cv);
-        _mm512_store_ps(z[i][0], og);
+        _mm512_store_ps(z[i][0], v[4 * i + 3]);
         _mm512_store_ps(z[i][1], cv);
     }
-    for (int i = 0; i < R; i++)
-        _mm512_storeu_ps(h[i], _mm512_mul_ps(_mm512_load_ps(z[i][0]), gr_tanh16(_mm512_load_ps(z[i][1]))));
+}
+
+/* h = o * tanh(c) for m rows */
+INLINE void h_rows(int m, float z[][4][16], float *const *h) {
+    __m512 v[4];
+    _Pragma("GCC unroll 4") for (int i = 0; i < m; i++) v[i] = _mm512_load_ps(z[i][1]);
+    activate_n(m, v, 0xf);
+    _Pragma("GCC unroll 4") for (int i = 0; i < m; i++) _mm512_storeu_ps(h[i], _mm512_mul_ps(_mm512_load_ps(z[i][0]), v[i]));
+}
+
+/* lstm.c's cell_forward on the tile's 16 units, in two passes over its
+ * rows, two rows' gates side by side, then h = o * tanh(c) four rows at a
+ * time: a row at a time, its chains of dependent operations left the FMA
+ * ports waiting on latency. */
+static inline void gates(int R, float z[ROWS][4][16], const float *bias, int64_t H, float fb, float *c, float *const *h) {
+    const __m512 fbv = _mm512_set1_ps(fb);
+    int i = 0;
+    for (; i + 2 <= R; i += 2) gate_rows(2, z + i, bias, H, fbv, c + i * H);
+    if (i < R) gate_rows(1, z + i, bias, H, fbv, c + i * H);
+    for (i = 0; i + 4 <= R; i += 4) h_rows(4, z + i, h + i);
+    switch (R - i) {
+        case 3: h_rows(3, z + i, h + i); break;
+        case 2: h_rows(2, z + i, h + i); break;
+        case 1: h_rows(1, z + i, h + i); break;
+        default: break;
+    }
 }
 
 /* Rows [r0, r0 + R) at processing step s, units [u, u + 16). */
