@@ -209,7 +209,8 @@ struct lstm_job {
     float fb;
     float *y;
     float *dz, *dh_next, *dc_next, *wht, *dxt; /* backward */
-    float *ez, *ec, *wp;                       /* evaluation */
+    float *ez, *ec;                            /* evaluation */
+    const struct lstm_eval *ev;                /* the fused kernel's, when it fits */
     _Atomic int64_t next_block;                /* the next block no thread has taken */
 };
 
@@ -297,9 +298,8 @@ static void forward_rows(const struct lstm_job *j, int64_t b0, int64_t b1) {
 static void eval_rows(const struct lstm_job *j, int64_t b0, int64_t b1) {
     const struct gr_args *a = j->a;
     int64_t T = j->T, I = j->I, H = j->H, G = j->G, n = b1 - b0;
-    if (j->wp) {
-        struct lstm_eval e = {T, I, H, j->reverse, j->x, j->w, j->bias, j->fb, j->y, j->ec, j->wp};
-        lstm_eval_rows(&e, b0, b1);
+    if (j->ev) {
+        lstm_eval_rows(j->ev, b0, b1);
         return;
     }
     float *z = j->ez + b0 * G, *c = j->ec + b0 * H;
@@ -318,7 +318,24 @@ static void eval_rows(const struct lstm_job *j, int64_t b0, int64_t b1) {
 }
 
 static void forward_blocks(void *arg, int64_t k0, int64_t k1) { (void)k0, (void)k1, for_blocks(arg, forward_rows); }
-static void eval_blocks(void *arg, int64_t k0, int64_t k1) { (void)k0, (void)k1, for_blocks(arg, eval_rows); }
+/* The fused kernel takes blocks of 36 samples, six whole tiles of 6 rows
+ * (32 left a tile of 2 rows, at a third of the speed of 6), taken as
+ * for_blocks takes them. */
+#define LSTM_EVAL_BLOCK 36
+
+static void eval_blocks(void *arg, int64_t k0, int64_t k1) {
+    (void)k0, (void)k1;
+    struct lstm_job *j = arg;
+    if (!j->ev) {
+        for_blocks(arg, eval_rows);
+        return;
+    }
+    for (;;) {
+        int64_t b0 = atomic_fetch_add(&j->next_block, 1) * LSTM_EVAL_BLOCK;
+        if (b0 >= j->B) return;
+        eval_rows(j, b0, b0 + LSTM_EVAL_BLOCK < j->B ? b0 + LSTM_EVAL_BLOCK : j->B);
+    }
+}
 
 static void lstm_forward(const struct gr_args *a) {
     struct lstm_job j = job_of(a);
@@ -326,9 +343,10 @@ static void lstm_forward(const struct gr_args *a) {
         j.ez = a->scratch;
         j.ec = j.ez + j.B * j.G;
         /* the fused kernel packs the weights where z would be, when they fit */
+        struct lstm_eval e = {j.T, j.I, j.H, j.reverse, j.x, j.w, j.bias, j.fb, j.y, j.ec, j.ez, 0};
         if (lstm_eval_fits(j.I, j.H) && j.B >= j.XH) {
-            struct lstm_eval e = {.I = j.I, .H = j.H, .w = j.w, .wp = j.wp = j.ez};
             lstm_eval_pack(&e);
+            j.ev = &e;
         }
         atomic_init(&j.next_block, 0);
         a->host->parallel_for(a->host_ctx, n_blocks(&j), eval_blocks, &j);

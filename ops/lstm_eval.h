@@ -19,14 +19,15 @@ struct lstm_eval {
     const float *x, *w, *bias;
     float fb;
     float *y, *c, *wp;
+    int skip_zeros; /* Wx is finite: x's zeros add nothing (lstm_eval_pack) */
 };
 
 /* Whether this build's kernel takes these sizes (AVX-512, H a multiple of
  * 16, and I and H within one block of the host's k). */
 int lstm_eval_fits(int64_t in, int64_t h);
 
-/* The kernel into wp, once before the blocks run. */
-void lstm_eval_pack(const struct lstm_eval *e);
+/* The kernel into wp, and skip_zeros, once before the blocks run. */
+void lstm_eval_pack(struct lstm_eval *e);
 
 /* Samples [b0, b1) through all T steps (lstm_eval_fits said yes, and wp
  * was packed). */
