@@ -46,23 +46,41 @@ static inline float gr_tanh(float x) { return 1.0f - 2.0f / (gr_exp(2.0f * x) + 
 #include <immintrin.h>
 #define GR_HAVE_V16 1
 
-static inline __m512 gr_exp16(__m512 x) {
-    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.3f));
-    __m512 t = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(12582912.0f));
-    __m512 n = _mm512_sub_ps(t, _mm512_set1_ps(12582912.0f));
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-    p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+/* gr_exp16 of n vectors side by side (n a constant after inlining, at most
+ * GR_EXP16_MAX): each step on all n before the next. One exp16 is a chain of
+ * 15 dependent operations; written one after another, a few such chains
+ * fill the scheduler and leave the FMA ports waiting on latency, written
+ * side by side they issue together. Each lane gets the same operations as
+ * alone, so the same bits. */
+#define GR_EXP16_MAX 8
+static inline __attribute__((always_inline)) void gr_exp16_n(int n, __m512 *x) {
+    __m512 t[GR_EXP16_MAX], r[GR_EXP16_MAX], p[GR_EXP16_MAX];
+    _Pragma("GCC unroll 8") for (int k = 0; k < n; k++) {
+        x[k] = _mm512_min_ps(_mm512_max_ps(x[k], _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.3f));
+        t[k] = _mm512_fmadd_ps(x[k], _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(12582912.0f));
+    }
+    _Pragma("GCC unroll 8") for (int k = 0; k < n; k++) t[k] = _mm512_sub_ps(t[k], _mm512_set1_ps(12582912.0f));
+    _Pragma("GCC unroll 8") for (int k = 0; k < n; k++) r[k] = _mm512_fnmadd_ps(t[k], _mm512_set1_ps(0.693359375f), x[k]);
+    _Pragma("GCC unroll 8") for (int k = 0; k < n; k++) {
+        r[k] = _mm512_fnmadd_ps(t[k], _mm512_set1_ps(-2.12194440e-4f), r[k]);
+        p[k] = _mm512_set1_ps(1.9875691500e-4f);
+    }
+    _Pragma("GCC unroll 8") for (int k = 0; k < n; k++) p[k] = _mm512_fmadd_ps(p[k], r[k], _mm512_set1_ps(1.3981999507e-3f));
+    _Pragma("GCC unroll 8") for (int k = 0; k < n; k++) p[k] = _mm512_fmadd_ps(p[k], r[k], _mm512_set1_ps(8.3334519073e-3f));
+    _Pragma("GCC unroll 8") for (int k = 0; k < n; k++) p[k] = _mm512_fmadd_ps(p[k], r[k], _mm512_set1_ps(4.1665795894e-2f));
+    _Pragma("GCC unroll 8") for (int k = 0; k < n; k++) p[k] = _mm512_fmadd_ps(p[k], r[k], _mm512_set1_ps(1.6666665459e-1f));
+    _Pragma("GCC unroll 8") for (int k = 0; k < n; k++) p[k] = _mm512_fmadd_ps(p[k], r[k], _mm512_set1_ps(5.0000001201e-1f));
+    _Pragma("GCC unroll 8") for (int k = 0; k < n; k++)
+        p[k] = _mm512_fmadd_ps(_mm512_mul_ps(p[k], r[k]), r[k], _mm512_add_ps(r[k], _mm512_set1_ps(1.0f)));
     /* p * 2^n in one instruction (n is a whole number in [-126, 127]): the
      * same bits as multiplying by 2^n built in its exponent field, checked
      * for every third float bit pattern (tests/test_ops.c) */
-    return _mm512_scalef_ps(p, n);
+    _Pragma("GCC unroll 8") for (int k = 0; k < n; k++) x[k] = _mm512_scalef_ps(p[k], t[k]);
+}
+
+static inline __m512 gr_exp16(__m512 x) {
+    gr_exp16_n(1, &x);
+    return x;
 }
 
 static inline __m512 gr_rcp16(__m512 d) {

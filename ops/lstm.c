@@ -11,20 +11,15 @@
  * over that whole shape, bias [4H] zeros, and forget_bias (default 1.0) added
  * to the forget gate's pre-activation so a fresh cell starts by remembering.
  *
- * Fused: each step is two products per block of samples, x_t @ Wx and
- * h_{t-1} @ Wh added to it, then the gates and the cell update in one pass. Batch rows never interact, so the recurrence runs blocks of samples
- * through all T steps, on the pool's threads, without waiting for each other.
- *
- * Training runs the samples in the leaves of util.h's tree (ranges of at
- * most 32 samples) and keeps each leaf's state in one piece, step-major
- * within it (leaf [lo, hi) of n samples: row T lo + s n + (b - lo) for
- * sample b at processing step s, so one step's rows are contiguous), with
- * rows [x_t, h_{t-1}] ([T*B, I+H]) so that a leaf's share of the kernel's
- * gradient is one product over all its steps, dW_leaf = XH_leaf^T dZ_leaf;
- * the leaves' shares are added up the tree, the same bits however the
- * batch is split between ranks. An evaluation plan
- * keeps nothing: it projects one step at a time and updates the cell state in
- * place, in [B, 5H] of scratch.
+ * Fused: samples never interact, so blocks of them run through all T steps
+ * on the pool's threads without waiting for each other; a step is x_t @ Wx,
+ * h_{t-1} @ Wh added to it, then the gates and the cell update in one pass.
+ * Training runs the leaves of util.h's tree (at most 32 samples), each
+ * leaf's state in one piece, step-major (leaf [lo, hi) of n samples: row
+ * T lo + s n + (b - lo) for sample b at step s), rows [x_t, h_{t-1}]
+ * ([T*B, I+H]), so a leaf's share of the kernel's gradient is one product,
+ * XH_leaf^T dZ_leaf, added up the tree: the same bits however the batch is
+ * split between ranks. Evaluation keeps nothing (ops/lstm_eval.c).
  *
  * With `reverse: true` the layer reads the sequence from its last step to
  * its first (h_{t+1} feeds step t, h_T = c_T = 0) and still writes h_t at
@@ -46,6 +41,7 @@
 #include "fastmath.h"
 #include "graphrun/plugin.h"
 #include "lower.h"
+#include "lstm_eval.h"
 #include "util.h"
 
 enum { A_UNITS, A_FORGET_BIAS, A_REVERSE };
@@ -62,11 +58,8 @@ static const struct gr_param_spec lstm_params[] = {
 };
 enum { IN_X, IN_KERNEL, IN_BIAS };
 
-/* The recurrence runs in blocks of this many samples, each block through all
- * T steps: per-step products of at most 32 rows take OpenBLAS's unpacked
- * small-matrix path (measured 8-18% faster than 64-128 rows), a block's state
- * stays in cache, and since threads take whole blocks the arithmetic is the
- * same for any thread count. */
+/* Evaluation's step-by-step blocks (training's leaves are as large): products
+ * of at most 32 rows take the small-matrix path (8-18% faster than 64-128). */
 #define LSTM_BLOCK 32
 
 /* Training state, leaf by leaf, step-major within a leaf (see above): */
@@ -217,6 +210,7 @@ struct lstm_job {
     float *dz, *dh_next, *dc_next, *wht, *dxt; /* backward */
     float *rest_k, *rest_b;                     /* the gradients' parts 1.. (util.h) */
     float *ez, *ec;                            /* evaluation */
+    const struct lstm_eval *ev;                /* the fused kernel's, when it fits */
     _Atomic int64_t next_block;                /* the next block no thread has taken */
 };
 
@@ -311,10 +305,15 @@ static void forward_rows(const struct lstm_job *j, int64_t k, int64_t b0, int64_
     }
 }
 
-/* Evaluation for samples b0..b1: one step at a time, nothing kept. */
+/* Evaluation for samples b0..b1: the fused kernel (ops/lstm_eval.c) where
+ * it fits, else one step at a time; nothing kept. */
 static void eval_rows(const struct lstm_job *j, int64_t b0, int64_t b1) {
     const struct gr_args *a = j->a;
     int64_t T = j->T, I = j->I, H = j->H, G = j->G, n = b1 - b0;
+    if (j->ev) {
+        lstm_eval_rows(j->ev, b0, b1);
+        return;
+    }
     float *z = j->ez + b0 * G, *c = j->ec + b0 * H;
     memset(c, 0, (size_t)(n * H) * sizeof(float));
     for (int64_t t = 0; t < T; t++) {
@@ -331,13 +330,36 @@ static void eval_rows(const struct lstm_job *j, int64_t b0, int64_t b1) {
 }
 
 static void forward_blocks(void *arg, int64_t k0, int64_t k1) { (void)k0, (void)k1, for_leaves(arg, forward_rows); }
-static void eval_blocks(void *arg, int64_t k0, int64_t k1) { (void)k0, (void)k1, for_blocks(arg, eval_rows); }
+/* The fused kernel takes blocks of 36 samples, six whole tiles of 6 rows
+ * (32 left a tile of 2 rows, at a third of the speed of 6), taken as
+ * for_blocks takes them. */
+#define LSTM_EVAL_BLOCK 36
+
+static void eval_blocks(void *arg, int64_t k0, int64_t k1) {
+    (void)k0, (void)k1;
+    struct lstm_job *j = arg;
+    if (!j->ev) {
+        for_blocks(arg, eval_rows);
+        return;
+    }
+    for (;;) {
+        int64_t b0 = atomic_fetch_add(&j->next_block, 1) * LSTM_EVAL_BLOCK;
+        if (b0 >= j->B) return;
+        eval_rows(j, b0, b0 + LSTM_EVAL_BLOCK < j->B ? b0 + LSTM_EVAL_BLOCK : j->B);
+    }
+}
 
 static void lstm_forward(const struct gr_args *a) {
     struct lstm_job j = job_of(a);
     if (!a->training) {
         j.ez = a->scratch;
         j.ec = j.ez + j.B * j.G;
+        /* the fused kernel packs the weights where z would be, when they fit */
+        struct lstm_eval e = {j.T, j.I, j.H, j.reverse, j.x, j.w, j.bias, j.fb, j.y, j.ec, j.ez, 0};
+        if (lstm_eval_fits(j.I, j.H) && j.B >= j.XH) {
+            lstm_eval_pack(&e);
+            j.ev = &e;
+        }
         atomic_init(&j.next_block, 0);
         a->host->parallel_for(a->host_ctx, n_blocks(&j), eval_blocks, &j);
         return;

@@ -278,3 +278,64 @@ Test(lstm, fused_matches_the_composition_of_primitive_ops) {
         tg_free(&both[k]->t);
     }
 }
+
+/* ---- evaluation against training, bit for bit ----------------------------- */
+
+/* An evaluation plan runs ops/lstm_eval.c's kernel (products and gates fused
+ * per tile of rows) where it fits, training the host's products step by
+ * step and cell_forward; the two must give the same bits. Inputs with many
+ * exact zeros, whole steps of them too (as MNIST's blank rows). */
+static void expect_eval_bits(int reverse, int b, int t, int in, int units, int poison) {
+    char yaml[512];
+    snprintf(yaml, sizeof yaml,
+             "- {name: x, op: input, data: images, shape: [%d, %d]}\n"
+             "- {name: y, op: lstm, inputs: [x], num_units: %d, forget_bias: 0.75, reverse: %s}\n",
+             t, in, units, reverse ? "true" : "false");
+    struct tgraph tg;
+    struct gr_harness tr, ev;
+    cr_assert_eq(tg_build(&tg, yaml, b), 0, "%s", tg.ctx.err);
+    cr_assert_eq(gr_harness_init(&tr, &tg.g, tg_node(&tg, "y"), 1), 0, "%s", tg.ctx.err);
+    cr_assert_eq(gr_harness_init(&ev, &tg.g, tg_node(&tg, "y"), 0), 0, "%s", tg.ctx.err);
+    struct gr_rng rng;
+    gr_rng_seed(&rng, 11);
+    int64_t nx = (int64_t)b * t * in, nw = (int64_t)(in + units) * 4 * units, nb = 4 * units;
+    float *x = tr.in[0].data, *w = tr.in[1].data, *bias = tr.in[2].data;
+    for (int64_t r = 0; r < (int64_t)b * t; r++) {
+        int blank = gr_rng_uniform(&rng) < 0.25;
+        for (int k = 0; k < in; k++)
+            x[r * in + k] = blank || gr_rng_uniform(&rng) < 0.5 ? 0.0f : (float)gr_rng_uniform(&rng) * 2.0f - 1.0f;
+    }
+    for (int64_t k = 0; k < nw; k++) w[k] = 0.6f * (float)gr_rng_uniform(&rng) - 0.3f;
+    for (int64_t k = 0; k < nb; k++) bias[k] = (float)gr_rng_uniform(&rng) - 0.5f;
+    /* an infinite weight of Wx (row 0, unit 0's input gate): where x is 0
+     * its term is NaN, which exp's clamps turn into a number, so leaving
+     * x's zeros out would change the outputs: the kernel must not */
+    if (poison) w[0] = INFINITY;
+    memcpy(ev.in[0].data, x, (size_t)nx * sizeof(float));
+    memcpy(ev.in[1].data, w, (size_t)nw * sizeof(float));
+    memcpy(ev.in[2].data, bias, (size_t)nb * sizeof(float));
+    gr_harness_forward(&tr);
+    gr_harness_forward(&ev);
+    const float *yt = tr.out.data, *ye = ev.out.data;
+    int64_t ny = (int64_t)b * t * units, differ = 0, first = -1;
+    for (int64_t k = 0; k < ny; k++)
+        if (memcmp(yt + k, ye + k, sizeof(float)) != 0 && differ++ == 0) first = k;
+    cr_expect_eq(differ, 0, "B %d, T %d, I %d, H %d%s%s: %lld of %lld outputs differ, the first %lld: %.9g, %.9g", b,
+                 t, in, units, reverse ? ", reversed" : "", poison ? ", Wx infinite" : "", (long long)differ,
+                 (long long)ny, (long long)first,
+                 first >= 0 ? yt[first] : 0.0, first >= 0 ? ye[first] : 0.0);
+    gr_harness_free(&tr);
+    gr_harness_free(&ev);
+    tg_free(&tg);
+}
+
+Test(lstm, evaluation_gives_the_bits_of_training) {
+    /* the fused kernel: 16-unit slices, batches leaving part tiles and blocks */
+    expect_eval_bits(0, 40, 7, 5, 32, 0);
+    expect_eval_bits(1, 40, 7, 5, 32, 0);
+    expect_eval_bits(0, 101, 28, 28, 64, 0);
+    expect_eval_bits(0, 40, 7, 5, 32, 1);
+    /* the step-by-step path: H not a multiple of 16, a batch too small to pack */
+    expect_eval_bits(0, 13, 4, 3, 20, 0);
+    expect_eval_bits(1, 7, 4, 3, 16, 0);
+}
