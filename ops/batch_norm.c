@@ -20,7 +20,7 @@
  * Backward (training only), with xhat = (x - mu) * rstd, per channel:
  *   dgamma += sum(dy * xhat),  dbeta += sum(dy)
  *   dx += gamma * rstd * (dy - mean(dy) - xhat * mean(dy * xhat))
- * mu and rstd are saved; xhat is recomputed from x, intact in backward.
+ * (dx = that when told to assign, GR_OP_ASSIGNS_GRAD). mu and rstd are saved; xhat is recomputed from x, intact in backward.
  *
  * Sums over rows run in blocks of BN_ROWS rows, each block's in double in
  * scratch, then the blocks are added in order: the result does not depend
@@ -206,12 +206,20 @@ static void dx_rows(void *arg, int64_t r0, int64_t r1) {
     const struct bn_job *j = d->j;
     const float *x = j->a->in[IN_X]->data, *gamma = j->a->in[IN_GAMMA]->data, *dy = j->a->dout->data;
     float *dx = j->a->din[IN_X]->data;
-    for (int64_t r = r0; r < r1; r++)
-        for (int64_t i = 0; i < j->c; i++) {
-            int64_t e = r * j->c + i;
-            float xhat = (x[e] - j->mu[i]) * j->rstd[i];
-            dx[e] += gamma[i] * j->rstd[i] * (dy[e] - d->mdy[i] - xhat * d->mdx[i]);
-        }
+    if (gr_din_assigns(j->a, IN_X))
+        for (int64_t r = r0; r < r1; r++)
+            for (int64_t i = 0; i < j->c; i++) {
+                int64_t e = r * j->c + i;
+                float xhat = (x[e] - j->mu[i]) * j->rstd[i];
+                dx[e] = gamma[i] * j->rstd[i] * (dy[e] - d->mdy[i] - xhat * d->mdx[i]);
+            }
+    else
+        for (int64_t r = r0; r < r1; r++)
+            for (int64_t i = 0; i < j->c; i++) {
+                int64_t e = r * j->c + i;
+                float xhat = (x[e] - j->mu[i]) * j->rstd[i];
+                dx[e] += gamma[i] * j->rstd[i] * (dy[e] - d->mdy[i] - xhat * d->mdx[i]);
+            }
 }
 
 static void bn_backward(const struct gr_args *a) {
@@ -278,6 +286,7 @@ const struct gr_op_desc gr_op_batch_norm = {
     .forward = bn_forward,
     .backward = bn_backward,
     .flops = bn_flops,
+    .flags = GR_OP_ASSIGNS_GRAD,
     .lower = bn_lower,
     .state = bn_state,
     .n_state = 2,

@@ -3,9 +3,11 @@
  * Windows as in ops/pool.h: `size` [PH, PW], `strides` (default: the size),
  * `padding` valid or same (TensorFlow's; padded cells are never the max).
  * Backward routes each dy to the cell that was the max, the first one in
- * (row, column) order on ties: dx[argmax] += dy. Training keeps that cell's
+ * (row, column) order on ties: dx[argmax] += dy (when told to assign, each
+ * image's dx is cleared first: a cell no window took gets 0). Training keeps that cell's
  * index within its image (int32, one per output value) for backward. */
 #include <float.h>
+#include <string.h>
 
 #include "pool.h"
 
@@ -80,8 +82,10 @@ static void backward_images(void *arg, int64_t b0, int64_t b1) {
     const int32_t *arg_max = j->a->saved;
     float *dx = j->a->din[0]->data;
     int64_t per_out = g->OH * g->OW * g->C, per_in = g->H * g->W * g->C;
-    for (int64_t b = b0; b < b1; b++)
+    for (int64_t b = b0; b < b1; b++) {
+        if (gr_din_assigns(j->a, 0)) memset(dx + b * per_in, 0, (size_t)per_in * sizeof *dx);
         for (int64_t o = b * per_out; o < (b + 1) * per_out; o++) dx[b * per_in + arg_max[o]] += dy[o];
+    }
 }
 
 static void maxpool_backward(const struct gr_args *a) {
@@ -114,5 +118,6 @@ const struct gr_op_desc gr_op_max_pool2d = {
     .forward = maxpool_forward,
     .backward = maxpool_backward,
     .flops = maxpool_flops,
+    .flags = GR_OP_ASSIGNS_GRAD,
     .lower = maxpool_lower,
 };

@@ -32,6 +32,10 @@ static inline void gr_for_range(const struct gr_args *a, int64_t n, void (*fn)(v
     else fn(arg, 0, n);
 }
 
+/* Whether backward assigns din[k] instead of adding into it (plugin.h,
+ * GR_OP_ASSIGNS_GRAD): din[k] then holds garbage on entry. */
+static inline int gr_din_assigns(const struct gr_args *a, int k) { return (a->din_assign >> k) & 1u; }
+
 /* a * b into *out for non-negative a and b; -1 if the product would exceed
  * INT64_MAX. Shape inference multiplies sizes with it before any allocation. */
 static inline int gr_mul_i64(int64_t a, int64_t b, int64_t *out) {

@@ -43,7 +43,11 @@
  *   - Every activation has the batch as axis 0; parameters have no batch axis.
  *   - Attribute shapes given in YAML exclude the batch axis; axes count it.
  *   - forward writes out; backward ADDS into din[i] (din[i] is NULL when that
- *     input takes no gradient) and never clears it.
+ *     input takes no gradient) and never clears it. An op may opt in to be
+ *     told when it is the first to write a gradient (GR_OP_ASSIGNS_GRAD):
+ *     then bit i of gr_args.din_assign is set, din[i] holds garbage, and
+ *     backward must write (assign) every element of it instead of adding,
+ *     which spares graphrun zeroing the buffer every step.
  *   - Kernels never allocate: what forward must leave for backward goes in
  *     `saved`, temporary space in `scratch`; infer says how many bytes of each.
  *   - infer runs when the graph is built, before any allocation, and again
@@ -90,7 +94,8 @@
  *   index_limit; gr_op_desc's lower (ONNX export); gr_op_desc's state
  *   tables; gr_infer's state shapes;
  *   gr_args's random stream (rng_key, rng_step); gr_host's random_uniform;
- *   the initializers he_uniform, lecun_normal, lecun_uniform.
+ *   the initializers he_uniform, lecun_normal, lecun_uniform; the flag
+ *   GR_OP_ASSIGNS_GRAD with gr_args's din_assign.
  */
 #ifndef GRAPHRUN_PLUGIN_H
 #define GRAPHRUN_PLUGIN_H
@@ -306,6 +311,12 @@ struct gr_args {
      * 0 in evaluation). gradcheck holds it fixed, so a random op replays. */
     uint64_t rng_key;
     const int64_t *rng_step;
+    /* Bit i set: din[i] was not cleared and this backward is its first
+     * writer, so it must assign every element (din[i] = ..., not +=). Set
+     * only for an op with GR_OP_ASSIGNS_GRAD, only for an input that is not
+     * a parameter and that appears once among the node's inputs; backward
+     * only, 0 otherwise. */
+    uint32_t din_assign;
 };
 
 /* ---- the op descriptor --------------------------------------------------- */
@@ -318,6 +329,7 @@ enum gr_op_flags {
     GR_OP_VIEW = 1u << 2,  /* the output is input 0's memory under another
                               shape (same element count): forward has
                               nothing to do; backward still adds into din[0] */
+    GR_OP_ASSIGNS_GRAD = 1u << 3, /* backward honours gr_args.din_assign */
 };
 
 struct gr_op_desc {
