@@ -95,7 +95,8 @@
  *   tables; gr_infer's state shapes;
  *   gr_args's random stream (rng_key, rng_step); gr_host's random_uniform;
  *   the initializers he_uniform, lecun_normal, lecun_uniform; the flag
- *   GR_OP_ASSIGNS_GRAD with gr_args's din_assign.
+ *   GR_OP_ASSIGNS_GRAD with gr_args's din_assign; the flag
+ *   GR_OP_FUSES_RELU with gr_args's fused.
  */
 #ifndef GRAPHRUN_PLUGIN_H
 #define GRAPHRUN_PLUGIN_H
@@ -317,7 +318,14 @@ struct gr_args {
      * a parameter and that appears once among the node's inputs; backward
      * only, 0 otherwise. */
     uint32_t din_assign;
+    /* GR_FUSED_* bits: the plan folded this node's only consumer into it
+     * (an op with GR_OP_FUSES_RELU only). With GR_FUSED_RELU, `out` is the
+     * relu node's output: forward writes max(y, 0) of its own result y, and
+     * `dout` is the gradient of that, so backward takes dy = dout where
+     * out > 0, else 0, as relu's backward would have given it. */
+    uint32_t fused;
 };
+enum gr_fused { GR_FUSED_RELU = 1u << 0 };
 
 /* ---- the op descriptor --------------------------------------------------- */
 
@@ -330,6 +338,11 @@ enum gr_op_flags {
                               shape (same element count): forward has
                               nothing to do; backward still adds into din[0] */
     GR_OP_ASSIGNS_GRAD = 1u << 3, /* backward honours gr_args.din_assign */
+    GR_OP_FUSES_RELU = 1u << 4,   /* honours gr_args.fused's GR_FUSED_RELU */
+    GR_OP_RELU = 1u << 5,         /* the op is y = max(x, 0) with relu's
+                                     gradient, exactly: a producer with
+                                     GR_OP_FUSES_RELU may run it instead,
+                                     and its own kernels then never run */
 };
 
 struct gr_op_desc {

@@ -136,6 +136,7 @@ static int check_loss(struct gr_graph *g, int loss, const unsigned char *fwd, co
 static int plan_alloc(struct gr_plan *p, struct gr_ctx *ctx, size_t n) {
     p->fwd = gr_alloc(ctx, n);
     p->bwd = gr_alloc(ctx, n);
+    p->absorbed = gr_calloc(ctx, n, 1);
     p->order = gr_alloc(ctx, n * sizeof *p->order);
     p->val = gr_calloc(ctx, n, sizeof *p->val);
     p->grad = gr_calloc(ctx, n, sizeof *p->grad);
@@ -144,7 +145,7 @@ static int plan_alloc(struct gr_plan *p, struct gr_ctx *ctx, size_t n) {
     p->saved_cap = gr_calloc(ctx, n, sizeof *p->saved_cap);
     p->zero_off = gr_calloc(ctx, n, sizeof *p->zero_off);
     p->zero_len = gr_calloc(ctx, n, sizeof *p->zero_len);
-    return p->fwd && p->bwd && p->order && p->val && p->grad && p->args && p->val_cap && p->saved_cap &&
+    return p->fwd && p->bwd && p->absorbed && p->order && p->val && p->grad && p->args && p->val_cap && p->saved_cap &&
                    p->zero_off && p->zero_len
                ? 0
                : -1;
@@ -281,7 +282,7 @@ static int plan_make(struct gr_plan *p, struct gr_graph *g, int64_t cap, const i
     place_tensors(p, &l, base);
     if (base) {
         fill_args(p, &l, base);
-        if (p->training && plan_assigns(p, &l)) goto fail;
+        if (gr_plan_fuse(p, targets, n_targets) || (p->training && plan_assigns(p, &l))) goto fail;
     }
     p->shape = l.shape;
     p->dtype = l.dtype;
@@ -308,6 +309,7 @@ void gr_plan_free(struct gr_plan *p) {
     struct gr_ctx *ctx = p->g->ctx;
     gr_free(ctx, p->fwd);
     gr_free(ctx, p->bwd);
+    gr_free(ctx, p->absorbed);
     gr_free(ctx, p->order);
     gr_free(ctx, p->val);
     gr_free(ctx, p->grad);
@@ -365,7 +367,7 @@ void gr_plan_forward(struct gr_plan *p) {
     for (int o = 0; o < p->n_order; o++) {
         int i = p->order[o];
         const struct gr_op_desc *op = p->g->nodes[i].op;
-        if (!(op->flags & GR_OP_VIEW)) op->forward(&p->args[i]);
+        if (!(op->flags & GR_OP_VIEW) && !p->absorbed[i]) op->forward(&p->args[i]);
     }
 }
 
@@ -391,7 +393,7 @@ void gr_plan_backward_from(struct gr_plan *p, float seed) {
     ((float *)p->grad[p->loss].data)[0] = seed;
     for (int o = p->n_order - 1; o >= 0; o--) {
         int i = p->order[o];
-        if (!p->bwd[i]) continue;
+        if (!p->bwd[i] || p->absorbed[i]) continue;
         const struct gr_op_desc *op = p->g->nodes[i].op;
         if (op->backward) op->backward(&p->args[i]);
     }

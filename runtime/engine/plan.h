@@ -7,7 +7,8 @@
  *   backward:  d(loss) = 1; for each node in reverse order whose gradient
  *              is needed, op->backward adds into its inputs' gradients
  *
- * A gradient that fans out to several consumers is summed because every
+ * A relu that is its producer's only consumer is run by the producer when
+ * the producer's op can (gr_plan_fuse). A gradient that fans out to several consumers is summed because every
  * backward accumulates; a gradient's first writer (the consumer latest in
  * order) is told to assign instead when its op opts in
  * (GR_OP_ASSIGNS_GRAD), and that buffer is not zeroed. Parameters live in the graph's blocks, so a training
@@ -31,6 +32,7 @@ struct gr_plan {
     int64_t step;
     unsigned char *fwd;        /* [n] node runs forward */
     unsigned char *bwd;        /* [n] node has a gradient buffer */
+    unsigned char *absorbed;   /* [n] a relu its producer runs (gr_plan_fuse) */
     int *order;                /* nodes with fwd set, in order */
     int n_order;
     struct gr_tensor *val;     /* [n] values */
@@ -68,6 +70,11 @@ int gr_plan_set_batch(struct gr_plan *p, int64_t batch);
  * indexed by node; others untouched), without changing the plan. Records the
  * located error of the first node that cannot run at that batch. */
 int gr_plan_shapes_at(const struct gr_plan *p, int64_t batch, struct gr_shape *shapes, enum gr_dtype *dtypes);
+
+/* Fold each relu into its producer where the producer's op can run it
+ * (GR_OP_FUSES_RELU), the relu is its only consumer and the producer is
+ * not among the targets (runtime/engine/fuse.c). gr_plan_init does it. */
+int gr_plan_fuse(struct gr_plan *p, const int *targets, int n_targets);
 
 void gr_plan_forward(struct gr_plan *p);
 /* Zero the parameter gradients and the activation gradients whose first
