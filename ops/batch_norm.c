@@ -24,7 +24,8 @@
  *
  * A relu after it may be folded in (GR_FUSED_RELU, plugin.h): then out is
  * max(y, 0) and dout the relu's gradient, which backward masks with
- * out > 0 (the relu's own test on y) wherever it reads dy.
+ * out > 0 (the relu's own test on y) wherever it reads dy, unless the
+ * relu's reader masked it already (GR_FUSED_RELU_MASKED).
  *
  * Sums over rows run in blocks of BN_ROWS rows, each block's in double in
  * scratch, then the blocks are added in order: the result does not depend
@@ -116,16 +117,6 @@ static void stat_blocks(void *arg, int64_t k0, int64_t k1) {
     }
 }
 
-/* relu's backward: d where y > 0, else 0, as bits ANDed with a mask, which
- * GCC vectorises where it keeps the select `y > 0 ? d : 0` a branch */
-static inline float relu_masked(float d, float y) {
-    uint32_t b;
-    memcpy(&b, &d, sizeof b);
-    b &= 0u - (uint32_t)(y > 0.0f);
-    memcpy(&d, &b, sizeof d);
-    return d;
-}
-
 /* Block k's sums of dy and dy * xhat; `relu` constant where inlined, so
  * both loops vectorise without a test. */
 static inline __attribute__((always_inline)) void grad_block(const struct bn_job *j, int64_t k, int relu) {
@@ -137,7 +128,7 @@ static inline __attribute__((always_inline)) void grad_block(const struct bn_job
     for (int64_t r = k * BN_ROWS; r < r1; r++)
         for (int64_t i = 0; i < j->c; i++) {
             int64_t e = r * j->c + i;
-            float g = relu ? relu_masked(dy[e], y[e]) : dy[e];
+            float g = relu ? gr_relu_masked(dy[e], y[e]) : dy[e];
             float xhat = (x[e] - mu[i]) * rstd[i];
             sd[i] += g;
             sdx[i] += (double)g * xhat;
@@ -148,7 +139,7 @@ static inline __attribute__((always_inline)) void grad_block(const struct bn_job
 static void grad_blocks(void *arg, int64_t k0, int64_t k1) {
     const struct bn_job *j = arg;
     for (int64_t k = k0; k < k1; k++) {
-        if (j->a->fused & GR_FUSED_RELU) grad_block(j, k, 1);
+        if ((j->a->fused & (GR_FUSED_RELU | GR_FUSED_RELU_MASKED)) == GR_FUSED_RELU) grad_block(j, k, 1);
         else grad_block(j, k, 0);
     }
 }
@@ -242,7 +233,7 @@ static inline __attribute__((always_inline)) void dx_row(const struct dx_job *d,
     float *restrict dx = j->a->din[IN_X]->data;
     for (int64_t i = 0; i < j->c; i++) {
         int64_t e = r * j->c + i;
-        float dye = dy[e], xhat = (x[e] - mu[i]) * rstd[i], g = relu ? relu_masked(dye, y[e]) : dye;
+        float dye = dy[e], xhat = (x[e] - mu[i]) * rstd[i], g = relu ? gr_relu_masked(dye, y[e]) : dye;
         float v = gamma[i] * rstd[i] * (g - mdy[i] - xhat * mdx[i]);
         dx[e] = assign ? v : dx[e] + v;
     }
@@ -250,7 +241,7 @@ static inline __attribute__((always_inline)) void dx_row(const struct dx_job *d,
 
 static void dx_rows(void *arg, int64_t r0, int64_t r1) {
     const struct dx_job *d = arg;
-    int assign = gr_din_assigns(d->j->a, IN_X), relu = (d->j->a->fused & GR_FUSED_RELU) != 0;
+    int assign = gr_din_assigns(d->j->a, IN_X), relu = (d->j->a->fused & (GR_FUSED_RELU | GR_FUSED_RELU_MASKED)) == GR_FUSED_RELU;
     for (int64_t r = r0; r < r1; r++) {
         if (assign && relu) dx_row(d, r, 1, 1);
         else if (assign) dx_row(d, r, 1, 0);

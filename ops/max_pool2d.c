@@ -4,7 +4,10 @@
  * `padding` valid or same (TensorFlow's; padded cells are never the max).
  * Backward routes each dy to the cell that was the max, the first one in
  * (row, column) order on ties: dx[argmax] += dy (when told to assign, each
- * image's dx is cleared first: a cell no window took gets 0). Training keeps that cell's
+ * image's dx is cleared first: a cell no window took gets 0). When its
+ * input is a relu folded into the node before (GR_FUSED_MASK_RELU) it
+ * routes dy only where y > 0: the relu passed the cell taken exactly
+ * then, and that node skips the relu's mask. Training keeps that cell's
  * index within its image (int32, one per output value) for backward. */
 #include <float.h>
 #include <string.h>
@@ -78,13 +81,18 @@ static void maxpool_forward(const struct gr_args *a) {
 static void backward_images(void *arg, int64_t b0, int64_t b1) {
     const struct maxpool_job *j = arg;
     const struct pool_geom *g = &j->g;
-    const float *dy = j->a->dout->data;
+    const float *dy = j->a->dout->data, *y = j->a->out->data;
     const int32_t *arg_max = j->a->saved;
+    int mask = (j->a->fused & GR_FUSED_MASK_RELU) != 0;
     float *dx = j->a->din[0]->data;
     int64_t per_out = g->OH * g->OW * g->C, per_in = g->H * g->W * g->C;
     for (int64_t b = b0; b < b1; b++) {
         if (gr_din_assigns(j->a, 0)) memset(dx + b * per_in, 0, (size_t)per_in * sizeof *dx);
-        for (int64_t o = b * per_out; o < (b + 1) * per_out; o++) dx[b * per_in + arg_max[o]] += dy[o];
+        if (mask) /* dx = relu's backward of what is routed: y > 0 where the cell taken passed the relu */
+            for (int64_t o = b * per_out; o < (b + 1) * per_out; o++)
+                dx[b * per_in + arg_max[o]] += gr_relu_masked(dy[o], y[o]);
+        else
+            for (int64_t o = b * per_out; o < (b + 1) * per_out; o++) dx[b * per_in + arg_max[o]] += dy[o];
     }
 }
 
@@ -118,6 +126,6 @@ const struct gr_op_desc gr_op_max_pool2d = {
     .forward = maxpool_forward,
     .backward = maxpool_backward,
     .flops = maxpool_flops,
-    .flags = GR_OP_ASSIGNS_GRAD,
+    .flags = GR_OP_ASSIGNS_GRAD | GR_OP_MASKS_RELU,
     .lower = maxpool_lower,
 };

@@ -3,6 +3,8 @@
 #ifndef GR_OPS_UTIL_H
 #define GR_OPS_UTIL_H
 
+#include <string.h>
+
 #include "graphrun/plugin.h"
 
 /* Resolve a possibly negative axis against `rank`; -1 if out of range. */
@@ -35,6 +37,17 @@ static inline void gr_for_range(const struct gr_args *a, int64_t n, void (*fn)(v
 /* Whether backward assigns din[k] instead of adding into it (plugin.h,
  * GR_OP_ASSIGNS_GRAD): din[k] then holds garbage on entry. */
 static inline int gr_din_assigns(const struct gr_args *a, int k) { return (a->din_assign >> k) & 1u; }
+
+/* relu's backward of d where relu's input (or output) is y: d where y > 0,
+ * else +0, as d's bits ANDed with a mask, which GCC vectorises and never
+ * branches on, where it keeps the select `y > 0 ? d : 0` a branch */
+static inline float gr_relu_masked(float d, float y) {
+    uint32_t b;
+    memcpy(&b, &d, sizeof b);
+    b &= 0u - (uint32_t)(y > 0.0f);
+    memcpy(&d, &b, sizeof d);
+    return d;
+}
 
 /* a * b into *out for non-negative a and b; -1 if the product would exceed
  * INT64_MAX. Shape inference multiplies sizes with it before any allocation. */

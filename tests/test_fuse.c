@@ -1,41 +1,46 @@
-/* A relu folded into the batch_norm before it (runtime/engine/fuse.c)
- * gives the bits of the two nodes run one after the other, in training and
- * in evaluation, and is not folded where the caller reads the producer. */
+/* A relu folded into the batch_norm before it (runtime/engine/fuse.c),
+ * with its mask applied by a max pool after it or not, gives the bits of
+ * the nodes run one after the other, in training and in evaluation, and is
+ * not folded where the caller reads the producer. */
 #include <criterion/criterion.h>
 #include <string.h>
 
 #include "helpers.h"
 #include "runtime/engine/plan.h"
 
-static const char *bn_relu_yaml = "- {name: x, op: input, data: images, shape: [4, 4, 2]}\n"
-                                  "- {name: c, op: conv2d, filters: 3, kernel_size: [3, 3], padding: same, inputs: [x]}\n"
-                                  "- {name: bn, op: batch_norm, inputs: [c]}\n"
-                                  "- {name: r, op: relu, inputs: [bn]}\n"
-                                  "- {name: f, op: flatten, inputs: [r]}\n"
-                                  "- {name: d, op: dense, units: 2, inputs: [f]}\n"
-                                  "- {name: loss, op: mean, inputs: [d]}\n";
+#define HEAD                                                                                  \
+    "- {name: x, op: input, data: images, shape: [5, 5, 2]}\n"                                 \
+    "- {name: c, op: conv2d, filters: 8, kernel_size: [3, 3], padding: same, inputs: [x]}\n" \
+    "- {name: bn, op: batch_norm, inputs: [c]}\n"                                              \
+    "- {name: r, op: relu, inputs: [bn]}\n"
+#define TAIL "- {name: d, op: dense, units: 2, inputs: [f]}\n- {name: loss, op: mean, inputs: [d]}\n"
+/* the relu read by flatten, or by a max pool that leaves a row and a column out */
+static const char *const yamls[2] = {
+    HEAD "- {name: f, op: flatten, inputs: [r]}\n" TAIL,
+    HEAD "- {name: pl, op: max_pool2d, size: [2, 2], inputs: [r]}\n- {name: f, op: flatten, inputs: [pl]}\n" TAIL};
 
 #define BATCH 3
-#define MAX_PARAMS 512
+#define MAX_PARAMS 2048
 
 struct result {
     int absorbed;
-    uint32_t fused;
+    uint32_t fused, pool_fused;
+    int pool_zeros; /* windows the relu zeroed whole: where the mask matters */
     float loss, out[BATCH * 2], grad[MAX_PARAMS];
     int64_t n_params;
 };
 
 /* One training step (with_loss) or one evaluation forward on the same
  * inputs and parameters; `read_bn`: the batch_norm is a target too. */
-static void run(int with_loss, int read_bn, struct result *res) {
+static void run(const char *yaml, int with_loss, int read_bn, struct result *res) {
     struct tgraph t;
-    cr_assert_eq(tg_build(&t, bn_relu_yaml, BATCH), 0, "%s", t.ctx.err);
+    cr_assert_eq(tg_build(&t, yaml, BATCH), 0, "%s", t.ctx.err);
     cr_assert_eq(gr_graph_alloc_params(&t.g, gr_init_fill), 0);
     int loss = tg_node(&t, "loss"), d = tg_node(&t, "d"), bn = tg_node(&t, "bn"), x = tg_node(&t, "x");
     int targets[2] = {with_loss ? loss : d, bn};
     struct gr_plan p;
     cr_assert_eq(gr_plan_init(&p, &t.g, BATCH, targets, read_bn ? 2 : 1, with_loss ? loss : -1), 0, "%s", t.ctx.err);
-    for (int i = 0; i < BATCH * 32; i++) ((float *)p.val[x].data)[i] = (float)((i * 29) % 17 - 8) * 0.25f;
+    for (int i = 0; i < BATCH * 50; i++) ((float *)p.val[x].data)[i] = (float)((i * 29) % 17 - 8) * 0.25f;
     gr_plan_forward(&p);
     if (with_loss) {
         gr_plan_zero_grad(&p);
@@ -48,6 +53,11 @@ static void run(int with_loss, int read_bn, struct result *res) {
     memcpy(res->out, p.val[d].data, sizeof res->out);
     res->absorbed = p.absorbed[tg_node(&t, "r")];
     res->fused = p.args[bn].fused;
+    if (strstr(yaml, "max_pool2d")) {
+        int pl = tg_node(&t, "pl");
+        res->pool_fused = p.args[pl].fused;
+        for (int64_t i = 0; i < gr_shape_count(&p.val[pl].shape); i++) res->pool_zeros += ((float *)p.val[pl].data)[i] == 0;
+    }
     gr_plan_free(&p);
     tg_free(&t);
 }
@@ -57,21 +67,24 @@ static void expect_same(const float *a, const float *b, int64_t n, const char *w
 }
 
 Test(fuse, a_relu_after_batch_norm_runs_inside_it_with_the_same_bits) {
-    for (int train = 1; train >= 0; train--) {
-        struct result folded = {0}, apart = {0};
-        run(train, 0, &folded);
-        run(train, 1, &apart);
-        cr_expect_eq(folded.absorbed, 1, "the relu was not folded (training %d)", train);
-        cr_expect_eq(folded.fused, GR_FUSED_RELU);
-        cr_expect_eq(apart.absorbed, 0, "the relu was folded though the batch_norm is read");
-        cr_expect_eq(apart.fused, 0u);
-        expect_same(folded.out, apart.out, BATCH * 2, train ? "training output" : "evaluation output");
-        if (!train) continue;
-        cr_expect(folded.loss == apart.loss, "loss %a folded, %a apart", folded.loss, apart.loss);
-        cr_assert_eq(folded.n_params, apart.n_params);
-        expect_same(folded.grad, apart.grad, folded.n_params, "parameter gradient");
-        float nonzero = 0;
-        for (int64_t i = 0; i < folded.n_params; i++) nonzero += folded.grad[i] != 0.0f;
-        cr_expect_gt(nonzero, 20, "only %g gradients are not 0", nonzero);
-    }
+    for (int pool = 0; pool < 2; pool++)
+        for (int train = 1; train >= 0; train--) {
+            struct result folded = {0}, apart = {0};
+            run(yamls[pool], train, 0, &folded);
+            run(yamls[pool], train, 1, &apart);
+            cr_expect_eq(folded.absorbed, 1, "the relu was not folded (pool %d, training %d)", pool, train);
+            cr_expect_eq(folded.fused, pool ? GR_FUSED_RELU | GR_FUSED_RELU_MASKED : GR_FUSED_RELU);
+            cr_expect_eq(folded.pool_fused, pool ? GR_FUSED_MASK_RELU : 0u);
+            cr_expect_eq(apart.absorbed, 0, "the relu was folded though the batch_norm is read");
+            cr_expect_eq(apart.fused | apart.pool_fused, 0u);
+            expect_same(folded.out, apart.out, BATCH * 2, train ? "training output" : "evaluation output");
+            if (!train) continue;
+            if (pool) cr_expect_gt(folded.pool_zeros, 0, "no window is all zeros, so the mask is not tested");
+            cr_expect(folded.loss == apart.loss, "loss %a folded, %a apart", folded.loss, apart.loss);
+            cr_assert_eq(folded.n_params, apart.n_params);
+            expect_same(folded.grad, apart.grad, folded.n_params, "parameter gradient");
+            float nonzero = 0;
+            for (int64_t i = 0; i < folded.n_params; i++) nonzero += folded.grad[i] != 0.0f;
+            cr_expect_gt(nonzero, 20, "only %g gradients are not 0", nonzero);
+        }
 }

@@ -96,7 +96,7 @@
  *   gr_args's random stream (rng_key, rng_step); gr_host's random_uniform;
  *   the initializers he_uniform, lecun_normal, lecun_uniform; the flag
  *   GR_OP_ASSIGNS_GRAD with gr_args's din_assign; the flag
- *   GR_OP_FUSES_RELU with gr_args's fused.
+ *   GR_OP_FUSES_RELU with gr_args's fused, then GR_OP_MASKS_RELU.
  */
 #ifndef GRAPHRUN_PLUGIN_H
 #define GRAPHRUN_PLUGIN_H
@@ -322,10 +322,16 @@ struct gr_args {
      * (an op with GR_OP_FUSES_RELU only). With GR_FUSED_RELU, `out` is the
      * relu node's output: forward writes max(y, 0) of its own result y, and
      * `dout` is the gradient of that, so backward takes dy = dout where
-     * out > 0, else 0, as relu's backward would have given it. */
+     * out > 0, else 0, as relu's backward would have given it; with
+     * GR_FUSED_RELU_MASKED too, the consumer already zeroed dout where out
+     * is not > 0, so backward takes it as it is. With GR_FUSED_MASK_RELU
+     * (an op with GR_OP_MASKS_RELU only), input 0 is such a folded relu's
+     * output and this op its only reader: backward routes dy into dx only
+     * where its own output is > 0, which for a max of relu outputs is
+     * where the cell it took passed the relu. */
     uint32_t fused;
 };
-enum gr_fused { GR_FUSED_RELU = 1u << 0 };
+enum gr_fused { GR_FUSED_RELU = 1u << 0, GR_FUSED_RELU_MASKED = 1u << 1, GR_FUSED_MASK_RELU = 1u << 2 };
 
 /* ---- the op descriptor --------------------------------------------------- */
 
@@ -343,6 +349,7 @@ enum gr_op_flags {
                                      gradient, exactly: a producer with
                                      GR_OP_FUSES_RELU may run it instead,
                                      and its own kernels then never run */
+    GR_OP_MASKS_RELU = 1u << 6,   /* honours gr_args.fused's GR_FUSED_MASK_RELU */
 };
 
 struct gr_op_desc {

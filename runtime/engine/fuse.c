@@ -6,7 +6,11 @@
  * GR_FUSED_RELU set, so p writes max(y, 0) where r would have read y, and
  * its backward masks r's gradient itself; r runs neither forward nor
  * backward. That saves a pass over the tensor each way, and the read of
- * p's own value in between. p's value and gradient buffers are left
+ * p's own value in between. If r's only reader is an op that can apply
+ * relu's mask as it routes its gradient (GR_OP_MASKS_RELU: a max pool,
+ * whose output is > 0 exactly where the cell it took is), it does, and p
+ * takes r's gradient unmasked: p's backward reads neither r's value nor
+ * a mask. p's value and gradient buffers are left
  * unwritten, so p must not be a target: nothing reads them. The results
  * are those of the two nodes run one after the other, bit for bit. */
 #include <string.h>
@@ -44,6 +48,13 @@ int gr_plan_fuse(struct gr_plan *p, const int *targets, int n_targets) {
         p->args[v].dout = &p->grad[r];
         p->args[v].fused |= GR_FUSED_RELU;
         p->absorbed[r] = 1;
+        /* the relu's one reader may apply its mask instead (a max pool) */
+        int m = last[r];
+        if (consumers[r] != 1 || !(g->nodes[m].op->flags & GR_OP_MASKS_RELU) || g->nodes[m].n_in != 1 ||
+            p->bwd[m] != p->bwd[r])
+            continue;
+        p->args[m].fused |= GR_FUSED_MASK_RELU;
+        p->args[v].fused |= GR_FUSED_RELU_MASKED;
     }
     gr_free(g->ctx, consumers);
     return 0;
