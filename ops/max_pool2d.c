@@ -4,7 +4,8 @@
  * `padding` valid or same (TensorFlow's; padded cells are never the max).
  * Backward routes each dy to the cell that was the max, the first one in
  * (row, column) order on ties: dx[argmax] += dy (when told to assign, each
- * image's dx is cleared first: a cell no window took gets 0). When its
+ * image's dx is cleared first: a cell no window took gets 0; where the
+ * windows tile the image, each cell is written once instead). When its
  * input is a relu folded into the node before (GR_FUSED_MASK_RELU) it
  * routes dy only where y > 0: the relu passed the cell taken exactly
  * then, and that node skips the relu's mask. Training keeps that cell's
@@ -78,16 +79,51 @@ static void maxpool_forward(const struct gr_args *a) {
     pool_for_images(a, &j.g, forward_images, &j);
 }
 
+/* Windows that tile the image (stride = size, no padding, nothing left
+ * over): each cell of dx lies in exactly one window. */
+static int tiles(const struct pool_geom *g) {
+    return g->wh.stride == g->wh.k && g->ww.stride == g->ww.k && g->wh.pad == 0 && g->ww.pad == 0 &&
+           g->OH * g->wh.k == g->H && g->OW * g->ww.k == g->W;
+}
+
+/* Assigning dx of image b where windows tile it: each cell written once, in
+ * window order, dy (masked) where it was the max, else 0; 0.0f + v keeps
+ * the bits that adding into a cleared dx gives (+0 for -0). */
+static void assign_tiled(const struct maxpool_job *j, int64_t b, int mask) {
+    const struct pool_geom *g = &j->g;
+    const float *dy = j->a->dout->data, *y = j->a->out->data;
+    const int32_t *arg_max = j->a->saved;
+    float *dx = (float *)j->a->din[0]->data + b * g->H * g->W * g->C;
+    int64_t C = g->C;
+    for (int64_t oh = 0; oh < g->OH; oh++)
+        for (int64_t ow = 0; ow < g->OW; ow++) {
+            int64_t o = ((b * g->OH + oh) * g->OW + ow) * C;
+            for (int64_t kh = 0; kh < g->wh.k; kh++)
+                for (int64_t kw = 0; kw < g->ww.k; kw++) {
+                    int32_t cell = (int32_t)(((oh * g->wh.k + kh) * g->W + ow * g->ww.k + kw) * C);
+                    float *d = dx + cell;
+                    for (int64_t c = 0; c < C; c++) {
+                        float v = mask ? gr_relu_masked(dy[o + c], y[o + c]) : dy[o + c];
+                        d[c] = arg_max[o + c] == cell + (int32_t)c ? 0.0f + v : 0.0f;
+                    }
+                }
+        }
+}
+
 static void backward_images(void *arg, int64_t b0, int64_t b1) {
     const struct maxpool_job *j = arg;
     const struct pool_geom *g = &j->g;
     const float *dy = j->a->dout->data, *y = j->a->out->data;
     const int32_t *arg_max = j->a->saved;
-    int mask = (j->a->fused & GR_FUSED_MASK_RELU) != 0;
+    int mask = (j->a->fused & GR_FUSED_MASK_RELU) != 0, assign = gr_din_assigns(j->a, 0);
     float *dx = j->a->din[0]->data;
     int64_t per_out = g->OH * g->OW * g->C, per_in = g->H * g->W * g->C;
     for (int64_t b = b0; b < b1; b++) {
-        if (gr_din_assigns(j->a, 0)) memset(dx + b * per_in, 0, (size_t)per_in * sizeof *dx);
+        if (assign && tiles(g)) {
+            assign_tiled(j, b, mask);
+            continue;
+        }
+        if (assign) memset(dx + b * per_in, 0, (size_t)per_in * sizeof *dx);
         if (mask) /* dx = relu's backward of what is routed: y > 0 where the cell taken passed the relu */
             for (int64_t o = b * per_out; o < (b + 1) * per_out; o++)
                 dx[b * per_in + arg_max[o]] += gr_relu_masked(dy[o], y[o]);
