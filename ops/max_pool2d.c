@@ -35,6 +35,40 @@ struct maxpool_job {
     struct pool_geom g;
 };
 
+/* Windows that tile the image (stride = size, no padding, nothing left
+ * over): each cell of dx lies in exactly one window. */
+static int tiles(const struct pool_geom *g) {
+    return g->wh.stride == g->wh.k && g->ww.stride == g->ww.k && g->wh.pad == 0 && g->ww.pad == 0 &&
+           g->OH * g->wh.k == g->H && g->OW * g->ww.k == g->W;
+}
+
+/* Training forward of image b where 2 x 2 windows tile it: the four cells
+ * of a channel compared in registers, first to last with a strict >, as
+ * the general loop does (the first max wins ties; a NaN in the first cell
+ * stays, a later one is passed over), so it vectorises over channels. */
+static void forward_tiled_2x2(const struct maxpool_job *j, int64_t b) {
+    const struct pool_geom *g = &j->g;
+    int64_t C = g->C, W = g->W;
+    const float *xb = (const float *)j->a->in[0]->data + b * g->H * W * C;
+    for (int64_t oh = 0; oh < g->OH; oh++)
+        for (int64_t ow = 0; ow < g->OW; ow++) {
+            int64_t o = ((b * g->OH + oh) * g->OW + ow) * C;
+            int32_t c0 = (int32_t)((2 * oh * W + 2 * ow) * C), c1 = c0 + (int32_t)C, c2 = c0 + (int32_t)(W * C),
+                    c3 = c2 + (int32_t)C;
+            float *restrict yo = (float *)j->a->out->data + o;
+            int32_t *restrict ao = (int32_t *)j->a->saved + o;
+            for (int64_t c = 0; c < C; c++) {
+                float m = xb[c0 + c], v1 = xb[c1 + c], v2 = xb[c2 + c], v3 = xb[c3 + c];
+                int32_t at = c0;
+                if (v1 > m) m = v1, at = c1;
+                if (v2 > m) m = v2, at = c2;
+                if (v3 > m) m = v3, at = c3;
+                yo[c] = m;
+                ao[c] = at + (int32_t)c;
+            }
+        }
+}
+
 static void forward_images(void *arg, int64_t b0, int64_t b1) {
     const struct maxpool_job *j = arg;
     const struct pool_geom *g = &j->g;
@@ -42,7 +76,12 @@ static void forward_images(void *arg, int64_t b0, int64_t b1) {
     float *y = j->a->out->data;
     int32_t *arg_max = j->a->saved; /* NULL when evaluating */
     int64_t C = g->C;
+    int fast = arg_max && tiles(g) && g->wh.k == 2 && g->ww.k == 2;
     for (int64_t b = b0; b < b1; b++) {
+        if (fast) {
+            forward_tiled_2x2(j, b);
+            continue;
+        }
         const float *xb = x + b * g->H * g->W * C;
         for (int64_t oh = 0; oh < g->OH; oh++) {
             int64_t h0, h1;
@@ -77,13 +116,6 @@ static void maxpool_forward(const struct gr_args *a) {
     struct maxpool_job j = {a, {0}};
     (void)pool_geometry(NULL, &a->in[0]->shape, a->attrs, &j.g); /* infer accepted these shapes */
     pool_for_images(a, &j.g, forward_images, &j);
-}
-
-/* Windows that tile the image (stride = size, no padding, nothing left
- * over): each cell of dx lies in exactly one window. */
-static int tiles(const struct pool_geom *g) {
-    return g->wh.stride == g->wh.k && g->ww.stride == g->ww.k && g->wh.pad == 0 && g->ww.pad == 0 &&
-           g->OH * g->wh.k == g->H && g->OW * g->ww.k == g->W;
 }
 
 /* Assigning dx of image b where windows tile it: each cell written once, in
