@@ -20,7 +20,12 @@
  * Backward (training only), with xhat = (x - mu) * rstd, per channel:
  *   dgamma += sum(dy * xhat),  dbeta += sum(dy)
  *   dx += gamma * rstd * (dy - mean(dy) - xhat * mean(dy * xhat))
- * mu and rstd are saved; xhat is recomputed from x, intact in backward.
+ * (dx = that when told to assign, GR_OP_ASSIGNS_GRAD). mu and rstd are saved; xhat is recomputed from x, intact in backward.
+ *
+ * A relu after it may be folded in (GR_FUSED_RELU, plugin.h): then out is
+ * max(y, 0) and dout the relu's gradient, which backward masks with
+ * out > 0 (the relu's own test on y) wherever it reads dy, unless the
+ * relu's reader masked it already (GR_FUSED_RELU_MASKED).
  *
  * Sums over rows run in blocks of BN_ROWS rows, each block's in double in
  * scratch, then the blocks are added in order: the result does not depend
@@ -112,20 +117,30 @@ static void stat_blocks(void *arg, int64_t k0, int64_t k1) {
     }
 }
 
+/* Block k's sums of dy and dy * xhat; `relu` constant where inlined, so
+ * both loops vectorise without a test. */
+static inline __attribute__((always_inline)) void grad_block(const struct bn_job *j, int64_t k, int relu) {
+    const float *restrict x = j->a->in[IN_X]->data, *restrict dy = j->a->dout->data, *restrict y = j->a->out->data;
+    const float *restrict mu = j->mu, *restrict rstd = j->rstd;
+    double *restrict sd = j->part + k * 2 * j->c, *restrict sdx = sd + j->c;
+    memset(sd, 0, (size_t)(2 * j->c) * sizeof *sd);
+    int64_t r1 = (k + 1) * BN_ROWS < j->rows ? (k + 1) * BN_ROWS : j->rows;
+    for (int64_t r = k * BN_ROWS; r < r1; r++)
+        for (int64_t i = 0; i < j->c; i++) {
+            int64_t e = r * j->c + i;
+            float g = relu ? gr_relu_masked(dy[e], y[e]) : dy[e];
+            float xhat = (x[e] - mu[i]) * rstd[i];
+            sd[i] += g;
+            sdx[i] += (double)g * xhat;
+        }
+}
+
 /* Blocks [k0, k1): part[k][0] = sum of dy, part[k][1] = sum of dy * xhat. */
 static void grad_blocks(void *arg, int64_t k0, int64_t k1) {
     const struct bn_job *j = arg;
-    const float *x = j->a->in[IN_X]->data, *dy = j->a->dout->data;
     for (int64_t k = k0; k < k1; k++) {
-        double *sd = j->part + k * 2 * j->c, *sdx = sd + j->c;
-        memset(sd, 0, (size_t)(2 * j->c) * sizeof *sd);
-        int64_t r1 = (k + 1) * BN_ROWS < j->rows ? (k + 1) * BN_ROWS : j->rows;
-        for (int64_t r = k * BN_ROWS; r < r1; r++)
-            for (int64_t i = 0; i < j->c; i++) {
-                float g = dy[r * j->c + i], xhat = (x[r * j->c + i] - j->mu[i]) * j->rstd[i];
-                sd[i] += g;
-                sdx[i] += (double)g * xhat;
-            }
+        if ((j->a->fused & (GR_FUSED_RELU | GR_FUSED_RELU_MASKED)) == GR_FUSED_RELU) grad_block(j, k, 1);
+        else grad_block(j, k, 0);
     }
 }
 
@@ -151,9 +166,16 @@ static void normalize_rows(void *arg, int64_t r0, int64_t r1) {
     const struct bn_job *j = arg;
     const float *x = j->a->in[IN_X]->data, *gamma = j->a->in[IN_GAMMA]->data, *beta = j->a->in[IN_BETA]->data;
     float *y = j->a->out->data;
-    for (int64_t r = r0; r < r1; r++)
-        for (int64_t i = 0; i < j->c; i++)
-            y[r * j->c + i] = (x[r * j->c + i] - j->mu[i]) * (j->rstd[i] * gamma[i]) + beta[i];
+    if (j->a->fused & GR_FUSED_RELU)
+        for (int64_t r = r0; r < r1; r++)
+            for (int64_t i = 0; i < j->c; i++) {
+                float v = (x[r * j->c + i] - j->mu[i]) * (j->rstd[i] * gamma[i]) + beta[i];
+                y[r * j->c + i] = v > 0.0f ? v : 0.0f;
+            }
+    else
+        for (int64_t r = r0; r < r1; r++)
+            for (int64_t i = 0; i < j->c; i++)
+                y[r * j->c + i] = (x[r * j->c + i] - j->mu[i]) * (j->rstd[i] * gamma[i]) + beta[i];
 }
 
 /* mu and rstd of this batch into saved; the running statistics updated. */
@@ -201,17 +223,31 @@ struct dx_job {
     const float *mdy, *mdx;
 };
 
+/* one row of dx; `assign` and `relu` constant where it is inlined, so each
+ * of the four loops is compiled (and vectorised) without tests */
+static inline __attribute__((always_inline)) void dx_row(const struct dx_job *d, int64_t r, int assign, int relu) {
+    const struct bn_job *j = d->j;
+    const float *restrict x = j->a->in[IN_X]->data, *restrict gamma = j->a->in[IN_GAMMA]->data;
+    const float *restrict dy = j->a->dout->data, *restrict y = j->a->out->data, *restrict mu = j->mu;
+    const float *restrict rstd = j->rstd, *restrict mdy = d->mdy, *restrict mdx = d->mdx;
+    float *restrict dx = j->a->din[IN_X]->data;
+    for (int64_t i = 0; i < j->c; i++) {
+        int64_t e = r * j->c + i;
+        float dye = dy[e], xhat = (x[e] - mu[i]) * rstd[i], g = relu ? gr_relu_masked(dye, y[e]) : dye;
+        float v = gamma[i] * rstd[i] * (g - mdy[i] - xhat * mdx[i]);
+        dx[e] = assign ? v : dx[e] + v;
+    }
+}
+
 static void dx_rows(void *arg, int64_t r0, int64_t r1) {
     const struct dx_job *d = arg;
-    const struct bn_job *j = d->j;
-    const float *x = j->a->in[IN_X]->data, *gamma = j->a->in[IN_GAMMA]->data, *dy = j->a->dout->data;
-    float *dx = j->a->din[IN_X]->data;
-    for (int64_t r = r0; r < r1; r++)
-        for (int64_t i = 0; i < j->c; i++) {
-            int64_t e = r * j->c + i;
-            float xhat = (x[e] - j->mu[i]) * j->rstd[i];
-            dx[e] += gamma[i] * j->rstd[i] * (dy[e] - d->mdy[i] - xhat * d->mdx[i]);
-        }
+    int assign = gr_din_assigns(d->j->a, IN_X), relu = (d->j->a->fused & (GR_FUSED_RELU | GR_FUSED_RELU_MASKED)) == GR_FUSED_RELU;
+    for (int64_t r = r0; r < r1; r++) {
+        if (assign && relu) dx_row(d, r, 1, 1);
+        else if (assign) dx_row(d, r, 1, 0);
+        else if (relu) dx_row(d, r, 0, 1);
+        else dx_row(d, r, 0, 0);
+    }
 }
 
 static void bn_backward(const struct gr_args *a) {
@@ -278,6 +314,7 @@ const struct gr_op_desc gr_op_batch_norm = {
     .forward = bn_forward,
     .backward = bn_backward,
     .flops = bn_flops,
+    .flags = GR_OP_ASSIGNS_GRAD | GR_OP_FUSES_RELU,
     .lower = bn_lower,
     .state = bn_state,
     .n_state = 2,

@@ -25,7 +25,8 @@
  * its own blocks, with no second level of threads. Blocks of different parts
  * write disjoint images of y and dx; dkernel and dbias are summed per part
  * into scratch and the parts added in order, so the result does not depend
- * on the number of threads. Nothing is saved: backward rebuilds each block's
+ * on the number of threads. Told to assign dx (GR_OP_ASSIGNS_GRAD), a block
+ * clears its images of dx before adding into them. Nothing is saved: backward rebuilds each block's
  * col, which is cheaper than keeping B*OH*OW*K floats between passes. A 1x1
  * kernel with stride 1 needs no col: x itself is [B*H*W, C]. A small patch
  * (K <= CONV_DIRECT_K, e.g. a first layer on 1 or 3 channels) is not worth a
@@ -298,7 +299,7 @@ static void backward_parts(void *arg, int64_t p0, int64_t p1) {
     const struct conv_geom *g = &j->g;
     const float *x = a->in[IN_X]->data, *w = a->in[IN_KERNEL]->data, *dy = a->dout->data;
     float *dx = a->din[IN_X] ? a->din[IN_X]->data : NULL;
-    int want_dw = a->din[IN_KERNEL] != NULL, want_db = a->din[IN_BIAS] != NULL;
+    int want_dw = a->din[IN_KERNEL] != NULL, want_db = a->din[IN_BIAS] != NULL, assign = gr_din_assigns(a, IN_X);
     int64_t cf = col_floats(g), cells = g->OH * g->OW, F = g->F, K = g->K;
     float *col = j->scratch + p0 * 2 * cf, *dcol = col + cf;
     float *partials = j->scratch + g->parts * 2 * cf, *wt = partials + g->parts * partial_floats(g);
@@ -313,6 +314,8 @@ static void backward_parts(void *arg, int64_t p0, int64_t p1) {
             int64_t rows = (b1 - b0) * cells;
             const float *dyb = dy + b0 * cells * F;
             if (want_db) add_rows(dyb, rows, F, pb);
+            if (dx && assign && g->mode != CONV_POINTWISE) /* the block's images, cleared while in cache */
+                memset(dx + b0 * g->H * g->W * g->C, 0, (size_t)((b1 - b0) * g->H * g->W * g->C) * sizeof *dx);
             if (g->mode == CONV_DIRECT) {
                 if (want_dw) conv_direct_dkernel(g, x, dy, b0, b1, pw);
                 if (dx) conv_direct_dx(g, w, dy, b0, b1, dx);
@@ -326,8 +329,8 @@ static void backward_parts(void *arg, int64_t p0, int64_t p1) {
             }
             if (!dx) continue;
             if (g->mode == CONV_POINTWISE) { /* dx rows are the cells: add dY @ kernel^T straight in */
-                a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_NO_TRANS, rows, K, F, 1.0f, dyb, F, wt, K, 1.0f,
-                               dx + b0 * cells * g->C, K);
+                a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_NO_TRANS, rows, K, F, 1.0f, dyb, F, wt, K,
+                               assign ? 0.0f : 1.0f, dx + b0 * cells * g->C, K);
                 continue;
             }
             a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_NO_TRANS, rows, K, F, 1.0f, dyb, F, wt, K, 0.0f, dcol, K);
@@ -419,5 +422,6 @@ const struct gr_op_desc gr_op_conv2d = {
     .forward = conv_forward,
     .backward = conv_backward,
     .flops = conv_flops,
+    .flags = GR_OP_ASSIGNS_GRAD,
     .lower = conv_lower,
 };

@@ -4,7 +4,7 @@
  *
  *   training:   m_i = [u_i >= rate],  y_i = x_i * m_i / (1 - rate)
  *   evaluation: y = x
- *   backward:   dx_i += dy_i * m_i / (1 - rate)
+ *   backward:   dx_i += dy_i * m_i / (1 - rate)  (= when told to assign)
  *
  * u_i is element i of the node's random stream at this step (host
  * random_uniform: keyed by train.seed, the node's name and the step). The
@@ -78,9 +78,10 @@ static void add_part(void *arg, int64_t b, int64_t e) {
 
 static void dropout_backward(const struct gr_args *a) {
     if (!a->din[0]) return;
-    struct drop_job j = {a, a->dout->data, a->din[0]->data, 1};
+    int add = !gr_din_assigns(a, 0);
+    struct drop_job j = {a, a->dout->data, a->din[0]->data, add};
     int64_t n = gr_shape_count(&a->out->shape);
-    gr_for_range(a, n, a->training && a->attrs[A_RATE].f > 0 ? drop_part : add_part, &j);
+    gr_for_range(a, n, a->training && a->attrs[A_RATE].f > 0 ? drop_part : add ? add_part : copy_part, &j);
 }
 
 static void dropout_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
@@ -104,5 +105,6 @@ const struct gr_op_desc gr_op_dropout = {
     .forward = dropout_forward,
     .backward = dropout_backward,
     .flops = dropout_flops,
+    .flags = GR_OP_ASSIGNS_GRAD,
     .lower = dropout_lower,
 };

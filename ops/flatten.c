@@ -5,6 +5,7 @@
 
 #include "graphrun/plugin.h"
 #include "lower.h"
+#include "util.h"
 
 static int flatten_infer(struct gr_infer *inf) {
     const struct gr_shape *x = inf->in[0];
@@ -20,13 +21,16 @@ static void flatten_forward(const struct gr_args *a) {
         memcpy(a->out->data, a->in[0]->data, (size_t)gr_shape_count(&a->out->shape) * 4);
 }
 
-/* dx += dy, element for element */
+/* dx += dy, element for element (dx = dy when told to assign) */
 static void flatten_backward(const struct gr_args *a) {
     if (!a->din[0]) return;
     float *dx = a->din[0]->data;
     const float *dy = a->dout->data;
     int64_t n = gr_shape_count(&a->out->shape);
-    for (int64_t i = 0; i < n; i++) dx[i] += dy[i];
+    if (gr_din_assigns(a, 0))
+        memcpy(dx, dy, (size_t)n * sizeof *dx);
+    else
+        for (int64_t i = 0; i < n; i++) dx[i] += dy[i];
 }
 
 /* Flatten(axis=1) keeps the (dynamic) batch and joins the rest */
@@ -44,6 +48,6 @@ const struct gr_op_desc gr_op_flatten = {
     .infer = flatten_infer,
     .forward = flatten_forward,
     .backward = flatten_backward,
-    .flags = GR_OP_VIEW,
+    .flags = GR_OP_VIEW | GR_OP_ASSIGNS_GRAD,
     .lower = flatten_lower,
 };

@@ -1,4 +1,5 @@
-/* relu: y = max(x, 0);  backward: dx += dy where x > 0 (the kink takes 0) */
+/* relu: y = max(x, 0);  backward: dx += dy where x > 0 (the kink takes 0),
+ * or dx = that when told to assign (GR_OP_ASSIGNS_GRAD) */
 #include "graphrun/plugin.h"
 #include "lower.h"
 #include "util.h"
@@ -24,7 +25,10 @@ static void relu_backward_part(void *arg, int64_t b, int64_t e) {
     const struct gr_args *a = arg;
     const float *x = a->in[0]->data, *dy = a->dout->data;
     float *dx = a->din[0]->data;
-    for (int64_t i = b; i < e; i++) dx[i] += x[i] > 0.0f ? dy[i] : 0.0f;
+    if (gr_din_assigns(a, 0))
+        for (int64_t i = b; i < e; i++) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+    else
+        for (int64_t i = b; i < e; i++) dx[i] += x[i] > 0.0f ? dy[i] : 0.0f;
 }
 
 static void relu_backward(const struct gr_args *a) {
@@ -50,5 +54,6 @@ const struct gr_op_desc gr_op_relu = {
     .forward = relu_forward,
     .backward = relu_backward,
     .flops = relu_flops,
+    .flags = GR_OP_ASSIGNS_GRAD | GR_OP_RELU,
     .lower = relu_lower,
 };

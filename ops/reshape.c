@@ -5,6 +5,7 @@
 
 #include "graphrun/plugin.h"
 #include "lower.h"
+#include "util.h"
 
 enum { A_SHAPE };
 static const struct gr_attr_spec reshape_attrs[] = {
@@ -53,13 +54,16 @@ static void reshape_forward(const struct gr_args *a) {
         memcpy(a->out->data, a->in[0]->data, (size_t)gr_shape_count(&a->out->shape) * 4);
 }
 
-/* dx += dy, read in the same order */
+/* dx += dy, read in the same order (dx = dy when told to assign) */
 static void reshape_backward(const struct gr_args *a) {
     if (!a->din[0]) return;
     float *dx = a->din[0]->data;
     const float *dy = a->dout->data;
     int64_t n = gr_shape_count(&a->out->shape);
-    for (int64_t i = 0; i < n; i++) dx[i] += dy[i];
+    if (gr_din_assigns(a, 0))
+        memcpy(dx, dy, (size_t)n * sizeof *dx);
+    else
+        for (int64_t i = 0; i < n; i++) dx[i] += dy[i];
 }
 
 /* Reshape to [0, shape...]: the leading 0 copies the input's batch, so the
@@ -83,6 +87,6 @@ const struct gr_op_desc gr_op_reshape = {
     .infer = reshape_infer,
     .forward = reshape_forward,
     .backward = reshape_backward,
-    .flags = GR_OP_VIEW,
+    .flags = GR_OP_VIEW | GR_OP_ASSIGNS_GRAD,
     .lower = reshape_lower,
 };

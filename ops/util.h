@@ -3,6 +3,8 @@
 #ifndef GR_OPS_UTIL_H
 #define GR_OPS_UTIL_H
 
+#include <string.h>
+
 #include "graphrun/plugin.h"
 
 /* Resolve a possibly negative axis against `rank`; -1 if out of range. */
@@ -37,10 +39,11 @@ static inline void gr_for_range(const struct gr_args *a, int64_t n, void (*fn)(v
  * is split between ranks.  The samples [0, B) are halved, mid = lo + (hi -
  * lo) / 2, until a range holds at most GR_SUM_LEAF samples; each such leaf is
  * summed on its own, and sums are added left + right back up the tree.  A
- * rank of N (a power of two, B / N >= GR_SUM_LEAF) holds the samples
- * [B r / N, B (r + 1) / N), which is one node of this tree, so its local
- * sum is that node's, bit for bit; two ranks' sums added by the allreduce
- * are then the root's (float addition commutes).
+ * rank of a power-of-two count N takes the range at depth log2 N
+ * (gr_parallel_range), a node of this tree when the ranges above it hold
+ * more than GR_SUM_LEAF samples, so its local sum is that node's, bit for
+ * bit; two ranks' sums added by the allreduce are then the root's (float
+ * addition commutes).
  *
  * A leaf's sum goes to its part: part 0 is the gradient itself (the leaf is
  * added onto what it holds: zero, unless another node shares the
@@ -58,6 +61,20 @@ void gr_sum_tree(const struct gr_args *a, int64_t n, float *first, float *rest, 
  * `onto`, else from zero); on the host's threads over columns when large. */
 void gr_sum_rows(const struct gr_args *a, const float *m, int64_t ld, int64_t r0, int64_t r1, float *dst,
                  int64_t cols, int onto);
+/* Whether backward assigns din[k] instead of adding into it (plugin.h,
+ * GR_OP_ASSIGNS_GRAD): din[k] then holds garbage on entry. */
+static inline int gr_din_assigns(const struct gr_args *a, int k) { return (a->din_assign >> k) & 1u; }
+
+/* relu's backward of d where relu's input (or output) is y: d where y > 0,
+ * else +0, as d's bits ANDed with a mask, which GCC vectorises and never
+ * branches on, where it keeps the select `y > 0 ? d : 0` a branch */
+static inline float gr_relu_masked(float d, float y) {
+    uint32_t b;
+    memcpy(&b, &d, sizeof b);
+    b &= 0u - (uint32_t)(y > 0.0f);
+    memcpy(&d, &b, sizeof d);
+    return d;
+}
 
 /* a * b into *out for non-negative a and b; -1 if the product would exceed
  * INT64_MAX. Shape inference multiplies sizes with it before any allocation. */

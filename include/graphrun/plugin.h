@@ -43,7 +43,11 @@
  *   - Every activation has the batch as axis 0; parameters have no batch axis.
  *   - Attribute shapes given in YAML exclude the batch axis; axes count it.
  *   - forward writes out; backward ADDS into din[i] (din[i] is NULL when that
- *     input takes no gradient) and never clears it.
+ *     input takes no gradient) and never clears it. An op may opt in to be
+ *     told when it is the first to write a gradient (GR_OP_ASSIGNS_GRAD):
+ *     then bit i of gr_args.din_assign is set, din[i] holds garbage, and
+ *     backward must write (assign) every element of it instead of adding,
+ *     which spares graphrun zeroing the buffer every step.
  *   - Kernels never allocate: what forward must leave for backward goes in
  *     `saved`, temporary space in `scratch`; infer says how many bytes of each.
  *   - infer runs when the graph is built, before any allocation, and again
@@ -90,7 +94,9 @@
  *   index_limit; gr_op_desc's lower (ONNX export); gr_op_desc's state
  *   tables; gr_infer's state shapes;
  *   gr_args's random stream (rng_key, rng_step); gr_host's random_uniform;
- *   the initializers he_uniform, lecun_normal, lecun_uniform.
+ *   the initializers he_uniform, lecun_normal, lecun_uniform; the flag
+ *   GR_OP_ASSIGNS_GRAD with gr_args's din_assign; the flag
+ *   GR_OP_FUSES_RELU with gr_args's fused, then GR_OP_MASKS_RELU.
  */
 #ifndef GRAPHRUN_PLUGIN_H
 #define GRAPHRUN_PLUGIN_H
@@ -306,7 +312,26 @@ struct gr_args {
      * 0 in evaluation). gradcheck holds it fixed, so a random op replays. */
     uint64_t rng_key;
     const int64_t *rng_step;
+    /* Bit i set: din[i] was not cleared and this backward is its first
+     * writer, so it must assign every element (din[i] = ..., not +=). Set
+     * only for an op with GR_OP_ASSIGNS_GRAD, only for an input that is not
+     * a parameter and that appears once among the node's inputs; backward
+     * only, 0 otherwise. */
+    uint32_t din_assign;
+    /* GR_FUSED_* bits: the plan folded this node's only consumer into it
+     * (an op with GR_OP_FUSES_RELU only). With GR_FUSED_RELU, `out` is the
+     * relu node's output: forward writes max(y, 0) of its own result y, and
+     * `dout` is the gradient of that, so backward takes dy = dout where
+     * out > 0, else 0, as relu's backward would have given it; with
+     * GR_FUSED_RELU_MASKED too, the consumer already zeroed dout where out
+     * is not > 0, so backward takes it as it is. With GR_FUSED_MASK_RELU
+     * (an op with GR_OP_MASKS_RELU only), input 0 is such a folded relu's
+     * output and this op its only reader: backward routes dy into dx only
+     * where its own output is > 0, which for a max of relu outputs is
+     * where the cell it took passed the relu. */
+    uint32_t fused;
 };
+enum gr_fused { GR_FUSED_RELU = 1u << 0, GR_FUSED_RELU_MASKED = 1u << 1, GR_FUSED_MASK_RELU = 1u << 2 };
 
 /* ---- the op descriptor --------------------------------------------------- */
 
@@ -318,6 +343,13 @@ enum gr_op_flags {
     GR_OP_VIEW = 1u << 2,  /* the output is input 0's memory under another
                               shape (same element count): forward has
                               nothing to do; backward still adds into din[0] */
+    GR_OP_ASSIGNS_GRAD = 1u << 3, /* backward honours gr_args.din_assign */
+    GR_OP_FUSES_RELU = 1u << 4,   /* honours gr_args.fused's GR_FUSED_RELU */
+    GR_OP_RELU = 1u << 5,         /* the op is y = max(x, 0) with relu's
+                                     gradient, exactly: a producer with
+                                     GR_OP_FUSES_RELU may run it instead,
+                                     and its own kernels then never run */
+    GR_OP_MASKS_RELU = 1u << 6,   /* honours gr_args.fused's GR_FUSED_MASK_RELU */
 };
 
 struct gr_op_desc {

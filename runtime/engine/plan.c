@@ -136,13 +136,19 @@ static int check_loss(struct gr_graph *g, int loss, const unsigned char *fwd, co
 static int plan_alloc(struct gr_plan *p, struct gr_ctx *ctx, size_t n) {
     p->fwd = gr_alloc(ctx, n);
     p->bwd = gr_alloc(ctx, n);
+    p->absorbed = gr_calloc(ctx, n, 1);
     p->order = gr_alloc(ctx, n * sizeof *p->order);
     p->val = gr_calloc(ctx, n, sizeof *p->val);
     p->grad = gr_calloc(ctx, n, sizeof *p->grad);
     p->args = gr_calloc(ctx, n, sizeof *p->args);
     p->val_cap = gr_calloc(ctx, n, sizeof *p->val_cap);
     p->saved_cap = gr_calloc(ctx, n, sizeof *p->saved_cap);
-    return p->fwd && p->bwd && p->order && p->val && p->grad && p->args && p->val_cap && p->saved_cap ? 0 : -1;
+    p->zero_off = gr_calloc(ctx, n, sizeof *p->zero_off);
+    p->zero_len = gr_calloc(ctx, n, sizeof *p->zero_len);
+    return p->fwd && p->bwd && p->absorbed && p->order && p->val && p->grad && p->args && p->val_cap && p->saved_cap &&
+                   p->zero_off && p->zero_len
+               ? 0
+               : -1;
 }
 
 /* Every run node in order with its shape; with an arena, its data too: a
@@ -198,6 +204,57 @@ static void fill_args(struct gr_plan *p, const struct layout *l, char *base) {
     }
 }
 
+/* Backward runs consumers latest first, so a value's first gradient writer
+ * is its last consumer in order; writer[v] is that node (-1: none). */
+static void first_writers(const struct gr_plan *p, int *writer) {
+    for (int i = 0; i < p->g->n; i++) writer[i] = -1;
+    for (int o = p->n_order - 1; o >= 0; o--) {
+        int i = p->order[o];
+        for (int k = 0; k < p->args[i].n_in; k++)
+            if (p->args[i].din[k] && writer[p->g->nodes[i].in[k]] < 0) writer[p->g->nodes[i].in[k]] = i;
+    }
+}
+
+/* The input slot through which node i reads v, if it reads it through one
+ * only; else -1. */
+static int only_slot(const struct gr_node *nd, int v) {
+    int slot = -1;
+    for (int k = 0; k < nd->n_in; k++)
+        if (nd->in[k] == v) {
+            if (slot >= 0) return -1;
+            slot = k;
+        }
+    return slot;
+}
+
+/* din_assign for the first writers that opt in; the other activation
+ * gradients, in arena order, as the ranges gr_plan_zero_grad clears
+ * (adjacent ones merged). */
+static int plan_assigns(struct gr_plan *p, const struct layout *l) {
+    struct gr_graph *g = p->g;
+    int *writer = gr_alloc(g->ctx, (size_t)g->n * sizeof *writer);
+    if (!writer) return -1;
+    first_writers(p, writer);
+    for (int v = 0; v < g->n; v++) {
+        if (!p->bwd[v] || (g->nodes[v].op->flags & GR_OP_PARAM)) continue;
+        int i = writer[v], k = i >= 0 ? only_slot(&g->nodes[i], v) : -1;
+        if (k >= 0 && (g->nodes[i].op->flags & GR_OP_ASSIGNS_GRAD) && v != p->loss) {
+            p->args[i].din_assign |= 1u << k;
+            continue;
+        }
+        size_t off = l->grad_off[v], len = ALIGN64(l->val_bytes[v]);
+        if (p->n_zero > 0 && p->zero_off[p->n_zero - 1] + p->zero_len[p->n_zero - 1] == off)
+            p->zero_len[p->n_zero - 1] += len;
+        else {
+            p->zero_off[p->n_zero] = off;
+            p->zero_len[p->n_zero++] = len;
+        }
+        p->zero_bytes += len;
+    }
+    gr_free(g->ctx, writer);
+    return 0;
+}
+
 /* gr_plan_init, or with `with_arena` 0 gr_plan_layout: every tensor's shape
  * and place, but no arena and no data pointers. The layout's shapes stay
  * with the plan (p->shape, p->dtype) for later changes of batch. */
@@ -215,17 +272,18 @@ static int plan_make(struct gr_plan *p, struct gr_graph *g, int64_t cap, const i
     if (check_loss(g, loss, p->fwd, p->bwd)) goto fail;
     if (make_layout(g, cap, p->training, p->fwd, p->bwd, &l)) goto fail;
     p->arena_bytes = l.total;
-    p->act_grad_bytes = l.act_grad_bytes;
     p->scratch_bytes = l.scratch_bytes;
     char *base = NULL;
     if (with_arena) {
         if (!(p->arena = gr_alloc(ctx, l.total ? l.total : 64))) goto fail;
         memset(p->arena, 0, l.total);
         base = p->arena;
-        p->act_grad = (float *)(base + l.act_grad_off);
     }
     place_tensors(p, &l, base);
-    if (base) fill_args(p, &l, base);
+    if (base) {
+        fill_args(p, &l, base);
+        if (gr_plan_fuse(p, targets, n_targets) || (p->training && plan_assigns(p, &l))) goto fail;
+    }
     p->shape = l.shape;
     p->dtype = l.dtype;
     l.shape = NULL;
@@ -251,12 +309,15 @@ void gr_plan_free(struct gr_plan *p) {
     struct gr_ctx *ctx = p->g->ctx;
     gr_free(ctx, p->fwd);
     gr_free(ctx, p->bwd);
+    gr_free(ctx, p->absorbed);
     gr_free(ctx, p->order);
     gr_free(ctx, p->val);
     gr_free(ctx, p->grad);
     gr_free(ctx, p->args);
     gr_free(ctx, p->val_cap);
     gr_free(ctx, p->saved_cap);
+    gr_free(ctx, p->zero_off);
+    gr_free(ctx, p->zero_len);
     gr_free(ctx, p->shape);
     gr_free(ctx, p->dtype);
     gr_free(ctx, p->arena);
@@ -306,20 +367,22 @@ void gr_plan_forward(struct gr_plan *p) {
     for (int o = 0; o < p->n_order; o++) {
         int i = p->order[o];
         const struct gr_op_desc *op = p->g->nodes[i].op;
-        if (!(op->flags & GR_OP_VIEW)) op->forward(&p->args[i]);
+        if (!(op->flags & GR_OP_VIEW) && !p->absorbed[i]) op->forward(&p->args[i]);
     }
 }
 
-/* zero 4 KiB pages [b, e) of the activation gradients, then the parameters' */
+/* zero 4 KiB pages [b, e) of the zeroed ranges laid end to end */
 static void zero_part(void *arg, int64_t b, int64_t e) {
     struct gr_plan *p = arg;
-    size_t lo = (size_t)b * 4096, hi = (size_t)e * 4096;
-    if (hi > p->act_grad_bytes) hi = p->act_grad_bytes;
-    if (hi > lo) memset((char *)p->act_grad + lo, 0, hi - lo);
+    size_t lo = (size_t)b * 4096, hi = (size_t)e * 4096, start = 0;
+    for (int r = 0; r < p->n_zero && start < hi; start += p->zero_len[r++]) {
+        size_t a = lo > start ? lo - start : 0, z = hi - start < p->zero_len[r] ? hi - start : p->zero_len[r];
+        if (z > a) memset((char *)p->arena + p->zero_off[r] + a, 0, z - a);
+    }
 }
 
 void gr_plan_zero_grad(struct gr_plan *p) {
-    gr_pool_run(p->g->ctx->pool, (int64_t)((p->act_grad_bytes + 4095) / 4096), zero_part, p);
+    gr_pool_run(p->g->ctx->pool, (int64_t)((p->zero_bytes + 4095) / 4096), zero_part, p);
     if (p->g->param_floats) memset(p->g->grad, 0, (size_t)p->g->param_floats * sizeof(float));
 }
 
@@ -330,7 +393,7 @@ void gr_plan_backward_from(struct gr_plan *p, float seed) {
     ((float *)p->grad[p->loss].data)[0] = seed;
     for (int o = p->n_order - 1; o >= 0; o--) {
         int i = p->order[o];
-        if (!p->bwd[i]) continue;
+        if (!p->bwd[i] || p->absorbed[i]) continue;
         const struct gr_op_desc *op = p->g->nodes[i].op;
         if (op->backward) op->backward(&p->args[i]);
     }

@@ -7,8 +7,11 @@
  *   backward:  d(loss) = 1; for each node in reverse order whose gradient
  *              is needed, op->backward adds into its inputs' gradients
  *
- * A gradient that fans out to several consumers is summed because every
- * backward accumulates. Parameters live in the graph's blocks, so a training
+ * A relu that is its producer's only consumer is run by the producer when
+ * the producer's op can (gr_plan_fuse). A gradient that fans out to several consumers is summed because every
+ * backward accumulates; a gradient's first writer (the consumer latest in
+ * order) is told to assign instead when its op opts in
+ * (GR_OP_ASSIGNS_GRAD), and that buffer is not zeroed. Parameters live in the graph's blocks, so a training
  * plan and an evaluation plan of the same graph share them. */
 #ifndef GR_PLAN_H
 #define GR_PLAN_H
@@ -29,6 +32,7 @@ struct gr_plan {
     int64_t step;
     unsigned char *fwd;        /* [n] node runs forward */
     unsigned char *bwd;        /* [n] node has a gradient buffer */
+    unsigned char *absorbed;   /* [n] a relu its producer runs (gr_plan_fuse) */
     int *order;                /* nodes with fwd set, in order */
     int n_order;
     struct gr_tensor *val;     /* [n] values */
@@ -40,8 +44,11 @@ struct gr_plan {
     enum gr_dtype *dtype;      /* [n] and dtype */
     void *arena;
     size_t arena_bytes;
-    float *act_grad;           /* activation gradients, zeroed each step */
-    size_t act_grad_bytes;
+    /* The activation gradients zeroed each step, as ranges of the arena:
+     * all but those whose first writer assigns (gr_args.din_assign). */
+    size_t *zero_off, *zero_len;
+    int n_zero;
+    size_t zero_bytes;
     size_t scratch_bytes;
 };
 
@@ -64,8 +71,14 @@ int gr_plan_set_batch(struct gr_plan *p, int64_t batch);
  * located error of the first node that cannot run at that batch. */
 int gr_plan_shapes_at(const struct gr_plan *p, int64_t batch, struct gr_shape *shapes, enum gr_dtype *dtypes);
 
+/* Fold each relu into its producer where the producer's op can run it
+ * (GR_OP_FUSES_RELU), the relu is its only consumer and the producer is
+ * not among the targets (runtime/engine/fuse.c). gr_plan_init does it. */
+int gr_plan_fuse(struct gr_plan *p, const int *targets, int n_targets);
+
 void gr_plan_forward(struct gr_plan *p);
-/* Zero the activation gradients and the parameter gradients. */
+/* Zero the parameter gradients and the activation gradients whose first
+ * writer adds. */
 void gr_plan_zero_grad(struct gr_plan *p);
 /* Seed d(loss) = 1 and run every needed backward in reverse order. */
 void gr_plan_backward(struct gr_plan *p);

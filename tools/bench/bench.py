@@ -20,7 +20,8 @@ within a round, so drifts in the machine's speed hit both alike):
              given), on the first --cnn-samples training images, projected
              to an epoch; PyTorch builds the same net from the same config
              (tools/bench/torch_cnn.py), with 1 and 2 threads in the first
-             round and the faster after.
+             round and the faster after. --baseline GRAPHRUN times another
+             build (say, one of the commit before) in the same rounds.
   load       a busy loop (started and stopped here) takes one core: graphrun
              with its default threads against 1 thread and 8 threads, and
              without it 8 threads against 2; --load-steps steps each.
@@ -171,13 +172,15 @@ def grid_section(runs, torch_threads, grid_gflop):
     return out
 
 
-def cnn_section(runs, config, samples):
-    g, t = [], []
+def cnn_section(runs, config, samples, baseline=None):
+    g, t, b = [], [], []
     lim = limits(samples, 2000)
     threads = (1, 2)  # PyTorch: both in the first round, then the faster
     for r in range(runs):
         note(f"cnn, round {r + 1}/{runs}: {os.path.relpath(config, ROOT)}, {samples} images")
         g.append(graphrun(config, *lim, "--eval-repeats", "1"))
+        if baseline:  # another graphrun build, in the same rounds
+            b.append(last_json([baseline, "bench", config, "--json", *lim, "--eval-repeats", "1"]))
         best = None
         for th in threads:
             x = last_json(["/usr/bin/python3", TORCH_CNN, config, "--data", DATA, "--threads", str(th),
@@ -189,7 +192,11 @@ def cnn_section(runs, config, samples):
     scale = 60000 / samples
     ge, te = med([x["epoch_median"] for x in g]), med([x["epoch_median"] for x in t])
     gflop = g[0]["train_gflop_per_epoch"]
-    return {"config": os.path.relpath(config, ROOT), "samples": samples, "batch": g[0]["batch"],
+    out = {}
+    if baseline:
+        be = med([x["epoch_median"] for x in b])
+        out = {"baseline": baseline, "baseline_seconds": be, "baseline_epoch": be * scale, "baseline_gflops": gflop / be}
+    return {**out, "config": os.path.relpath(config, ROOT), "samples": samples, "batch": g[0]["batch"],
             "graphrun_seconds": ge, "pytorch_seconds": te, "graphrun_epoch": ge * scale, "pytorch_epoch": te * scale,
             "pytorch_threads": [x["threads"] for x in t], "gflop": gflop, "graphrun_gflops": gflop / ge,
             "pytorch_gflops": gflop / te, "graphrun_eval_2000": med([x["eval_seconds"] for x in g]),
@@ -290,6 +297,9 @@ def report(res, runs):
         print(row("epoch (s, projected)", c["graphrun_epoch"], c["pytorch_epoch"], "{:>10.2f}"))
         print(row("GFLOP/s", c["graphrun_gflops"], c["pytorch_gflops"], "{:>10.1f}"))
         print(row("test set, 2000 images (s)", c["graphrun_eval_2000"], c["pytorch_eval_2000"]))
+        if "baseline" in c:
+            print(row("epoch (s, projected), --baseline build", c["baseline_epoch"], c["pytorch_epoch"], "{:>10.2f}"))
+            print(row("GFLOP/s, --baseline build", c["baseline_gflops"], c["pytorch_gflops"], "{:>10.1f}"))
     if "load" in res:
         l = res["load"]
         s = l["seconds"]
@@ -344,6 +354,8 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--cnn", default=CNN)
     ap.add_argument("--cnn-samples", type=int, default=1280)
+    ap.add_argument("--baseline", metavar="GRAPHRUN",
+                    help="another graphrun binary timed in the same CNN rounds (a before/after comparison)")
     ap.add_argument("--grid-gflop", type=float, default=30.0)
     ap.add_argument("--load-steps", type=int, default=200)
     ap.add_argument("--json", metavar="FILE")
@@ -364,7 +376,7 @@ def main():
     if "grid" not in skip:
         res["grid"] = grid_section(args.runs, torch_threads, args.grid_gflop)
     if "cnn" not in skip:
-        res["cnn"] = cnn_section(args.runs, os.path.abspath(args.cnn), args.cnn_samples)
+        res["cnn"] = cnn_section(args.runs, os.path.abspath(args.cnn), args.cnn_samples, args.baseline)
     if "load" not in skip:
         res["load"] = load_section(args.runs, args.load_steps)
     report(res, args.runs)
