@@ -94,8 +94,14 @@ float gr_parallel_reduce_step(struct gr_session *s, float loss) {
     gr_parallel_part(s, s->cfg->batch_size, &lo, &n);
     double tail[2] = {(double)loss * (double)n / (double)s->cfg->batch_size,
                       s->ctx->interrupt && *s->ctx->interrupt ? 1.0 : 0.0};
+    /* the ops' state (batch_norm's running statistics) is updated by each
+     * rank from its own rows: rank 0's is kept, as PyTorch's DDP broadcasts
+     * its buffers, so every rank evaluates and checkpoints the same values */
+    float *state = s->g.param + s->g.trainable_floats;
+    size_t state_bytes = (size_t)(s->g.param_floats - s->g.trainable_floats) * sizeof(float);
     if (gr_dist_sum_f32(s->dist, s->g.grad, s->g.param_floats, why, sizeof why) ||
-        gr_dist_sum_f64(s->dist, tail, 2, why, sizeof why)) {
+        gr_dist_sum_f64(s->dist, tail, 2, why, sizeof why) ||
+        (s->g.n_state > 0 && gr_dist_bcast(s->dist, state, state_bytes, 0, why, sizeof why))) {
         broken(s, why);
         return loss;
     }

@@ -12,6 +12,10 @@ under `mpirun --oversubscribe` and compares with one process:
               optimizer state are the same bits as 1 process's (the built-in
               ops sum gradients split-invariantly, ops/util.h)
   uneven      3 ranks, batch 64 (21, 21 and 22 rows): the same
+  state       an MLP with batch_norm on 2 ranks (each rank updates the running
+              statistics from its own rows; rank 0's are broadcast after each
+              step): trains through two checkpoints, whose hash check finds
+              every rank's parameters and state equal, and saves the state
   resume      a checkpoint written by 2 ranks resumed on 1 and on 3: the losses
               of an unbroken 2-rank run, 1e-5 relative
   threads     by default the ranks on a host share its cores: 2 ranks on this
@@ -128,6 +132,19 @@ def check_exact():
     if differ:
         raise AssertionError("after 50 steps, 2 ranks differ from 1 process in %s" % ", ".join(differ))
     return "after 50 steps, %d parameter and optimizer tensors identical" % len(names)
+
+
+def check_state():
+    config = os.path.join(SOURCE, "tests", "mpi", "mpi_bn.yaml")
+    ckpt = os.path.join(TMP, "state.safetensors")
+    rc, out, err = run(mpirun(2, LOSSES, config, "train.checkpoint.path=" + ckpt, "train.checkpoint.every=10"))
+    if rc != 0 or "test_accuracy" not in out:
+        raise AssertionError("exit %d: %s%s" % (rc, out[-300:], err[-300:]))
+    got = tensors(ckpt)
+    state = [k for k in got if "norm" in k and not k.startswith("optim/") and "gamma" not in k and "beta" not in k]
+    if not state:
+        raise AssertionError("no batch_norm state in the checkpoint: %s" % sorted(got))
+    return "20 steps, 2 checkpoints; state %s saved" % ", ".join(sorted(state))
 
 
 def check_uneven():
@@ -330,7 +347,7 @@ def interrupt(procs):
     return "stopped after step %s (exit %d), one checkpoint, which resumes" % (saved[0], proc.returncode)
 
 
-CHECKS = [("parity", check_parity), ("exact", check_exact), ("uneven", check_uneven), ("controls", check_controls), ("resume", check_resume), ("threads", check_threads),
+CHECKS = [("parity", check_parity), ("exact", check_exact), ("state", check_state), ("uneven", check_uneven), ("controls", check_controls), ("resume", check_resume), ("threads", check_threads),
           ("refuse", check_refuse),
           ("one_rank", check_one_rank), ("full_disk", check_full_disk), ("kill", check_kill), ("interrupt", check_interrupt)]
 
