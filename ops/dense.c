@@ -66,7 +66,8 @@ static void dense_backward(const struct gr_args *a) {
         a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_TRANS, rows, in, u, 1.0f, dy, u, w, u, 1.0f, a->din[IN_X]->data, in);
     float *dk = a->din[IN_KERNEL] ? a->din[IN_KERNEL]->data : NULL, *db = a->din[IN_BIAS] ? a->din[IN_BIAS]->data : NULL;
     int64_t leaves = gr_sum_leaves(n);
-    float *rk = a->scratch, *rb = rk + (leaves - 1) * in * u;
+    /* parts 1.. in scratch, none (and no scratch) for a batch of one leaf */
+    float *rk = leaves > 1 ? a->scratch : NULL, *rb = rk ? rk + (leaves - 1) * in * u : NULL;
     for (int64_t k = 0; k < leaves; k++) {
         int64_t lo, hi;
         gr_sum_leaf(n, k, &lo, &hi);
