@@ -26,33 +26,40 @@ static int64_t block_len(int64_t k, int64_t ls) {
     return k - ls >= 896 ? 448 : k - ls > 448 ? ((k - ls) / 2 + 15) / 16 * 16 : k - ls;
 }
 
-/* C (=|+=) A @ B with ld's wider than the rows, the contract written out:
- * each block summed from zero in one chain, then added */
-static void reference(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb,
-                      float *c, int64_t ldc, int add) {
+/* C (=|+=) A @ B with ld's wider than the rows, A stored [m, k] or, with
+ * `tn`, [k, m]: the contract written out, each block summed from zero in one
+ * chain, then added */
+static void reference(int tn, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
+                      int64_t ldb, float *c, int64_t ldc, int add) {
     for (int64_t ls = 0, len; ls < k; ls += len) {
         len = block_len(k, ls);
         for (int64_t i = 0; i < m; i++)
             for (int64_t j = 0; j < n; j++) {
                 float acc = 0.0f;
-                for (int64_t q = ls; q < ls + len; q++) acc = fmaf(a[i * lda + q], b[q * ldb + j], acc);
+                for (int64_t q = ls; q < ls + len; q++)
+                    acc = fmaf(a[tn ? q * lda + i : i * lda + q], b[q * ldb + j], acc);
                 c[i * ldc + j] = add || ls > 0 ? acc + c[i * ldc + j] : acc;
             }
     }
 }
 
-/* the same with A stored [k, m] */
-static void reference_tn(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb,
-                         float *c, int64_t ldc, int add) {
-    for (int64_t ls = 0, len; ls < k; ls += len) {
-        len = block_len(k, ls);
-        for (int64_t i = 0; i < m; i++)
-            for (int64_t j = 0; j < n; j++) {
-                float acc = 0.0f;
-                for (int64_t q = ls; q < ls + len; q++) acc = fmaf(a[q * lda + i], b[q * ldb + j], acc);
-                c[i * ldc + j] = add || ls > 0 ? acc + c[i * ldc + j] : acc;
-            }
-    }
+/* gr_gemm_direct (or gr_gemm_tn) against the reference on filled operands:
+ * the same bits, the padding between C's rows included */
+static void expect_kernel(int tn, int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb, int64_t ldc,
+                          const unsigned seed[3], int add) {
+    size_t na = (size_t)((tn ? k : m) * lda), nb = (size_t)(k * ldb), nc = (size_t)(m * ldc);
+    float *a = malloc(na * sizeof *a), *b = malloc(nb * sizeof *b);
+    float *c = malloc(nc * sizeof *c), *want = malloc(nc * sizeof *want);
+    cr_assert(a && b && c && want);
+    fill(a, na, seed[0]), fill(b, nb, seed[1]), fill(c, nc, seed[2]);
+    memcpy(want, c, nc * sizeof *c);
+    reference(tn, m, n, k, a, lda, b, ldb, want, ldc, add);
+    int rc = tn ? gr_gemm_tn(m, n, k, a, lda, b, ldb, c, ldc, add) : gr_gemm_direct(m, n, k, a, lda, b, ldb, c, ldc, add);
+    int same = memcmp(c, want, nc * sizeof *c) == 0;
+    free(a), free(b), free(c), free(want);
+    if (rc != 0) cr_skip_test("no AVX-512 in this build");
+    cr_assert(same, "%s[%lld, %lld] @ [%lld, %lld] add %d differs", tn ? "transposed " : "", (long long)m, (long long)k,
+              (long long)k, (long long)n, add);
 }
 
 static int64_t m_of[] = {1, 5, 6, 7, 32, 33};
@@ -66,47 +73,19 @@ Test(gemm, direct_sums_in_blocks_of_k_each_one_fma_chain_then_adds_c) {
             for (size_t ik = 0; ik < sizeof k_of / sizeof *k_of; ik++)
                 for (int add = 0; add < 2; add++) {
                     int64_t m = m_of[im], n = n_of[in], k = k_of[ik];
-                    int64_t lda = k + PAD, ldb = n + PAD, ldc = n + PAD;
-                    size_t na = (size_t)(m * lda), nb = (size_t)(k * ldb), nc = (size_t)(m * ldc);
-                    float *a = malloc(na * sizeof *a), *b = malloc(nb * sizeof *b);
-                    float *c = malloc(nc * sizeof *c), *want = malloc(nc * sizeof *want);
-                    cr_assert(a && b && c && want);
-                    fill(a, na, 1u + (unsigned)im);
-                    fill(b, nb, 7u + (unsigned)in);
-                    fill(c, nc, 13u + (unsigned)ik);
-                    memcpy(want, c, nc * sizeof *c);
-                    reference(m, n, k, a, lda, b, ldb, want, ldc, add);
-                    if (gr_gemm_direct(m, n, k, a, lda, b, ldb, c, ldc, add) != 0) {
-                        free(a), free(b), free(c), free(want);
-                        cr_skip_test("no AVX-512 in this build");
-                    }
-                    /* the padding between rows stays as it was */
-                    cr_assert_eq(memcmp(c, want, nc * sizeof *c), 0, "[%lld, %lld] @ [%lld, %lld] add %d differs",
-                                 (long long)m, (long long)k, (long long)k, (long long)n, add);
-                    free(a), free(b), free(c), free(want);
+                    unsigned seed[3] = {1u + (unsigned)im, 7u + (unsigned)in, 13u + (unsigned)ik};
+                    expect_kernel(0, m, n, k, k + PAD, n + PAD, n + PAD, seed, add);
                 }
 }
 
 Test(gemm, tn_sums_in_blocks_of_k) {
     static const int64_t shapes[][3] = {{92, 128, 1792}, {13, 48, 500}, {1, 10, 1000}, {25, 32, 448}, {12, 16, 9}};
+    static const unsigned seed[3] = {17, 19, 23};
     enum { PAD = 5 };
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
         for (int add = 0; add < 2; add++) {
-            int64_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2], lda = m + PAD, ldb = n + PAD, ldc = n + PAD;
-            size_t na = (size_t)(k * lda), nb = (size_t)(k * ldb), nc = (size_t)(m * ldc);
-            float *a = malloc(na * sizeof *a), *b = malloc(nb * sizeof *b);
-            float *c = malloc(nc * sizeof *c), *want = malloc(nc * sizeof *want);
-            cr_assert(a && b && c && want);
-            fill(a, na, 17), fill(b, nb, 19), fill(c, nc, 23);
-            memcpy(want, c, nc * sizeof *c);
-            reference_tn(m, n, k, a, lda, b, ldb, want, ldc, add);
-            if (gr_gemm_tn(m, n, k, a, lda, b, ldb, c, ldc, add) != 0) {
-                free(a), free(b), free(c), free(want);
-                cr_skip_test("no AVX-512 in this build");
-            }
-            cr_assert_eq(memcmp(c, want, nc * sizeof *c), 0, "[%lld, %lld]^T @ [%lld, %lld] add %d differs",
-                         (long long)k, (long long)m, (long long)k, (long long)n, add);
-            free(a), free(b), free(c), free(want);
+            int64_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+            expect_kernel(1, m, n, k, m + PAD, n + PAD, n + PAD, seed, add);
         }
 }
 
