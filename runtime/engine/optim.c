@@ -90,8 +90,16 @@ static void sumsq_part(void *arg, int64_t b, int64_t e) {
     const struct grad_job *j = arg;
     for (int64_t k = b; k < e; k++) {
         int64_t i0 = k * GR_NORM_BLOCK, i1 = i0 + GR_NORM_BLOCK < j->o->n ? i0 + GR_NORM_BLOCK : j->o->n;
-        double acc = 0;
-        for (int64_t i = i0; i < i1; i++) acc += (double)j->grad[i] * (double)j->grad[i];
+        /* GR_NORM_LANES sums, lane l over the block's elements i = l mod
+         * GR_NORM_LANES, then the lanes added in order: independent chains
+         * the compiler keeps in vector registers, where one chain would wait
+         * on each add */
+        double lane[GR_NORM_LANES] = {0}, acc = 0;
+        int64_t i = i0;
+        for (; i + GR_NORM_LANES <= i1; i += GR_NORM_LANES)
+            for (int l = 0; l < GR_NORM_LANES; l++) lane[l] += (double)j->grad[i + l] * (double)j->grad[i + l];
+        for (; i < i1; i++) lane[(i - i0) & (GR_NORM_LANES - 1)] += (double)j->grad[i] * (double)j->grad[i];
+        for (int l = 0; l < GR_NORM_LANES; l++) acc += lane[l];
         j->o->partial[k] = acc;
     }
 }

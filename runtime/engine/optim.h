@@ -11,8 +11,10 @@
  * frozen parameters (trainable: false) out of every segment, never updated.
  *
  * The gradient's global norm is taken in fixed blocks of GR_NORM_BLOCK
- * floats, each summed in order in double and the blocks added in order, so
- * it is the same bits whatever the thread count. */
+ * floats; a block's squares are summed in double in GR_NORM_LANES lanes
+ * (element i in lane i mod GR_NORM_LANES, each lane in order), the lanes
+ * added in order, and the blocks added in order, so it is the same bits
+ * whatever the thread count. */
 #ifndef GR_ENGINE_OPTIM_H
 #define GR_ENGINE_OPTIM_H
 
@@ -24,6 +26,7 @@ struct gr_ctx;
 struct gr_pool;
 
 #define GR_NORM_BLOCK 4096
+#define GR_NORM_LANES 8 /* a power of two */
 
 /* Elements [begin, end) of the block, weight decay times `decay`. */
 struct gr_optim_seg {
