@@ -28,8 +28,11 @@
  * relu's reader masked it already (GR_FUSED_RELU_MASKED).
  *
  * Sums over rows run in blocks of BN_ROWS rows, each block's in double in
- * scratch, then the blocks are added in order: the result does not depend
- * on the thread count. */
+ * scratch, then the blocks are combined in order: the result does not
+ * depend on the thread count. Training forward reads x from memory twice:
+ * once for the statistics (each block's mean and centred sum of squares
+ * while it is in cache, the blocks combined with Chan's formula, exact for
+ * data far from zero as a two-pass variance is), once to normalise. */
 #include <math.h>
 #include <string.h>
 
@@ -81,10 +84,11 @@ static int bn_infer(struct gr_infer *inf) {
     for (int k = 0; k < 2; k++) inf->param[k] = inf->state[k] = (struct gr_shape){1, {c}};
     if (inf->training) {
         inf->saved_bytes = (size_t)(2 * c) * sizeof(float); /* mu, rstd */
-        /* block sums and their totals, then the two means of backward */
-        inf->scratch_bytes = (size_t)(2 * c * (n_blocks(rows) + 1)) * sizeof(double) + (size_t)(2 * c) * sizeof(float);
+        /* block statistics or sums and their totals; then forward's
+         * rstd * gamma, or backward's two means and gamma * rstd */
+        inf->scratch_bytes = (size_t)(2 * c * (n_blocks(rows) + 1)) * sizeof(double) + (size_t)(3 * c) * sizeof(float);
     } else {
-        inf->scratch_bytes = (size_t)c * sizeof(float); /* rstd */
+        inf->scratch_bytes = (size_t)c * sizeof(float); /* rstd * gamma */
     }
     return 0;
 }
@@ -93,27 +97,55 @@ struct bn_job {
     const struct gr_args *a;
     int64_t c, rows;
     const float *mu, *rstd; /* per channel */
+    const float *scale;     /* forward: rstd * gamma per channel */
     double *part;           /* [blocks, 2, C] */
 };
 
 static int64_t channels(const struct gr_args *a) { return a->out->shape.dim[a->out->shape.rank - 1]; }
 
-/* Blocks [k0, k1): part[k][0] = sum of x, or with mu set, part[k][1] =
- * sum of (x - mu)^2. */
+/* Rows [r0, r1) of block k */
+static int64_t block_end(const struct bn_job *j, int64_t k) {
+    return (k + 1) * BN_ROWS < j->rows ? (k + 1) * BN_ROWS : j->rows;
+}
+
+/* Blocks [k0, k1): part[k][0] = the block's mean, part[k][1] = its centred
+ * sum of squares M2, both in double, in two passes over the block while it
+ * is in cache (one pass over x from memory). */
 static void stat_blocks(void *arg, int64_t k0, int64_t k1) {
     const struct bn_job *j = arg;
-    const float *x = j->a->in[IN_X]->data;
+    const float *restrict x = j->a->in[IN_X]->data;
     for (int64_t k = k0; k < k1; k++) {
-        double *s = j->part + k * 2 * j->c + (j->mu ? j->c : 0);
-        memset(s, 0, (size_t)j->c * sizeof *s);
-        int64_t r1 = (k + 1) * BN_ROWS < j->rows ? (k + 1) * BN_ROWS : j->rows;
-        for (int64_t r = k * BN_ROWS; r < r1; r++) {
-            const float *xr = x + r * j->c;
-            if (j->mu)
-                for (int64_t i = 0; i < j->c; i++) s[i] += (double)(xr[i] - j->mu[i]) * (xr[i] - j->mu[i]);
-            else
-                for (int64_t i = 0; i < j->c; i++) s[i] += xr[i];
+        double *restrict mean = j->part + k * 2 * j->c, *restrict m2 = mean + j->c;
+        int64_t r0 = k * BN_ROWS, r1 = block_end(j, k);
+        memset(mean, 0, (size_t)(2 * j->c) * sizeof *mean);
+        for (int64_t r = r0; r < r1; r++)
+            for (int64_t i = 0; i < j->c; i++) mean[i] += x[r * j->c + i];
+        for (int64_t i = 0; i < j->c; i++) mean[i] /= (double)(r1 - r0);
+        for (int64_t r = r0; r < r1; r++)
+            for (int64_t i = 0; i < j->c; i++) {
+                double d = (double)x[r * j->c + i] - mean[i];
+                m2[i] += d * d;
+            }
+    }
+}
+
+/* The blocks' means and M2 combined in block order (Chan, Golub and
+ * LeVeque's parallel variance): with n = na + nb, delta = mb - ma,
+ *   mean = ma + delta * nb / n,  M2 = M2a + M2b + delta^2 * na * nb / n
+ * mean and M2 (all rows) into total[0 .. C) and total[C .. 2C). */
+static void combine_blocks(const struct bn_job *j, double *restrict total) {
+    double *restrict mean = total, *restrict m2 = total + j->c;
+    memcpy(total, j->part, (size_t)(2 * j->c) * sizeof *total);
+    double na = (double)block_end(j, 0);
+    for (int64_t k = 1; k < n_blocks(j->rows); k++) {
+        const double *restrict mb = j->part + k * 2 * j->c, *restrict m2b = mb + j->c;
+        double nb = (double)(block_end(j, k) - k * BN_ROWS), n = na + nb;
+        for (int64_t i = 0; i < j->c; i++) {
+            double delta = mb[i] - mean[i];
+            mean[i] += delta * nb / n;
+            m2[i] += m2b[i] + delta * delta * na * nb / n;
         }
+        na = n;
     }
 }
 
@@ -124,8 +156,7 @@ static inline __attribute__((always_inline)) void grad_block(const struct bn_job
     const float *restrict mu = j->mu, *restrict rstd = j->rstd;
     double *restrict sd = j->part + k * 2 * j->c, *restrict sdx = sd + j->c;
     memset(sd, 0, (size_t)(2 * j->c) * sizeof *sd);
-    int64_t r1 = (k + 1) * BN_ROWS < j->rows ? (k + 1) * BN_ROWS : j->rows;
-    for (int64_t r = k * BN_ROWS; r < r1; r++)
+    for (int64_t r = k * BN_ROWS; r < block_end(j, k); r++)
         for (int64_t i = 0; i < j->c; i++) {
             int64_t e = r * j->c + i;
             float g = relu ? gr_relu_masked(dy[e], y[e]) : dy[e];
@@ -161,39 +192,37 @@ static void add_blocks(const struct bn_job *j, int half, double *total) {
         for (int64_t i = 0; i < j->c; i++) total[i] += j->part[(k * 2 + half) * j->c + i];
 }
 
-/* rows [r0, r1): y = (x - mu) * (rstd * gamma) + beta */
+/* rows [r0, r1): y = (x - mu) * (rstd * gamma) + beta, then max(y, 0)
+ * with a folded relu; `relu` constant where inlined */
+static inline __attribute__((always_inline)) void normalize(const struct bn_job *j, int64_t r0, int64_t r1,
+                                                            int relu) {
+    const float *restrict x = j->a->in[IN_X]->data, *restrict beta = j->a->in[IN_BETA]->data;
+    const float *restrict mu = j->mu, *restrict scale = j->scale;
+    float *restrict y = j->a->out->data;
+    for (int64_t r = r0; r < r1; r++)
+        for (int64_t i = 0; i < j->c; i++) {
+            float v = (x[r * j->c + i] - mu[i]) * scale[i] + beta[i];
+            y[r * j->c + i] = relu ? (v > 0.0f ? v : 0.0f) : v;
+        }
+}
+
 static void normalize_rows(void *arg, int64_t r0, int64_t r1) {
     const struct bn_job *j = arg;
-    const float *x = j->a->in[IN_X]->data, *gamma = j->a->in[IN_GAMMA]->data, *beta = j->a->in[IN_BETA]->data;
-    float *y = j->a->out->data;
-    if (j->a->fused & GR_FUSED_RELU)
-        for (int64_t r = r0; r < r1; r++)
-            for (int64_t i = 0; i < j->c; i++) {
-                float v = (x[r * j->c + i] - j->mu[i]) * (j->rstd[i] * gamma[i]) + beta[i];
-                y[r * j->c + i] = v > 0.0f ? v : 0.0f;
-            }
-    else
-        for (int64_t r = r0; r < r1; r++)
-            for (int64_t i = 0; i < j->c; i++)
-                y[r * j->c + i] = (x[r * j->c + i] - j->mu[i]) * (j->rstd[i] * gamma[i]) + beta[i];
+    if (j->a->fused & GR_FUSED_RELU) normalize(j, r0, r1, 1);
+    else normalize(j, r0, r1, 0);
 }
 
 /* mu and rstd of this batch into saved; the running statistics updated. */
-static void batch_stats(const struct bn_job *jin) {
-    struct bn_job j = *jin;
-    const struct gr_args *a = j.a;
-    float *mu = a->saved, *rstd = mu + j.c;
+static void batch_stats(const struct bn_job *j) {
+    const struct gr_args *a = j->a;
+    float *mu = a->saved, *rstd = mu + j->c;
     float *rmean = a->in[IN_MEAN]->data, *rvar = a->in[IN_VAR]->data;
-    double *total = j.part + n_blocks(j.rows) * 2 * j.c, m = a->attrs[A_MOMENTUM].f, n = (double)j.rows;
-    j.mu = NULL;
-    run_blocks(&j, stat_blocks);
-    add_blocks(&j, 0, total);
-    for (int64_t i = 0; i < j.c; i++) mu[i] = (float)(total[i] / n);
-    j.mu = mu;
-    run_blocks(&j, stat_blocks);
-    add_blocks(&j, 1, total);
-    for (int64_t i = 0; i < j.c; i++) {
-        double var = total[i] / n;
+    double *total = j->part + n_blocks(j->rows) * 2 * j->c, m = a->attrs[A_MOMENTUM].f, n = (double)j->rows;
+    run_blocks(j, stat_blocks);
+    combine_blocks(j, total);
+    for (int64_t i = 0; i < j->c; i++) {
+        double var = total[j->c + i] / n;
+        mu[i] = (float)total[i];
         rstd[i] = (float)(1.0 / sqrt(var + a->attrs[A_EPSILON].f));
         rmean[i] = (float)(m * rmean[i] + (1 - m) * mu[i]);
         rvar[i] = (float)(m * rvar[i] + (1 - m) * var * n / (n - 1));
@@ -203,38 +232,42 @@ static void batch_stats(const struct bn_job *jin) {
 static void bn_forward(const struct gr_args *a) {
     struct bn_job j = {.a = a, .c = channels(a), .part = a->scratch};
     j.rows = gr_shape_count(&a->out->shape) / j.c;
+    const float *gamma = a->in[IN_GAMMA]->data;
+    float *scale;
     if (a->training) {
         batch_stats(&j);
         j.mu = a->saved;
-        j.rstd = j.mu + j.c;
+        scale = (float *)(j.part + n_blocks(j.rows) * 2 * j.c + 2 * j.c);
+        for (int64_t i = 0; i < j.c; i++) scale[i] = j.mu[j.c + i] * gamma[i];
     } else {
         const float *rvar = a->in[IN_VAR]->data;
-        float *rstd = a->scratch, eps = (float)a->attrs[A_EPSILON].f;
-        for (int64_t i = 0; i < j.c; i++) rstd[i] = 1.0f / sqrtf(rvar[i] + eps);
+        float eps = (float)a->attrs[A_EPSILON].f;
+        scale = a->scratch;
+        for (int64_t i = 0; i < j.c; i++) scale[i] = 1.0f / sqrtf(rvar[i] + eps) * gamma[i];
         j.mu = a->in[IN_MEAN]->data;
-        j.rstd = rstd;
     }
+    j.scale = scale;
     run(&j, j.rows, normalize_rows, &j);
 }
 
 /* rows [r0, r1): dx += gamma * rstd * (dy - mean(dy) - xhat * mean(dy * xhat)) */
 struct dx_job {
     const struct bn_job *j;
-    const float *mdy, *mdx;
+    const float *mdy, *mdx, *k; /* per channel: mean(dy), mean(dy * xhat), gamma * rstd */
 };
 
 /* one row of dx; `assign` and `relu` constant where it is inlined, so each
  * of the four loops is compiled (and vectorised) without tests */
 static inline __attribute__((always_inline)) void dx_row(const struct dx_job *d, int64_t r, int assign, int relu) {
     const struct bn_job *j = d->j;
-    const float *restrict x = j->a->in[IN_X]->data, *restrict gamma = j->a->in[IN_GAMMA]->data;
+    const float *restrict x = j->a->in[IN_X]->data, *restrict k = d->k;
     const float *restrict dy = j->a->dout->data, *restrict y = j->a->out->data, *restrict mu = j->mu;
     const float *restrict rstd = j->rstd, *restrict mdy = d->mdy, *restrict mdx = d->mdx;
     float *restrict dx = j->a->din[IN_X]->data;
     for (int64_t i = 0; i < j->c; i++) {
         int64_t e = r * j->c + i;
         float dye = dy[e], xhat = (x[e] - mu[i]) * rstd[i], g = relu ? gr_relu_masked(dye, y[e]) : dye;
-        float v = gamma[i] * rstd[i] * (g - mdy[i] - xhat * mdx[i]);
+        float v = k[i] * (g - mdy[i] - xhat * mdx[i]);
         dx[e] = assign ? v : dx[e] + v;
     }
 }
@@ -263,12 +296,14 @@ static void bn_backward(const struct gr_args *a) {
     if (a->din[IN_BETA])
         for (int64_t i = 0; i < j.c; i++) ((float *)a->din[IN_BETA]->data)[i] += (float)sdy[i];
     if (!a->din[IN_X]) return;
-    float *mdy = (float *)(sdx + j.c), *mdx = mdy + j.c;
+    const float *gamma = a->in[IN_GAMMA]->data;
+    float *mdy = (float *)(sdx + j.c), *mdx = mdy + j.c, *k = mdx + j.c;
     for (int64_t i = 0; i < j.c; i++) {
         mdy[i] = (float)(sdy[i] / (double)j.rows);
         mdx[i] = (float)(sdx[i] / (double)j.rows);
+        k[i] = gamma[i] * j.rstd[i];
     }
-    struct dx_job d = {&j, mdy, mdx};
+    struct dx_job d = {&j, mdy, mdx, k};
     run(&j, j.rows, dx_rows, &d);
 }
 

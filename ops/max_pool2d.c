@@ -9,13 +9,29 @@
  * input is a relu folded into the node before (GR_FUSED_MASK_RELU) it
  * routes dy only where y > 0: the relu passed the cell taken exactly
  * then, and that node skips the relu's mask. Training keeps that cell's
- * index within its image (int32, one per output value) for backward. */
+ * index within its image (int32, one per output value) for backward; where
+ * 2 x 2 windows tile the image, one byte instead: the cell within its
+ * window (0 to 3), plus POOL_MASKED when the relu's mask stops dy there,
+ * so backward reads neither y nor an int32. */
 #include <float.h>
 #include <string.h>
 
 #include "pool.h"
 
 static const struct gr_attr_spec maxpool_attrs[] = POOL_ATTRS;
+
+/* a compact index's flag: y is not > 0, the folded relu's mask is 0 */
+#define POOL_MASKED 4
+
+/* Windows that tile the image (stride = size, no padding, nothing left
+ * over): each cell of dx lies in exactly one window. */
+static int tiles(const struct pool_geom *g) {
+    return g->wh.stride == g->wh.k && g->ww.stride == g->ww.k && g->wh.pad == 0 && g->ww.pad == 0 &&
+           g->OH * g->wh.k == g->H && g->OW * g->ww.k == g->W;
+}
+
+/* 2 x 2 windows tiling the image: training keeps one byte per output */
+static int compact(const struct pool_geom *g) { return tiles(g) && g->wh.k == 2 && g->ww.k == 2; }
 
 static int maxpool_infer(struct gr_infer *inf) {
     if (inf->in_dtype[0] != GR_F32) return gr_infer_fail(inf, -1, "input must be float32");
@@ -26,7 +42,8 @@ static int maxpool_infer(struct gr_infer *inf) {
         return gr_infer_fail(inf, -1, "an image of %lld values is too large to index with int32",
                              (long long)image);
     inf->out = (struct gr_shape){4, {g.B, g.OH, g.OW, g.C}};
-    if (inf->training) inf->saved_bytes = (size_t)gr_shape_count(&inf->out) * sizeof(int32_t);
+    if (inf->training)
+        inf->saved_bytes = (size_t)gr_shape_count(&inf->out) * (compact(&g) ? sizeof(uint8_t) : sizeof(int32_t));
     return 0;
 }
 
@@ -35,36 +52,32 @@ struct maxpool_job {
     struct pool_geom g;
 };
 
-/* Windows that tile the image (stride = size, no padding, nothing left
- * over): each cell of dx lies in exactly one window. */
-static int tiles(const struct pool_geom *g) {
-    return g->wh.stride == g->wh.k && g->ww.stride == g->ww.k && g->wh.pad == 0 && g->ww.pad == 0 &&
-           g->OH * g->wh.k == g->H && g->OW * g->ww.k == g->W;
-}
-
 /* Training forward of image b where 2 x 2 windows tile it: the four cells
  * of a channel compared in registers, first to last with a strict >, as
  * the general loop does (the first max wins ties; a NaN in the first cell
- * stays, a later one is passed over), so it vectorises over channels. */
-static void forward_tiled_2x2(const struct maxpool_job *j, int64_t b) {
+ * stays, a later one is passed over), so it vectorises over channels; the
+ * cell taken kept in a byte, with POOL_MASKED where `mask` and not y > 0;
+ * `mask` constant where inlined. */
+static inline __attribute__((always_inline)) void forward_tiled_2x2(const struct maxpool_job *j, int64_t b,
+                                                                    int mask) {
     const struct pool_geom *g = &j->g;
     int64_t C = g->C, W = g->W;
     const float *xb = (const float *)j->a->in[0]->data + b * g->H * W * C;
     for (int64_t oh = 0; oh < g->OH; oh++)
         for (int64_t ow = 0; ow < g->OW; ow++) {
             int64_t o = ((b * g->OH + oh) * g->OW + ow) * C;
-            int32_t c0 = (int32_t)((2 * oh * W + 2 * ow) * C), c1 = c0 + (int32_t)C, c2 = c0 + (int32_t)(W * C),
-                    c3 = c2 + (int32_t)C;
+            const float *restrict x0 = xb + (2 * oh * W + 2 * ow) * C, *restrict x1 = x0 + C, *restrict x2 = x0 + W * C,
+                                  *restrict x3 = x2 + C;
             float *restrict yo = (float *)j->a->out->data + o;
-            int32_t *restrict ao = (int32_t *)j->a->saved + o;
+            uint8_t *restrict ao = (uint8_t *)j->a->saved + o;
             for (int64_t c = 0; c < C; c++) {
-                float m = xb[c0 + c], v1 = xb[c1 + c], v2 = xb[c2 + c], v3 = xb[c3 + c];
-                int32_t at = c0;
-                if (v1 > m) m = v1, at = c1;
-                if (v2 > m) m = v2, at = c2;
-                if (v3 > m) m = v3, at = c3;
+                float m = x0[c];
+                uint8_t at = 0;
+                if (x1[c] > m) m = x1[c], at = 1;
+                if (x2[c] > m) m = x2[c], at = 2;
+                if (x3[c] > m) m = x3[c], at = 3;
                 yo[c] = m;
-                ao[c] = at + (int32_t)c;
+                ao[c] = (uint8_t)(at | (mask && !(m > 0.0f) ? POOL_MASKED : 0));
             }
         }
 }
@@ -76,10 +89,11 @@ static void forward_images(void *arg, int64_t b0, int64_t b1) {
     float *y = j->a->out->data;
     int32_t *arg_max = j->a->saved; /* NULL when evaluating */
     int64_t C = g->C;
-    int fast = arg_max && tiles(g) && g->wh.k == 2 && g->ww.k == 2;
+    int fast = arg_max && compact(g), mask = (j->a->fused & GR_FUSED_MASK_RELU) != 0;
     for (int64_t b = b0; b < b1; b++) {
         if (fast) {
-            forward_tiled_2x2(j, b);
+            if (mask) forward_tiled_2x2(j, b, 1);
+            else forward_tiled_2x2(j, b, 0);
             continue;
         }
         const float *xb = x + b * g->H * g->W * C;
@@ -118,6 +132,32 @@ static void maxpool_forward(const struct gr_args *a) {
     pool_for_images(a, &j.g, forward_images, &j);
 }
 
+/* dx of image b where 2 x 2 windows tile it, from the compact indices:
+ * each cell of dx is that of one window, dy (masked) where it was the max;
+ * assigning, 0 elsewhere, and 0.0f + dy keeps the bits adding into a
+ * cleared dx gives (+0 for -0); adding, a masked dy adds +0 as the relu's
+ * backward would. `assign` constant where inlined. */
+static inline __attribute__((always_inline)) void backward_tiled_2x2(const struct maxpool_job *j, int64_t b,
+                                                                     int assign) {
+    const struct pool_geom *g = &j->g;
+    int64_t C = g->C, W = g->W;
+    float *dxb = (float *)j->a->din[0]->data + b * g->H * W * C;
+    for (int64_t oh = 0; oh < g->OH; oh++)
+        for (int64_t ow = 0; ow < g->OW; ow++) {
+            int64_t o = ((b * g->OH + oh) * g->OW + ow) * C;
+            const float *restrict dy = (const float *)j->a->dout->data + o;
+            const uint8_t *restrict at = (const uint8_t *)j->a->saved + o;
+            float *restrict d[4] = {dxb + (2 * oh * W + 2 * ow) * C};
+            d[1] = d[0] + C, d[2] = d[0] + W * C, d[3] = d[2] + C;
+            for (int q = 0; q < 4; q++)
+                for (int64_t c = 0; c < C; c++) {
+                    float v = at[c] & POOL_MASKED ? 0.0f : dy[c];
+                    if (assign) d[q][c] = (at[c] & 3) == q ? 0.0f + v : 0.0f;
+                    else if ((at[c] & 3) == q) d[q][c] += v;
+                }
+        }
+}
+
 /* Assigning dx of image b where windows tile it: each cell written once, in
  * window order, dy (masked) where it was the max, else 0; 0.0f + v keeps
  * the bits that adding into a cleared dx gives (+0 for -0). */
@@ -151,6 +191,11 @@ static void backward_images(void *arg, int64_t b0, int64_t b1) {
     float *dx = j->a->din[0]->data;
     int64_t per_out = g->OH * g->OW * g->C, per_in = g->H * g->W * g->C;
     for (int64_t b = b0; b < b1; b++) {
+        if (compact(g)) {
+            if (assign) backward_tiled_2x2(j, b, 1);
+            else backward_tiled_2x2(j, b, 0);
+            continue;
+        }
         if (assign && tiles(g)) {
             assign_tiled(j, b, mask);
             continue;

@@ -20,6 +20,8 @@ static const struct {
      "- {name: x, op: input, data: images, shape: [3, 3, 4]}\n- {name: y, op: batch_norm, inputs: [x]}\n"},
     {"max_pool2d", "max_pool2d leaving a row and a column to no window",
      "- {name: x, op: input, data: images, shape: [5, 5, 3]}\n- {name: y, op: max_pool2d, size: [2, 2], inputs: [x]}\n"},
+    {"max_pool2d", "max_pool2d whose 2 x 2 windows tile the image (one byte per index)",
+     "- {name: x, op: input, data: images, shape: [4, 6, 3]}\n- {name: y, op: max_pool2d, size: [2, 2], inputs: [x]}\n"},
     {"max_pool2d", "max_pool2d whose windows tile the image",
      "- {name: x, op: input, data: images, shape: [4, 6, 3]}\n- {name: y, op: max_pool2d, size: [2, 3], inputs: [x]}\n"},
     {"conv2d", "conv2d, direct (one channel)",

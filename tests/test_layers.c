@@ -225,6 +225,43 @@ Test(layers, layers_give_the_same_bits_on_one_and_two_threads) {
     }
 }
 
+/* Statistics in one pass over x (blocks combined by Chan's formula) stay
+ * as accurate as a two-pass variance for a channel far from zero: mean 1e4
+ * and std 1e-2, where a sum of squares minus the squared mean loses every
+ * digit and a float mean's rounding alone is several ulps of the variance.
+ * 5760 rows: 22 whole blocks and a partial one. */
+Test(layers, batch_norm_statistics_are_two_pass_accurate_far_from_zero) {
+    enum { B = 40, ROWS = B * 12 * 12, C = 2 };
+    struct tgraph t;
+    struct gr_harness h;
+    cr_assert_eq(tg_build(&t, "- {name: x, op: input, data: images, shape: [12, 12, 2]}\n"
+                              "- {name: y, op: batch_norm, inputs: [x], momentum: 0}\n", B), 0, "%s", t.ctx.err);
+    cr_assert_eq(gr_harness_init(&h, &t.g, tg_node(&t, "y"), 1), 0, "%s", t.ctx.err);
+    struct gr_rng rng;
+    gr_rng_seed(&rng, 3);
+    float *x = h.in[0].data;
+    for (int r = 0; r < ROWS; r++) {
+        x[r * C] = 1e4f + 3.5e-2f * (gr_rng_uniform(&rng) - 0.5f);
+        x[r * C + 1] = -3.0f + 4.0f * (gr_rng_uniform(&rng) - 0.5f);
+    }
+    gr_harness_forward(&h);
+    const float *rmean = h.in[3].data, *rvar = h.in[4].data, *rstd = (const float *)h.saved + C;
+    for (int c = 0; c < C; c++) {
+        double mean = 0, m2 = 0; /* two passes in double over the same floats */
+        for (int r = 0; r < ROWS; r++) mean += x[r * C + c];
+        mean /= ROWS;
+        for (int r = 0; r < ROWS; r++) m2 += (x[r * C + c] - mean) * (x[r * C + c] - mean);
+        double var = m2 / ROWS, want_rstd = 1 / sqrt(var + 1e-5);
+        cr_expect_leq(fabs(rmean[c] - mean), 1e-7 * fabs(mean), "channel %d: mean %.9g, expected %.9g", c, rmean[c],
+                      mean);
+        cr_expect_leq(fabs(rvar[c] - m2 / (ROWS - 1)), 2e-7 * m2 / (ROWS - 1),
+                      "channel %d: running variance %.9g, expected %.9g", c, rvar[c], m2 / (ROWS - 1));
+        cr_expect_leq(fabs(rstd[c] - want_rstd), 2e-7 * want_rstd, "channel %d: rstd %.9g, expected %.9g", c, rstd[c],
+                      want_rstd);
+    }
+    teardown(&t, &h);
+}
+
 Test(layers, flatten_is_a_view_in_a_plan) {
     struct tgraph t;
     cr_assert_eq(tg_build(&t, "- {name: x, op: input, data: images, shape: [2, 3]}\n"

@@ -448,7 +448,8 @@ Test(ops, large_elementwise_ops_split_over_threads_give_the_same_values) {
 
 /* max_pool2d's 2 x 2 tiling path (forward_tiled_2x2) against the windows
  * scanned cell by cell: the first max in (row, column) order on ties, a NaN
- * in a window's first cell kept and a later one passed over. */
+ * in a window's first cell kept and a later one passed over; the cell taken
+ * kept as one byte, its place in the window (no relu mask here). */
 Test(ops, max_pool2d_tiling_2x2_takes_the_first_max_as_the_scan_does) {
     struct tgraph t;
     struct gr_harness h;
@@ -461,20 +462,20 @@ Test(ops, max_pool2d_tiling_2x2_takes_the_first_max_as_the_scan_does) {
     x[72 + 3 + 1] = NAN; /* image 1, window (0, 0), channel 1: second cell */
     gr_harness_forward(&h);
     const float *y = h.out.data;
-    const int32_t *at = h.saved;
+    const uint8_t *at = h.saved;
     for (int b = 0; b < 2; b++)
         for (int oh = 0; oh < 2; oh++)
             for (int ow = 0; ow < 3; ow++)
                 for (int c = 0; c < 3; c++) {
-                    int o = ((b * 2 + oh) * 3 + ow) * 3 + c, best = -1;
+                    int o = ((b * 2 + oh) * 3 + ow) * 3 + c, best = -1, best_q = -1;
                     for (int kh = 0; kh < 2; kh++)
                         for (int kw = 0; kw < 2; kw++) {
                             int cell = ((2 * oh + kh) * 6 + 2 * ow + kw) * 3 + c;
-                            if (best < 0 || x[72 * b + cell] > x[72 * b + best]) best = cell;
+                            if (best < 0 || x[72 * b + cell] > x[72 * b + best]) best = cell, best_q = kh * 2 + kw;
                         }
                     float want = x[72 * b + best];
                     cr_expect(y[o] == want || (isnan(y[o]) && isnan(want)), "y[%d] = %g, expected %g", o, y[o], want);
-                    cr_expect_eq(at[o], best, "argmax[%d] = %d, expected %d", o, at[o], best);
+                    cr_expect_eq(at[o], best_q, "argmax[%d] = %d, expected %d", o, at[o], best_q);
                 }
     cr_expect(isnan(y[0]), "a NaN first cell is the window's max");
     cr_expect(!isnan(y[18 + 1]), "a later NaN is passed over");
