@@ -121,10 +121,13 @@ static int geometry(struct gr_infer *inf, const struct gr_shape *x, const struct
 
 /* Scratch, in floats: per part a col and a dcol buffer of one block, then
  * per part the partial dkernel [K, F] and dbias [F], then kernel^T [F, K]
- * for backward's products (not in the direct mode). */
+ * for backward's products (not in the direct mode), then per part the
+ * direct dkernel's running sums (only in the direct mode). */
 static int64_t col_floats(const struct conv_geom *g) { return g->mode == CONV_IM2COL ? g->nb * g->OH * g->OW * g->K : 0; }
 static int64_t partial_floats(const struct conv_geom *g) { return g->K * g->F + g->F; }
 static int64_t kernel_t_floats(const struct conv_geom *g) { return g->mode == CONV_DIRECT ? 0 : g->K * g->F; }
+/* per part, the direct dkernel's running sums (conv_direct_dkernel) */
+static int64_t chain_floats(const struct conv_geom *g) { return g->mode == CONV_DIRECT ? 2 * g->K * g->F : 0; }
 
 static int conv_infer(struct gr_infer *inf) {
     const struct gr_shape *x = inf->in[0];
@@ -143,7 +146,8 @@ static int conv_infer(struct gr_infer *inf) {
     inf->param[P_KERNEL] = (struct gr_shape){4, {g.wh.k, g.ww.k, g.C, g.F}};
     inf->param[P_BIAS] = (struct gr_shape){1, {g.F}};
     /* forward: a col per part; backward also a dcol per part and the partials */
-    int64_t per_part = inf->training ? 2 * col_floats(&g) + partial_floats(&g) : col_floats(&g), floats;
+    int64_t per_part = inf->training ? 2 * col_floats(&g) + partial_floats(&g) + chain_floats(&g) : col_floats(&g);
+    int64_t floats;
     if (gr_mul_i64(per_part, g.parts, &floats) || floats > ((int64_t)1 << 38))
         return gr_infer_fail(inf, -1, "working memory is too large");
     if (inf->training) floats += kernel_t_floats(&g);
@@ -303,6 +307,7 @@ static void backward_parts(void *arg, int64_t p0, int64_t p1) {
     int64_t cf = col_floats(g), cells = g->OH * g->OW, F = g->F, K = g->K;
     float *col = j->scratch + p0 * 2 * cf, *dcol = col + cf;
     float *partials = j->scratch + g->parts * 2 * cf, *wt = partials + g->parts * partial_floats(g);
+    float *chains = wt + kernel_t_floats(g) + p0 * chain_floats(g); /* one per job: the first part's */
     for (int64_t p = p0; p < p1; p++) {
         float *pw = partials + p * partial_floats(g), *pb = pw + K * F;
         int64_t k0, k1;
@@ -317,7 +322,7 @@ static void backward_parts(void *arg, int64_t p0, int64_t p1) {
             if (dx && assign && g->mode != CONV_POINTWISE) /* the block's images, cleared while in cache */
                 memset(dx + b0 * g->H * g->W * g->C, 0, (size_t)((b1 - b0) * g->H * g->W * g->C) * sizeof *dx);
             if (g->mode == CONV_DIRECT) {
-                if (want_dw) conv_direct_dkernel(g, x, dy, b0, b1, pw);
+                if (want_dw) conv_direct_dkernel(g, x, dy, b0, b1, chains, pw);
                 if (dx) conv_direct_dx(g, w, dy, b0, b1, dx);
                 continue;
             }

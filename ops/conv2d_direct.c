@@ -56,57 +56,101 @@ static int64_t chunk_width(int64_t F, int64_t f0) {
 }
 
 #ifdef GR_HAVE_V16
-/* Four neighbouring cells (ow .. ow + 3) whose taps are all inside the
- * image's columns, 16 filters from f0: four independent chains, so the
- * fused multiply-adds overlap instead of waiting for each other. */
-static void direct_four(const struct conv_geom *g, const float *restrict x, const float *restrict w,
-                        const float *restrict bias, int64_t b, int64_t oh, int64_t ow, int64_t f0, float *restrict y) {
-    int64_t F = g->F, C = g->C, KW = g->ww.k, kh0, kh1, step = g->ww.stride * C;
+/* NC neighbouring cells (ow .. ow + NC - 1) whose taps are all inside the
+ * image's columns, times NV vectors of 16 filters from f0: NC * NV
+ * independent chains held in registers, each tap's kernel vectors loaded
+ * once for all NC cells. Each cell's sum starts at the bias and takes its
+ * taps in (kh, kw, c) order, one fused multiply-add each. NC and NV are
+ * constants where it is inlined, so the arrays live in registers. */
+static inline __attribute__((always_inline)) void direct_block(const struct conv_geom *g, const float *restrict x,
+                                                               const float *restrict w, const float *restrict bias,
+                                                               int64_t b, int64_t oh, int64_t ow, int64_t f0, int NC,
+                                                               int NV, int edge, float *restrict y) {
+    int64_t F = g->F, C = g->C, KW = g->ww.k, kh0, kh1, kw0 = 0, kw1 = KW, step = g->ww.stride * C;
     gr_window_taps(&g->wh, oh, &kh0, &kh1);
-    __m512 a0 = _mm512_loadu_ps(bias + f0), a1 = a0, a2 = a0, a3 = a0;
+    if (edge) gr_window_taps(&g->ww, ow, &kw0, &kw1);
+    __m512 acc[8][2], wv[2];
+    _Pragma("GCC unroll 8") for (int k = 0; k < NC; k++) _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++)
+        acc[k][v] = edge ? _mm512_setzero_ps() : _mm512_loadu_ps(bias + f0 + 16 * v);
     for (int64_t kh = kh0; kh < kh1; kh++) {
         int64_t ih = oh * g->wh.stride - g->wh.pad + kh * g->wh.dilation;
-        for (int64_t kw = 0; kw < KW; kw++) {
+        for (int64_t kw = kw0; kw < kw1; kw++) {
             int64_t iw = ow * g->ww.stride - g->ww.pad + kw * g->ww.dilation;
             const float *xs = x + ((b * g->H + ih) * g->W + iw) * C;
             const float *wr = w + (kh * KW + kw) * C * F + f0;
             for (int64_t c = 0; c < C; c++) {
-                __m512 wv = _mm512_loadu_ps(wr + c * F);
-                a0 = _mm512_fmadd_ps(_mm512_set1_ps(xs[c]), wv, a0);
-                a1 = _mm512_fmadd_ps(_mm512_set1_ps(xs[step + c]), wv, a1);
-                a2 = _mm512_fmadd_ps(_mm512_set1_ps(xs[2 * step + c]), wv, a2);
-                a3 = _mm512_fmadd_ps(_mm512_set1_ps(xs[3 * step + c]), wv, a3);
+                _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) wv[v] = _mm512_loadu_ps(wr + c * F + 16 * v);
+                _Pragma("GCC unroll 8") for (int k = 0; k < NC; k++) {
+                    __m512 xv = _mm512_set1_ps(xs[k * step + c]);
+                    _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) acc[k][v] = _mm512_fmadd_ps(xv, wv[v], acc[k][v]);
+                }
             }
         }
     }
     float *yo = y + ((b * g->OH + oh) * g->OW + ow) * F + f0;
-    _mm512_storeu_ps(yo, a0);
-    _mm512_storeu_ps(yo + F, a1);
-    _mm512_storeu_ps(yo + 2 * F, a2);
-    _mm512_storeu_ps(yo + 3 * F, a3);
+    _Pragma("GCC unroll 8") for (int k = 0; k < NC; k++) _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) {
+        if (edge) acc[k][v] = _mm512_add_ps(_mm512_loadu_ps(bias + f0 + 16 * v), acc[k][v]);
+        _mm512_storeu_ps(yo + k * F + 16 * v, acc[k][v]);
+    }
+}
+
+/* Cells [ow, ow + n) of row oh, n a multiple of 4, all their taps inside
+ * the image's columns; F a multiple of 16. */
+static void direct_run(const struct conv_geom *g, const float *restrict x, const float *restrict w,
+                       const float *restrict bias, int64_t b, int64_t oh, int64_t ow, int64_t n, float *restrict y) {
+    int64_t F = g->F;
+    for (int64_t end = ow + n; ow < end;) {
+        int eight = end - ow >= 8;
+        for (int64_t f0 = 0; f0 < F;) {
+            if (F - f0 >= 32) {
+                if (eight) direct_block(g, x, w, bias, b, oh, ow, f0, 8, 2, 0, y);
+                else direct_block(g, x, w, bias, b, oh, ow, f0, 4, 2, 0, y);
+                f0 += 32;
+            } else {
+                if (eight) direct_block(g, x, w, bias, b, oh, ow, f0, 8, 1, 0, y);
+                else direct_block(g, x, w, bias, b, oh, ow, f0, 4, 1, 0, y);
+                f0 += 16;
+            }
+        }
+        ow += eight ? 8 : 4;
+    }
 }
 #endif
 
-/* y[cell, :] = bias + the cell's sums */
+/* y[cell, :] = bias + the cell's sums. With AVX-512 and F a multiple of
+ * 16, the columns from the first whose taps are all inside the image, in
+ * whole groups of four, start from the bias (direct_run); every other cell
+ * adds the bias to its sum at the end. */
 void conv_direct_forward(const struct conv_geom *g, const float *restrict x, const float *restrict w,
                          const float *restrict bias, int64_t b0, int64_t b1, float *restrict y) {
     int64_t F = g->F;
     /* the output columns whose taps are all inside the image */
     int64_t s = g->ww.stride, ow_in0 = (g->ww.pad + s - 1) / s, ow_in1 = ow_in0;
     while (ow_in1 < g->OW && ow_in1 * s - g->ww.pad + g->ww.ext <= g->W) ow_in1++;
+    int64_t run = F % 16 == 0 ? (ow_in1 - ow_in0) / 4 * 4 : 0;
+#ifndef GR_HAVE_V16
+    run = 0;
+#endif
     for (int64_t b = b0; b < b1; b++)
         for (int64_t oh = 0; oh < g->OH; oh++)
             for (int64_t ow = 0; ow < g->OW; ow++) {
 #ifdef GR_HAVE_V16
-                if (F % 16 == 0 && ow >= ow_in0 && ow + 4 <= ow_in1) {
-                    for (int64_t f0 = 0; f0 < F; f0 += 16) direct_four(g, x, w, bias, b, oh, ow, f0, y);
-                    ow += 3;
+                if (ow == ow_in0 && run > 0) {
+                    direct_run(g, x, w, bias, b, oh, ow, run, y);
+                    ow += run - 1;
                     continue;
                 }
 #endif
                 float *yo = y + ((b * g->OH + oh) * g->OW + ow) * F;
                 for (int64_t f0 = 0, n; f0 < F; f0 += n) {
                     n = chunk_width(F, f0);
+#ifdef GR_HAVE_V16
+                    if (n == 32 || n == 16) { /* the same sums as direct_cell's vectors */
+                        if (n == 32) direct_block(g, x, w, bias, b, oh, ow, f0, 1, 2, 1, y);
+                        else direct_block(g, x, w, bias, b, oh, ow, f0, 1, 1, 1, y);
+                        continue;
+                    }
+#endif
                     float acc[32] = {0};
                     direct_cell(g, x, w, b, oh, ow, f0, n, acc);
                     for (int64_t j = 0; j < n; j++) yo[f0 + j] = bias[f0 + j] + acc[j];
@@ -114,63 +158,100 @@ void conv_direct_forward(const struct conv_geom *g, const float *restrict x, con
             }
 }
 
-/* dkernel[t + c, f] += sum over the output cells whose tap t lies inside
- * the image of x[that cell's input, c] * dy[cell, f] */
-void conv_direct_dkernel(const struct conv_geom *g, const float *restrict x, const float *restrict dy, int64_t b0,
-                         int64_t b1, float *restrict dw) {
-    int64_t F = g->F, C = g->C;
+/* The output columns [ow0, ow1) whose tap kw lies inside the image:
+ * iw = ow*sw - pw + kw*dw in [0, W); returns off = kw*dw - pw. */
+static int64_t tap_columns(const struct conv_geom *g, int64_t kw, int64_t *ow0, int64_t *ow1) {
+    int64_t off = kw * g->ww.dilation - g->ww.pad, s = g->ww.stride;
+    *ow0 = off >= 0 ? 0 : (-off + s - 1) / s;
+    *ow1 = g->W - off <= 0 ? 0 : (g->W - off + s - 1) / s;
+    if (*ow1 > g->OW) *ow1 = g->OW;
+    return off;
+}
+
+/* Image b's rows added into the running sums of every (tap, c, filter): for
+ * a chunk of 16 or 32 filters, A = chains[0, K*F) takes the columns ow0,
+ * ow0 + 2, ... and B = chains[K*F, 2K*F) the others (two independent chains
+ * of fused multiply-adds); a narrower chunk adds all into A. One image's dy
+ * (OH*OW*F floats) stays in cache across the K passes over it, where a
+ * block's did not. */
+static void dkernel_image(const struct conv_geom *g, const float *restrict x, const float *restrict dy, int64_t b,
+                          float *restrict chains) {
+    int64_t F = g->F, C = g->C, s = g->ww.stride;
+#ifdef GR_HAVE_V16
+    int64_t KF = g->K * F;
+#endif
     for (int64_t kh = 0; kh < g->wh.k; kh++)
         for (int64_t kw = 0; kw < g->ww.k; kw++) {
-            /* the output columns whose tap kw is inside: iw = ow*sw - pw + kw*dw in [0, W) */
-            int64_t off = kw * g->ww.dilation - g->ww.pad, s = g->ww.stride;
-            int64_t ow0 = off >= 0 ? 0 : (-off + s - 1) / s;
-            int64_t ow1 = g->W - off <= 0 ? 0 : (g->W - off + s - 1) / s;
-            if (ow1 > g->OW) ow1 = g->OW;
+            int64_t ow0, ow1, off = tap_columns(g, kw, &ow0, &ow1);
             for (int64_t c = 0; c < C; c++)
                 for (int64_t f0 = 0, n; f0 < F; f0 += n) {
                     n = chunk_width(F, f0);
-                    float acc[32] = {0};
+                    float *ca = chains + ((kh * g->ww.k + kw) * C + c) * F + f0;
 #ifdef GR_HAVE_V16
-                    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+                    float *cb = ca + KF;
+                    __m512 a0 = _mm512_loadu_ps(ca), a2 = _mm512_loadu_ps(cb), a1 = a0, a3 = a2;
+                    if (n == 32) a1 = _mm512_loadu_ps(ca + 16), a3 = _mm512_loadu_ps(cb + 16);
 #endif
-                    for (int64_t b = b0; b < b1; b++)
-                        for (int64_t oh = 0; oh < g->OH; oh++) {
-                            int64_t ih = oh * g->wh.stride - g->wh.pad + kh * g->wh.dilation;
-                            if (ih < 0 || ih >= g->H) continue;
-                            const float *xr = x + ((b * g->H + ih) * g->W + off) * C + c;
-                            const float *d = dy + (b * g->OH + oh) * g->OW * F + f0;
+                    for (int64_t oh = 0; oh < g->OH; oh++) {
+                        int64_t ih = oh * g->wh.stride - g->wh.pad + kh * g->wh.dilation;
+                        if (ih < 0 || ih >= g->H) continue;
+                        const float *xr = x + ((b * g->H + ih) * g->W + off) * C + c;
+                        const float *d = dy + (b * g->OH + oh) * g->OW * F + f0;
 #ifdef GR_HAVE_V16
-                            if (n >= 16) { /* even and odd columns in separate chains */
-                                int64_t ow = ow0;
-                                for (; ow + 2 <= ow1; ow += 2) {
-                                    __m512 xv = _mm512_set1_ps(xr[ow * s * C]), xw = _mm512_set1_ps(xr[(ow + 1) * s * C]);
-                                    a0 = _mm512_fmadd_ps(xv, _mm512_loadu_ps(d + ow * F), a0);
-                                    a2 = _mm512_fmadd_ps(xw, _mm512_loadu_ps(d + (ow + 1) * F), a2);
-                                    if (n == 32) {
-                                        a1 = _mm512_fmadd_ps(xv, _mm512_loadu_ps(d + ow * F + 16), a1);
-                                        a3 = _mm512_fmadd_ps(xw, _mm512_loadu_ps(d + (ow + 1) * F + 16), a3);
-                                    }
+                        if (n >= 16) {
+                            int64_t ow = ow0;
+                            for (; ow + 2 <= ow1; ow += 2) {
+                                __m512 xv = _mm512_set1_ps(xr[ow * s * C]), xw = _mm512_set1_ps(xr[(ow + 1) * s * C]);
+                                a0 = _mm512_fmadd_ps(xv, _mm512_loadu_ps(d + ow * F), a0);
+                                a2 = _mm512_fmadd_ps(xw, _mm512_loadu_ps(d + (ow + 1) * F), a2);
+                                if (n == 32) {
+                                    a1 = _mm512_fmadd_ps(xv, _mm512_loadu_ps(d + ow * F + 16), a1);
+                                    a3 = _mm512_fmadd_ps(xw, _mm512_loadu_ps(d + (ow + 1) * F + 16), a3);
                                 }
-                                for (; ow < ow1; ow++) {
-                                    __m512 xv = _mm512_set1_ps(xr[ow * s * C]);
-                                    a0 = _mm512_fmadd_ps(xv, _mm512_loadu_ps(d + ow * F), a0);
-                                    if (n == 32) a1 = _mm512_fmadd_ps(xv, _mm512_loadu_ps(d + ow * F + 16), a1);
-                                }
-                                continue;
                             }
-#endif
-                            for (int64_t ow = ow0; ow < ow1; ow++)
-                                for (int64_t j = 0; j < n; j++) acc[j] += xr[ow * s * C] * d[ow * F + j];
+                            for (; ow < ow1; ow++) {
+                                __m512 xv = _mm512_set1_ps(xr[ow * s * C]);
+                                a0 = _mm512_fmadd_ps(xv, _mm512_loadu_ps(d + ow * F), a0);
+                                if (n == 32) a1 = _mm512_fmadd_ps(xv, _mm512_loadu_ps(d + ow * F + 16), a1);
+                            }
+                            continue;
                         }
+#endif
+                        for (int64_t ow = ow0; ow < ow1; ow++)
+                            for (int64_t j = 0; j < n; j++) ca[j] += xr[ow * s * C] * d[ow * F + j];
+                    }
 #ifdef GR_HAVE_V16
                     if (n >= 16) {
-                        _mm512_storeu_ps(acc, _mm512_add_ps(a0, a2));
-                        if (n == 32) _mm512_storeu_ps(acc + 16, _mm512_add_ps(a1, a3));
+                        _mm512_storeu_ps(ca, a0);
+                        _mm512_storeu_ps(cb, a2);
+                        if (n == 32) _mm512_storeu_ps(ca + 16, a1), _mm512_storeu_ps(cb + 16, a3);
                     }
 #endif
-                    float *dwr = dw + ((kh * g->ww.k + kw) * C + c) * F + f0;
-                    for (int64_t j = 0; j < n; j++) dwr[j] += acc[j];
                 }
+        }
+}
+
+/* dkernel[t + c, f] += sum over the output cells of images [b0, b1) whose
+ * tap t lies inside the image of x[that cell's input, c] * dy[cell, f],
+ * summed as A + B (see dkernel_image); chains: 2*K*F floats of scratch. */
+void conv_direct_dkernel(const struct conv_geom *g, const float *restrict x, const float *restrict dy, int64_t b0,
+                         int64_t b1, float *restrict chains, float *restrict dw) {
+    int64_t F = g->F, KF = g->K * F;
+    memset(chains, 0, (size_t)(2 * KF) * sizeof *chains);
+    for (int64_t b = b0; b < b1; b++) dkernel_image(g, x, dy, b, chains);
+    for (int64_t t = 0; t < g->K; t++)
+        for (int64_t f0 = 0, n; f0 < F; f0 += n) {
+            n = chunk_width(F, f0);
+            float *dwr = dw + t * F + f0;
+            const float *ca = chains + t * F + f0, *cb = ca + KF;
+#ifdef GR_HAVE_V16
+            if (n >= 16) {
+                for (int64_t j = 0; j < n; j++) dwr[j] += ca[j] + cb[j];
+                continue;
+            }
+#endif
+            (void)cb;
+            for (int64_t j = 0; j < n; j++) dwr[j] += ca[j];
         }
 }
 
