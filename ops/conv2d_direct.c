@@ -168,6 +168,77 @@ static int64_t tap_columns(const struct conv_geom *g, int64_t kw, int64_t *ow0, 
     return off;
 }
 
+#ifdef GR_HAVE_V16
+/* dkernel_three's column ow, of either parity, for the taps kw whose
+ * columns hold it: e takes the even columns, o the odd ones. */
+static inline __attribute__((always_inline)) void three_column(const float *restrict xr, const float *restrict d,
+                                                               int64_t ow, int64_t sC, const int64_t *lo,
+                                                               const int64_t *hi, const int64_t *off, int NV,
+                                                               __m512 (*e)[2], __m512 (*o)[2]) {
+    _Pragma("GCC unroll 3") for (int kw = 0; kw < 3; kw++) {
+        if (ow < lo[kw] || ow >= hi[kw]) continue;
+        __m512 xv = _mm512_set1_ps(xr[ow * sC + off[kw]]);
+        _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) {
+            __m512 dv = _mm512_loadu_ps(d + 16 * v);
+            if (ow & 1) o[kw][v] = _mm512_fmadd_ps(xv, dv, o[kw][v]);
+            else e[kw][v] = _mm512_fmadd_ps(xv, dv, e[kw][v]);
+        }
+    }
+}
+
+/* The sums of dkernel_image for the three taps kw of row kh, channel c and
+ * NV vectors of filters from f0, in one pass over image b's rows: each
+ * column of dy is loaded once for the three taps (12 chains in registers).
+ * A tap's chain A takes its columns lo, lo + 2, ... and B the others, as
+ * there; held here as the even and odd columns' chains. */
+static inline __attribute__((always_inline)) void dkernel_three(const struct conv_geom *g, const float *restrict x,
+                                                                const float *restrict dy, int64_t b, int64_t kh,
+                                                                int64_t c, int64_t f0, int NV, float *restrict chains) {
+    int64_t F = g->F, C = g->C, KF = g->K * F, sC = g->ww.stride * C, lo[3], hi[3], off[3], all0 = 0, all1 = g->OW;
+    __m512 e[3][2], o[3][2];
+    _Pragma("GCC unroll 3") for (int kw = 0; kw < 3; kw++) {
+        off[kw] = tap_columns(g, kw, &lo[kw], &hi[kw]) * C + c;
+        float *ca = chains + ((kh * 3 + kw) * C + c) * F + f0;
+        _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) {
+            __m512 A = _mm512_loadu_ps(ca + 16 * v), B = _mm512_loadu_ps(ca + KF + 16 * v);
+            e[kw][v] = lo[kw] & 1 ? B : A;
+            o[kw][v] = lo[kw] & 1 ? A : B;
+        }
+        all0 = lo[kw] > all0 ? lo[kw] : all0;
+        all1 = hi[kw] < all1 ? hi[kw] : all1;
+    }
+    for (int64_t oh = 0; oh < g->OH; oh++) {
+        int64_t ih = oh * g->wh.stride - g->wh.pad + kh * g->wh.dilation;
+        if (ih < 0 || ih >= g->H) continue;
+        const float *xr = x + (b * g->H + ih) * g->W * C, *d = dy + (b * g->OH + oh) * g->OW * F + f0;
+        int64_t ow = 0;
+        for (; ow < g->OW && (ow < all0 || ow & 1); ow++) three_column(xr, d + ow * F, ow, sC, lo, hi, off, NV, e, o);
+        for (; ow + 2 <= all1; ow += 2) {
+            __m512 d0[2], d1[2];
+            _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) {
+                d0[v] = _mm512_loadu_ps(d + ow * F + 16 * v);
+                d1[v] = _mm512_loadu_ps(d + (ow + 1) * F + 16 * v);
+            }
+            _Pragma("GCC unroll 3") for (int kw = 0; kw < 3; kw++) {
+                __m512 x0 = _mm512_set1_ps(xr[ow * sC + off[kw]]), x1 = _mm512_set1_ps(xr[(ow + 1) * sC + off[kw]]);
+                _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) {
+                    e[kw][v] = _mm512_fmadd_ps(x0, d0[v], e[kw][v]);
+                    o[kw][v] = _mm512_fmadd_ps(x1, d1[v], o[kw][v]);
+                }
+            }
+        }
+        for (; ow < g->OW; ow++) three_column(xr, d + ow * F, ow, sC, lo, hi, off, NV, e, o);
+    }
+    _Pragma("GCC unroll 3") for (int kw = 0; kw < 3; kw++) {
+        float *ca = chains + ((kh * 3 + kw) * C + c) * F + f0;
+        _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) {
+            _mm512_storeu_ps(ca + 16 * v, lo[kw] & 1 ? o[kw][v] : e[kw][v]);
+            _mm512_storeu_ps(ca + KF + 16 * v, lo[kw] & 1 ? e[kw][v] : o[kw][v]);
+        }
+    }
+}
+#endif
+
 /* Image b's rows added into the running sums of every (tap, c, filter): for
  * a chunk of 16 or 32 filters, A = chains[0, K*F) takes the columns ow0,
  * ow0 + 2, ... and B = chains[K*F, 2K*F) the others (two independent chains
@@ -180,7 +251,16 @@ static void dkernel_image(const struct conv_geom *g, const float *restrict x, co
 #ifdef GR_HAVE_V16
     int64_t KF = g->K * F;
 #endif
-    for (int64_t kh = 0; kh < g->wh.k; kh++)
+    for (int64_t kh = 0; kh < g->wh.k; kh++) {
+#ifdef GR_HAVE_V16
+        if (g->ww.k == 3 && F % 16 == 0) { /* the three taps of the row in one pass */
+            for (int64_t c = 0; c < C; c++)
+                for (int64_t f0 = 0; f0 < F; f0 += F - f0 >= 32 ? 32 : 16)
+                    if (F - f0 >= 32) dkernel_three(g, x, dy, b, kh, c, f0, 2, chains);
+                    else dkernel_three(g, x, dy, b, kh, c, f0, 1, chains);
+            continue;
+        }
+#endif
         for (int64_t kw = 0; kw < g->ww.k; kw++) {
             int64_t ow0, ow1, off = tap_columns(g, kw, &ow0, &ow1);
             for (int64_t c = 0; c < C; c++)
@@ -229,6 +309,7 @@ static void dkernel_image(const struct conv_geom *g, const float *restrict x, co
 #endif
                 }
         }
+    }
 }
 
 /* dkernel[t + c, f] += sum over the output cells of images [b0, b1) whose
