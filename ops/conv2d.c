@@ -221,24 +221,38 @@ static void col2im(const struct conv_geom *g, const float *dcol, int64_t b0, int
         }
 }
 
+#ifdef GR_HAVE_V16
+/* add_rows on NV vectors of columns from f0 at once, four chains each: one
+ * pass over the rows reads each row's NV * 16 floats together, where a
+ * pass per vector read the rows again (and fetched the neighbouring
+ * vector's cache lines for nothing). */
+static inline __attribute__((always_inline)) void add_rows_v(const float *restrict m, int64_t rows, int64_t F,
+                                                             int64_t f0, int NV, float *restrict sum) {
+    __m512 a[4][4];
+    _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) a[0][v] = a[1][v] = a[2][v] = a[3][v] = _mm512_setzero_ps();
+    int64_t r = 0;
+    for (; r + 4 <= rows; r += 4)
+        _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++)
+            a[k][v] = _mm512_add_ps(a[k][v], _mm512_loadu_ps(m + (r + k) * F + f0 + 16 * v));
+    for (; r < rows; r++)
+        _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)
+            a[0][v] = _mm512_add_ps(a[0][v], _mm512_loadu_ps(m + r * F + f0 + 16 * v));
+    _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) {
+        __m512 t = _mm512_add_ps(_mm512_add_ps(a[0][v], a[1][v]), _mm512_add_ps(a[2][v], a[3][v]));
+        _mm512_storeu_ps(sum + f0 + 16 * v, _mm512_add_ps(t, _mm512_loadu_ps(sum + f0 + 16 * v)));
+    }
+}
+#endif
+
 /* sum[f] += sum over `rows` rows of m[r, f] (rows of F floats), summing
- * 16 columns at a time in a register */
+ * each column of 16 in four chains of rows (r mod 4, the last rows % 4
+ * rows in the first) */
 static void add_rows(const float *restrict m, int64_t rows, int64_t F, float *restrict sum) {
     int64_t f0 = 0;
 #ifdef GR_HAVE_V16
-    for (; f0 + 16 <= F; f0 += 16) { /* four chains of additions */
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        int64_t r = 0;
-        for (; r + 4 <= rows; r += 4) {
-            a0 = _mm512_add_ps(a0, _mm512_loadu_ps(m + r * F + f0));
-            a1 = _mm512_add_ps(a1, _mm512_loadu_ps(m + (r + 1) * F + f0));
-            a2 = _mm512_add_ps(a2, _mm512_loadu_ps(m + (r + 2) * F + f0));
-            a3 = _mm512_add_ps(a3, _mm512_loadu_ps(m + (r + 3) * F + f0));
-        }
-        for (; r < rows; r++) a0 = _mm512_add_ps(a0, _mm512_loadu_ps(m + r * F + f0));
-        __m512 t = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
-        _mm512_storeu_ps(sum + f0, _mm512_add_ps(t, _mm512_loadu_ps(sum + f0)));
-    }
+    for (; f0 + 64 <= F; f0 += 64) add_rows_v(m, rows, F, f0, 4, sum);
+    if (f0 + 32 <= F) add_rows_v(m, rows, F, f0, 2, sum), f0 += 32;
+    if (f0 + 16 <= F) add_rows_v(m, rows, F, f0, 1, sum), f0 += 16;
 #endif
     for (int64_t r = 0; r < rows; r++)
         for (int64_t f = f0; f < F; f++) sum[f] += m[r * F + f];
