@@ -189,8 +189,8 @@ static inline __attribute__((always_inline)) void three_column(const float *rest
 /* The sums of dkernel_image for the three taps kw of row kh, channel c and
  * NV vectors of filters from f0, in one pass over image b's rows: each
  * column of dy is loaded once for the three taps (12 chains in registers).
- * A tap's chain A takes its columns lo, lo + 2, ... and B the others, as
- * there; held here as the even and odd columns' chains. */
+ * A tap's two chains split its columns by parity, as there (which chain
+ * holds the even ones does not matter: they are added as A + B). */
 static inline __attribute__((always_inline)) void dkernel_three(const struct conv_geom *g, const float *restrict x,
                                                                 const float *restrict dy, int64_t b, int64_t kh,
                                                                 int64_t c, int64_t f0, int NV, float *restrict chains) {
@@ -200,9 +200,8 @@ static inline __attribute__((always_inline)) void dkernel_three(const struct con
         off[kw] = tap_columns(g, kw, &lo[kw], &hi[kw]) * C + c;
         float *ca = chains + ((kh * 3 + kw) * C + c) * F + f0;
         _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) {
-            __m512 A = _mm512_loadu_ps(ca + 16 * v), B = _mm512_loadu_ps(ca + KF + 16 * v);
-            e[kw][v] = lo[kw] & 1 ? B : A;
-            o[kw][v] = lo[kw] & 1 ? A : B;
+            e[kw][v] = _mm512_loadu_ps(ca + 16 * v);
+            o[kw][v] = _mm512_loadu_ps(ca + KF + 16 * v);
         }
         all0 = lo[kw] > all0 ? lo[kw] : all0;
         all1 = hi[kw] < all1 ? hi[kw] : all1;
@@ -232,8 +231,8 @@ static inline __attribute__((always_inline)) void dkernel_three(const struct con
     _Pragma("GCC unroll 3") for (int kw = 0; kw < 3; kw++) {
         float *ca = chains + ((kh * 3 + kw) * C + c) * F + f0;
         _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) {
-            _mm512_storeu_ps(ca + 16 * v, lo[kw] & 1 ? o[kw][v] : e[kw][v]);
-            _mm512_storeu_ps(ca + KF + 16 * v, lo[kw] & 1 ? e[kw][v] : o[kw][v]);
+            _mm512_storeu_ps(ca + 16 * v, e[kw][v]);
+            _mm512_storeu_ps(ca + KF + 16 * v, o[kw][v]);
         }
     }
 }
