@@ -155,6 +155,27 @@ static int conv_infer(struct gr_infer *inf) {
     return 0;
 }
 
+/* d[0, n) = s[0, n), or 0 where s is NULL: a copy of a patch row is a few
+ * hundred bytes, where a call to memcpy or memset costs as much as the
+ * copy. */
+static inline void copy_floats(float *restrict d, const float *restrict s, int64_t n) {
+    int64_t i = 0;
+#ifdef GR_HAVE_V16
+    __m512 z = _mm512_setzero_ps();
+    for (; i + 32 <= n; i += 32) {
+        _mm512_storeu_ps(d + i, s ? _mm512_loadu_ps(s + i) : z);
+        _mm512_storeu_ps(d + i + 16, s ? _mm512_loadu_ps(s + i + 16) : z);
+    }
+    if (i + 16 <= n) _mm512_storeu_ps(d + i, s ? _mm512_loadu_ps(s + i) : z), i += 16;
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(d + i, m, s ? _mm512_maskz_loadu_ps(m, s + i) : _mm512_setzero_ps());
+    }
+#else
+    for (; i < n; i++) d[i] = s ? s[i] : 0.0f;
+#endif
+}
+
 /* Patches of images [b0, b1) into col, rows (b, oh, ow), columns (kh, kw, c). */
 static void im2col(const struct conv_geom *g, const float *x, int64_t b0, int64_t b1, float *col) {
     const struct gr_window *wh = &g->wh, *ww = &g->ww;
@@ -170,25 +191,39 @@ static void im2col(const struct conv_geom *g, const float *x, int64_t b0, int64_
                 for (int64_t kh = 0; kh < wh->k; kh++) {
                     float *d = dst + kh * KW * C;
                     if (kh < kh0 || kh >= kh1 || kw0 == kw1) {
-                        memset(d, 0, (size_t)(KW * C) * sizeof(float));
+                        copy_floats(d, NULL, KW * C);
                         continue;
                     }
                     int64_t ih = oh * wh->stride - wh->pad + kh * wh->dilation;
                     const float *src = x + ((b * g->H + ih) * g->W) * C;
-                    if (kw0 > 0) memset(d, 0, (size_t)(kw0 * C) * sizeof(float));
-                    if (ww->dilation == 1) { /* the taps are contiguous in x */
-                        const float *s = src + (ow * ww->stride - ww->pad + kw0) * C;
-                        for (int64_t i = 0; i < (kw1 - kw0) * C; i++) d[kw0 * C + i] = s[i];
-                    } else {
-                        for (int64_t kw = kw0; kw < kw1; kw++) {
-                            const float *s = src + (ow * ww->stride - ww->pad + kw * ww->dilation) * C;
-                            for (int64_t c = 0; c < C; c++) d[kw * C + c] = s[c];
-                        }
-                    }
-                    if (kw1 < KW) memset(d + kw1 * C, 0, (size_t)((KW - kw1) * C) * sizeof(float));
+                    copy_floats(d, NULL, kw0 * C);
+                    if (ww->dilation == 1) /* the taps are contiguous in x */
+                        copy_floats(d + kw0 * C, src + (ow * ww->stride - ww->pad + kw0) * C, (kw1 - kw0) * C);
+                    else
+                        for (int64_t kw = kw0; kw < kw1; kw++)
+                            copy_floats(d + kw * C, src + (ow * ww->stride - ww->pad + kw * ww->dilation) * C, C);
+                    copy_floats(d + kw1 * C, NULL, (KW - kw1) * C);
                 }
             }
         }
+}
+
+/* d[0, n) += s[0, n), written out for col2im's short runs like copy_floats */
+static inline void add_floats(float *restrict d, const float *restrict s, int64_t n) {
+    int64_t i = 0;
+#ifdef GR_HAVE_V16
+    for (; i + 32 <= n; i += 32) {
+        _mm512_storeu_ps(d + i, _mm512_add_ps(_mm512_loadu_ps(d + i), _mm512_loadu_ps(s + i)));
+        _mm512_storeu_ps(d + i + 16, _mm512_add_ps(_mm512_loadu_ps(d + i + 16), _mm512_loadu_ps(s + i + 16)));
+    }
+    if (i + 16 <= n) _mm512_storeu_ps(d + i, _mm512_add_ps(_mm512_loadu_ps(d + i), _mm512_loadu_ps(s + i))), i += 16;
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(d + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, d + i), _mm512_maskz_loadu_ps(m, s + i)));
+    }
+#else
+    for (; i < n; i++) d[i] += s[i];
+#endif
 }
 
 /* dx += col2im(dcol) for images [b0, b1): the reverse of im2col, padding dropped. */
@@ -207,15 +242,11 @@ static void col2im(const struct conv_geom *g, const float *dcol, int64_t b0, int
                     int64_t ih = oh * wh->stride - wh->pad + kh * wh->dilation;
                     float *drow = dx + ((b * g->H + ih) * g->W) * C;
                     const float *s = src + kh * KW * C;
-                    if (ww->dilation == 1) {
-                        float *d = drow + (ow * ww->stride - ww->pad + kw0) * C;
-                        for (int64_t i = 0; i < (kw1 - kw0) * C; i++) d[i] += s[kw0 * C + i];
-                    } else {
-                        for (int64_t kw = kw0; kw < kw1; kw++) {
-                            float *d = drow + (ow * ww->stride - ww->pad + kw * ww->dilation) * C;
-                            for (int64_t c = 0; c < C; c++) d[c] += s[kw * C + c];
-                        }
-                    }
+                    if (ww->dilation == 1)
+                        add_floats(drow + (ow * ww->stride - ww->pad + kw0) * C, s + kw0 * C, (kw1 - kw0) * C);
+                    else
+                        for (int64_t kw = kw0; kw < kw1; kw++)
+                            add_floats(drow + (ow * ww->stride - ww->pad + kw * ww->dilation) * C, s + kw * C, C);
                 }
             }
         }
