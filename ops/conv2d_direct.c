@@ -65,16 +65,15 @@ static int64_t chunk_width(int64_t F, int64_t f0) {
 static inline __attribute__((always_inline)) void direct_block(const struct conv_geom *g, const float *restrict x,
                                                                const float *restrict w, const float *restrict bias,
                                                                int64_t b, int64_t oh, int64_t ow, int64_t f0, int NC,
-                                                               int NV, int edge, float *restrict y) {
-    int64_t F = g->F, C = g->C, KW = g->ww.k, kh0, kh1, kw0 = 0, kw1 = KW, step = g->ww.stride * C;
+                                                               int NV, float *restrict y) {
+    int64_t F = g->F, C = g->C, KW = g->ww.k, kh0, kh1, step = g->ww.stride * C;
     gr_window_taps(&g->wh, oh, &kh0, &kh1);
-    if (edge) gr_window_taps(&g->ww, ow, &kw0, &kw1);
     __m512 acc[8][2], wv[2];
     _Pragma("GCC unroll 8") for (int k = 0; k < NC; k++) _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++)
-        acc[k][v] = edge ? _mm512_setzero_ps() : _mm512_loadu_ps(bias + f0 + 16 * v);
+        acc[k][v] = _mm512_loadu_ps(bias + f0 + 16 * v);
     for (int64_t kh = kh0; kh < kh1; kh++) {
         int64_t ih = oh * g->wh.stride - g->wh.pad + kh * g->wh.dilation;
-        for (int64_t kw = kw0; kw < kw1; kw++) {
+        for (int64_t kw = 0; kw < KW; kw++) {
             int64_t iw = ow * g->ww.stride - g->ww.pad + kw * g->ww.dilation;
             const float *xs = x + ((b * g->H + ih) * g->W + iw) * C;
             const float *wr = w + (kh * KW + kw) * C * F + f0;
@@ -88,10 +87,8 @@ static inline __attribute__((always_inline)) void direct_block(const struct conv
         }
     }
     float *yo = y + ((b * g->OH + oh) * g->OW + ow) * F + f0;
-    _Pragma("GCC unroll 8") for (int k = 0; k < NC; k++) _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) {
-        if (edge) acc[k][v] = _mm512_add_ps(_mm512_loadu_ps(bias + f0 + 16 * v), acc[k][v]);
+    _Pragma("GCC unroll 8") for (int k = 0; k < NC; k++) _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++)
         _mm512_storeu_ps(yo + k * F + 16 * v, acc[k][v]);
-    }
 }
 
 /* Cells [ow, ow + n) of row oh, n a multiple of 4, all their taps inside
@@ -103,16 +100,103 @@ static void direct_run(const struct conv_geom *g, const float *restrict x, const
         int eight = end - ow >= 8;
         for (int64_t f0 = 0; f0 < F;) {
             if (F - f0 >= 32) {
-                if (eight) direct_block(g, x, w, bias, b, oh, ow, f0, 8, 2, 0, y);
-                else direct_block(g, x, w, bias, b, oh, ow, f0, 4, 2, 0, y);
+                if (eight) direct_block(g, x, w, bias, b, oh, ow, f0, 8, 2, y);
+                else direct_block(g, x, w, bias, b, oh, ow, f0, 4, 2, y);
                 f0 += 32;
             } else {
-                if (eight) direct_block(g, x, w, bias, b, oh, ow, f0, 8, 1, 0, y);
-                else direct_block(g, x, w, bias, b, oh, ow, f0, 4, 1, 0, y);
+                if (eight) direct_block(g, x, w, bias, b, oh, ow, f0, 8, 1, y);
+                else direct_block(g, x, w, bias, b, oh, ow, f0, 4, 1, y);
                 f0 += 16;
             }
         }
         ow += eight ? 8 : 4;
+    }
+}
+#endif
+
+#ifdef GR_HAVE_V16
+/* NC cells ows[k] of row oh outside the run, with the same number of taps
+ * inside the image's columns (each from its own first tap), NV vectors of
+ * filters from f0: NC * NV chains side by side, each summing its cell's
+ * taps from 0 in (kh, kw, c) order as direct_cell does, the bias added
+ * at the end. */
+static inline __attribute__((always_inline)) void edge_block(const struct conv_geom *g, const float *restrict x,
+                                                             const float *restrict w, const float *restrict bias,
+                                                             int64_t b, int64_t oh, const int64_t *ows, int64_t f0,
+                                                             int NC, int NV, float *restrict y) {
+    int64_t F = g->F, C = g->C, KW = g->ww.k, kh0, kh1, kw0[4], kw1 = 0;
+    gr_window_taps(&g->wh, oh, &kh0, &kh1);
+    _Pragma("GCC unroll 4") for (int k = 0; k < NC; k++) gr_window_taps(&g->ww, ows[k], &kw0[k], &kw1);
+    int64_t taps = kw1 - kw0[NC - 1];
+    __m512 acc[4][2];
+    _Pragma("GCC unroll 4") for (int k = 0; k < NC; k++) _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++)
+        acc[k][v] = _mm512_setzero_ps();
+    for (int64_t kh = kh0; kh < kh1; kh++) {
+        int64_t ih = oh * g->wh.stride - g->wh.pad + kh * g->wh.dilation;
+        for (int64_t j = 0; j < taps; j++) {
+            const float *xs[4], *wr[4];
+            _Pragma("GCC unroll 4") for (int k = 0; k < NC; k++) {
+                int64_t kw = kw0[k] + j, iw = ows[k] * g->ww.stride - g->ww.pad + kw * g->ww.dilation;
+                xs[k] = x + ((b * g->H + ih) * g->W + iw) * C;
+                wr[k] = w + (kh * KW + kw) * C * F + f0;
+            }
+            for (int64_t c = 0; c < C; c++)
+                _Pragma("GCC unroll 4") for (int k = 0; k < NC; k++) {
+                    __m512 xv = _mm512_set1_ps(xs[k][c]);
+                    _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++)
+                        acc[k][v] = _mm512_fmadd_ps(xv, _mm512_loadu_ps(wr[k] + c * F + 16 * v), acc[k][v]);
+                }
+        }
+    }
+    _Pragma("GCC unroll 4") for (int k = 0; k < NC; k++) _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++)
+        _mm512_storeu_ps(y + ((b * g->OH + oh) * g->OW + ows[k]) * F + f0 + 16 * v,
+                         _mm512_add_ps(_mm512_loadu_ps(bias + f0 + 16 * v), acc[k][v]));
+}
+
+/* edge_block on the chunk of filters at f0, n wide (32 or 16), for nc cells */
+static void edge_cells(const struct conv_geom *g, const float *restrict x, const float *restrict w,
+                       const float *restrict bias, int64_t b, int64_t oh, const int64_t *ows, int nc, int64_t f0,
+                       int64_t n, float *restrict y) {
+    switch (nc * 2 + (n == 32)) {
+    case 2: edge_block(g, x, w, bias, b, oh, ows, f0, 1, 1, y); break;
+    case 3: edge_block(g, x, w, bias, b, oh, ows, f0, 1, 2, y); break;
+    case 4: edge_block(g, x, w, bias, b, oh, ows, f0, 2, 1, y); break;
+    case 5: edge_block(g, x, w, bias, b, oh, ows, f0, 2, 2, y); break;
+    case 6: edge_block(g, x, w, bias, b, oh, ows, f0, 3, 1, y); break;
+    case 7: edge_block(g, x, w, bias, b, oh, ows, f0, 3, 2, y); break;
+    case 8: edge_block(g, x, w, bias, b, oh, ows, f0, 4, 1, y); break;
+    default: edge_block(g, x, w, bias, b, oh, ows, f0, 4, 2, y); break;
+    }
+}
+
+/* The cells of row oh outside the run [r0, r1), in groups of up to four
+ * with the same number of taps, the vector chunks of filters (32, 16)
+ * through edge_block; a narrower rest through direct_cell. */
+static void edge_row(const struct conv_geom *g, const float *restrict x, const float *restrict w,
+                     const float *restrict bias, int64_t b, int64_t oh, int64_t r0, int64_t r1, float *restrict y) {
+    int64_t F = g->F, ows[4], taps = -1, kw0 = 0, kw1 = 0;
+    int nc = 0;
+    for (int64_t ow = 0; ow <= g->OW; ow++) {
+        if (ow == r0 && r1 > r0) ow = r1;
+        if (ow < g->OW) gr_window_taps(&g->ww, ow, &kw0, &kw1);
+        if (nc > 0 && (ow == g->OW || nc == 4 || kw1 - kw0 != taps)) { /* the group is complete */
+            for (int64_t f0 = 0, n; f0 < F; f0 += n) {
+                n = chunk_width(F, f0);
+                if (n == 32 || n == 16) {
+                    edge_cells(g, x, w, bias, b, oh, ows, nc, f0, n, y);
+                    continue;
+                }
+                for (int k = 0; k < nc; k++) {
+                    float acc[32] = {0}, *yo = y + ((b * g->OH + oh) * g->OW + ows[k]) * F;
+                    direct_cell(g, x, w, b, oh, ows[k], f0, n, acc);
+                    for (int64_t j = 0; j < n; j++) yo[f0 + j] = bias[f0 + j] + acc[j];
+                }
+            }
+            nc = 0;
+        }
+        if (ow == g->OW) break;
+        taps = kw1 - kw0;
+        ows[nc++] = ow;
     }
 }
 #endif
@@ -132,30 +216,22 @@ void conv_direct_forward(const struct conv_geom *g, const float *restrict x, con
     run = 0;
 #endif
     for (int64_t b = b0; b < b1; b++)
-        for (int64_t oh = 0; oh < g->OH; oh++)
-            for (int64_t ow = 0; ow < g->OW; ow++) {
+        for (int64_t oh = 0; oh < g->OH; oh++) {
 #ifdef GR_HAVE_V16
-                if (ow == ow_in0 && run > 0) {
-                    direct_run(g, x, w, bias, b, oh, ow, run, y);
-                    ow += run - 1;
-                    continue;
-                }
+            if (run > 0) direct_run(g, x, w, bias, b, oh, ow_in0, run, y);
+            edge_row(g, x, w, bias, b, oh, ow_in0, ow_in0 + run, y);
+            continue;
 #endif
+            for (int64_t ow = 0; ow < g->OW; ow++) {
                 float *yo = y + ((b * g->OH + oh) * g->OW + ow) * F;
                 for (int64_t f0 = 0, n; f0 < F; f0 += n) {
                     n = chunk_width(F, f0);
-#ifdef GR_HAVE_V16
-                    if (n == 32 || n == 16) { /* the same sums as direct_cell's vectors */
-                        if (n == 32) direct_block(g, x, w, bias, b, oh, ow, f0, 1, 2, 1, y);
-                        else direct_block(g, x, w, bias, b, oh, ow, f0, 1, 1, 1, y);
-                        continue;
-                    }
-#endif
                     float acc[32] = {0};
                     direct_cell(g, x, w, b, oh, ow, f0, n, acc);
                     for (int64_t j = 0; j < n; j++) yo[f0 + j] = bias[f0 + j] + acc[j];
                 }
             }
+        }
 }
 
 /* The output columns [ow0, ow1) whose tap kw lies inside the image:
