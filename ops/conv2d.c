@@ -127,7 +127,7 @@ static int64_t col_floats(const struct conv_geom *g) { return g->mode == CONV_IM
 static int64_t partial_floats(const struct conv_geom *g) { return g->K * g->F + g->F; }
 static int64_t kernel_t_floats(const struct conv_geom *g) { return g->mode == CONV_DIRECT ? 0 : g->K * g->F; }
 /* per part, the direct dkernel's running sums (conv_direct_dkernel) */
-static int64_t chain_floats(const struct conv_geom *g) { return g->mode == CONV_DIRECT ? 2 * g->K * g->F : 0; }
+static int64_t chain_floats(const struct conv_geom *g) { return g->mode == CONV_DIRECT ? 2 * g->K * g->F + 4 * g->F : 0; }
 
 static int conv_infer(struct gr_infer *inf) {
     const struct gr_shape *x = inf->in[0];
@@ -363,11 +363,12 @@ static void backward_parts(void *arg, int64_t p0, int64_t p1) {
             block_range(g, k, &b0, &b1);
             int64_t rows = (b1 - b0) * cells;
             const float *dyb = dy + b0 * cells * F;
-            if (want_db) add_rows(dyb, rows, F, pb);
+            /* the direct dkernel sums dbias too, image by image */
+            if (want_db && !(g->mode == CONV_DIRECT && want_dw)) add_rows(dyb, rows, F, pb);
             if (dx && assign && g->mode != CONV_POINTWISE) /* the block's images, cleared while in cache */
                 memset(dx + b0 * g->H * g->W * g->C, 0, (size_t)((b1 - b0) * g->H * g->W * g->C) * sizeof *dx);
             if (g->mode == CONV_DIRECT) {
-                if (want_dw) conv_direct_dkernel(g, x, dy, b0, b1, chains, pw);
+                if (want_dw) conv_direct_dkernel(g, x, dy, b0, b1, chains, pw, want_db ? pb : NULL);
                 if (dx) conv_direct_dx(g, w, dy, b0, b1, dx);
                 continue;
             }

@@ -387,14 +387,45 @@ static void dkernel_image(const struct conv_geom *g, const float *restrict x, co
     }
 }
 
+/* dbias's sums over rows [r0, r1) of m, a block of `rows` rows of F
+ * floats, as add_rows (ops/conv2d.c) makes them over the whole block: with
+ * AVX-512 each vector of 16 columns in four chains, row r in chain r mod 4
+ * (the last rows % 4 rows in the first), here ch[k*F, (k + 1)*F) kept in
+ * scratch between calls; the other columns straight into sum in row order. */
+static void bias_rows(const float *restrict m, int64_t r0, int64_t r1, int64_t rows, int64_t F, float *restrict ch,
+                      float *restrict sum) {
+    int64_t fv = 0;
+#ifdef GR_HAVE_V16
+    fv = F - F % 16;
+    for (int64_t r = r0; r < r1; r++) {
+        float *c = ch + (r < rows - rows % 4 ? r % 4 : 0) * F;
+        for (int64_t f0 = 0; f0 < fv; f0 += 16)
+            _mm512_storeu_ps(c + f0, _mm512_add_ps(_mm512_loadu_ps(c + f0), _mm512_loadu_ps(m + r * F + f0)));
+    }
+#endif
+    (void)ch;
+    for (int64_t r = r0; r < r1; r++)
+        for (int64_t f = fv; f < F; f++) sum[f] += m[r * F + f];
+}
+
 /* dkernel[t + c, f] += sum over the output cells of images [b0, b1) whose
  * tap t lies inside the image of x[that cell's input, c] * dy[cell, f],
- * summed as A + B (see dkernel_image); chains: 2*K*F floats of scratch. */
+ * summed as A + B (see dkernel_image); chains: 2*K*F floats of scratch,
+ * and 4*F more for db's. With db, also db[f] += the sum over the images'
+ * cells of dy[cell, f], image by image while its dy is in cache. */
 void conv_direct_dkernel(const struct conv_geom *g, const float *restrict x, const float *restrict dy, int64_t b0,
-                         int64_t b1, float *restrict chains, float *restrict dw) {
-    int64_t F = g->F, KF = g->K * F;
-    memset(chains, 0, (size_t)(2 * KF) * sizeof *chains);
-    for (int64_t b = b0; b < b1; b++) dkernel_image(g, x, dy, b, chains);
+                         int64_t b1, float *restrict chains, float *restrict dw, float *restrict db) {
+    int64_t F = g->F, KF = g->K * F, cells = g->OH * g->OW;
+    float *bch = chains + 2 * KF;
+    memset(chains, 0, (size_t)(2 * KF + 4 * F) * sizeof *chains);
+    for (int64_t b = b0; b < b1; b++) {
+        dkernel_image(g, x, dy, b, chains);
+        if (db) bias_rows(dy + b0 * cells * F, (b - b0) * cells, (b - b0 + 1) * cells, (b1 - b0) * cells, F, bch, db);
+    }
+#ifdef GR_HAVE_V16
+    for (int64_t f = 0; db && f < F - F % 16; f++)
+        db[f] = ((bch[f] + bch[F + f]) + (bch[2 * F + f] + bch[3 * F + f])) + db[f];
+#endif
     for (int64_t t = 0; t < g->K; t++)
         for (int64_t f0 = 0, n; f0 < F; f0 += n) {
             n = chunk_width(F, f0);
