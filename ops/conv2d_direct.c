@@ -112,9 +112,7 @@ static void direct_run(const struct conv_geom *g, const float *restrict x, const
         ow += eight ? 8 : 4;
     }
 }
-#endif
 
-#ifdef GR_HAVE_V16
 /* NC cells ows[k] of row oh outside the run, with the same number of taps
  * inside the image's columns (each from its own first tap), NV vectors of
  * filters from f0: NC * NV chains side by side, each summing its cell's
