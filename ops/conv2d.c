@@ -121,10 +121,13 @@ static int geometry(struct gr_infer *inf, const struct gr_shape *x, const struct
 
 /* Scratch, in floats: per part a col and a dcol buffer of one block, then
  * per part the partial dkernel [K, F] and dbias [F], then kernel^T [F, K]
- * for backward's products (not in the direct mode). */
+ * for backward's products (not in the direct mode), then per part the
+ * direct dkernel's running sums (only in the direct mode). */
 static int64_t col_floats(const struct conv_geom *g) { return g->mode == CONV_IM2COL ? g->nb * g->OH * g->OW * g->K : 0; }
 static int64_t partial_floats(const struct conv_geom *g) { return g->K * g->F + g->F; }
 static int64_t kernel_t_floats(const struct conv_geom *g) { return g->mode == CONV_DIRECT ? 0 : g->K * g->F; }
+/* per part, the direct dkernel's running sums (conv_direct_dkernel) */
+static int64_t chain_floats(const struct conv_geom *g) { return g->mode == CONV_DIRECT ? 2 * g->K * g->F + 4 * g->F : 0; }
 
 static int conv_infer(struct gr_infer *inf) {
     const struct gr_shape *x = inf->in[0];
@@ -143,12 +146,34 @@ static int conv_infer(struct gr_infer *inf) {
     inf->param[P_KERNEL] = (struct gr_shape){4, {g.wh.k, g.ww.k, g.C, g.F}};
     inf->param[P_BIAS] = (struct gr_shape){1, {g.F}};
     /* forward: a col per part; backward also a dcol per part and the partials */
-    int64_t per_part = inf->training ? 2 * col_floats(&g) + partial_floats(&g) : col_floats(&g), floats;
+    int64_t per_part = inf->training ? 2 * col_floats(&g) + partial_floats(&g) + chain_floats(&g) : col_floats(&g);
+    int64_t floats;
     if (gr_mul_i64(per_part, g.parts, &floats) || floats > ((int64_t)1 << 38))
         return gr_infer_fail(inf, -1, "working memory is too large");
     if (inf->training) floats += kernel_t_floats(&g);
     inf->scratch_bytes = (size_t)floats * sizeof(float);
     return 0;
+}
+
+/* d[0, n) = s[0, n), or 0 where s is NULL: a copy of a patch row is a few
+ * hundred bytes, where a call to memcpy or memset costs as much as the
+ * copy. */
+static inline void copy_floats(float *restrict d, const float *restrict s, int64_t n) {
+    int64_t i = 0;
+#ifdef GR_HAVE_V16
+    __m512 z = _mm512_setzero_ps();
+    for (; i + 32 <= n; i += 32) {
+        _mm512_storeu_ps(d + i, s ? _mm512_loadu_ps(s + i) : z);
+        _mm512_storeu_ps(d + i + 16, s ? _mm512_loadu_ps(s + i + 16) : z);
+    }
+    if (i + 16 <= n) _mm512_storeu_ps(d + i, s ? _mm512_loadu_ps(s + i) : z), i += 16;
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(d + i, m, s ? _mm512_maskz_loadu_ps(m, s + i) : _mm512_setzero_ps());
+    }
+#else
+    for (; i < n; i++) d[i] = s ? s[i] : 0.0f;
+#endif
 }
 
 /* Patches of images [b0, b1) into col, rows (b, oh, ow), columns (kh, kw, c). */
@@ -166,25 +191,39 @@ static void im2col(const struct conv_geom *g, const float *x, int64_t b0, int64_
                 for (int64_t kh = 0; kh < wh->k; kh++) {
                     float *d = dst + kh * KW * C;
                     if (kh < kh0 || kh >= kh1 || kw0 == kw1) {
-                        memset(d, 0, (size_t)(KW * C) * sizeof(float));
+                        copy_floats(d, NULL, KW * C);
                         continue;
                     }
                     int64_t ih = oh * wh->stride - wh->pad + kh * wh->dilation;
                     const float *src = x + ((b * g->H + ih) * g->W) * C;
-                    if (kw0 > 0) memset(d, 0, (size_t)(kw0 * C) * sizeof(float));
-                    if (ww->dilation == 1) { /* the taps are contiguous in x */
-                        const float *s = src + (ow * ww->stride - ww->pad + kw0) * C;
-                        for (int64_t i = 0; i < (kw1 - kw0) * C; i++) d[kw0 * C + i] = s[i];
-                    } else {
-                        for (int64_t kw = kw0; kw < kw1; kw++) {
-                            const float *s = src + (ow * ww->stride - ww->pad + kw * ww->dilation) * C;
-                            for (int64_t c = 0; c < C; c++) d[kw * C + c] = s[c];
-                        }
-                    }
-                    if (kw1 < KW) memset(d + kw1 * C, 0, (size_t)((KW - kw1) * C) * sizeof(float));
+                    copy_floats(d, NULL, kw0 * C);
+                    if (ww->dilation == 1) /* the taps are contiguous in x */
+                        copy_floats(d + kw0 * C, src + (ow * ww->stride - ww->pad + kw0) * C, (kw1 - kw0) * C);
+                    else
+                        for (int64_t kw = kw0; kw < kw1; kw++)
+                            copy_floats(d + kw * C, src + (ow * ww->stride - ww->pad + kw * ww->dilation) * C, C);
+                    copy_floats(d + kw1 * C, NULL, (KW - kw1) * C);
                 }
             }
         }
+}
+
+/* d[0, n) += s[0, n), written out for col2im's short runs like copy_floats */
+static inline void add_floats(float *restrict d, const float *restrict s, int64_t n) {
+    int64_t i = 0;
+#ifdef GR_HAVE_V16
+    for (; i + 32 <= n; i += 32) {
+        _mm512_storeu_ps(d + i, _mm512_add_ps(_mm512_loadu_ps(d + i), _mm512_loadu_ps(s + i)));
+        _mm512_storeu_ps(d + i + 16, _mm512_add_ps(_mm512_loadu_ps(d + i + 16), _mm512_loadu_ps(s + i + 16)));
+    }
+    if (i + 16 <= n) _mm512_storeu_ps(d + i, _mm512_add_ps(_mm512_loadu_ps(d + i), _mm512_loadu_ps(s + i))), i += 16;
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(d + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, d + i), _mm512_maskz_loadu_ps(m, s + i)));
+    }
+#else
+    for (; i < n; i++) d[i] += s[i];
+#endif
 }
 
 /* dx += col2im(dcol) for images [b0, b1): the reverse of im2col, padding dropped. */
@@ -203,38 +242,48 @@ static void col2im(const struct conv_geom *g, const float *dcol, int64_t b0, int
                     int64_t ih = oh * wh->stride - wh->pad + kh * wh->dilation;
                     float *drow = dx + ((b * g->H + ih) * g->W) * C;
                     const float *s = src + kh * KW * C;
-                    if (ww->dilation == 1) {
-                        float *d = drow + (ow * ww->stride - ww->pad + kw0) * C;
-                        for (int64_t i = 0; i < (kw1 - kw0) * C; i++) d[i] += s[kw0 * C + i];
-                    } else {
-                        for (int64_t kw = kw0; kw < kw1; kw++) {
-                            float *d = drow + (ow * ww->stride - ww->pad + kw * ww->dilation) * C;
-                            for (int64_t c = 0; c < C; c++) d[c] += s[kw * C + c];
-                        }
-                    }
+                    if (ww->dilation == 1)
+                        add_floats(drow + (ow * ww->stride - ww->pad + kw0) * C, s + kw0 * C, (kw1 - kw0) * C);
+                    else
+                        for (int64_t kw = kw0; kw < kw1; kw++)
+                            add_floats(drow + (ow * ww->stride - ww->pad + kw * ww->dilation) * C, s + kw * C, C);
                 }
             }
         }
 }
 
+#ifdef GR_HAVE_V16
+/* add_rows on NV vectors of columns from f0 at once, four chains each: one
+ * pass over the rows reads each row's NV * 16 floats together, where a
+ * pass per vector read the rows again (and fetched the neighbouring
+ * vector's cache lines for nothing). */
+static inline __attribute__((always_inline)) void add_rows_v(const float *restrict m, int64_t rows, int64_t F,
+                                                             int64_t f0, int NV, float *restrict sum) {
+    __m512 a[4][4];
+    _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) a[0][v] = a[1][v] = a[2][v] = a[3][v] = _mm512_setzero_ps();
+    int64_t r = 0;
+    for (; r + 4 <= rows; r += 4)
+        _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++)
+            a[k][v] = _mm512_add_ps(a[k][v], _mm512_loadu_ps(m + (r + k) * F + f0 + 16 * v));
+    for (; r < rows; r++)
+        _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)
+            a[0][v] = _mm512_add_ps(a[0][v], _mm512_loadu_ps(m + r * F + f0 + 16 * v));
+    _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) {
+        __m512 t = _mm512_add_ps(_mm512_add_ps(a[0][v], a[1][v]), _mm512_add_ps(a[2][v], a[3][v]));
+        _mm512_storeu_ps(sum + f0 + 16 * v, _mm512_add_ps(t, _mm512_loadu_ps(sum + f0 + 16 * v)));
+    }
+}
+#endif
+
 /* sum[f] += sum over `rows` rows of m[r, f] (rows of F floats), summing
- * 16 columns at a time in a register */
+ * each column of 16 in four chains of rows (r mod 4, the last rows % 4
+ * rows in the first) */
 static void add_rows(const float *restrict m, int64_t rows, int64_t F, float *restrict sum) {
     int64_t f0 = 0;
 #ifdef GR_HAVE_V16
-    for (; f0 + 16 <= F; f0 += 16) { /* four chains of additions */
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        int64_t r = 0;
-        for (; r + 4 <= rows; r += 4) {
-            a0 = _mm512_add_ps(a0, _mm512_loadu_ps(m + r * F + f0));
-            a1 = _mm512_add_ps(a1, _mm512_loadu_ps(m + (r + 1) * F + f0));
-            a2 = _mm512_add_ps(a2, _mm512_loadu_ps(m + (r + 2) * F + f0));
-            a3 = _mm512_add_ps(a3, _mm512_loadu_ps(m + (r + 3) * F + f0));
-        }
-        for (; r < rows; r++) a0 = _mm512_add_ps(a0, _mm512_loadu_ps(m + r * F + f0));
-        __m512 t = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
-        _mm512_storeu_ps(sum + f0, _mm512_add_ps(t, _mm512_loadu_ps(sum + f0)));
-    }
+    for (; f0 + 64 <= F; f0 += 64) add_rows_v(m, rows, F, f0, 4, sum);
+    if (f0 + 32 <= F) add_rows_v(m, rows, F, f0, 2, sum), f0 += 32;
+    if (f0 + 16 <= F) add_rows_v(m, rows, F, f0, 1, sum), f0 += 16;
 #endif
     for (int64_t r = 0; r < rows; r++)
         for (int64_t f = f0; f < F; f++) sum[f] += m[r * F + f];
@@ -303,6 +352,7 @@ static void backward_parts(void *arg, int64_t p0, int64_t p1) {
     int64_t cf = col_floats(g), cells = g->OH * g->OW, F = g->F, K = g->K;
     float *col = j->scratch + p0 * 2 * cf, *dcol = col + cf;
     float *partials = j->scratch + g->parts * 2 * cf, *wt = partials + g->parts * partial_floats(g);
+    float *chains = wt + kernel_t_floats(g) + p0 * chain_floats(g); /* one per job: the first part's */
     for (int64_t p = p0; p < p1; p++) {
         float *pw = partials + p * partial_floats(g), *pb = pw + K * F;
         int64_t k0, k1;
@@ -313,11 +363,12 @@ static void backward_parts(void *arg, int64_t p0, int64_t p1) {
             block_range(g, k, &b0, &b1);
             int64_t rows = (b1 - b0) * cells;
             const float *dyb = dy + b0 * cells * F;
-            if (want_db) add_rows(dyb, rows, F, pb);
+            /* the direct dkernel sums dbias too, image by image */
+            if (want_db && !(g->mode == CONV_DIRECT && want_dw)) add_rows(dyb, rows, F, pb);
             if (dx && assign && g->mode != CONV_POINTWISE) /* the block's images, cleared while in cache */
                 memset(dx + b0 * g->H * g->W * g->C, 0, (size_t)((b1 - b0) * g->H * g->W * g->C) * sizeof *dx);
             if (g->mode == CONV_DIRECT) {
-                if (want_dw) conv_direct_dkernel(g, x, dy, b0, b1, pw);
+                if (want_dw) conv_direct_dkernel(g, x, dy, b0, b1, chains, pw, want_db ? pb : NULL);
                 if (dx) conv_direct_dx(g, w, dy, b0, b1, dx);
                 continue;
             }

@@ -24,9 +24,11 @@ struct conv_geom {
 /* y[cell, :] = bias + the cell's sums, for images [b0, b1) */
 void conv_direct_forward(const struct conv_geom *g, const float *restrict x, const float *restrict w,
                          const float *restrict bias, int64_t b0, int64_t b1, float *restrict y);
-/* dkernel[t + c, f] += over the output cells of images [b0, b1) */
+/* dkernel[t + c, f] += over the output cells of images [b0, b1), and
+ * db[f] (unless NULL) += dy summed over them, with chains: 2*K*F + 4*F
+ * floats of scratch for the running sums */
 void conv_direct_dkernel(const struct conv_geom *g, const float *restrict x, const float *restrict dy, int64_t b0,
-                         int64_t b1, float *restrict dw);
+                         int64_t b1, float *restrict chains, float *restrict dw, float *restrict db);
 /* dx += dy through the kernel, for images [b0, b1) */
 void conv_direct_dx(const struct conv_geom *g, const float *restrict w, const float *restrict dy, int64_t b0,
                     int64_t b1, float *restrict dx);
