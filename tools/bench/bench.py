@@ -17,8 +17,9 @@ within a round, so drifts in the machine's speed hit both alike):
              reference row of that batch (batch 32: batch 64's), its cells
              run in one process.
   cnn        the CNN of --cnn CONFIG (tools/bench/cnn_mnist.yaml unless
-             given), on the first --cnn-samples training images, projected
-             to an epoch; PyTorch builds the same net from the same config
+             given), on the first --cnn-samples training images (3200: 50
+             steps at batch 64, enough that one slow minute moves the
+             median less), projected to an epoch; PyTorch builds the same net from the same config
              (tools/bench/torch_cnn.py), with 1 and 2 threads in the first
              round and the faster after. --baseline GRAPHRUN times another
              build (say, one of the commit before) in the same rounds.
@@ -353,7 +354,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--cnn", default=CNN)
-    ap.add_argument("--cnn-samples", type=int, default=1280)
+    ap.add_argument("--cnn-samples", type=int, default=3200)
     ap.add_argument("--baseline", metavar="GRAPHRUN",
                     help="another graphrun binary timed in the same CNN rounds (a before/after comparison)")
     ap.add_argument("--grid-gflop", type=float, default=30.0)
