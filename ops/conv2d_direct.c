@@ -342,7 +342,11 @@ static void dkernel_image(const struct conv_geom *g, const float *restrict x, co
                     float *ca = chains + ((kh * g->ww.k + kw) * C + c) * F + f0;
 #ifdef GR_HAVE_V16
                     float *cb = ca + KF;
-                    __m512 a0 = _mm512_loadu_ps(ca), a2 = _mm512_loadu_ps(cb), a1 = a0, a3 = a2;
+                    /* a chunk narrower than 16 adds in place below: its sums
+                     * are not loaded (16 floats from cb would run past the
+                     * buffer's end when F < 4) */
+                    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+                    if (n >= 16) a0 = _mm512_loadu_ps(ca), a2 = _mm512_loadu_ps(cb);
                     if (n == 32) a1 = _mm512_loadu_ps(ca + 16), a3 = _mm512_loadu_ps(cb + 16);
 #endif
                     for (int64_t oh = 0; oh < g->OH; oh++) {

@@ -217,8 +217,8 @@ static void check_case(const struct shape *s, int c, int threads) {
 
 /* The MNIST CNN's first layer over several blocks and parts; odd widths,
  * strides, dilations and valid padding; F not a multiple of 16 (a chunk of
- * 32 or 16 and a narrower rest); kernels 3 wide (one pass over a row's three
- * taps) and not. */
+ * 32 or 16 and a narrower rest) and F < 4; kernels 3 wide (one pass over a
+ * row's three taps) and not. */
 Test(conv, direct_kernels_make_the_reference_s_sums_bit_for_bit) {
     const struct shape cases[] = {
         {40, 28, 28, 1, 32, 3, 3, 1, 1, 1, 1, 1},  {5, 13, 11, 3, 48, 3, 3, 1, 1, 1, 1, 1},
@@ -228,6 +228,10 @@ Test(conv, direct_kernels_make_the_reference_s_sums_bit_for_bit) {
         {4, 13, 17, 1, 64, 5, 5, 1, 1, 1, 1, 1},   {4, 13, 17, 1, 7, 5, 5, 1, 1, 1, 1, 0},
         {2, 30, 31, 2, 32, 4, 3, 1, 1, 1, 1, 1},   {2, 6, 5, 1, 32, 3, 3, 1, 1, 1, 1, 1},
         {2, 6, 7, 1, 16, 3, 3, 1, 1, 1, 1, 0},     {3, 9, 10, 8, 40, 2, 2, 1, 1, 1, 1, 1},
+        /* fewer than 4 filters: a narrow chunk's sums sit at the end of the
+         * scratch (the sanitizer build checks that nothing reads past it) */
+        {3, 9, 10, 1, 1, 3, 3, 1, 1, 1, 1, 1},     {3, 9, 10, 2, 2, 3, 3, 1, 1, 1, 1, 1},
+        {2, 8, 9, 1, 3, 5, 5, 1, 1, 1, 1, 0},      {2, 8, 9, 1, 1, 1, 3, 1, 1, 1, 1, 1},
     };
     for (int c = 0; c < (int)(sizeof cases / sizeof cases[0]); c++) check_case(&cases[c], c, 1 + c % 2);
 }
