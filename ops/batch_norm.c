@@ -25,7 +25,10 @@
  * A relu after it may be folded in (GR_FUSED_RELU, plugin.h): then out is
  * max(y, 0) and dout the relu's gradient, which backward masks with
  * out > 0 (the relu's own test on y) wherever it reads dy, unless the
- * relu's reader masked it already (GR_FUSED_RELU_MASKED).
+ * relu's reader masked it already (GR_FUSED_RELU_MASKED). A 2 x 2 max
+ * pool reading that relu may be folded in too (GR_FUSED_POOL): then out
+ * and dout are the pool's, and batch_norm_pool.c's kernels normalise,
+ * pool and route the gradient without storing y.
  *
  * Sums over rows run in blocks of BN_ROWS rows, each block's in double in
  * scratch, then the blocks are combined in order: the result does not

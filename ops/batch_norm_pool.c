@@ -60,34 +60,42 @@ static inline float bn_relu(float x, float mu, float scale, float beta) {
     return v > 0.0f ? v : 0.0f;
 }
 
+/* One window's C channels: rows x0, x1 (its top cells) and x2, x3, the
+ * max of their relu'd normalised values into yo and, where `keep`, the
+ * cell taken into ao; the pointers as parameters, so the channel loop
+ * vectorises without checks for overlap. `keep` constant where inlined. */
+static inline __attribute__((always_inline)) void pool_window(float *restrict yo, uint8_t *restrict ao,
+                                                              const float *restrict x0, const float *restrict x1,
+                                                              const float *restrict x2, const float *restrict x3,
+                                                              const struct bn_job *j, int keep) {
+    const float *restrict mu = j->mu, *restrict scale = j->scale, *restrict beta = j->a->in[IN_BETA]->data;
+    for (int64_t i = 0; i < j->c; i++) {
+        float v0 = bn_relu(x0[i], mu[i], scale[i], beta[i]), v1 = bn_relu(x1[i], mu[i], scale[i], beta[i]);
+        float v2 = bn_relu(x2[i], mu[i], scale[i], beta[i]), v3 = bn_relu(x3[i], mu[i], scale[i], beta[i]);
+        float m = v0;
+        uint8_t at = 0;
+        if (v1 > m) m = v1, at = 1;
+        if (v2 > m) m = v2, at = 2;
+        if (v3 > m) m = v3, at = 3;
+        yo[i] = m;
+        if (keep) ao[i] = (uint8_t)(at | (m > 0.0f ? 0 : POOL_MASKED));
+    }
+}
+
 /* Pooled lines [l0, l1) (image b, pooled row oh: l = b * OH + oh), the
- * index kept where `keep` (training), constant where inlined so the
- * channel loop vectorises */
+ * index kept where `keep` (training) */
 static inline __attribute__((always_inline)) void normalize_lines(const struct bn_job *j, int64_t l0, int64_t l1,
                                                                   int keep) {
     const struct pool_rows g = geometry(j->a);
-    const float *restrict x = j->a->in[IN_X]->data, *restrict beta = j->a->in[IN_BETA]->data;
-    const float *restrict mu = j->mu, *restrict scale = j->scale;
+    const float *x = j->a->in[IN_X]->data;
+    float *y = j->a->out->data;
     uint8_t *index = j->a->in[j->a->n_in]->data;
     int64_t C = j->c;
     for (int64_t l = l0; l < l1; l++)
         for (int64_t ow = 0; ow < g.OW; ow++) {
             int64_t o = (l * g.OW + ow) * C, r0 = ((l / g.OH) * g.H + 2 * (l % g.OH)) * g.W + 2 * ow;
-            const float *restrict x0 = x + r0 * C, *restrict x1 = x0 + C, *restrict x2 = x0 + g.W * C,
-                                  *restrict x3 = x2 + C;
-            float *restrict yo = (float *)j->a->out->data + o;
-            uint8_t *restrict ao = keep ? index + o : NULL;
-            for (int64_t i = 0; i < C; i++) {
-                float v0 = bn_relu(x0[i], mu[i], scale[i], beta[i]), v1 = bn_relu(x1[i], mu[i], scale[i], beta[i]);
-                float v2 = bn_relu(x2[i], mu[i], scale[i], beta[i]), v3 = bn_relu(x3[i], mu[i], scale[i], beta[i]);
-                float m = v0;
-                uint8_t at = 0;
-                if (v1 > m) m = v1, at = 1;
-                if (v2 > m) m = v2, at = 2;
-                if (v3 > m) m = v3, at = 3;
-                yo[i] = m;
-                if (keep) ao[i] = (uint8_t)(at | (m > 0.0f ? 0 : POOL_MASKED));
-            }
+            const float *x0 = x + r0 * C, *x2 = x0 + g.W * C;
+            pool_window(y + o, keep ? index + o : NULL, x0, x0 + C, x2, x2 + C, j, keep);
         }
 }
 

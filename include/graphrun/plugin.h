@@ -96,7 +96,9 @@
  *   gr_args's random stream (rng_key, rng_step); gr_host's random_uniform;
  *   the initializers he_uniform, lecun_normal, lecun_uniform; the flag
  *   GR_OP_ASSIGNS_GRAD with gr_args's din_assign; the flag
- *   GR_OP_FUSES_RELU with gr_args's fused, then GR_OP_MASKS_RELU.
+ *   GR_OP_FUSES_RELU with gr_args's fused, then GR_OP_MASKS_RELU. The
+ *   fused bit GR_FUSED_POOL is set for built-in ops only, so no plugin
+ *   ever sees it.
  */
 #ifndef GRAPHRUN_PLUGIN_H
 #define GRAPHRUN_PLUGIN_H

@@ -10,9 +10,13 @@
  * relu's mask as it routes its gradient (GR_OP_MASKS_RELU: a max pool,
  * whose output is > 0 exactly where the cell it took is), it does, and p
  * takes r's gradient unmasked: p's backward reads neither r's value nor
- * a mask. p's value and gradient buffers are left
- * unwritten, so p must not be a target: nothing reads them. The results
- * are those of the two nodes run one after the other, bit for bit. */
+ * a mask. If that pool's 2 x 2 windows tile its input and p and the pool
+ * are built-in, p runs the pool as well (GR_FUSED_POOL): `out` and `dout`
+ * become the pool's value and gradient, in[n_in] the pool's index (its
+ * saved bytes, p->pool_index), and the pool runs nothing; r's value and
+ * gradient are then never written either. p's value and gradient buffers
+ * are left unwritten, so p must not be a target: nothing reads them. The
+ * results are those of the nodes run one after the other, bit for bit. */
 #include <string.h>
 
 #include "runtime/base/ctx.h"
