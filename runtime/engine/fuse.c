@@ -42,9 +42,12 @@ static void count_consumers(const struct gr_plan *p, int *consumers, int *last) 
  * output value in training (ops/pool.h). */
 static int pool_folds(const struct gr_plan *p, int v, int m) {
     struct gr_graph *g = p->g;
+    if (!g->ctx->reg) return 0;
     const struct gr_op_entry *ev = gr_registry_entry(g->ctx->reg, g->nodes[v].op->name);
     const struct gr_op_entry *em = gr_registry_entry(g->ctx->reg, g->nodes[m].op->name);
-    if (!ev || !em || strcmp(ev->origin, "built-in") != 0 || strcmp(em->origin, "built-in") != 0) return 0;
+    if (!ev || !em || ev->desc != g->nodes[v].op || em->desc != g->nodes[m].op ||
+        strcmp(ev->origin, "built-in") != 0 || strcmp(em->origin, "built-in") != 0)
+        return 0;
     struct gr_infer inf;
     gr_node_infer_args(g, m, p->cap, 1, NULL, NULL, &inf);
     if (g->nodes[m].op->infer(&inf)) return 0;
