@@ -25,7 +25,10 @@
  * A relu after it may be folded in (GR_FUSED_RELU, plugin.h): then out is
  * max(y, 0) and dout the relu's gradient, which backward masks with
  * out > 0 (the relu's own test on y) wherever it reads dy, unless the
- * relu's reader masked it already (GR_FUSED_RELU_MASKED).
+ * relu's reader masked it already (GR_FUSED_RELU_MASKED). A 2 x 2 max
+ * pool reading that relu may be folded in too (GR_FUSED_POOL): then out
+ * and dout are the pool's, and batch_norm_pool.c's kernels normalise,
+ * pool and route the gradient without storing y.
  *
  * Sums over rows run in blocks of BN_ROWS rows, each block's in double in
  * scratch, then the blocks are combined in order: the result does not
@@ -36,6 +39,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "batch_norm.h"
 #include "graphrun/plugin.h"
 #include "lower.h"
 #include "util.h"
@@ -58,12 +62,6 @@ static const struct gr_param_spec bn_state[] = {
     [S_MEAN] = {"running_mean", GR_INIT_ZEROS, "[C] the mean evaluation normalises with"},
     [S_VAR] = {"running_var", GR_INIT_ONES, "[C] the variance evaluation normalises with"},
 };
-enum { IN_X, IN_GAMMA, IN_BETA, IN_MEAN, IN_VAR };
-
-#define BN_ROWS 256
-
-static int64_t n_blocks(int64_t rows) { return (rows + BN_ROWS - 1) / BN_ROWS; }
-
 static int bn_infer(struct gr_infer *inf) {
     const struct gr_shape *x = inf->in[0];
     if (inf->in_dtype[0] != GR_F32) return gr_infer_fail(inf, -1, "input must be float32");
@@ -93,20 +91,10 @@ static int bn_infer(struct gr_infer *inf) {
     return 0;
 }
 
-struct bn_job {
-    const struct gr_args *a;
-    int64_t c, rows;
-    const float *mu, *rstd; /* per channel */
-    const float *scale;     /* forward: rstd * gamma per channel */
-    double *part;           /* [blocks, 2, C] */
-};
-
 static int64_t channels(const struct gr_args *a) { return a->out->shape.dim[a->out->shape.rank - 1]; }
 
-/* Rows [r0, r1) of block k */
-static int64_t block_end(const struct bn_job *j, int64_t k) {
-    return (k + 1) * BN_ROWS < j->rows ? (k + 1) * BN_ROWS : j->rows;
-}
+/* rows of x (out is pooled under GR_FUSED_POOL) */
+static int64_t rows_of(const struct gr_args *a, int64_t c) { return gr_shape_count(&a->in[IN_X]->shape) / c; }
 
 /* Blocks [k0, k1): part[k][0] = the block's mean, part[k][1] = its centred
  * sum of squares M2, both in double, in two passes over the block while it
@@ -175,12 +163,6 @@ static void grad_blocks(void *arg, int64_t k0, int64_t k1) {
     }
 }
 
-/* fn over [0, n) blocks or rows, on the host's threads when the tensor is large */
-static void run(const struct bn_job *j, int64_t n, void (*fn)(void *, int64_t, int64_t), void *arg) {
-    if (n > 1 && j->rows * j->c >= GR_PARALLEL_MIN) j->a->host->parallel_for(j->a->host_ctx, n, fn, arg);
-    else fn(arg, 0, n);
-}
-
 static void run_blocks(const struct bn_job *j, void (*fn)(void *, int64_t, int64_t)) {
     run(j, n_blocks(j->rows), fn, (void *)j);
 }
@@ -231,7 +213,7 @@ static void batch_stats(const struct bn_job *j) {
 
 static void bn_forward(const struct gr_args *a) {
     struct bn_job j = {.a = a, .c = channels(a), .part = a->scratch};
-    j.rows = gr_shape_count(&a->out->shape) / j.c;
+    j.rows = rows_of(a, j.c);
     const float *gamma = a->in[IN_GAMMA]->data;
     float *scale;
     if (a->training) {
@@ -247,14 +229,9 @@ static void bn_forward(const struct gr_args *a) {
         j.mu = a->in[IN_MEAN]->data;
     }
     j.scale = scale;
-    run(&j, j.rows, normalize_rows, &j);
+    if (a->fused & GR_FUSED_POOL) bn_pool_normalize(&j);
+    else run(&j, j.rows, normalize_rows, &j);
 }
-
-/* rows [r0, r1): dx += gamma * rstd * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-struct dx_job {
-    const struct bn_job *j;
-    const float *mdy, *mdx, *k; /* per channel: mean(dy), mean(dy * xhat), gamma * rstd */
-};
 
 /* one row of dx; `assign` and `relu` constant where it is inlined, so each
  * of the four loops is compiled (and vectorised) without tests */
@@ -285,10 +262,11 @@ static void dx_rows(void *arg, int64_t r0, int64_t r1) {
 
 static void bn_backward(const struct gr_args *a) {
     struct bn_job j = {.a = a, .c = channels(a), .part = a->scratch, .mu = a->saved};
-    j.rows = gr_shape_count(&a->out->shape) / j.c;
+    j.rows = rows_of(a, j.c);
     j.rstd = j.mu + j.c;
     double *sdy = j.part + n_blocks(j.rows) * 2 * j.c, *sdx = sdy + j.c;
-    run_blocks(&j, grad_blocks);
+    int pooled = (a->fused & GR_FUSED_POOL) != 0;
+    run_blocks(&j, pooled ? bn_pool_grad_blocks : grad_blocks);
     add_blocks(&j, 0, sdy);
     add_blocks(&j, 1, sdx);
     if (a->din[IN_GAMMA])
@@ -304,7 +282,7 @@ static void bn_backward(const struct gr_args *a) {
         k[i] = gamma[i] * j.rstd[i];
     }
     struct dx_job d = {&j, mdy, mdx, k};
-    run(&j, j.rows, dx_rows, &d);
+    run(&j, j.rows, pooled ? bn_pool_dx_rows : dx_rows, &d);
 }
 
 static void bn_flops(const struct gr_infer *inf, double *fwd, double *bwd) {

@@ -20,9 +20,6 @@
 
 static const struct gr_attr_spec maxpool_attrs[] = POOL_ATTRS;
 
-/* a compact index's flag: y is not > 0, the folded relu's mask is 0 */
-#define POOL_MASKED 4
-
 /* Windows that tile the image (stride = size, no padding, nothing left
  * over): each cell of dx lies in exactly one window. */
 static int tiles(const struct pool_geom *g) {
@@ -152,8 +149,8 @@ static inline __attribute__((always_inline)) void backward_tiled_2x2(const struc
             for (int q = 0; q < 4; q++)
                 for (int64_t c = 0; c < C; c++) {
                     float v = at[c] & POOL_MASKED ? 0.0f : dy[c];
-                    if (assign) d[q][c] = (at[c] & 3) == q ? 0.0f + v : 0.0f;
-                    else if ((at[c] & 3) == q) d[q][c] += v;
+                    if (assign) d[q][c] = (at[c] & POOL_CELL) == q ? 0.0f + v : 0.0f;
+                    else if ((at[c] & POOL_CELL) == q) d[q][c] += v;
                 }
         }
 }

@@ -27,6 +27,16 @@ struct pool_geom {
     struct gr_window wh, ww;
 };
 
+/* The compact index a training max pool keeps where 2 x 2 windows tile the
+ * image (one byte per output value), and batch_norm writes when it runs
+ * the relu and the pool after it (GR_FUSED_POOL, ops/batch_norm_pool.c):
+ * bits 0-1 the cell the max was taken from, 2 * row + column within the
+ * window (the first max in that order on ties), plus POOL_MASKED where the
+ * folded relu's mask stops dy (the max is not > 0). A byte equal to the
+ * cell q (0 to 3) routes dy to q. */
+#define POOL_CELL 3
+#define POOL_MASKED 4
+
 /* Shapes and attributes to geometry; with inf, every problem is reported
  * there (the kernels call it with NULL on shapes infer accepted). */
 static inline int pool_geometry(struct gr_infer *inf, const struct gr_shape *x, const struct gr_attr_value *at,

@@ -96,7 +96,9 @@
  *   gr_args's random stream (rng_key, rng_step); gr_host's random_uniform;
  *   the initializers he_uniform, lecun_normal, lecun_uniform; the flag
  *   GR_OP_ASSIGNS_GRAD with gr_args's din_assign; the flag
- *   GR_OP_FUSES_RELU with gr_args's fused, then GR_OP_MASKS_RELU.
+ *   GR_OP_FUSES_RELU with gr_args's fused, then GR_OP_MASKS_RELU. The
+ *   fused bit GR_FUSED_POOL is set for built-in ops only, so no plugin
+ *   ever sees it.
  */
 #ifndef GRAPHRUN_PLUGIN_H
 #define GRAPHRUN_PLUGIN_H
@@ -328,10 +330,22 @@ struct gr_args {
      * (an op with GR_OP_MASKS_RELU only), input 0 is such a folded relu's
      * output and this op its only reader: backward routes dy into dx only
      * where its own output is > 0, which for a max of relu outputs is
-     * where the cell it took passed the relu. */
+     * where the cell it took passed the relu. GR_FUSED_POOL (built-in ops
+     * only: set for no plugin's op) adds to GR_FUSED_RELU and
+     * GR_FUSED_RELU_MASKED a 2 x 2 max pool whose windows tile the relu's
+     * output and which is its only reader: `out` and `dout` are the pool's
+     * value and gradient, y and the relu's value are never stored, and
+     * in[n_in] holds the pool's index (one byte per pooled value, the
+     * format of ops/pool.h; data NULL outside training), which forward
+     * writes and backward reads to route dout to the cells taken. */
     uint32_t fused;
 };
-enum gr_fused { GR_FUSED_RELU = 1u << 0, GR_FUSED_RELU_MASKED = 1u << 1, GR_FUSED_MASK_RELU = 1u << 2 };
+enum gr_fused {
+    GR_FUSED_RELU = 1u << 0,
+    GR_FUSED_RELU_MASKED = 1u << 1,
+    GR_FUSED_MASK_RELU = 1u << 2,
+    GR_FUSED_POOL = 1u << 3,
+};
 
 /* ---- the op descriptor --------------------------------------------------- */
 

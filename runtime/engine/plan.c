@@ -141,11 +141,12 @@ static int plan_alloc(struct gr_plan *p, struct gr_ctx *ctx, size_t n) {
     p->val = gr_calloc(ctx, n, sizeof *p->val);
     p->grad = gr_calloc(ctx, n, sizeof *p->grad);
     p->args = gr_calloc(ctx, n, sizeof *p->args);
+    p->pool_index = gr_calloc(ctx, n, sizeof *p->pool_index);
     p->val_cap = gr_calloc(ctx, n, sizeof *p->val_cap);
     p->saved_cap = gr_calloc(ctx, n, sizeof *p->saved_cap);
     p->zero_off = gr_calloc(ctx, n, sizeof *p->zero_off);
     p->zero_len = gr_calloc(ctx, n, sizeof *p->zero_len);
-    return p->fwd && p->bwd && p->absorbed && p->order && p->val && p->grad && p->args && p->val_cap && p->saved_cap &&
+    return p->fwd && p->bwd && p->absorbed && p->order && p->val && p->grad && p->args && p->pool_index && p->val_cap && p->saved_cap &&
                    p->zero_off && p->zero_len
                ? 0
                : -1;
@@ -314,6 +315,7 @@ void gr_plan_free(struct gr_plan *p) {
     gr_free(ctx, p->val);
     gr_free(ctx, p->grad);
     gr_free(ctx, p->args);
+    gr_free(ctx, p->pool_index);
     gr_free(ctx, p->val_cap);
     gr_free(ctx, p->saved_cap);
     gr_free(ctx, p->zero_off);

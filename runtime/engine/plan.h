@@ -38,6 +38,9 @@ struct gr_plan {
     struct gr_tensor *val;     /* [n] values */
     struct gr_tensor *grad;    /* [n] gradients (data NULL when none) */
     struct gr_args *args;      /* [n] kernel arguments */
+    /* [n] for a node that runs the max pool after its relu (GR_FUSED_POOL):
+     * the pool's byte index, which the node reads as in[n_in] */
+    struct gr_tensor *pool_index;
     size_t *val_cap;           /* [n] bytes reserved per value */
     size_t *saved_cap;         /* [n] bytes reserved per node's saved state */
     struct gr_shape *shape;    /* [n] each run node's shape at the current batch */
