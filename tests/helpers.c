@@ -347,6 +347,55 @@ int tg_run_killed(const char *const *args, const char *out, int kill_ms) {
     return status;
 }
 
+int tg_kill_and_resume(const char *cfg, const char *ckpt, int64_t steps, const char *dir, const char *keep,
+                       unsigned seed, int64_t (*step_of)(const char *ckpt, void *arg), void *arg, char *straight,
+                       char *joined, size_t len) {
+    char out[512];
+    static char part[65536];
+    const char *args_train[] = {"train", cfg, "--threads", "2", "--no-run-dir", NULL};
+    const char *args_resume[] = {"train", cfg, "--threads", "2", "--no-run-dir", "--resume", ckpt, NULL};
+    snprintf(out, sizeof out, "%s/straight.txt", dir);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int st = tg_run_killed(args_train, out, -1);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the unbroken run failed");
+    cr_assert_gt(tg_loss_lines(out, straight, len), 0);
+    if (keep) cr_assert_eq(rename(ckpt, keep), 0);
+    int run_ms = (int)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+    int first_ms = run_ms / 10, span_ms = run_ms * 8 / 10 > 1 ? run_ms * 8 / 10 : 1, kills = 0;
+    srand(seed);
+    /* a machine that speeds up after the unbroken run was timed can finish
+     * a run before its kill: start again from nothing, with kills sooner */
+    for (int attempt = 0; attempt < 3 && kills < 3; attempt++, first_ms /= 2, span_ms = span_ms / 2 + 1) {
+        kills = 0;
+        remove(ckpt);
+        int64_t done = 0; /* the step a resume starts from */
+        joined[0] = 0;
+        for (int round = 0; round < 14; round++) {
+            snprintf(out, sizeof out, "%s/part%d.txt", dir, round);
+            struct stat sb;
+            int have = stat(ckpt, &sb) == 0;
+            int window = (int)(span_ms * (steps - done) / steps / 2) + 1; /* the first half of what is left */
+            st = tg_run_killed(have ? args_resume : args_train, out, kills < 6 ? first_ms + rand() % window : -1);
+            tg_loss_lines(out, part, sizeof part);
+            strncat(joined, part, len - strlen(joined) - 1);
+            if (!WIFSIGNALED(st)) {
+                cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "round %d ended with status %d", round, st);
+                break;
+            }
+            kills++;
+            done = stat(ckpt, &sb) == 0 ? step_of(ckpt, arg) : 0;
+            cr_log_info("kill %d landed; the checkpoint on disk is from step %lld", kills, (long long)done);
+            /* lines past the checkpoint's step are printed again on resume */
+            char *p = joined;
+            for (int64_t k = 0; k < done && *p; k++) p = strchr(p, '\n') + 1;
+            *p = 0;
+        }
+    }
+    return kills;
+}
+
 /* The "train loss" lines of a file, concatenated. */
 size_t tg_loss_lines(const char *file, char *buf, size_t len) {
     FILE *f = fopen(file, "r");

@@ -121,6 +121,21 @@ char *tg_short_run(const char *tmp, int steps, const char *extra);
  * the file `out`; kill -9 it after `kill_ms` milliseconds (< 0: never).
  * Returns the wait status. */
 int tg_run_killed(const char *const *args, const char *out, int kill_ms);
+/* Kill-and-resume, timed to the machine: `graphrun train CFG --threads 2
+ * --no-run-dir` of `steps` steps (its config checkpointing to `ckpt`) runs
+ * unbroken, timed, its loss lines into `straight` (its last checkpoint
+ * renamed to `keep` unless NULL, else removed); then it runs again, killed
+ * with SIGKILL up to six times at random moments and resumed from `ckpt`
+ * until it finishes, its lines into `joined` (of each killed run, those the
+ * checkpoint on disk covers). A kill lands after a tenth of the unbroken
+ * run's time (its start) and within the first half of the time the steps
+ * left take, however fast the machine and its kernels are; if fewer than 3
+ * kills land, it starts over from nothing with kills sooner (twice at most).
+ * `step_of(ckpt, arg)` loads the checkpoint (the test's checks) and returns
+ * its step. Files go to `dir`. Returns the kills that landed. */
+int tg_kill_and_resume(const char *cfg, const char *ckpt, int64_t steps, const char *dir, const char *keep,
+                       unsigned seed, int64_t (*step_of)(const char *ckpt, void *arg), void *arg, char *straight,
+                       char *joined, size_t len);
 /* The "train loss" lines of a file, concatenated into buf; their length. */
 size_t tg_loss_lines(const char *file, char *buf, size_t len);
 

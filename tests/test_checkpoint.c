@@ -395,52 +395,24 @@ static void write_config(const char *name, const char *ckpt, int steps) {
     fclose(f);
 }
 
+/* the step of a checkpoint, which must load into the test's model */
+static int64_t step_of(const char *ckpt, void *arg) {
+    (void)arg;
+    int64_t step = 0;
+    struct run r;
+    open_run(&r, 32, adam);
+    cr_expect_eq(gr_checkpoint_load(&r.s, ckpt, &step), 0, "%s: %s", ckpt, r.ctx.err);
+    close_run(&r);
+    return step;
+}
+
 Test(checkpoint, the_command_killed_at_random_then_resumed_prints_the_same_losses) {
     char ckpt[256], cfg[256];
     snprintf(ckpt, sizeof ckpt, "%s", path_in("cmd.safetensors"));
     snprintf(cfg, sizeof cfg, "%s", path_in("cmd.yaml"));
     write_config("cmd.yaml", ckpt, 400);
-    char straight[65536], out1[256], out2[256];
-    snprintf(out1, sizeof out1, "%s", path_in("straight.txt"));
-    const char *args_train[] = {"train", cfg, "--threads", "2", "--no-run-dir", NULL};
-    int st = tg_run_killed(args_train, out1, -1);
-    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the unbroken run failed");
-    cr_assert_gt(tg_loss_lines(out1, straight, sizeof straight), 0);
-    unlink(ckpt);
-
-    /* kill -9 several times at random moments; every time the checkpoint on
-     * disk must load, and resuming from the last one must finish the run.
-     * `joined` holds the lines of the steps the checkpoint covers. */
-    srand(12345);
-    int kills = 0;
-    static char joined[65536], part[65536];
-    joined[0] = 0;
-    for (int round = 0; round < 12; round++) {
-        snprintf(out2, sizeof out2, "%s/part%d.txt", dir, round);
-        struct stat sb;
-        int have = stat(ckpt, &sb) == 0;
-        const char *args_resume[] = {"train", cfg, "--threads", "2", "--no-run-dir", "--resume", ckpt, NULL};
-        st = tg_run_killed(have ? args_resume : args_train, out2, kills < 6 ? 100 + rand() % 300 : -1);
-        tg_loss_lines(out2, part, sizeof part);
-        strncat(joined, part, sizeof joined - strlen(joined) - 1);
-        if (!WIFSIGNALED(st)) {
-            cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "round %d ended with status %d", round, st);
-            break;
-        }
-        kills++;
-        int64_t step = 0;
-        if (stat(ckpt, &sb) == 0) {
-            struct run r;
-            open_run(&r, 32, adam);
-            cr_expect_eq(gr_checkpoint_load(&r.s, ckpt, &step), 0, "after kill %d: %s", kills, r.ctx.err);
-            close_run(&r);
-        }
-        cr_log_info("kill %d landed; the checkpoint on disk is from step %lld", kills, (long long)step);
-        /* lines past the checkpoint's step will be printed again on resume */
-        char *p = joined;
-        for (int64_t k = 0; k < step && *p; k++) p = strchr(p, '\n') + 1;
-        *p = 0;
-    }
+    static char straight[65536], joined[65536];
+    int kills = tg_kill_and_resume(cfg, ckpt, 400, dir, NULL, 12345, step_of, NULL, straight, joined, sizeof joined);
     cr_expect_geq(kills, 3, "only %d kills landed during training", kills);
     cr_expect_str_eq(joined, straight, "killed and resumed runs print the unbroken run's losses");
 }

@@ -81,63 +81,24 @@ static float *checkpoint_block(const char *cfg_path, const char *ckpt, int64_t *
     return block;
 }
 
+/* the step of a checkpoint of the config `arg`, which must load */
+static int64_t step_of(const char *ckpt, void *arg) {
+    int64_t step = 0, n;
+    free(checkpoint_block(arg, ckpt, &n, &step));
+    return step;
+}
+
 Test(resume_layers, dropout_and_batch_norm_killed_and_resumed_print_the_same_losses) {
-    char cfg[256], ckpt[256], straight_ckpt[256], text[4096], out1[256], out2[256];
+    char cfg[256], ckpt[256], straight_ckpt[256], text[4096];
     snprintf(cfg, sizeof cfg, "%s/cnn.yaml", dir);
     snprintf(ckpt, sizeof ckpt, "%s/cnn.safetensors", dir);
     snprintf(straight_ckpt, sizeof straight_ckpt, "%s/straight.safetensors", dir);
-    snprintf(out1, sizeof out1, "%s/straight.txt", dir);
     cnn_config(text, sizeof text, ckpt, STEPS);
     tg_write_text(cfg, text);
 
-    static char straight[65536], joined[65536], part[65536];
-    const char *args_train[] = {"train", cfg, "--threads", "2", "--no-run-dir", NULL};
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    int st = tg_run_killed(args_train, out1, -1);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    /* kills land after a tenth of the unbroken run's time (its start) and
-     * within the part of the rest that the steps left take, however fast
-     * this machine and its kernels are */
-    int run_ms = (int)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
-    int first_ms = run_ms / 10, span_ms = run_ms * 8 / 10 > 1 ? run_ms * 8 / 10 : 1;
-    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the unbroken run failed");
-    cr_assert_gt(tg_loss_lines(out1, straight, sizeof straight), 0);
-    cr_assert_eq(rename(ckpt, straight_ckpt), 0);
-
-    srand(4321);
-    int kills = 0;
-    /* a machine that speeds up after the unbroken run was timed can finish
-     * a run before its kill: start again from nothing, with kills sooner */
-    for (int attempt = 0; attempt < 3 && kills < 3; attempt++, first_ms /= 2, span_ms = span_ms / 2 + 1) {
-        kills = 0;
-        remove(ckpt);
-        int64_t done = 0; /* the steps a resume starts from */
-        joined[0] = 0;
-        for (int round = 0; round < 14; round++) {
-            snprintf(out2, sizeof out2, "%s/part%d.txt", dir, round);
-            struct stat sb;
-            int have = stat(ckpt, &sb) == 0;
-            const char *args_resume[] = {"train", cfg, "--threads", "2", "--no-run-dir", "--resume", ckpt, NULL};
-            int window = (int)(span_ms * (STEPS - done) / STEPS / 2) + 1; /* the first half of what is left */
-            st = tg_run_killed(have ? args_resume : args_train, out2, kills < 6 ? first_ms + rand() % window : -1);
-            tg_loss_lines(out2, part, sizeof part);
-            strncat(joined, part, sizeof joined - strlen(joined) - 1);
-            if (!WIFSIGNALED(st)) {
-                cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "round %d ended with status %d", round, st);
-                break;
-            }
-            kills++;
-            int64_t step = 0, n;
-            if (stat(ckpt, &sb) == 0) free(checkpoint_block(cfg, ckpt, &n, &step));
-            done = step;
-            cr_log_info("kill %d landed; the checkpoint on disk is from step %lld", kills, (long long)step);
-            /* lines past the checkpoint's step are printed again on resume */
-            char *p = joined;
-            for (int64_t k = 0; k < step && *p; k++) p = strchr(p, '\n') + 1;
-            *p = 0;
-        }
-    }
+    static char straight[65536], joined[65536];
+    int kills = tg_kill_and_resume(cfg, ckpt, STEPS, dir, straight_ckpt, 4321, step_of, (void *)cfg, straight, joined,
+                                   sizeof joined);
     cr_expect_geq(kills, 3, "only %d kills landed during training", kills);
     cr_expect_str_eq(joined, straight, "killed and resumed runs print the unbroken run's losses");
 
