@@ -9,6 +9,7 @@
 #include "helpers.h"
 #include "runtime/engine/plan.h"
 #include "runtime/host/host.h"
+#include "runtime/host/registry.h"
 
 #define HEAD(side)                                                                            \
     "- {name: x, op: input, data: images, shape: [" side ", " side ", 2]}\n"                   \
@@ -210,4 +211,27 @@ Test(fuse, a_2x2_max_pool_after_the_relu_runs_inside_batch_norm_with_the_same_bi
                 pooled_free(&folded);
                 pooled_free(&apart);
             }
+}
+
+static int fp_infer(struct gr_infer *inf) {
+    inf->out = *inf->in[0];
+    return 0;
+}
+static void fp_forward(const struct gr_args *a) { (void)a; }
+
+/* Folding the pool writes max_pool2d's own index format, so only graphrun's
+ * ops may declare it: a descriptor registered after the built-ins (as a
+ * plugin's is) with GR_OP_FUSES_POOL is refused, and without it accepted. */
+Test(fuse, only_built_in_ops_may_declare_that_they_fold_a_pool) {
+    struct gr_ctx ctx;
+    cr_assert_eq(gr_ctx_init(&ctx), 0);
+    struct gr_op_desc d = {.name = "fake_norm", .summary = "y = x", .inputs_doc = "x [B, C]", .min_inputs = 1,
+                           .max_inputs = 1, .infer = fp_infer, .forward = fp_forward,
+                           .flags = GR_OP_FUSES_RELU | GR_OP_FUSES_POOL};
+    char err[256] = "";
+    cr_expect_neq(gr_registry_add_op(ctx.reg, &d, err, sizeof err), 0, "a plugin's op declared GR_OP_FUSES_POOL");
+    cr_expect(strstr(err, "GR_OP_FUSES_POOL") != NULL, "%s", err);
+    d.flags = GR_OP_FUSES_RELU;
+    cr_expect_eq(gr_registry_add_op(ctx.reg, &d, err, sizeof err), 0, "%s", err);
+    gr_ctx_free(&ctx);
 }

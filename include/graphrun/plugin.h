@@ -97,8 +97,9 @@
  *   the initializers he_uniform, lecun_normal, lecun_uniform; the flag
  *   GR_OP_ASSIGNS_GRAD with gr_args's din_assign; the flag
  *   GR_OP_FUSES_RELU with gr_args's fused, then GR_OP_MASKS_RELU. The
- *   fused bit GR_FUSED_POOL is set for built-in ops only, so no plugin
- *   ever sees it.
+ *   flag GR_OP_FUSES_POOL and the fused bit GR_FUSED_POOL are reserved to
+ *   built-in ops (a plugin declaring the flag is refused), so no plugin
+ *   ever sees the bit.
  */
 #ifndef GRAPHRUN_PLUGIN_H
 #define GRAPHRUN_PLUGIN_H
@@ -364,6 +365,9 @@ enum gr_op_flags {
                                      GR_OP_FUSES_RELU may run it instead,
                                      and its own kernels then never run */
     GR_OP_MASKS_RELU = 1u << 6,   /* honours gr_args.fused's GR_FUSED_MASK_RELU */
+    GR_OP_FUSES_POOL = 1u << 7,   /* honours gr_args.fused's GR_FUSED_POOL
+                                     (built-in only: it writes max_pool2d's
+                                     index, whose format is graphrun's own) */
 };
 
 struct gr_op_desc {

@@ -10,9 +10,10 @@
  * relu's mask as it routes its gradient (GR_OP_MASKS_RELU: a max pool,
  * whose output is > 0 exactly where the cell it took is), it does, and p
  * takes r's gradient unmasked: p's backward reads neither r's value nor
- * a mask. If that pool's 2 x 2 windows tile its input and p and the pool
- * are built-in, p runs the pool as well (GR_FUSED_POOL): `out` and `dout`
- * become the pool's value and gradient, in[n_in] the pool's index (its
+ * a mask. If that pool's 2 x 2 windows tile its input, p's op has
+ * GR_OP_FUSES_POOL (reserved to built-in ops) and the pool is built-in, p
+ * runs the pool as well (GR_FUSED_POOL): `out` and `dout` become the
+ * pool's value and gradient, in[n_in] the pool's index (its
  * saved bytes, p->pool_index), and the pool runs nothing; r's value and
  * gradient are then never written either. p's value and gradient buffers
  * are left unwritten, so p must not be a target: nothing reads them. The
@@ -37,12 +38,14 @@ static void count_consumers(const struct gr_plan *p, int *consumers, int *last) 
 }
 
 /* Whether node v, whose relu is read by max pool m alone, can run m too:
- * both built-in (a plugin's op never sees GR_FUSED_POOL) and m's windows
+ * v's op says it can (GR_OP_FUSES_POOL, which only built-in ops may
+ * declare: batch_norm), both are built-in (a plugin's op never sees
+ * GR_FUSED_POOL, nor has its pool's index written for it) and m's windows
  * 2 x 2 tiling its input, which max_pool2d tells by keeping one byte per
  * output value in training (ops/pool.h). */
 static int pool_folds(const struct gr_plan *p, int v, int m) {
     struct gr_graph *g = p->g;
-    if (!g->ctx->reg) return 0;
+    if (!(g->nodes[v].op->flags & GR_OP_FUSES_POOL) || !g->ctx->reg) return 0;
     const struct gr_op_entry *ev = gr_registry_entry(g->ctx->reg, g->nodes[v].op->name);
     const struct gr_op_entry *em = gr_registry_entry(g->ctx->reg, g->nodes[m].op->name);
     if (!ev || !em || ev->desc != g->nodes[v].op || em->desc != g->nodes[m].op ||

@@ -38,7 +38,7 @@ struct gr_registry {
      * descriptor of today's size, so an older plugin's descriptor reads as
      * having none of the fields grown since. */
     size_t desc_size;
-    int allow_internal;  /* may register GR_OP_INPUT / GR_OP_PARAM ops */
+    int allow_internal;  /* may register GR_OP_INPUT / GR_OP_PARAM / GR_OP_FUSES_POOL ops */
 };
 
 /* An empty registry; gr_registry_add_builtins fills it. */
