@@ -302,6 +302,23 @@ void tg_op_setup(struct tgraph *t, struct gr_harness *h, const char *yaml, int64
     cr_assert_eq(gr_harness_init(h, &t->g, tg_node(t, "y"), 0), 0, "%s", t->ctx.err);
 }
 
+void tg_op_run_random(struct tgraph *t, struct gr_harness *h, const char *yaml, int64_t batch, int threads,
+                      uint64_t seed) {
+    cr_assert_eq(tg_build(t, yaml, batch), 0, "%s", t->ctx.err);
+    cr_assert_eq(gr_ctx_set_threads(&t->ctx, threads), 0);
+    cr_assert_eq(gr_harness_init(h, &t->g, tg_node(t, "y"), 1), 0, "%s", t->ctx.err);
+    struct gr_rng rng;
+    gr_rng_seed(&rng, seed);
+    for (int k = 0; k < h->args.n_in; k++) {
+        float *v = h->in[k].data;
+        for (int64_t e = 0; e < gr_shape_count(&h->in[k].shape); e++) v[e] = gr_rng_uniform(&rng) - 0.5f;
+    }
+    float *dy = h->dout.data;
+    for (int64_t e = 0; e < gr_shape_count(&h->dout.shape); e++) dy[e] = gr_rng_uniform(&rng) - 0.5f;
+    gr_harness_forward(h);
+    gr_harness_backward(h);
+}
+
 void tg_op_teardown(struct tgraph *t, struct gr_harness *h) {
     gr_harness_free(h);
     tg_free(t);

@@ -111,6 +111,11 @@ void tg_expect_out(const struct gr_harness *h, const float *want, int64_t n);
 void tg_expect_shape(const struct gr_harness *h, int rank, const int64_t *dims);
 void tg_op_setup(struct tgraph *t, struct gr_harness *h, const char *yaml, int64_t batch);
 void tg_op_teardown(struct tgraph *t, struct gr_harness *h);
+/* The node "y" of `yaml` at `batch` on `threads` threads, in training: its
+ * inputs and output gradient drawn uniform in [-0.5, 0.5) from `seed` (the
+ * inputs in order, then dy), forward and backward run. */
+void tg_op_run_random(struct tgraph *t, struct gr_harness *h, const char *yaml, int64_t batch, int threads,
+                      uint64_t seed);
 
 /* A short run of the default config into tmp/run with checkpoints every 100
  * steps and `extra` arguments; returns its output. One thread: Criterion

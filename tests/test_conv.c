@@ -186,19 +186,8 @@ static void check_case(const struct shape *s, int c, int threads) {
              (long long)s->sh, (long long)s->sw, (long long)s->dh, (long long)s->dw, s->same ? "same" : "valid");
     struct tgraph t;
     struct gr_harness h;
-    cr_assert_eq(tg_build(&t, yaml, s->B), 0, "%s", t.ctx.err);
-    cr_assert_eq(gr_ctx_set_threads(&t.ctx, threads), 0);
-    cr_assert_eq(gr_harness_init(&h, &t.g, tg_node(&t, "y"), 1), 0, "%s", t.ctx.err);
-    struct gr_rng rng;
-    gr_rng_seed(&rng, 5 + (uint64_t)c);
-    for (int k = 0; k < h.args.n_in; k++) {
-        float *v = h.in[k].data;
-        for (int64_t e = 0; e < gr_shape_count(&h.in[k].shape); e++) v[e] = gr_rng_uniform(&rng) - 0.5f;
-    }
-    float *dy = h.dout.data;
-    for (int64_t e = 0; e < gr_shape_count(&h.dout.shape); e++) dy[e] = gr_rng_uniform(&rng) - 0.5f;
-    gr_harness_forward(&h);
-    gr_harness_backward(&h);
+    tg_op_run_random(&t, &h, yaml, s->B, threads, 5 + (uint64_t)c);
+    const float *dy = h.dout.data;
     struct win wh = win_make(s->H, s->kh, s->sh, s->dh, s->same), ww = win_make(s->W, s->kw, s->sw, s->dw, s->same);
     int64_t ny = gr_shape_count(&h.out.shape), nk = gr_shape_count(&h.in[1].shape);
     cr_assert_eq(ny, s->B * wh.out * ww.out * s->F, "case %d: the output's shape", c);

@@ -191,19 +191,7 @@ Test(layers, layers_give_the_same_bits_on_one_and_two_threads) {
         for (int threads = 1; threads <= 2; threads++) {
             struct tgraph t;
             struct gr_harness h;
-            cr_assert_eq(tg_build(&t, yamls[c], 40), 0, "%s", t.ctx.err);
-            cr_assert_eq(gr_ctx_set_threads(&t.ctx, threads), 0);
-            cr_assert_eq(gr_harness_init(&h, &t.g, tg_node(&t, "y"), 1), 0, "%s", t.ctx.err);
-            struct gr_rng rng;
-            gr_rng_seed(&rng, 9);
-            for (int k = 0; k < h.args.n_in; k++) {
-                float *v = h.in[k].data;
-                for (int64_t e = 0; e < gr_shape_count(&h.in[k].shape); e++) v[e] = gr_rng_uniform(&rng) - 0.5f;
-            }
-            float *dy = h.dout.data;
-            for (int64_t e = 0; e < gr_shape_count(&h.dout.shape); e++) dy[e] = gr_rng_uniform(&rng) - 0.5f;
-            gr_harness_forward(&h);
-            gr_harness_backward(&h);
+            tg_op_run_random(&t, &h, yamls[c], 40, threads, 9);
             size_t n_out = (size_t)gr_shape_count(&h.out.shape);
             total = n_out;
             for (int k = 0; k < h.args.n_in; k++) total += (size_t)gr_shape_count(&h.in[k].shape);
