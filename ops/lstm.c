@@ -19,7 +19,8 @@
  * T lo + s n + (b - lo) for sample b at step s), rows [x_t, h_{t-1}]
  * ([T*B, I+H]), so a leaf's share of the kernel's gradient is one product,
  * XH_leaf^T dZ_leaf, added up the tree: the same bits however the batch is
- * split between ranks. Evaluation keeps nothing (ops/lstm_eval.c).
+ * split between ranks. Evaluation keeps nothing. The steps are ops/lstm_cell.c's, fused
+ * where they fit.
  *
  * With `reverse: true` the layer reads the sequence from its last step to
  * its first (h_{t+1} feeds step t, h_T = c_T = 0) and still writes h_t at
@@ -41,7 +42,7 @@
 #include "fastmath.h"
 #include "graphrun/plugin.h"
 #include "lower.h"
-#include "lstm_eval.h"
+#include "lstm_cell.h"
 #include "util.h"
 
 enum { A_UNITS, A_FORGET_BIAS, A_REVERSE };
@@ -110,56 +111,13 @@ static int lstm_infer(struct gr_infer *inf) {
     inf->param[P_BIAS] = (struct gr_shape){1, {4 * h}};
     if (inf->training) {
         inf->saved_bytes = state_floats(b, t, in, h) * sizeof(float);
-        inf->scratch_bytes = grad_floats(b, t, in, h) * sizeof(float);
+        /* forward packs the kernel there for the fused steps */
+        size_t pack = (size_t)((in + h) * 4 * h), grad = grad_floats(b, t, in, h);
+        inf->scratch_bytes = (grad > pack ? grad : pack) * sizeof(float);
     } else {
         inf->scratch_bytes = eval_floats(b, h) * sizeof(float);
     }
     return 0;
-}
-
-/* One step of one row: z holds the pre-activations [4H] without the bias and
- * leaves with the activated gates. `keep` (training) stores the gates, c and
- * tanh(c); without it c is updated in place (cprev == c) and only h is written. */
-static void cell_forward(int64_t H, float *z, const float *bias, float fb, const float *cprev, float *c, float *tc,
-                         float *h, int keep) {
-    int64_t j = 0;
-#ifdef GR_HAVE_V16
-    for (; j + 16 <= H; j += 16) {
-        __m512 ig = gr_sigmoid16(_mm512_add_ps(_mm512_loadu_ps(z + j), _mm512_loadu_ps(bias + j)));
-        __m512 fg = gr_sigmoid16(_mm512_add_ps(_mm512_add_ps(_mm512_loadu_ps(z + H + j), _mm512_loadu_ps(bias + H + j)),
-                                               _mm512_set1_ps(fb)));
-        __m512 gg = gr_tanh16(_mm512_add_ps(_mm512_loadu_ps(z + 2 * H + j), _mm512_loadu_ps(bias + 2 * H + j)));
-        __m512 og = gr_sigmoid16(_mm512_add_ps(_mm512_loadu_ps(z + 3 * H + j), _mm512_loadu_ps(bias + 3 * H + j)));
-        __m512 cv = _mm512_fmadd_ps(fg, _mm512_loadu_ps(cprev + j), _mm512_mul_ps(ig, gg));
-        __m512 t = gr_tanh16(cv);
-        _mm512_storeu_ps(c + j, cv);
-        _mm512_storeu_ps(h + j, _mm512_mul_ps(og, t));
-        if (keep) {
-            _mm512_storeu_ps(z + j, ig);
-            _mm512_storeu_ps(z + H + j, fg);
-            _mm512_storeu_ps(z + 2 * H + j, gg);
-            _mm512_storeu_ps(z + 3 * H + j, og);
-            _mm512_storeu_ps(tc + j, t);
-        }
-    }
-#endif
-    for (; j < H; j++) {
-        float ig = gr_sigmoid(z[j] + bias[j]);
-        float fg = gr_sigmoid(z[H + j] + bias[H + j] + fb);
-        float gg = gr_tanh(z[2 * H + j] + bias[2 * H + j]);
-        float og = gr_sigmoid(z[3 * H + j] + bias[3 * H + j]);
-        float cv = ig * gg + fg * cprev[j];
-        float t = gr_tanh(cv);
-        c[j] = cv;
-        h[j] = og * t;
-        if (keep) {
-            z[j] = ig;
-            z[H + j] = fg;
-            z[2 * H + j] = gg;
-            z[3 * H + j] = og;
-            tc[j] = t;
-        }
-    }
 }
 
 /* One step of one row backward: dz [4H] from the saved gates; dh_next
@@ -210,7 +168,7 @@ struct lstm_job {
     float *dz, *dh_next, *dc_next, *wht, *dxt; /* backward */
     float *rest_k, *rest_b;                     /* the gradients' parts 1.. (util.h) */
     float *ez, *ec;                            /* evaluation */
-    const struct lstm_eval *ev;                /* the fused kernel's, when it fits */
+    const struct lstm_cell *ev;                /* the steps (ops/lstm_cell.c) */
     _Atomic int64_t next_block;                /* the next block no thread has taken */
 };
 
@@ -238,18 +196,6 @@ static struct lstm_job job_of(const struct gr_args *a) {
 
 /* The time index of processing step s. */
 static int64_t time_of(const struct lstm_job *j, int64_t s) { return j->reverse ? j->T - 1 - s : s; }
-
-/* xh rows of the leaf [b0, b1): x at step s's time now, the first step's
- * h = 0 now, later the previous step's h as the steps run */
-static void fill_xh(const struct lstm_job *j, int64_t b0, int64_t b1) {
-    int64_t n = b1 - b0;
-    for (int64_t b = b0; b < b1; b++) {
-        for (int64_t t = 0; t < j->T; t++)
-            memcpy(j->s.xh + (j->T * b0 + t * n + b - b0) * j->XH, j->x + (b * j->T + time_of(j, t)) * j->I,
-                   (size_t)j->I * sizeof(float));
-        memset(j->s.xh + (j->T * b0 + b - b0) * j->XH + j->I, 0, (size_t)j->H * sizeof(float));
-    }
-}
 
 /* Run fn over the samples of blocks no thread has taken yet, one block at a
  * time.  The pool hands each thread a fixed share of the blocks, but a
@@ -281,37 +227,17 @@ static void for_leaves(void *arg, void (*fn)(const struct lstm_job *j, int64_t k
 
 /* Training recurrence for the leaf [b0, b1), all T steps. */
 static void forward_rows(const struct lstm_job *j, int64_t k, int64_t b0, int64_t b1) {
-    const struct gr_args *a = j->a;
     (void)k;
-    int64_t T = j->T, H = j->H, G = j->G, XH = j->XH, n = b1 - b0;
-    fill_xh(j, b0, b1);
-    for (int64_t t = 0; t < T; t++) {
-        int64_t r0 = T * b0 + t * n; /* this step's rows */
-        /* z_t = x_t @ Wx, then z_t += h_{t-1} @ Wh: the same sums as one
-         * product over all steps first, but z never leaves the cache
-         * (at batch 256 all steps' z is 7 MB, beyond a core's L2) */
-        a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_NO_TRANS, n, G, j->I, 1.0f, j->s.xh + r0 * XH, XH, j->w, G, 0.0f,
-                       j->s.z + r0 * G, G);
-        if (t > 0)
-            a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_NO_TRANS, n, G, H, 1.0f, j->s.xh + r0 * XH + j->I, XH, j->wh,
-                           G, 1.0f, j->s.z + r0 * G, G);
-        for (int64_t b = b0; b < b1; b++) {
-            int64_t r = r0 + b - b0;
-            const float *cprev = t > 0 ? j->s.c + (r - n) * H : j->s.zeros;
-            float *h = j->y + (b * T + time_of(j, t)) * H;
-            cell_forward(H, j->s.z + r * G, j->bias, j->fb, cprev, j->s.c + r * H, j->s.tc + r * H, h, 1);
-            if (t + 1 < T) memcpy(j->s.xh + (r + n) * XH + j->I, h, (size_t)H * sizeof(float));
-        }
-    }
+    lstm_cell_train_rows(j->ev, b0, b1);
 }
 
-/* Evaluation for samples b0..b1: the fused kernel (ops/lstm_eval.c) where
- * it fits, else one step at a time; nothing kept. */
+/* Evaluation for samples b0..b1: the fused steps where they fit, else one
+ * step at a time; nothing kept. */
 static void eval_rows(const struct lstm_job *j, int64_t b0, int64_t b1) {
     const struct gr_args *a = j->a;
     int64_t T = j->T, I = j->I, H = j->H, G = j->G, n = b1 - b0;
-    if (j->ev) {
-        lstm_eval_rows(j->ev, b0, b1);
+    if (j->ev->wp) {
+        lstm_cell_eval_rows(j->ev, b0, b1);
         return;
     }
     float *z = j->ez + b0 * G, *c = j->ec + b0 * H;
@@ -325,7 +251,7 @@ static void eval_rows(const struct lstm_job *j, int64_t b0, int64_t b1) {
             a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_NO_TRANS, n, G, H, 1.0f, j->y + (b0 * T + time_of(j, t - 1)) * H,
                            T * H, j->wh, G, 1.0f, z, G);
         for (int64_t k = 0; k < n; k++)
-            cell_forward(H, z + k * G, j->bias, j->fb, c + k * H, c + k * H, NULL, j->y + ((b0 + k) * T + tt) * H, 0);
+            lstm_cell_forward(H, z + k * G, j->bias, j->fb, c + k * H, c + k * H, NULL, j->y + ((b0 + k) * T + tt) * H, 0);
     }
 }
 
@@ -338,7 +264,7 @@ static void forward_blocks(void *arg, int64_t k0, int64_t k1) { (void)k0, (void)
 static void eval_blocks(void *arg, int64_t k0, int64_t k1) {
     (void)k0, (void)k1;
     struct lstm_job *j = arg;
-    if (!j->ev) {
+    if (!j->ev->wp) {
         for_blocks(arg, eval_rows);
         return;
     }
@@ -351,21 +277,25 @@ static void eval_blocks(void *arg, int64_t k0, int64_t k1) {
 
 static void lstm_forward(const struct gr_args *a) {
     struct lstm_job j = job_of(a);
+    struct lstm_cell e = {.T = j.T, .I = j.I, .H = j.H, .reverse = j.reverse, .x = j.x, .w = j.w, .bias = j.bias,
+                          .fb = j.fb, .y = j.y, .host = a->host, .host_ctx = a->host_ctx};
+    j.ev = &e;
+    atomic_init(&j.next_block, 0);
     if (!a->training) {
         j.ez = a->scratch;
         j.ec = j.ez + j.B * j.G;
         /* the fused kernel packs the weights where z would be, when they fit */
-        struct lstm_eval e = {j.T, j.I, j.H, j.reverse, j.x, j.w, j.bias, j.fb, j.y, j.ec, j.ez, 0};
-        if (lstm_eval_fits(j.I, j.H) && j.B >= j.XH) {
-            lstm_eval_pack(&e);
-            j.ev = &e;
-        }
-        atomic_init(&j.next_block, 0);
+        e.c = j.ec;
+        e.wp = lstm_cell_fits(j.I, j.H) && j.B >= j.XH ? j.ez : NULL;
+        if (e.wp) lstm_cell_pack(&e);
         a->host->parallel_for(a->host_ctx, n_blocks(&j), eval_blocks, &j);
         return;
     }
+    e.xh = j.s.xh, e.z = j.s.z, e.c = j.s.c, e.tc = j.s.tc, e.zeros = j.s.zeros;
     memset(j.s.zeros, 0, (size_t)j.H * sizeof(float));
-    atomic_init(&j.next_block, 0);
+    /* the packed kernel in scratch (backward's, free until then) */
+    e.wp = lstm_cell_fits(j.I, j.H) ? a->scratch : NULL;
+    if (e.wp) lstm_cell_pack(&e);
     a->host->parallel_for(a->host_ctx, gr_sum_leaves(j.B), forward_blocks, &j);
 }
 

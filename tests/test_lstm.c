@@ -3,9 +3,12 @@
  * (the reference's gradients by central differences in double). */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "helpers.h"
+#include "ops/lstm_cell.h"
+#include "ops/util.h"
 
 /* H = 20: the 16-wide vector path and a scalar tail of 4 */
 enum { B = 3, T = 5, I = 4, H = 20, G = 4 * H };
@@ -281,7 +284,7 @@ Test(lstm, fused_matches_the_composition_of_primitive_ops) {
 
 /* ---- evaluation against training, bit for bit ----------------------------- */
 
-/* An evaluation plan runs ops/lstm_eval.c's kernel (products and gates fused
+/* An evaluation plan runs ops/lstm_cell.c's fused kernel (products and gates fused
  * per tile of rows) where it fits, training the host's products step by
  * step and cell_forward; the two must give the same bits. Inputs with many
  * exact zeros, whole steps of them too (as MNIST's blank rows). */
@@ -338,4 +341,88 @@ Test(lstm, evaluation_gives_the_bits_of_training) {
     /* the step-by-step path: H not a multiple of 16, a batch too small to pack */
     expect_eval_bits(0, 13, 4, 3, 20, 0);
     expect_eval_bits(1, 7, 4, 3, 16, 0);
+}
+
+/* ---- training's fused steps against its step-by-step path -------------------- */
+
+/* The state of a training forward (ops/lstm_cell.h) over B samples, and y. */
+struct train_run {
+    float *xh, *z, *c, *tc, *y;
+};
+
+static void train_run(const struct lstm_cell *base, struct train_run *o, int64_t b, float *wp) {
+    struct lstm_cell e = *base;
+    e.xh = o->xh, e.z = o->z, e.c = o->c, e.tc = o->tc, e.y = o->y, e.wp = wp;
+    if (wp) lstm_cell_pack(&e);
+    for (int64_t k = 0; k < gr_sum_leaves(b); k++) {
+        int64_t lo, hi;
+        gr_sum_leaf(b, k, &lo, &hi);
+        lstm_cell_train_rows(&e, lo, hi);
+    }
+}
+
+/* Every float of the two runs' state and outputs, bit for bit. */
+static void expect_same_floats(const float *a, const float *b, int64_t n, const char *what, const char *shape) {
+    int64_t differ = 0, first = -1;
+    for (int64_t k = 0; k < n; k++)
+        if (memcmp(a + k, b + k, sizeof(float)) != 0 && differ++ == 0) first = k;
+    cr_expect_eq(differ, 0, "%s: %s: %lld of %lld differ, the first %lld: %.9g, %.9g", shape, what, (long long)differ,
+                 (long long)n, (long long)first, first >= 0 ? a[first] : 0.0, first >= 0 ? b[first] : 0.0);
+}
+
+/* B samples of T steps through the fused steps and through the host's
+ * products and lstm_cell_forward, on the op's leaves; x with exact zeros
+ * (whole steps of them too), and optionally an infinite weight of Wx (its
+ * zeros must then be summed, see expect_eval_bits). */
+static void expect_train_bits(struct gr_ctx *ctx, int reverse, int64_t b, int64_t t, int64_t in, int64_t units,
+                              int poison) {
+    int64_t g = 4 * units, nx = b * t * in, nw = (in + units) * g, rows = b * t;
+    struct gr_rng rng;
+    gr_rng_seed(&rng, (uint64_t)(b * 1000 + in * 10 + units));
+    float *x = malloc((size_t)nx * sizeof *x), *w = malloc((size_t)nw * sizeof *w), *bias = malloc((size_t)g * 4);
+    float *zeros = calloc((size_t)units, sizeof *zeros), *wp = malloc((size_t)nw * sizeof *wp);
+    for (int64_t r = 0; r < rows; r++) {
+        int blank = gr_rng_uniform(&rng) < 0.25;
+        for (int64_t k = 0; k < in; k++)
+            x[r * in + k] = blank || gr_rng_uniform(&rng) < 0.5 ? 0.0f : (float)gr_rng_uniform(&rng) * 2.0f - 1.0f;
+    }
+    for (int64_t k = 0; k < nw; k++) w[k] = 0.6f * (float)gr_rng_uniform(&rng) - 0.3f;
+    for (int64_t k = 0; k < g; k++) bias[k] = (float)gr_rng_uniform(&rng) - 0.5f;
+    if (poison) w[0] = INFINITY;
+    struct lstm_cell e = {.T = t, .I = in, .H = units, .reverse = reverse, .x = x, .w = w, .bias = bias, .fb = 0.75f,
+                          .zeros = zeros, .host = &ctx->host, .host_ctx = ctx};
+    struct train_run run[2];
+    for (int k = 0; k < 2; k++) {
+        run[k].xh = calloc((size_t)(rows * (in + units)), sizeof(float));
+        run[k].z = calloc((size_t)(rows * g), sizeof(float));
+        run[k].c = calloc((size_t)(rows * units), sizeof(float));
+        run[k].tc = calloc((size_t)(rows * units), sizeof(float));
+        run[k].y = calloc((size_t)(rows * units), sizeof(float));
+        train_run(&e, &run[k], b, k == 0 ? NULL : wp);
+    }
+    char shape[96];
+    snprintf(shape, sizeof shape, "B %lld, T %lld, I %lld, H %lld%s%s", (long long)b, (long long)t, (long long)in,
+             (long long)units, reverse ? ", reversed" : "", poison ? ", Wx infinite" : "");
+    expect_same_floats(run[0].y, run[1].y, rows * units, "y", shape);
+    expect_same_floats(run[0].xh, run[1].xh, rows * (in + units), "xh", shape);
+    expect_same_floats(run[0].z, run[1].z, rows * g, "gates", shape);
+    expect_same_floats(run[0].c, run[1].c, rows * units, "c", shape);
+    expect_same_floats(run[0].tc, run[1].tc, rows * units, "tanh(c)", shape);
+    for (int k = 0; k < 2; k++) free(run[k].xh), free(run[k].z), free(run[k].c), free(run[k].tc), free(run[k].y);
+    free(x), free(w), free(bias), free(zeros), free(wp);
+}
+
+Test(lstm, fused_training_steps_give_the_bits_of_the_step_by_step_path) {
+    if (!lstm_cell_fits(1, 16)) cr_skip_test("no AVX-512 in this build");
+    struct gr_ctx ctx;
+    cr_assert_eq(gr_ctx_init(&ctx), 0, "%s", ctx.err);
+    static const int64_t hs[] = {16, 32, 64, 80}, ins[] = {1, 28, 100}, bs[] = {1, 7, 32, 33};
+    for (size_t ih = 0; ih < 4; ih++)
+        for (size_t ii = 0; ii < 3; ii++)
+            for (size_t ib = 0; ib < 4; ib++)
+                for (int reverse = 0; reverse < 2; reverse++)
+                    expect_train_bits(&ctx, reverse, bs[ib], 5, ins[ii], hs[ih], 0);
+    expect_train_bits(&ctx, 0, 33, 5, 28, 64, 1);
+    expect_train_bits(&ctx, 0, 70, 9, 28, 64, 0); /* three leaves */
+    gr_ctx_free(&ctx);
 }

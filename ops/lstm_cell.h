@@ -1,0 +1,60 @@
+/* The lstm op's steps (ops/lstm_cell.c), for evaluation and training: the
+ * cell update of one row (lstm_cell_forward), and blocks of samples through
+ * all T steps, either step by step (the host's products into z, then the
+ * cell row by row) or fused (the products, the gates and the cell update in
+ * one pass over each tile of rows, z never leaving registers). Each element
+ * of z is summed as the host's products sum it (x_t @ Wx from zero, then
+ * h_{t-1} @ Wh from zero added to it: runtime/host/gemm.c), and the gates
+ * are lstm_cell_forward operation for operation, so both give the same
+ * bits. */
+#ifndef GR_OPS_LSTM_CELL_H
+#define GR_OPS_LSTM_CELL_H
+
+#include <stdint.h>
+
+#include "graphrun/plugin.h"
+
+/* What the steps read and write: x [B, T, I] and y [B, T, H] as the
+ * tensors lie, the kernel w [I + H, 4H] (Wx then Wh), bias [4H].
+ * Evaluation: c [B, H] scratch, z [B, 4H] scratch (step by step), no xh.
+ * Training (xh set): lstm.c's state, leaf-major then step-major rows (leaf
+ * [lo, hi) of n samples: row T lo + s n + (b - lo) for sample b at
+ * processing step s), xh [T*B, I + H] rows [x_t, h_{t-1}], z [T*B, 4H]
+ * the activated gates i, f, g, o, c [T*B, H], tc [T*B, H] = tanh(c), and
+ * zeros [H] for c_{-1}. wp, when set, is the kernel packed for the fused
+ * steps ((I + H) * 4H floats, lstm_cell_pack); NULL runs step by step. */
+struct lstm_cell {
+    int64_t T, I, H;
+    int reverse;
+    const float *x, *w, *bias;
+    float fb;
+    float *y, *c, *z, *wp;
+    float *xh, *tc;
+    const float *zeros;
+    int skip_zeros; /* Wx is finite: x's zeros add nothing (lstm_cell_pack) */
+    const struct gr_host *host; /* the products step by step */
+    void *host_ctx;
+};
+
+/* One step of one row: z holds the pre-activations [4H] without the bias and
+ * leaves with the activated gates. `keep` (training) stores the gates, c and
+ * tanh(c); without it c is updated in place (cprev == c) and only h is written. */
+void lstm_cell_forward(int64_t H, float *z, const float *bias, float fb, const float *cprev, float *c, float *tc,
+                       float *h, int keep);
+
+/* Whether this build's fused kernel takes these sizes (AVX-512, H a
+ * multiple of 16, and I and H within one block of the host's k). */
+int lstm_cell_fits(int64_t in, int64_t h);
+
+/* The kernel into wp, and skip_zeros, once before the blocks run. */
+void lstm_cell_pack(struct lstm_cell *e);
+
+/* Evaluation: samples [b0, b1) (at most 36) through all T steps, fused
+ * (lstm_cell_fits said yes, and wp was packed). */
+void lstm_cell_eval_rows(const struct lstm_cell *e, int64_t b0, int64_t b1);
+
+/* Training: the leaf [b0, b1) through all T steps, its state kept: xh
+ * filled from x, then fused when wp is set, else step by step. */
+void lstm_cell_train_rows(const struct lstm_cell *e, int64_t b0, int64_t b1);
+
+#endif
