@@ -293,8 +293,10 @@ static void lstm_forward(const struct gr_args *a) {
     }
     e.xh = j.s.xh, e.z = j.s.z, e.c = j.s.c, e.tc = j.s.tc, e.zeros = j.s.zeros;
     memset(j.s.zeros, 0, (size_t)j.H * sizeof(float));
-    /* the packed kernel in scratch (backward's, free until then) */
-    e.wp = lstm_cell_fits(j.I, j.H) ? a->scratch : NULL;
+    /* the packed kernel in scratch (backward's, free until then), when
+     * the batch's rows are at least the kernel's: packing it cost more
+     * than the fused steps saved at batch 1 or 2 (T = 28, I + H = 92) */
+    e.wp = lstm_cell_fits(j.I, j.H) && j.B * j.T >= j.XH ? a->scratch : NULL;
     if (e.wp) lstm_cell_pack(&e);
     a->host->parallel_for(a->host_ctx, gr_sum_leaves(j.B), forward_blocks, &j);
 }
