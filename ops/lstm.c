@@ -39,9 +39,9 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#include "fastmath.h"
 #include "graphrun/plugin.h"
 #include "lower.h"
+#include "lstm_back.h"
 #include "lstm_cell.h"
 #include "util.h"
 
@@ -86,11 +86,12 @@ static struct lstm_state state_at(float *base, int64_t b, int64_t t, int64_t in,
     return s;
 }
 
-/* backward's scratch: dz [T*B, 4H], dh_next and dc_next [B, H], Wh^T [4H, H],
+/* backward's scratch: dz [T*B, 4H], dh_next and dc_next [B, H], Wh^T [4H, H]
+ * (packed: H rounded up to 64, lstm_back.h),
  * dx [T*B, I] in the state's row order, then the gradient's leaves after the
  * first: [I+H, 4H] kernels, then [4H] biases */
 static size_t grad_floats(int64_t b, int64_t t, int64_t in, int64_t h) {
-    return (size_t)(t * b * 4 * h + 2 * b * h + 4 * h * h + t * b * in + (gr_sum_leaves(b) - 1) * (in + h + 1) * 4 * h);
+    return (size_t)(t * b * 4 * h + 2 * b * h + lstm_back_pack_floats(h) + t * b * in + (gr_sum_leaves(b) - 1) * (in + h + 1) * 4 * h);
 }
 
 /* evaluation's scratch: z [B, 4H], c [B, H] */
@@ -120,43 +121,6 @@ static int lstm_infer(struct gr_infer *inf) {
     return 0;
 }
 
-/* One step of one row backward: dz [4H] from the saved gates; dh_next
- * arrives holding dh from later steps, dc_next is updated in place. */
-static void cell_backward(int64_t H, const float *restrict g, const float *restrict tc, const float *restrict cprev,
-                          const float *restrict dy, const float *restrict dh_next, float *restrict dc_next,
-                          float *restrict dz) {
-    int64_t j = 0;
-#ifdef GR_HAVE_V16
-    /* the scalar loop below, 16 units at a time, operation for operation
-     * (no fused multiply-adds), so the bits are the same */
-    const __m512 one = _mm512_set1_ps(1.0f);
-    for (; j + 16 <= H; j += 16) {
-        __m512 ig = _mm512_loadu_ps(g + j), fg = _mm512_loadu_ps(g + H + j);
-        __m512 gg = _mm512_loadu_ps(g + 2 * H + j), og = _mm512_loadu_ps(g + 3 * H + j);
-        __m512 t = _mm512_loadu_ps(tc + j);
-        __m512 dh = _mm512_add_ps(_mm512_loadu_ps(dy + j), _mm512_loadu_ps(dh_next + j));
-        __m512 dc = _mm512_add_ps(_mm512_loadu_ps(dc_next + j),
-                                  _mm512_mul_ps(_mm512_mul_ps(dh, og), _mm512_sub_ps(one, _mm512_mul_ps(t, t))));
-        _mm512_storeu_ps(dz + j, _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(dc, gg), ig), _mm512_sub_ps(one, ig)));
-        _mm512_storeu_ps(dz + H + j, _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(dc, _mm512_loadu_ps(cprev + j)), fg),
-                                                   _mm512_sub_ps(one, fg)));
-        _mm512_storeu_ps(dz + 2 * H + j, _mm512_mul_ps(_mm512_mul_ps(dc, ig), _mm512_sub_ps(one, _mm512_mul_ps(gg, gg))));
-        _mm512_storeu_ps(dz + 3 * H + j, _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(dh, t), og), _mm512_sub_ps(one, og)));
-        _mm512_storeu_ps(dc_next + j, _mm512_mul_ps(dc, fg));
-    }
-#endif
-    for (; j < H; j++) {
-        float ig = g[j], fg = g[H + j], gg = g[2 * H + j], og = g[3 * H + j];
-        float dh = dy[j] + dh_next[j];
-        float dc = dc_next[j] + dh * og * (1.0f - tc[j] * tc[j]);
-        dz[j] = dc * gg * ig * (1.0f - ig);
-        dz[H + j] = dc * cprev[j] * fg * (1.0f - fg);
-        dz[2 * H + j] = dc * ig * (1.0f - gg * gg);
-        dz[3 * H + j] = dh * tc[j] * og * (1.0f - og);
-        dc_next[j] = dc * fg;
-    }
-}
-
 struct lstm_job {
     const struct gr_args *a;
     int64_t B, T, I, H, G, XH; /* XH = I + H, the row length of xh */
@@ -169,6 +133,7 @@ struct lstm_job {
     float *rest_k, *rest_b;                     /* the gradients' parts 1.. (util.h) */
     float *ez, *ec;                            /* evaluation */
     const struct lstm_cell *ev;                /* the steps (ops/lstm_cell.c) */
+    const struct lstm_back *bk;                /* and backward (ops/lstm_back.c) */
     _Atomic int64_t next_block;                /* the next block no thread has taken */
 };
 
@@ -317,23 +282,10 @@ static void leaf_grads(const struct lstm_job *j, int64_t k, int64_t b0, int64_t 
 
 /* Backward through time for the leaf [b0, b1), then its gradients' parts. */
 static void backward_rows(const struct lstm_job *j, int64_t k, int64_t b0, int64_t b1) {
-    const struct gr_args *a = j->a;
-    int64_t T = j->T, H = j->H, G = j->G, n = b1 - b0;
-    const float *dy = a->dout->data;
-    memset(j->dh_next + b0 * H, 0, (size_t)(n * H) * sizeof(float));
-    memset(j->dc_next + b0 * H, 0, (size_t)(n * H) * sizeof(float));
-    for (int64_t t = T - 1; t >= 0; t--) {
-        int64_t r0 = T * b0 + t * n;
-        for (int64_t b = b0; b < b1; b++) {
-            int64_t r = r0 + b - b0;
-            const float *cprev = t > 0 ? j->s.c + (r - n) * H : j->s.zeros;
-            cell_backward(H, j->s.z + r * G, j->s.tc + r * H, cprev, dy + (b * T + time_of(j, t)) * H, j->dh_next + b * H,
-                          j->dc_next + b * H, j->dz + r * G);
-        }
-        if (t > 0) /* dh_next[n, H] = dz_t[n, 4H] @ Wh^T[4H, H] */
-            a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_NO_TRANS, n, H, G, 1.0f, j->dz + r0 * G, G, j->wht, H, 0.0f,
-                           j->dh_next + b0 * H, H);
-    }
+    int64_t n = b1 - b0;
+    memset(j->dh_next + b0 * j->H, 0, (size_t)(n * j->H) * sizeof(float));
+    memset(j->dc_next + b0 * j->H, 0, (size_t)(n * j->H) * sizeof(float));
+    lstm_back_rows(j->bk, b0, b1);
     leaf_grads(j, k, b0, b1);
 }
 
@@ -362,13 +314,23 @@ static void lstm_backward(const struct gr_args *a) {
     j.dh_next = j.dz + T * B * G;
     j.dc_next = j.dh_next + B * H;
     j.wht = j.dc_next + B * H;
-    j.dxt = j.wht + G * H;
+    j.dxt = j.wht + lstm_back_pack_floats(H);
     j.rest_k = j.dxt + T * B * I;
     j.rest_b = j.rest_k + (gr_sum_leaves(B) - 1) * j.XH * G;
+    struct lstm_back bk = {.T = T, .H = H, .reverse = j.reverse, .z = j.s.z, .c = j.s.c, .tc = j.s.tc,
+                           .zeros = j.s.zeros, .dy = a->dout->data, .dz = j.dz, .dh_next = j.dh_next,
+                           .dc_next = j.dc_next, .wht = j.wht, .host = a->host, .host_ctx = a->host_ctx};
+    j.bk = &bk;
     /* Wh^T once, so each step's product reads both operands row by row
-     * (measured 1.8x faster than the transposed product at 32 rows) */
-    for (int64_t r = 0; r < H; r++)
-        for (int64_t c = 0; c < G; c++) j.wht[c * H + r] = j.wh[r * G + c];
+     * (measured 1.8x faster than the transposed product at 32 rows);
+     * packed for the fused steps where they fit */
+    if (lstm_back_fits(H)) {
+        bk.whp = j.wht;
+        lstm_back_pack(&bk, j.wh);
+    } else {
+        for (int64_t r = 0; r < H; r++)
+            for (int64_t c = 0; c < G; c++) j.wht[c * H + r] = j.wh[r * G + c];
+    }
     atomic_init(&j.next_block, 0);
     a->host->parallel_for(a->host_ctx, gr_sum_leaves(B), backward_blocks, &j);
     /* dW += the leaves' parts up the tree, and dbias */

@@ -75,7 +75,7 @@ void lstm_cell_forward(int64_t H, float *z, const float *bias, float fb, const f
 
 /* the fused steps' tiles of rows, and the tiles that take each 16 units'
  * weights in turn, at most */
-#define ROWS 6
+#define ROWS LSTM_CELL_ROWS
 #define TILES 6
 
 /* The time index of processing step s. */
@@ -179,6 +179,10 @@ typedef void chain_fn(float z[ROWS][4][16], const float *const *a, const int32_t
 CHAIN(1) CHAIN(2) CHAIN(3) CHAIN(4) CHAIN(5) CHAIN(6)
 static chain_fn *const dense[ROWS + 1] = {NULL, chain1, chain2, chain3, chain4, chain5, chain6};
 static chain_fn *const listed[ROWS + 1] = {NULL, listed1, listed2, listed3, listed4, listed5, listed6};
+
+void lstm_cell_chain(int R, float z[LSTM_CELL_ROWS][4][16], const float *const *a, int64_t k, const float *w) {
+    dense[R](z, a, NULL, k, w, 0);
+}
 
 /* A tile's rows at one step, the same for all its units (u added where
  * used): x_t and h_{t-1} (h NULL at the first step), c_{t-1} and c_t (the
@@ -362,6 +366,10 @@ static void fused_rows(const struct lstm_cell *e, int64_t b0, int64_t b1, int64_
 }
 
 #else
+
+void lstm_cell_chain(int R, float z[LSTM_CELL_ROWS][4][16], const float *const *a, int64_t k, const float *w) {
+    (void)R, (void)z, (void)a, (void)k, (void)w;
+}
 
 int lstm_cell_fits(int64_t in, int64_t h) {
     (void)in, (void)h;

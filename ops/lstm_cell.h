@@ -53,6 +53,14 @@ void lstm_cell_pack(struct lstm_cell *e);
  * (lstm_cell_fits said yes, and wp was packed). */
 void lstm_cell_eval_rows(const struct lstm_cell *e, int64_t b0, int64_t b1);
 
+/* The fused steps' tiles: at most this many rows. */
+#define LSTM_CELL_ROWS 6
+
+/* z[i][g][l] = sum over q < k of a[i][q] * w[64 q + 16 g + l] for the R
+ * rows of a tile, each an FMA chain from zero in q order, as the host's
+ * products sum a k up to 448 (64 columns, w packed [k][64]; AVX-512). */
+void lstm_cell_chain(int R, float z[LSTM_CELL_ROWS][4][16], const float *const *a, int64_t k, const float *w);
+
 /* Training: the leaf [b0, b1) through all T steps, its state kept: xh
  * filled from x, then fused when wp is set, else step by step. */
 void lstm_cell_train_rows(const struct lstm_cell *e, int64_t b0, int64_t b1);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "helpers.h"
+#include "ops/lstm_back.h"
 #include "ops/lstm_cell.h"
 #include "ops/util.h"
 
@@ -343,7 +344,7 @@ Test(lstm, evaluation_gives_the_bits_of_training) {
     expect_eval_bits(1, 7, 4, 3, 16, 0);
 }
 
-/* ---- training's fused steps against its step-by-step path -------------------- */
+/* ---- training's fused steps against its step-by-step path, both ways ---------- */
 
 /* The state of a training forward (ops/lstm_cell.h) over B samples, and y. */
 struct train_run {
@@ -368,6 +369,41 @@ static void expect_same_floats(const float *a, const float *b, int64_t n, const 
         if (memcmp(a + k, b + k, sizeof(float)) != 0 && differ++ == 0) first = k;
     cr_expect_eq(differ, 0, "%s: %s: %lld of %lld differ, the first %lld: %.9g, %.9g", shape, what, (long long)differ,
                  (long long)n, (long long)first, first >= 0 ? a[first] : 0.0, first >= 0 ? b[first] : 0.0);
+}
+
+/* Backward through the forward's state, step by step (host products with
+ * Wh^T) and fused (packed Wh^T) where lstm_back_fits: dz, dh_next and
+ * dc_next bit for bit. */
+static void expect_back_bits(struct gr_ctx *ctx, const struct lstm_cell *fwd, const struct train_run *st, int64_t b,
+                             struct gr_rng *rng, const char *shape) {
+    int64_t t = fwd->T, h = fwd->H, g = 4 * h, rows = b * t;
+    if (!lstm_back_fits(h)) return;
+    float *dy = malloc((size_t)(rows * h) * sizeof *dy), *wht = malloc((size_t)lstm_back_pack_floats(h) * sizeof *wht);
+    float *whp = malloc((size_t)lstm_back_pack_floats(h) * sizeof *whp), *out[2][3];
+    for (int64_t k = 0; k < rows * h; k++) dy[k] = (float)gr_rng_uniform(rng) - 0.5f;
+    const float *wh = fwd->w + fwd->I * g;
+    for (int64_t r = 0; r < h; r++)
+        for (int64_t c = 0; c < g; c++) wht[c * h + r] = wh[r * g + c];
+    for (int m = 0; m < 2; m++) {
+        out[m][0] = calloc((size_t)(rows * g), sizeof(float));
+        out[m][1] = calloc((size_t)(b * h), sizeof(float));
+        out[m][2] = calloc((size_t)(b * h), sizeof(float));
+        struct lstm_back e = {.T = t, .H = h, .reverse = fwd->reverse, .z = st->z, .c = st->c, .tc = st->tc,
+                              .zeros = fwd->zeros, .dy = dy, .dz = out[m][0], .dh_next = out[m][1],
+                              .dc_next = out[m][2], .wht = wht, .whp = m ? whp : NULL, .host = &ctx->host,
+                              .host_ctx = ctx};
+        if (m) lstm_back_pack(&e, wh);
+        for (int64_t k = 0; k < gr_sum_leaves(b); k++) {
+            int64_t lo, hi;
+            gr_sum_leaf(b, k, &lo, &hi);
+            lstm_back_rows(&e, lo, hi);
+        }
+    }
+    expect_same_floats(out[0][0], out[1][0], rows * g, "dz", shape);
+    expect_same_floats(out[0][1], out[1][1], b * h, "dh_next", shape);
+    expect_same_floats(out[0][2], out[1][2], b * h, "dc_next", shape);
+    for (int m = 0; m < 2; m++) free(out[m][0]), free(out[m][1]), free(out[m][2]);
+    free(dy), free(wht), free(whp);
 }
 
 /* B samples of T steps through the fused steps and through the host's
@@ -408,11 +444,12 @@ static void expect_train_bits(struct gr_ctx *ctx, int reverse, int64_t b, int64_
     expect_same_floats(run[0].z, run[1].z, rows * g, "gates", shape);
     expect_same_floats(run[0].c, run[1].c, rows * units, "c", shape);
     expect_same_floats(run[0].tc, run[1].tc, rows * units, "tanh(c)", shape);
+    expect_back_bits(ctx, &e, &run[0], b, &rng, shape);
     for (int k = 0; k < 2; k++) free(run[k].xh), free(run[k].z), free(run[k].c), free(run[k].tc), free(run[k].y);
     free(x), free(w), free(bias), free(zeros), free(wp);
 }
 
-Test(lstm, fused_training_steps_give_the_bits_of_the_step_by_step_path) {
+Test(lstm, fused_training_steps_give_the_bits_of_the_step_by_step_path_forward_and_backward) {
     if (!lstm_cell_fits(1, 16)) cr_skip_test("no AVX-512 in this build");
     struct gr_ctx ctx;
     cr_assert_eq(gr_ctx_init(&ctx), 0, "%s", ctx.err);
@@ -424,5 +461,6 @@ Test(lstm, fused_training_steps_give_the_bits_of_the_step_by_step_path) {
                     expect_train_bits(&ctx, reverse, bs[ib], 5, ins[ii], hs[ih], 0);
     expect_train_bits(&ctx, 0, 33, 5, 28, 64, 1);
     expect_train_bits(&ctx, 0, 70, 9, 28, 64, 0); /* three leaves */
+    expect_train_bits(&ctx, 1, 33, 4, 28, 128, 0); /* backward step by step: 4H over 448 */
     gr_ctx_free(&ctx);
 }

@@ -1,0 +1,118 @@
+/* The lstm op's steps backward through time (lstm.c gives the equations).
+ *
+ * Step by step, each step ran the rows' dz, then the host's product
+ * dh_next [n, H] = dz_t [n, 4H] @ Wh^T over the leaf's 32 rows: dz went to
+ * memory and back, and the product's 6-row tiles left one of 2 rows. Fused,
+ * each tile of up to 6 rows (as even as they go) runs its rows' dz, then
+ * its rows' product in registers, 64 columns at a time (lstm_cell_chain:
+ * the FMA chains of the host's product, from zero in k order), the same
+ * operations on the same values. */
+#include "lstm_back.h"
+
+#include <string.h>
+
+#include "fastmath.h"
+#include "lstm_cell.h"
+
+/* One step of one row backward: dz [4H] from the saved gates; dh_next
+ * arrives holding dh from later steps, dc_next is updated in place. */
+static void cell_backward(int64_t H, const float *restrict g, const float *restrict tc, const float *restrict cprev,
+                          const float *restrict dy, const float *restrict dh_next, float *restrict dc_next,
+                          float *restrict dz) {
+    int64_t j = 0;
+#ifdef GR_HAVE_V16
+    /* the scalar loop below, 16 units at a time, operation for operation
+     * (no fused multiply-adds), so the bits are the same */
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (; j + 16 <= H; j += 16) {
+        __m512 ig = _mm512_loadu_ps(g + j), fg = _mm512_loadu_ps(g + H + j);
+        __m512 gg = _mm512_loadu_ps(g + 2 * H + j), og = _mm512_loadu_ps(g + 3 * H + j);
+        __m512 t = _mm512_loadu_ps(tc + j);
+        __m512 dh = _mm512_add_ps(_mm512_loadu_ps(dy + j), _mm512_loadu_ps(dh_next + j));
+        __m512 dc = _mm512_add_ps(_mm512_loadu_ps(dc_next + j),
+                                  _mm512_mul_ps(_mm512_mul_ps(dh, og), _mm512_sub_ps(one, _mm512_mul_ps(t, t))));
+        _mm512_storeu_ps(dz + j, _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(dc, gg), ig), _mm512_sub_ps(one, ig)));
+        _mm512_storeu_ps(dz + H + j, _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(dc, _mm512_loadu_ps(cprev + j)), fg),
+                                                   _mm512_sub_ps(one, fg)));
+        _mm512_storeu_ps(dz + 2 * H + j, _mm512_mul_ps(_mm512_mul_ps(dc, ig), _mm512_sub_ps(one, _mm512_mul_ps(gg, gg))));
+        _mm512_storeu_ps(dz + 3 * H + j, _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(dh, t), og), _mm512_sub_ps(one, og)));
+        _mm512_storeu_ps(dc_next + j, _mm512_mul_ps(dc, fg));
+    }
+#endif
+    for (; j < H; j++) {
+        float ig = g[j], fg = g[H + j], gg = g[2 * H + j], og = g[3 * H + j];
+        float dh = dy[j] + dh_next[j];
+        float dc = dc_next[j] + dh * og * (1.0f - tc[j] * tc[j]);
+        dz[j] = dc * gg * ig * (1.0f - ig);
+        dz[H + j] = dc * cprev[j] * fg * (1.0f - fg);
+        dz[2 * H + j] = dc * ig * (1.0f - gg * gg);
+        dz[3 * H + j] = dh * tc[j] * og * (1.0f - og);
+        dc_next[j] = dc * fg;
+    }
+}
+
+/* The row of sample b at processing step t in the leaf [b0, b0 + n), and
+ * dz of it (cell_backward). */
+static void row_backward(const struct lstm_back *e, int64_t b0, int64_t n, int64_t t, int64_t b) {
+    int64_t T = e->T, H = e->H, r = T * b0 + t * n + b - b0, tt = e->reverse ? T - 1 - t : t;
+    const float *cprev = t > 0 ? e->c + (r - n) * H : e->zeros;
+    cell_backward(H, e->z + r * 4 * H, e->tc + r * H, cprev, e->dy + (b * T + tt) * H, e->dh_next + b * H,
+                  e->dc_next + b * H, e->dz + r * 4 * H);
+}
+
+int64_t lstm_back_pack_floats(int64_t h) { return (h + 63) / 64 * 64 * 4 * h; }
+
+void lstm_back_pack(const struct lstm_back *e, const float *wh) {
+    int64_t H = e->H, G = 4 * H;
+    for (int64_t s = 0; s < H; s += 64)
+        for (int64_t q = 0; q < G; q++)
+            for (int64_t l = 0; l < 64; l++) e->whp[s * G + q * 64 + l] = s + l < H ? wh[(s + l) * G + q] : 0.0f;
+}
+
+/* The tile of R rows of samples [b, b + R) at step t: dz, then (t > 0)
+ * their dh_next, each 64 columns' in registers and stored where they are
+ * columns of H. */
+static void tile_backward(const struct lstm_back *e, int64_t b0, int64_t n, int64_t t, int64_t b, int R) {
+    int64_t H = e->H, G = 4 * H;
+    const float *a[LSTM_CELL_ROWS] = {NULL};
+    for (int i = 0; i < R; i++) {
+        row_backward(e, b0, n, t, b + i);
+        a[i] = e->dz + (e->T * b0 + t * n + b + i - b0) * G;
+    }
+    if (t == 0) return;
+    float z[LSTM_CELL_ROWS][4][16] __attribute__((aligned(64)));
+    for (int64_t s = 0; s < H; s += 64) {
+        lstm_cell_chain(R, z, a, G, e->whp + s * G);
+        for (int i = 0; i < R; i++)
+            for (int g = 0; g < 4 && s + 16 * g < H; g++)
+                memcpy(e->dh_next + (b + i) * H + s + 16 * g, z[i][g], 16 * sizeof(float));
+    }
+}
+
+void lstm_back_rows(const struct lstm_back *e, int64_t b0, int64_t b1) {
+    int64_t T = e->T, H = e->H, G = 4 * H, n = b1 - b0;
+    for (int64_t t = T - 1; t >= 0; t--) {
+        if (e->whp) {
+            const int64_t nt = (n + LSTM_CELL_ROWS - 1) / LSTM_CELL_ROWS;
+            for (int64_t k = 0, b = b0; k < nt; k++) {
+                int R = (int)(n / nt + (k < n % nt));
+                tile_backward(e, b0, n, t, b, R);
+                b += R;
+            }
+            continue;
+        }
+        for (int64_t b = b0; b < b1; b++) row_backward(e, b0, n, t, b);
+        if (t > 0) /* dh_next[n, H] = dz_t[n, 4H] @ Wh^T[4H, H] */
+            e->host->sgemm(e->host_ctx, GR_NO_TRANS, GR_NO_TRANS, n, H, G, 1.0f, e->dz + (T * b0 + t * n) * G, G,
+                           e->wht, H, 0.0f, e->dh_next + b0 * H, H);
+    }
+}
+
+int lstm_back_fits(int64_t h) {
+#ifdef GR_HAVE_V16
+    return h % 16 == 0 && 4 * h <= 448;
+#else
+    (void)h;
+    return 0;
+#endif
+}

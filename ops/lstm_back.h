@@ -1,0 +1,45 @@
+/* The lstm op's steps backward through time (ops/lstm_back.c), for a leaf
+ * of the training state (lstm_cell.h's layout): per step, from the last to
+ * the first, dz of every row (lstm.c's backward equations), then
+ * dh_next = dz_t @ Wh^T. Either step by step (the rows, then the host's
+ * product over the leaf) or fused (per tile of rows, its rows and then its
+ * rows' product summed in registers, as the host sums it), with the same
+ * bits. */
+#ifndef GR_OPS_LSTM_BACK_H
+#define GR_OPS_LSTM_BACK_H
+
+#include <stdint.h>
+
+#include "graphrun/plugin.h"
+
+/* The state z [T*B, 4H] (activated gates), c and tc [T*B, H], zeros [H];
+ * dy [B, T, H] as the tensor lies; out: dz [T*B, 4H] in the state's rows,
+ * dh_next and dc_next [B, H] (zero at the start). wht: Wh^T [4H, H] for
+ * the step-by-step product, or whp (when set): Wh^T packed for the fused
+ * steps by lstm_back_pack. */
+struct lstm_back {
+    int64_t T, H;
+    int reverse;
+    const float *z, *c, *tc, *zeros, *dy;
+    float *dz, *dh_next, *dc_next;
+    const float *wht;
+    float *whp;
+    const struct gr_host *host;
+    void *host_ctx;
+};
+
+/* Whether this build's fused steps take H (AVX-512, H a multiple of 16,
+ * 4H within one block of the host's k), and the floats lstm_back_pack
+ * writes (4H by H rounded up to 64). */
+int lstm_back_fits(int64_t h);
+int64_t lstm_back_pack_floats(int64_t h);
+
+/* whp = Wh^T from wh [H, 4H] (the kernel's rows I..I+H-1), in column
+ * slices of 64 ([H/64 rounded up][4H][64], zeros past H). */
+void lstm_back_pack(const struct lstm_back *e, const float *wh);
+
+/* The leaf [b0, b1) back through all T steps: dz of its rows, dh_next and
+ * dc_next of its samples. */
+void lstm_back_rows(const struct lstm_back *e, int64_t b0, int64_t b1);
+
+#endif
