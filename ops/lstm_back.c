@@ -93,12 +93,8 @@ void lstm_back_rows(const struct lstm_back *e, int64_t b0, int64_t b1) {
     int64_t T = e->T, H = e->H, G = 4 * H, n = b1 - b0;
     for (int64_t t = T - 1; t >= 0; t--) {
         if (e->whp) {
-            const int64_t nt = (n + LSTM_CELL_ROWS - 1) / LSTM_CELL_ROWS;
-            for (int64_t k = 0, b = b0; k < nt; k++) {
-                int R = (int)(n / nt + (k < n % nt));
-                tile_backward(e, b0, n, t, b, R);
-                b += R;
-            }
+            for (int64_t k = 0, b = b0; k < lstm_cell_tiles(n); b += lstm_cell_tile_rows(n, k), k++)
+                tile_backward(e, b0, n, t, b, lstm_cell_tile_rows(n, k));
             continue;
         }
         for (int64_t b = b0; b < b1; b++) row_backward(e, b0, n, t, b);
@@ -110,7 +106,7 @@ void lstm_back_rows(const struct lstm_back *e, int64_t b0, int64_t b1) {
 
 int lstm_back_fits(int64_t h) {
 #ifdef GR_HAVE_V16
-    return h % 16 == 0 && 4 * h <= 448;
+    return h % 16 == 0 && 4 * h <= 448; /* runtime/host/gemm.h's GR_GEMM_ONE_BLOCK */
 #else
     (void)h;
     return 0;

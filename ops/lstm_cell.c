@@ -337,9 +337,8 @@ void lstm_cell_pack(struct lstm_cell *e) {
 }
 
 /* Rows [b0, b1) (at most TILES * ROWS; training's of the leaf [lo, lo +
- * n)) through all steps, in tiles of at most 6 rows as even as they go
- * (32 rows: 6 6 5 5 5 5; 6-row tiles left one of 2, at a third of the
- * speed of 6), the same sums in any tiling.
+ * n)) through all steps, in tiles as even as they go (lstm_cell.h), the
+ * same sums in any tiling.
  *
  * x's zeros: a term 0 * w (w finite) is a zero, and adding a zero to a
  * chain leaves it as it was, but for the sign of a zero sum (-0 + 0 = +0),
@@ -349,10 +348,10 @@ void lstm_cell_pack(struct lstm_cell *e) {
  * of q out over 6 rows (a whole blank image row, 17% of them). */
 static void fused_rows(const struct lstm_cell *e, int64_t b0, int64_t b1, int64_t lo, int64_t n) {
     struct rows r[TILES];
-    const int64_t m = b1 - b0, nt = (m + ROWS - 1) / ROWS;
+    const int64_t m = b1 - b0, nt = lstm_cell_tiles(m);
     for (int64_t s = 0; s < e->T; s++) {
         for (int64_t k = 0, b = b0; k < nt; b += r[k].R, k++) {
-            r[k].R = (int)(m / nt + (k < m % nt));
+            r[k].R = lstm_cell_tile_rows(m, k);
             if (e->xh) {
                 train_tile_rows(e, &r[k], lo, n, b, s);
             } else {

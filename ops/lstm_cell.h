@@ -53,8 +53,15 @@ void lstm_cell_pack(struct lstm_cell *e);
  * (lstm_cell_fits said yes, and wp was packed). */
 void lstm_cell_eval_rows(const struct lstm_cell *e, int64_t b0, int64_t b1);
 
-/* The fused steps' tiles: at most this many rows. */
+/* The fused steps' tiles: at most this many rows, n rows in
+ * lstm_cell_tiles(n) tiles as even as they go, tile k of
+ * lstm_cell_tile_rows(n, k) (32: 6 6 5 5 5 5; 6-row tiles left one of 2,
+ * at a third of the speed of 6). */
 #define LSTM_CELL_ROWS 6
+static inline int64_t lstm_cell_tiles(int64_t n) { return (n + LSTM_CELL_ROWS - 1) / LSTM_CELL_ROWS; }
+static inline int lstm_cell_tile_rows(int64_t n, int64_t k) {
+    return (int)(n / lstm_cell_tiles(n) + (k < n % lstm_cell_tiles(n)));
+}
 
 /* z[i][g][l] = sum over q < k of a[i][q] * w[64 q + 16 g + l] for the R
  * rows of a tile, each an FMA chain from zero in q order, as the host's

@@ -285,6 +285,20 @@ Test(lstm, fused_matches_the_composition_of_primitive_ops) {
 
 /* ---- evaluation against training, bit for bit ----------------------------- */
 
+/* x [rows, in] with many exact zeros, whole rows of them too (as MNIST's
+ * blank rows), the kernel [in + units, 4 units] in [-0.3, 0.3), the bias
+ * [4 units] in [-0.5, 0.5) */
+static void random_inputs(struct gr_rng *rng, int64_t rows, int64_t in, int64_t units, float *x, float *w,
+                          float *bias) {
+    for (int64_t r = 0; r < rows; r++) {
+        int blank = gr_rng_uniform(rng) < 0.25;
+        for (int64_t k = 0; k < in; k++)
+            x[r * in + k] = blank || gr_rng_uniform(rng) < 0.5 ? 0.0f : (float)gr_rng_uniform(rng) * 2.0f - 1.0f;
+    }
+    for (int64_t k = 0; k < (in + units) * 4 * units; k++) w[k] = 0.6f * (float)gr_rng_uniform(rng) - 0.3f;
+    for (int64_t k = 0; k < 4 * units; k++) bias[k] = (float)gr_rng_uniform(rng) - 0.5f;
+}
+
 /* An evaluation plan runs ops/lstm_cell.c's fused kernel (products and gates fused
  * per tile of rows) where it fits, training the host's products step by
  * step and cell_forward; the two must give the same bits. Inputs with many
@@ -304,13 +318,7 @@ static void expect_eval_bits(int reverse, int b, int t, int in, int units, int p
     gr_rng_seed(&rng, 11);
     int64_t nx = (int64_t)b * t * in, nw = (int64_t)(in + units) * 4 * units, nb = 4 * units;
     float *x = tr.in[0].data, *w = tr.in[1].data, *bias = tr.in[2].data;
-    for (int64_t r = 0; r < (int64_t)b * t; r++) {
-        int blank = gr_rng_uniform(&rng) < 0.25;
-        for (int k = 0; k < in; k++)
-            x[r * in + k] = blank || gr_rng_uniform(&rng) < 0.5 ? 0.0f : (float)gr_rng_uniform(&rng) * 2.0f - 1.0f;
-    }
-    for (int64_t k = 0; k < nw; k++) w[k] = 0.6f * (float)gr_rng_uniform(&rng) - 0.3f;
-    for (int64_t k = 0; k < nb; k++) bias[k] = (float)gr_rng_uniform(&rng) - 0.5f;
+    random_inputs(&rng, (int64_t)b * t, in, units, x, w, bias);
     /* an infinite weight of Wx (row 0, unit 0's input gate): where x is 0
      * its term is NaN, which exp's clamps turn into a number, so leaving
      * x's zeros out would change the outputs: the kernel must not */
@@ -417,13 +425,7 @@ static void expect_train_bits(struct gr_ctx *ctx, int reverse, int64_t b, int64_
     gr_rng_seed(&rng, (uint64_t)(b * 1000 + in * 10 + units));
     float *x = malloc((size_t)nx * sizeof *x), *w = malloc((size_t)nw * sizeof *w), *bias = malloc((size_t)g * 4);
     float *zeros = calloc((size_t)units, sizeof *zeros), *wp = malloc((size_t)nw * sizeof *wp);
-    for (int64_t r = 0; r < rows; r++) {
-        int blank = gr_rng_uniform(&rng) < 0.25;
-        for (int64_t k = 0; k < in; k++)
-            x[r * in + k] = blank || gr_rng_uniform(&rng) < 0.5 ? 0.0f : (float)gr_rng_uniform(&rng) * 2.0f - 1.0f;
-    }
-    for (int64_t k = 0; k < nw; k++) w[k] = 0.6f * (float)gr_rng_uniform(&rng) - 0.3f;
-    for (int64_t k = 0; k < g; k++) bias[k] = (float)gr_rng_uniform(&rng) - 0.5f;
+    random_inputs(&rng, rows, in, units, x, w, bias);
     if (poison) w[0] = INFINITY;
     struct lstm_cell e = {.T = t, .I = in, .H = units, .reverse = reverse, .x = x, .w = w, .bias = bias, .fb = 0.75f,
                           .zeros = zeros, .host = &ctx->host, .host_ctx = ctx};
