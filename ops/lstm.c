@@ -58,8 +58,8 @@ static const struct gr_param_spec lstm_params[] = {
 };
 enum { IN_X, IN_KERNEL, IN_BIAS };
 
-/* Evaluation's step-by-step blocks (training's leaves are as large): products
- * of at most 32 rows take the small-matrix path (8-18% faster than 64-128). */
+/* Evaluation's step-by-step blocks (as training's leaves): products of <= 32
+ * rows take the small-matrix path (8-18% faster than 64-128) */
 #define LSTM_BLOCK 32
 
 /* Training state, leaf by leaf, step-major within a leaf (see above): */
@@ -85,11 +85,12 @@ static struct lstm_state state_at(float *base, int64_t b, int64_t t, int64_t in,
     return s;
 }
 
-/* backward's scratch: dz [T*B, 4H], dh_next and dc_next [B, H], Wh^T [4H, H],
- * dx [T*B, I] in the state's row order, then the gradient's leaves after the
- * first: [I+H, 4H] kernels, then [4H] biases */
+/* backward's scratch: dh_next, dc_next [B, H], Wh^T [4H, H], dx [T*B, I] in
+ * the state's rows, the gradient's leaves after the first ([I+H, 4H], then
+ * [4H] each). dz [T*B, 4H] overwrites the gates as they are read: apart, a
+ * leaf's state and dz (2.7 MB at 32 samples, 64 units) overflowed the L2. */
 static size_t grad_floats(int64_t b, int64_t t, int64_t in, int64_t h) {
-    return (size_t)(t * b * 4 * h + 2 * b * h + 4 * h * h + t * b * in + (gr_sum_leaves(b) - 1) * (in + h + 1) * 4 * h);
+    return (size_t)(2 * b * h + 4 * h * h + t * b * in + (gr_sum_leaves(b) - 1) * (in + h + 1) * 4 * h);
 }
 
 /* evaluation's scratch: z [B, 4H], c [B, H] */
@@ -162,11 +163,11 @@ static void cell_forward(int64_t H, float *z, const float *bias, float fb, const
     }
 }
 
-/* One step of one row backward: dz [4H] from the saved gates; dh_next
- * arrives holding dh from later steps, dc_next is updated in place. */
-static void cell_backward(int64_t H, const float *restrict g, const float *restrict tc, const float *restrict cprev,
-                          const float *restrict dy, const float *restrict dh_next, float *restrict dc_next,
-                          float *restrict dz) {
+/* One step of one row backward: dz [4H] from the saved gates g (dz may be
+ * g: each 16 units' gates are loaded before their dz is stored); dh_next
+ * holds dh from later steps, dc_next is updated in place. */
+static void cell_backward(int64_t H, const float *g, const float *restrict tc, const float *restrict cprev,
+                          const float *restrict dy, const float *restrict dh_next, float *restrict dc_next, float *dz) {
     int64_t j = 0;
 #ifdef GR_HAVE_V16
     /* the scalar loop below, 16 units at a time, operation for operation
@@ -236,7 +237,7 @@ static struct lstm_job job_of(const struct gr_args *a) {
     return j;
 }
 
-/* The time index of processing step s. */
+/* the time index of processing step s */
 static int64_t time_of(const struct lstm_job *j, int64_t s) { return j->reverse ? j->T - 1 - s : s; }
 
 /* xh rows of the leaf [b0, b1): x at step s's time now, the first step's
@@ -426,8 +427,8 @@ static void add_dx(void *arg, int64_t k0, int64_t k1) {
 static void lstm_backward(const struct gr_args *a) {
     struct lstm_job j = job_of(a);
     int64_t B = j.B, T = j.T, I = j.I, H = j.H, G = j.G;
-    j.dz = a->scratch;
-    j.dh_next = j.dz + T * B * G;
+    j.dz = j.s.z; /* dz replaces the gates (grad_floats) */
+    j.dh_next = a->scratch;
     j.dc_next = j.dh_next + B * H;
     j.wht = j.dc_next + B * H;
     j.dxt = j.wht + G * H;
@@ -449,8 +450,7 @@ static void lstm_backward(const struct gr_args *a) {
     }
 }
 
-/* The products dominate; the gates and the cell update add about 12
- * operations per unit and step forward and 16 backward. */
+/* The products, and about 12 operations per unit and step forward, 16 back */
 static void lstm_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
     const struct gr_shape *x = inf->in[0];
     double b = (double)x->dim[0], t = (double)x->dim[1], in = (double)x->dim[2], h = (double)inf->attrs[A_UNITS].i;
