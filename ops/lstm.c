@@ -436,8 +436,7 @@ static void lstm_backward(const struct gr_args *a) {
     j.rest_b = j.rest_k + (gr_sum_leaves(B) - 1) * j.XH * G;
     /* Wh^T once, so each step's product reads both operands row by row
      * (measured 1.8x faster than the transposed product at 32 rows) */
-    for (int64_t r = 0; r < H; r++)
-        for (int64_t c = 0; c < G; c++) j.wht[c * H + r] = j.wh[r * G + c];
+    gr_transpose(j.wh, H, G, j.wht);
     atomic_init(&j.next_block, 0);
     a->host->parallel_for(a->host_ctx, gr_sum_leaves(B), backward_blocks, &j);
     /* dW += the leaves' parts up the tree, and dbias */
