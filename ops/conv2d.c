@@ -416,8 +416,7 @@ static void transpose_kernel(const struct conv_job *j) {
     const struct conv_geom *g = &j->g;
     const float *w = j->a->in[IN_KERNEL]->data;
     float *wt = j->scratch + g->parts * (2 * col_floats(g) + partial_floats(g));
-    for (int64_t k = 0; k < g->K; k++)
-        for (int64_t f = 0; f < g->F; f++) wt[f * g->K + k] = w[k * g->F + f];
+    gr_transpose(w, g->K, g->F, wt);
 }
 
 static void conv_backward(const struct gr_args *a) {

@@ -245,10 +245,7 @@ static void gru_backward(const struct gr_args *a) {
     j.ut = j.dh + B * H;
     j.zeros = j.ut + G * H;
     memset((float *)j.zeros, 0, (size_t)G * sizeof(float));
-    /* the recurrent kernel transposed once, so each step's product reads
-     * both operands row by row */
-    for (int64_t r = 0; r < H; r++)
-        for (int64_t c = 0; c < G; c++) j.ut[c * H + r] = j.u[r * G + c];
+    gr_transpose(j.u, H, G, j.ut);
     a->host->parallel_for(a->host_ctx, rec_blocks(B), backward_blocks, &j);
     float *rest = (float *)j.zeros + G;
     if (a->din[IN_KERNEL]) /* dkernel[I, 3H] += X^T dGI */

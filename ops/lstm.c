@@ -86,12 +86,13 @@ static struct lstm_state state_at(float *base, int64_t b, int64_t t, int64_t in,
     return s;
 }
 
-/* backward's scratch: dz [T*B, 4H], dh_next and dc_next [B, H], Wh^T [4H, H]
- * (packed: H rounded up to 64, lstm_back.h),
- * dx [T*B, I] in the state's row order, then the gradient's leaves after the
- * first: [I+H, 4H] kernels, then [4H] biases */
+/* backward's scratch: dh_next and dc_next [B, H], Wh^T [4H, H] (packed: H
+ * rounded up to 64, lstm_back.h), dx [T*B, I] in the state's row order, then
+ * the gradient's leaves after the first: [I+H, 4H] kernels, then [4H]
+ * biases. dz [T*B, 4H] overwrites the gates as they are read: apart, a
+ * leaf's state and dz (2.7 MB at 32 samples, 64 units) overflowed the L2. */
 static size_t grad_floats(int64_t b, int64_t t, int64_t in, int64_t h) {
-    return (size_t)(t * b * 4 * h + 2 * b * h + lstm_back_pack_floats(h) + t * b * in + (gr_sum_leaves(b) - 1) * (in + h + 1) * 4 * h);
+    return (size_t)(2 * b * h + lstm_back_pack_floats(h) + t * b * in + (gr_sum_leaves(b) - 1) * (in + h + 1) * 4 * h);
 }
 
 /* evaluation's scratch: z [B, 4H], c [B, H] */
@@ -310,8 +311,8 @@ static void add_dx(void *arg, int64_t k0, int64_t k1) {
 static void lstm_backward(const struct gr_args *a) {
     struct lstm_job j = job_of(a);
     int64_t B = j.B, T = j.T, I = j.I, H = j.H, G = j.G;
-    j.dz = a->scratch;
-    j.dh_next = j.dz + T * B * G;
+    j.dz = j.s.z; /* over the gates (grad_floats) */
+    j.dh_next = a->scratch;
     j.dc_next = j.dh_next + B * H;
     j.wht = j.dc_next + B * H;
     j.dxt = j.wht + lstm_back_pack_floats(H);
@@ -328,8 +329,7 @@ static void lstm_backward(const struct gr_args *a) {
         bk.whp = j.wht;
         lstm_back_pack(&bk, j.wh);
     } else {
-        for (int64_t r = 0; r < H; r++)
-            for (int64_t c = 0; c < G; c++) j.wht[c * H + r] = j.wh[r * G + c];
+        gr_transpose(j.wh, H, G, j.wht);
     }
     atomic_init(&j.next_block, 0);
     a->host->parallel_for(a->host_ctx, gr_sum_leaves(B), backward_blocks, &j);

@@ -13,12 +13,13 @@
 
 #include "fastmath.h"
 #include "lstm_cell.h"
+#include "util.h"
 
-/* One step of one row backward: dz [4H] from the saved gates; dh_next
+/* One step of one row backward: dz [4H] from the saved gates g (dz may be
+ * g: each 16 units' gates are loaded before their dz is stored); dh_next
  * arrives holding dh from later steps, dc_next is updated in place. */
-static void cell_backward(int64_t H, const float *restrict g, const float *restrict tc, const float *restrict cprev,
-                          const float *restrict dy, const float *restrict dh_next, float *restrict dc_next,
-                          float *restrict dz) {
+static void cell_backward(int64_t H, const float *g, const float *restrict tc, const float *restrict cprev,
+                          const float *restrict dy, const float *restrict dh_next, float *restrict dc_next, float *dz) {
     int64_t j = 0;
 #ifdef GR_HAVE_V16
     /* the scalar loop below, 16 units at a time, operation for operation
@@ -64,9 +65,14 @@ int64_t lstm_back_pack_floats(int64_t h) { return (h + 63) / 64 * 64 * 4 * h; }
 
 void lstm_back_pack(const struct lstm_back *e, const float *wh) {
     int64_t H = e->H, G = 4 * H;
-    for (int64_t s = 0; s < H; s += 64)
+    for (int64_t s = 0; s < H; s += 64) {
+        if (s + 64 <= H) {
+            gr_transpose(wh + s * G, 64, G, e->whp + s * G);
+            continue;
+        }
         for (int64_t q = 0; q < G; q++)
             for (int64_t l = 0; l < 64; l++) e->whp[s * G + q * 64 + l] = s + l < H ? wh[(s + l) * G + q] : 0.0f;
+    }
 }
 
 /* The tile of R rows of samples [b, b + R) at step t: dz, then (t > 0)

@@ -13,7 +13,8 @@
 #include "graphrun/plugin.h"
 
 /* The state z [T*B, 4H] (activated gates), c and tc [T*B, H], zeros [H];
- * dy [B, T, H] as the tensor lies; out: dz [T*B, 4H] in the state's rows,
+ * dy [B, T, H] as the tensor lies; out: dz [T*B, 4H] in the state's rows
+ * (it may be z itself: each row's gates are read before its dz is stored),
  * dh_next and dc_next [B, H] (zero at the start). wht: Wh^T [4H, H] for
  * the step-by-step product, or whp (when set): Wh^T packed for the fused
  * steps by lstm_back_pack. */

@@ -155,10 +155,7 @@ static void rnn_backward(const struct gr_args *a) {
     j.dz = a->scratch;
     j.dh = j.dz + rows * H;
     j.wht = j.dh + B * H;
-    /* the recurrent kernel transposed once, so each step's product reads
-     * both operands row by row */
-    for (int64_t r = 0; r < H; r++)
-        for (int64_t c = 0; c < H; c++) j.wht[c * H + r] = j.wh[r * H + c];
+    gr_transpose(j.wh, H, H, j.wht);
     a->host->parallel_for(a->host_ctx, rec_blocks(B), backward_blocks, &j);
     const float *x = a->in[IN_X]->data, *w = a->in[IN_KERNEL]->data;
     float *rest = j.wht + H * H;

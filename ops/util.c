@@ -144,3 +144,13 @@ void gr_sum_rows(const struct gr_args *a, const float *m, int64_t ld, int64_t r0
     if ((r1 - r0) * cols >= GR_PARALLEL_MIN && cols >= 128) a->host->parallel_for(a->host_ctx, cols, sum_cols, &j);
     else sum_cols(&j, 0, cols);
 }
+
+void gr_transpose(const float *src, int64_t rows, int64_t cols, float *dst) {
+    enum { TILE = 16 };
+    for (int64_t r0 = 0; r0 < rows; r0 += TILE)
+        for (int64_t c0 = 0; c0 < cols; c0 += TILE) {
+            int64_t r1 = r0 + TILE < rows ? r0 + TILE : rows, c1 = c0 + TILE < cols ? c0 + TILE : cols;
+            for (int64_t c = c0; c < c1; c++)
+                for (int64_t r = r0; r < r1; r++) dst[c * rows + r] = src[r * cols + c];
+        }
+}

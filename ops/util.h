@@ -61,6 +61,11 @@ void gr_sum_tree(const struct gr_args *a, int64_t n, float *first, float *rest, 
  * `onto`, else from zero); on the host's threads over columns when large. */
 void gr_sum_rows(const struct gr_args *a, const float *m, int64_t ld, int64_t r0, int64_t r1, float *dst,
                  int64_t cols, int onto);
+/* dst[c * rows + r] = src[r * cols + c]: a [rows, cols] matrix transposed
+ * (a recurrent kernel, once per backward, so each step's product reads both
+ * operands row by row), in 16 x 16 tiles: element by element, one side's
+ * stride of a power of two kept hitting the same few cache sets. */
+void gr_transpose(const float *src, int64_t rows, int64_t cols, float *dst);
 /* Whether backward assigns din[k] instead of adding into it (plugin.h,
  * GR_OP_ASSIGNS_GRAD): din[k] then holds garbage on entry. */
 static inline int gr_din_assigns(const struct gr_args *a, int k) { return (a->din_assign >> k) & 1u; }

@@ -2,9 +2,11 @@
  * op sums over a batch is, bit for bit, the sum of the gradients it sums
  * over the batch's two halves, which is what two ranks of a data-parallel
  * run add in their allreduce. And the tree neither drops nor repeats a
- * sample: the batch's gradient is the sum of its samples' (in double). */
+ * sample: the batch's gradient is the sum of its samples' (in double).
+ * Also util.h's tiled transpose, against the definition. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "helpers.h"
@@ -27,6 +29,25 @@ Test(tree, leaves_cover_the_batch_in_order) {
             at = hi;
         }
         cr_assert_eq(at, n);
+    }
+}
+
+Test(util, transpose_in_tiles_matches_the_definition) {
+    static const int64_t shapes[][2] = {{1, 1}, {1, 40}, {40, 1}, {3, 5}, {16, 16}, {17, 33}, {64, 256}, {92, 19}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int64_t rows = shapes[s][0], cols = shapes[s][1], n = rows * cols;
+        float *src = malloc((size_t)n * sizeof *src), *dst = malloc((size_t)(n + 1) * sizeof *dst);
+        cr_assert(src && dst);
+        for (int64_t i = 0; i < n; i++) src[i] = (float)i;
+        dst[n] = -1.0f; /* a guard past the end */
+        gr_transpose(src, rows, cols, dst);
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t c = 0; c < cols; c++)
+                cr_assert_eq(dst[c * rows + r], src[r * cols + c], "[%lld, %lld] at (%lld, %lld)", (long long)rows,
+                             (long long)cols, (long long)r, (long long)c);
+        cr_assert_eq(dst[n], -1.0f, "[%lld, %lld]: wrote past the end", (long long)rows, (long long)cols);
+        free(src);
+        free(dst);
     }
 }
 
