@@ -107,21 +107,20 @@ static void nn_block(int64_t m, int64_t n, int64_t k, const float *a, int64_t ld
  * 12 x 32 on a narrower last panel: 24 accumulators each), broadcasting
  * A's row q in place (A^T's rows lie side by side in memory) against B's
  * panel of 64 columns copied side by side. The panel is cut along k into
- * pieces of TN_KC, so that one piece stays in the L1 cache while every
- * tile of C's rows runs over it: a tile's chain pauses at the piece's end,
+ * pieces of TN_KC rows (longer for a narrower panel: the same 28 KB), so
+ * that one piece stays in the L1 cache while every tile of C's rows runs
+ * over it: a tile's chain pauses at the piece's end,
  * its accumulators saved to `save` and reloaded for the next piece, so each
  * element is still one chain over its block of k from zero, then added
  * into C. Rows go TN_MC at a time so the scratch stays on the stack
  * (about 100 KB: 72 KB of saved accumulators, 28 KB of B). */
 #define TN_NR (16 * TILE_VECS)
-#ifndef TN_KC /* 64 and 224 measured slower at the leaf's shape */
-#define TN_KC 112
-#endif
+#define TN_KC 112 /* 64, 150, 224 and 448 measured slower at the leaf's shape */
 #define TN_MC 288 /* B's piece packed once for up to 288 rows: 96 measured 4% slower at 284 */
 #define TN_MAX_ROWS 12
 
 /* One tile over the piece q = 0..kc-1 of the block: A's element (i, q) at
- * a[q * lda + i], B's panel packed [kc, TN_NR]. The chain starts from zero
+ * a[q * lda + i], B's piece packed [kc, 16 nv]. The chain starts from zero
  * on the block's first piece (else from `save`), and on its last the sum
  * goes into C (acc + C when `add`), else back to `save`. */
 static inline __attribute__((always_inline)) void tn_tile(int rows, int nv, int64_t kc, const float *a, int64_t lda,
@@ -184,15 +183,6 @@ static void tn_pack_b(int64_t kc, int64_t w, const float *b, int64_t ldb, float 
         }
 }
 
-/* Part t of `parts` of the piece of B at `b` (kc rows of w columns) into
- * the L1 cache: B's rows lie ldb apart, too far for the hardware to see the
- * stream */
-static void tn_prefetch(const float *b, int64_t ldb, int64_t t, int64_t parts, int64_t kc, int64_t w) {
-    int64_t w_max = w < TN_NR ? w : TN_NR;
-    for (int64_t q = kc * t / parts; q < kc * (t + 1) / parts; q++)
-        for (int64_t x = 0; x < w_max; x += 16) _mm_prefetch((const char *)(b + q * ldb + x), _MM_HINT_T0);
-}
-
 /* C (=|+=) A^T @ B for k <= GEMM_Q, A stored [k, m] */
 static void tn_block(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb,
                      float *c, int64_t ldc, int add) {
@@ -208,16 +198,9 @@ static void tn_block(int64_t m, int64_t n, int64_t k, const float *a, int64_t ld
             for (int64_t q0 = 0; q0 < k; q0 += piece) {
                 int64_t kc = k - q0 < piece ? k - q0 : piece;
                 tn_pack_b(kc, w, b + q0 * ldb + j, ldb, bp);
-                /* the next piece of B, fetched while this one runs, where B's rows lie apart */
-                const float *next = q0 + kc < k ? b + (q0 + kc) * ldb + j : j + TN_NR < n ? b + j + TN_NR : NULL;
-                int64_t next_w = q0 + kc < k ? w : n - j - TN_NR, tiles = (mc + height - 1) / height;
-                int64_t left = q0 + kc < k ? k - q0 - kc : k, next_kc = left < piece ? left : piece;
-                if (ldb <= TN_NR) next = NULL;
-                for (int64_t i = 0; i < mc; i += height) {
-                    if (next) tn_prefetch(next, ldb, i / height, tiles, next_kc, next_w);
+                for (int64_t i = 0; i < mc; i += height)
                     tn_tile_any(mc - i < height ? (int)(mc - i) : height, nv, kc, a + q0 * lda + i0 + i, lda, bp,
                                 save + i * TN_NR, q0 == 0, q0 + kc >= k, c + (i0 + i) * ldc + j, ldc, add, mask);
-                }
             }
         }
     }
