@@ -89,6 +89,23 @@ Test(gemm, tn_sums_in_blocks_of_k) {
         }
 }
 
+/* The LSTM's weight gradient per leaf of 32 samples (92 x 256 x 896), and
+ * the edges of A^T @ B's tiling: odd m, rows past a chunk of 288, narrow
+ * panels (n under 16, 48), k on both sides of a block of 448 and of a piece
+ * of k (112 for 64 columns, 448 for 16), and B's rows far apart (ldb over
+ * 64), where the kernel fetches the next piece ahead */
+Test(gemm, tn_pauses_each_chain_between_pieces_of_k_without_changing_its_order) {
+    static const int64_t shapes[][3] = {{92, 256, 896}, {93, 256, 449}, {297, 64, 447}, {7, 10, 1000}, {13, 48, 113},
+                                        {300, 80, 1}, {31, 3, 449}, {101, 112, 225}, {1, 16, 1000}, {6, 64, 112}};
+    static const unsigned seed[3] = {29, 31, 37};
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+        for (int pad = 0; pad < 2; pad++)
+            for (int add = 0; add < 2; add++) {
+                int64_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2], p = pad ? 67 : 0;
+                expect_kernel(1, m, n, k, m + p, n + p, n + 3 * p, seed, add);
+            }
+}
+
 Test(gemm, the_host_leaves_to_openblas_what_it_sums_otherwise) {
     if (!gr_gemm_fits(1, 16, 1)) cr_skip_test("no AVX-512 in this build");
     cr_assert(gr_gemm_fits(32, 256, 64) && gr_gemm_fits(64, 10, 64) && gr_gemm_fits(32, 64, 448));
@@ -107,7 +124,8 @@ Test(gemm, direct_gives_openblas_skylakex_bits) {
         cr_skip_test("OpenBLAS runs %s kernels here", core ? core : "unknown");
     }
     openblas_set_num_threads(1); /* as graphrun keeps it: its threads cut no product's k */
-    static const int64_t ms[] = {1, 6, 32, 92, 100}, ns[] = {10, 16, 64, 256}, ks[] = {9, 64, 300, 448, 500, 784, 1792};
+    static const int64_t ms[] = {1, 6, 32, 92, 100}, ns[] = {10, 16, 64, 256};
+    static const int64_t ks[] = {1, 9, 64, 300, 447, 448, 449, 500, 784, 896, 1000, 1792};
     int checked = 0;
     for (size_t im = 0; im < sizeof ms / sizeof *ms; im++)
         for (size_t in = 0; in < sizeof ns / sizeof *ns; in++)

@@ -10,7 +10,8 @@
  * OpenBLAS product (2048^3) is printed beside it as what a real kernel
  * reaches.
  *
- *   build/gemm_bench [--json] */
+ *   build/gemm_bench [--json] [--tn] [--cold]
+ * --tn: only the A^T @ B products; --cold: operands out of the L2 cache */
 #define _GNU_SOURCE
 #include <cblas.h>
 #include <stdio.h>
@@ -112,10 +113,19 @@ static void *xsmm_kernel(const struct shape *s) {
 #endif
 }
 
-/* GFLOP/s, best of 5 rounds of about 0.1 s; 0 when the kernel is missing */
-static double time_shape(int impl, const struct shape *s) {
+/* GFLOP/s, best of 5 rounds of about 0.1 s; 0 when the kernel is missing.
+ * With `cold`, the reps take their operands in turn from copies that
+ * together fill COLD_BYTES, more than a core's L2 cache: in a training step
+ * a weight gradient's operands were written long before, not by the
+ * previous call. */
+#define COLD_BYTES (16u << 20)
+#define MAX_SETS 64
+static double time_shape(int impl, const struct shape *s, int cold) {
     size_t na = (size_t)s->m * (size_t)s->k, nb = (size_t)s->k * (size_t)s->n, nc = (size_t)s->m * (size_t)s->n;
-    float *a = values(na, 1), *b = values(nb, 2), *c = values(nc, 3);
+    size_t sets = cold ? COLD_BYTES / ((na + nb) * sizeof(float)) + 1 : 1;
+    if (sets > MAX_SETS) sets = MAX_SETS;
+    float *a[MAX_SETS], *b[MAX_SETS], *c = values(nc, 3);
+    for (size_t i = 0; i < sets; i++) a[i] = values(na, 1 + 2 * (unsigned)i), b[i] = values(nb, 2 + 2 * (unsigned)i);
     void *xsmm = impl == LIBXSMM ? xsmm_kernel(s) : NULL;
     double flop = 2.0 * s->m * s->n * s->k, best = 0;
     int reps = (int)(2e8 / flop) + 1;
@@ -123,11 +133,12 @@ static double time_shape(int impl, const struct shape *s) {
     for (int round = 0; round < 5 && reps; round++) {
         double t0 = cpu_seconds();
         for (int r = 0; r < reps; r++)
-            if (run_once(impl, s, a, b, c, xsmm)) reps = 0;
+            if (run_once(impl, s, a[(size_t)r % sets], b[(size_t)r % sets], c, xsmm)) reps = 0;
         double dt = cpu_seconds() - t0;
         if (reps && flop * reps / dt / 1e9 > best) best = flop * reps / dt / 1e9;
     }
-    free(a), free(b), free(c);
+    for (size_t i = 0; i < sets; i++) free(a[i]), free(b[i]);
+    free(c);
     return best;
 }
 
@@ -146,7 +157,12 @@ static double big_sgemm(void) {
 }
 
 int main(int argc, char **argv) {
-    int json = argc > 1 && strcmp(argv[1], "--json") == 0;
+    int json = 0, tn_only = 0, cold = 0;
+    for (int i = 1; i < argc; i++) {
+        json |= strcmp(argv[i], "--json") == 0;
+        tn_only |= strcmp(argv[i], "--tn") == 0;
+        cold |= strcmp(argv[i], "--cold") == 0;
+    }
     openblas_set_num_threads(1);
 #if defined(GR_HAVE_LIBXSMM)
     libxsmm_init();
@@ -158,6 +174,12 @@ int main(int argc, char **argv) {
         {"lstm 32 step forward", 32, 128, 32, 1, 0},     {"lstm 128 step forward", 32, 512, 128, 1, 0},
         {"lstm 128 step backward", 32, 128, 512, 0, 0},  {"lstm 256 step forward", 32, 1024, 256, 1, 0},
         {"lstm 128 kernel gradient", 156, 512, 1792, 1, 1},
+        /* A^T @ B as the LSTM's weight gradient runs it, one leaf of 32 samples
+         * (k = 28 * 32) at 64, 128, 256 and 28 + 64 units, and the CNN's */
+        {"lstm 64 leaf gradient", 92, 256, 896, 1, 1},   {"lstm 128 leaf gradient", 156, 512, 896, 1, 1},
+        {"lstm 256 leaf gradient", 284, 1024, 896, 1, 1}, {"lstm 64 leaf, k 300", 92, 256, 300, 0, 1},
+        {"tn odd edges", 37, 80, 449, 1, 1},              {"cnn hidden gradient", 3136, 128, 32, 1, 1},
+        {"cnn conv2 gradient", 288, 64, 392, 1, 1},       {"cnn logits gradient", 128, 10, 64, 1, 1},
     };
     int n_shapes = (int)(sizeof shapes / sizeof *shapes), cpus = gr_cpu_count();
     double peak = fma_peak(), big = big_sgemm();
@@ -178,10 +200,11 @@ int main(int argc, char **argv) {
                "\"products\": [",
                cpus, peak, peak * cpus, big);
     }
-    for (int i = 0; i < n_shapes; i++) {
+    for (int i = 0, first_row = 1; i < n_shapes; i++) {
         const struct shape *s = &shapes[i];
+        if (tn_only && !s->tn) continue;
         double g[N_IMPL];
-        for (int impl = 0; impl < N_IMPL; impl++) g[impl] = time_shape(impl, s);
+        for (int impl = 0; impl < N_IMPL; impl++) g[impl] = time_shape(impl, s, cold);
         char dims[48];
         snprintf(dims, sizeof dims, "%d x %d x %d%s", s->m, s->n, s->k, s->tn ? " (A^T)" : "");
         if (!json)
@@ -189,8 +212,9 @@ int main(int argc, char **argv) {
         else
             printf("%s{\"what\": \"%s\", \"m\": %d, \"n\": %d, \"k\": %d, \"transposed_a\": %d, \"%s\": %.2f, "
                    "\"%s\": %.2f, \"%s\": %.2f}",
-                   i ? ", " : "", s->what, s->m, s->n, s->k, s->tn, impl_name[0], g[0], impl_name[1], g[1],
+                   first_row ? "" : ", ", s->what, s->m, s->n, s->k, s->tn, impl_name[0], g[0], impl_name[1], g[1],
                    impl_name[2], g[2]);
+        first_row = 0;
     }
     if (json) printf("]}\n");
     return 0;
