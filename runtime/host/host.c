@@ -94,7 +94,18 @@ static void host_sgemm(void *host_ctx, enum gr_trans ta, enum gr_trans tb, int64
     gr_pool_run(pool, threads, gemm_part, &j);
 }
 
-void gr_blas_set_threads(int n) { openblas_set_num_threads(n); }
+/* OpenBLAS's pthread build starts its own workers when it loads, and each
+ * polls with sched_yield for about 0.1 s before it sleeps: at the start of
+ * a run that took a core from graphrun's threads (the first 8 steps at
+ * batch 256, 128 units, took 0.133 s against 0.096 s warm). graphrun calls
+ * it on one thread only, so at one thread its workers are shut down, where
+ * the library has the call (weak: another BLAS may not). */
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+
+void gr_blas_set_threads(int n) {
+    openblas_set_num_threads(n);
+    if (n == 1 && blas_thread_shutdown_) blas_thread_shutdown_();
+}
 
 static void host_parallel_for(void *host_ctx, int64_t n, void (*fn)(void *arg, int64_t begin, int64_t end),
                               void *arg) {
