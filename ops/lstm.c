@@ -86,13 +86,13 @@ static struct lstm_state state_at(float *base, int64_t b, int64_t t, int64_t in,
     return s;
 }
 
-/* backward's scratch: dh_next and dc_next [B, H], Wh^T [4H, H] (packed: H
- * rounded up to 64, lstm_back.h), dx [T*B, I] in the state's row order, then
- * the gradient's leaves after the first: [I+H, 4H] kernels, then [4H]
+/* backward's scratch: dh_next and dc_next [B, H], Wh^T packed and as it is
+ * where needed (lstm_back_wh_floats), dx [T*B, I] in the state's row order,
+ * then the gradient's leaves after the first: [I+H, 4H] kernels, then [4H]
  * biases. dz [T*B, 4H] overwrites the gates as they are read: apart, a
  * leaf's state and dz (2.7 MB at 32 samples, 64 units) overflowed the L2. */
 static size_t grad_floats(int64_t b, int64_t t, int64_t in, int64_t h) {
-    return (size_t)(2 * b * h + lstm_back_pack_floats(h) + t * b * in + (gr_sum_leaves(b) - 1) * (in + h + 1) * 4 * h);
+    return (size_t)(2 * b * h + lstm_back_wh_floats(b, h) + t * b * in + (gr_sum_leaves(b) - 1) * (in + h + 1) * 4 * h);
 }
 
 /* evaluation's scratch: z [B, 4H], c [B, H] */
@@ -314,8 +314,9 @@ static void lstm_backward(const struct gr_args *a) {
     j.dz = j.s.z; /* over the gates (grad_floats) */
     j.dh_next = a->scratch;
     j.dc_next = j.dh_next + B * H;
-    j.wht = j.dc_next + B * H;
-    j.dxt = j.wht + lstm_back_pack_floats(H);
+    float *whp = j.dc_next + B * H;
+    j.wht = whp + (lstm_back_fits(H) ? lstm_back_pack_floats(H) : 0);
+    j.dxt = whp + lstm_back_wh_floats(B, H);
     j.rest_k = j.dxt + T * B * I;
     j.rest_b = j.rest_k + (gr_sum_leaves(B) - 1) * j.XH * G;
     struct lstm_back bk = {.T = T, .H = H, .reverse = j.reverse, .z = j.s.z, .c = j.s.c, .tc = j.s.tc,
@@ -324,13 +325,13 @@ static void lstm_backward(const struct gr_args *a) {
     j.bk = &bk;
     /* Wh^T once, so each step's product reads both operands row by row
      * (measured 1.8x faster than the transposed product at 32 rows);
-     * packed for the fused steps where they fit */
+     * packed for the fused steps where they fit, as it is for the leaves
+     * the host's product takes (lstm_back_fused) */
     if (lstm_back_fits(H)) {
-        bk.whp = j.wht;
+        bk.whp = whp;
         lstm_back_pack(&bk, j.wh);
-    } else {
-        gr_transpose(j.wh, H, G, j.wht);
     }
+    if (lstm_back_plain(B, H)) gr_transpose(j.wh, H, G, j.wht);
     atomic_init(&j.next_block, 0);
     a->host->parallel_for(a->host_ctx, gr_sum_leaves(B), backward_blocks, &j);
     /* dW += the leaves' parts up the tree, and dbias */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "fastmath.h"
+#include "gemm_order.h"
 #include "lstm_cell.h"
 #include "util.h"
 
@@ -87,8 +88,14 @@ static void tile_backward(const struct lstm_back *e, int64_t b0, int64_t n, int6
     }
     if (t == 0) return;
     float z[LSTM_CELL_ROWS][4][16] __attribute__((aligned(64)));
+    const float *ak[LSTM_CELL_ROWS] = {NULL};
     for (int64_t s = 0; s < H; s += 64) {
-        lstm_cell_chain(R, z, a, G, e->whp + s * G);
+        /* the host's blocks of k, each from zero, added in turn */
+        for (int64_t ls = 0, len; ls < G; ls += len) {
+            len = gr_gemm_k_block(G, ls);
+            for (int i = 0; i < R; i++) ak[i] = a[i] + ls;
+            lstm_cell_chain(R, z, ak, len, e->whp + s * G + ls * 64, ls > 0);
+        }
         for (int i = 0; i < R; i++)
             for (int g = 0; g < 4 && s + 16 * g < H; g++)
                 memcpy(e->dh_next + (b + i) * H + s + 16 * g, z[i][g], 16 * sizeof(float));
@@ -98,7 +105,7 @@ static void tile_backward(const struct lstm_back *e, int64_t b0, int64_t n, int6
 void lstm_back_rows(const struct lstm_back *e, int64_t b0, int64_t b1) {
     int64_t T = e->T, H = e->H, G = 4 * H, n = b1 - b0;
     for (int64_t t = T - 1; t >= 0; t--) {
-        if (e->whp) {
+        if (lstm_back_fused(e, n)) {
             for (int64_t k = 0, b = b0; k < lstm_cell_tiles(n); b += lstm_cell_tile_rows(n, k), k++)
                 tile_backward(e, b0, n, t, b, lstm_cell_tile_rows(n, k));
             continue;
@@ -110,9 +117,26 @@ void lstm_back_rows(const struct lstm_back *e, int64_t b0, int64_t b1) {
     }
 }
 
+int lstm_back_fused(const struct lstm_back *e, int64_t n) {
+    return e->whp && gr_gemm_blocked(n, e->H, 4 * e->H);
+}
+
+int lstm_back_plain(int64_t b, int64_t h) {
+    if (!lstm_back_fits(h)) return 1;
+    for (int64_t k = 0, lo, hi; k < gr_sum_leaves(b); k++) {
+        gr_sum_leaf(b, k, &lo, &hi);
+        if (!gr_gemm_blocked(hi - lo, h, 4 * h)) return 1;
+    }
+    return 0;
+}
+
+int64_t lstm_back_wh_floats(int64_t b, int64_t h) {
+    return (lstm_back_fits(h) ? lstm_back_pack_floats(h) : 0) + (lstm_back_plain(b, h) ? 4 * h * h : 0);
+}
+
 int lstm_back_fits(int64_t h) {
 #ifdef GR_HAVE_V16
-    return h % 16 == 0 && 4 * h <= 448; /* runtime/host/gemm.h's GR_GEMM_ONE_BLOCK */
+    return h % 16 == 0;
 #else
     (void)h;
     return 0;

@@ -24,10 +24,10 @@
 #include <string.h>
 
 #include "fastmath.h"
+#include "gemm_order.h"
 
-/* runtime/host/gemm.h's GR_GEMM_ONE_BLOCK: a k up to this is summed in one
- * chain from zero, as here */
-#define ONE_BLOCK 448
+/* a k up to this is summed in one chain from zero, as here */
+#define ONE_BLOCK GR_GEMM_ONE_BLOCK
 
 void lstm_cell_forward(int64_t H, float *z, const float *bias, float fb, const float *cprev, float *c, float *tc,
                        float *h, int keep) {
@@ -180,8 +180,9 @@ CHAIN(1) CHAIN(2) CHAIN(3) CHAIN(4) CHAIN(5) CHAIN(6)
 static chain_fn *const dense[ROWS + 1] = {NULL, chain1, chain2, chain3, chain4, chain5, chain6};
 static chain_fn *const listed[ROWS + 1] = {NULL, listed1, listed2, listed3, listed4, listed5, listed6};
 
-void lstm_cell_chain(int R, float z[LSTM_CELL_ROWS][4][16], const float *const *a, int64_t k, const float *w) {
-    dense[R](z, a, NULL, k, w, 0);
+void lstm_cell_chain(int R, float z[LSTM_CELL_ROWS][4][16], const float *const *a, int64_t k, const float *w,
+                     int add) {
+    dense[R](z, a, NULL, k, w, add);
 }
 
 /* A tile's rows at one step, the same for all its units (u added where
@@ -366,8 +367,9 @@ static void fused_rows(const struct lstm_cell *e, int64_t b0, int64_t b1, int64_
 
 #else
 
-void lstm_cell_chain(int R, float z[LSTM_CELL_ROWS][4][16], const float *const *a, int64_t k, const float *w) {
-    (void)R, (void)z, (void)a, (void)k, (void)w;
+void lstm_cell_chain(int R, float z[LSTM_CELL_ROWS][4][16], const float *const *a, int64_t k, const float *w,
+                     int add) {
+    (void)R, (void)z, (void)a, (void)k, (void)w, (void)add;
 }
 
 int lstm_cell_fits(int64_t in, int64_t h) {

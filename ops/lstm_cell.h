@@ -65,8 +65,11 @@ static inline int lstm_cell_tile_rows(int64_t n, int64_t k) {
 
 /* z[i][g][l] = sum over q < k of a[i][q] * w[64 q + 16 g + l] for the R
  * rows of a tile, each an FMA chain from zero in q order, as the host's
- * products sum a k up to 448 (64 columns, w packed [k][64]; AVX-512). */
-void lstm_cell_chain(int R, float z[LSTM_CELL_ROWS][4][16], const float *const *a, int64_t k, const float *w);
+ * products sum one block of k (64 columns, w packed [k][64]; AVX-512);
+ * with `add`, that sum is added to what z holds (acc + z), as the host
+ * adds a block into C (ops/gemm_order.h). */
+void lstm_cell_chain(int R, float z[LSTM_CELL_ROWS][4][16], const float *const *a, int64_t k, const float *w,
+                     int add);
 
 /* Training: the leaf [b0, b1) through all T steps, its state kept: xh
  * filled from x, then fused when wp is set, else step by step. */

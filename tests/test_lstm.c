@@ -463,6 +463,10 @@ Test(lstm, fused_training_steps_give_the_bits_of_the_step_by_step_path_forward_a
                     expect_train_bits(&ctx, reverse, bs[ib], 5, ins[ii], hs[ih], 0);
     expect_train_bits(&ctx, 0, 33, 5, 28, 64, 1);
     expect_train_bits(&ctx, 0, 70, 9, 28, 64, 0); /* three leaves */
-    expect_train_bits(&ctx, 1, 33, 4, 28, 128, 0); /* backward step by step: 4H over 448 */
+    expect_train_bits(&ctx, 1, 33, 4, 28, 128, 0); /* leaves of 16 and 17: the host's product, 4H over 448 */
+    expect_train_bits(&ctx, 0, 64, 3, 28, 128, 0); /* 4H = 512: two blocks of k, fused */
+    expect_train_bits(&ctx, 0, 32, 3, 10, 144, 0); /* 4H = 576, H not a multiple of 64 */
+    expect_train_bits(&ctx, 1, 9, 3, 20, 256, 0);  /* 4H = 1024: blocks of 448, 288 and 288 */
+    expect_train_bits(&ctx, 0, 7, 3, 20, 256, 0);  /* a leaf too small for blocks: the host's */
     gr_ctx_free(&ctx);
 }

@@ -98,9 +98,9 @@ static void nn_block(int64_t m, int64_t n, int64_t k, const float *a, int64_t ld
 
 /* OpenBLAS (SkylakeX) cuts k into blocks of GEMM_Q = 448, a remainder
  * between 448 and 896 into two halves rounded up to 16, and adds each
- * block's product, summed from zero, into C in turn (measured). */
+ * block's product, summed from zero, into C in turn (measured;
+ * ops/gemm_order.h's gr_gemm_k_block). */
 #define GEMM_Q GR_GEMM_ONE_BLOCK
-#define GEMM_UNROLL 16
 
 /* A^T @ B, the weight gradient of a layer over many rows (an LSTM's leaf:
  * m = 92, n = 256, k = 896), runs 6 x 64 tiles like A @ B (8 x 48 and
@@ -206,19 +206,11 @@ static void tn_block(int64_t m, int64_t n, int64_t k, const float *a, int64_t ld
     }
 }
 
-/* The length of the block of k that starts at ls. */
-static int64_t k_block(int64_t k, int64_t ls) {
-    int64_t len = k - ls;
-    if (len >= 2 * GEMM_Q) return GEMM_Q;
-    if (len > GEMM_Q) return (len / 2 + GEMM_UNROLL - 1) / GEMM_UNROLL * GEMM_UNROLL;
-    return len;
-}
-
 int gr_gemm_tn(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, float *c,
                int64_t ldc, int add) {
     if (m <= 0 || n <= 0 || k <= 0) return 0;
     for (int64_t ls = 0, len; ls < k; ls += len) {
-        len = k_block(k, ls);
+        len = gr_gemm_k_block(k, ls);
         tn_block(m, n, len, a + ls * lda, lda, b + ls * ldb, ldb, c, ldc, add || ls > 0);
     }
     return 0;
@@ -228,7 +220,7 @@ int gr_gemm_direct(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
                    int64_t ldc, int add) {
     if (m <= 0 || n <= 0 || k <= 0) return 0;
     for (int64_t ls = 0, len; ls < k; ls += len) {
-        len = k_block(k, ls);
+        len = gr_gemm_k_block(k, ls);
         nn_block(m, n, len, a + ls, lda, b + ls * ldb, ldb, c, ldc, add || ls > 0);
     }
     return 0;
@@ -258,5 +250,5 @@ int gr_gemm_tn(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, con
  * test_gemm). Where these say no, OpenBLAS runs. */
 int gr_gemm_fits(int64_t m, int64_t n, int64_t k) {
     return GR_GEMM_HAVE_KERNELS && m > 0 && n > 0 && (n % 16 == 0 || n < 16) &&
-           (k <= GR_GEMM_ONE_BLOCK || (double)m * (double)n * (double)k >= 0x1p21);
+           gr_gemm_blocked(m, n, k);
 }

@@ -8,10 +8,8 @@
 
 #include <stdint.h>
 
-/* OpenBLAS (SkylakeX) sums k in blocks of this many (a remainder under
- * twice as many in two halves rounded up to 16), each from zero, added into
- * C in turn (measured); so do these kernels. */
-#define GR_GEMM_ONE_BLOCK 448
+/* GR_GEMM_ONE_BLOCK and the blocks of k (ops reproduce the order) */
+#include "ops/gemm_order.h"
 
 /* C[m, n] = A[m, k] @ B[k, n], or C += A @ B when `add` (the product summed
  * from zero, then added), row-major with leading dimensions lda, ldb, ldc.
