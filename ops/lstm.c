@@ -160,8 +160,7 @@ static struct lstm_job job_of(const struct gr_args *a) {
     return j;
 }
 
-/* The time index of processing step s. */
-static int64_t time_of(const struct lstm_job *j, int64_t s) { return j->reverse ? j->T - 1 - s : s; }
+static int64_t time_of(const struct lstm_job *j, int64_t s) { return lstm_time_of(j->T, j->reverse, s); }
 
 /* Run fn over the samples of blocks no thread has taken yet, one block at a
  * time.  The pool hands each thread a fixed share of the blocks, but a

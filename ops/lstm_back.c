@@ -56,7 +56,7 @@ static void cell_backward(int64_t H, const float *g, const float *restrict tc, c
 /* The row of sample b at processing step t in the leaf [b0, b0 + n), and
  * dz of it (cell_backward). */
 static void row_backward(const struct lstm_back *e, int64_t b0, int64_t n, int64_t t, int64_t b) {
-    int64_t T = e->T, H = e->H, r = T * b0 + t * n + b - b0, tt = e->reverse ? T - 1 - t : t;
+    int64_t T = e->T, H = e->H, r = T * b0 + t * n + b - b0, tt = lstm_time_of(T, e->reverse, t);
     const float *cprev = t > 0 ? e->c + (r - n) * H : e->zeros;
     cell_backward(H, e->z + r * 4 * H, e->tc + r * H, cprev, e->dy + (b * T + tt) * H, e->dh_next + b * H,
                   e->dc_next + b * H, e->dz + r * 4 * H);

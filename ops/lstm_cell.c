@@ -31,7 +31,6 @@
 
 void lstm_cell_forward(int64_t H, float *z, const float *bias, float fb, const float *cprev, float *c, float *tc,
                        float *h, int keep) {
-
     int64_t j = 0;
 #ifdef GR_HAVE_V16
     for (; j + 16 <= H; j += 16) {
@@ -72,14 +71,10 @@ void lstm_cell_forward(int64_t H, float *z, const float *bias, float fb, const f
     }
 }
 
-
 /* the fused steps' tiles of rows, and the tiles that take each 16 units'
  * weights in turn, at most */
 #define ROWS LSTM_CELL_ROWS
 #define TILES 6
-
-/* The time index of processing step s. */
-static int64_t time_of(const struct lstm_cell *e, int64_t s) { return e->reverse ? e->T - 1 - s : s; }
 
 /* xh rows of the leaf [b0, b1): x at step s's time now, the first step's
  * h = 0 now, later the previous step's h as the steps run */
@@ -87,7 +82,7 @@ static void fill_xh(const struct lstm_cell *e, int64_t b0, int64_t b1) {
     int64_t n = b1 - b0, T = e->T, I = e->I, XH = e->I + e->H;
     for (int64_t b = b0; b < b1; b++) {
         for (int64_t t = 0; t < T; t++)
-            memcpy(e->xh + (T * b0 + t * n + b - b0) * XH, e->x + (b * T + time_of(e, t)) * I, (size_t)I * sizeof(float));
+            memcpy(e->xh + (T * b0 + t * n + b - b0) * XH, e->x + (b * T + lstm_time_of(T, e->reverse, t)) * I, (size_t)I * sizeof(float));
         memset(e->xh + (T * b0 + b - b0) * XH + I, 0, (size_t)e->H * sizeof(float));
     }
 }
@@ -108,7 +103,7 @@ static void step_rows(const struct lstm_cell *e, int64_t b0, int64_t b1) {
         for (int64_t b = b0; b < b1; b++) {
             int64_t r = r0 + b - b0;
             const float *cprev = t > 0 ? e->c + (r - n) * H : e->zeros;
-            float *h = e->y + (b * T + time_of(e, t)) * H;
+            float *h = e->y + (b * T + lstm_time_of(T, e->reverse, t)) * H;
             lstm_cell_forward(H, e->z + r * G, e->bias, e->fb, cprev, e->c + r * H, e->tc + r * H, h, 1);
             if (t + 1 < T) memcpy(e->xh + (r + n) * XH + I, h, (size_t)H * sizeof(float));
         }
@@ -300,7 +295,7 @@ static void tile(const struct lstm_cell *e, const struct rows *r, int64_t u) {
  * the tensors lie (T rows apart), c in place. */
 static void eval_tile_rows(const struct lstm_cell *e, struct rows *r, int64_t b, int64_t s) {
     const int64_t T = e->T, I = e->I, H = e->H;
-    const int64_t tt = e->reverse ? T - 1 - s : s, tp = e->reverse ? tt + 1 : tt - 1;
+    const int64_t tt = lstm_time_of(T, e->reverse, s), tp = e->reverse ? tt + 1 : tt - 1;
     const float *x = e->x + (b * T + tt) * I, *h = e->y + (b * T + tp) * H;
     float *c = e->c + b * H, *y = e->y + (b * T + tt) * H;
     for (int i = 0; i < r->R; i++, x += T * I, h += T * H, c += H, y += T * H) {
@@ -312,7 +307,7 @@ static void eval_tile_rows(const struct lstm_cell *e, struct rows *r, int64_t b,
 /* Training's rows: samples [b, b + R) of the leaf [lo, lo + n) at
  * processing step s, in the state (lstm_cell.h). */
 static void train_tile_rows(const struct lstm_cell *e, struct rows *r, int64_t lo, int64_t n, int64_t b, int64_t s) {
-    const int64_t T = e->T, I = e->I, H = e->H, XH = I + H, tt = e->reverse ? T - 1 - s : s;
+    const int64_t T = e->T, I = e->I, H = e->H, XH = I + H, tt = lstm_time_of(T, e->reverse, s);
     int64_t row = T * lo + s * n + b - lo;
     float *y = e->y + (b * T + tt) * H;
     for (int i = 0; i < r->R; i++, row++, y += T * H) {

@@ -14,6 +14,10 @@
 
 #include "graphrun/plugin.h"
 
+/* The time index of processing step s of T: a reversed layer runs from
+ * the last step to the first (lstm.c). */
+static inline int64_t lstm_time_of(int64_t T, int reverse, int64_t s) { return reverse ? T - 1 - s : s; }
+
 /* What the steps read and write: x [B, T, I] and y [B, T, H] as the
  * tensors lie, the kernel w [I + H, 4H] (Wx then Wh), bias [4H].
  * Evaluation: c [B, H] scratch, z [B, 4H] scratch (step by step), no xh.
