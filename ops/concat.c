@@ -96,5 +96,6 @@ const struct gr_op_desc gr_op_concat = {
     .infer = concat_infer,
     .forward = concat_forward,
     .backward = concat_backward,
+    .flags = GR_OP_ROWWISE,
     .lower = concat_lower,
 };

@@ -108,6 +108,7 @@ const struct gr_op_desc gr_op_dense = {
     .infer = dense_infer,
     .forward = dense_forward,
     .backward = dense_backward,
+    .flags = GR_OP_ROWWISE,
     .flops = dense_flops,
     .lower = dense_lower,
 };

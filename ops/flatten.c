@@ -48,6 +48,6 @@ const struct gr_op_desc gr_op_flatten = {
     .infer = flatten_infer,
     .forward = flatten_forward,
     .backward = flatten_backward,
-    .flags = GR_OP_VIEW | GR_OP_ASSIGNS_GRAD,
+    .flags = GR_OP_VIEW | GR_OP_ASSIGNS_GRAD | GR_OP_ROWWISE,
     .lower = flatten_lower,
 };

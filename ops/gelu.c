@@ -118,6 +118,7 @@ const struct gr_op_desc gr_op_gelu = {
     .infer = gelu_infer,
     .forward = gelu_forward,
     .backward = gelu_backward,
+    .flags = GR_OP_ROWWISE,
     .flops = gelu_flops,
     .lower = gelu_lower,
 };

@@ -309,6 +309,7 @@ const struct gr_op_desc gr_op_gru = {
     .infer = gru_infer,
     .forward = gru_forward,
     .backward = gru_backward,
+    .flags = GR_OP_ROWWISE,
     .flops = gru_flops,
     .lower = gru_lower,
 };

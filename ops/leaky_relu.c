@@ -61,6 +61,7 @@ const struct gr_op_desc gr_op_leaky_relu = {
     .infer = leaky_infer,
     .forward = leaky_forward,
     .backward = leaky_backward,
+    .flags = GR_OP_ROWWISE,
     .flops = leaky_flops,
     .lower = leaky_lower,
 };

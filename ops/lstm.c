@@ -389,6 +389,7 @@ const struct gr_op_desc gr_op_lstm = {
     .infer = lstm_infer,
     .forward = lstm_forward,
     .backward = lstm_backward,
+    .flags = GR_OP_ROWWISE,
     .flops = lstm_flops,
     .lower = lstm_lower,
 };

@@ -46,6 +46,7 @@ const struct gr_op_desc gr_op_mean = {
     .infer = mean_infer,
     .forward = mean_forward,
     .backward = mean_backward,
+    .flags = GR_OP_ROW_MEAN,
     .flops = mean_flops,
     .lower = mean_lower,
 };

@@ -56,5 +56,6 @@ const struct gr_op_desc gr_op_mse = {
     .infer = mse_infer,
     .forward = mse_forward,
     .backward = mse_backward,
+    .flags = GR_OP_ROW_MEAN,
     .flops = mse_flops,
 };

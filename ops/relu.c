@@ -54,6 +54,6 @@ const struct gr_op_desc gr_op_relu = {
     .forward = relu_forward,
     .backward = relu_backward,
     .flops = relu_flops,
-    .flags = GR_OP_ASSIGNS_GRAD | GR_OP_RELU,
+    .flags = GR_OP_ASSIGNS_GRAD | GR_OP_RELU | GR_OP_ROWWISE,
     .lower = relu_lower,
 };

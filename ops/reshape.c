@@ -87,6 +87,6 @@ const struct gr_op_desc gr_op_reshape = {
     .infer = reshape_infer,
     .forward = reshape_forward,
     .backward = reshape_backward,
-    .flags = GR_OP_VIEW | GR_OP_ASSIGNS_GRAD,
+    .flags = GR_OP_VIEW | GR_OP_ASSIGNS_GRAD | GR_OP_ROWWISE,
     .lower = reshape_lower,
 };

@@ -208,6 +208,7 @@ const struct gr_op_desc gr_op_rnn = {
     .infer = rnn_infer,
     .forward = rnn_forward,
     .backward = rnn_backward,
+    .flags = GR_OP_ROWWISE,
     .flops = rnn_flops,
     .lower = rnn_lower,
 };

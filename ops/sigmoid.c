@@ -51,6 +51,7 @@ const struct gr_op_desc gr_op_sigmoid = {
     .infer = sigmoid_infer,
     .forward = sigmoid_forward,
     .backward = sigmoid_backward,
+    .flags = GR_OP_ROWWISE,
     .flops = sigmoid_flops,
     .lower = sigmoid_lower,
 };

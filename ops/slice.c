@@ -138,5 +138,6 @@ const struct gr_op_desc gr_op_slice = {
     .infer = slice_infer,
     .forward = slice_forward,
     .backward = slice_backward,
+    .flags = GR_OP_ROWWISE,
     .lower = slice_lower,
 };

@@ -111,5 +111,6 @@ const struct gr_op_desc gr_op_softmax_cross_entropy = {
     .infer = xent_infer,
     .forward = xent_forward,
     .backward = xent_backward,
+    .flags = GR_OP_ROW_MEAN,
     .flops = xent_flops,
 };

@@ -51,6 +51,7 @@ const struct gr_op_desc gr_op_tanh = {
     .infer = tanh_infer,
     .forward = tanh_forward,
     .backward = tanh_backward,
+    .flags = GR_OP_ROWWISE,
     .flops = tanh_flops,
     .lower = tanh_lower,
 };

@@ -244,7 +244,8 @@ static void run_mutants(float factor) {
         struct gr_op_desc mutant = *real_op;
         mutant.name = "mutant";
         mutant.backward = mutant_backward;
-        mutant.flags &= ~(unsigned)GR_OP_FUSES_POOL; /* registered as a plugin's op is: reserved */
+        /* registered as a plugin's op is: these are reserved */
+        mutant.flags &= ~(unsigned)(GR_OP_FUSES_POOL | GR_OP_ROWWISE | GR_OP_ROW_MEAN);
         mutant_factor = factor;
         run_case(&cases[i], i, &mutant, 0);
         gr_ctx_free(&ctx);
@@ -290,7 +291,8 @@ Test(gradcheck, one_wrong_input_gradient_fails) {
         struct gr_op_desc mutant = *real_op;
         mutant.name = "mutant";
         mutant.backward = one_input_mutant_backward;
-        mutant.flags &= ~(unsigned)GR_OP_FUSES_POOL; /* registered as a plugin's op is: reserved */
+        /* registered as a plugin's op is: these are reserved */
+        mutant.flags &= ~(unsigned)(GR_OP_FUSES_POOL | GR_OP_ROWWISE | GR_OP_ROW_MEAN);
         for (mutant_input = 0; mutant_input < real_op->max_inputs + real_op->n_params; mutant_input++) {
             run_case(&cases[i], i, &mutant, 0);
             tried++;
