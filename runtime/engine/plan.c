@@ -265,6 +265,7 @@ static int plan_make(struct gr_plan *p, struct gr_graph *g, int64_t cap, const i
     struct layout l = {0};
     memset(p, 0, sizeof *p);
     p->g = g;
+    p->param_grad = g->grad;
     p->cap = p->batch = cap;
     p->training = loss >= 0;
     p->loss = loss;
@@ -385,7 +386,15 @@ static void zero_part(void *arg, int64_t b, int64_t e) {
 
 void gr_plan_zero_grad(struct gr_plan *p) {
     gr_pool_run(p->g->ctx->pool, (int64_t)((p->zero_bytes + 4095) / 4096), zero_part, p);
-    if (p->g->param_floats) memset(p->g->grad, 0, (size_t)p->g->param_floats * sizeof(float));
+    if (p->g->param_floats) memset(p->param_grad, 0, (size_t)p->g->param_floats * sizeof(float));
+}
+
+void gr_plan_set_param_grad(struct gr_plan *p, float *block) {
+    p->param_grad = block;
+    for (int o = 0; o < p->n_order; o++) {
+        int i = p->order[o];
+        if ((p->g->nodes[i].op->flags & GR_OP_PARAM) && p->bwd[i]) p->grad[i].data = block + p->g->nodes[i].param_offset;
+    }
 }
 
 void gr_plan_backward(struct gr_plan *p) { gr_plan_backward_from(p, 1.0f); }

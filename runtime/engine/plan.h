@@ -53,6 +53,9 @@ struct gr_plan {
     int n_zero;
     size_t zero_bytes;
     size_t scratch_bytes;
+    /* Where backward puts the parameters' gradients: the graph's block
+     * (g->grad), or one a caller gave (gr_plan_set_param_grad). */
+    float *param_grad;
 };
 
 /* Plan the nodes that `targets` depend on at batch capacity `cap`. With
@@ -65,6 +68,10 @@ int gr_plan_init(struct gr_plan *p, struct gr_graph *g, int64_t cap, const int *
  * which report a plan without holding it, and for "would not fit" checks. */
 int gr_plan_layout(struct gr_plan *p, struct gr_graph *g, int64_t cap, const int *targets, int n_targets, int loss);
 void gr_plan_free(struct gr_plan *p);
+
+/* Backward's parameter gradients into `block` (laid out as g->grad) from
+ * now on; gr_plan_zero_grad zeroes it. */
+void gr_plan_set_param_grad(struct gr_plan *p, float *block);
 
 /* Run with `batch` <= cap samples; re-infers shapes, allocates nothing. */
 int gr_plan_set_batch(struct gr_plan *p, int64_t batch);

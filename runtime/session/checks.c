@@ -9,6 +9,7 @@
 #include "runtime/base/text.h"
 #include "runtime/session/datasets.h"
 #include "runtime/session/optimize.h"
+#include "runtime/session/leaves.h"
 #include "runtime/session/state.h"
 #include "runtime/yaml/check.h"
 
@@ -40,7 +41,9 @@ static double gib(double bytes) { return bytes / (1024.0 * 1024.0 * 1024.0); }
  * fit fails here, not in malloc. */
 int gr_session_check_memory(struct gr_session *s) {
     const struct gr_config *cfg = s->cfg;
-    size_t train_plan = s->tp.arena_bytes, eval_plan = s->ep.arena_bytes;
+    /* by leaves: the other threads' plans and the leaves' gradients too */
+    double train_plan = (double)s->tp.arena_bytes + gr_leaves_bytes(s);
+    size_t eval_plan = s->ep.arena_bytes;
     double params = 0;
     for (int i = 0; i < s->g.n; i++)
         if (s->g.nodes[i].op->flags & GR_OP_PARAM) params += (double)gr_shape_count(&s->g.nodes[i].shape);
@@ -132,9 +135,19 @@ int gr_session_check_logits(struct gr_session *s) {
 /* The plans laid out (shapes, sizes and their checks; nothing held): the
  * training plan for training and check, the evaluation plan wherever there
  * are logits, as large as the largest set it evaluates needs. */
-int gr_session_lay_out_plans(struct gr_session *s) {
+int gr_session_lay_out_plans(struct gr_session *s, int64_t part) {
     const struct gr_config *cfg = s->cfg;
-    if (gr_session_uses_train(s) && gr_plan_layout(&s->tp, &s->g, cfg->batch_size, &s->loss, 1, s->loss)) return -1;
+    if (gr_session_uses_train(s)) {
+        /* this rank's part of each batch, then by leaves when it can (leaves.h) */
+        if (part < 1) part = cfg->batch_size; /* more ranks than rows: gr_parallel_check says so */
+        if (gr_plan_layout(&s->tp, &s->g, part, &s->loss, 1, s->loss)) return -1;
+        s->leaves = gr_leaves_count(s, part);
+        if (s->leaves < 0) return -1;
+        if (s->leaves > 1) {
+            gr_plan_free(&s->tp);
+            if (gr_plan_layout(&s->tp, &s->g, part / s->leaves, &s->loss, 1, s->loss)) return -1;
+        }
+    }
     if (s->logits < 0) return 0;
     int64_t most = 0;
     if (s->valid_set.d) most = s->valid_set.n;

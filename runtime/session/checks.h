@@ -16,8 +16,10 @@ struct gr_ynode;
 int gr_session_find_node(struct gr_session *s, const char *name, const struct gr_ynode *at, const char *what);
 /* The message in ctx->err, put at a config key as "what: message". */
 int gr_session_fail_at_key(struct gr_session *s, const struct gr_ynode *at, const char *what);
-/* The plans laid out (shapes and sizes; nothing held). */
-int gr_session_lay_out_plans(struct gr_session *s);
+/* The plans laid out (shapes and sizes; nothing held): the training plan
+ * for `part` rows (this rank's of each batch), or a leaf's when the step
+ * runs by leaves (runtime/session/leaves.h, which sets s->leaves). */
+int gr_session_lay_out_plans(struct gr_session *s, int64_t part);
 /* eval.logits: float32 [batch, classes] whose first axis is the batch. */
 int gr_session_check_logits(struct gr_session *s);
 /* The memory the run will hold, from shapes and headers, against the machine's. */

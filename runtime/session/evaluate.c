@@ -7,8 +7,8 @@
 #include "runtime/base/ctx.h"
 #include "runtime/host/threads.h"
 #include "runtime/session/datasets.h"
+#include "runtime/session/feed.h"
 #include "runtime/session/parallel.h"
-#include "runtime/session/session.h"
 
 int64_t gr_argmax(const float *row, int64_t n) {
     int64_t best = 0;
@@ -90,7 +90,7 @@ static int evaluate(struct gr_session *s, const struct gr_split *sp, int64_t fir
             feed_bytes(s, pixels + start * size, m);
         } else {
             for (int64_t k = 0; k < m; k++) s->idx[k] = gr_split_row(sp, start + k);
-            gr_session_feed(s, &s->ep, sp, m, 0);
+            gr_session_feed(s, &s->ep, sp, s->idx, m, 0, 0);
         }
         gr_plan_forward(&s->ep);
         if (s->n_eval_targets > 1) o->loss_sum += (double)*(const float *)s->ep.val[s->loss].data * (double)m;

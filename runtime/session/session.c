@@ -10,52 +10,10 @@
 #include "runtime/host/threads.h"
 #include "runtime/session/checks.h"
 #include "runtime/session/datasets.h"
+#include "runtime/session/feed.h"
+#include "runtime/session/leaves.h"
 #include "runtime/session/optimize.h"
 #include "runtime/session/parallel.h"
-
-struct feed_job {
-    const struct gr_session *s;
-    const struct gr_dataset *d;
-    int k;           /* the array */
-    int64_t per;     /* its values a sample */
-    float *dst;
-    int augment;     /* through s->aug, drawing from s->aug_draw + sample */
-};
-
-static void feed_floats(void *arg, int64_t b, int64_t e) {
-    const struct feed_job *j = arg;
-    const struct gr_session *s = j->s;
-    float lo = (float)s->cfg->data.pixel_lo, hi = (float)s->cfg->data.pixel_hi;
-    if (!j->augment) {
-        gr_dataset_floats(j->d, j->k, s->idx + b, e - b, lo, hi, j->dst + b * j->per);
-        return;
-    }
-    const struct gr_data_array *x = &j->d->arrays[j->k];
-    size_t size = gr_array_type_size(x->info.type);
-    for (int64_t r = b; r < e; r++) {
-        struct gr_augment_draw dr;
-        gr_augment_draw(&s->aug, s->aug_h, s->aug_w, s->aug_draw + r, &dr);
-        const uint8_t *src = (const uint8_t *)x->data + (size_t)s->idx[r] * (size_t)j->per * size;
-        gr_augment_apply(&dr, x->info.type, src, s->aug_h, s->aug_w, s->aug_c, lo, hi, j->dst + r * j->per);
-    }
-}
-
-static void feed_ints(void *arg, int64_t b, int64_t e) {
-    const struct feed_job *j = arg;
-    gr_dataset_ints(j->d, j->k, j->s->idx + b, e - b, (int32_t *)j->dst + b * j->per);
-}
-
-/* gr_session_verify_feed checked once that what was read fits. */
-void gr_session_feed(struct gr_session *s, struct gr_plan *p, const struct gr_split *sp, int64_t n, int augment) {
-    for (int o = 0; o < p->n_order; o++) {
-        int i = p->order[o];
-        const struct gr_node *nd = &s->g.nodes[i];
-        if (!(nd->op->flags & GR_OP_INPUT)) continue;
-        int k = gr_split_array(sp, nd);
-        struct feed_job j = {s, sp->d, k, sp->d->arrays[k].per_sample, p->val[i].data, augment && k == s->aug_array};
-        gr_pool_run(s->ctx->pool, n, nd->dtype == GR_I32 ? feed_ints : feed_floats, &j);
-    }
-}
 
 /* The parameters and the plans a running session holds. */
 static int make_plans(struct gr_session *s) {
@@ -65,10 +23,11 @@ static int make_plans(struct gr_session *s) {
     gr_plan_free(&s->ep);
     if (gr_graph_alloc_params(&s->g, s->fill)) return -1;
     if (gr_session_uses_train(s)) {
-        /* this rank's part of each batch: all of it for one process */
+        /* this rank's part of each batch (all of it for one process), in
+         * s->leaves leaves (gr_session_lay_out_plans counted them) */
         int64_t part;
         gr_parallel_part(s, cfg->batch_size, &s->part_lo, &part);
-        if (gr_plan_init(&s->tp, &s->g, part, &s->loss, 1, s->loss)) return -1;
+        if (gr_plan_init(&s->tp, &s->g, part / s->leaves, &s->loss, 1, s->loss) || gr_leaves_alloc(s)) return -1;
         if (gr_session_verify_feed(s, &s->tp, &s->train_set)) return -1;
     }
     if (s->logits >= 0) {
@@ -89,6 +48,8 @@ int gr_session_begin(struct gr_ctx *ctx, struct gr_session *s, const struct gr_c
     s->loss = s->logits = -1;
     s->aug_array = -1;
     s->dist = opts ? opts->dist : NULL;
+    s->whole_batch = opts ? opts->whole_batch : 0;
+    s->leaves = 1;
     gr_graph_init(&s->g, ctx, cfg->path);
     int threads = opts && opts->threads >= 0 ? opts->threads : cfg->threads;
     /* by default the ranks on a host share its cores, none oversubscribing */
@@ -114,7 +75,9 @@ static int check_everything(struct gr_session *s) {
     if (cfg->has_eval && (s->logits = gr_session_find_node(s, cfg->logits, cfg->logits_at, "eval.logits")) < 0)
         return -1;
     if (gr_session_check_data(s)) return -1;
-    if (gr_session_lay_out_plans(s) || gr_session_check_logits(s) || gr_session_plan_eval_loss(s)) return -1;
+    int64_t lo, part; /* this rank's rows of each batch */
+    gr_parallel_part(s, cfg->batch_size, &lo, &part);
+    if (gr_session_lay_out_plans(s, part) || gr_session_check_logits(s) || gr_session_plan_eval_loss(s)) return -1;
     if (gr_session_uses_train(s) && gr_parallel_check(s)) return -1;
     /* rank 0 alone writes checkpoints */
     if (gr_session_uses_train(s) && cfg->checkpoint && gr_parallel_rank(s) == 0 &&
@@ -149,6 +112,7 @@ int gr_session_ready(struct gr_session *s) {
 void gr_session_close(struct gr_session *s) {
     if (!s->ctx) return;
     gr_free(s->ctx, s->idx);
+    gr_leaves_free(s);
     gr_sampler_free(s->ctx, &s->sampler);
     gr_optim_free(s->ctx, &s->opt);
     gr_free(s->ctx, s->watch.best_param);
@@ -164,21 +128,25 @@ void gr_session_close(struct gr_session *s) {
 
 float gr_session_step(struct gr_session *s) {
     /* the global batch, of which this rank takes rows [lo, lo + n) */
-    int64_t b = s->cfg->batch_size, lo = s->part_lo, n = s->tp.cap;
-    s->aug_draw = gr_sampler_drawn(&s->sampler) + lo;
+    int64_t b = s->cfg->batch_size, lo = s->part_lo, n = s->tp.cap * s->leaves;
+    int64_t draw = gr_sampler_drawn(&s->sampler) + lo;
     gr_sampler_next(&s->sampler, &s->ctx->rng, b, s->idx);
     if (lo) memmove(s->idx, s->idx + lo, (size_t)n * sizeof *s->idx);
     if (s->train_set.rows)
         for (int64_t k = 0; k < n; k++) s->idx[k] = s->train_set.rows[s->idx[k]];
-    gr_session_feed(s, &s->tp, &s->train_set, n, s->aug_array >= 0);
     s->tp.step = ++s->step;
-    gr_plan_forward(&s->tp);
-    gr_plan_zero_grad(&s->tp);
-    /* d(mean over B)/d(mean over this rank's n) = n / B; 1 for one process */
-    gr_plan_backward_from(&s->tp, (float)n / (float)b);
-    float loss = *(const float *)s->tp.val[s->loss].data;
+    float loss;
+    if (s->leaves > 1) {
+        loss = (float)gr_leaves_run(s, s->idx, draw, b);
+    } else {
+        gr_session_feed(s, &s->tp, &s->train_set, s->idx, n, s->aug_array >= 0, draw);
+        gr_plan_forward(&s->tp);
+        gr_plan_zero_grad(&s->tp);
+        /* d(mean over B)/d(mean over this rank's n) = n / B; 1 for one process */
+        gr_plan_backward_from(&s->tp, (float)n / (float)b);
+        loss = *(const float *)s->tp.val[s->loss].data;
+    }
     if (gr_parallel_on(s)) loss = gr_parallel_reduce_step(s, loss);
     s->fault = s->broken || !isfinite(loss) || gr_session_update(s);
     return loss;
 }
-

@@ -16,7 +16,8 @@
  *
  *   next batch of indices (shuffled, epoch after epoch), as rows of data.train
  *   -> input nodes filled from their arrays (augmented where configured)
- *   -> forward -> zero gradients -> backward
+ *   -> forward -> zero gradients -> backward, over the whole batch or, where
+ *      the graph allows, leaf by leaf on every thread (runtime/session/leaves.h)
  *   -> the gradient's norm, clipping, the schedule's rate -> optimizer step
  *      (runtime/session/optimize.c) */
 #ifndef GR_SESSION_H
@@ -36,8 +37,6 @@ void gr_session_close(struct gr_session *s);
  * s->fault is set. */
 float gr_session_step(struct gr_session *s);
 
-/* Fill every input node plan p runs from rows s->idx[0..n) of set sp's
- * dataset (augmented as data.train.augment says when `augment`). */
-void gr_session_feed(struct gr_session *s, struct gr_plan *p, const struct gr_split *sp, int64_t n, int augment);
+
 
 #endif

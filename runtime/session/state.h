@@ -33,6 +33,7 @@ struct gr_session_opts {
     enum gr_session_mode mode;
     gr_param_fill_fn fill;     /* initializers (models/init.c); NULL: zeros */
     const struct gr_dist *dist; /* the job's ranks (runtime/session/parallel.h); NULL: one process */
+    int whole_batch;           /* every step in one pass, never by leaves (runtime/session/leaves.h) */
 };
 
 /* What the periodic evaluation drives besides the schedule: early stopping
@@ -75,7 +76,6 @@ struct gr_session {
     struct gr_augment aug; /* data.train.augment, with the run's seed */
     int aug_array;         /* the augmented array of data.train, or -1 */
     int64_t aug_h, aug_w, aug_c; /* its images' height, width and channels */
-    int64_t aug_draw;      /* the draw number of the batch's first sample */
     struct gr_graph g;
     struct gr_plan tp, ep; /* training, evaluation */
     struct gr_optim opt;
@@ -100,7 +100,14 @@ struct gr_session {
                               kernels' random streams (tp.step) */
     /* one rank of a data-parallel job (runtime/session/parallel.h) */
     const struct gr_dist *dist; /* NULL: one process */
-    int64_t part_lo;       /* this rank's first row of each batch (tp.cap rows) */
+    int64_t part_lo;       /* this rank's first row of each batch */
+    /* a step by leaves of tp.cap rows (runtime/session/leaves.h) */
+    int64_t leaves;        /* 1: one pass over the whole part */
+    struct gr_plan *more_tp; /* the other threads' plans, like tp */
+    int n_more_tp;
+    float *leaf_grads;     /* leaves 1.. gradients (leaf 0's is g.grad) */
+    double *leaf_loss;     /* [leaves] */
+    int whole_batch;       /* gr_session_opts.whole_batch */
     int stop;              /* the last step found some rank interrupted */
     int broken;            /* a collective failed: the ranks cannot go on together */
     double comm_seconds;   /* in the training steps' collectives */

@@ -7,6 +7,7 @@
 #include "runtime/base/clock.h"
 #include "runtime/host/threads.h"
 #include "runtime/session/evaluate.h"
+#include "runtime/session/leaves.h"
 #include "runtime/session/watch.h"
 #include "tools/cli/cli.h"
 
@@ -171,7 +172,7 @@ static int cmd_bench(struct cli *o) {
     bm->batch = j.cfg.batch_size;
     bm->per_epoch = (s->train_set.n + bm->batch - 1) / bm->batch;
     bm->threads = gr_pool_threads(j.ctx.pool);
-    gr_plan_flops(&s->tp, &bm->fwd, &bm->bwd);
+    gr_leaves_flops(s, &bm->fwd, &bm->bwd);
     printf("graphrun bench: %s, batch %lld, %d thread%s, %lld steps an epoch\n", o->pos[0], (long long)bm->batch,
            bm->threads, bm->threads == 1 ? "" : "s", (long long)bm->per_epoch);
     run_bench(o, s, bm);

@@ -10,6 +10,7 @@
 #include "runtime/base/escape.h"
 #include "runtime/engine/plan.h"
 #include "runtime/session/optimize.h"
+#include "runtime/session/leaves.h"
 #include "tools/cli/cli.h"
 
 /* A node's parameters (its own when it is one), or with `state` its state
@@ -55,6 +56,18 @@ static const char *valid_text(const struct gr_session *s, char *buf, size_t len)
     return buf;
 }
 
+/* "training plan 6.7 MB at batch 64", or by leaves, a plan a thread at a leaf's rows */
+static const char *plan_text(const struct gr_session *s, char *buf, size_t len) {
+    if (s->leaves <= 1)
+        snprintf(buf, len, "training plan %.1f MB at batch %lld", (double)s->tp.arena_bytes / 1e6, (long long)s->tp.cap);
+    else
+        snprintf(buf, len, "training plans %.1f MB (%d of %.1f MB at %lld rows, a step of %lld by %lld leaves)",
+                 (double)s->tp.arena_bytes * gr_leaves_plans(s) / 1e6, gr_leaves_plans(s),
+                 (double)s->tp.arena_bytes / 1e6, (long long)s->tp.cap, (long long)(s->tp.cap * s->leaves),
+                 (long long)s->leaves);
+    return buf;
+}
+
 static int cmd_check(struct cli *o) {
     struct job j;
     if (cli_open_job(&j, o, 1)) return 1;
@@ -74,8 +87,8 @@ static int cmd_check(struct cli *o) {
                gr_shape_format(&nd->shape, sh, sizeof sh), (long long)params);
     }
     printf("  %-*s %-22s %-18s %12lld\n", w, "total", "", "", (long long)total);
-    printf("  memory: training plan %.1f MB at batch %lld, evaluation plan %.1f MB at batch %lld\n",
-           (double)j.s.tp.arena_bytes / 1e6, (long long)j.s.tp.cap,
+    char plan[160];
+    printf("  memory: %s, evaluation plan %.1f MB at batch %lld\n", plan_text(&j.s, plan, sizeof plan),
            j.s.logits >= 0 ? (double)j.s.ep.arena_bytes / 1e6 : 0.0, (long long)(j.s.logits >= 0 ? j.s.ep.cap : 0));
     cli_close_job(&j);
     return 0;
@@ -139,8 +152,8 @@ static int cmd_summary(struct cli *o) {
     printf("memory:   parameters %.1f KB (with gradients%s %s state%s %.1f KB)\n", pbytes / 1e3,
            j.cfg.early.on ? "," : " and", j.cfg.optim.desc->title, j.cfg.early.on ? " and the best copy" : "",
            pbytes * (2 + gr_session_param_copies(&j.s)) / 1e3);
-    printf("          training plan %.1f MB at batch %lld, evaluation plan %.1f MB at batch %lld\n",
-           (double)j.s.tp.arena_bytes / 1e6, (long long)j.s.tp.cap,
+    char plan[160];
+    printf("          %s, evaluation plan %.1f MB at batch %lld\n", plan_text(&j.s, plan, sizeof plan),
            j.s.logits >= 0 ? (double)j.s.ep.arena_bytes / 1e6 : 0.0, (long long)(j.s.logits >= 0 ? j.s.ep.cap : 0));
     printf("          data %.1f MB (as the files' readers store it: bytes stay bytes)\n",
            (double)(gr_dataset_bytes(&j.s.train) + gr_dataset_bytes(&j.s.valid) + gr_dataset_bytes(&j.s.test)) / 1e6);

@@ -1,0 +1,234 @@
+/* A training step by leaves (runtime/session/leaves.h): each thread runs
+ * the whole graph on one leaf of the batch at a time with a plan of its own,
+ * and the leaves' gradients are added up the halving tree. It must give
+ * the parameters one pass over the batch gives, bit for bit, for every
+ * graph it takes, at any thread count; and it must not take a graph whose
+ * rows meet (batch_norm) or that draws by position (dropout), a batch that
+ * does not halve evenly, or a plugin's word that an op keeps rows apart. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helpers.h"
+#include "models/open.h"
+#include "runtime/config/config.h"
+#include "runtime/host/registry.h"
+#include "runtime/session/session.h"
+
+#define STEPS 6
+
+struct run {
+    struct gr_ctx ctx;
+    struct gr_config cfg;
+    struct gr_session s;
+};
+
+/* MNIST's first 2000 images, `graph` (YAML, the loss named loss, the logits logits), `batch`. */
+static void open_run(struct run *r, const char *graph, int batch, int threads, int whole) {
+    char text[4096];
+    snprintf(text, sizeof text,
+             "data:\n"
+             "  train: {images: %s/data/mnist/train-images-idx3-ubyte, labels: %s/data/mnist/train-labels-idx1-ubyte,"
+             " limit: 2000}\n"
+             "  test: {images: %s/data/mnist/t10k-images-idx3-ubyte, labels: %s/data/mnist/t10k-labels-idx1-ubyte,"
+             " limit: 200}\n"
+             "graph:\n%s"
+             "train: {loss: loss, optimizer: {name: adam, lr: 0.01}, batch_size: %d, steps: %d, seed: 7}\n"
+             "eval: {logits: logits, every: 100, samples: 200, batch_size: 100}\n",
+             GR_SOURCE_DIR, GR_SOURCE_DIR, GR_SOURCE_DIR, GR_SOURCE_DIR, graph, batch, STEPS);
+    cr_assert_eq(gr_ctx_init(&r->ctx), 0);
+    cr_assert_eq(gr_config_parse(&r->ctx, &r->cfg, "leaves.yaml", "", text, strlen(text)), 0, "%s", r->ctx.err);
+    struct gr_session_opts opts = {.threads = threads, .whole_batch = whole};
+    cr_assert_eq(gr_session_open(&r->ctx, &r->s, &r->cfg, &opts), 0, "%s (run tools/fetch_mnist.sh first)",
+                 r->ctx.err);
+}
+
+static void close_run(struct run *r) {
+    gr_session_close(&r->s);
+    gr_config_free(&r->ctx, &r->cfg);
+    gr_ctx_free(&r->ctx);
+}
+
+/* Train STEPS steps: the first step's gradient and the last parameters,
+ * one block (malloc'ed: gradient, then parameters), and the losses. */
+static float *train(const char *graph, int batch, int threads, int whole, int64_t want_leaves, float *loss,
+                    int64_t *floats) {
+    struct run r;
+    open_run(&r, graph, batch, threads, whole);
+    cr_assert_eq(r.s.leaves, want_leaves, "batch %d, %d threads%s: %lld leaves, expected %lld", batch, threads,
+                 whole ? ", whole" : "", (long long)r.s.leaves, (long long)want_leaves);
+    int64_t n = *floats = r.s.g.param_floats;
+    float *p = malloc((size_t)(2 * n) * sizeof *p);
+    cr_assert(p);
+    for (int k = 0; k < STEPS; k++) {
+        loss[k] = gr_session_step(&r.s);
+        if (k == 0) memcpy(p, r.s.g.grad, (size_t)n * sizeof *p);
+    }
+    memcpy(p + n, r.s.g.param, (size_t)n * sizeof *p);
+    close_run(&r);
+    return p;
+}
+
+/* By leaves at 1, 2 and 3 threads against one pass: the same parameters,
+ * bit for bit; the loss (the leaves' mean) to rounding. */
+static void same_bits(const char *graph, int batch, int64_t leaves) {
+    float want_loss[STEPS], loss[STEPS];
+    int64_t n, m;
+    float *want = train(graph, batch, 2, 1, 1, want_loss, &n);
+    for (int threads = 1; threads <= 3; threads++) {
+        float *got = train(graph, batch, threads, 0, leaves, loss, &m);
+        cr_assert_eq(m, n);
+        int64_t bad = 0, first = -1;
+        for (int64_t i = 0; i < 2 * n; i++)
+            if (memcmp(&got[i], &want[i], sizeof(float)) != 0 && bad++ == 0) first = i;
+        cr_expect_eq(bad, 0, "batch %d by %lld leaves, %d threads: %lld of %lld gradients and parameters differ "
+                             "from one pass's (first at %lld: %.9g against %.9g)",
+                     batch, (long long)leaves, threads, (long long)bad, (long long)(2 * n), (long long)first,
+                     first >= 0 ? got[first] : 0.0, first >= 0 ? want[first] : 0.0);
+        for (int k = 0; k < STEPS; k++)
+            cr_expect(fabsf(loss[k] - want_loss[k]) <= 2e-7f * fabsf(want_loss[k]),
+                      "step %d: loss %.9g by leaves, %.9g in one pass", k + 1, loss[k], want_loss[k]);
+        free(got);
+    }
+    free(want);
+}
+
+#define IMAGE_ROWS                                                                                                    \
+    "  - {name: image, op: input, data: images, shape: [784]}\n"                                                     \
+    "  - {name: label, op: input, data: labels}\n"                                                                   \
+    "  - {name: rows, op: reshape, inputs: [image], shape: [28, 28]}\n"
+
+Test(leaves, an_lstm_by_leaves_gives_the_bits_of_one_pass, .timeout = 120) {
+    /* 32 units take the fused kernels, 24 the step-by-step path */
+    for (int units = 24; units <= 32; units += 8) {
+        char graph[1024];
+        snprintf(graph, sizeof graph,
+                 IMAGE_ROWS "  - {name: lstm, op: lstm, inputs: [rows], num_units: %d}\n"
+                            "  - {name: last, op: slice, inputs: [lstm], axis: 1, index: -1}\n"
+                            "  - {name: logits, op: dense, inputs: [last], units: 10}\n"
+                            "  - {name: loss, op: softmax_cross_entropy, inputs: [logits, label]}\n",
+                 units);
+        same_bits(graph, 128, 4);
+    }
+}
+
+Test(leaves, a_gru_an_rnn_and_every_elementwise_op_by_leaves_give_the_bits_of_one_pass, .timeout = 120) {
+    /* concat, slice and flatten on the way */
+    const char *mixed = IMAGE_ROWS
+        "  - {name: gru, op: gru, inputs: [rows], num_units: 16}\n"
+        "  - {name: rnn, op: rnn, inputs: [rows], num_units: 16}\n"
+        "  - {name: both, op: concat, inputs: [gru, rnn], axis: 2}\n"
+        "  - {name: last, op: slice, inputs: [both], axis: 1, index: -1}\n"
+        "  - {name: flat, op: flatten, inputs: [last]}\n"
+        "  - {name: hidden, op: dense, inputs: [flat], units: 32}\n"
+        "  - {name: a, op: relu, inputs: [hidden]}\n"
+        "  - {name: b, op: tanh, inputs: [a]}\n"
+        "  - {name: c, op: sigmoid, inputs: [b]}\n"
+        "  - {name: d, op: gelu, inputs: [c]}\n"
+        "  - {name: e, op: leaky_relu, inputs: [d]}\n"
+        "  - {name: logits, op: dense, inputs: [e], units: 10}\n"
+        "  - {name: loss, op: softmax_cross_entropy, inputs: [logits, label]}\n";
+    same_bits(mixed, 128, 4);
+}
+
+/* Where a product's kernel depends on its rows, a leaf's rows can sum in
+ * another order than the batch's: graphrun's own products over k > 448 sum
+ * in blocks of 448 only above 2^21 multiply-adds (runtime/host/gemm.c), so
+ * [32, 784] x [784, 64] sums as one chain where [256, 784] x [784, 64] sums
+ * in two; and OpenBLAS (the logits' 10 columns) runs the rows past its last
+ * whole 16 through other kernels, so leaves of 25 rows are not the batch of
+ * 100's rows. Such graphs agree with one pass to rounding, not to the bit;
+ * a leaf left out or counted twice would be off by a quarter or an eighth. */
+static void same_to_rounding(const char *graph, int batch, int64_t leaves) {
+    float want_loss[STEPS], loss[STEPS];
+    int64_t n, m;
+    float *want = train(graph, batch, 2, 1, 1, want_loss, &n);
+    float *got = train(graph, batch, 2, 0, leaves, loss, &m);
+    cr_assert_eq(m, n);
+    double top = 0, worst = 0;
+    for (int64_t i = 0; i < n; i++) top = fmax(top, fabs(want[i]));
+    for (int64_t i = 0; i < n; i++) worst = fmax(worst, fabs((double)got[i] - want[i]) / top);
+    cr_log_info("batch %d: the first step's gradient by leaves is off by %.2g of its largest element", batch, worst);
+    cr_expect_gt(top, 0);
+    cr_expect_lt(worst, 1e-5, "batch %d: the first step's gradient by leaves is off by %.2g of its largest element",
+                 batch, worst);
+    cr_expect(fabsf(loss[0] - want_loss[0]) <= 1e-6f * want_loss[0], "first loss %.9g against %.9g", loss[0],
+              want_loss[0]);
+    free(got);
+    free(want);
+}
+
+Test(leaves, where_rows_change_a_product_s_kernel_leaves_agree_with_one_pass_to_rounding, .timeout = 120) {
+    const char *mlp = "  - {name: image, op: input, data: images, shape: [784]}\n"
+                      "  - {name: label, op: input, data: labels}\n"
+                      "  - {name: hidden, op: dense, inputs: [image], units: 64}\n"
+                      "  - {name: act, op: relu, inputs: [hidden]}\n"
+                      "  - {name: logits, op: dense, inputs: [act], units: 10}\n"
+                      "  - {name: loss, op: softmax_cross_entropy, inputs: [logits, label]}\n";
+    same_to_rounding(mlp, 256, 8);
+    const char *rnn = IMAGE_ROWS "  - {name: rnn, op: rnn, inputs: [rows], num_units: 16}\n"
+                                 "  - {name: last, op: slice, inputs: [rnn], axis: 1, index: -1}\n"
+                                 "  - {name: logits, op: dense, inputs: [last], units: 10}\n"
+                                 "  - {name: loss, op: softmax_cross_entropy, inputs: [logits, label]}\n";
+    same_to_rounding(rnn, 100, 4);
+}
+
+static int64_t leaves_of(const char *graph, int batch) {
+    struct run r;
+    open_run(&r, graph, batch, 2, 0);
+    int64_t n = r.s.leaves;
+    close_run(&r);
+    return n;
+}
+
+Test(leaves, only_graphs_whose_rows_never_meet_and_batches_that_halve_evenly_run_by_leaves, .timeout = 60) {
+    const char *mlp = "  - {name: image, op: input, data: images, shape: [784]}\n"
+                      "  - {name: label, op: input, data: labels}\n"
+                      "  - {name: hidden, op: dense, inputs: [image], units: 16}\n"
+                      "  - {name: logits, op: dense, inputs: [hidden], units: 10}\n"
+                      "  - {name: loss, op: softmax_cross_entropy, inputs: [logits, label]}\n";
+    cr_expect_eq(leaves_of(mlp, 64), 2);
+    cr_expect_eq(leaves_of(mlp, 96), 4, "96 halves into four leaves of 24");
+    cr_expect_eq(leaves_of(mlp, 32), 1, "one leaf: one pass");
+    cr_expect_eq(leaves_of(mlp, 66), 1, "66 halves into 33, then 16 and 17: leaves of two sizes");
+    /* batch_norm's statistics are over the batch: its rows meet */
+    const char *norm = "  - {name: image, op: input, data: images, shape: [784]}\n"
+                       "  - {name: label, op: input, data: labels}\n"
+                       "  - {name: hidden, op: dense, inputs: [image], units: 16}\n"
+                       "  - {name: norm, op: batch_norm, inputs: [hidden]}\n"
+                       "  - {name: logits, op: dense, inputs: [norm], units: 10}\n"
+                       "  - {name: loss, op: softmax_cross_entropy, inputs: [logits, label]}\n";
+    cr_expect_eq(leaves_of(norm, 128), 1, "batch_norm: one pass");
+    /* dropout draws its masks by position in the batch */
+    const char *drop = "  - {name: image, op: input, data: images, shape: [784]}\n"
+                       "  - {name: label, op: input, data: labels}\n"
+                       "  - {name: hidden, op: dense, inputs: [image], units: 16}\n"
+                       "  - {name: drop, op: dropout, inputs: [hidden], rate: 0.5}\n"
+                       "  - {name: logits, op: dense, inputs: [drop], units: 10}\n"
+                       "  - {name: loss, op: softmax_cross_entropy, inputs: [logits, label]}\n";
+    cr_expect_eq(leaves_of(drop, 128), 1, "dropout: one pass");
+}
+
+static int ft_infer(struct gr_infer *inf) {
+    inf->out = *inf->in[0];
+    return 0;
+}
+static void ft_forward(const struct gr_args *a) { (void)a; }
+
+/* The flags promise graphrun's halving tree of batch sums, so only its own
+ * ops may declare them. */
+Test(leaves, only_built_in_ops_may_declare_that_they_keep_rows_apart) {
+    struct gr_ctx ctx;
+    cr_assert_eq(gr_ctx_init(&ctx), 0);
+    struct gr_op_desc d = {.name = "fake_rows", .summary = "y = x", .inputs_doc = "x [B, C]", .min_inputs = 1,
+                           .max_inputs = 1, .infer = ft_infer, .forward = ft_forward, .flags = GR_OP_ROWWISE};
+    char err[256] = "";
+    cr_expect_neq(gr_registry_add_op(ctx.reg, &d, err, sizeof err), 0, "a plugin's op declared GR_OP_ROWWISE");
+    cr_expect(strstr(err, "GR_OP_ROWWISE") != NULL, "%s", err);
+    d.flags = GR_OP_ROW_MEAN;
+    cr_expect_neq(gr_registry_add_op(ctx.reg, &d, err, sizeof err), 0, "a plugin's op declared GR_OP_ROW_MEAN");
+    d.flags = 0;
+    cr_expect_eq(gr_registry_add_op(ctx.reg, &d, err, sizeof err), 0, "%s", err);
+    gr_ctx_free(&ctx);
+}
