@@ -86,14 +86,25 @@ static struct lstm_state state_at(float *base, int64_t b, int64_t t, int64_t in,
     return s;
 }
 
-/* backward's scratch: dh_next and dc_next [B, H], Wh^T packed and as it is
- * where needed (lstm_back_wh_floats), dx [T*B, I] in the state's row order,
- * then the gradient's leaves after the first: [I+H, 4H] kernels, then [4H]
- * biases. dz [T*B, 4H] overwrites the gates as they are read: apart, a
- * leaf's state and dz (2.7 MB at 32 samples, 64 units) overflowed the L2. */
+/* backward's scratch: dh_next and dc_next [B, H], dx [T*B, I] in the
+ * state's row order, then the gradient's leaves after the first: [I+H, 4H]
+ * kernels, then [4H] biases. dz [T*B, 4H] overwrites the gates as they are
+ * read: apart, a leaf's state and dz (2.7 MB at 32 samples, 64 units)
+ * overflowed the L2. */
 static size_t grad_floats(int64_t b, int64_t t, int64_t in, int64_t h) {
-    return (size_t)(2 * b * h + lstm_back_wh_floats(b, h) + t * b * in + (gr_sum_leaves(b) - 1) * (in + h + 1) * 4 * h);
+    return (size_t)(2 * b * h + t * b * in + (gr_sum_leaves(b) - 1) * (in + h + 1) * 4 * h);
 }
+
+/* What training keeps after the state, derived from the weights alone and
+ * so reused while they stay (gr_args.params_kept): forward's packed kernel
+ * for the fused steps, [I + H, 4H], then backward's Wh^T, packed and as it
+ * is where needed (lstm_back_wh_floats). */
+static size_t kept_floats(int64_t b, int64_t in, int64_t h) {
+    return (size_t)((lstm_cell_fits(in, h) ? (in + h) * 4 * h : 0) + lstm_back_wh_floats(b, h));
+}
+
+/* where they start: after the state, on a 64-byte line as the packs' loads want */
+static size_t kept_at(int64_t b, int64_t t, int64_t in, int64_t h) { return (state_floats(b, t, in, h) + 15) / 16 * 16; }
 
 /* evaluation's scratch: z [B, 4H], c [B, H] */
 static size_t eval_floats(int64_t b, int64_t h) { return (size_t)(b * 5 * h); }
@@ -112,10 +123,8 @@ static int lstm_infer(struct gr_infer *inf) {
     inf->param[P_KERNEL] = (struct gr_shape){2, {in + h, 4 * h}};
     inf->param[P_BIAS] = (struct gr_shape){1, {4 * h}};
     if (inf->training) {
-        inf->saved_bytes = state_floats(b, t, in, h) * sizeof(float);
-        /* forward packs the kernel there for the fused steps */
-        size_t pack = (size_t)((in + h) * 4 * h), grad = grad_floats(b, t, in, h);
-        inf->scratch_bytes = (grad > pack ? grad : pack) * sizeof(float);
+        inf->saved_bytes = (kept_at(b, t, in, h) + kept_floats(b, in, h)) * sizeof(float);
+        inf->scratch_bytes = grad_floats(b, t, in, h) * sizeof(float);
     } else {
         inf->scratch_bytes = eval_floats(b, h) * sizeof(float);
     }
@@ -132,6 +141,7 @@ struct lstm_job {
     float *y;
     float *dz, *dh_next, *dc_next, *wht, *dxt; /* backward */
     float *rest_k, *rest_b;                     /* the gradients' parts 1.. (util.h) */
+    float *kept;                               /* training: kept_floats, after the state */
     float *ez, *ec;                            /* evaluation */
     const struct lstm_cell *ev;                /* the steps (ops/lstm_cell.c) */
     const struct lstm_back *bk;                /* and backward (ops/lstm_back.c) */
@@ -156,7 +166,10 @@ static struct lstm_job job_of(const struct gr_args *a) {
     j.fb = (float)a->attrs[A_FORGET_BIAS].f;
     j.reverse = a->attrs[A_REVERSE].i != 0;
     j.y = a->out->data;
-    if (a->saved) j.s = state_at(a->saved, j.B, j.T, j.I, j.H);
+    if (a->saved) {
+        j.s = state_at(a->saved, j.B, j.T, j.I, j.H);
+        j.kept = (float *)a->saved + kept_at(j.B, j.T, j.I, j.H);
+    }
     return j;
 }
 
@@ -258,11 +271,11 @@ static void lstm_forward(const struct gr_args *a) {
     }
     e.xh = j.s.xh, e.z = j.s.z, e.c = j.s.c, e.tc = j.s.tc, e.zeros = j.s.zeros;
     memset(j.s.zeros, 0, (size_t)j.H * sizeof(float));
-    /* the packed kernel in scratch (backward's, free until then), when
-     * the batch's rows are at least the kernel's: packing it cost more
-     * than the fused steps saved at batch 1 or 2 (T = 28, I + H = 92) */
-    e.wp = lstm_cell_fits(j.I, j.H) && j.B * j.T >= j.XH ? a->scratch : NULL;
-    if (e.wp) lstm_cell_pack(&e);
+    /* the packed kernel, kept after the state, when the batch's rows are
+     * at least the kernel's: packing it cost more than the fused steps
+     * saved at batch 1 or 2 (T = 28, I + H = 92) */
+    e.wp = lstm_cell_fits(j.I, j.H) && j.B * j.T >= j.XH ? j.kept : NULL;
+    if (e.wp && !a->params_kept) lstm_cell_pack(&e);
     a->host->parallel_for(a->host_ctx, gr_sum_leaves(j.B), forward_blocks, &j);
 }
 
@@ -313,9 +326,9 @@ static void lstm_backward(const struct gr_args *a) {
     j.dz = j.s.z; /* over the gates (grad_floats) */
     j.dh_next = a->scratch;
     j.dc_next = j.dh_next + B * H;
-    float *whp = j.dc_next + B * H;
+    float *whp = j.kept + (lstm_cell_fits(I, H) ? j.XH * G : 0);
     j.wht = whp + (lstm_back_fits(H) ? lstm_back_pack_floats(H) : 0);
-    j.dxt = whp + lstm_back_wh_floats(B, H);
+    j.dxt = j.dc_next + B * H;
     j.rest_k = j.dxt + T * B * I;
     j.rest_b = j.rest_k + (gr_sum_leaves(B) - 1) * j.XH * G;
     struct lstm_back bk = {.T = T, .H = H, .reverse = j.reverse, .z = j.s.z, .c = j.s.c, .tc = j.s.tc,
@@ -328,9 +341,9 @@ static void lstm_backward(const struct gr_args *a) {
      * the host's product takes (lstm_back_fused) */
     if (lstm_back_fits(H)) {
         bk.whp = whp;
-        lstm_back_pack(&bk, j.wh);
+        if (!a->params_kept) lstm_back_pack(&bk, j.wh);
     }
-    if (lstm_back_plain(B, H)) gr_transpose(j.wh, H, G, j.wht);
+    if (lstm_back_plain(B, H) && !a->params_kept) gr_transpose(j.wh, H, G, j.wht);
     atomic_init(&j.next_block, 0);
     a->host->parallel_for(a->host_ctx, gr_sum_leaves(B), backward_blocks, &j);
     /* dW += the leaves' parts up the tree, and dbias */

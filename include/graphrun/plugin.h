@@ -340,6 +340,10 @@ struct gr_args {
      * format of ops/pool.h; data NULL outside training), which forward
      * writes and backward reads to route dout to the cells taken. */
     uint32_t fused;
+    /* 1: the parameters are those of this node's last forward and backward
+     * in this plan (a step by leaves, from a plan's second leaf), so what
+     * they derived from them alone into `saved` holds. 0 otherwise. */
+    uint32_t params_kept;
 };
 enum gr_fused {
     GR_FUSED_RELU = 1u << 0,
@@ -368,17 +372,13 @@ enum gr_op_flags {
     GR_OP_FUSES_POOL = 1u << 7,   /* honours gr_args.fused's GR_FUSED_POOL
                                      (built-in only: it writes max_pool2d's
                                      index, whose format is graphrun's own) */
-    /* The two below let a training step run a large batch in passes whose
-     * gradients add to the whole batch's bits (runtime/session/passes.h).
-     * Built-in only: they promise graphrun's halving tree of batch sums. */
-    GR_OP_ROWWISE = 1u << 8,      /* row r of the output (axis 0) reads only
-                                     row r of each input that has rows, and
-                                     each parameter's gradient is summed over
-                                     the rows by graphrun's halving tree */
-    GR_OP_ROW_MEAN = 1u << 9,     /* the output is one float, the mean over
-                                     the rows of terms that each read one row
-                                     of every input; backward scales dout by
-                                     1 / rows */
+    /* Built-in only, they let a training step run by leaves with one
+     * pass's bits (runtime/session/leaves.h): */
+    GR_OP_ROWWISE = 1u << 8,  /* row r of the output reads only row r of the
+                                 inputs; parameters' gradients summed over
+                                 graphrun's halving tree of the rows */
+    GR_OP_ROW_MEAN = 1u << 9, /* one float, the mean over rows of terms a row
+                                 each; backward scales dout by 1 / rows */
 };
 
 struct gr_op_desc {

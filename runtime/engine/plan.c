@@ -389,6 +389,10 @@ void gr_plan_zero_grad(struct gr_plan *p) {
     if (p->g->param_floats) memset(p->param_grad, 0, (size_t)p->g->param_floats * sizeof(float));
 }
 
+void gr_plan_keep_params(struct gr_plan *p, int kept) {
+    for (int o = 0; o < p->n_order; o++) p->args[p->order[o]].params_kept = kept != 0;
+}
+
 void gr_plan_set_param_grad(struct gr_plan *p, float *block) {
     p->param_grad = block;
     for (int o = 0; o < p->n_order; o++) {

@@ -73,6 +73,10 @@ void gr_plan_free(struct gr_plan *p);
  * now on; gr_plan_zero_grad zeroes it. */
 void gr_plan_set_param_grad(struct gr_plan *p, float *block);
 
+/* Tell every node whether its parameters are those of its last forward
+ * and backward in this plan (gr_args.params_kept). */
+void gr_plan_keep_params(struct gr_plan *p, int kept);
+
 /* Run with `batch` <= cap samples; re-infers shapes, allocates nothing. */
 int gr_plan_set_batch(struct gr_plan *p, int64_t batch);
 

@@ -121,7 +121,9 @@ static void run_leaves(void *arg, int64_t c, int64_t c_end) {
     struct gr_plan *p = c == 0 ? &s->tp : &s->more_tp[c - 1];
     int64_t cap = s->tp.cap;
     (void)c_end;
-    for (int64_t k; (k = atomic_fetch_add(&j->next, 1)) < s->leaves;) {
+    /* the parameters stay as they are until every leaf is done */
+    for (int64_t k, done = 0; (k = atomic_fetch_add(&j->next, 1)) < s->leaves; done++) {
+        if (done < 2) gr_plan_keep_params(p, done > 0);
         gr_plan_set_param_grad(p, leaf_grad(s, k));
         gr_session_feed(s, p, &s->train_set, j->idx + k * cap, cap, s->aug_array >= 0, j->draw + k * cap);
         p->step = s->step;
