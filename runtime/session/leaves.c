@@ -75,6 +75,9 @@ int64_t gr_leaves_count(struct gr_session *s, int64_t n) {
     for (int i = 0; i < s->g.n; i++)
         if (s->g.nodes[i].op->flags & GR_OP_PARAM) params += (double)gr_shape_count(&s->g.nodes[i].shape);
     int64_t leaves = n / leaf;
+    /* fewer leaves than threads would leave threads idle that one pass
+     * splits every op over (batch 64 on 8 cores) */
+    if (plans_for(s, leaves) < plans_for(s, INT64_MAX)) return 1;
     return (double)(leaves - 1) * params * sizeof(float) <= (double)s->tp.arena_bytes ? leaves : 1;
 }
 
@@ -118,24 +121,30 @@ struct leaf_job {
     _Atomic int64_t next;
 };
 
+/* Leaf k on plan p: its rows fed, forward, zeroing, backward into its gradient. */
+static void run_leaf(const struct leaf_job *j, struct gr_plan *p, int64_t k) {
+    struct gr_session *s = j->s;
+    int64_t cap = s->tp.cap;
+    gr_plan_set_param_grad(p, leaf_grad(s, k));
+    gr_session_feed(s, p, &s->train_set, j->idx + k * cap, cap, s->aug_array >= 0, j->draw + k * cap);
+    p->step = s->step;
+    gr_plan_forward(p);
+    gr_plan_zero_grad(p);
+    gr_plan_backward_from(p, j->seed);
+    s->leaf_loss[k] = *(const float *)p->val[s->loss].data;
+}
+
 /* Plan c (one per thread: a chunk runs on one thread at a time) takes
  * leaves until none is left. */
 static void run_leaves(void *arg, int64_t c, int64_t c_end) {
     struct leaf_job *j = arg;
     struct gr_session *s = j->s;
     struct gr_plan *p = c == 0 ? &s->tp : &s->more_tp[c - 1];
-    int64_t cap = s->tp.cap;
     (void)c_end;
     /* the parameters stay as they are until every leaf is done */
     for (int64_t k, done = 0; (k = atomic_fetch_add(&j->next, 1)) < s->leaves; done++) {
         if (done < 2) gr_plan_keep_params(p, done > 0);
-        gr_plan_set_param_grad(p, leaf_grad(s, k));
-        gr_session_feed(s, p, &s->train_set, j->idx + k * cap, cap, s->aug_array >= 0, j->draw + k * cap);
-        p->step = s->step;
-        gr_plan_forward(p);
-        gr_plan_zero_grad(p);
-        gr_plan_backward_from(p, j->seed);
-        s->leaf_loss[k] = *(const float *)p->val[s->loss].data;
+        run_leaf(j, p, k);
     }
 }
 
@@ -156,6 +165,7 @@ static void add_up(void *arg, int64_t e0, int64_t e1) {
 
 double gr_leaves_run(struct gr_session *s, const int32_t *idx, int64_t draw, int64_t batch) {
     struct leaf_job j = {s, idx, draw, (float)s->tp.cap / (float)batch, 0};
+    s->leaf_draw = draw;
     gr_pool_run(s->ctx->pool, 1 + s->n_more_tp, run_leaves, &j);
     gr_pool_run(s->ctx->pool, s->g.param_floats, add_up, s);
     double loss = 0;
@@ -167,4 +177,15 @@ void gr_leaves_flops(const struct gr_session *s, double *forward, double *backwa
     gr_plan_flops(&s->tp, forward, backward);
     *forward *= (double)s->leaves;
     *backward *= (double)s->leaves;
+}
+
+int64_t gr_leaves_replay_fault(struct gr_session *s, int64_t batch) {
+    struct leaf_job j = {s, s->idx, s->leaf_draw, (float)s->tp.cap / (float)batch, 0};
+    int in_grad;
+    gr_plan_keep_params(&s->tp, 0);
+    for (int64_t k = 0; k < s->leaves; k++) {
+        run_leaf(&j, &s->tp, k);
+        if (gr_plan_find_nonfinite(&s->tp, &in_grad) >= 0) return k;
+    }
+    return -1;
 }

@@ -21,16 +21,18 @@
  * op declares GR_OP_ROW_MEAN (a mean over rows); the batch halves evenly
  * down to leaves of equal size L (n = L 2^d, d >= 1), so each leaf's
  * backward, seeded with L / n = 2^-d (exact), writes that leaf's terms of
- * the tree; and the leaves' gradients take no more memory than the one
- * pass's plan they replace. The loss is the leaves' mean (in double).
+ * the tree; every thread the step may use gets a leaf (else one pass, which
+ * splits each op over all of them); and the leaves' gradients take no more
+ * memory than the one pass's plan they replace. The loss is the leaves' mean (in double).
  *
  * The parameters then get one pass's bits wherever each product sums a row
- * the same way at a leaf's rows as at the batch's. Two kinds do not: the
- * host's products over k > 448, which sum in blocks only above 2^21
- * multiply-adds (runtime/host/gemm.c), and OpenBLAS's, which run the rows
- * past its last whole 16 through other kernels (leaves of 25 rows in a batch
- * of 100). There the two agree to rounding (tests/test_leaves.c). The
- * shipped models at batches of 32 times a power of two are bit for bit. */
+ * the same way at a leaf's rows as at the batch's, as the reference LSTM's
+ * do. Two kinds need not: the host's products over k > 448, which sum in
+ * blocks only above 2^21 multiply-adds (runtime/host/gemm.c), and
+ * OpenBLAS's, whose kernels can depend on the rows (the rows past its last
+ * whole 16; at some core types its small-matrix paths). There the two agree
+ * to rounding. Each op runs on one thread, so a step by leaves gives the
+ * same bits at any thread count (tests/test_leaves.c). */
 #ifndef GR_SESSION_LEAVES_H
 #define GR_SESSION_LEAVES_H
 
@@ -53,6 +55,11 @@ double gr_leaves_bytes(const struct gr_session *s);
  * s->g.grad; returns the mean of the leaves' losses. `draw`: the first
  * sample's augmentation draw; `batch`: the whole batch's rows (all ranks'). */
 double gr_leaves_run(struct gr_session *s, const int32_t *idx, int64_t draw, int64_t batch);
+/* After a step whose loss or gradient was not finite: its leaves run again
+ * on s->tp, in order, until one holds a non-finite value, which s->tp then
+ * holds for the message (a leaf another plan ran, or that plan 0 ran over
+ * since, holds it nowhere); returns that leaf, or -1. */
+int64_t gr_leaves_replay_fault(struct gr_session *s, int64_t batch);
 /* A training step's operations forward and backward. */
 void gr_leaves_flops(const struct gr_session *s, double *forward, double *backward);
 

@@ -107,6 +107,7 @@ struct gr_session {
     int n_more_tp;
     float *leaf_grads;     /* leaves 1.. gradients (leaf 0's is g.grad) */
     double *leaf_loss;     /* [leaves] */
+    int64_t leaf_draw;     /* the last step's first augmentation draw */
     int whole_batch;       /* gr_session_opts.whole_batch */
     int stop;              /* the last step found some rank interrupted */
     int broken;            /* a collective failed: the ranks cannot go on together */

@@ -9,6 +9,7 @@
 #include "runtime/base/fs.h"
 #include "runtime/session/checkpoint.h"
 #include "runtime/session/evaluate.h"
+#include "runtime/session/leaves.h"
 #include "runtime/session/parallel.h"
 #include "runtime/session/runlog.h"
 #include "runtime/session/session.h"
@@ -17,6 +18,8 @@
 /* Explain a non-finite loss or gradient: the step and the first node. */
 static int fault_message(struct gr_session *s, int64_t step, float loss, const struct gr_train_result *res, int *own) {
     int in_grad = 0;
+    /* by leaves, the leaf that holds it runs again on s->tp */
+    if (s->leaves > 1) gr_leaves_replay_fault(s, s->cfg->batch_size);
     int i = gr_plan_find_nonfinite(&s->tp, &in_grad);
     char where[GR_ERRBUF];
     if (i < 0) {

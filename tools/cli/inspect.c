@@ -56,13 +56,15 @@ static const char *valid_text(const struct gr_session *s, char *buf, size_t len)
     return buf;
 }
 
-/* "training plan 6.7 MB at batch 64", or by leaves, a plan a thread at a leaf's rows */
+/* "training plan 6.7 MB at batch 64", or by leaves: a plan a thread at a leaf's rows, and the leaves' gradients */
 static const char *plan_text(const struct gr_session *s, char *buf, size_t len) {
     if (s->leaves <= 1)
         snprintf(buf, len, "training plan %.1f MB at batch %lld", (double)s->tp.arena_bytes / 1e6, (long long)s->tp.cap);
     else
-        snprintf(buf, len, "training plans %.1f MB (%d of %.1f MB at %lld rows, a step of %lld by %lld leaves)",
-                 (double)s->tp.arena_bytes * gr_leaves_plans(s) / 1e6, gr_leaves_plans(s),
+        snprintf(buf, len,
+                 "training plans %.1f MB (%d of %.1f MB at %lld rows and the leaves' gradients, a step of %lld by "
+                 "%lld leaves)",
+                 ((double)s->tp.arena_bytes + gr_leaves_bytes(s)) / 1e6, gr_leaves_plans(s),
                  (double)s->tp.arena_bytes / 1e6, (long long)s->tp.cap, (long long)(s->tp.cap * s->leaves),
                  (long long)s->leaves);
     return buf;
