@@ -70,10 +70,11 @@ int64_t gr_leaves_count(struct gr_session *s, int64_t n) {
     if (!leaf || s->whole_batch) return 1;
     int ok = rowwise(s, n, leaf);
     if (ok <= 0) return ok < 0 ? -1 : 1;
-    /* the leaves' gradients take no more memory than the one pass's plan */
-    double params = 0;
-    for (int i = 0; i < s->g.n; i++)
-        if (s->g.nodes[i].op->flags & GR_OP_PARAM) params += (double)gr_shape_count(&s->g.nodes[i].shape);
+    /* the leaves' gradients (blocks laid out as the graph's, which the
+     * memory check counts before they exist) take no more memory than the
+     * one pass's plan */
+    if (gr_graph_layout_params(&s->g)) return -1;
+    double params = (double)s->g.param_floats;
     int64_t leaves = n / leaf;
     /* fewer leaves than threads would leave threads idle that one pass
      * splits every op over (batch 64 on 8 cores) */
