@@ -208,32 +208,36 @@ static int64_t leaves_of(const char *graph, int batch) {
     return n;
 }
 
+/* An MLP on the images with `middle` (nodes reading `hidden`, the last
+ * named `mid`) between its two dense layers, or none. */
+static const char *mlp_with(char *buf, size_t len, const char *middle) {
+    snprintf(buf, len,
+             "  - {name: image, op: input, data: images, shape: [784]}\n"
+             "  - {name: label, op: input, data: labels}\n"
+             "  - {name: hidden, op: dense, inputs: [image], units: 16}\n"
+             "%s"
+             "  - {name: logits, op: dense, inputs: [%s], units: 10}\n"
+             "  - {name: loss, op: softmax_cross_entropy, inputs: [logits, label]}\n",
+             middle ? middle : "", middle ? "mid" : "hidden");
+    return buf;
+}
+
 Test(leaves, only_graphs_whose_rows_never_meet_and_batches_that_halve_evenly_run_by_leaves, .timeout = 60) {
-    const char *mlp = "  - {name: image, op: input, data: images, shape: [784]}\n"
-                      "  - {name: label, op: input, data: labels}\n"
-                      "  - {name: hidden, op: dense, inputs: [image], units: 16}\n"
-                      "  - {name: logits, op: dense, inputs: [hidden], units: 10}\n"
-                      "  - {name: loss, op: softmax_cross_entropy, inputs: [logits, label]}\n";
+    char graph[1024];
+    const char *mlp = mlp_with(graph, sizeof graph, NULL);
     cr_expect_eq(leaves_of(mlp, 64), 2);
     cr_expect_eq(leaves_of(mlp, 96), 4, "96 halves into four leaves of 24");
     cr_expect_eq(leaves_of(mlp, 32), 1, "one leaf: one pass");
     cr_expect_eq(leaves_of(mlp, 66), 1, "66 halves into 33, then 16 and 17: leaves of two sizes");
     /* batch_norm's statistics are over the batch: its rows meet */
-    const char *norm = "  - {name: image, op: input, data: images, shape: [784]}\n"
-                       "  - {name: label, op: input, data: labels}\n"
-                       "  - {name: hidden, op: dense, inputs: [image], units: 16}\n"
-                       "  - {name: norm, op: batch_norm, inputs: [hidden]}\n"
-                       "  - {name: logits, op: dense, inputs: [norm], units: 10}\n"
-                       "  - {name: loss, op: softmax_cross_entropy, inputs: [logits, label]}\n";
+    const char *norm = mlp_with(graph, sizeof graph, "  - {name: mid, op: batch_norm, inputs: [hidden]}\n");
     cr_expect_eq(leaves_of(norm, 128), 1, "batch_norm: one pass");
     /* dropout draws its masks by position in the batch */
-    const char *drop = "  - {name: image, op: input, data: images, shape: [784]}\n"
-                       "  - {name: label, op: input, data: labels}\n"
-                       "  - {name: hidden, op: dense, inputs: [image], units: 16}\n"
-                       "  - {name: drop, op: dropout, inputs: [hidden], rate: 0.5}\n"
-                       "  - {name: logits, op: dense, inputs: [drop], units: 10}\n"
-                       "  - {name: loss, op: softmax_cross_entropy, inputs: [logits, label]}\n";
+    const char *drop = mlp_with(graph, sizeof graph, "  - {name: mid, op: dropout, inputs: [hidden], rate: 0.5}\n");
     cr_expect_eq(leaves_of(drop, 128), 1, "dropout: one pass");
+    /* and with a rowwise op there, by leaves */
+    const char *act = mlp_with(graph, sizeof graph, "  - {name: mid, op: tanh, inputs: [hidden]}\n");
+    cr_expect_eq(leaves_of(act, 128), 4, "tanh: by leaves");
 }
 
 /* One sample of 128 overflows the loss; whichever leaf and thread took it,
