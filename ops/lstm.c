@@ -146,6 +146,7 @@ struct lstm_job {
     const struct lstm_cell *ev;                /* the steps (ops/lstm_cell.c) */
     const struct lstm_back *bk;                /* and backward (ops/lstm_back.c) */
     _Atomic int64_t next_block;                /* the next block no thread has taken */
+    int64_t parts;                             /* training: pieces a leaf's rows run in (leaf_parts) */
 };
 
 static struct lstm_job job_of(const struct gr_args *a) {
@@ -207,6 +208,37 @@ static void for_leaves(void *arg, void (*fn)(const struct lstm_job *j, int64_t k
 static void forward_rows(const struct lstm_job *j, int64_t k, int64_t b0, int64_t b1) {
     (void)k;
     lstm_cell_train_rows(j->ev, b0, b1);
+}
+
+/* How many parts each leaf's rows run in, on as many threads: 1, unless
+ * the leaves are fewer than the threads a parallel_for has here (batch 32,
+ * one leaf, on 2 threads ran its whole recurrence on one) and the steps are
+ * fused both ways, whose rows never meet and sum the same in any tiling
+ * (lstm_cell_train_part, lstm_back_part), so the bits stay the leaf's; a
+ * part keeps at least a tile of rows. */
+static int64_t leaf_parts(const struct lstm_job *j, int fused) {
+    const struct gr_host *h = j->a->host;
+    int64_t leaves = gr_sum_leaves(j->B), threads = GR_HOST_HAS(h, threads) ? h->threads(j->a->host_ctx) : 1;
+    if (!fused || threads <= leaves) return 1;
+    int64_t parts = (threads + leaves - 1) / leaves, most = j->B / leaves / LSTM_CELL_ROWS;
+    return parts < most ? parts : most > 1 ? most : 1;
+}
+
+/* Work item w, part w mod parts of leaf w / parts: the leaf's rows [lo, hi), the part's [r0, r1). */
+static void part_rows(const struct lstm_job *j, int64_t w, int64_t *lo, int64_t *hi, int64_t *r0, int64_t *r1) {
+    int64_t q = w % j->parts;
+    gr_sum_leaf(j->B, w / j->parts, lo, hi);
+    *r0 = *lo + (*hi - *lo) * q / j->parts;
+    *r1 = *lo + (*hi - *lo) * (q + 1) / j->parts;
+}
+
+static void forward_parts(void *arg, int64_t k0, int64_t k1) {
+    struct lstm_job *j = arg;
+    (void)k0, (void)k1;
+    for (int64_t w, lo, hi, r0, r1; (w = atomic_fetch_add(&j->next_block, 1)) < gr_sum_leaves(j->B) * j->parts;) {
+        part_rows(j, w, &lo, &hi, &r0, &r1);
+        lstm_cell_train_part(j->ev, lo, hi, r0, r1);
+    }
 }
 
 /* Evaluation for samples b0..b1: the fused steps where they fit, else one
@@ -276,7 +308,8 @@ static void lstm_forward(const struct gr_args *a) {
      * saved at batch 1 or 2 (T = 28, I + H = 92) */
     e.wp = lstm_cell_fits(j.I, j.H) && j.B * j.T >= j.XH ? j.kept : NULL;
     if (e.wp && !a->params_kept) lstm_cell_pack(&e);
-    a->host->parallel_for(a->host_ctx, gr_sum_leaves(j.B), forward_blocks, &j);
+    j.parts = leaf_parts(&j, e.wp != NULL);
+    a->host->parallel_for(a->host_ctx, gr_sum_leaves(j.B) * j.parts, j.parts > 1 ? forward_parts : forward_blocks, &j);
 }
 
 /* Leaf k's share of the parameters' gradients, [X, H_{t-1}]^T @ dZ and
@@ -303,6 +336,19 @@ static void backward_rows(const struct lstm_job *j, int64_t k, int64_t b0, int64
 }
 
 static void backward_blocks(void *arg, int64_t k0, int64_t k1) { (void)k0, (void)k1, for_leaves(arg, backward_rows); }
+
+/* The leaves in parts (leaf_parts): each part back through time; the
+ * gradients' parts after, a leaf at a time, on all threads. */
+static void backward_parts(void *arg, int64_t k0, int64_t k1) {
+    struct lstm_job *j = arg;
+    (void)k0, (void)k1;
+    for (int64_t w, lo, hi, r0, r1; (w = atomic_fetch_add(&j->next_block, 1)) < gr_sum_leaves(j->B) * j->parts;) {
+        part_rows(j, w, &lo, &hi, &r0, &r1);
+        memset(j->dh_next + r0 * j->H, 0, (size_t)((r1 - r0) * j->H) * sizeof(float));
+        memset(j->dc_next + r0 * j->H, 0, (size_t)((r1 - r0) * j->H) * sizeof(float));
+        lstm_back_part(j->bk, lo, hi, r0, r1);
+    }
+}
 
 /* dx[b, time of s, :] += dxt[row of (s, b), :] for the samples of leaves k0..k1 */
 static void add_dx(void *arg, int64_t k0, int64_t k1) {
@@ -345,7 +391,16 @@ static void lstm_backward(const struct gr_args *a) {
     }
     if (lstm_back_plain(B, H) && !a->params_kept) gr_transpose(j.wh, H, G, j.wht);
     atomic_init(&j.next_block, 0);
-    a->host->parallel_for(a->host_ctx, gr_sum_leaves(B), backward_blocks, &j);
+    j.parts = leaf_parts(&j, bk.whp && !lstm_back_plain(B, H));
+    if (j.parts > 1) {
+        a->host->parallel_for(a->host_ctx, gr_sum_leaves(B) * j.parts, backward_parts, &j);
+        for (int64_t k = 0, b0, b1; k < gr_sum_leaves(B); k++) {
+            gr_sum_leaf(B, k, &b0, &b1);
+            leaf_grads(&j, k, b0, b1);
+        }
+    } else {
+        a->host->parallel_for(a->host_ctx, gr_sum_leaves(B), backward_blocks, &j);
+    }
     /* dW += the leaves' parts up the tree, and dbias */
     if (a->din[IN_KERNEL]) gr_sum_tree(a, B, a->din[IN_KERNEL]->data, j.rest_k, j.XH * G);
     if (a->din[IN_BIAS]) gr_sum_tree(a, B, a->din[IN_BIAS]->data, j.rest_b, G);

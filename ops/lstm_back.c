@@ -102,14 +102,20 @@ static void tile_backward(const struct lstm_back *e, int64_t b0, int64_t n, int6
     }
 }
 
+void lstm_back_part(const struct lstm_back *e, int64_t lo, int64_t hi, int64_t r0, int64_t r1) {
+    int64_t m = r1 - r0;
+    for (int64_t t = e->T - 1; t >= 0; t--)
+        for (int64_t k = 0, b = r0; k < lstm_cell_tiles(m); b += lstm_cell_tile_rows(m, k), k++)
+            tile_backward(e, lo, hi - lo, t, b, lstm_cell_tile_rows(m, k));
+}
+
 void lstm_back_rows(const struct lstm_back *e, int64_t b0, int64_t b1) {
     int64_t T = e->T, H = e->H, G = 4 * H, n = b1 - b0;
+    if (lstm_back_fused(e, n)) {
+        lstm_back_part(e, b0, b1, b0, b1);
+        return;
+    }
     for (int64_t t = T - 1; t >= 0; t--) {
-        if (lstm_back_fused(e, n)) {
-            for (int64_t k = 0, b = b0; k < lstm_cell_tiles(n); b += lstm_cell_tile_rows(n, k), k++)
-                tile_backward(e, b0, n, t, b, lstm_cell_tile_rows(n, k));
-            continue;
-        }
         for (int64_t b = b0; b < b1; b++) row_backward(e, b0, n, t, b);
         if (t > 0) /* dh_next[n, H] = dz_t[n, 4H] @ Wh^T[4H, H] */
             e->host->sgemm(e->host_ctx, GR_NO_TRANS, GR_NO_TRANS, n, H, G, 1.0f, e->dz + (T * b0 + t * n) * G, G,

@@ -50,5 +50,9 @@ void lstm_back_pack(const struct lstm_back *e, const float *wh);
 /* The leaf [b0, b1) back through all T steps: dz of its rows, dh_next and
  * dc_next of its samples. */
 void lstm_back_rows(const struct lstm_back *e, int64_t b0, int64_t b1);
+/* Fused only (lstm_back_fused for the leaf): samples [r0, r1) of the leaf
+ * [lo, hi) back through all T steps, with the bits of the leaf run whole
+ * (rows never meet; each row's sums are the same in any tiling). */
+void lstm_back_part(const struct lstm_back *e, int64_t lo, int64_t hi, int64_t r0, int64_t r1);
 
 #endif

@@ -76,14 +76,16 @@ void lstm_cell_forward(int64_t H, float *z, const float *bias, float fb, const f
 #define ROWS LSTM_CELL_ROWS
 #define TILES 6
 
-/* xh rows of the leaf [b0, b1): x at step s's time now, the first step's
- * h = 0 now, later the previous step's h as the steps run */
-static void fill_xh(const struct lstm_cell *e, int64_t b0, int64_t b1) {
-    int64_t n = b1 - b0, T = e->T, I = e->I, XH = e->I + e->H;
-    for (int64_t b = b0; b < b1; b++) {
+/* xh rows of samples [r0, r1) of the leaf [lo, lo + n): x at step s's
+ * time now, the first step's h = 0 now, later the previous step's h as
+ * the steps run */
+static void fill_xh(const struct lstm_cell *e, int64_t lo, int64_t n, int64_t r0, int64_t r1) {
+    int64_t T = e->T, I = e->I, XH = e->I + e->H;
+    for (int64_t b = r0; b < r1; b++) {
         for (int64_t t = 0; t < T; t++)
-            memcpy(e->xh + (T * b0 + t * n + b - b0) * XH, e->x + (b * T + lstm_time_of(T, e->reverse, t)) * I, (size_t)I * sizeof(float));
-        memset(e->xh + (T * b0 + b - b0) * XH + I, 0, (size_t)e->H * sizeof(float));
+            memcpy(e->xh + (T * lo + t * n + b - lo) * XH, e->x + (b * T + lstm_time_of(T, e->reverse, t)) * I,
+                   (size_t)I * sizeof(float));
+        memset(e->xh + (T * lo + b - lo) * XH + I, 0, (size_t)e->H * sizeof(float));
     }
 }
 
@@ -113,13 +115,17 @@ static void step_rows(const struct lstm_cell *e, int64_t b0, int64_t b1) {
 static void fused_rows(const struct lstm_cell *e, int64_t b0, int64_t b1, int64_t lo, int64_t n);
 
 void lstm_cell_train_rows(const struct lstm_cell *e, int64_t b0, int64_t b1) {
-    fill_xh(e, b0, b1);
-    if (!e->wp) {
-        step_rows(e, b0, b1);
+    if (e->wp) {
+        lstm_cell_train_part(e, b0, b1, b0, b1);
         return;
     }
-    for (int64_t r = b0; r < b1; r += TILES * ROWS)
-        fused_rows(e, r, b1 - r < TILES * ROWS ? b1 : r + TILES * ROWS, b0, b1 - b0);
+    fill_xh(e, b0, b1 - b0, b0, b1);
+    step_rows(e, b0, b1);
+}
+
+void lstm_cell_train_part(const struct lstm_cell *e, int64_t lo, int64_t hi, int64_t r0, int64_t r1) {
+    fill_xh(e, lo, hi - lo, r0, r1);
+    for (int64_t r = r0; r < r1; r += TILES * ROWS) fused_rows(e, r, r1 - r < TILES * ROWS ? r1 : r + TILES * ROWS, lo, hi - lo);
 }
 
 void lstm_cell_eval_rows(const struct lstm_cell *e, int64_t b0, int64_t b1) {

@@ -78,5 +78,10 @@ void lstm_cell_chain(int R, float z[LSTM_CELL_ROWS][4][16], const float *const *
 /* Training: the leaf [b0, b1) through all T steps, its state kept: xh
  * filled from x, then fused when wp is set, else step by step. */
 void lstm_cell_train_rows(const struct lstm_cell *e, int64_t b0, int64_t b1);
+/* Fused only (wp set): samples [r0, r1) of the leaf [lo, hi) through all T
+ * steps, into the leaf's state as lstm_cell_train_rows leaves it. Rows never
+ * meet and the fused steps sum the same way in any tiling, so a leaf run
+ * in parts, on several threads, has the bits of the leaf run whole. */
+void lstm_cell_train_part(const struct lstm_cell *e, int64_t lo, int64_t hi, int64_t r0, int64_t r1);
 
 #endif

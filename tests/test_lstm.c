@@ -359,14 +359,25 @@ struct train_run {
     float *xh, *z, *c, *tc, *y;
 };
 
-static void train_run(const struct lstm_cell *base, struct train_run *o, int64_t b, float *wp) {
+/* Cut q of a leaf [lo, hi) run in three uneven parts, as threads would
+ * take them (lstm.c's leaf_parts): a row, about half, the rest. */
+static int64_t part_cut(int64_t lo, int64_t hi, int q) {
+    int64_t c[4] = {lo, lo + 1, lo + 1 + (hi - lo) / 2, hi};
+    return c[q] < hi ? c[q] : hi;
+}
+
+/* The leaves whole, or (parts, fused only) each in three parts, last first. */
+static void train_run(const struct lstm_cell *base, struct train_run *o, int64_t b, float *wp, int parts) {
     struct lstm_cell e = *base;
     e.xh = o->xh, e.z = o->z, e.c = o->c, e.tc = o->tc, e.y = o->y, e.wp = wp;
     if (wp) lstm_cell_pack(&e);
     for (int64_t k = 0; k < gr_sum_leaves(b); k++) {
         int64_t lo, hi;
         gr_sum_leaf(b, k, &lo, &hi);
-        lstm_cell_train_rows(&e, lo, hi);
+        if (!parts) lstm_cell_train_rows(&e, lo, hi);
+        for (int q = parts ? 2 : -1; q >= 0; q--)
+            if (part_cut(lo, hi, q) < part_cut(lo, hi, q + 1))
+                lstm_cell_train_part(&e, lo, hi, part_cut(lo, hi, q), part_cut(lo, hi, q + 1));
     }
 }
 
@@ -380,19 +391,19 @@ static void expect_same_floats(const float *a, const float *b, int64_t n, const 
 }
 
 /* Backward through the forward's state, step by step (host products with
- * Wh^T) and fused (packed Wh^T) where lstm_back_fits: dz, dh_next and
- * dc_next bit for bit. */
+ * Wh^T), fused (packed Wh^T) where lstm_back_fits, and fused in parts
+ * where a leaf runs fused: dz, dh_next and dc_next bit for bit. */
 static void expect_back_bits(struct gr_ctx *ctx, const struct lstm_cell *fwd, const struct train_run *st, int64_t b,
                              struct gr_rng *rng, const char *shape) {
     int64_t t = fwd->T, h = fwd->H, g = 4 * h, rows = b * t;
     if (!lstm_back_fits(h)) return;
     float *dy = malloc((size_t)(rows * h) * sizeof *dy), *wht = malloc((size_t)lstm_back_pack_floats(h) * sizeof *wht);
-    float *whp = malloc((size_t)lstm_back_pack_floats(h) * sizeof *whp), *out[2][3];
+    float *whp = malloc((size_t)lstm_back_pack_floats(h) * sizeof *whp), *out[3][3];
     for (int64_t k = 0; k < rows * h; k++) dy[k] = (float)gr_rng_uniform(rng) - 0.5f;
     const float *wh = fwd->w + fwd->I * g;
     for (int64_t r = 0; r < h; r++)
         for (int64_t c = 0; c < g; c++) wht[c * h + r] = wh[r * g + c];
-    for (int m = 0; m < 2; m++) {
+    for (int m = 0; m < 3; m++) {
         out[m][0] = calloc((size_t)(rows * g), sizeof(float));
         out[m][1] = calloc((size_t)(b * h), sizeof(float));
         out[m][2] = calloc((size_t)(b * h), sizeof(float));
@@ -404,13 +415,18 @@ static void expect_back_bits(struct gr_ctx *ctx, const struct lstm_cell *fwd, co
         for (int64_t k = 0; k < gr_sum_leaves(b); k++) {
             int64_t lo, hi;
             gr_sum_leaf(b, k, &lo, &hi);
-            lstm_back_rows(&e, lo, hi);
+            if (m < 2 || !lstm_back_fused(&e, hi - lo)) lstm_back_rows(&e, lo, hi);
+            for (int q = m < 2 || !lstm_back_fused(&e, hi - lo) ? -1 : 2; q >= 0; q--)
+                if (part_cut(lo, hi, q) < part_cut(lo, hi, q + 1))
+                    lstm_back_part(&e, lo, hi, part_cut(lo, hi, q), part_cut(lo, hi, q + 1));
         }
     }
-    expect_same_floats(out[0][0], out[1][0], rows * g, "dz", shape);
-    expect_same_floats(out[0][1], out[1][1], b * h, "dh_next", shape);
-    expect_same_floats(out[0][2], out[1][2], b * h, "dc_next", shape);
-    for (int m = 0; m < 2; m++) free(out[m][0]), free(out[m][1]), free(out[m][2]);
+    for (int m = 1; m < 3; m++) {
+        expect_same_floats(out[0][0], out[m][0], rows * g, m == 1 ? "dz" : "dz, in parts", shape);
+        expect_same_floats(out[0][1], out[m][1], b * h, m == 1 ? "dh_next" : "dh_next, in parts", shape);
+        expect_same_floats(out[0][2], out[m][2], b * h, m == 1 ? "dc_next" : "dc_next, in parts", shape);
+    }
+    for (int m = 0; m < 3; m++) free(out[m][0]), free(out[m][1]), free(out[m][2]);
     free(dy), free(wht), free(whp);
 }
 
@@ -429,25 +445,29 @@ static void expect_train_bits(struct gr_ctx *ctx, int reverse, int64_t b, int64_
     if (poison) w[0] = INFINITY;
     struct lstm_cell e = {.T = t, .I = in, .H = units, .reverse = reverse, .x = x, .w = w, .bias = bias, .fb = 0.75f,
                           .zeros = zeros, .host = &ctx->host, .host_ctx = ctx};
-    struct train_run run[2];
-    for (int k = 0; k < 2; k++) {
+    struct train_run run[3];
+    for (int k = 0; k < 3; k++) {
         run[k].xh = calloc((size_t)(rows * (in + units)), sizeof(float));
         run[k].z = calloc((size_t)(rows * g), sizeof(float));
         run[k].c = calloc((size_t)(rows * units), sizeof(float));
         run[k].tc = calloc((size_t)(rows * units), sizeof(float));
         run[k].y = calloc((size_t)(rows * units), sizeof(float));
-        train_run(&e, &run[k], b, k == 0 ? NULL : wp);
+        train_run(&e, &run[k], b, k == 0 ? NULL : wp, k == 2);
     }
     char shape[96];
     snprintf(shape, sizeof shape, "B %lld, T %lld, I %lld, H %lld%s%s", (long long)b, (long long)t, (long long)in,
              (long long)units, reverse ? ", reversed" : "", poison ? ", Wx infinite" : "");
-    expect_same_floats(run[0].y, run[1].y, rows * units, "y", shape);
-    expect_same_floats(run[0].xh, run[1].xh, rows * (in + units), "xh", shape);
-    expect_same_floats(run[0].z, run[1].z, rows * g, "gates", shape);
-    expect_same_floats(run[0].c, run[1].c, rows * units, "c", shape);
-    expect_same_floats(run[0].tc, run[1].tc, rows * units, "tanh(c)", shape);
+    for (int k = 1; k < 3; k++) {
+        char what[128];
+        snprintf(what, sizeof what, "%s%s", shape, k == 2 ? ", leaves in parts" : "");
+        expect_same_floats(run[0].y, run[k].y, rows * units, "y", what);
+        expect_same_floats(run[0].xh, run[k].xh, rows * (in + units), "xh", what);
+        expect_same_floats(run[0].z, run[k].z, rows * g, "gates", what);
+        expect_same_floats(run[0].c, run[k].c, rows * units, "c", what);
+        expect_same_floats(run[0].tc, run[k].tc, rows * units, "tanh(c)", what);
+    }
     expect_back_bits(ctx, &e, &run[0], b, &rng, shape);
-    for (int k = 0; k < 2; k++) free(run[k].xh), free(run[k].z), free(run[k].c), free(run[k].tc), free(run[k].y);
+    for (int k = 0; k < 3; k++) free(run[k].xh), free(run[k].z), free(run[k].c), free(run[k].tc), free(run[k].y);
     free(x), free(w), free(bias), free(zeros), free(wp);
 }
 

@@ -91,15 +91,14 @@
  *   plugin never knew read as 0). A copy of the first version of this header
  *   is kept in tests/plugin_abi1/, and a plugin built against it is loaded
  *   and trained by the test suite. Grown so far, in this order: gr_infer's
- *   index_limit; gr_op_desc's lower (ONNX export); gr_op_desc's state
- *   tables; gr_infer's state shapes;
- *   gr_args's random stream (rng_key, rng_step); gr_host's random_uniform;
- *   the initializers he_uniform, lecun_normal, lecun_uniform; the flag
- *   GR_OP_ASSIGNS_GRAD with gr_args's din_assign; the flag
- *   GR_OP_FUSES_RELU with gr_args's fused, then GR_OP_MASKS_RELU. The
- *   flag GR_OP_FUSES_POOL and the fused bit GR_FUSED_POOL are reserved to
- *   built-in ops (a plugin declaring the flag is refused), so no plugin
- *   ever sees the bit.
+ *   index_limit; gr_op_desc's lower (ONNX export) and state tables;
+ *   gr_infer's state shapes; gr_args's random stream (rng_key, rng_step);
+ *   gr_host's random_uniform; the initializers he_uniform, lecun_normal,
+ *   lecun_uniform; GR_OP_ASSIGNS_GRAD with gr_args's din_assign;
+ *   GR_OP_FUSES_RELU with gr_args's fused, then GR_OP_MASKS_RELU;
+ *   gr_args's params_kept; gr_host's threads. The flags GR_OP_FUSES_POOL,
+ *   GR_OP_ROWWISE and GR_OP_ROW_MEAN are reserved to built-in ops (a
+ *   plugin declaring one is refused), so no plugin sees GR_FUSED_POOL.
  */
 #ifndef GRAPHRUN_PLUGIN_H
 #define GRAPHRUN_PLUGIN_H
@@ -454,6 +453,9 @@ struct gr_host {
      * of saving it), a resumed run draws what the unbroken run drew, and
      * gradcheck, which holds the step fixed, replays them. */
     void (*random_uniform)(void *host_ctx, const struct gr_args *a, int64_t offset, int64_t n, float *out);
+    /* How many threads a parallel_for called from here runs its chunks on:
+     * the context's, or 1 inside a job (a nested call runs inline). */
+    int (*threads)(void *host_ctx);
 };
 
 /* Whether the running graphrun's host table has `field` (a plugin built

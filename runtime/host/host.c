@@ -113,6 +113,12 @@ static void host_parallel_for(void *host_ctx, int64_t n, void (*fn)(void *arg, i
     gr_pool_run(ctx ? ctx->pool : NULL, n, fn, arg);
 }
 
+static int host_threads(void *host_ctx) {
+    struct gr_ctx *ctx = host_ctx;
+    struct gr_pool *pool = ctx ? ctx->pool : NULL;
+    return gr_pool_busy(pool) ? 1 : gr_pool_threads(pool);
+}
+
 static int host_register_op(void *host_ctx, const struct gr_op_desc *desc, char *err, size_t err_len) {
     struct gr_ctx *ctx = host_ctx;
     if (!ctx || !ctx->reg) return snprintf(err, err_len, "register_op: no graphrun context"), -1;
@@ -137,6 +143,7 @@ static void host_table_init(struct gr_host *host) {
     host->alloc = host_alloc;
     host->free = host_free;
     host->random_uniform = host_random_uniform;
+    host->threads = host_threads;
 }
 
 /* ---- the context ------------------------------------------------------------ */
