@@ -12,10 +12,13 @@ within a round, so drifts in the machine's speed hit both alike):
              round, then with the faster of the two.
   grid       LSTM units 32, 64, 128, 256 by batch 32, 64, 256: GFLOP/s and
              share of the peak for each cell, on the first N training images
-             (N such that a cell is about --grid-gflop GFLOP, at least 8
-             batches of 256), PyTorch with the thread setting that won the
-             reference row of that batch (batch 32: batch 64's), its cells
-             run in one process.
+             (N such that an epoch is about --grid-gflop GFLOP, at least 8
+             batches of 256), --grid-epochs epochs a cell and their median
+             (the first pays what a run pays once: page faults, packing,
+             threads starting; at 256 units an epoch is 8 steps), PyTorch
+             likewise, with the thread setting that won the reference row
+             of that batch (batch 32: batch 64's), its cells run in one
+             process.
   cnn        the CNN of --cnn CONFIG (tools/bench/cnn_mnist.yaml unless
              given), on the first --cnn-samples training images (3200: 50
              steps at batch 64, enough that one slow minute moves the
@@ -138,7 +141,7 @@ def reference_section(runs):
     return out
 
 
-def grid_section(runs, torch_threads, grid_gflop):
+def grid_section(runs, torch_threads, grid_gflop, epochs):
     cells = {}
     for units in UNITS:
         # operations a sample, forward and backward, for this width (from graphrun, at batch 64)
@@ -150,7 +153,7 @@ def grid_section(runs, torch_threads, grid_gflop):
     for r in range(runs):
         note(f"grid, round {r + 1}/{runs}: graphrun, {len(cells)} cells")
         for (units, batch), c in cells.items():
-            lim = limits(c["samples"], 1000) + ["--eval-repeats", "1"]
+            lim = limits(c["samples"], 1000) + ["--eval-repeats", "1", "--epochs", str(epochs)]
             c["graphrun"].append(graphrun(CONFIG, "--batch", str(batch), "--set", f"graph.lstm.num_units={units}", *lim))
         # PyTorch: one process a thread setting, running its cells in turn
         by_threads = {}
@@ -160,14 +163,14 @@ def grid_section(runs, torch_threads, grid_gflop):
             note(f"grid, round {r + 1}/{runs}: PyTorch with {th} thread(s), {len(group)} cells")
             spec = ",".join(f"{u}:{b}:{n}" for u, b, n in group)
             outs = all_json(["/usr/bin/python3", TORCH_LSTM, "--data", DATA, "--threads", str(th), "--cells", spec,
-                             "--test-limit", "1000", "--eval-repeats", "1"], env=TORCH_ENV)
+                             "--test-limit", "1000", "--eval-repeats", "1", "--epochs", str(epochs)], env=TORCH_ENV)
             for (units, batch, _), x in zip(group, outs):
                 cells[(units, batch)]["pytorch"].append(x)
     out = []
     for (units, batch), c in cells.items():
         gflop = c["graphrun"][0]["train_gflop_per_epoch"]
         ge, te = med([x["epoch_median"] for x in c["graphrun"]]), med([x["epoch_median"] for x in c["pytorch"]])
-        out.append({"units": units, "batch": batch, "samples": c["samples"], "gflop": gflop,
+        out.append({"units": units, "batch": batch, "samples": c["samples"], "epochs": epochs, "gflop": gflop,
                     "graphrun_seconds": ge, "pytorch_seconds": te, "pytorch_threads": c["pytorch"][0]["threads"],
                     "graphrun_gflops": gflop / ge, "pytorch_gflops": gflop / te})
     return out
@@ -281,7 +284,8 @@ def report(res, runs):
                       g64["eval_gflop"] / min(t64["eval"], t256["eval"]) / peak, "{:>10.3f}"))
         print(row("accuracy after 1 epoch, batch 64", g64["acc"], t64["acc"]))
     if "grid" in res:
-        print(f"\nLSTM grid (GFLOP/s; share of the {peak or 0:.0f} GFLOP/s peak), medians of {runs} rounds")
+        print(f"\nLSTM grid (GFLOP/s; share of the {peak or 0:.0f} GFLOP/s peak), a cell's median epoch of "
+              f"{res['grid'][0].get('epochs', 1)}, medians of {runs} rounds")
         print(f"| {'units':>5} | {'batch':>5} | {'images':>6} | {'graphrun':>8} | {'share':>5} | {'PyTorch':>8} | "
               f"{'share':>5} | {'ratio':>5} |")
         print(f"| {'-' * 5} | {'-' * 5} | {'-' * 6} | {'-' * 8} | {'-' * 5} | {'-' * 8} | {'-' * 5} | {'-' * 5} |")
@@ -358,6 +362,7 @@ def main():
     ap.add_argument("--baseline", metavar="GRAPHRUN",
                     help="another graphrun binary timed in the same CNN rounds (a before/after comparison)")
     ap.add_argument("--grid-gflop", type=float, default=30.0)
+    ap.add_argument("--grid-epochs", type=int, default=3)
     ap.add_argument("--load-steps", type=int, default=200)
     ap.add_argument("--json", metavar="FILE")
     ap.add_argument("--plot", metavar="FILE", default=os.path.join(ROOT, "build", "bench.png"))
@@ -375,7 +380,7 @@ def main():
         res["reference"] = reference_section(args.runs)
         torch_threads = {b: res["reference"][b]["pytorch"]["threads"] for b in (64, 256)}
     if "grid" not in skip:
-        res["grid"] = grid_section(args.runs, torch_threads, args.grid_gflop)
+        res["grid"] = grid_section(args.runs, torch_threads, args.grid_gflop, args.grid_epochs)
     if "cnn" not in skip:
         res["cnn"] = cnn_section(args.runs, os.path.abspath(args.cnn), args.cnn_samples, args.baseline)
     if "load" not in skip:
