@@ -16,6 +16,7 @@
 #include "models/open.h"
 #include "runtime/config/config.h"
 #include "runtime/host/registry.h"
+#include "runtime/session/leaves.h"
 #include "runtime/session/session.h"
 
 #define STEPS 6
@@ -53,11 +54,15 @@ static void close_run(struct run *r) {
 }
 
 /* Train STEPS steps: the first step's gradient and the last parameters,
- * one block (malloc'ed: gradient, then parameters), and the losses. */
+ * one block (malloc'ed: gradient, then parameters), and the losses. whole:
+ * 1 one pass, 0 by leaves, SOLO by leaves on the calling thread alone, as
+ * on a busy machine (leaves.h). */
+#define SOLO 2
 static float *train(const char *graph, int batch, int threads, int whole, int64_t want_leaves, float *loss,
                     int64_t *floats) {
     struct run r;
-    open_run(&r, graph, batch, threads, whole);
+    open_run(&r, graph, batch, threads, whole == 1);
+    if (whole == SOLO) r.s.pace.solo = 1 << 30;
     cr_assert_eq(r.s.leaves, want_leaves, "batch %d, %d threads%s: %lld leaves, expected %lld", batch, threads,
                  whole ? ", whole" : "", (long long)r.s.leaves, (long long)want_leaves);
     int64_t n = *floats = r.s.g.param_floats;
@@ -123,13 +128,17 @@ static void same_at_every_thread_count(const char *graph, int batch, int64_t lea
     float first_loss[STEPS], loss[STEPS];
     int64_t n, m;
     float *first = train(graph, batch, 1, 0, leaves, first_loss, &n);
-    for (int threads = 2; threads <= 3; threads++) {
-        float *got = train(graph, batch, threads, 0, leaves, loss, &m);
+    for (int threads = 2; threads <= 4; threads++) {
+        /* 4: 3 threads, every step on the calling thread alone (its ops
+         * then run there too, as in a leaf on the pool: a product split
+         * over 3 threads cuts 896 rows off OpenBLAS's 16) */
+        int solo = threads == 4;
+        float *got = train(graph, batch, solo ? 3 : threads, solo ? SOLO : 0, leaves, loss, &m);
         cr_assert_eq(m, n);
         int64_t bad = 0;
         for (int64_t i = 0; i < 2 * n; i++) bad += memcmp(&got[i], &first[i], sizeof(float)) != 0;
-        cr_expect_eq(bad, 0, "batch %d by leaves: %lld of %lld values differ between 1 and %d threads", batch,
-                     (long long)bad, (long long)(2 * n), threads);
+        cr_expect_eq(bad, 0, "batch %d by leaves: %lld of %lld values differ between 1 and %d threads%s", batch,
+                     (long long)bad, (long long)(2 * n), solo ? 3 : threads, solo ? ", all on one" : "");
         cr_expect_arr_eq(loss, first_loss, sizeof loss);
         free(got);
     }
@@ -300,4 +309,41 @@ Test(leaves, only_built_in_ops_may_declare_that_they_keep_rows_apart) {
     d.flags = 0;
     cr_expect_eq(gr_registry_add_op(ctx.reg, &d, err, sizeof err), 0, "%s", err);
     gr_ctx_free(&ctx);
+}
+
+/* On a busy machine: GR_PACE_LATE steps in a row slower than the calling
+ * thread would have been alone send the next GR_PACE_SOLO to it alone; a
+ * step in time resets the count; after the solo steps, one late step
+ * suffices, for twice as long each time up to GR_PACE_SOLO_MAX. Times: 2
+ * leaves, the caller's at 1 s, so alone takes 2 s. */
+Test(leaves, steps_go_to_the_calling_thread_alone_while_the_others_lag) {
+    struct gr_leaves_pace p = {0, 0, 0};
+    for (int k = 1; k < GR_PACE_LATE; k++) {
+        gr_leaves_pace(&p, 2.5, 1.0, 1, 2);
+        cr_expect_eq(p.solo, 0, "%d late steps: still on every thread", k);
+    }
+    gr_leaves_pace(&p, 1.2, 1.0, 1, 2);
+    cr_expect_eq(p.late, 0, "a step in time starts the count again");
+    gr_leaves_pace(&p, 2.0, 1.0, 1, 2);
+    cr_expect_eq(p.late, 0, "as fast as alone is not late");
+    for (int k = 0; k < GR_PACE_LATE; k++) gr_leaves_pace(&p, 2.5, 1.0, 1, 2);
+    cr_expect_eq(p.solo, GR_PACE_SOLO, "%d late steps in a row: the next %d alone", GR_PACE_LATE, GR_PACE_SOLO);
+    for (int64_t span = 2 * GR_PACE_SOLO; span <= 2 * GR_PACE_SOLO_MAX; span *= 2) {
+        p.solo = 0;
+        gr_leaves_pace(&p, 2.5, 1.0, 1, 2);
+        int64_t want = span < GR_PACE_SOLO_MAX ? span : GR_PACE_SOLO_MAX;
+        cr_expect_eq(p.solo, want, "back on every thread, one late step: %lld alone, expected %lld",
+                     (long long)p.solo, (long long)want);
+    }
+    p.solo = 0;
+    gr_leaves_pace(&p, 1.0, 1.0, 1, 2);
+    cr_expect_eq(p.span, 0, "a step in time ends the doubling");
+    for (int k = 0; k < GR_PACE_LATE; k++) gr_leaves_pace(&p, 2.5, 1.0, 1, 2);
+    cr_expect_eq(p.solo, GR_PACE_SOLO, "and the count starts over");
+    p.solo = 0;
+    gr_leaves_pace(&p, 1.0, 1.0, 1, 2);
+    gr_leaves_pace(&p, 3.9, 1.0, 2, 8); /* 8 leaves, the caller's at 0.5 s: 4 s alone */
+    cr_expect_eq(p.late, 0, "8 leaves in 3.9 s where alone takes 4 s: in time");
+    gr_leaves_pace(&p, 9.0, 0, 0, 2);
+    cr_expect_eq(p.late, 0, "a step whose caller ran no leaf tells nothing");
 }

@@ -206,6 +206,12 @@ void gr_pool_run(struct gr_pool *pool, int64_t n, void (*fn)(void *arg, int64_t 
     atomic_store(&pool->busy, 0);
 }
 
+void gr_pool_run_alone(struct gr_pool *pool, int64_t n, void (*fn)(void *arg, int64_t begin, int64_t end), void *arg) {
+    int was = !pool || atomic_exchange(&pool->busy, 1);
+    fn(arg, 0, n);
+    if (!was) atomic_store(&pool->busy, 0);
+}
+
 /* ---- how many threads by default ------------------------------------------ */
 
 /* The CPU limit of one cgroup folder: cpu.max (v2: "QUOTA PERIOD" or "max

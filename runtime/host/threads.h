@@ -22,6 +22,10 @@ int gr_pool_threads(const struct gr_pool *pool);
  * inline. */
 void gr_pool_run(struct gr_pool *pool, int64_t n, void (*fn)(void *arg, int64_t begin, int64_t end), void *arg);
 
+/* fn(arg, 0, n) on the calling thread alone, as one job: what it runs on
+ * the pool (a product, a parallel_for) runs inline, as from a chunk. */
+void gr_pool_run_alone(struct gr_pool *pool, int64_t n, void (*fn)(void *arg, int64_t begin, int64_t end), void *arg);
+
 /* Whether a job is running (a call now would run inline). */
 int gr_pool_busy(struct gr_pool *pool);
 

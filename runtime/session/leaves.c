@@ -1,9 +1,11 @@
 #include "runtime/session/leaves.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 
 #include "ops/util.h"
+#include "runtime/base/clock.h"
 #include "runtime/base/ctx.h"
 #include "runtime/host/threads.h"
 #include "runtime/session/feed.h"
@@ -120,6 +122,9 @@ struct leaf_job {
     int64_t draw;
     float seed;
     _Atomic int64_t next;
+    pthread_t caller;   /* the thread that runs the step */
+    double own_s;       /* its time in leaves */
+    int64_t own_leaves; /* and how many it ran */
 };
 
 /* Leaf k on plan p: its rows fed, forward, zeroing, backward into its gradient. */
@@ -142,11 +147,15 @@ static void run_leaves(void *arg, int64_t c, int64_t c_end) {
     struct gr_session *s = j->s;
     struct gr_plan *p = c == 0 ? &s->tp : &s->more_tp[c - 1];
     (void)c_end;
+    int mine = pthread_equal(pthread_self(), j->caller) != 0;
+    double t0 = mine ? gr_now_seconds() : 0;
     /* the parameters stay as they are until every leaf is done */
     for (int64_t k, done = 0; (k = atomic_fetch_add(&j->next, 1)) < s->leaves; done++) {
         if (done < 2) gr_plan_keep_params(p, done > 0);
         run_leaf(j, p, k);
+        j->own_leaves += mine;
     }
+    if (mine) j->own_s += gr_now_seconds() - t0;
 }
 
 /* Elements [e0, e1) of the leaves' gradients added up the tree, left +
@@ -164,11 +173,33 @@ static void add_up(void *arg, int64_t e0, int64_t e1) {
     }
 }
 
+void gr_leaves_pace(struct gr_leaves_pace *p, double step_s, double own_s, int64_t own_leaves, int64_t leaves) {
+    if (own_leaves <= 0 || step_s <= own_s / (double)own_leaves * (double)leaves) {
+        p->late = 0;
+        p->span = 0;
+        return;
+    }
+    if (++p->late < GR_PACE_LATE) return;
+    /* after a solo span, one late step sends the steps back, for twice as long */
+    p->span = p->span ? (2 * p->span < GR_PACE_SOLO_MAX ? 2 * p->span : GR_PACE_SOLO_MAX) : GR_PACE_SOLO;
+    p->solo = p->span;
+    p->late = GR_PACE_LATE - 1;
+}
+
 double gr_leaves_run(struct gr_session *s, const int32_t *idx, int64_t draw, int64_t batch) {
-    struct leaf_job j = {s, idx, draw, (float)s->tp.cap / (float)batch, 0};
+    struct leaf_job j = {s, idx, draw, (float)s->tp.cap / (float)batch, 0, pthread_self(), 0, 0};
     s->leaf_draw = draw;
-    gr_pool_run(s->ctx->pool, 1 + s->n_more_tp, run_leaves, &j);
-    gr_pool_run(s->ctx->pool, s->g.param_floats, add_up, s);
+    if (s->pace.solo > 0 || s->n_more_tp == 0) {
+        s->pace.solo -= s->pace.solo > 0;
+        /* as one job, so each op runs on this thread as in a leaf on the pool */
+        gr_pool_run_alone(s->ctx->pool, 1, run_leaves, &j);
+        add_up(s, 0, s->g.param_floats);
+    } else {
+        double t0 = gr_now_seconds();
+        gr_pool_run(s->ctx->pool, 1 + s->n_more_tp, run_leaves, &j);
+        gr_leaves_pace(&s->pace, gr_now_seconds() - t0, j.own_s, j.own_leaves, s->leaves);
+        gr_pool_run(s->ctx->pool, s->g.param_floats, add_up, s);
+    }
     double loss = 0;
     for (int64_t k = 0; k < s->leaves; k++) loss += (double)s->leaf_loss[k];
     return loss / (double)s->leaves;

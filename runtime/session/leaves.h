@@ -32,7 +32,20 @@
  * OpenBLAS's, whose kernels can depend on the rows (the rows past its last
  * whole 16; at some core types its small-matrix paths). There the two agree
  * to rounding. Each op runs on one thread, so a step by leaves gives the
- * same bits at any thread count (tests/test_leaves.c). */
+ * same bits at any thread count (tests/test_leaves.c).
+ *
+ * On a busy machine a thread that shares its core with another process
+ * runs its leaf at half speed or less, and a step of two leaves waits for
+ * it: a step took up to 1.6 times the calling thread's alone. So the
+ * calling thread times its own leaves; after GR_PACE_LATE steps in a row
+ * that took longer than it would have taken running every leaf itself, the
+ * next GR_PACE_SOLO steps run on it alone, then the threads are tried
+ * again: one late step then sends the steps back, for twice as long (up to
+ * GR_PACE_SOLO_MAX), and a step in time ends it. Which thread runs a leaf
+ * never changes its bits, so neither does this. */
+#define GR_PACE_LATE 3
+#define GR_PACE_SOLO 32
+#define GR_PACE_SOLO_MAX 256
 #ifndef GR_SESSION_LEAVES_H
 #define GR_SESSION_LEAVES_H
 
@@ -60,6 +73,10 @@ double gr_leaves_run(struct gr_session *s, const int32_t *idx, int64_t draw, int
  * holds for the message (a leaf another plan ran, or that plan 0 ran over
  * since, holds it nowhere); returns that leaf, or -1. */
 int64_t gr_leaves_replay_fault(struct gr_session *s, int64_t batch);
+/* After a step on every plan that took step_s seconds, of which the
+ * calling thread ran own_leaves leaves in own_s: whether the next steps
+ * run on it alone (p->solo). */
+void gr_leaves_pace(struct gr_leaves_pace *p, double step_s, double own_s, int64_t own_leaves, int64_t leaves);
 /* A training step's operations forward and backward. */
 void gr_leaves_flops(const struct gr_session *s, double *forward, double *backward);
 

@@ -108,6 +108,11 @@ struct gr_session {
     float *leaf_grads;     /* leaves 1.. gradients (leaf 0's is g.grad) */
     double *leaf_loss;     /* [leaves] */
     int64_t leaf_draw;     /* the last step's first augmentation draw */
+    struct gr_leaves_pace {  /* on a busy machine (runtime/session/leaves.h) */
+        int late;            /* steps in a row slower than this thread alone */
+        int64_t solo;        /* steps still to run on this thread alone */
+        int64_t span;        /* the last such run's length, 0 after a step in time */
+    } pace;
     int whole_batch;       /* gr_session_opts.whole_batch */
     int stop;              /* the last step found some rank interrupted */
     int broken;            /* a collective failed: the ranks cannot go on together */
