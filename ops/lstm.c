@@ -210,7 +210,8 @@ static void forward_rows(const struct lstm_job *j, int64_t k, int64_t b0, int64_
     lstm_cell_train_rows(j->ev, b0, b1);
 }
 
-/* How many parts each leaf's rows run in, on as many threads: 1, unless
+/* How many parts each leaf's rows run in (leaves x parts work items for
+ * the threads to take): 1, unless
  * the leaves are fewer than the threads a parallel_for has here (batch 32,
  * one leaf, on 2 threads ran its whole recurrence on one) and the steps are
  * fused both ways, whose rows never meet and sum the same in any tiling
@@ -337,8 +338,10 @@ static void backward_rows(const struct lstm_job *j, int64_t k, int64_t b0, int64
 
 static void backward_blocks(void *arg, int64_t k0, int64_t k1) { (void)k0, (void)k1, for_leaves(arg, backward_rows); }
 
+static void grads_blocks(void *arg, int64_t k0, int64_t k1) { (void)k0, (void)k1, for_leaves(arg, leaf_grads); }
+
 /* The leaves in parts (leaf_parts): each part back through time; the
- * gradients' parts after, a leaf at a time, on all threads. */
+ * gradients' parts after (grads_blocks). */
 static void backward_parts(void *arg, int64_t k0, int64_t k1) {
     struct lstm_job *j = arg;
     (void)k0, (void)k1;
@@ -394,10 +397,11 @@ static void lstm_backward(const struct gr_args *a) {
     j.parts = leaf_parts(&j, bk.whp && !lstm_back_plain(B, H));
     if (j.parts > 1) {
         a->host->parallel_for(a->host_ctx, gr_sum_leaves(B) * j.parts, backward_parts, &j);
-        for (int64_t k = 0, b0, b1; k < gr_sum_leaves(B); k++) {
-            gr_sum_leaf(B, k, &b0, &b1);
-            leaf_grads(&j, k, b0, b1);
-        }
+        /* each leaf's product on one thread, as backward_rows runs it (a
+         * product split over the threads can change OpenBLAS's bits); one
+         * leaf alone runs outside a job, split, as it always has */
+        atomic_store(&j.next_block, 0);
+        a->host->parallel_for(a->host_ctx, gr_sum_leaves(B), grads_blocks, &j);
     } else {
         a->host->parallel_for(a->host_ctx, gr_sum_leaves(B), backward_blocks, &j);
     }

@@ -359,8 +359,9 @@ struct train_run {
     float *xh, *z, *c, *tc, *y;
 };
 
-/* Cut q of a leaf [lo, hi) run in three uneven parts, as threads would
- * take them (lstm.c's leaf_parts): a row, about half, the rest. */
+/* Cut q of a leaf [lo, hi) run in three uneven parts: a row, about half,
+ * the rest (stricter than lstm.c's leaf_parts, whose parts hold a tile of
+ * rows at least). */
 static int64_t part_cut(int64_t lo, int64_t hi, int q) {
     int64_t c[4] = {lo, lo + 1, lo + 1 + (hi - lo) / 2, hi};
     return c[q] < hi ? c[q] : hi;

@@ -149,13 +149,17 @@ static void run_leaves(void *arg, int64_t c, int64_t c_end) {
     (void)c_end;
     int mine = pthread_equal(pthread_self(), j->caller) != 0;
     double t0 = mine ? gr_now_seconds() : 0;
+    int64_t done = 0;
     /* the parameters stay as they are until every leaf is done */
-    for (int64_t k, done = 0; (k = atomic_fetch_add(&j->next, 1)) < s->leaves; done++) {
+    for (int64_t k; (k = atomic_fetch_add(&j->next, 1)) < s->leaves; done++) {
         if (done < 2) gr_plan_keep_params(p, done > 0);
         run_leaf(j, p, k);
-        j->own_leaves += mine;
     }
-    if (mine) j->own_s += gr_now_seconds() - t0;
+    /* only the caller writes these (it may run more than one plan) */
+    if (mine) {
+        j->own_leaves += done;
+        j->own_s += gr_now_seconds() - t0;
+    }
 }
 
 /* Elements [e0, e1) of the leaves' gradients added up the tree, left +

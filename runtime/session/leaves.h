@@ -43,11 +43,12 @@
  * again: one late step then sends the steps back, for twice as long (up to
  * GR_PACE_SOLO_MAX), and a step in time ends it. Which thread runs a leaf
  * never changes its bits, so neither does this. */
+#ifndef GR_SESSION_LEAVES_H
+#define GR_SESSION_LEAVES_H
+
 #define GR_PACE_LATE 3
 #define GR_PACE_SOLO 32
 #define GR_PACE_SOLO_MAX 256
-#ifndef GR_SESSION_LEAVES_H
-#define GR_SESSION_LEAVES_H
 
 #include <stdint.h>
 
