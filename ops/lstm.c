@@ -233,14 +233,20 @@ static void part_rows(const struct lstm_job *j, int64_t w, int64_t *lo, int64_t 
     *r1 = *lo + (*hi - *lo) * (q + 1) / j->parts;
 }
 
-static void forward_parts(void *arg, int64_t k0, int64_t k1) {
+/* for_leaves over the parts: fn(j, the leaf's rows [lo, hi), the part's [r0, r1)) */
+static void for_parts(void *arg, void (*fn)(const struct lstm_job *j, int64_t lo, int64_t hi, int64_t r0, int64_t r1)) {
     struct lstm_job *j = arg;
-    (void)k0, (void)k1;
     for (int64_t w, lo, hi, r0, r1; (w = atomic_fetch_add(&j->next_block, 1)) < gr_sum_leaves(j->B) * j->parts;) {
         part_rows(j, w, &lo, &hi, &r0, &r1);
-        lstm_cell_train_part(j->ev, lo, hi, r0, r1);
+        fn(j, lo, hi, r0, r1);
     }
 }
+
+static void forward_part(const struct lstm_job *j, int64_t lo, int64_t hi, int64_t r0, int64_t r1) {
+    lstm_cell_train_part(j->ev, lo, hi, r0, r1);
+}
+
+static void forward_parts(void *arg, int64_t k0, int64_t k1) { (void)k0, (void)k1, for_parts(arg, forward_part); }
 
 /* Evaluation for samples b0..b1: the fused steps where they fit, else one
  * step at a time; nothing kept. */
@@ -342,16 +348,13 @@ static void grads_blocks(void *arg, int64_t k0, int64_t k1) { (void)k0, (void)k1
 
 /* The leaves in parts (leaf_parts): each part back through time; the
  * gradients' parts after (grads_blocks). */
-static void backward_parts(void *arg, int64_t k0, int64_t k1) {
-    struct lstm_job *j = arg;
-    (void)k0, (void)k1;
-    for (int64_t w, lo, hi, r0, r1; (w = atomic_fetch_add(&j->next_block, 1)) < gr_sum_leaves(j->B) * j->parts;) {
-        part_rows(j, w, &lo, &hi, &r0, &r1);
-        memset(j->dh_next + r0 * j->H, 0, (size_t)((r1 - r0) * j->H) * sizeof(float));
-        memset(j->dc_next + r0 * j->H, 0, (size_t)((r1 - r0) * j->H) * sizeof(float));
-        lstm_back_part(j->bk, lo, hi, r0, r1);
-    }
+static void backward_part(const struct lstm_job *j, int64_t lo, int64_t hi, int64_t r0, int64_t r1) {
+    memset(j->dh_next + r0 * j->H, 0, (size_t)((r1 - r0) * j->H) * sizeof(float));
+    memset(j->dc_next + r0 * j->H, 0, (size_t)((r1 - r0) * j->H) * sizeof(float));
+    lstm_back_part(j->bk, lo, hi, r0, r1);
 }
+
+static void backward_parts(void *arg, int64_t k0, int64_t k1) { (void)k0, (void)k1, for_parts(arg, backward_part); }
 
 /* dx[b, time of s, :] += dxt[row of (s, b), :] for the samples of leaves k0..k1 */
 static void add_dx(void *arg, int64_t k0, int64_t k1) {

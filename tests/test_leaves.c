@@ -77,6 +77,13 @@ static float *train(const char *graph, int batch, int threads, int whole, int64_
     return p;
 }
 
+/* How many of n floats differ in their bits. */
+static int64_t differing(const float *a, const float *b, int64_t n) {
+    int64_t bad = 0;
+    for (int64_t i = 0; i < n; i++) bad += memcmp(&a[i], &b[i], sizeof(float)) != 0;
+    return bad;
+}
+
 /* By leaves at 1, 2 and 3 threads against one pass: the same parameters,
  * bit for bit; the loss (the leaves' mean) to rounding. */
 static void same_bits(const char *graph, int batch, int64_t leaves) {
@@ -106,16 +113,21 @@ static void same_bits(const char *graph, int batch, int64_t leaves) {
     "  - {name: label, op: input, data: labels}\n"                                                                   \
     "  - {name: rows, op: reshape, inputs: [image], shape: [28, 28]}\n"
 
+/* MNIST's rows through an lstm of `units`, its last step to the logits */
+static void lstm_graph(char *buf, size_t len, int units) {
+    snprintf(buf, len,
+             IMAGE_ROWS "  - {name: lstm, op: lstm, inputs: [rows], num_units: %d}\n"
+                        "  - {name: last, op: slice, inputs: [lstm], axis: 1, index: -1}\n"
+                        "  - {name: logits, op: dense, inputs: [last], units: 10}\n"
+                        "  - {name: loss, op: softmax_cross_entropy, inputs: [logits, label]}\n",
+             units);
+}
+
 Test(leaves, an_lstm_by_leaves_gives_the_bits_of_one_pass, .timeout = 120) {
     /* 32 units take the fused kernels, 24 the step-by-step path */
     for (int units = 24; units <= 32; units += 8) {
         char graph[1024];
-        snprintf(graph, sizeof graph,
-                 IMAGE_ROWS "  - {name: lstm, op: lstm, inputs: [rows], num_units: %d}\n"
-                            "  - {name: last, op: slice, inputs: [lstm], axis: 1, index: -1}\n"
-                            "  - {name: logits, op: dense, inputs: [last], units: 10}\n"
-                            "  - {name: loss, op: softmax_cross_entropy, inputs: [logits, label]}\n",
-                 units);
+        lstm_graph(graph, sizeof graph, units);
         same_bits(graph, 128, 4);
     }
 }
@@ -131,20 +143,14 @@ Test(leaves, an_lstm_with_fewer_leaves_than_threads_gives_one_threads_bits, .tim
     static const int shapes[][2] = {{33, 16}, {32, 16}, {33, 64}, {32, 64}};
     for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
         char graph[1024];
-        snprintf(graph, sizeof graph,
-                 IMAGE_ROWS "  - {name: lstm, op: lstm, inputs: [rows], num_units: %d}\n"
-                            "  - {name: last, op: slice, inputs: [lstm], axis: 1, index: -1}\n"
-                            "  - {name: logits, op: dense, inputs: [last], units: 10}\n"
-                            "  - {name: loss, op: softmax_cross_entropy, inputs: [logits, label]}\n",
-                 shapes[c][1]);
+        lstm_graph(graph, sizeof graph, shapes[c][1]);
         float want_loss[STEPS], loss[STEPS];
         int64_t n, m;
         float *want = train(graph, shapes[c][0], 1, 1, 1, want_loss, &n);
         for (int threads = 2; threads <= 3; threads++) {
             float *got = train(graph, shapes[c][0], threads, 1, 1, loss, &m);
             cr_assert_eq(m, n);
-            int64_t bad = 0;
-            for (int64_t i = 0; i < 2 * n; i++) bad += memcmp(&got[i], &want[i], sizeof(float)) != 0;
+            int64_t bad = differing(got, want, 2 * n);
             cr_expect_eq(bad, 0, "batch %d, %d units, one pass: %lld of %lld values differ between 1 and %d threads",
                          shapes[c][0], shapes[c][1], (long long)bad, (long long)(2 * n), threads);
             cr_expect_arr_eq(loss, want_loss, sizeof loss);
@@ -212,8 +218,7 @@ static void same_at_every_thread_count(const char *graph, int batch, int64_t lea
         int solo = threads == 4;
         float *got = train(graph, batch, solo ? 3 : threads, solo ? SOLO : 0, leaves, loss, &m);
         cr_assert_eq(m, n);
-        int64_t bad = 0;
-        for (int64_t i = 0; i < 2 * n; i++) bad += memcmp(&got[i], &first[i], sizeof(float)) != 0;
+        int64_t bad = differing(got, first, 2 * n);
         cr_expect_eq(bad, 0, "batch %d by leaves: %lld of %lld values differ between 1 and %d threads%s", batch,
                      (long long)bad, (long long)(2 * n), solo ? 3 : threads, solo ? ", all on one" : "");
         cr_expect_arr_eq(loss, first_loss, sizeof loss);
