@@ -9,7 +9,9 @@ within a round, so drifts in the machine's speed hit both alike):
   reference  the default model (configs/lstm_mnist.yaml), one whole epoch at
              batch 64 and at batch 256, and the 10,000 test images; PyTorch
              (tools/bench/torch_lstm.py) with 1 and 2 threads in the first
-             round, then with the faster of the two.
+             round, then with the faster of the two. graphrun's two
+             batches run back to back, and batch 256 against 64 is the
+             median of each round's ratio.
   grid       LSTM units 32, 64, 128, 256 by batch 32, 64, 256: GFLOP/s and
              share of the peak for each cell, on the first N training images
              (N such that an epoch is about --grid-gflop GFLOP, at least 8
@@ -18,7 +20,9 @@ within a round, so drifts in the machine's speed hit both alike):
              threads starting; at 256 units an epoch is 8 steps), PyTorch
              likewise, with the thread setting that won the reference row
              of that batch (batch 32: batch 64's), its cells run in one
-             process.
+             process. A batch's widths run back to back, from a different
+             one each round, and each width against 64 units is the median
+             of each round's ratio.
   cnn        the CNN of --cnn CONFIG (tools/bench/cnn_mnist.yaml unless
              given), on the first --cnn-samples training images (3200: 50
              steps at batch 64, enough that one slow minute moves the
@@ -111,15 +115,20 @@ def reference_section(runs):
     res = {}
     settings = {64: (1, 2), 256: (1, 2)}  # PyTorch: both in the first round, then the faster
     for r in range(runs):
-        for batch in (64, 256):
-            note(f"reference, round {r + 1}/{runs}, batch {batch}")
+        # graphrun's two batches back to back, in turn first, so that their
+        # ratio compares the same minute of the machine
+        for batch in ((64, 256) if r % 2 == 0 else (256, 64)):
+            note(f"reference, round {r + 1}/{runs}: graphrun, batch {batch}")
             res.setdefault(("graphrun", batch), []).append(graphrun(CONFIG, "--batch", str(batch)))
+        for batch in (64, 256):
+            note(f"reference, round {r + 1}/{runs}: PyTorch, batch {batch}")
             for threads in settings[batch]:
                 res.setdefault(("pytorch", batch, threads), []).append(torch_lstm(batch, threads))
             if r == 0:
                 first = {th: res[("pytorch", batch, th)][0]["epoch_median"] for th in settings[batch]}
                 settings[batch] = (min(first, key=first.get),)
-    out = {}
+    b64, b256 = res[("graphrun", 64)], res[("graphrun", 256)]
+    out = {"256_vs_64": med([a["epoch_median"] / b["epoch_median"] for a, b in zip(b256, b64)])}
     for batch in (64, 256):
         g = res[("graphrun", batch)]
         best = None
@@ -152,9 +161,14 @@ def grid_section(runs, torch_threads, grid_gflop, epochs):
             cells[(units, batch)] = {"samples": samples, "graphrun": [], "pytorch": []}
     for r in range(runs):
         note(f"grid, round {r + 1}/{runs}: graphrun, {len(cells)} cells")
-        for (units, batch), c in cells.items():
-            lim = limits(c["samples"], 1000) + ["--eval-repeats", "1", "--epochs", str(epochs)]
-            c["graphrun"].append(graphrun(CONFIG, "--batch", str(batch), "--set", f"graph.lstm.num_units={units}", *lim))
+        # a batch's widths back to back, starting from a different one each
+        # round, so that a width's ratio to 64 units compares one minute
+        for batch in BATCHES:
+            for units in UNITS[r % len(UNITS):] + UNITS[:r % len(UNITS)]:
+                c = cells[(units, batch)]
+                lim = limits(c["samples"], 1000) + ["--eval-repeats", "1", "--epochs", str(epochs)]
+                c["graphrun"].append(graphrun(CONFIG, "--batch", str(batch), "--set", f"graph.lstm.num_units={units}",
+                                              *lim))
         # PyTorch: one process a thread setting, running its cells in turn
         by_threads = {}
         for (units, batch), c in cells.items():
@@ -170,7 +184,11 @@ def grid_section(runs, torch_threads, grid_gflop, epochs):
     for (units, batch), c in cells.items():
         gflop = c["graphrun"][0]["train_gflop_per_epoch"]
         ge, te = med([x["epoch_median"] for x in c["graphrun"]]), med([x["epoch_median"] for x in c["pytorch"]])
+        base = cells[(64, batch)]
+        rate = [gflop / x["epoch_median"] for x in c["graphrun"]]
+        rate64 = [base["graphrun"][0]["train_gflop_per_epoch"] / x["epoch_median"] for x in base["graphrun"]]
         out.append({"units": units, "batch": batch, "samples": c["samples"], "epochs": epochs, "gflop": gflop,
+                    "vs_64_units": med([a / b for a, b in zip(rate, rate64)]),
                     "graphrun_seconds": ge, "pytorch_seconds": te, "pytorch_threads": c["pytorch"][0]["threads"],
                     "graphrun_gflops": gflop / ge, "pytorch_gflops": gflop / te})
     return out
@@ -283,17 +301,23 @@ def report(res, runs):
             print(row("share of peak, test set", g64["eval_gflop"] / ev / peak,
                       g64["eval_gflop"] / min(t64["eval"], t256["eval"]) / peak, "{:>10.3f}"))
         print(row("accuracy after 1 epoch, batch 64", g64["acc"], t64["acc"]))
+        print(f"\nbatch 256's epoch against batch 64's, the median of each round's ratio (the two run back to back): "
+              f"{res['reference']['256_vs_64']:.3f}")
     if "grid" in res:
         print(f"\nLSTM grid (GFLOP/s; share of the {peak or 0:.0f} GFLOP/s peak), a cell's median epoch of "
               f"{res['grid'][0].get('epochs', 1)}, medians of {runs} rounds")
-        print(f"| {'units':>5} | {'batch':>5} | {'images':>6} | {'graphrun':>8} | {'share':>5} | {'PyTorch':>8} | "
-              f"{'share':>5} | {'ratio':>5} |")
-        print(f"| {'-' * 5} | {'-' * 5} | {'-' * 6} | {'-' * 8} | {'-' * 5} | {'-' * 8} | {'-' * 5} | {'-' * 5} |")
+        print("(x 64u: graphrun's GFLOP/s against 64 units' at the same batch, the median of each round's ratio; a "
+              "batch's widths run back to back)")
+        print(f"| {'units':>5} | {'batch':>5} | {'images':>6} | {'graphrun':>8} | {'share':>5} | {'x 64u':>5} | "
+              f"{'PyTorch':>8} | {'share':>5} | {'ratio':>5} |")
+        print(f"| {'-' * 5} | {'-' * 5} | {'-' * 6} | {'-' * 8} | {'-' * 5} | {'-' * 5} | {'-' * 8} | {'-' * 5} | "
+              f"{'-' * 5} |")
         for c in res["grid"]:
             sg = c["graphrun_gflops"] / peak if peak else 0
             st = c["pytorch_gflops"] / peak if peak else 0
             print(f"| {c['units']:>5} | {c['batch']:>5} | {c['samples']:>6} | {c['graphrun_gflops']:>8.1f} | {sg:>5.2f} | "
-                  f"{c['pytorch_gflops']:>8.1f} | {st:>5.2f} | {c['graphrun_gflops'] / c['pytorch_gflops']:>5.2f} |")
+                  f"{c['vs_64_units']:>5.3f} | {c['pytorch_gflops']:>8.1f} | {st:>5.2f} | "
+                  f"{c['graphrun_gflops'] / c['pytorch_gflops']:>5.2f} |")
     if "cnn" in res:
         c = res["cnn"]
         print(f"\nCNN {c['config']}, batch {c['batch']}, {c['samples']} training images projected to an epoch of "
