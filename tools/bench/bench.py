@@ -189,6 +189,7 @@ def grid_section(runs, torch_threads, grid_gflop, epochs):
         rate64 = [base["graphrun"][0]["train_gflop_per_epoch"] / x["epoch_median"] for x in base["graphrun"]]
         out.append({"units": units, "batch": batch, "samples": c["samples"], "epochs": epochs, "gflop": gflop,
                     "vs_64_units": med([a / b for a, b in zip(rate, rate64)]),
+                    "rounds": [x["epoch_median"] for x in c["graphrun"]],
                     "graphrun_seconds": ge, "pytorch_seconds": te, "pytorch_threads": c["pytorch"][0]["threads"],
                     "graphrun_gflops": gflop / ge, "pytorch_gflops": gflop / te})
     return out
