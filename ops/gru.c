@@ -95,6 +95,7 @@ static int gru_infer(struct gr_infer *inf) {
 struct gru_job {
     const struct gr_args *a;
     int64_t B, T, I, H, G;
+    int64_t rows; /* a block's (rec_block_rows) */
     int reverse;
     const float *x, *wx, *u, *bi, *bh;
     float *y;
@@ -157,7 +158,7 @@ static void forward_blocks(void *arg, int64_t k0, int64_t k1) {
     int keep = j->gates != NULL;
     for (int64_t k = k0; k < k1; k++) {
         int64_t b0, b1;
-        rec_block(j->B, k, &b0, &b1);
+        rec_block(j->B, j->rows, k, &b0, &b1);
         int64_t n = b1 - b0;
         float *gh = j->gh + b0 * G, *gi = j->gi ? j->gi + b0 * G : NULL;
         for (int64_t s = 0; s < T; s++) {
@@ -195,7 +196,9 @@ static void gru_forward(const struct gr_args *a) {
         j.zeros = j.eghn + j.B * j.H;
     }
     memset((float *)j.zeros, 0, (size_t)j.G * sizeof(float));
-    a->host->parallel_for(a->host_ctx, rec_blocks(j.B), forward_blocks, &j);
+    const int64_t nk[2][2] = {{j.G, j.H}, {j.G, j.I}}; /* h U; evaluation's x W */
+    j.rows = rec_block_rows(a, j.B, a->training ? 1 : 2, nk);
+    a->host->parallel_for(a->host_ctx, rec_blocks(j.B, j.rows), forward_blocks, &j);
 }
 
 /* Blocks [k0, k1): dGI and dGH through time. */
@@ -206,7 +209,7 @@ static void backward_blocks(void *arg, int64_t k0, int64_t k1) {
     int64_t T = j->T, H = j->H, G = j->G;
     for (int64_t k = k0; k < k1; k++) {
         int64_t b0, b1;
-        rec_block(j->B, k, &b0, &b1);
+        rec_block(j->B, j->rows, k, &b0, &b1);
         float *dh = j->dh + b0 * H;
         memset(dh, 0, (size_t)((b1 - b0) * H) * sizeof(float));
         for (int64_t s = T - 1; s >= 0; s--) {
@@ -246,7 +249,9 @@ static void gru_backward(const struct gr_args *a) {
     j.zeros = j.ut + G * H;
     memset((float *)j.zeros, 0, (size_t)G * sizeof(float));
     gr_transpose(j.u, H, G, j.ut);
-    a->host->parallel_for(a->host_ctx, rec_blocks(B), backward_blocks, &j);
+    const int64_t nk[1][2] = {{H, G}}; /* dGH U^T */
+    j.rows = rec_block_rows(a, B, 1, nk);
+    a->host->parallel_for(a->host_ctx, rec_blocks(B, j.rows), backward_blocks, &j);
     float *rest = (float *)j.zeros + G;
     if (a->din[IN_KERNEL]) /* dkernel[I, 3H] += X^T dGI */
         rec_product_grad(a, B, T, I, G, j.x, 0, j.dgi, 0, 0, a->din[IN_KERNEL]->data, rest);

@@ -43,6 +43,7 @@
 #include "lower.h"
 #include "lstm_back.h"
 #include "lstm_cell.h"
+#include "recurrent.h"
 #include "util.h"
 
 enum { A_UNITS, A_FORGET_BIAS, A_REVERSE };
@@ -59,9 +60,10 @@ static const struct gr_param_spec lstm_params[] = {
 };
 enum { IN_X, IN_KERNEL, IN_BIAS };
 
-/* Evaluation's step-by-step blocks (training's leaves are as large): products
- * of at most 32 rows take the small-matrix path (8-18% faster than 64-128). */
-#define LSTM_BLOCK 32
+/* Evaluation's step-by-step blocks are recurrent.h's REC_BLOCK rows
+ * (training's leaves are as large): products of at most 32 rows take the
+ * small-matrix path (8-18% faster than 64-128), fewer where that would
+ * leave threads idle (rec_block_rows). */
 
 /* Training state, leaf by leaf, step-major within a leaf (see above): */
 struct lstm_state {
@@ -147,6 +149,7 @@ struct lstm_job {
     const struct lstm_back *bk;                /* and backward (ops/lstm_back.c) */
     _Atomic int64_t next_block;                /* the next block no thread has taken */
     int64_t parts;                             /* training: pieces a leaf's rows run in (leaf_parts) */
+    int64_t rows;                              /* evaluation: a step-by-step block's (rec_block_rows) */
 };
 
 static struct lstm_job job_of(const struct gr_args *a) {
@@ -186,13 +189,12 @@ static void for_blocks(void *arg, void (*fn)(const struct lstm_job *j, int64_t b
     struct lstm_job *j = arg;
     for (;;) {
         int64_t k = atomic_fetch_add(&j->next_block, 1);
-        if (k * LSTM_BLOCK >= j->B) return;
-        int64_t b0 = k * LSTM_BLOCK, b1 = b0 + LSTM_BLOCK < j->B ? b0 + LSTM_BLOCK : j->B;
+        if (k * j->rows >= j->B) return;
+        int64_t b0, b1;
+        rec_block(j->B, j->rows, k, &b0, &b1);
         fn(j, b0, b1);
     }
 }
-
-static int64_t n_blocks(const struct lstm_job *j) { return (j->B + LSTM_BLOCK - 1) / LSTM_BLOCK; }
 
 /* The same for training, over the leaves k of the batch's tree. */
 static void for_leaves(void *arg, void (*fn)(const struct lstm_job *j, int64_t k, int64_t b0, int64_t b1)) {
@@ -305,7 +307,9 @@ static void lstm_forward(const struct gr_args *a) {
         e.c = j.ec;
         e.wp = lstm_cell_fits(j.I, j.H) && j.B >= j.XH ? j.ez : NULL;
         if (e.wp) lstm_cell_pack(&e);
-        a->host->parallel_for(a->host_ctx, n_blocks(&j), eval_blocks, &j);
+        const int64_t nk[2][2] = {{j.G, j.I}, {j.G, j.H}}; /* x Wx, h Wh */
+        j.rows = e.wp ? REC_BLOCK : rec_block_rows(a, j.B, 2, nk);
+        a->host->parallel_for(a->host_ctx, rec_blocks(j.B, j.rows), eval_blocks, &j);
         return;
     }
     e.xh = j.s.xh, e.z = j.s.z, e.c = j.s.c, e.tc = j.s.tc, e.zeros = j.s.zeros;

@@ -9,22 +9,55 @@
 
 #include <string.h>
 
+#include "fastmath.h"
+#include "gemm_order.h"
 #include "graphrun/plugin.h"
 #include "util.h"
 
 /* Per-step products of at most 32 rows take OpenBLAS's small-matrix path
  * (as measured for the lstm). */
 #define REC_BLOCK 32
+/* the fewest rows a smaller block keeps (rec_block_rows) */
+#define REC_MIN_ROWS 8
 
 /* The time index of processing step s: s itself, or T-1-s for a reversed layer. */
 static inline int64_t rec_time(int64_t T, int reverse, int64_t s) { return reverse ? T - 1 - s : s; }
 
-static inline int64_t rec_blocks(int64_t B) { return (B + REC_BLOCK - 1) / REC_BLOCK; }
+/* Blocks of `rows` samples over a batch of B. */
+static inline int64_t rec_blocks(int64_t B, int64_t rows) { return (B + rows - 1) / rows; }
 
 /* Samples [*b0, *b1) of block k. */
-static inline void rec_block(int64_t B, int64_t k, int64_t *b0, int64_t *b1) {
-    *b0 = k * REC_BLOCK;
-    *b1 = *b0 + REC_BLOCK < B ? *b0 + REC_BLOCK : B;
+static inline void rec_block(int64_t B, int64_t rows, int64_t k, int64_t *b0, int64_t *b1) {
+    *b0 = k * rows;
+    *b1 = *b0 + rows < B ? *b0 + rows : B;
+}
+
+/* The rows a block of the recurrence takes: REC_BLOCK, or fewer (at least
+ * REC_MIN_ROWS) where blocks of REC_BLOCK would be fewer than the threads a
+ * parallel_for has here (batch 32 on 2 threads ran its whole recurrence on
+ * one), so that each thread takes a block. Only where each per-step product
+ * [rows, k] @ [k, n] (nk[i] = {n, k}, n of them) sums every element the
+ * same at any rows, so that the bits stay those of blocks of REC_BLOCK:
+ * graphrun's own kernels, which the host runs where the columns are whole
+ * 16s or fewer than 16 and k is summed in blocks at every height from the
+ * smallest block's up (gemm_order.h). OpenBLAS's kernels at some core types
+ * depend on the rows. */
+static inline int64_t rec_block_rows(const struct gr_args *a, int64_t B, int n, const int64_t (*nk)[2]) {
+    const struct gr_host *h = a->host;
+    int64_t threads = GR_HOST_HAS(h, threads) ? h->threads(a->host_ctx) : 1;
+    if (threads <= 1 || rec_blocks(B, REC_BLOCK) >= threads) return REC_BLOCK;
+    int64_t rows = (B + threads - 1) / threads;
+    if (rows < REC_MIN_ROWS) rows = REC_MIN_ROWS;
+    if (rows >= B) return REC_BLOCK;
+#ifdef GR_HAVE_V16
+    int64_t least = B - (B - 1) / rows * rows; /* the last block's */
+    for (int i = 0; i < n; i++)
+        if ((nk[i][0] % 16 != 0 && nk[i][0] >= 16) || !gr_gemm_blocked(least, nk[i][0], nk[i][1])) return REC_BLOCK;
+    return rows;
+#else
+    (void)n, (void)nk;
+    return REC_BLOCK;
+#endif
 }
 
 /* The parameters' gradients, summed leaf by leaf up util.h's tree so their

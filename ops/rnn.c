@@ -69,6 +69,7 @@ static int rnn_infer(struct gr_infer *inf) {
 struct rnn_job {
     const struct gr_args *a;
     int64_t B, T, I, H;
+    int64_t rows; /* a block's (rec_block_rows) */
     int reverse;
     const float *wh;
     float *y;
@@ -97,7 +98,7 @@ static void forward_blocks(void *arg, int64_t k0, int64_t k1) {
     int64_t T = j->T, H = j->H;
     for (int64_t k = k0; k < k1; k++) {
         int64_t b0, b1;
-        rec_block(j->B, k, &b0, &b1);
+        rec_block(j->B, j->rows, k, &b0, &b1);
         for (int64_t s = 0; s < T; s++) {
             int64_t t = rec_time(T, j->reverse, s);
             float *yt = j->y + (b0 * T + t) * H; /* the block's rows of step t, T*H apart */
@@ -120,7 +121,9 @@ static void rnn_forward(const struct gr_args *a) {
     /* Y[B*T, H] = X[B*T, I] @ kernel + bias, every step at once */
     a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_NO_TRANS, rows, j.H, j.I, 1.0f, a->in[IN_X]->data, j.I,
                    a->in[IN_KERNEL]->data, j.H, 1.0f, j.y, j.H);
-    a->host->parallel_for(a->host_ctx, rec_blocks(j.B), forward_blocks, &j);
+    const int64_t nk[1][2] = {{j.H, j.H}}; /* h W_h */
+    j.rows = rec_block_rows(a, j.B, 1, nk);
+    a->host->parallel_for(a->host_ctx, rec_blocks(j.B, j.rows), forward_blocks, &j);
 }
 
 /* Blocks [k0, k1): dZ through time. */
@@ -131,7 +134,7 @@ static void backward_blocks(void *arg, int64_t k0, int64_t k1) {
     int64_t T = j->T, H = j->H;
     for (int64_t k = k0; k < k1; k++) {
         int64_t b0, b1;
-        rec_block(j->B, k, &b0, &b1);
+        rec_block(j->B, j->rows, k, &b0, &b1);
         float *dh = j->dh + b0 * H;
         memset(dh, 0, (size_t)((b1 - b0) * H) * sizeof(float));
         for (int64_t s = T - 1; s >= 0; s--) {
@@ -156,7 +159,9 @@ static void rnn_backward(const struct gr_args *a) {
     j.dh = j.dz + rows * H;
     j.wht = j.dh + B * H;
     gr_transpose(j.wh, H, H, j.wht);
-    a->host->parallel_for(a->host_ctx, rec_blocks(B), backward_blocks, &j);
+    const int64_t nk[1][2] = {{H, H}}; /* dz W_h^T */
+    j.rows = rec_block_rows(a, B, 1, nk);
+    a->host->parallel_for(a->host_ctx, rec_blocks(B, j.rows), backward_blocks, &j);
     const float *x = a->in[IN_X]->data, *w = a->in[IN_KERNEL]->data;
     float *rest = j.wht + H * H;
     if (a->din[IN_KERNEL]) /* dkernel[I, H] += X^T dZ */

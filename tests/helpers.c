@@ -115,6 +115,18 @@ char *tg_slurp(const char *path, size_t *len) {
     return buf;
 }
 
+char *tg_tensor_bytes(const char *path, size_t *len) {
+    size_t n = 0;
+    char *all = tg_slurp(path, &n);
+    uint64_t head = 0;
+    if (!all || n < 8) return free(all), NULL;
+    for (int i = 7; i >= 0; i--) head = head << 8 | (unsigned char)all[i];
+    if (head > n - 8) return free(all), NULL;
+    *len = n - 8 - head;
+    memmove(all, all + 8 + head, *len);
+    return all;
+}
+
 void tg_optim(struct gr_optim_cfg *cfg, const char *name, double lr, ...) {
     const struct gr_optim_desc *d = NULL;
     for (int i = 0; i < gr_optim_builtin_count; i++)

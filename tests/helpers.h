@@ -61,6 +61,9 @@ int tg_sh(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3))
 /* A whole file, malloc'd and NUL-terminated (its length in *len if not
  * NULL), or NULL if it cannot be read. */
 char *tg_slurp(const char *path, size_t *len);
+/* A checkpoint's tensors (the bytes after its header, whose metadata holds
+ * times), read whole and malloc'd, their length in *len; NULL if unreadable. */
+char *tg_tensor_bytes(const char *path, size_t *len);
 
 /* The one array of a data file (IDX, npy), read through the readers:
  * malloc'd, its stored bytes in *len (asserts). */

@@ -161,20 +161,6 @@ Test(leaves, an_lstm_with_fewer_leaves_than_threads_gives_one_threads_bits, .tim
     command_bits_at_1_and_3_threads();
 }
 
-/* A checkpoint's tensors (the bytes after its header, whose metadata holds
- * times), read whole; NULL if unreadable. */
-static char *tensor_bytes(const char *path, size_t *len) {
-    size_t n = 0;
-    char *all = tg_slurp(path, &n);
-    uint64_t head = 0;
-    if (!all || n < 8) return free(all), NULL;
-    for (int i = 7; i >= 0; i--) head = head << 8 | (unsigned char)all[i];
-    if (head > n - 8) return free(all), NULL;
-    *len = n - 8 - head;
-    memmove(all, all + 8 + head, *len);
-    return all;
-}
-
 /* The same through the command, which runs the CPU's own OpenBLAS kernels
  * (at AVX-512, SkylakeX's, whose columns past the last whole 16 sum another
  * way: a product split over threads changes their bits; the tests' process
@@ -194,7 +180,7 @@ static void command_bits_at_1_and_3_threads(void) {
         free(out);
         char path[512];
         snprintf(path, sizeof path, "%s/r%d/checkpoint.safetensors", tmp, k);
-        ck[k] = tensor_bytes(path, &len[k]);
+        ck[k] = tg_tensor_bytes(path, &len[k]);
         cr_assert(ck[k], "no checkpoint at %s", path);
     }
     cr_expect(len[0] == len[1] && memcmp(ck[0], ck[1], len[0]) == 0,

@@ -79,6 +79,23 @@ static void gemm_part(void *arg, int64_t begin, int64_t end) {
 /* Below this many multiply-adds a product runs on the calling thread. */
 #define GR_GEMM_SPLIT_MIN (1 << 18)
 
+/* Whether every part of j (gemm_part's) sums its elements as the whole
+ * does. graphrun's kernels do at any split. OpenBLAS's SkylakeX kernels do
+ * where the part's k is summed in blocks (gr_gemm_blocked), and not below:
+ * [28, 896]^T @ [896, 64], an RNN's input-weight gradient at batch 32,
+ * split over 2 threads by rows or by columns, changed the bits of the
+ * 1-thread run. */
+static int split_keeps_sums(const struct gemm_job *j) {
+    if (j->kern != GEMM_OPENBLAS) return 1;
+    for (int64_t p = 0; p < j->parts; p++) {
+        int64_t blocks = (j->n + 15) / 16, c1 = blocks * (p + 1) / j->parts * 16;
+        int64_t m = j->by_rows ? j->m * (p + 1) / j->parts - j->m * p / j->parts : j->m;
+        int64_t n = j->by_rows ? j->n : (c1 > j->n ? j->n : c1) - blocks * p / j->parts * 16;
+        if (m > 0 && n > 0 && !gr_gemm_blocked(m, n, j->k)) return 0;
+    }
+    return 1;
+}
+
 static void host_sgemm(void *host_ctx, enum gr_trans ta, enum gr_trans tb, int64_t m, int64_t n, int64_t k,
                        float alpha, const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
                        int64_t ldc) {
@@ -91,6 +108,10 @@ static void host_sgemm(void *host_ctx, enum gr_trans ta, enum gr_trans tb, int64
         return;
     }
     struct gemm_job j = {kern, ta, tb, m, n, k, lda, ldb, ldc, threads, alpha, beta, a, b, c, m >= n};
+    if (!split_keeps_sums(&j)) {
+        blas_sgemm(kern, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
     gr_pool_run(pool, threads, gemm_part, &j);
 }
 
