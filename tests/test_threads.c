@@ -149,6 +149,40 @@ Test(threads, one_leaf_recurrences_train_the_same_parameters_at_every_thread_cou
     tg_rmtree(tmp);
 }
 
+/* The same for a dense layer's input gradient at one leaf, dY W^T, which
+ * OpenBLAS runs: [32, 128] @ [64, 128]^T (spirals' h2 at 128 units) split
+ * over 2 threads into two [32, 32] parts, each under 2^21 multiply-adds as
+ * the whole is, and summed otherwise than the whole although k is 128; so
+ * [100, 100] hidden layers over 3 threads. */
+Test(threads, one_leaf_dense_layers_train_the_same_parameters_at_every_thread_count) {
+    char tmp[256];
+    tg_tmpdir(tmp, sizeof tmp, "densethreads");
+    static const int widths[][2] = {{64, 128}, {100, 100}};
+    for (int w = 0; w < 2; w++) {
+        char *ck[3] = {NULL, NULL, NULL};
+        size_t len[3] = {0, 0, 0};
+        for (int t = 0; t < 3; t++) {
+            char *out = NULL;
+            int st = tg_sh(&out,
+                           "cd %s/configs && %s/graphrun train spirals_mlp.yaml --run-dir %s/w%d_%d --quiet --threads %d "
+                           "--set graph.h1.units=%d --set graph.h2.units=%d --set train.steps=3 2>&1",
+                           GR_SOURCE_DIR, GR_BUILD_DIR, tmp, w, t, t + 1, widths[w][0], widths[w][1]);
+            cr_assert_eq(st, 0, "graphrun train: %s", out ? out : "");
+            free(out);
+            char path[512];
+            snprintf(path, sizeof path, "%s/w%d_%d/checkpoint.safetensors", tmp, w, t);
+            ck[t] = tg_tensor_bytes(path, &len[t]);
+            cr_assert(ck[t], "no checkpoint at %s", path);
+        }
+        for (int t = 1; t < 3; t++)
+            cr_expect(len[t] == len[0] && memcmp(ck[t], ck[0], len[0]) == 0,
+                      "hidden layers of %d and %d units: the checkpoint's tensors differ between 1 and %d threads",
+                      widths[w][0], widths[w][1], t + 1);
+        for (int t = 0; t < 3; t++) free(ck[t]);
+    }
+    tg_rmtree(tmp);
+}
+
 Test(threads, the_default_follows_the_affinity_mask) {
     cpu_set_t set;
     cr_assert_eq(sched_getaffinity(0, sizeof set, &set), 0);

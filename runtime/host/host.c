@@ -81,9 +81,11 @@ static void gemm_part(void *arg, int64_t begin, int64_t end) {
 
 /* Whether every part of j (gemm_part's) sums its elements as the whole
  * does. graphrun's kernels do at any split. OpenBLAS's SkylakeX kernels do
- * where the part's k is summed in blocks (gr_gemm_blocked), and not below:
- * [28, 896]^T @ [896, 64], an RNN's input-weight gradient at batch 32,
- * split over 2 threads by rows or by columns, changed the bits of the
+ * where every part takes the large-matrix path (2^21 multiply-adds or
+ * more), and not below, even where k is one block: its small-matrix paths
+ * sum by the part's shape. [28, 896]^T @ [896, 64], an RNN's input-weight
+ * gradient at batch 32, and [32, 128] @ [64, 128]^T, a dense layer's input
+ * gradient at one leaf, split over 2 threads, changed the bits of the
  * 1-thread run. */
 static int split_keeps_sums(const struct gemm_job *j) {
     if (j->kern != GEMM_OPENBLAS) return 1;
@@ -91,7 +93,7 @@ static int split_keeps_sums(const struct gemm_job *j) {
         int64_t blocks = (j->n + 15) / 16, c1 = blocks * (p + 1) / j->parts * 16;
         int64_t m = j->by_rows ? j->m * (p + 1) / j->parts - j->m * p / j->parts : j->m;
         int64_t n = j->by_rows ? j->n : (c1 > j->n ? j->n : c1) - blocks * p / j->parts * 16;
-        if (m > 0 && n > 0 && !gr_gemm_blocked(m, n, j->k)) return 0;
+        if (m > 0 && n > 0 && (double)m * (double)n * (double)j->k < 0x1p21) return 0;
     }
     return 1;
 }
