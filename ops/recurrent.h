@@ -17,7 +17,7 @@
 /* Per-step products of at most 32 rows take OpenBLAS's small-matrix path
  * (as measured for the lstm). */
 #define REC_BLOCK 32
-/* the fewest rows a smaller block keeps (rec_block_rows) */
+/* the fewest rows a smaller block keeps but the last (rec_block_rows) */
 #define REC_MIN_ROWS 8
 
 /* The time index of processing step s: s itself, or T-1-s for a reversed layer. */
@@ -33,7 +33,7 @@ static inline void rec_block(int64_t B, int64_t rows, int64_t k, int64_t *b0, in
 }
 
 /* The rows a block of the recurrence takes: REC_BLOCK, or fewer (at least
- * REC_MIN_ROWS) where blocks of REC_BLOCK would be fewer than the threads a
+ * REC_MIN_ROWS, the last block what is left) where blocks of REC_BLOCK would be fewer than the threads a
  * parallel_for has here (batch 32 on 2 threads ran its whole recurrence on
  * one), so that each thread takes a block. Only where each per-step product
  * [rows, k] @ [k, n] (nk[i] = {n, k}, n of them) sums every element the
