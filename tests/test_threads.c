@@ -112,46 +112,53 @@ Test(threads, threads_sharing_one_core_give_the_numbers_of_free_ones) {
     cr_expect_arr_eq(pinned4, free4, sizeof free4, "4 threads on one core: the losses of 4 free threads");
 }
 
-/* The command, which runs the CPU's own OpenBLAS kernels, trains the same
- * parameters at 1, 2 and 3 threads where a batch is one leaf and the ops
- * split their work over the threads: a GRU and an RNN at batches 32 and 20,
- * whose recurrences run in smaller blocks on more threads (ops/recurrent.h).
- * Their input-weight gradient, [28, 560]^T @ [560, 96] for the GRU at batch
- * 20, went to OpenBLAS, split over the threads, which changed its bits. A
- * 150-unit GRU's per-step products ([n, 150] @ [150, 450], [n, 450] @
- * [450, 150]) go to OpenBLAS, whose sums depend on the rows: its blocks stay
- * 32 rows, and the products whole. */
-Test(threads, one_leaf_recurrences_train_the_same_parameters_at_every_thread_count) {
+/* The command (which runs the CPU's own OpenBLAS kernels) trains CONFIG,
+ * found in the source tree's `dir`, with the overrides `sets` for 3 steps
+ * at 1, 2 and 3 threads: the checkpoint's tensors must be the same bytes. */
+static void expect_same_at_1_to_3_threads(const char *dir, const char *config, const char *sets, const char *what) {
     char tmp[256];
-    tg_tmpdir(tmp, sizeof tmp, "recthreads");
+    tg_tmpdir(tmp, sizeof tmp, "samethreads");
+    char *ck[3] = {NULL, NULL, NULL};
+    size_t len[3] = {0, 0, 0};
+    for (int t = 0; t < 3; t++) {
+        char *out = NULL;
+        int st = tg_sh(&out, "cd %s/%s && %s/graphrun train %s --run-dir %s/t%d --quiet --threads %d %s "
+                             "--set train.steps=3 2>&1",
+                       GR_SOURCE_DIR, dir, GR_BUILD_DIR, config, tmp, t, t + 1, sets);
+        cr_assert_eq(st, 0, "graphrun train: %s", out ? out : "");
+        free(out);
+        char path[512];
+        snprintf(path, sizeof path, "%s/t%d/checkpoint.safetensors", tmp, t);
+        ck[t] = tg_tensor_bytes(path, &len[t]);
+        cr_assert(ck[t], "no checkpoint at %s", path);
+    }
+    for (int t = 1; t < 3; t++)
+        cr_expect(len[t] == len[0] && memcmp(ck[t], ck[0], len[0]) == 0,
+                  "%s: the checkpoint's tensors differ between 1 and %d threads", what, t + 1);
+    for (int t = 0; t < 3; t++) free(ck[t]);
+    tg_rmtree(tmp);
+}
+
+/* Where a batch is one leaf the ops split their work over the threads: a
+ * GRU and an RNN at batches 32 and 20, whose recurrences run in smaller
+ * blocks on more threads (ops/recurrent.h). Their input-weight gradient,
+ * [28, 560]^T @ [560, 96] for the GRU at batch 20, went to OpenBLAS, split
+ * over the threads, which changed its bits. A 150-unit GRU's per-step
+ * products ([n, 150] @ [150, 450], [n, 450] @ [450, 150]) go to OpenBLAS,
+ * whose sums depend on the rows: its blocks stay 32 rows, and the products
+ * whole. */
+Test(threads, one_leaf_recurrences_train_the_same_parameters_at_every_thread_count) {
     static const struct {
         const char *op;
         int units, batch;
     } cases[] = {{"gru", 32, 32}, {"gru", 32, 20}, {"rnn", 32, 32}, {"rnn", 32, 20}, {"gru", 150, 20}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        char *ck[3] = {NULL, NULL, NULL};
-        size_t len[3] = {0, 0, 0};
-        for (int t = 0; t < 3; t++) {
-            char *out = NULL;
-            int st = tg_sh(&out,
-                           "cd %s/tests && %s/graphrun train short_mnist.yaml --run-dir %s/c%zu_%d --quiet --threads %d "
-                           "--set graph.lstm.op=%s --set graph.lstm.num_units=%d --set train.batch_size=%d "
-                           "--set train.steps=3 2>&1",
-                           GR_SOURCE_DIR, GR_BUILD_DIR, tmp, c, t, t + 1, cases[c].op, cases[c].units, cases[c].batch);
-            cr_assert_eq(st, 0, "graphrun train: %s", out ? out : "");
-            free(out);
-            char path[512];
-            snprintf(path, sizeof path, "%s/c%zu_%d/checkpoint.safetensors", tmp, c, t);
-            ck[t] = tg_tensor_bytes(path, &len[t]);
-            cr_assert(ck[t], "no checkpoint at %s", path);
-        }
-        for (int t = 1; t < 3; t++)
-            cr_expect(len[t] == len[0] && memcmp(ck[t], ck[0], len[0]) == 0,
-                      "%s of %d units, batch %d: the checkpoint's tensors differ between 1 and %d threads", cases[c].op,
-                      cases[c].units, cases[c].batch, t + 1);
-        for (int t = 0; t < 3; t++) free(ck[t]);
+        char sets[160], what[64];
+        snprintf(sets, sizeof sets, "--set graph.lstm.op=%s --set graph.lstm.num_units=%d --set train.batch_size=%d",
+                 cases[c].op, cases[c].units, cases[c].batch);
+        snprintf(what, sizeof what, "%s of %d units, batch %d", cases[c].op, cases[c].units, cases[c].batch);
+        expect_same_at_1_to_3_threads("tests", "short_mnist.yaml", sets, what);
     }
-    tg_rmtree(tmp);
 }
 
 /* The same for a dense layer's input gradient at one leaf, dY W^T, which
@@ -160,32 +167,13 @@ Test(threads, one_leaf_recurrences_train_the_same_parameters_at_every_thread_cou
  * the whole is, and summed otherwise than the whole although k is 128; so
  * [100, 100] hidden layers over 3 threads. */
 Test(threads, one_leaf_dense_layers_train_the_same_parameters_at_every_thread_count) {
-    char tmp[256];
-    tg_tmpdir(tmp, sizeof tmp, "densethreads");
     static const int widths[][2] = {{64, 128}, {100, 100}};
     for (int w = 0; w < 2; w++) {
-        char *ck[3] = {NULL, NULL, NULL};
-        size_t len[3] = {0, 0, 0};
-        for (int t = 0; t < 3; t++) {
-            char *out = NULL;
-            int st = tg_sh(&out,
-                           "cd %s/configs && %s/graphrun train spirals_mlp.yaml --run-dir %s/w%d_%d --quiet --threads %d "
-                           "--set graph.h1.units=%d --set graph.h2.units=%d --set train.steps=3 2>&1",
-                           GR_SOURCE_DIR, GR_BUILD_DIR, tmp, w, t, t + 1, widths[w][0], widths[w][1]);
-            cr_assert_eq(st, 0, "graphrun train: %s", out ? out : "");
-            free(out);
-            char path[512];
-            snprintf(path, sizeof path, "%s/w%d_%d/checkpoint.safetensors", tmp, w, t);
-            ck[t] = tg_tensor_bytes(path, &len[t]);
-            cr_assert(ck[t], "no checkpoint at %s", path);
-        }
-        for (int t = 1; t < 3; t++)
-            cr_expect(len[t] == len[0] && memcmp(ck[t], ck[0], len[0]) == 0,
-                      "hidden layers of %d and %d units: the checkpoint's tensors differ between 1 and %d threads",
-                      widths[w][0], widths[w][1], t + 1);
-        for (int t = 0; t < 3; t++) free(ck[t]);
+        char sets[96], what[64];
+        snprintf(sets, sizeof sets, "--set graph.h1.units=%d --set graph.h2.units=%d", widths[w][0], widths[w][1]);
+        snprintf(what, sizeof what, "hidden layers of %d and %d units", widths[w][0], widths[w][1]);
+        expect_same_at_1_to_3_threads("configs", "spirals_mlp.yaml", sets, what);
     }
-    tg_rmtree(tmp);
 }
 
 Test(threads, the_default_follows_the_affinity_mask) {
