@@ -127,6 +127,21 @@ char *tg_tensor_bytes(const char *path, size_t *len) {
     return all;
 }
 
+char *tg_train_tensors(const char *tmp, const char *dir, const char *config, int threads, const char *sets,
+                       size_t *len) {
+    char *out = NULL;
+    int st = tg_sh(&out, "cd %s/%s && %s/graphrun train %s --run-dir %s/t%d --quiet --threads %d %s "
+                         "--set train.steps=3 2>&1",
+                   GR_SOURCE_DIR, dir, GR_BUILD_DIR, config, tmp, threads, threads, sets);
+    cr_assert_eq(st, 0, "graphrun train: %s", out ? out : "");
+    free(out);
+    char path[512];
+    snprintf(path, sizeof path, "%s/t%d/checkpoint.safetensors", tmp, threads);
+    char *ck = tg_tensor_bytes(path, len);
+    cr_assert(ck, "no checkpoint at %s", path);
+    return ck;
+}
+
 void tg_optim(struct gr_optim_cfg *cfg, const char *name, double lr, ...) {
     const struct gr_optim_desc *d = NULL;
     for (int i = 0; i < gr_optim_builtin_count; i++)

@@ -64,6 +64,12 @@ char *tg_slurp(const char *path, size_t *len);
 /* A checkpoint's tensors (the bytes after its header, whose metadata holds
  * times), read whole and malloc'd, their length in *len; NULL if unreadable. */
 char *tg_tensor_bytes(const char *path, size_t *len);
+/* The command (the CPU's own OpenBLAS kernels) trains `config`, found in
+ * the source tree's `dir`, for 3 steps on `threads` threads with the
+ * overrides `sets`, its run in tmp/t<threads>; returns the checkpoint's
+ * tensors as tg_tensor_bytes (asserts the run and the read). */
+char *tg_train_tensors(const char *tmp, const char *dir, const char *config, int threads, const char *sets,
+                       size_t *len);
 
 /* The one array of a data file (IDX, npy), read through the readers:
  * malloc'd, its stored bytes in *len (asserts). */

@@ -170,19 +170,9 @@ static void command_bits_at_1_and_3_threads(void) {
     tg_tmpdir(tmp, sizeof tmp, "leafparts");
     char *ck[2] = {NULL, NULL};
     size_t len[2] = {0, 0};
-    for (int k = 0; k < 2; k++) {
-        char *out = NULL;
-        int st = tg_sh(&out,
-                       "cd %s/tests && %s/graphrun train short_mnist.yaml --run-dir %s/r%d --quiet --threads %d "
-                       "--set train.batch_size=33 --set graph.lstm.num_units=16 --set train.steps=3 2>&1",
-                       GR_SOURCE_DIR, GR_BUILD_DIR, tmp, k, k ? 3 : 1);
-        cr_assert_eq(st, 0, "graphrun train: %s", out ? out : "");
-        free(out);
-        char path[512];
-        snprintf(path, sizeof path, "%s/r%d/checkpoint.safetensors", tmp, k);
-        ck[k] = tg_tensor_bytes(path, &len[k]);
-        cr_assert(ck[k], "no checkpoint at %s", path);
-    }
+    for (int k = 0; k < 2; k++)
+        ck[k] = tg_train_tensors(tmp, "tests", "short_mnist.yaml", k ? 3 : 1,
+                                 "--set train.batch_size=33 --set graph.lstm.num_units=16", &len[k]);
     cr_expect(len[0] == len[1] && memcmp(ck[0], ck[1], len[0]) == 0,
               "graphrun train, batch 33, 16 units: the checkpoint's tensors differ between 1 and 3 threads");
     free(ck[0]), free(ck[1]);

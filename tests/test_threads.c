@@ -112,26 +112,15 @@ Test(threads, threads_sharing_one_core_give_the_numbers_of_free_ones) {
     cr_expect_arr_eq(pinned4, free4, sizeof free4, "4 threads on one core: the losses of 4 free threads");
 }
 
-/* The command (which runs the CPU's own OpenBLAS kernels) trains CONFIG,
- * found in the source tree's `dir`, with the overrides `sets` for 3 steps
- * at 1, 2 and 3 threads: the checkpoint's tensors must be the same bytes. */
+/* CONFIG, in the source tree's `dir`, trained with the overrides `sets`
+ * at 1, 2 and 3 threads (tg_train_tensors): the checkpoint's tensors must
+ * be the same bytes. */
 static void expect_same_at_1_to_3_threads(const char *dir, const char *config, const char *sets, const char *what) {
     char tmp[256];
     tg_tmpdir(tmp, sizeof tmp, "samethreads");
     char *ck[3] = {NULL, NULL, NULL};
     size_t len[3] = {0, 0, 0};
-    for (int t = 0; t < 3; t++) {
-        char *out = NULL;
-        int st = tg_sh(&out, "cd %s/%s && %s/graphrun train %s --run-dir %s/t%d --quiet --threads %d %s "
-                             "--set train.steps=3 2>&1",
-                       GR_SOURCE_DIR, dir, GR_BUILD_DIR, config, tmp, t, t + 1, sets);
-        cr_assert_eq(st, 0, "graphrun train: %s", out ? out : "");
-        free(out);
-        char path[512];
-        snprintf(path, sizeof path, "%s/t%d/checkpoint.safetensors", tmp, t);
-        ck[t] = tg_tensor_bytes(path, &len[t]);
-        cr_assert(ck[t], "no checkpoint at %s", path);
-    }
+    for (int t = 0; t < 3; t++) ck[t] = tg_train_tensors(tmp, dir, config, t + 1, sets, &len[t]);
     for (int t = 1; t < 3; t++)
         cr_expect(len[t] == len[0] && memcmp(ck[t], ck[0], len[0]) == 0,
                   "%s: the checkpoint's tensors differ between 1 and %d threads", what, t + 1);
