@@ -408,10 +408,11 @@ static void reduce_parts(void *arg, int64_t e0, int64_t e1) {
 }
 
 /* kernel^T [F, K] into scratch: dY @ kernel^T as a product of untransposed
- * matrices, which graphrun's kernels take (runtime/host/gemm.c) with the
- * sums OpenBLAS's A @ B^T makes; OpenBLAS took about 1.4 times as long on
- * [rows, 64] x [64, 288] (the MNIST CNN's second convolution, in a profile;
- * tests/test_gemm.c holds the bits). */
+ * matrices, which graphrun's A @ B kernel runs without copying B^T's panels
+ * for every block of rows (runtime/host/gemm.c; the same bits as its
+ * A @ B^T); OpenBLAS's A @ B^T took about 1.4 times as long on
+ * [rows, 64] x [64, 288] (the MNIST CNN's second convolution, in a
+ * profile). */
 static void transpose_kernel(const struct conv_job *j) {
     const struct conv_geom *g = &j->g;
     const float *w = j->a->in[IN_KERNEL]->data;

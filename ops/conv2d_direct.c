@@ -206,12 +206,11 @@ static void edge_row(const struct conv_geom *g, const float *restrict x, const f
 void conv_direct_forward(const struct conv_geom *g, const float *restrict x, const float *restrict w,
                          const float *restrict bias, int64_t b0, int64_t b1, float *restrict y) {
     int64_t F = g->F;
+#ifdef GR_HAVE_V16
     /* the output columns whose taps are all inside the image */
     int64_t s = g->ww.stride, ow_in0 = (g->ww.pad + s - 1) / s, ow_in1 = ow_in0;
     while (ow_in1 < g->OW && ow_in1 * s - g->ww.pad + g->ww.ext <= g->W) ow_in1++;
     int64_t run = F % 16 == 0 ? (ow_in1 - ow_in0) / 4 * 4 : 0;
-#ifndef GR_HAVE_V16
-    run = 0;
 #endif
     for (int64_t b = b0; b < b1; b++)
         for (int64_t oh = 0; oh < g->OH; oh++) {
@@ -397,6 +396,7 @@ static void dkernel_image(const struct conv_geom *g, const float *restrict x, co
 static void bias_rows(const float *restrict m, int64_t r0, int64_t r1, int64_t rows, int64_t F, float *restrict ch,
                       float *restrict sum) {
     int64_t fv = 0;
+    (void)rows; /* the chains' rows: AVX-512 only */
 #ifdef GR_HAVE_V16
     fv = F - F % 16;
     for (int64_t r = r0; r < r1; r++) {

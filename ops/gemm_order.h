@@ -2,10 +2,8 @@
  * product inside a fused kernel (ops/lstm_cell.c, ops/lstm_back.c) gives
  * the host's bits: k in blocks of GR_GEMM_ONE_BLOCK (a remainder between
  * one and two blocks in two halves rounded up to 16), each block an FMA
- * chain from zero in k order, added into C in turn (acc + C). That is how
- * OpenBLAS's SkylakeX kernels sum (measured), and so graphrun's own
- * kernels (runtime/host/gemm.c), which the host runs where
- * gr_gemm_blocked holds and the columns fit (runtime/host/gemm.h). */
+ * chain from zero in k order, added into C in turn (acc + C). graphrun's
+ * own kernels (runtime/host/gemm.h) sum every product the host runs so. */
 #ifndef GR_OPS_GEMM_ORDER_H
 #define GR_OPS_GEMM_ORDER_H
 
@@ -19,12 +17,6 @@ static inline int64_t gr_gemm_k_block(int64_t k, int64_t ls) {
     if (len >= 2 * GR_GEMM_ONE_BLOCK) return GR_GEMM_ONE_BLOCK;
     if (len > GR_GEMM_ONE_BLOCK) return (len / 2 + 15) / 16 * 16;
     return len;
-}
-
-/* Whether an [m, k] @ [k, n] product is summed in those blocks: OpenBLAS's
- * small-matrix path (m n k under 2^21) splits a k over one block otherwise. */
-static inline int gr_gemm_blocked(int64_t m, int64_t n, int64_t k) {
-    return k <= GR_GEMM_ONE_BLOCK || (double)m * (double)n * (double)k >= 0x1p21;
 }
 
 #endif

@@ -196,8 +196,7 @@ static void gru_forward(const struct gr_args *a) {
         j.zeros = j.eghn + j.B * j.H;
     }
     memset((float *)j.zeros, 0, (size_t)j.G * sizeof(float));
-    const int64_t nk[2][2] = {{j.G, j.H}, {j.G, j.I}}; /* h U; evaluation's x W */
-    j.rows = rec_block_rows(a, j.B, a->training ? 1 : 2, nk);
+    j.rows = rec_block_rows(a, j.B);
     a->host->parallel_for(a->host_ctx, rec_blocks(j.B, j.rows), forward_blocks, &j);
 }
 
@@ -249,8 +248,7 @@ static void gru_backward(const struct gr_args *a) {
     j.zeros = j.ut + G * H;
     memset((float *)j.zeros, 0, (size_t)G * sizeof(float));
     gr_transpose(j.u, H, G, j.ut);
-    const int64_t nk[1][2] = {{H, G}}; /* dGH U^T */
-    j.rows = rec_block_rows(a, B, 1, nk);
+    j.rows = rec_block_rows(a, B);
     a->host->parallel_for(a->host_ctx, rec_blocks(B, j.rows), backward_blocks, &j);
     float *rest = (float *)j.zeros + G;
     if (a->din[IN_KERNEL]) /* dkernel[I, 3H] += X^T dGI */

@@ -101,8 +101,8 @@ static size_t grad_floats(int64_t b, int64_t t, int64_t in, int64_t h) {
  * so reused while they stay (gr_args.params_kept): forward's packed kernel
  * for the fused steps, [I + H, 4H], then backward's Wh^T, packed and as it
  * is where needed (lstm_back_wh_floats). */
-static size_t kept_floats(int64_t b, int64_t in, int64_t h) {
-    return (size_t)((lstm_cell_fits(in, h) ? (in + h) * 4 * h : 0) + lstm_back_wh_floats(b, h));
+static size_t kept_floats(int64_t in, int64_t h) {
+    return (size_t)((lstm_cell_fits(in, h) ? (in + h) * 4 * h : 0) + lstm_back_wh_floats(h));
 }
 
 /* where they start: after the state, on a 64-byte line as the packs' loads want */
@@ -125,7 +125,7 @@ static int lstm_infer(struct gr_infer *inf) {
     inf->param[P_KERNEL] = (struct gr_shape){2, {in + h, 4 * h}};
     inf->param[P_BIAS] = (struct gr_shape){1, {4 * h}};
     if (inf->training) {
-        inf->saved_bytes = (kept_at(b, t, in, h) + kept_floats(b, in, h)) * sizeof(float);
+        inf->saved_bytes = (kept_at(b, t, in, h) + kept_floats(in, h)) * sizeof(float);
         inf->scratch_bytes = grad_floats(b, t, in, h) * sizeof(float);
     } else {
         inf->scratch_bytes = eval_floats(b, h) * sizeof(float);
@@ -307,8 +307,7 @@ static void lstm_forward(const struct gr_args *a) {
         e.c = j.ec;
         e.wp = lstm_cell_fits(j.I, j.H) && j.B >= j.XH ? j.ez : NULL;
         if (e.wp) lstm_cell_pack(&e);
-        const int64_t nk[2][2] = {{j.G, j.I}, {j.G, j.H}}; /* x Wx, h Wh */
-        j.rows = e.wp ? REC_BLOCK : rec_block_rows(a, j.B, 2, nk);
+        j.rows = e.wp ? REC_BLOCK : rec_block_rows(a, j.B);
         a->host->parallel_for(a->host_ctx, rec_blocks(j.B, j.rows), eval_blocks, &j);
         return;
     }
@@ -393,20 +392,19 @@ static void lstm_backward(const struct gr_args *a) {
     j.bk = &bk;
     /* Wh^T once, so each step's product reads both operands row by row
      * (measured 1.8x faster than the transposed product at 32 rows);
-     * packed for the fused steps where they fit, as it is for the leaves
-     * the host's product takes (lstm_back_fused) */
+     * packed for the fused steps where they fit, else as it is for the
+     * host's product (lstm_back_fused) */
     if (lstm_back_fits(H)) {
         bk.whp = whp;
         if (!a->params_kept) lstm_back_pack(&bk, j.wh);
     }
-    if (lstm_back_plain(B, H) && !a->params_kept) gr_transpose(j.wh, H, G, j.wht);
+    if (lstm_back_plain(H) && !a->params_kept) gr_transpose(j.wh, H, G, j.wht);
     atomic_init(&j.next_block, 0);
-    j.parts = leaf_parts(&j, bk.whp && !lstm_back_plain(B, H));
+    j.parts = leaf_parts(&j, bk.whp != NULL);
     if (j.parts > 1) {
         a->host->parallel_for(a->host_ctx, gr_sum_leaves(B) * j.parts, backward_parts, &j);
-        /* each leaf's product on one thread, as backward_rows runs it (a
-         * product split over the threads can change OpenBLAS's bits); one
-         * leaf alone runs outside a job, split, as it always has */
+        /* each leaf's product on one thread, as backward_rows runs it; one
+         * leaf alone runs outside a job, split over the threads */
         atomic_store(&j.next_block, 0);
         a->host->parallel_for(a->host_ctx, gr_sum_leaves(B), grads_blocks, &j);
     } else {

@@ -111,7 +111,7 @@ void lstm_back_part(const struct lstm_back *e, int64_t lo, int64_t hi, int64_t r
 
 void lstm_back_rows(const struct lstm_back *e, int64_t b0, int64_t b1) {
     int64_t T = e->T, H = e->H, G = 4 * H, n = b1 - b0;
-    if (lstm_back_fused(e, n)) {
+    if (lstm_back_fused(e)) {
         lstm_back_part(e, b0, b1, b0, b1);
         return;
     }
@@ -123,21 +123,12 @@ void lstm_back_rows(const struct lstm_back *e, int64_t b0, int64_t b1) {
     }
 }
 
-int lstm_back_fused(const struct lstm_back *e, int64_t n) {
-    return e->whp && gr_gemm_blocked(n, e->H, 4 * e->H);
-}
+int lstm_back_fused(const struct lstm_back *e) { return e->whp != NULL; }
 
-int lstm_back_plain(int64_t b, int64_t h) {
-    if (!lstm_back_fits(h)) return 1;
-    for (int64_t k = 0, lo, hi; k < gr_sum_leaves(b); k++) {
-        gr_sum_leaf(b, k, &lo, &hi);
-        if (!gr_gemm_blocked(hi - lo, h, 4 * h)) return 1;
-    }
-    return 0;
-}
+int lstm_back_plain(int64_t h) { return !lstm_back_fits(h); }
 
-int64_t lstm_back_wh_floats(int64_t b, int64_t h) {
-    return (lstm_back_fits(h) ? lstm_back_pack_floats(h) : 0) + (lstm_back_plain(b, h) ? 4 * h * h : 0);
+int64_t lstm_back_wh_floats(int64_t h) {
+    return (lstm_back_fits(h) ? lstm_back_pack_floats(h) : 0) + (lstm_back_plain(h) ? 4 * h * h : 0);
 }
 
 int lstm_back_fits(int64_t h) {

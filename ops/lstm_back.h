@@ -32,15 +32,15 @@ struct lstm_back {
 /* Whether this build's fused steps take H (AVX-512, H a multiple of 16),
  * and the floats lstm_back_pack writes (4H by H rounded up to 64). */
 int lstm_back_fits(int64_t h);
-/* Whether a leaf of n samples runs fused (whp set): where the host's
- * product dz_t @ Wh^T over those rows sums in blocks of k
- * (ops/gemm_order.h), which the fused steps reproduce; else the host's. */
-int lstm_back_fused(const struct lstm_back *e, int64_t n);
-/* Whether some leaf of a batch of b takes the host's product (then Wh^T is
- * needed as it is, wht), and the floats of Wh^T the backward of a batch of
- * b needs: packed where lstm_back_fits, as it is where lstm_back_plain. */
-int lstm_back_plain(int64_t b, int64_t h);
-int64_t lstm_back_wh_floats(int64_t b, int64_t h);
+/* Whether the leaves run fused (whp set): the fused steps reproduce the
+ * host's product dz_t @ Wh^T at any rows (ops/gemm_order.h); else the
+ * host's runs. */
+int lstm_back_fused(const struct lstm_back *e);
+/* Whether the leaves take the host's product (then Wh^T is needed as it
+ * is, wht), and the floats of Wh^T the backward needs:
+ * packed where lstm_back_fits, as it is where lstm_back_plain. */
+int lstm_back_plain(int64_t h);
+int64_t lstm_back_wh_floats(int64_t h);
 int64_t lstm_back_pack_floats(int64_t h);
 
 /* whp = Wh^T from wh [H, 4H] (the kernel's rows I..I+H-1), in column

@@ -14,8 +14,8 @@
 #include "graphrun/plugin.h"
 #include "util.h"
 
-/* Per-step products of at most 32 rows take OpenBLAS's small-matrix path
- * (as measured for the lstm). */
+/* The samples a block of the recurrence takes (chosen when its per-step
+ * products ran on OpenBLAS's small-matrix path, up to 32 rows). */
 #define REC_BLOCK 32
 /* the fewest rows a smaller block keeps but the last (rec_block_rows) */
 #define REC_MIN_ROWS 8
@@ -33,31 +33,18 @@ static inline void rec_block(int64_t B, int64_t rows, int64_t k, int64_t *b0, in
 }
 
 /* The rows a block of the recurrence takes: REC_BLOCK, or fewer (at least
- * REC_MIN_ROWS, the last block what is left) where blocks of REC_BLOCK would be fewer than the threads a
- * parallel_for has here (batch 32 on 2 threads ran its whole recurrence on
- * one), so that each thread takes a block. Only where each per-step product
- * [rows, k] @ [k, n] (nk[i] = {n, k}, n of them) sums every element the
- * same at any rows, so that the bits stay those of blocks of REC_BLOCK:
- * graphrun's own kernels, which the host runs where the columns are whole
- * 16s or fewer than 16 and k is summed in blocks at every height from the
- * smallest block's up (gemm_order.h). OpenBLAS's kernels at some core types
- * depend on the rows. */
-static inline int64_t rec_block_rows(const struct gr_args *a, int64_t B, int n, const int64_t (*nk)[2]) {
+ * REC_MIN_ROWS, the last block what is left) where blocks of REC_BLOCK would
+ * be fewer than the threads a parallel_for has here (batch 32 on 2 threads
+ * ran its whole recurrence on one), so that each thread takes a block. The
+ * bits stay those of blocks of REC_BLOCK: the host's products sum every
+ * element the same at any rows (runtime/host/gemm.h). */
+static inline int64_t rec_block_rows(const struct gr_args *a, int64_t B) {
     const struct gr_host *h = a->host;
     int64_t threads = GR_HOST_HAS(h, threads) ? h->threads(a->host_ctx) : 1;
     if (threads <= 1 || rec_blocks(B, REC_BLOCK) >= threads) return REC_BLOCK;
     int64_t rows = (B + threads - 1) / threads;
     if (rows < REC_MIN_ROWS) rows = REC_MIN_ROWS;
-    if (rows >= B) return REC_BLOCK;
-#ifdef GR_HAVE_V16
-    int64_t least = B - (B - 1) / rows * rows; /* the last block's */
-    for (int i = 0; i < n; i++)
-        if ((nk[i][0] % 16 != 0 && nk[i][0] >= 16) || !gr_gemm_blocked(least, nk[i][0], nk[i][1])) return REC_BLOCK;
-    return rows;
-#else
-    (void)n, (void)nk;
-    return REC_BLOCK;
-#endif
+    return rows >= B ? REC_BLOCK : rows;
 }
 
 /* The parameters' gradients, summed leaf by leaf up util.h's tree so their

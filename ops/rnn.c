@@ -121,8 +121,7 @@ static void rnn_forward(const struct gr_args *a) {
     /* Y[B*T, H] = X[B*T, I] @ kernel + bias, every step at once */
     a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_NO_TRANS, rows, j.H, j.I, 1.0f, a->in[IN_X]->data, j.I,
                    a->in[IN_KERNEL]->data, j.H, 1.0f, j.y, j.H);
-    const int64_t nk[1][2] = {{j.H, j.H}}; /* h W_h */
-    j.rows = rec_block_rows(a, j.B, 1, nk);
+    j.rows = rec_block_rows(a, j.B);
     a->host->parallel_for(a->host_ctx, rec_blocks(j.B, j.rows), forward_blocks, &j);
 }
 
@@ -159,8 +158,7 @@ static void rnn_backward(const struct gr_args *a) {
     j.dh = j.dz + rows * H;
     j.wht = j.dh + B * H;
     gr_transpose(j.wh, H, H, j.wht);
-    const int64_t nk[1][2] = {{H, H}}; /* dz W_h^T */
-    j.rows = rec_block_rows(a, B, 1, nk);
+    j.rows = rec_block_rows(a, B);
     a->host->parallel_for(a->host_ctx, rec_blocks(B, j.rows), backward_blocks, &j);
     const float *x = a->in[IN_X]->data, *w = a->in[IN_KERNEL]->data;
     float *rest = j.wht + H * H;

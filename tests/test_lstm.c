@@ -416,8 +416,8 @@ static void expect_back_bits(struct gr_ctx *ctx, const struct lstm_cell *fwd, co
         for (int64_t k = 0; k < gr_sum_leaves(b); k++) {
             int64_t lo, hi;
             gr_sum_leaf(b, k, &lo, &hi);
-            if (m < 2 || !lstm_back_fused(&e, hi - lo)) lstm_back_rows(&e, lo, hi);
-            for (int q = m < 2 || !lstm_back_fused(&e, hi - lo) ? -1 : 2; q >= 0; q--)
+            if (m < 2 || !lstm_back_fused(&e)) lstm_back_rows(&e, lo, hi);
+            for (int q = m < 2 || !lstm_back_fused(&e) ? -1 : 2; q >= 0; q--)
                 if (part_cut(lo, hi, q) < part_cut(lo, hi, q + 1))
                     lstm_back_part(&e, lo, hi, part_cut(lo, hi, q), part_cut(lo, hi, q + 1));
         }

@@ -1,31 +1,33 @@
-/* Small products in registers: C[m, n] = A[m, k] @ B[k, n] (or C +=), all
- * row-major and untransposed, for the shapes a step of a recurrent layer or
- * a dense layer makes, and A^T @ B, a weight gradient over many rows.
+/* Products in registers on AVX-512 (gemm_portable.c has the kernels for
+ * other builds): C[m, n] (=|+=) A @ B, A^T @ B or A @ B^T, all row-major,
+ * for every shape the host's sgemm is asked for.
  *
- * Each element is summed as OpenBLAS's SkylakeX kernels sum it: one fused
+ * Each element is summed in graphrun's order (gemm.h): one fused
  * multiply-add chain over each block of k from zero, then added into C
- * (acc + C, never C + a0 b0 + ...), so results are bit for bit those of
- * OpenBLAS where gr_gemm_fits (tests/test_gemm.c holds the two against
- * each other).
+ * (acc + C, never C + a0 b0 + ...). tests/test_gemm.c holds every kernel
+ * against that order written out. It is also the order of OpenBLAS's
+ * SkylakeX kernels, but OpenBLAS picks its kernels by the CPU model it
+ * knows (Haswell's, on some AVX-512 machines), and its small-matrix paths
+ * sum by the product's shape: a product left to it changed its bits with
+ * the batch and the thread count, so graphrun runs them all itself.
  *
- * Why: OpenBLAS's small-matrix path is fast at [32, 64] x [64, 256] but
+ * Speed: OpenBLAS's small-matrix path is fast at [32, 64] x [64, 256] but
  * falls to 60-100 GFLOP/s a core at [32, 128] x [128, 512] and
  * [1792, 28] x [28, 256] (128 units; an LSTM's input projection), where this
  * kernel runs at 135-145, 90% of libxsmm's JIT kernels (measured with
- * tools/bench/gemm_bench.c; libxsmm sums C first, so it cannot give the
- * same bits, and it is one dependency more).
+ * tools/bench/gemm_bench.c; libxsmm sums C first, so it cannot give these
+ * bits, and it is one dependency more).
  *
- * The tile is 6 rows by 64 columns (24 zmm accumulators, 4 for B, 1 for the
- * broadcast): per k, 4 loads of B and 6 broadcasts of A feed 24 FMAs, so the
- * two FMA ports, not the loads, bound it. Columns beyond a multiple of 16
- * are masked. */
+ * A @ B's tile is 6 rows by 64 columns (24 zmm accumulators, 4 for B, 1 for
+ * the broadcast): per k, 4 loads of B and 6 broadcasts of A feed 24 FMAs, so
+ * the two FMA ports, not the loads, bound it. Columns beyond a multiple of
+ * 16 are masked. */
 #include "runtime/host/gemm.h"
 
 #include "runtime/base/ctx.h"
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
-#define GR_GEMM_HAVE_KERNELS 1
 
 #define TILE_ROWS 6
 #define TILE_VECS 4
@@ -96,17 +98,18 @@ static void nn_block(int64_t m, int64_t n, int64_t k, const float *a, int64_t ld
     }
 }
 
-/* OpenBLAS (SkylakeX) cuts k into blocks of GEMM_Q = 448, a remainder
- * between 448 and 896 into two halves rounded up to 16, and adds each
- * block's product, summed from zero, into C in turn (measured;
- * ops/gemm_order.h's gr_gemm_k_block). */
+/* k goes in blocks of GEMM_Q = 448, a remainder between 448 and 896 in two
+ * halves rounded up to 16, each block's product summed from zero and added
+ * into C in turn (ops/gemm_order.h's gr_gemm_k_block). */
 #define GEMM_Q GR_GEMM_ONE_BLOCK
 
 /* A^T @ B, the weight gradient of a layer over many rows (an LSTM's leaf:
  * m = 92, n = 256, k = 896), runs 6 x 64 tiles like A @ B (8 x 48 and
  * 12 x 32 on a narrower last panel: 24 accumulators each), broadcasting
  * A's row q in place (A^T's rows lie side by side in memory) against B's
- * panel of 64 columns copied side by side. The panel is cut along k into
+ * panel of 64 columns copied side by side. A @ B^T runs the same way, the
+ * panel copied from B's rows as columns and A's element (i, q) broadcast
+ * from its row i. The panel is cut along k into
  * pieces of TN_KC rows (longer for a narrower panel: the same 28 KB), so
  * that one piece stays in the L1 cache while every tile of C's rows runs
  * over it: a tile's chain pauses at the piece's end,
@@ -120,10 +123,12 @@ static void nn_block(int64_t m, int64_t n, int64_t k, const float *a, int64_t ld
 #define TN_MAX_ROWS 12
 
 /* One tile over the piece q = 0..kc-1 of the block: A's element (i, q) at
- * a[q * lda + i], B's piece packed [kc, 16 nv]. The chain starts from zero
+ * a[q * lda + i] when `ta` (A stored [k, m]), else at a[i * lda + q]; B's
+ * piece packed [kc, 16 nv]. The chain starts from zero
  * on the block's first piece (else from `save`), and on its last the sum
  * goes into C (acc + C when `add`), else back to `save`. */
-static inline __attribute__((always_inline)) void tn_tile(int rows, int nv, int64_t kc, const float *a, int64_t lda,
+static inline __attribute__((always_inline)) void tn_tile(int rows, int nv, int ta, int64_t kc, const float *a,
+                                                          int64_t lda,
                                                           const float *bp, float *save, int first, int last, float *c,
                                                           int64_t ldc, int add, __mmask16 mask) {
     __m512 acc[TN_MAX_ROWS][TILE_VECS];
@@ -133,7 +138,7 @@ static inline __attribute__((always_inline)) void tn_tile(int rows, int nv, int6
         __m512 bv[TILE_VECS];
         _Pragma("GCC unroll 16") for (int v = 0; v < nv; v++) bv[v] = _mm512_load_ps(bp + q * 16 * nv + 16 * v);
         _Pragma("GCC unroll 16") for (int i = 0; i < rows; i++) {
-            __m512 av = _mm512_set1_ps(a[q * lda + i]);
+            __m512 av = _mm512_set1_ps(ta ? a[q * lda + i] : a[i * lda + q]);
             _Pragma("GCC unroll 16") for (int v = 0; v < nv; v++) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
         }
     }
@@ -153,7 +158,7 @@ static inline __attribute__((always_inline)) void tn_tile(int rows, int nv, int6
 }
 
 #define TN_CASE(R, V) \
-    case (R) * 8 + (V): tn_tile(R, V, kc, a, lda, bp, save, first, last, c, ldc, add, mask); break;
+    case (R) * 8 + (V): tn_tile(R, V, TA, kc, a, lda, bp, save, first, last, c, ldc, add, mask); break;
 #define TN_CASES2(R) TN_CASE(R, 2) TN_CASE(R, 1)
 #define TN_CASES3(R) TN_CASE(R, 3) TN_CASES2(R)
 #define TN_CASES4(R) TN_CASE(R, 4) TN_CASES3(R)
@@ -161,20 +166,35 @@ static inline __attribute__((always_inline)) void tn_tile(int rows, int nv, int6
 /* the tile's height for nv vectors of columns: 24 accumulators */
 static int tn_rows(int nv) { return nv == 4 ? 6 : nv == 3 ? 8 : TN_MAX_ROWS; }
 
-static void tn_tile_any(int rows, int nv, int64_t kc, const float *a, int64_t lda, const float *bp, float *save,
-                        int first, int last, float *c, int64_t ldc, int add, __mmask16 mask) {
-    switch (rows * 8 + nv) {
-        TN_CASES4(6) TN_CASES4(5) TN_CASES4(4) TN_CASES4(3) TN_CASES4(2) TN_CASES4(1)
-        TN_CASES3(8) TN_CASES3(7)
-        TN_CASES2(12) TN_CASES2(11) TN_CASES2(10) TN_CASES2(9)
-        default: GR_ASSERT(0);
+#define TN_SWITCH                                                                     \
+    switch (rows * 8 + nv) {                                                          \
+        TN_CASES4(6) TN_CASES4(5) TN_CASES4(4) TN_CASES4(3) TN_CASES4(2) TN_CASES4(1) \
+        TN_CASES3(8) TN_CASES3(7)                                                     \
+        TN_CASES2(12) TN_CASES2(11) TN_CASES2(10) TN_CASES2(9)                        \
+        default: GR_ASSERT(0);                                                        \
+    }
+
+static void tn_tile_any(int rows, int nv, int ta, int64_t kc, const float *a, int64_t lda, const float *bp,
+                        float *save, int first, int last, float *c, int64_t ldc, int add, __mmask16 mask) {
+    if (ta) {
+        enum { TA = 1 };
+        TN_SWITCH
+    } else {
+        enum { TA = 0 };
+        TN_SWITCH
     }
 }
 
-/* B's rows q = 0..kc-1, columns 0..w-1, copied side by side [kc, TN_NR]:
- * at ldb a power of two its rows would share a few sets of the L1 cache */
-static void tn_pack_b(int64_t kc, int64_t w, const float *b, int64_t ldb, float *bp) {
+/* op(B)'s rows q = 0..kc-1, columns 0..w-1, copied side by side
+ * [kc, 16 nv] (at ldb a power of two B's rows would share a few sets of the
+ * L1 cache); op(B)(q, j) is b[q * ldb + j], or b[j * ldb + q] when `tb`. */
+static void tn_pack_b(int tb, int64_t kc, int64_t w, const float *b, int64_t ldb, float *bp) {
     int64_t nv = (w + 15) / 16;
+    if (tb) {
+        for (int64_t q = 0; q < kc; q++)
+            for (int64_t j = 0; j < 16 * nv; j++) bp[q * 16 * nv + j] = j < w ? b[j * ldb + q] : 0.0f;
+        return;
+    }
     for (int64_t q = 0; q < kc; q++)
         for (int64_t v = 0; v < nv; v++) {
             int64_t left = w - 16 * v;
@@ -183,9 +203,9 @@ static void tn_pack_b(int64_t kc, int64_t w, const float *b, int64_t ldb, float 
         }
 }
 
-/* C (=|+=) A^T @ B for k <= GEMM_Q, A stored [k, m] */
-static void tn_block(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb,
-                     float *c, int64_t ldc, int add) {
+/* C (=|+=) op(A) @ op(B) for k <= GEMM_Q: A^T @ B (ta), or A @ B^T (tb) */
+static void tn_block(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
+                     int64_t ldb, float *c, int64_t ldc, int add) {
     float bp[TN_KC * TN_NR] __attribute__((aligned(64)));
     float save[TN_MC * TN_NR] __attribute__((aligned(64)));
     for (int64_t i0 = 0; i0 < m; i0 += TN_MC) {
@@ -197,58 +217,42 @@ static void tn_block(int64_t m, int64_t n, int64_t k, const float *a, int64_t ld
             int64_t piece = TN_KC * TILE_VECS / nv; /* a narrower panel, a longer piece */
             for (int64_t q0 = 0; q0 < k; q0 += piece) {
                 int64_t kc = k - q0 < piece ? k - q0 : piece;
-                tn_pack_b(kc, w, b + q0 * ldb + j, ldb, bp);
+                tn_pack_b(tb, kc, w, tb ? b + j * ldb + q0 : b + q0 * ldb + j, ldb, bp);
                 for (int64_t i = 0; i < mc; i += height)
-                    tn_tile_any(mc - i < height ? (int)(mc - i) : height, nv, kc, a + q0 * lda + i0 + i, lda, bp,
-                                save + i * TN_NR, q0 == 0, q0 + kc >= k, c + (i0 + i) * ldc + j, ldc, add, mask);
+                    tn_tile_any(mc - i < height ? (int)(mc - i) : height, nv, ta, kc,
+                                ta ? a + q0 * lda + i0 + i : a + (i0 + i) * lda + q0, lda, bp, save + i * TN_NR,
+                                q0 == 0, q0 + kc >= k, c + (i0 + i) * ldc + j, ldc, add, mask);
             }
         }
     }
 }
 
-int gr_gemm_tn(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, float *c,
-               int64_t ldc, int add) {
-    if (m <= 0 || n <= 0 || k <= 0) return 0;
+void gr_gemm_tn(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, float *c,
+                int64_t ldc, int add) {
+    if (m <= 0 || n <= 0 || k <= 0) return;
     for (int64_t ls = 0, len; ls < k; ls += len) {
         len = gr_gemm_k_block(k, ls);
-        tn_block(m, n, len, a + ls * lda, lda, b + ls * ldb, ldb, c, ldc, add || ls > 0);
+        tn_block(1, 0, m, n, len, a + ls * lda, lda, b + ls * ldb, ldb, c, ldc, add || ls > 0);
     }
-    return 0;
 }
 
-int gr_gemm_direct(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, float *c,
-                   int64_t ldc, int add) {
-    if (m <= 0 || n <= 0 || k <= 0) return 0;
+/* A @ B^T as A^T @ B is run: B^T's panel is copied into place */
+void gr_gemm_nt(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, float *c,
+                int64_t ldc, int add) {
+    if (m <= 0 || n <= 0 || k <= 0) return;
+    for (int64_t ls = 0, len; ls < k; ls += len) {
+        len = gr_gemm_k_block(k, ls);
+        tn_block(0, 1, m, n, len, a + ls, lda, b + ls, ldb, c, ldc, add || ls > 0);
+    }
+}
+
+void gr_gemm_direct(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb,
+                    float *c, int64_t ldc, int add) {
+    if (m <= 0 || n <= 0 || k <= 0) return;
     for (int64_t ls = 0, len; ls < k; ls += len) {
         len = gr_gemm_k_block(k, ls);
         nn_block(m, n, len, a + ls, lda, b + ls * ldb, ldb, c, ldc, add || ls > 0);
     }
-    return 0;
-}
-
-#else
-#define GR_GEMM_HAVE_KERNELS 0
-
-int gr_gemm_direct(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, float *c,
-                   int64_t ldc, int add) {
-    (void)m, (void)n, (void)k, (void)a, (void)lda, (void)b, (void)ldb, (void)c, (void)ldc, (void)add;
-    return -1;
-}
-
-int gr_gemm_tn(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, float *c,
-               int64_t ldc, int add) {
-    (void)m, (void)n, (void)k, (void)a, (void)lda, (void)b, (void)ldb, (void)c, (void)ldc, (void)add;
-    return -1;
 }
 
 #endif
-
-/* OpenBLAS (SkylakeX) sums the columns past the last whole 16 of a product
- * in another order, unless there are fewer than 16 in all; and its
- * small-matrix paths (m n k under about 2^20) split a k over 448 otherwise
- * than in blocks (all measured: tools/bench/gemm_bench.c's shapes, and
- * test_gemm). Where these say no, OpenBLAS runs. */
-int gr_gemm_fits(int64_t m, int64_t n, int64_t k) {
-    return GR_GEMM_HAVE_KERNELS && m > 0 && n > 0 && (n % 16 == 0 || n < 16) &&
-           gr_gemm_blocked(m, n, k);
-}

@@ -17,29 +17,37 @@
 
 /* ---- host functions handed to ops ---------------------------------------- */
 
-/* Which kernel runs a product: decided once for the whole product, so its
- * parts on other threads sum every element as the whole would. */
-enum gemm_kernel { GEMM_OPENBLAS, GEMM_DIRECT, GEMM_TN };
+/* Which kernel runs a product: graphrun's own (runtime/host/gemm.h), whose
+ * bits depend on k alone, for every product ops ask for; OpenBLAS only for
+ * another alpha or beta, or both operands transposed, which no built-in op
+ * asks for (a plugin may). */
+enum gemm_kernel { GEMM_OPENBLAS, GEMM_DIRECT, GEMM_TN, GEMM_NT };
 
-static enum gemm_kernel gemm_pick(enum gr_trans ta, enum gr_trans tb, int64_t m, int64_t n, int64_t k, float alpha,
-                                  float beta) {
-    if (alpha != 1.0f || (beta != 0.0f && beta != 1.0f) || tb != GR_NO_TRANS) return GEMM_OPENBLAS;
-    if (ta == GR_NO_TRANS && gr_gemm_fits(m, n, k)) return GEMM_DIRECT;
-    if (ta == GR_TRANS && gr_gemm_fits(m, n, k)) return GEMM_TN;
-    return GEMM_OPENBLAS;
+static enum gemm_kernel gemm_pick(enum gr_trans ta, enum gr_trans tb, float alpha, float beta) {
+    if (alpha != 1.0f || (beta != 0.0f && beta != 1.0f) || (ta == GR_TRANS && tb == GR_TRANS)) return GEMM_OPENBLAS;
+    return ta == GR_TRANS ? GEMM_TN : tb == GR_TRANS ? GEMM_NT : GEMM_DIRECT;
 }
 
-/* graphrun's kernels where they give OpenBLAS's sums, faster at the shapes
- * a recurrent layer makes (runtime/host/gemm.c); OpenBLAS elsewhere */
 static void blas_sgemm(enum gemm_kernel kern, enum gr_trans ta, enum gr_trans tb, int64_t m, int64_t n, int64_t k,
                        float alpha, const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
                        int64_t ldc) {
     GR_ASSERT(m >= 0 && n >= 0 && k >= 0 && m <= INT32_MAX && n <= INT32_MAX && k <= INT32_MAX);
     if (m == 0 || n == 0) return;
-    if (kern == GEMM_DIRECT && k > 0 && gr_gemm_direct(m, n, k, a, lda, b, ldb, c, ldc, beta == 1.0f) == 0) return;
-    if (kern == GEMM_TN && k > 0 && gr_gemm_tn(m, n, k, a, lda, b, ldb, c, ldc, beta == 1.0f) == 0) return;
-    cblas_sgemm(CblasRowMajor, ta == GR_TRANS ? CblasTrans : CblasNoTrans, tb == GR_TRANS ? CblasTrans : CblasNoTrans,
-                (blasint)m, (blasint)n, (blasint)k, alpha, a, (blasint)lda, b, (blasint)ldb, beta, c, (blasint)ldc);
+    if (kern != GEMM_OPENBLAS && k == 0) { /* an empty sum */
+        if (beta == 0.0f)
+            for (int64_t i = 0; i < m; i++) memset(c + i * ldc, 0, (size_t)n * sizeof *c);
+        return;
+    }
+    if (kern == GEMM_DIRECT)
+        gr_gemm_direct(m, n, k, a, lda, b, ldb, c, ldc, beta == 1.0f);
+    else if (kern == GEMM_TN)
+        gr_gemm_tn(m, n, k, a, lda, b, ldb, c, ldc, beta == 1.0f);
+    else if (kern == GEMM_NT)
+        gr_gemm_nt(m, n, k, a, lda, b, ldb, c, ldc, beta == 1.0f);
+    else
+        cblas_sgemm(CblasRowMajor, ta == GR_TRANS ? CblasTrans : CblasNoTrans,
+                    tb == GR_TRANS ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n, (blasint)k, alpha, a,
+                    (blasint)lda, b, (blasint)ldb, beta, c, (blasint)ldc);
 }
 
 /* A product split over the pool: by rows of C when it is taller than wide,
@@ -104,7 +112,7 @@ static void host_sgemm(void *host_ctx, enum gr_trans ta, enum gr_trans tb, int64
     struct gr_ctx *ctx = host_ctx;
     struct gr_pool *pool = ctx ? ctx->pool : NULL;
     int threads = gr_pool_threads(pool);
-    enum gemm_kernel kern = gemm_pick(ta, tb, m, n, k, alpha, beta);
+    enum gemm_kernel kern = gemm_pick(ta, tb, alpha, beta);
     if (threads == 1 || gr_pool_busy(pool) || m * n * k < GR_GEMM_SPLIT_MIN || (m < 2 * threads && n < 32 * threads)) {
         blas_sgemm(kern, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;

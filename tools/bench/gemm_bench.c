@@ -87,9 +87,13 @@ static int run_once(int impl, const struct shape *s, const float *a, const float
                     s->n, s->add ? 1.0f : 0.0f, c, s->n);
         return 0;
     }
-    if (impl == GRAPHRUN)
-        return s->tn ? gr_gemm_tn(s->m, s->n, s->k, a, lda, b, s->n, c, s->n, s->add)
-                     : gr_gemm_direct(s->m, s->n, s->k, a, lda, b, s->n, c, s->n, s->add);
+    if (impl == GRAPHRUN) {
+        if (s->tn)
+            gr_gemm_tn(s->m, s->n, s->k, a, lda, b, s->n, c, s->n, s->add);
+        else
+            gr_gemm_direct(s->m, s->n, s->k, a, lda, b, s->n, c, s->n, s->add);
+        return 0;
+    }
 #if defined(GR_HAVE_LIBXSMM)
     if (xsmm) { /* column-major: C^T = B^T A^T */
         ((libxsmm_smmfunction)xsmm)(b, a, c);
