@@ -1,7 +1,10 @@
 /* Interrupted and resumed runs write the unbroken run's metrics: an
  * interrupt between two rows (through the library's checkpoint hook), for
  * Adam and for runs holding every other kind of state (RMSprop's, AMSGrad's,
- * schedules', early stopping's, the target's); a header lost in a crash;
+ * schedules', early stopping's, the target's), at a step picked from what
+ * the unbroken run did, whatever order the machine's kernels sum in (which
+ * moves where early stopping, the plateau and the target fire); a header
+ * lost in a crash;
  * four kill -9s at random moments of a run with a schedule and early
  * stopping. */
 #include <criterion/criterion.h>
@@ -15,6 +18,7 @@
 #include "helpers.h"
 #include "models/open.h"
 #include "runtime/config/config.h"
+#include "runtime/session/state.h"
 
 static char tmp[64];
 
@@ -65,83 +69,232 @@ static void expect_same_metrics(const char *a, const char *b) {
     }
 }
 
-/* Sets the interrupt flag as checkpoint number `at` starts: the hook sees
- * the bytes a save has written so far, so a count that does not grow marks
- * the first write of the next save. */
-struct interrupter {
-    volatile sig_atomic_t flag;
-    int saves, at;
-    uint64_t last;
+/* What a run reports (gr_train_opts.report), and the interrupt: steps are
+ * at most MAX_STEPS. */
+#define MAX_STEPS 80
+struct seen {
+    double lr[MAX_STEPS + 1]; /* lr[t]: the rate step t took */
+    int64_t last;             /* the last step reported */
+    int64_t first_bad;        /* the evaluation that began early stopping's last run of bad ones; 0: none */
+    int64_t target;           /* the step the target was reported met at; 0: never in this run */
+    int64_t target_kept;      /* the session's target step at the end (a resumed one's from its checkpoint) */
+    int64_t at;               /* the run is to stop after step `at` (0: never), */
+    volatile sig_atomic_t flag; /* which this flag (ctx.interrupt) asks */
 };
 
-static void count_saves(void *ud, uint64_t written) {
-    struct interrupter *it = ud;
-    if ((it->last == 0 || written <= it->last) && ++it->saves == it->at) it->flag = SIGINT;
-    it->last = written;
+static void on_report(void *ud, const struct gr_train_event *ev) {
+    struct seen *s = ud;
+    const struct gr_watch *w = &ev->session->watch;
+    if (ev->kind == GR_TRAIN_STEP) {
+        if (ev->step >= 1 && ev->step <= MAX_STEPS) s->lr[ev->step] = ev->lr;
+        s->last = ev->step;
+    }
+    /* the watch as this evaluation left it: one bad evaluation since the best */
+    if (ev->kind == GR_TRAIN_EVAL && ev->session->cfg->early.on && w->bad == 1) s->first_bad = ev->step;
+    if (ev->kind == GR_TRAIN_TARGET) s->target = ev->step;
+    if (ev->kind == GR_TRAIN_END) s->target_kept = w->target_step;
 }
 
-static void train_lib(const char *cfg_text, const char *dir, const char *resume, struct interrupter *it,
+/* The interrupt lands as the checkpoint of step at - 1 starts to be written
+ * (the hook sees a save's bytes), as a ^C may: the loop reads the flag after
+ * its next step, which it checkpoints and stops at. */
+static void interrupt_in_save(void *ud, uint64_t written) {
+    struct seen *s = ud;
+    (void)written;
+    if (s->at && s->last == s->at - 1) s->flag = SIGINT;
+}
+
+static void train_lib(const char *cfg_text, const char *dir, const char *resume, struct seen *seen,
                       struct gr_train_result *res) {
     struct gr_ctx ctx;
     struct gr_config cfg;
     cr_assert_eq(gr_ctx_init(&ctx), 0);
     cr_assert_eq(gr_config_parse(&ctx, &cfg, "w.yaml", "", cfg_text, strlen(cfg_text)), 0, "%s", ctx.err);
-    if (it) {
-        ctx.interrupt = &it->flag;
-        ctx.write_hook = count_saves;
-        ctx.write_hook_ud = it;
+    if (seen->at) {
+        ctx.interrupt = &seen->flag;
+        ctx.write_hook = interrupt_in_save;
+        ctx.write_hook_ud = seen;
     }
-    struct gr_train_opts opts = {.threads = 1, .run_dir = dir, .resume = resume};
+    struct gr_train_opts opts = {.threads = 1, .run_dir = dir, .resume = resume, .report = on_report,
+                                 .report_ud = seen};
     cr_assert_eq(gr_train(&ctx, &cfg, &opts, res), 0, "%s", ctx.err);
     gr_config_free(&ctx, &cfg);
     gr_ctx_free(&ctx);
 }
 
-/* An unbroken run and one stopped by an interrupt as its checkpoint number
- * `at` starts (checkpoints every step, and best.safetensors with early
- * stopping, all count), then resumed: the same rows (losses, evaluations,
- * rates, gradient norms), the same end, the same best weights. */
-static void interrupt_and_resume(const char *name, const char *optimizer, const char *extra, int eval_every, int at) {
-    char text[4096], a[128], b[128], ckpt[160];
-    tg_small_config(text, sizeof text, 16, 60, optimizer, extra, eval_every);
-    snprintf(a, sizeof a, "%s/%s-unbroken", tmp, name);
-    snprintf(b, sizeof b, "%s/%s-stopped", tmp, name);
+/* The steps of the metrics rows of the run in `dir`, in order; their count. */
+static int row_steps(const char *dir, int64_t *steps, int max) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    char *csv = tg_slurp(path, NULL);
+    cr_assert_not_null(csv, "no %s", path);
+    char *body = strchr(csv, '\n');
+    cr_assert_not_null(body, "%s: no header line", path);
+    int n = 0;
+    for (char *row = strtok(body, "\n"); row && n < max; row = strtok(NULL, "\n")) steps[n++] = atol(row);
+    free(csv);
+    return n;
+}
+
+/* Where a case wants the interrupt, from its unbroken run (in `dir`, its
+ * result and reports): a range [lo, hi] of steps, with why in `why`. Each
+ * asserts that the run did what the case needs. */
+typedef void pick_fn(const char *dir, const struct gr_train_result *whole, const struct seen *seen, int64_t *lo,
+                     int64_t *hi, char *why, size_t len);
+
+struct resume_case {
+    const char *name, *optimizer, *extra;
+    int eval_every, steps;
+    pick_fn *pick;
+};
+
+/* The middle step of [lo, hi] that is no metrics row: the checkpoint there
+ * holds a row's losses and norms half summed. */
+static int64_t between_rows(const char *name, const char *dir, int64_t lo, int64_t hi) {
+    int64_t rows[MAX_STEPS], cand[MAX_STEPS];
+    int n = row_steps(dir, rows, MAX_STEPS), m = 0;
+    for (int64_t t = lo; t <= hi; t++) {
+        int row = 0;
+        for (int i = 0; i < n; i++) row |= rows[i] == t;
+        if (!row) cand[m++] = t;
+    }
+    cr_assert_gt(m, 0, "%s: no step between two metrics rows in [%lld, %lld]", name, (long long)lo, (long long)hi);
+    return cand[m / 2];
+}
+
+/* The target's step as RUN/target.json gives it; 0: no such file. */
+static int64_t target_file_step(const char *dir) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/target.json", dir);
+    if (!exists(path)) return 0;
+    json_t *j = json_load_file(path, 0, NULL);
+    cr_assert_not_null(j, "%s does not parse", path);
+    int64_t step = json_is_true(json_object_get(j, "reached")) ? json_integer_value(json_object_get(j, "step")) : -1;
+    json_decref(j);
+    return step;
+}
+
+/* An unbroken run, then one stopped by an interrupt after the step the case
+ * picks from the unbroken one (checkpoints every step), then resumed: the
+ * same rows (losses, evaluations, rates, gradient norms), the same end, the
+ * same best weights, the target met at the same step. */
+static void interrupt_and_resume(const struct resume_case *c) {
+    char text[4096], a[128], b[128], ckpt[160], why[256] = "";
+    cr_assert_leq(c->steps, MAX_STEPS);
+    tg_small_config(text, sizeof text, 16, c->steps, c->optimizer, c->extra, c->eval_every);
+    snprintf(a, sizeof a, "%s/%s-unbroken", tmp, c->name);
+    snprintf(b, sizeof b, "%s/%s-stopped", tmp, c->name);
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", b);
     struct gr_train_result whole, res;
-    train_lib(text, a, NULL, NULL, &whole);
-    struct interrupter it = {0, 0, at, 0};
-    train_lib(text, b, NULL, &it, &res);
-    cr_assert(res.interrupted && res.checkpoint_step > 1 && res.checkpoint_step < whole.steps, "%s: stopped at %lld",
-              name, (long long)res.checkpoint_step);
-    cr_log_info("%s: interrupted at step %lld of %lld", name, (long long)res.checkpoint_step, (long long)whole.steps);
-    train_lib(text, b, ckpt, NULL, &res);
-    cr_expect_eq(res.steps, whole.steps, "%s", name);
-    cr_expect_eq(res.stopped_early, whole.stopped_early, "%s", name);
-    cr_expect_eq(res.best_step, whole.best_step, "%s", name);
+    struct seen seen = {0}, stopped = {0}, resumed = {0};
+    train_lib(text, a, NULL, &seen, &whole);
+    int64_t lo = 0, hi = 0;
+    c->pick(a, &whole, &seen, &lo, &hi, why, sizeof why);
+    stopped.at = between_rows(c->name, a, lo, hi);
+    cr_log_info("%s: interrupted at step %lld of %lld, in [%lld, %lld]: %s", c->name, (long long)stopped.at,
+                (long long)whole.steps, (long long)lo, (long long)hi, why);
+    cr_assert(stopped.at > 1 && stopped.at < whole.steps, "%s: no step to stop at inside the run", c->name);
+    train_lib(text, b, NULL, &stopped, &res);
+    cr_assert(res.interrupted && res.checkpoint_step == stopped.at, "%s: stopped at %lld, not %lld", c->name,
+              (long long)res.checkpoint_step, (long long)stopped.at);
+    train_lib(text, b, ckpt, &resumed, &res);
+    cr_expect_eq(res.steps, whole.steps, "%s", c->name);
+    cr_expect_eq(res.stopped_early, whole.stopped_early, "%s", c->name);
+    cr_expect_eq(res.best_step, whole.best_step, "%s", c->name);
     cr_expect(res.best_test_accuracy == whole.best_test_accuracy && res.test_accuracy == whole.test_accuracy, "%s",
-              name);
+              c->name);
+    cr_expect_eq(resumed.target_kept, seen.target_kept, "%s: the target met at step %lld, not %lld", c->name,
+                 (long long)resumed.target_kept, (long long)seen.target_kept);
+    cr_expect_eq(target_file_step(b), target_file_step(a), "%s: target.json", c->name);
     expect_same_metrics(a, b);
 }
 
+/* Adam, rows every 10 steps: the interrupt between the middle two. */
+static void pick_rows(const char *dir, const struct gr_train_result *whole, const struct seen *seen, int64_t *lo,
+                      int64_t *hi, char *why, size_t len) {
+    (void)whole;
+    (void)seen;
+    int64_t rows[MAX_STEPS];
+    int n = row_steps(dir, rows, MAX_STEPS), k = (n - 2) / 2;
+    cr_assert_geq(n, 2, "adam: %d metrics rows", n);
+    *lo = rows[k] + 1;
+    *hi = rows[k + 1] - 1;
+    snprintf(why, len, "between the rows of steps %lld and %lld", (long long)rows[k], (long long)rows[k + 1]);
+}
+
 Test(resume, an_interrupt_between_two_rows_resumes_into_the_unbroken_runs_rows) {
-    interrupt_and_resume("adam", "{name: adam, lr: 0.01}", "checkpoint: {every: 1}", 50, 24);
+    interrupt_and_resume(&(struct resume_case){"adam", "{name: adam, lr: 0.01}", "checkpoint: {every: 1}", 50, 60,
+                                               pick_rows});
+}
+
+/* Early stopping ended the run at whole->stopped_early, its run of bad
+ * evaluations begun at seen->first_bad: the interrupt comes between the two,
+ * so the checkpoint holds a count that a resumed run which forgot it would
+ * not reach by the stop, and runs on. The plateau, by the same measure,
+ * lowered the rate at that first bad evaluation: the steps after it take the
+ * lowered rate, which the checkpoint holds too. */
+static void pick_stop(const char *dir, const struct gr_train_result *whole, const struct seen *seen, int64_t *lo,
+                      int64_t *hi, char *why, size_t len) {
+    (void)dir;
+    int64_t stop = whole->stopped_early, bad = seen->first_bad;
+    cr_assert_gt(stop, 0, "rmsprop: early stopping did not end the run (%lld steps): the checkpoint's count is "
+                 "not tested", (long long)whole->steps);
+    cr_assert(bad > 0 && stop - bad >= 2, "rmsprop: no step between the first bad evaluation (%lld) and the stop "
+              "(%lld)", (long long)bad, (long long)stop);
+    *lo = bad + 1;
+    *hi = stop - 1;
+    cr_assert_lt(seen->lr[*lo], seen->lr[1], "rmsprop: the plateau did not lower the rate by step %lld",
+                 (long long)*lo);
+    snprintf(why, len, "early stopping's first bad evaluation at step %lld, its stop at %lld; the rate %g of %g",
+             (long long)bad, (long long)stop, seen->lr[*lo], seen->lr[1]);
+}
+
+/* The target met at seen->target, and the cosine restarted (a step whose
+ * rate rose after the rate fell; the warmup's rise follows no fall): the
+ * interrupt after the target, inside a period after a restart and before
+ * its last step. A resumed run must keep the target met where it was. */
+static void pick_target(const char *dir, const struct gr_train_result *whole, const struct seen *seen, int64_t *lo,
+                        int64_t *hi, char *why, size_t len) {
+    (void)dir;
+    int64_t t = seen->target, end = whole->steps, restarts[MAX_STEPS];
+    int n = 0;
+    cr_assert(t > 0 && t < end, "amsgrad: the target was not met before the last step (%lld)", (long long)t);
+    for (int64_t s = 3; s <= end; s++)
+        if (seen->lr[s] > seen->lr[s - 1] && seen->lr[s - 1] < seen->lr[s - 2]) restarts[n++] = s;
+    *lo = 1;
+    *hi = 0;
+    for (int k = 0; k < n && *lo > *hi; k++) {
+        int64_t next = k + 1 < n ? restarts[k + 1] : end + 1;
+        *lo = (restarts[k] > t ? restarts[k] : t) + 1;
+        *hi = next - 2;
+    }
+    cr_assert_leq(*lo, *hi, "amsgrad: no restart period (%d restarts) has a step after the target (step %lld)", n,
+                  (long long)t);
+    int w = snprintf(why, len, "the target met at step %lld, the schedule restarting at", (long long)t);
+    for (int k = 0; k < n && w < (int)len; k++)
+        w += snprintf(why + w, len - (size_t)w, " %lld", (long long)restarts[k]);
 }
 
 /* Every state a checkpoint holds besides Adam's: RMSprop's three, the
  * plateau's rate and counts, clipping's norms, and early stopping's best
- * and count: by min_delta 0.06 the evaluation of step 45 is bad and that of
- * step 50 the second bad one, which ends the run there; the interrupt comes
- * between the two (at step 47), so a resumed run that forgot the first
- * would go on. Then
- * AMSGrad's maximum, a restarting cosine after a warmup and the target. */
+ * and count; then AMSGrad's maximum, a restarting cosine after a warmup and
+ * the target. Early stopping and the plateau both count an evaluation bad
+ * unless its loss beats the best by 0.1 (absolute), so the rate falls where
+ * the count starts: a margin far wider than the drift between runs summing
+ * in another order, so that some run of two bad evaluations ends every run
+ * (over 80 steps: room for a late one), though not at the same step. */
 Test(resume, a_run_with_every_kind_of_state_resumes_into_the_unbroken_runs_rows) {
-    interrupt_and_resume("rmsprop", "{name: rmsprop, lr: 0.02, rho: 0.9, centered: true, momentum: 0.5}",
-                         "checkpoint: {every: 1}, clip: {norm: 0.5}, "
-                         "schedule: {name: reduce_on_plateau, metric: accuracy, patience: 0, factor: 0.5}, "
-                         "early_stopping: {metric: loss, patience: 2, min_delta: 0.06}", 5, 53);
-    interrupt_and_resume("amsgrad", "{name: adam, lr: 0.01, amsgrad: true}",
-                         "checkpoint: {every: 1}, target: {value: 0.3}, "
-                         "schedule: {name: cosine, warmup: {steps: 10}, restart: true, period: 15}", 10, 24);
+    interrupt_and_resume(&(struct resume_case){
+        "rmsprop", "{name: rmsprop, lr: 0.02, rho: 0.9, centered: true, momentum: 0.5}",
+        "checkpoint: {every: 1}, clip: {norm: 0.5}, "
+        "schedule: {name: reduce_on_plateau, metric: loss, patience: 0, factor: 0.5, threshold: 0.1, "
+        "threshold_mode: abs}, early_stopping: {metric: loss, patience: 2, min_delta: 0.1}",
+        5, 80, pick_stop});
+    interrupt_and_resume(&(struct resume_case){
+        "amsgrad", "{name: adam, lr: 0.01, amsgrad: true}",
+        "checkpoint: {every: 1}, target: {value: 0.3}, "
+        "schedule: {name: cosine, warmup: {steps: 10}, restart: true, period: 15}",
+        10, 60, pick_target});
 }
 
 Test(resume, a_resume_after_the_header_was_lost_writes_it_again) {
