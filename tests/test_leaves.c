@@ -136,9 +136,7 @@ static void command_bits_at_1_and_3_threads(void);
 
 /* One pass with fewer summation leaves than threads (batch 33: leaves of
  * 17 and 16; 32: one) runs each leaf's rows in parts on the threads
- * (ops/lstm.c), its product after them: the bits of one thread. At 16
- * units the kernel's gradient over 17 rows (k = 476) is OpenBLAS's, whose
- * bits change where a product is split over threads. */
+ * (ops/lstm.c), its product after them: the bits of one thread. */
 Test(leaves, an_lstm_with_fewer_leaves_than_threads_gives_one_threads_bits, .timeout = 120) {
     static const int shapes[][2] = {{33, 16}, {32, 16}, {33, 64}, {32, 64}};
     for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
@@ -161,10 +159,9 @@ Test(leaves, an_lstm_with_fewer_leaves_than_threads_gives_one_threads_bits, .tim
     command_bits_at_1_and_3_threads();
 }
 
-/* The same through the command, which runs the CPU's own OpenBLAS kernels
- * (at AVX-512, SkylakeX's, whose columns past the last whole 16 sum another
- * way: a product split over threads changes their bits; the tests' process
- * may run OpenBLAS's generic ones): 3 steps of batch 33 at 16 units. */
+/* The same through the command (which may pick other OpenBLAS kernels
+ * than the tests' process; graphrun's own run every product): 3 steps of
+ * batch 33 at 16 units. */
 static void command_bits_at_1_and_3_threads(void) {
     char tmp[256];
     tg_tmpdir(tmp, sizeof tmp, "leafparts");
@@ -179,18 +176,15 @@ static void command_bits_at_1_and_3_threads(void) {
     tg_rmtree(tmp);
 }
 
-/* The GRU's and RNN's products and the logits' (10 columns) go to OpenBLAS,
- * whose kernels at some core types depend on the rows: by leaves these
- * graphs are the same bits at every thread count, and one pass's to
- * rounding (same_to_rounding, below). */
+/* By leaves a graph of GRU, RNN and every elementwise op gives the same
+ * bits at every thread count, and one pass's (same_bits). */
 static void same_at_every_thread_count(const char *graph, int batch, int64_t leaves) {
     float first_loss[STEPS], loss[STEPS];
     int64_t n, m;
     float *first = train(graph, batch, 1, 0, leaves, first_loss, &n);
     for (int threads = 2; threads <= 4; threads++) {
         /* 4: 3 threads, every step on the calling thread alone (its ops
-         * then run there too, as in a leaf on the pool: a product split
-         * over 3 threads cuts 896 rows off OpenBLAS's 16) */
+         * then run there too, as in a leaf on the pool) */
         int solo = threads == 4;
         float *got = train(graph, batch, solo ? 3 : threads, solo ? SOLO : 0, leaves, loss, &m);
         cr_assert_eq(m, n);
@@ -202,8 +196,6 @@ static void same_at_every_thread_count(const char *graph, int batch, int64_t lea
     }
     free(first);
 }
-
-static void same_to_rounding(const char *graph, int batch, int64_t leaves);
 
 Test(leaves, a_gru_an_rnn_and_every_elementwise_op_by_leaves_agree_at_every_thread_count, .timeout = 120) {
     /* concat, slice and flatten on the way */
@@ -222,49 +214,27 @@ Test(leaves, a_gru_an_rnn_and_every_elementwise_op_by_leaves_agree_at_every_thre
         "  - {name: logits, op: dense, inputs: [e], units: 10}\n"
         "  - {name: loss, op: softmax_cross_entropy, inputs: [logits, label]}\n";
     same_at_every_thread_count(mixed, 128, 4);
-    same_to_rounding(mixed, 128, 4);
+    same_bits(mixed, 128, 4);
 }
 
-/* Where a product's kernel depends on its rows, a leaf's rows can sum in
- * another order than the batch's: graphrun's own products over k > 448 sum
- * in blocks of 448 only above 2^21 multiply-adds (runtime/host/gemm.c), so
- * [32, 784] x [784, 64] sums as one chain where [256, 784] x [784, 64] sums
- * in two; and OpenBLAS (the logits' 10 columns) runs the rows past its last
- * whole 16 through other kernels, so leaves of 25 rows are not the batch of
- * 100's rows. Such graphs agree with one pass to rounding, not to the bit;
- * a leaf left out or counted twice would be off by a quarter or an eighth. */
-static void same_to_rounding(const char *graph, int batch, int64_t leaves) {
-    float want_loss[STEPS], loss[STEPS];
-    int64_t n, m;
-    float *want = train(graph, batch, 2, 1, 1, want_loss, &n);
-    float *got = train(graph, batch, 2, 0, leaves, loss, &m);
-    cr_assert_eq(m, n);
-    double top = 0, worst = 0;
-    for (int64_t i = 0; i < n; i++) top = fmax(top, fabs(want[i]));
-    for (int64_t i = 0; i < n; i++) worst = fmax(worst, fabs((double)got[i] - want[i]) / top);
-    cr_log_info("batch %d: the first step's gradient by leaves is off by %.2g of its largest element", batch, worst);
-    cr_expect_gt(top, 0);
-    cr_expect_lt(worst, 1e-5, "batch %d: the first step's gradient by leaves is off by %.2g of its largest element",
-                 batch, worst);
-    cr_expect(fabsf(loss[0] - want_loss[0]) <= 1e-6f * want_loss[0], "first loss %.9g against %.9g", loss[0],
-              want_loss[0]);
-    free(got);
-    free(want);
-}
-
-Test(leaves, where_rows_change_a_product_s_kernel_leaves_agree_with_one_pass_to_rounding, .timeout = 120) {
+/* Graphs whose products once changed their sums with the rows (a product
+ * over k > 448 summed in one chain at a leaf's 32 rows and in blocks at
+ * 256; OpenBLAS's rows past its last whole 16 of 10 logits, at leaves of
+ * 25) and so agreed with one pass only to rounding: graphrun's kernels sum
+ * a row the same at any rows (runtime/host/gemm.h), so now to the bit. */
+Test(leaves, an_mlp_over_784_inputs_and_an_rnn_at_leaves_of_25_give_one_passs_bits, .timeout = 120) {
     const char *mlp = "  - {name: image, op: input, data: images, shape: [784]}\n"
                       "  - {name: label, op: input, data: labels}\n"
                       "  - {name: hidden, op: dense, inputs: [image], units: 64}\n"
                       "  - {name: act, op: relu, inputs: [hidden]}\n"
                       "  - {name: logits, op: dense, inputs: [act], units: 10}\n"
                       "  - {name: loss, op: softmax_cross_entropy, inputs: [logits, label]}\n";
-    same_to_rounding(mlp, 256, 8);
+    same_bits(mlp, 256, 8);
     const char *rnn = IMAGE_ROWS "  - {name: rnn, op: rnn, inputs: [rows], num_units: 16}\n"
                                  "  - {name: last, op: slice, inputs: [rnn], axis: 1, index: -1}\n"
                                  "  - {name: logits, op: dense, inputs: [last], units: 10}\n"
                                  "  - {name: loss, op: softmax_cross_entropy, inputs: [logits, label]}\n";
-    same_to_rounding(rnn, 100, 4);
+    same_bits(rnn, 100, 4);
 }
 
 static int64_t leaves_of(const char *graph, int batch) {

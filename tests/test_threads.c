@@ -131,11 +131,10 @@ static void expect_same_at_1_to_3_threads(const char *dir, const char *config, c
 /* Where a batch is one leaf the ops split their work over the threads: a
  * GRU and an RNN at batches 32 and 20, whose recurrences run in smaller
  * blocks on more threads (ops/recurrent.h). Their input-weight gradient,
- * [28, 560]^T @ [560, 96] for the GRU at batch 20, went to OpenBLAS, split
- * over the threads, which changed its bits. A 150-unit GRU's per-step
- * products ([n, 150] @ [150, 450], [n, 450] @ [450, 150]) go to OpenBLAS,
- * whose sums depend on the rows: its blocks stay 32 rows, and the products
- * whole. */
+ * [28, 560]^T @ [560, 96] for the GRU at batch 20, once went to OpenBLAS,
+ * split over the threads, which changed its bits; so did a 150-unit GRU's
+ * per-step products ([n, 150] @ [150, 450], [n, 450] @ [450, 150]), whose
+ * columns are not whole 16s. graphrun's kernels now run them all. */
 Test(threads, one_leaf_recurrences_train_the_same_parameters_at_every_thread_count) {
     static const struct {
         const char *op;
@@ -150,11 +149,10 @@ Test(threads, one_leaf_recurrences_train_the_same_parameters_at_every_thread_cou
     }
 }
 
-/* The same for a dense layer's input gradient at one leaf, dY W^T, which
- * OpenBLAS runs: [32, 128] @ [64, 128]^T (spirals' h2 at 128 units) split
- * over 2 threads into two [32, 32] parts, each under 2^21 multiply-adds as
- * the whole is, and summed otherwise than the whole although k is 128; so
- * [100, 100] hidden layers over 3 threads. */
+/* The same for a dense layer's input gradient at one leaf, dY W^T:
+ * [32, 128] @ [64, 128]^T (spirals' h2 at 128 units) split over 2 threads
+ * into two [32, 32] parts summed otherwise than the whole when OpenBLAS ran
+ * it; so [100, 100] hidden layers over 3 threads. */
 Test(threads, one_leaf_dense_layers_train_the_same_parameters_at_every_thread_count) {
     static const int widths[][2] = {{64, 128}, {100, 100}};
     for (int w = 0; w < 2; w++) {
