@@ -3,9 +3,10 @@
  * Step by step, each step ran the rows' dz, then the host's product
  * dh_next [n, H] = dz_t [n, 4H] @ Wh^T over the leaf's 32 rows: dz went to
  * memory and back, and the product's 6-row tiles left one of 2 rows. Fused,
- * each tile of up to 6 rows (as even as they go) runs its rows' dz, then
- * its rows' product in registers, 64 columns at a time (lstm_cell_chain:
- * the FMA chains of the host's product, from zero in k order), the same
+ * dz of every row of the step, then each tile of up to 6 rows (as even as
+ * they go) runs its rows' product in registers, 64 columns at a time, the
+ * tiles in turn on each slice of Wh^T (lstm_cell_chain: the FMA chains of
+ * the host's product, from zero in k order), the same
  * operations on the same values. */
 #include "lstm_back.h"
 
@@ -76,37 +77,43 @@ void lstm_back_pack(const struct lstm_back *e, const float *wh) {
     }
 }
 
-/* The tile of R rows of samples [b, b + R) at step t: dz, then (t > 0)
- * their dh_next, each 64 columns' in registers and stored where they are
- * columns of H. */
-static void tile_backward(const struct lstm_back *e, int64_t b0, int64_t n, int64_t t, int64_t b, int R) {
-    int64_t H = e->H, G = 4 * H;
-    const float *a[LSTM_CELL_ROWS] = {NULL};
-    for (int i = 0; i < R; i++) {
-        row_backward(e, b0, n, t, b + i);
-        a[i] = e->dz + (e->T * b0 + t * n + b + i - b0) * G;
-    }
-    if (t == 0) return;
-    float z[LSTM_CELL_ROWS][4][16] __attribute__((aligned(64)));
+/* Rows [b, b + m) (m at most GROUP) at step t > 0, their dz already in
+ * place: dh_next = dz_t @ Wh^T, each 64 columns' in registers, tile by tile
+ * (lstm_cell_tiles), and stored where they are columns of H. Each slice of
+ * Wh^T (4H x 64, 256 KB at H = 256) and each block of k of it is taken by
+ * every tile in turn: tile by tile, each tile streamed all of Wh^T (1 MB
+ * at H = 256, beyond a core's L2) once a tile. The order of each element's
+ * sums is the tile's alone, so the bits are the same in either order. */
+#define GROUP (LSTM_CELL_ROWS * 6)
+static void group_products(const struct lstm_back *e, int64_t b0, int64_t n, int64_t t, int64_t b, int64_t m) {
+    int64_t H = e->H, G = 4 * H, nt = lstm_cell_tiles(m);
+    float z[GROUP / LSTM_CELL_ROWS][LSTM_CELL_ROWS][4][16] __attribute__((aligned(64)));
     const float *ak[LSTM_CELL_ROWS] = {NULL};
+    const float *dz = e->dz + (e->T * b0 + t * n + b - b0) * G; /* row b's dz */
     for (int64_t s = 0; s < H; s += 64) {
         /* the host's blocks of k, each from zero, added in turn */
         for (int64_t ls = 0, len; ls < G; ls += len) {
             len = gr_gemm_k_block(G, ls);
-            for (int i = 0; i < R; i++) ak[i] = a[i] + ls;
-            lstm_cell_chain(R, z, ak, len, e->whp + s * G + ls * 64, ls > 0);
+            for (int64_t k = 0, i0 = 0; k < nt; i0 += lstm_cell_tile_rows(m, k), k++) {
+                int R = lstm_cell_tile_rows(m, k);
+                for (int i = 0; i < R; i++) ak[i] = dz + (i0 + i) * G + ls;
+                lstm_cell_chain(R, z[k], ak, len, e->whp + s * G + ls * 64, ls > 0);
+            }
         }
-        for (int i = 0; i < R; i++)
-            for (int g = 0; g < 4 && s + 16 * g < H; g++)
-                memcpy(e->dh_next + (b + i) * H + s + 16 * g, z[i][g], 16 * sizeof(float));
+        for (int64_t k = 0, i0 = 0; k < nt; i0 += lstm_cell_tile_rows(m, k), k++)
+            for (int i = 0; i < lstm_cell_tile_rows(m, k); i++)
+                for (int g = 0; g < 4 && s + 16 * g < H; g++)
+                    memcpy(e->dh_next + (b + i0 + i) * H + s + 16 * g, z[k][i][g], 16 * sizeof(float));
     }
 }
 
 void lstm_back_part(const struct lstm_back *e, int64_t lo, int64_t hi, int64_t r0, int64_t r1) {
-    int64_t m = r1 - r0;
     for (int64_t t = e->T - 1; t >= 0; t--)
-        for (int64_t k = 0, b = r0; k < lstm_cell_tiles(m); b += lstm_cell_tile_rows(m, k), k++)
-            tile_backward(e, lo, hi - lo, t, b, lstm_cell_tile_rows(m, k));
+        for (int64_t b = r0; b < r1; b += GROUP) {
+            int64_t m = r1 - b < GROUP ? r1 - b : GROUP;
+            for (int64_t i = b; i < b + m; i++) row_backward(e, lo, hi - lo, t, i);
+            if (t > 0) group_products(e, lo, hi - lo, t, b, m);
+        }
 }
 
 void lstm_back_rows(const struct lstm_back *e, int64_t b0, int64_t b1) {

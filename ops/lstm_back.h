@@ -2,9 +2,9 @@
  * of the training state (lstm_cell.h's layout): per step, from the last to
  * the first, dz of every row (lstm.c's backward equations), then
  * dh_next = dz_t @ Wh^T. Either step by step (the rows, then the host's
- * product over the leaf) or fused (per tile of rows, its rows and then its
- * rows' product summed in registers, as the host sums it), with the same
- * bits. */
+ * product over the leaf) or fused (the step's rows, then per tile of rows
+ * its rows' product summed in registers, as the host sums it, the tiles in
+ * turn on each slice of Wh^T), with the same bits. */
 #ifndef GR_OPS_LSTM_BACK_H
 #define GR_OPS_LSTM_BACK_H
 
