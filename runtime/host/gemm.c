@@ -134,6 +134,9 @@ static inline __attribute__((always_inline)) void tn_tile(int rows, int nv, int 
     __m512 acc[TN_MAX_ROWS][TILE_VECS];
     _Pragma("GCC unroll 16") for (int i = 0; i < rows; i++) _Pragma("GCC unroll 16") for (int v = 0; v < nv; v++)
         acc[i][v] = first ? _mm512_setzero_ps() : _mm512_load_ps(save + i * TN_NR + 16 * v);
+    if (last)
+        _Pragma("GCC unroll 16") for (int i = 0; i < rows; i++)
+            _Pragma("GCC unroll 16") for (int v = 0; v < nv; v++) __builtin_prefetch(c + i * ldc + 16 * v, 1, 3);
     _Pragma("GCC unroll 4") for (int64_t q = 0; q < kc; q++) {
         __m512 bv[TILE_VECS];
         _Pragma("GCC unroll 16") for (int v = 0; v < nv; v++) bv[v] = _mm512_load_ps(bp + q * 16 * nv + 16 * v);
