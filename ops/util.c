@@ -145,11 +145,49 @@ void gr_sum_rows(const struct gr_args *a, const float *m, int64_t ld, int64_t r0
     else sum_cols(&j, 0, cols);
 }
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+
+/* A whole 16 x 16 tile in registers: rows of 2 into 4-float groups
+ * (unpack), groups of 4 rows per 128-bit lane (shuffle), then lanes across
+ * the 16 rows (two lane shuffles). Row c = 4j + m of the result is lane j
+ * of u[m], u[4 + m], u[8 + m] and u[12 + m], where u[4i + m]'s lane j holds
+ * column 4j + m of rows 4i..4i+3. */
+static void transpose16(const float *src, int64_t ls, float *dst, int64_t ld) {
+    __m512 r[16], t[16], u[16];
+    for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(src + i * ls);
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        u[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+        u[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xee);
+        u[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        u[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xee);
+    }
+    for (int m = 0; m < 4; m++) {
+        __m512 a = _mm512_shuffle_f32x4(u[m], u[4 + m], 0x88), b = _mm512_shuffle_f32x4(u[m], u[4 + m], 0xdd);
+        __m512 c = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0x88), d = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0xdd);
+        _mm512_storeu_ps(dst + m * ld, _mm512_shuffle_f32x4(a, c, 0x88));
+        _mm512_storeu_ps(dst + (4 + m) * ld, _mm512_shuffle_f32x4(b, d, 0x88));
+        _mm512_storeu_ps(dst + (8 + m) * ld, _mm512_shuffle_f32x4(a, c, 0xdd));
+        _mm512_storeu_ps(dst + (12 + m) * ld, _mm512_shuffle_f32x4(b, d, 0xdd));
+    }
+}
+#endif
+
 void gr_transpose(const float *src, int64_t rows, int64_t cols, float *dst) {
     enum { TILE = 16 };
     for (int64_t r0 = 0; r0 < rows; r0 += TILE)
         for (int64_t c0 = 0; c0 < cols; c0 += TILE) {
             int64_t r1 = r0 + TILE < rows ? r0 + TILE : rows, c1 = c0 + TILE < cols ? c0 + TILE : cols;
+#if defined(__AVX512F__)
+            if (r1 - r0 == TILE && c1 - c0 == TILE) {
+                transpose16(src + r0 * cols + c0, cols, dst + c0 * rows + r0, rows);
+                continue;
+            }
+#endif
             for (int64_t c = c0; c < c1; c++)
                 for (int64_t r = r0; r < r1; r++) dst[c * rows + r] = src[r * cols + c];
         }
