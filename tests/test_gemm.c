@@ -99,11 +99,13 @@ Test(gemm, tn_sums_in_blocks_of_k) {
 /* The LSTM's weight gradient per leaf of 32 samples (92 x 256 x 896), and
  * the edges of A^T @ B's tiling: odd m, rows past a chunk of 288, narrow
  * panels (n under 16, 48), k on both sides of a block of 448 and of a piece
- * of k (112 for 64 columns, 448 for 16), and B's rows far apart (ldb over
- * 64), where the kernel fetches the next piece ahead */
+ * of k (112 for 64 columns, 448 for 16; a whole block at 240 rows or
+ * more, 250 x 90 x 1000 with a narrow last panel), and B's rows far apart
+ * (ldb over 64) */
 Test(gemm, tn_pauses_each_chain_between_pieces_of_k_without_changing_its_order) {
     static const int64_t shapes[][3] = {{92, 256, 896}, {93, 256, 449}, {297, 64, 447}, {7, 10, 1000}, {13, 48, 113},
-                                        {300, 80, 1}, {31, 3, 449}, {101, 112, 225}, {1, 16, 1000}, {6, 64, 112}};
+                                        {300, 80, 1}, {31, 3, 449}, {101, 112, 225}, {1, 16, 1000}, {6, 64, 112},
+                                        {250, 90, 1000}};
     static const unsigned seed[3] = {29, 31, 37};
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
         for (int pad = 0; pad < 2; pad++)
@@ -118,7 +120,7 @@ Test(gemm, tn_pauses_each_chain_between_pieces_of_k_without_changing_its_order) 
 Test(gemm, nt_sums_in_blocks_of_k) {
     static const int64_t shapes[][3] = {{64, 784, 128}, {1792, 28, 256}, {196, 288, 64}, {93, 256, 449},
                                         {7, 10, 1000},  {13, 48, 113},   {300, 80, 1},   {31, 3, 449},
-                                        {1, 16, 1000},  {6, 64, 112},    {33, 100, 900}};
+                                        {1, 16, 1000},  {6, 64, 112},    {33, 100, 900}, {260, 40, 900}};
     static const unsigned seed[3] = {41, 43, 47};
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
         for (int pad = 0; pad < 2; pad++)
