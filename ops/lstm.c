@@ -317,7 +317,10 @@ static void lstm_forward(const struct gr_args *a) {
      * at least the kernel's: packing it cost more than the fused steps
      * saved at batch 1 or 2 (T = 28, I + H = 92) */
     e.wp = lstm_cell_fits(j.I, j.H) && j.B * j.T >= j.XH ? j.kept : NULL;
+    /* a kept kernel still needs skip_zeros: left 0, a step's later leaves
+     * ran every x_t @ Wx term */
     if (e.wp && !a->params_kept) lstm_cell_pack(&e);
+    if (e.wp && a->params_kept) lstm_cell_check_zeros(&e);
     j.parts = leaf_parts(&j, e.wp != NULL);
     a->host->parallel_for(a->host_ctx, gr_sum_leaves(j.B) * j.parts, j.parts > 1 ? forward_parts : forward_blocks, &j);
 }

@@ -328,10 +328,15 @@ static void train_tile_rows(const struct lstm_cell *e, struct rows *r, int64_t l
  * the kernel's own layout one unit's 4 gates lie 4H floats apart and its
  * rows 16H apart, so a slice's lines fall in a quarter of L1's sets (at
  * H = 64) and did not stay there. */
+void lstm_cell_check_zeros(struct lstm_cell *e) {
+    int finite = 1;
+    for (int64_t k = 0; k < e->I * 4 * e->H; k++) finite &= isfinite(e->w[k]) != 0;
+    e->skip_zeros = finite;
+}
+
 void lstm_cell_pack(struct lstm_cell *e) {
     int64_t rows = e->I + e->H, G = 4 * e->H;
-    e->skip_zeros = 1;
-    for (int64_t k = 0; k < e->I * G; k++) e->skip_zeros &= isfinite(e->w[k]) != 0;
+    lstm_cell_check_zeros(e);
     for (int64_t u = 0; u < e->H; u += 16)
         for (int64_t q = 0; q < rows; q++)
             for (int g = 0; g < 4; g++)
@@ -377,6 +382,8 @@ int lstm_cell_fits(int64_t in, int64_t h) {
     (void)in, (void)h;
     return 0;
 }
+
+void lstm_cell_check_zeros(struct lstm_cell *e) { e->skip_zeros = 0; }
 
 void lstm_cell_pack(struct lstm_cell *e) { (void)e; }
 

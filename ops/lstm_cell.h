@@ -50,8 +50,10 @@ void lstm_cell_forward(int64_t H, float *z, const float *bias, float fb, const f
  * multiple of 16, and I and H within one block of the host's k). */
 int lstm_cell_fits(int64_t in, int64_t h);
 
-/* The kernel into wp, and skip_zeros, once before the blocks run. */
+/* The kernel into wp, and skip_zeros, once before the blocks run; where
+ * wp still holds the kernel (gr_args.params_kept), skip_zeros alone. */
 void lstm_cell_pack(struct lstm_cell *e);
+void lstm_cell_check_zeros(struct lstm_cell *e);
 
 /* Evaluation: samples [b0, b1) (at most 36) through all T steps, fused
  * (lstm_cell_fits said yes, and wp was packed). */
