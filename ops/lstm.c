@@ -319,8 +319,13 @@ static void lstm_forward(const struct gr_args *a) {
     e.wp = lstm_cell_fits(j.I, j.H) && j.B * j.T >= j.XH ? j.kept : NULL;
     /* a kept kernel still needs skip_zeros: left 0, a step's later leaves
      * ran every x_t @ Wx term */
-    if (e.wp && !a->params_kept) lstm_cell_pack(&e);
-    if (e.wp && a->params_kept) lstm_cell_check_zeros(&e);
+    if (e.wp) {
+        if (a->params_kept) {
+            lstm_cell_check_zeros(&e);
+        } else {
+            lstm_cell_pack(&e);
+        }
+    }
     j.parts = leaf_parts(&j, e.wp != NULL);
     a->host->parallel_for(a->host_ctx, gr_sum_leaves(j.B) * j.parts, j.parts > 1 ? forward_parts : forward_blocks, &j);
 }

@@ -324,16 +324,18 @@ static void train_tile_rows(const struct lstm_cell *e, struct rows *r, int64_t l
     }
 }
 
-/* Each 16 units' columns side by side, [H / 16][I + H][4 gates][16]: in
- * the kernel's own layout one unit's 4 gates lie 4H floats apart and its
- * rows 16H apart, so a slice's lines fall in a quarter of L1's sets (at
- * H = 64) and did not stay there. */
+/* skip_zeros: x's zeros may be left out of x_t @ Wx where Wx is finite
+ * (fused_rows) */
 void lstm_cell_check_zeros(struct lstm_cell *e) {
     int finite = 1;
     for (int64_t k = 0; k < e->I * 4 * e->H; k++) finite &= isfinite(e->w[k]) != 0;
     e->skip_zeros = finite;
 }
 
+/* Each 16 units' columns side by side, [H / 16][I + H][4 gates][16]: in
+ * the kernel's own layout one unit's 4 gates lie 4H floats apart and its
+ * rows 16H apart, so a slice's lines fall in a quarter of L1's sets (at
+ * H = 64) and did not stay there. */
 void lstm_cell_pack(struct lstm_cell *e) {
     int64_t rows = e->I + e->H, G = 4 * e->H;
     lstm_cell_check_zeros(e);

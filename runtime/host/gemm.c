@@ -120,7 +120,7 @@ static void nn_block(int64_t m, int64_t n, int64_t k, const float *a, int64_t ld
  * TN_TALL rows or more, the panel's piece is the whole block (up to
  * 448 x 64, 112 KB, taken from L2 as the fused LSTM steps take their
  * weights) and no chain pauses: in a training run the weight gradient at
- * 284 rows ran 2.5% faster so, at 156 and 92 rows 1.8% and 3.4% slower. */
+ * 284 rows ran 2.5% faster so; at 156 and 92 rows, 1.8% and 3.4% slower. */
 #define TN_NR (16 * TILE_VECS)
 #define TN_KC 112 /* 64, 150, 224 and 448 measured slower at the leaf's shape */
 #define TN_MC 288 /* B's piece packed once for up to 288 rows: 96 measured 4% slower at 284 */
