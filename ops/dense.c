@@ -47,15 +47,17 @@ static void dense_forward(const struct gr_args *a) {
 }
 
 /* dkernel and dbias over the samples [lo, hi), rows per sample each, into
- * their parts (added onto part 0, written into the others) */
-static void leaf_grads(const struct gr_args *a, int64_t lo, int64_t hi, int64_t per, float *dk, float *db, int first) {
+ * their parts (added onto part 0 unless told to assign it, written into
+ * the others) */
+static void leaf_grads(const struct gr_args *a, int64_t lo, int64_t hi, int64_t per, float *dk, float *db, int onto_k,
+                       int onto_b) {
     const float *x = a->in[IN_X]->data, *dy = a->dout->data;
     int64_t in = a->in[IN_KERNEL]->shape.dim[0], u = a->in[IN_KERNEL]->shape.dim[1];
     int64_t r0 = lo * per, r1 = hi * per;
     if (dk)
         a->host->sgemm(a->host_ctx, GR_TRANS, GR_NO_TRANS, in, u, r1 - r0, 1.0f, x + r0 * in, in, dy + r0 * u, u,
-                       first ? 1.0f : 0.0f, dk, u);
-    if (db) gr_sum_rows(a, dy, u, r0, r1, db, u, first);
+                       onto_k ? 1.0f : 0.0f, dk, u);
+    if (db) gr_sum_rows(a, dy, u, r0, r1, db, u, onto_b);
 }
 
 static void dense_backward(const struct gr_args *a) {
@@ -72,7 +74,8 @@ static void dense_backward(const struct gr_args *a) {
         int64_t lo, hi;
         gr_sum_leaf(n, k, &lo, &hi);
         leaf_grads(a, lo, hi, rows / n, dk ? gr_sum_part(dk, rk, in * u, k) : NULL,
-                   db ? gr_sum_part(db, rb, u, k) : NULL, k == 0);
+                   db ? gr_sum_part(db, rb, u, k) : NULL, k == 0 && !gr_din_assigns(a, IN_KERNEL),
+                   k == 0 && !gr_din_assigns(a, IN_BIAS));
     }
     if (dk) gr_sum_tree(a, n, dk, rk, in * u);
     if (db) gr_sum_tree(a, n, db, rb, u);
@@ -108,7 +111,7 @@ const struct gr_op_desc gr_op_dense = {
     .infer = dense_infer,
     .forward = dense_forward,
     .backward = dense_backward,
-    .flags = GR_OP_ROWWISE,
+    .flags = GR_OP_ROWWISE | GR_OP_ASSIGNS_PARAM_GRAD,
     .flops = dense_flops,
     .lower = dense_lower,
 };

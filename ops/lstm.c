@@ -331,17 +331,19 @@ static void lstm_forward(const struct gr_args *a) {
 }
 
 /* Leaf k's share of the parameters' gradients, [X, H_{t-1}]^T @ dZ and
- * sum dZ over its rows, into its parts (util.h); run by the thread that
- * has just left dZ and XH of the leaf in its cache. */
+ * sum dZ over its rows, into its parts (util.h): the first added onto the
+ * gradient, or written over it when told to assign; run by the thread
+ * that has just left dZ and XH of the leaf in its cache. */
 static void leaf_grads(const struct lstm_job *j, int64_t k, int64_t b0, int64_t b1) {
     const struct gr_args *a = j->a;
     int64_t T = j->T, G = j->G, XH = j->XH;
+    int onto_k = k == 0 && !gr_din_assigns(a, IN_KERNEL), onto_b = k == 0 && !gr_din_assigns(a, IN_BIAS);
     if (a->din[IN_KERNEL])
         a->host->sgemm(a->host_ctx, GR_TRANS, GR_NO_TRANS, XH, G, T * (b1 - b0), 1.0f, j->s.xh + T * b0 * XH, XH,
-                       j->dz + T * b0 * G, G, k == 0 ? 1.0f : 0.0f,
+                       j->dz + T * b0 * G, G, onto_k ? 1.0f : 0.0f,
                        gr_sum_part(a->din[IN_KERNEL]->data, j->rest_k, XH * G, k), G);
     if (a->din[IN_BIAS])
-        gr_sum_rows(a, j->dz, G, T * b0, T * b1, gr_sum_part(a->din[IN_BIAS]->data, j->rest_b, G, k), G, k == 0);
+        gr_sum_rows(a, j->dz, G, T * b0, T * b1, gr_sum_part(a->din[IN_BIAS]->data, j->rest_b, G, k), G, onto_b);
 }
 
 /* Backward through time for the leaf [b0, b1), then its gradients' parts. */
@@ -474,7 +476,7 @@ const struct gr_op_desc gr_op_lstm = {
     .infer = lstm_infer,
     .forward = lstm_forward,
     .backward = lstm_backward,
-    .flags = GR_OP_ROWWISE,
+    .flags = GR_OP_ROWWISE | GR_OP_ASSIGNS_PARAM_GRAD,
     .flops = lstm_flops,
     .lower = lstm_lower,
 };

@@ -137,3 +137,134 @@ Test(assign, only_a_gradients_first_writer_assigns_and_the_rest_add) {
     for (int64_t i = 0; i < n; i++) cr_expect(isfinite(got[i]), "dparam[%lld] is %g", (long long)i, got[i]);
     cr_expect_arr_eq(got, want, (size_t)n * sizeof *got, "assigning changed the gradients");
 }
+
+/* Parameters (GR_OP_ASSIGNS_PARAM_GRAD): told to assign a parameter's
+ * gradient, an op writes the bits that adding into zeros gives. At 40
+ * samples dense and lstm sum two leaves, the first written over the
+ * gradient, the second added up the tree. */
+static const struct {
+    const char *op, *what, *yaml;
+    int batch;
+} pcases[] = {
+    {"dense", "dense", "- {name: x, op: input, data: images, shape: [7]}\n- {name: y, op: dense, units: 5, inputs: [x]}\n", 3},
+    {"dense", "dense over two leaves",
+     "- {name: x, op: input, data: images, shape: [7]}\n- {name: y, op: dense, units: 5, inputs: [x]}\n", 40},
+    {"lstm", "lstm step by step",
+     "- {name: x, op: input, data: images, shape: [4, 3]}\n- {name: y, op: lstm, num_units: 5, inputs: [x]}\n", 3},
+    {"lstm", "lstm fused, two leaves",
+     "- {name: x, op: input, data: images, shape: [5, 3]}\n- {name: y, op: lstm, num_units: 16, inputs: [x]}\n", 40},
+};
+#define N_PCASES (sizeof pcases / sizeof pcases[0])
+
+static void fill(float *v, int64_t n, int64_t salt) {
+    for (int64_t i = 0; i < n; i++) v[i] = (float)((i * 37 + salt * 11) % 23 - 11) * 0.03125f;
+}
+
+Test(assign, every_op_assigning_parameters_writes_the_bits_adding_into_zeros_gives) {
+    for (size_t c = 0; c < N_PCASES; c++) {
+        struct tgraph t;
+        struct gr_harness h;
+        cr_assert_eq(tg_build(&t, pcases[c].yaml, pcases[c].batch), 0, "%s: %s", pcases[c].what, t.ctx.err);
+        int y = tg_node(&t, "y");
+        const struct gr_op_desc *op = t.g.nodes[y].op;
+        cr_assert(op->flags & GR_OP_ASSIGNS_PARAM_GRAD, "%s does not opt in", pcases[c].op);
+        cr_assert_eq(gr_harness_init(&h, &t.g, y, 1), 0, "%s", t.ctx.err);
+        unsigned params = 0;
+        for (int k = 0; k < h.args.n_in; k++) {
+            fill(h.in[k].data, gr_shape_count(&h.in[k].shape), k);
+            if (k > 0 && h.args.din[k] && (t.g.nodes[t.g.nodes[y].in[k]].op->flags & GR_OP_PARAM)) params |= 1u << k;
+        }
+        cr_assert_eq(params, 6u, "%s: kernel and bias take gradients", pcases[c].what);
+        fill(h.dout.data, gr_shape_count(&h.dout.shape), 5);
+        float *added[GR_MAX_INPUTS] = {NULL};
+        gr_harness_forward(&h);
+        gr_harness_backward(&h); /* adds into zeros */
+        for (int k = 1; k < h.args.n_in; k++)
+            if (params >> k & 1u) {
+                added[k] = malloc(gr_shape_bytes(&h.din[k].shape));
+                memcpy(added[k], h.din[k].data, gr_shape_bytes(&h.din[k].shape));
+                for (int64_t e = 0; e < gr_shape_count(&h.din[k].shape); e++) ((float *)h.din[k].data)[e] = NAN;
+            }
+        if (h.args.din[0]) memset(h.din[0].data, 0, gr_shape_bytes(&h.din[0].shape));
+        gr_harness_forward(&h); /* backward may write over what forward saved */
+        h.args.din_assign = params;
+        op->backward(&h.args);
+        for (int k = 1; k < h.args.n_in; k++) {
+            if (!added[k]) continue;
+            const float *got = h.din[k].data;
+            int64_t n = gr_shape_count(&h.din[k].shape), bad = 0;
+            for (int64_t i = 0; i < n; i++) bad += !(got[i] == added[k][i]);
+            cr_expect_eq(bad, 0, "%s: %lld of %lld of parameter %d's gradient differ", pcases[c].what, (long long)bad,
+                         (long long)n, k);
+            free(added[k]);
+        }
+        gr_harness_free(&h);
+        tg_free(&t);
+    }
+}
+
+Test(assign, the_parameter_cases_cover_every_built_in_op_that_opts_in) {
+    struct tgraph t;
+    cr_assert_eq(tg_build(&t, pcases[0].yaml, 2), 0, "%s", t.ctx.err);
+    const struct gr_registry *reg = t.ctx.reg;
+    for (int i = 0; i < reg->n; i++) {
+        if (!(reg->ops[i].desc->flags & GR_OP_ASSIGNS_PARAM_GRAD)) continue;
+        int found = 0;
+        for (size_t c = 0; c < N_PCASES; c++) found |= strcmp(pcases[c].op, reg->ops[i].desc->name) == 0;
+        cr_expect(found, "op '%s' assigns parameters but has no case here", reg->ops[i].desc->name);
+    }
+    tg_free(&t);
+}
+
+/* A plan leaves the parameters its ops assign out of the zeroing, and the
+ * rest of the block (padding included) in: over a block full of NaN, a
+ * step gives the gradients of a step over zeros that nobody assigns. */
+static const char *lstm_yaml = "- {name: x, op: input, data: images, shape: [5, 3]}\n"
+                               "- {name: h, op: lstm, num_units: 16, inputs: [x]}\n"
+                               "- {name: d, op: dense, units: 3, inputs: [h]}\n"
+                               "- {name: loss, op: mean, inputs: [d]}\n";
+
+static int64_t plan_grads(int reference, float *out, int64_t *zeroed) {
+    struct tgraph t;
+    cr_assert_eq(tg_build(&t, lstm_yaml, 40), 0, "%s", t.ctx.err);
+    cr_assert_eq(gr_graph_alloc_params(&t.g, gr_init_fill), 0);
+    int loss = tg_node(&t, "loss"), x = tg_node(&t, "x");
+    struct gr_plan p;
+    cr_assert_eq(gr_plan_init(&p, &t.g, 40, &loss, 1, loss), 0, "%s", t.ctx.err);
+    fill(p.val[x].data, 40 * 15, 1);
+    for (int64_t i = 0; i < t.g.param_floats; i++) t.g.grad[i] = NAN;
+    if (reference) {
+        for (int i = 0; i < t.g.n; i++) p.args[i].din_assign = 0;
+        memset(t.g.grad, 0, (size_t)t.g.param_floats * sizeof(float));
+    } else {
+        cr_expect_eq(p.args[tg_node(&t, "h")].din_assign, 6u, "lstm assigns its kernel's and bias's gradients");
+        cr_expect_eq(p.args[tg_node(&t, "d")].din_assign, 6u, "dense assigns its kernel's and bias's gradients");
+    }
+    *zeroed = p.pzero_floats;
+    gr_plan_forward(&p);
+    gr_plan_zero_grad(&p);
+    gr_plan_backward(&p);
+    int64_t n = t.g.param_floats;
+    memcpy(out, t.g.grad, (size_t)n * sizeof *out);
+    gr_plan_free(&p);
+    tg_free(&t);
+    return n;
+}
+
+Test(assign, a_plan_zeroes_only_the_parameters_nobody_assigns) {
+    static float got[8192], want[8192];
+    int64_t zeroed, zeroed_ref;
+    int64_t n = plan_grads(0, got, &zeroed);
+    cr_assert(n > 19 * 64 && n <= 8192, "%lld parameter floats", (long long)n);
+    cr_assert_eq(plan_grads(1, want, &zeroed_ref), n);
+    /* the lstm's kernel [19, 64] and bias [64], dense's [16, 3] and [3] are
+     * assigned; only padding is left */
+    cr_expect_lt(zeroed, 64, "%lld of %lld floats zeroed", (long long)zeroed, (long long)n);
+    int64_t bad = 0, nonfinite = 0;
+    for (int64_t i = 0; i < n; i++) {
+        nonfinite += !isfinite(got[i]);
+        bad += !(got[i] == want[i]);
+    }
+    cr_expect_eq(nonfinite, 0, "%lld gradient floats left as garbage", (long long)nonfinite);
+    cr_expect_eq(bad, 0, "%lld of %lld gradient floats differ", (long long)bad, (long long)n);
+}

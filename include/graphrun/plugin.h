@@ -47,7 +47,7 @@
  *     told when it is the first to write a gradient (GR_OP_ASSIGNS_GRAD):
  *     then bit i of gr_args.din_assign is set, din[i] holds garbage, and
  *     backward must write (assign) every element of it instead of adding,
- *     which spares graphrun zeroing the buffer every step.
+ *     which spares graphrun zeroing it each step (parameters': GR_OP_ASSIGNS_PARAM_GRAD).
  *   - Kernels never allocate: what forward must leave for backward goes in
  *     `saved`, temporary space in `scratch`; infer says how many bytes of each.
  *   - infer runs when the graph is built, before any allocation, and again
@@ -96,9 +96,9 @@
  *   gr_host's random_uniform; the initializers he_uniform, lecun_normal,
  *   lecun_uniform; GR_OP_ASSIGNS_GRAD with gr_args's din_assign;
  *   GR_OP_FUSES_RELU with gr_args's fused, then GR_OP_MASKS_RELU;
- *   gr_args's params_kept; gr_host's threads. The flags GR_OP_FUSES_POOL,
- *   GR_OP_ROWWISE and GR_OP_ROW_MEAN are reserved to built-in ops (a
- *   plugin declaring one is refused), so no plugin sees GR_FUSED_POOL.
+ *   gr_args's params_kept; gr_host's threads; GR_OP_ASSIGNS_PARAM_GRAD. The
+ *   flags GR_OP_FUSES_POOL, GR_OP_ROWWISE and GR_OP_ROW_MEAN are reserved to
+ *   built-in ops (a plugin declaring one is refused): no plugin sees GR_FUSED_POOL.
  */
 #ifndef GRAPHRUN_PLUGIN_H
 #define GRAPHRUN_PLUGIN_H
@@ -113,10 +113,9 @@ extern "C" {
 #endif
 
 /* Bumped when a struct below changes in a way that breaks an old plugin.
- * Growing a struct at its end does not (see "Growing the ABI" above):
- * struct gr_host, struct gr_infer and struct gr_args, which graphrun
- * allocates and plugins only receive, and struct gr_op_desc, which graphrun
- * copies into a zero-filled descriptor of today's size. */
+ * Growing a struct at its end does not (see "Growing the ABI" above): struct
+ * gr_host, gr_infer and gr_args, which graphrun allocates and plugins only
+ * receive, and gr_op_desc, copied into a zero-filled one of today's size. */
 #define GR_ABI_VERSION 1
 
 #define GR_MAX_DIMS 6
@@ -378,6 +377,7 @@ enum gr_op_flags {
                                  graphrun's halving tree of the rows */
     GR_OP_ROW_MEAN = 1u << 9, /* one float, the mean over rows of terms a row
                                  each; backward scales dout by 1 / rows */
+    GR_OP_ASSIGNS_PARAM_GRAD = 1u << 10, /* din_assign for parameters too */
 };
 
 struct gr_op_desc {

@@ -146,8 +146,10 @@ static int plan_alloc(struct gr_plan *p, struct gr_ctx *ctx, size_t n) {
     p->saved_cap = gr_calloc(ctx, n, sizeof *p->saved_cap);
     p->zero_off = gr_calloc(ctx, n, sizeof *p->zero_off);
     p->zero_len = gr_calloc(ctx, n, sizeof *p->zero_len);
+    p->pzero_off = gr_calloc(ctx, n + 1, sizeof *p->pzero_off);
+    p->pzero_len = gr_calloc(ctx, n + 1, sizeof *p->pzero_len);
     return p->fwd && p->bwd && p->absorbed && p->order && p->val && p->grad && p->args && p->pool_index && p->val_cap && p->saved_cap &&
-                   p->zero_off && p->zero_len
+                   p->zero_off && p->zero_len && p->pzero_off && p->pzero_len
                ? 0
                : -1;
 }
@@ -230,19 +232,27 @@ static int only_slot(const struct gr_node *nd, int v) {
 
 /* din_assign for the first writers that opt in; the other activation
  * gradients, in arena order, as the ranges gr_plan_zero_grad clears
- * (adjacent ones merged). */
+ * (adjacent ones merged), and the parameters' (gr_plan_param_zeroes). */
 static int plan_assigns(struct gr_plan *p, const struct layout *l) {
     struct gr_graph *g = p->g;
     int *writer = gr_alloc(g->ctx, (size_t)g->n * sizeof *writer);
-    if (!writer) return -1;
+    unsigned char *assigned = gr_calloc(g->ctx, (size_t)g->n, 1);
+    if (!writer || !assigned) {
+        gr_free(g->ctx, writer);
+        gr_free(g->ctx, assigned);
+        return -1;
+    }
     first_writers(p, writer);
     for (int v = 0; v < g->n; v++) {
-        if (!p->bwd[v] || (g->nodes[v].op->flags & GR_OP_PARAM)) continue;
-        int i = writer[v], k = i >= 0 ? only_slot(&g->nodes[i], v) : -1;
-        if (k >= 0 && (g->nodes[i].op->flags & GR_OP_ASSIGNS_GRAD) && v != p->loss) {
+        if (!p->bwd[v]) continue;
+        int i = writer[v], k = i >= 0 ? only_slot(&g->nodes[i], v) : -1, param = (g->nodes[v].op->flags & GR_OP_PARAM) != 0;
+        unsigned opts = k < 0 ? 0 : g->nodes[i].op->flags & (param ? GR_OP_ASSIGNS_PARAM_GRAD : GR_OP_ASSIGNS_GRAD);
+        if (opts && v != p->loss) {
             p->args[i].din_assign |= 1u << k;
+            assigned[v] = (unsigned char)param;
             continue;
         }
+        if (param) continue;
         size_t off = l->grad_off[v], len = ALIGN64(l->val_bytes[v]);
         if (p->n_zero > 0 && p->zero_off[p->n_zero - 1] + p->zero_len[p->n_zero - 1] == off)
             p->zero_len[p->n_zero - 1] += len;
@@ -252,7 +262,9 @@ static int plan_assigns(struct gr_plan *p, const struct layout *l) {
         }
         p->zero_bytes += len;
     }
+    gr_plan_param_zeroes(p, assigned);
     gr_free(g->ctx, writer);
+    gr_free(g->ctx, assigned);
     return 0;
 }
 
@@ -321,6 +333,8 @@ void gr_plan_free(struct gr_plan *p) {
     gr_free(ctx, p->saved_cap);
     gr_free(ctx, p->zero_off);
     gr_free(ctx, p->zero_len);
+    gr_free(ctx, p->pzero_off);
+    gr_free(ctx, p->pzero_len);
     gr_free(ctx, p->shape);
     gr_free(ctx, p->dtype);
     gr_free(ctx, p->arena);
@@ -372,21 +386,6 @@ void gr_plan_forward(struct gr_plan *p) {
         const struct gr_op_desc *op = p->g->nodes[i].op;
         if (!(op->flags & GR_OP_VIEW) && !p->absorbed[i]) op->forward(&p->args[i]);
     }
-}
-
-/* zero 4 KiB pages [b, e) of the zeroed ranges laid end to end */
-static void zero_part(void *arg, int64_t b, int64_t e) {
-    struct gr_plan *p = arg;
-    size_t lo = (size_t)b * 4096, hi = (size_t)e * 4096, start = 0;
-    for (int r = 0; r < p->n_zero && start < hi; start += p->zero_len[r++]) {
-        size_t a = lo > start ? lo - start : 0, z = hi - start < p->zero_len[r] ? hi - start : p->zero_len[r];
-        if (z > a) memset((char *)p->arena + p->zero_off[r] + a, 0, z - a);
-    }
-}
-
-void gr_plan_zero_grad(struct gr_plan *p) {
-    gr_pool_run(p->g->ctx->pool, (int64_t)((p->zero_bytes + 4095) / 4096), zero_part, p);
-    if (p->g->param_floats) memset(p->param_grad, 0, (size_t)p->g->param_floats * sizeof(float));
 }
 
 void gr_plan_keep_params(struct gr_plan *p, int kept) {

@@ -52,6 +52,10 @@ struct gr_plan {
     size_t *zero_off, *zero_len;
     int n_zero;
     size_t zero_bytes;
+    /* and the parameter gradient block's, in floats from its start: all
+     * but the parameters whose first writer assigns (GR_OP_ASSIGNS_PARAM_GRAD) */
+    int64_t *pzero_off, *pzero_len, pzero_floats;
+    int n_pzero;
     size_t scratch_bytes;
     /* Where backward puts the parameters' gradients: the graph's block
      * (g->grad), or one a caller gave (gr_plan_set_param_grad). */
@@ -91,9 +95,11 @@ int gr_plan_shapes_at(const struct gr_plan *p, int64_t batch, struct gr_shape *s
 int gr_plan_fuse(struct gr_plan *p, const int *targets, int n_targets);
 
 void gr_plan_forward(struct gr_plan *p);
-/* Zero the parameter gradients and the activation gradients whose first
- * writer adds. */
+/* Zero the parameter and activation gradients whose first writer adds. */
 void gr_plan_zero_grad(struct gr_plan *p);
+/* plan_assigns's part (runtime/engine/zero.c): the parameter gradient
+ * block's ranges backward does not assign, `assigned` a node's flag. */
+void gr_plan_param_zeroes(struct gr_plan *p, const unsigned char *assigned);
 /* Seed d(loss) = 1 and run every needed backward in reverse order. */
 void gr_plan_backward(struct gr_plan *p);
 /* The same from d(loss) = seed: every gradient scaled by it (a rank's share

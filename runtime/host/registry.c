@@ -119,7 +119,8 @@ static int check_desc(struct gr_registry *reg, const struct gr_op_desc *d, char 
         return snprintf(err, len, "op '%s': GR_OP_ROWWISE and GR_OP_ROW_MEAN are reserved to graphrun's own ops", n),
                -1;
     if (d->flags & ~(unsigned)(GR_OP_INPUT | GR_OP_PARAM | GR_OP_VIEW | GR_OP_ASSIGNS_GRAD | GR_OP_FUSES_RELU | GR_OP_RELU |
-                                GR_OP_MASKS_RELU | GR_OP_FUSES_POOL | GR_OP_ROWWISE | GR_OP_ROW_MEAN))
+                                GR_OP_MASKS_RELU | GR_OP_FUSES_POOL | GR_OP_ROWWISE | GR_OP_ROW_MEAN |
+                                GR_OP_ASSIGNS_PARAM_GRAD))
         return snprintf(err, len, "op '%s': unknown flags 0x%x", n, d->flags), -1;
     if ((d->flags & GR_OP_VIEW) && d->min_inputs < 1)
         return snprintf(err, len, "op '%s': a view needs an input to view", n), -1;
