@@ -113,6 +113,7 @@ static void step_rows(const struct lstm_cell *e, int64_t b0, int64_t b1) {
 }
 
 static void fused_rows(const struct lstm_cell *e, int64_t b0, int64_t b1, int64_t lo, int64_t n);
+static void fence_streams(void);
 
 void lstm_cell_train_rows(const struct lstm_cell *e, int64_t b0, int64_t b1) {
     if (e->wp) {
@@ -126,6 +127,7 @@ void lstm_cell_train_rows(const struct lstm_cell *e, int64_t b0, int64_t b1) {
 void lstm_cell_train_part(const struct lstm_cell *e, int64_t lo, int64_t hi, int64_t r0, int64_t r1) {
     fill_xh(e, lo, hi - lo, r0, r1);
     for (int64_t r = r0; r < r1; r += TILES * ROWS) fused_rows(e, r, r1 - r < TILES * ROWS ? r1 : r + TILES * ROWS, lo, hi - lo);
+    fence_streams();
 }
 
 void lstm_cell_eval_rows(const struct lstm_cell *e, int64_t b0, int64_t b1) {
@@ -194,6 +196,7 @@ void lstm_cell_chain(int R, float z[LSTM_CELL_ROWS][4][16], const float *const *
  * where some row is nonzero, when skip_zeros. */
 struct rows {
     int R;
+    int stream; /* training: the gates go to z past the caches (stream_gates) */
     const float *x[ROWS], *h[ROWS], *cp[ROWS];
     float *c[ROWS], *y[ROWS], *z[ROWS], *tc[ROWS], *hn[ROWS];
     int64_t nq;
@@ -242,7 +245,9 @@ INLINE void gate_rows(int m, float z[][4][16], const float *bias, int64_t H, __m
     }
     activate_n(4 * m, v, 0x4444); /* g, the third of each row's four */
     _Pragma("GCC unroll 2") for (int i = 0; i < m; i++) {
-        if (r->z[i0 + i])
+        if (r->stream)
+            _Pragma("GCC unroll 4") for (int g = 0; g < 4; g++) _mm512_stream_ps(r->z[i0 + i] + g * H + u, v[4 * i + g]);
+        else if (r->z[i0 + i])
             _Pragma("GCC unroll 4") for (int g = 0; g < 4; g++) _mm512_storeu_ps(r->z[i0 + i] + g * H + u, v[4 * i + g]);
         __m512 cv = _mm512_fmadd_ps(v[4 * i + 1], _mm512_loadu_ps(r->cp[i0 + i] + u), _mm512_mul_ps(v[4 * i], v[4 * i + 2]));
         _mm512_storeu_ps(r->c[i0 + i] + u, cv);
@@ -308,7 +313,28 @@ static void eval_tile_rows(const struct lstm_cell *e, struct rows *r, int64_t b,
         r->x[i] = x, r->h[i] = s > 0 ? h : NULL, r->cp[i] = c, r->c[i] = c, r->y[i] = y;
         r->z[i] = NULL, r->tc[i] = NULL, r->hn[i] = NULL;
     }
+    r->stream = 0;
 }
+
+/* Whether a leaf of n samples writes its activated gates with streaming
+ * stores, past the caches: where its gates, T n 4H floats, are more than
+ * twice a core's L2 (1 MB here), the lines a step writes were long gone
+ * from the caches (the previous step's backward read them), and each store
+ * first read its line from memory while the gates waited; streamed, they
+ * skip that read and backward reads them from memory once (lstm_cell.h). Measured in
+ * paired rounds: 256 units (3.7 MB a leaf of 32) 1.008x at batch 64 and
+ * 1.041x at batch 256; 128 units (1.8 MB) 0.99-1.005x; 64 units (0.9 MB,
+ * which the caches keep for backward) 0.92-0.94x, so they store as before.
+ * z's rows must lie on 64-byte lines (they do when z does: a row is 4H
+ * floats, H a multiple of 16). */
+#define STREAM_GATES_BYTES (2 << 20)
+int lstm_cell_streams_gates(const struct lstm_cell *e, int64_t n) {
+    return (double)e->T * (double)n * 16.0 * (double)e->H > STREAM_GATES_BYTES && (uintptr_t)e->z % 64 == 0;
+}
+
+/* the streamed gates in memory before the leaf's job ends and another
+ * thread may run its backward */
+static void fence_streams(void) { _mm_sfence(); }
 
 /* Training's rows: samples [b, b + R) of the leaf [lo, lo + n) at
  * processing step s, in the state (lstm_cell.h). */
@@ -316,6 +342,7 @@ static void train_tile_rows(const struct lstm_cell *e, struct rows *r, int64_t l
     const int64_t T = e->T, I = e->I, H = e->H, XH = I + H, tt = lstm_time_of(T, e->reverse, s);
     int64_t row = T * lo + s * n + b - lo;
     float *y = e->y + (b * T + tt) * H;
+    r->stream = lstm_cell_streams_gates(e, n);
     for (int i = 0; i < r->R; i++, row++, y += T * H) {
         float *xh = e->xh + row * XH;
         r->x[i] = xh, r->h[i] = s > 0 ? xh + I : NULL, r->cp[i] = s > 0 ? e->c + (row - n) * H : e->zeros;
@@ -391,6 +418,13 @@ void lstm_cell_pack(struct lstm_cell *e) { (void)e; }
 
 static void fused_rows(const struct lstm_cell *e, int64_t b0, int64_t b1, int64_t lo, int64_t n) {
     (void)e, (void)b0, (void)b1, (void)lo, (void)n;
+}
+
+static void fence_streams(void) {}
+
+int lstm_cell_streams_gates(const struct lstm_cell *e, int64_t n) {
+    (void)e, (void)n;
+    return 0;
 }
 
 #endif

@@ -55,6 +55,10 @@ int lstm_cell_fits(int64_t in, int64_t h);
 void lstm_cell_pack(struct lstm_cell *e);
 void lstm_cell_check_zeros(struct lstm_cell *e);
 
+/* Whether the fused steps write a leaf of n samples' gates with streaming
+ * stores (ops/lstm_cell.c says when); the same bits either way. */
+int lstm_cell_streams_gates(const struct lstm_cell *e, int64_t n);
+
 /* Evaluation: samples [b0, b1) (at most 36) through all T steps, fused
  * (lstm_cell_fits said yes, and wp was packed). */
 void lstm_cell_eval_rows(const struct lstm_cell *e, int64_t b0, int64_t b1);

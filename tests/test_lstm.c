@@ -449,7 +449,8 @@ static void expect_train_bits(struct gr_ctx *ctx, int reverse, int64_t b, int64_
     struct train_run run[3];
     for (int k = 0; k < 3; k++) {
         run[k].xh = calloc((size_t)(rows * (in + units)), sizeof(float));
-        run[k].z = calloc((size_t)(rows * g), sizeof(float));
+        run[k].z = aligned_alloc(64, (size_t)(rows * g + 15) / 16 * 64); /* on lines, as a plan's state */
+        memset(run[k].z, 0, (size_t)(rows * g) * sizeof(float));
         run[k].c = calloc((size_t)(rows * units), sizeof(float));
         run[k].tc = calloc((size_t)(rows * units), sizeof(float));
         run[k].y = calloc((size_t)(rows * units), sizeof(float));
@@ -489,5 +490,8 @@ Test(lstm, fused_training_steps_give_the_bits_of_the_step_by_step_path_forward_a
     expect_train_bits(&ctx, 0, 32, 3, 10, 144, 0); /* 4H = 576, H not a multiple of 64 */
     expect_train_bits(&ctx, 1, 9, 3, 20, 256, 0);  /* 4H = 1024: blocks of 448, 288 and 288 */
     expect_train_bits(&ctx, 0, 7, 3, 20, 256, 0);  /* a leaf too small for blocks: the host's */
+    struct lstm_cell wide = {.T = 40, .H = 128, .z = (float *)(uintptr_t)64};
+    cr_expect(lstm_cell_streams_gates(&wide, 32), "2.6 MB of gates a leaf are streamed");
+    expect_train_bits(&ctx, 0, 32, 40, 28, 128, 0); /* so here */
     gr_ctx_free(&ctx);
 }
