@@ -196,7 +196,7 @@ void lstm_cell_chain(int R, float z[LSTM_CELL_ROWS][4][16], const float *const *
  * where some row is nonzero, when skip_zeros. */
 struct rows {
     int R;
-    int stream; /* training: the gates go to z past the caches (stream_gates) */
+    int stream; /* training: the gates go to z past the caches (lstm_cell_streams_gates) */
     const float *x[ROWS], *h[ROWS], *cp[ROWS];
     float *c[ROWS], *y[ROWS], *z[ROWS], *tc[ROWS], *hn[ROWS];
     int64_t nq;
@@ -317,16 +317,17 @@ static void eval_tile_rows(const struct lstm_cell *e, struct rows *r, int64_t b,
 }
 
 /* Whether a leaf of n samples writes its activated gates with streaming
- * stores, past the caches: where its gates, T n 4H floats, are more than
- * twice a core's L2 (1 MB here), the lines a step writes were long gone
- * from the caches (the previous step's backward read them), and each store
- * first read its line from memory while the gates waited; streamed, they
- * skip that read and backward reads them from memory once (lstm_cell.h). Measured in
- * paired rounds: 256 units (3.7 MB a leaf of 32) 1.008x at batch 64 and
- * 1.041x at batch 256; 128 units (1.8 MB) 0.99-1.005x; 64 units (0.9 MB,
- * which the caches keep for backward) 0.92-0.94x, so they store as before.
- * z's rows must lie on 64-byte lines (they do when z does: a row is 4H
- * floats, H a multiple of 16). */
+ * stores, past the caches (lstm_cell.h): where its gates, T n 4H floats,
+ * are more than twice a core's L2 (1 MB here), the lines a step writes
+ * were long gone from the caches (the previous step's backward read them),
+ * and each store first read its line from memory while the gates waited;
+ * streamed, they skip that read and backward reads them from memory once.
+ * Measured in paired rounds: 256 units (3.7 MB a leaf of 32) 1.008-1.023x
+ * at batch 64 and 1.015-1.041x at batch 256; 128 units (1.8 MB) streamed
+ * 0.99-1.005x; 64 units (0.9 MB, which the caches keep for backward)
+ * streamed 0.92-0.94x, so below 2 MB they store as before. z's rows must
+ * lie on 64-byte lines (they do when z does: a row is 4H floats, H a
+ * multiple of 16). */
 #define STREAM_GATES_BYTES (2 << 20)
 int lstm_cell_streams_gates(const struct lstm_cell *e, int64_t n) {
     return (double)e->T * (double)n * 16.0 * (double)e->H > STREAM_GATES_BYTES && (uintptr_t)e->z % 64 == 0;
