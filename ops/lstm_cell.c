@@ -196,7 +196,7 @@ void lstm_cell_chain(int R, float z[LSTM_CELL_ROWS][4][16], const float *const *
  * where some row is nonzero, when skip_zeros. */
 struct rows {
     int R;
-    int stream; /* training: the gates go to z past the caches (lstm_cell_streams_gates) */
+    int stream; /* training: the gates and tanh(c) go past the caches (lstm_cell_streams_gates) */
     const float *x[ROWS], *h[ROWS], *cp[ROWS];
     float *c[ROWS], *y[ROWS], *z[ROWS], *tc[ROWS], *hn[ROWS];
     int64_t nq;
@@ -265,7 +265,10 @@ INLINE void h_rows(int m, float z[][4][16], const struct rows *r, int i0, int64_
     _Pragma("GCC unroll 4") for (int i = 0; i < m; i++) {
         __m512 h = _mm512_mul_ps(_mm512_load_ps(z[i][0]), v[i]);
         _mm512_storeu_ps(r->y[i0 + i] + u, h);
-        if (r->tc[i0 + i]) _mm512_storeu_ps(r->tc[i0 + i] + u, v[i]);
+        if (r->stream)
+            _mm512_stream_ps(r->tc[i0 + i] + u, v[i]);
+        else if (r->tc[i0 + i])
+            _mm512_storeu_ps(r->tc[i0 + i] + u, v[i]);
         if (r->hn[i0 + i]) _mm512_storeu_ps(r->hn[i0 + i] + u, h);
     }
 }
@@ -293,6 +296,12 @@ static void tile(const struct lstm_cell *e, const struct rows *r, int64_t u) {
     const int64_t I = e->I, H = e->H;
     const float *w = e->wp + u * 4 * (I + H); /* [I + H][4][16] */
     float z[ROWS][4][16] __attribute__((aligned(64)));
+    /* where the state streams, c_{t-1} (a line a row here) went to L3
+     * while the step's 1 MB of kernel passed through L2; its loads in the
+     * gates were a fifth of their time. Fetched now, the tile's products
+     * hide the wait. */
+    if (r->stream)
+        for (int i = 0; i < r->R; i++) _mm_prefetch((const char *)(r->cp[i] + u), _MM_HINT_T0);
     if (e->skip_zeros) {
         listed[r->R](z, r->x, r->qs, r->nq, w, 0);
     } else {
@@ -316,21 +325,22 @@ static void eval_tile_rows(const struct lstm_cell *e, struct rows *r, int64_t b,
     r->stream = 0;
 }
 
-/* Whether a leaf of n samples writes its activated gates with streaming
- * stores, past the caches (lstm_cell.h): where its gates, T n 4H floats,
- * are more than twice a core's L2 (1 MB here), the lines a step writes
- * were long gone from the caches (the previous step's backward read them),
- * and each store first read its line from memory while the gates waited;
- * streamed, they skip that read and backward reads them from memory once.
- * Measured in paired rounds: 256 units (3.7 MB a leaf of 32) 1.008-1.023x
- * at batch 64 and 1.015-1.041x at batch 256; 128 units (1.8 MB) streamed
- * 0.99-1.005x; 64 units (0.9 MB, which the caches keep for backward)
- * streamed 0.92-0.94x, so below 2 MB they store as before. z's rows must
- * lie on 64-byte lines (they do when z does: a row is 4H floats, H a
- * multiple of 16). */
-#define STREAM_GATES_BYTES (2 << 20)
+/* Whether a leaf of n samples writes its activated gates and tanh(c) with
+ * streaming stores, past the caches (lstm_cell.h): where its gates are
+ * more than twice a core's L2 (lstm_cell_state_past_l2), the lines a step
+ * writes were long gone from the caches (the previous step's backward read
+ * them), and each store first read its line from memory while the gates
+ * waited; streamed, they skip that read and backward reads them from
+ * memory once. Measured in paired rounds: the gates at 256 units (3.7 MB a
+ * leaf of 32) 1.008-1.023x at batch 64 and 1.015-1.041x at batch 256;
+ * tanh(c) too (0.9 MB), a further 1.011-1.024x; 128 units (1.8 MB)
+ * streamed 0.99-1.005x, tanh(c) alone 0.99x; 64 units (0.9 MB, which the
+ * caches keep for backward) streamed 0.92-0.94x, so below 2 MB they store
+ * as before. z's and tc's rows must lie on 64-byte lines (they do when z
+ * and tc do: rows of 4H and H floats, H a multiple of 16). c is stored as
+ * before: the next step reads it. */
 int lstm_cell_streams_gates(const struct lstm_cell *e, int64_t n) {
-    return (double)e->T * (double)n * 16.0 * (double)e->H > STREAM_GATES_BYTES && (uintptr_t)e->z % 64 == 0;
+    return lstm_cell_state_past_l2(e->T, n, e->H) && (uintptr_t)e->z % 64 == 0 && (uintptr_t)e->tc % 64 == 0;
 }
 
 /* the streamed gates in memory before the leaf's job ends and another

@@ -55,8 +55,16 @@ int lstm_cell_fits(int64_t in, int64_t h);
 void lstm_cell_pack(struct lstm_cell *e);
 void lstm_cell_check_zeros(struct lstm_cell *e);
 
-/* Whether the fused steps write a leaf of n samples' gates with streaming
- * stores (ops/lstm_cell.c says when); the same bits either way. */
+/* Whether a leaf of n samples' activated gates, T n 4H floats, pass 2 MB,
+ * twice a core's L2: then its state goes to memory between forward and
+ * backward, and the steps write it past the caches and fetch it ahead. */
+static inline int lstm_cell_state_past_l2(int64_t T, int64_t n, int64_t H) {
+    return (double)T * (double)n * 16.0 * (double)H > (double)(2 << 20);
+}
+
+/* Whether the fused steps write a leaf of n samples' gates and tanh(c)
+ * with streaming stores (ops/lstm_cell.c says when); the same bits either
+ * way. */
 int lstm_cell_streams_gates(const struct lstm_cell *e, int64_t n);
 
 /* Evaluation: samples [b0, b1) (at most 36) through all T steps, fused

@@ -452,7 +452,8 @@ static void expect_train_bits(struct gr_ctx *ctx, int reverse, int64_t b, int64_
         run[k].z = aligned_alloc(64, (size_t)(rows * g + 15) / 16 * 64); /* on lines, as a plan's state */
         memset(run[k].z, 0, (size_t)(rows * g) * sizeof(float));
         run[k].c = calloc((size_t)(rows * units), sizeof(float));
-        run[k].tc = calloc((size_t)(rows * units), sizeof(float));
+        run[k].tc = aligned_alloc(64, (size_t)(rows * units + 15) / 16 * 64);
+        memset(run[k].tc, 0, (size_t)(rows * units) * sizeof(float));
         run[k].y = calloc((size_t)(rows * units), sizeof(float));
         train_run(&e, &run[k], b, k == 0 ? NULL : wp, k == 2);
     }
@@ -490,8 +491,10 @@ Test(lstm, fused_training_steps_give_the_bits_of_the_step_by_step_path_forward_a
     expect_train_bits(&ctx, 0, 32, 3, 10, 144, 0); /* 4H = 576, H not a multiple of 64 */
     expect_train_bits(&ctx, 1, 9, 3, 20, 256, 0);  /* 4H = 1024: blocks of 448, 288 and 288 */
     expect_train_bits(&ctx, 0, 7, 3, 20, 256, 0);  /* a leaf too small for blocks: the host's */
-    struct lstm_cell wide = {.T = 40, .H = 128, .z = (float *)(uintptr_t)64};
-    cr_expect(lstm_cell_streams_gates(&wide, 32), "2.6 MB of gates a leaf are streamed");
+    struct lstm_cell wide = {.T = 40, .H = 128, .z = (float *)(uintptr_t)64, .tc = (float *)(uintptr_t)128};
+    cr_expect(lstm_cell_streams_gates(&wide, 32), "2.6 MB of gates a leaf: gates and tanh(c) are streamed");
+    cr_expect(lstm_cell_state_past_l2(40, 32, 128), "and backward fetches its rows ahead");
+    cr_expect(!lstm_cell_state_past_l2(28, 32, 64), "0.9 MB of gates a leaf stay in the caches");
     expect_train_bits(&ctx, 0, 32, 40, 28, 128, 0); /* so here */
     gr_ctx_free(&ctx);
 }
