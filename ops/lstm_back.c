@@ -77,12 +77,14 @@ static void cell_backward(int64_t H, const float *g, const float *restrict tc, c
 }
 
 /* The row of sample b at processing step t in the leaf [b0, b0 + n), and
- * dz of it (cell_backward). */
-static void row_backward(const struct lstm_back *e, int64_t b0, int64_t n, int64_t t, int64_t b) {
+ * dz of it (cell_backward), of the rows [.., end) this thread runs now:
+ * lines are fetched ahead only within them (a part's neighbour may be
+ * writing the rows past its end). */
+static void row_backward(const struct lstm_back *e, int64_t b0, int64_t n, int64_t t, int64_t b, int64_t end) {
     int64_t T = e->T, H = e->H, r = T * b0 + t * n + b - b0, tt = lstm_time_of(T, e->reverse, t);
     const float *cprev = t > 0 ? e->c + (r - n) * H : e->zeros;
     struct ahead next, *ahead = NULL;
-    if (b + AHEAD < b0 + n && lstm_cell_state_past_l2(T, n, H)) {
+    if (b + AHEAD < end && lstm_cell_state_past_l2(T, n, H)) {
         next = (struct ahead){.g = e->z + (r + AHEAD) * 4 * H, .tc = e->tc + (r + AHEAD) * H,
                               .cprev = t > 0 ? cprev + AHEAD * H : e->zeros, .dy = e->dy + ((b + AHEAD) * T + tt) * H};
         ahead = &next;
@@ -139,7 +141,7 @@ void lstm_back_part(const struct lstm_back *e, int64_t lo, int64_t hi, int64_t r
     for (int64_t t = e->T - 1; t >= 0; t--)
         for (int64_t b = r0; b < r1; b += GROUP) {
             int64_t m = r1 - b < GROUP ? r1 - b : GROUP;
-            for (int64_t i = b; i < b + m; i++) row_backward(e, lo, hi - lo, t, i);
+            for (int64_t i = b; i < b + m; i++) row_backward(e, lo, hi - lo, t, i, b + m);
             if (t > 0) group_products(e, lo, hi - lo, t, b, m);
         }
 }
@@ -151,7 +153,7 @@ void lstm_back_rows(const struct lstm_back *e, int64_t b0, int64_t b1) {
         return;
     }
     for (int64_t t = T - 1; t >= 0; t--) {
-        for (int64_t b = b0; b < b1; b++) row_backward(e, b0, n, t, b);
+        for (int64_t b = b0; b < b1; b++) row_backward(e, b0, n, t, b, b1);
         if (t > 0) /* dh_next[n, H] = dz_t[n, 4H] @ Wh^T[4H, H] */
             e->host->sgemm(e->host_ctx, GR_NO_TRANS, GR_NO_TRANS, n, H, G, 1.0f, e->dz + (T * b0 + t * n) * G, G,
                            e->wht, H, 0.0f, e->dh_next + b0 * H, H);
