@@ -44,16 +44,21 @@ static void reference(enum kind kind, int64_t m, int64_t n, int64_t k, const flo
 
 static const char *const kind_name[] = {"A @ B", "A^T @ B", "A @ B^T"};
 
-/* the kernel of `kind` against the reference on filled operands: the same
- * bits, the padding between C's rows included */
-static void expect_kernel(enum kind kind, int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb, int64_t ldc,
-                          const unsigned seed[3], int add) {
+/* how a test reshapes the filled A (stored [k, m] for TN) and B before the product */
+typedef void shape_fn(float *a, int64_t lda, float *b, int64_t ldb, int64_t m, int64_t n, int64_t k);
+
+/* the kernel of `kind` against the reference on filled operands (then
+ * `shape`d, when given): the same bits, the padding between C's rows
+ * included */
+static void expect_shaped(enum kind kind, int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb, int64_t ldc,
+                          const unsigned seed[3], int add, shape_fn *shape) {
     size_t na = (size_t)((kind == TN ? k : m) * lda), nb = (size_t)((kind == NT ? n : k) * ldb);
     size_t nc = (size_t)(m * ldc);
     float *a = malloc(na * sizeof *a), *b = malloc(nb * sizeof *b);
     float *c = malloc(nc * sizeof *c), *want = malloc(nc * sizeof *want);
     cr_assert(a && b && c && want);
     fill(a, na, seed[0]), fill(b, nb, seed[1]), fill(c, nc, seed[2]);
+    if (shape) shape(a, lda, b, ldb, m, n, k);
     memcpy(want, c, nc * sizeof *c);
     reference(kind, m, n, k, a, lda, b, ldb, want, ldc, add);
     if (kind == NN) gr_gemm_direct(m, n, k, a, lda, b, ldb, c, ldc, add);
@@ -67,6 +72,11 @@ static void expect_kernel(enum kind kind, int64_t m, int64_t n, int64_t k, int64
     cr_assert(off < 0, "%s [%lld, %lld, %lld] add %d: element (%lld, %lld) is %.9g, the contract's %.9g",
               kind_name[kind], (long long)m, (long long)n, (long long)k, add, (long long)(off / ldc),
               (long long)(off % ldc), got, ref);
+}
+
+static void expect_kernel(enum kind kind, int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb, int64_t ldc,
+                          const unsigned seed[3], int add) {
+    expect_shaped(kind, m, n, k, lda, ldb, ldc, seed, add, NULL);
 }
 
 static int64_t m_of[] = {1, 5, 6, 7, 32, 33};
@@ -112,6 +122,46 @@ Test(gemm, tn_pauses_each_chain_between_pieces_of_k_without_changing_its_order) 
             for (int add = 0; add < 2; add++) {
                 int64_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2], p = pad ? 67 : 0;
                 expect_kernel(TN, m, n, k, m + p, n + p, n + 3 * p, seed, add);
+            }
+}
+
+/* A^T's rows (the weight gradient's inputs, A stored [k, m]) with zeros as
+ * images and recurrent states have them: whole rows of A zero at some q
+ * (a blank image row, h_{-1}), the first columns mostly zero (blank
+ * margins) with one nonzero at a moving column (each bit of a tile's
+ * mask), a band zero but for one column in six, -0 among the zeros, and an
+ * infinity at one q of column 3 (it counts as not zero). */
+static void zero_rows(float *a, int64_t lda, float *b, int64_t ldb, int64_t m, int64_t n, int64_t k) {
+    (void)b, (void)ldb, (void)n;
+    for (int64_t q = 0; q < k; q++)
+        for (int64_t i = 0; i < m; i++) {
+            float *x = a + q * lda + i;
+            if (q % 3 == 0 || (i < 30 && (q * 7 + i) % 11 != 0) || (i >= 30 && i < 42 && i % 6 != q % 6))
+                *x = (q + i) % 4 == 0 ? -0.0f : 0.0f;
+        }
+    if (k > 10 && m > 3) a[10 * lda + 3] = INFINITY;
+}
+
+/* the same, and an infinity and a NaN in B at q where some tiles of A^T
+ * are all zero: 0 * inf is NaN, so those q may not be left out */
+static void zero_rows_bad_b(float *a, int64_t lda, float *b, int64_t ldb, int64_t m, int64_t n, int64_t k) {
+    zero_rows(a, lda, b, ldb, m, n, k);
+    if (k > 300 && n > 70) b[300 * ldb + 5] = INFINITY, b[300 * ldb + 70] = NAN;
+    if (k > 4) b[3 * ldb] = -INFINITY;
+}
+
+/* A^T @ B leaves out the q where a tile's rows of A^T are all zero
+ * (runtime/host/gemm.c): the bits of the whole chain all the same, over
+ * an LSTM's leaf at 64 and 256 units (pieces of k, and whole blocks), C
+ * past a chunk of 288 rows, uneven blocks, and B with non-finite values */
+Test(gemm, tn_leaves_out_zero_rows_of_a_without_changing_a_bit) {
+    static const int64_t shapes[][3] = {{92, 256, 896}, {284, 1024, 896}, {300, 256, 449}, {40, 320, 1000}};
+    static const unsigned seed[3] = {53, 59, 61};
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+        for (int bad = 0; bad < 2; bad++)
+            for (int add = 0; add < 2; add++) {
+                int64_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+                expect_shaped(TN, m, n, k, m + 3, n, n + 5, seed, add, bad ? zero_rows_bad_b : zero_rows);
             }
 }
 

@@ -26,6 +26,8 @@
 
 #include "runtime/base/ctx.h"
 
+#include <string.h>
+
 #if defined(__AVX512F__)
 #include <immintrin.h>
 
@@ -193,6 +195,95 @@ static void tn_tile_any(int rows, int nv, int ta, int64_t kc, const float *a, in
     }
 }
 
+/* A^T @ B's tile over the listed q of the piece [q0, q0 + kc) alone (qs,
+ * nq of them, ascending), 64 columns: tn_tile with the q where every row
+ * of the tile's A^T is zero left out (tn_list). */
+static inline __attribute__((always_inline)) void tn_tile_listed(int rows, const uint16_t *qs, int64_t nq, int64_t q0,
+                                                                 const float *a, int64_t lda, const float *bp,
+                                                                 float *save, int first, int last, float *c,
+                                                                 int64_t ldc, int add) {
+    __m512 acc[TILE_ROWS][TILE_VECS];
+    _Pragma("GCC unroll 16") for (int i = 0; i < rows; i++) _Pragma("GCC unroll 16") for (int v = 0; v < TILE_VECS; v++)
+        acc[i][v] = first ? _mm512_setzero_ps() : _mm512_load_ps(save + i * TN_NR + 16 * v);
+    _Pragma("GCC unroll 4") for (int64_t n = 0; n < nq; n++) {
+        int64_t q = qs[n];
+        __m512 bv[TILE_VECS];
+        _Pragma("GCC unroll 16") for (int v = 0; v < TILE_VECS; v++) bv[v] = _mm512_load_ps(bp + (q - q0) * TN_NR + 16 * v);
+        _Pragma("GCC unroll 16") for (int i = 0; i < rows; i++) {
+            __m512 av = _mm512_set1_ps(a[q * lda + i]);
+            _Pragma("GCC unroll 16") for (int v = 0; v < TILE_VECS; v++) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
+        }
+    }
+    _Pragma("GCC unroll 16") for (int i = 0; i < rows; i++) _Pragma("GCC unroll 16") for (int v = 0; v < TILE_VECS; v++) {
+        __m512 r = acc[i][v];
+        float *p = c + i * ldc + 16 * v;
+        if (!last)
+            _mm512_store_ps(save + i * TN_NR + 16 * v, r);
+        else {
+            if (add) r = _mm512_add_ps(r, _mm512_loadu_ps(p));
+            _mm512_storeu_ps(p, r);
+        }
+    }
+}
+
+#define TNL_CASE(R) \
+    case R: tn_tile_listed(R, qs, nq, q0, a, lda, bp, save, first, last, c, ldc, add); break;
+
+static void tn_tile_listed_any(int rows, const uint16_t *qs, int64_t nq, int64_t q0, const float *a, int64_t lda,
+                               const float *bp, float *save, int first, int last, float *c, int64_t ldc, int add) {
+    switch (rows) {
+        TNL_CASE(6) TNL_CASE(5) TNL_CASE(4) TNL_CASE(3) TNL_CASE(2) TNL_CASE(1)
+        default: GR_ASSERT(0);
+    }
+}
+
+/* Tiles of 6 rows of A^T @ B that leave out zeros (tn_block): for each, the
+ * q of the block at which some of its rows of A^T is not zero. */
+struct tn_lists {
+    uint16_t qs[TN_MC / TILE_ROWS][GEMM_Q + 16]; /* the listed q, ascending */
+    int64_t nq[TN_MC / TILE_ROWS];             /* how many */
+    int64_t at[TN_MC / TILE_ROWS][GEMM_Q / TN_KC + 2]; /* how many lie before piece p */
+    uint16_t nz[TN_MC / 16][GEMM_Q + 16];      /* bit i of nz[v][q]: A(q, 16 v + i) != 0, zeros past k */
+};
+
+/* The lists of rows [0, mc) of A^T (A's element (q, i) at a[q * lda + i])
+ * over q in [0, k), pieces of `piece` (a multiple of 16, or k): A's rows
+ * to bit masks (NaN and infinities count as not zero), then each tile's
+ * bits for 16 q at a time, compressed to the q they keep. */
+static void tn_list(struct tn_lists *l, int64_t mc, int64_t k, const float *a, int64_t lda, int64_t piece) {
+    const int64_t nv = (mc + 15) / 16;
+    for (int64_t q = 0; q < k; q++)
+        for (int64_t v = 0; v < nv; v++) {
+            int64_t left = mc - 16 * v;
+            __mmask16 in = (__mmask16)(left >= 16 ? 0xffffu : (1u << left) - 1);
+            l->nz[v][q] = _mm512_mask_cmp_ps_mask(in, _mm512_maskz_loadu_ps(in, a + q * lda + 16 * v),
+                                                  _mm512_setzero_ps(), _CMP_NEQ_UQ);
+        }
+    for (int64_t v = 0; v < nv; v++) memset(l->nz[v] + k, 0, 16 * sizeof(uint16_t));
+    const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    for (int64_t i = 0, g = 0; i < mc; i += TILE_ROWS, g++) {
+        int rows = mc - i < TILE_ROWS ? (int)(mc - i) : TILE_ROWS;
+        int64_t v = i / 16, sh = i % 16, n = 0;
+        int two = sh + rows > 16; /* the tile's bits run into the next word */
+        const __m512i bits = _mm512_set1_epi32((1 << rows) - 1);
+        for (int64_t q0 = 0; q0 < k; q0 += 16) {
+            if (q0 % piece == 0) l->at[g][q0 / piece] = n;
+            __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(l->nz[v] + q0)));
+            if (two)
+                w = _mm512_or_si512(w, _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(
+                                                             (const __m256i *)(l->nz[v + 1] + q0))),
+                                                         16));
+            /* past k the words are zero, so no q past k is kept */
+            __mmask16 keep = _mm512_test_epi32_mask(_mm512_srli_epi32(w, (unsigned)sh), bits);
+            __m512i kept = _mm512_maskz_compress_epi32(keep, _mm512_add_epi32(lane, _mm512_set1_epi32((int)q0)));
+            _mm256_storeu_si256((__m256i *)(l->qs[g] + n), _mm512_cvtepi32_epi16(kept));
+            n += __builtin_popcount(keep);
+        }
+        l->at[g][(k + piece - 1) / piece] = n;
+        l->nq[g] = n;
+    }
+}
+
 /* op(B)'s rows q = 0..kc-1, columns 0..w-1, copied side by side
  * [kc, 16 nv] (at ldb a power of two B's rows would share a few sets of the
  * L1 cache); op(B)(q, j) is b[q * ldb + j], or b[j * ldb + q] when `tb`.
@@ -202,29 +293,58 @@ static void tn_tile_any(int rows, int nv, int ta, int64_t kc, const float *a, in
  * 14% of the weight gradient's time at 256 units (that product 4.6-13%
  * faster alone, a training step at batch 64 2.7-3.6% faster). */
 #define TN_AHEAD 32
-static void tn_pack_b(int tb, int64_t kc, int64_t w, const float *b, int64_t ldb, float *bp) {
+/* returns whether every float copied is finite (checked only where B is
+ * read by rows, the weight gradient's case, else 1) */
+static int tn_pack_b(int tb, int64_t kc, int64_t w, const float *b, int64_t ldb, float *bp) {
     int64_t nv = (w + 15) / 16;
     if (tb) {
         for (int64_t q = 0; q < kc; q++)
             for (int64_t j = 0; j < 16 * nv; j++) bp[q * 16 * nv + j] = j < w ? b[j * ldb + q] : 0.0f;
-        return;
+        return 1;
     }
+    __mmask16 bad = 0;
     for (int64_t q = 0; q < kc; q++)
         for (int64_t v = 0; v < nv; v++) {
             if (q + TN_AHEAD < kc) _mm_prefetch((const char *)(b + (q + TN_AHEAD) * ldb + 16 * v), _MM_HINT_T0);
             int64_t left = w - 16 * v;
             __mmask16 mv = (__mmask16)(left >= 16 ? 0xffffu : (1u << left) - 1);
-            _mm512_store_ps(bp + q * 16 * nv + 16 * v, _mm512_maskz_loadu_ps(mv, b + q * ldb + 16 * v));
+            __m512 x = _mm512_maskz_loadu_ps(mv, b + q * ldb + 16 * v);
+            /* x - x is NaN where x is infinite or NaN */
+            bad |= _mm512_cmp_ps_mask(_mm512_sub_ps(x, x), _mm512_setzero_ps(), _CMP_NEQ_UQ);
+            _mm512_store_ps(bp + q * 16 * nv + 16 * v, x);
         }
+    return bad == 0;
 }
 
-/* C (=|+=) op(A) @ op(B) for k <= GEMM_Q: A^T @ B (ta), or A @ B^T (tb) */
+/* C (=|+=) op(A) @ op(B) for k <= GEMM_Q: A^T @ B (ta), or A @ B^T (tb).
+ *
+ * A^T @ B leaves out zeros. A weight gradient X^T dY whose inputs hold many
+ * zeros (blank pixels, padding, ReLU's outputs, an LSTM's h_{-1} = 0) runs
+ * each tile of 6 rows of C over the q at which one of its rows of A^T is
+ * not zero, listed once a block for every panel of B (tn_list), where that
+ * leaves out at least an eighth of the block. A term 0 * b (b finite) added
+ * to a chain leaves it as it was, but for the sign of a zero sum (-0 + 0 =
+ * +0), so the bits are the whole product's; where a piece of B holds an
+ * infinity or a NaN (0 * inf is NaN), its tiles run every q. An LSTM's leaf
+ * at 64 units over MNIST (92 x 256 x 896): the 4 tiles of whole pixels keep
+ * 6%, 45%, 64% and 41% of q, the weight gradient took 12% less time, and a
+ * training step at batch 64 ran 1.028x as fast (batch 256: 1.042x; 256
+ * units: 1.01x); an MLP over MNIST's pixels, 1.12x. */
 static void tn_block(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
                      int64_t ldb, float *c, int64_t ldc, int add) {
     float bp[GEMM_Q * TN_NR] __attribute__((aligned(64)));
     float save[TN_MC * TN_NR] __attribute__((aligned(64)));
+    /* per tile of 6 rows (full panels): the listed q, how many, where a piece starts in them */
+    struct tn_lists l;
+    /* full panels' pieces (below) */
+    const int64_t full_piece = m >= TN_TALL ? k : TN_KC;
+    /* listing costs about a cycle a q and tile, the tile's products 12 a
+     * panel: with fewer than 4 panels it would cost more than it saves
+     * where A has few zeros */
+    const int lists = ta && n >= 2 * TN_NR;
     for (int64_t i0 = 0; i0 < m; i0 += TN_MC) {
         int64_t mc = m - i0 < TN_MC ? m - i0 : TN_MC;
+        if (lists) tn_list(&l, mc, k, a + i0, lda, full_piece);
         for (int64_t j = 0; j < n; j += TN_NR) {
             int64_t w = n - j < TN_NR ? n - j : TN_NR;
             int nv = (int)((w + 15) / 16), height = tn_rows(nv);
@@ -233,11 +353,22 @@ static void tn_block(int ta, int tb, int64_t m, int64_t n, int64_t k, const floa
             int64_t piece = m >= TN_TALL ? k : TN_KC * TILE_VECS / nv;
             for (int64_t q0 = 0; q0 < k; q0 += piece) {
                 int64_t kc = k - q0 < piece ? k - q0 : piece;
-                tn_pack_b(tb, kc, w, tb ? b + j * ldb + q0 : b + q0 * ldb + j, ldb, bp);
-                for (int64_t i = 0; i < mc; i += height)
-                    tn_tile_any(mc - i < height ? (int)(mc - i) : height, nv, ta, kc,
-                                ta ? a + q0 * lda + i0 + i : a + (i0 + i) * lda + q0, lda, bp, save + i * TN_NR,
-                                q0 == 0, q0 + kc >= k, c + (i0 + i) * ldc + j, ldc, add, mask);
+                int finite = tn_pack_b(tb, kc, w, tb ? b + j * ldb + q0 : b + q0 * ldb + j, ldb, bp);
+                for (int64_t i = 0; i < mc; i += height) {
+                    int rows = mc - i < height ? (int)(mc - i) : height, first = q0 == 0, last = q0 + kc >= k;
+                    float *ct = c + (i0 + i) * ldc + j;
+                    if (lists && nv == TILE_VECS) {
+                        /* this piece's part of the tile's list */
+                        int64_t g = i / TILE_ROWS, s0 = l.at[g][q0 / piece], s1 = l.at[g][q0 / piece + 1];
+                        if (finite && l.nq[g] <= k - k / 8) {
+                            tn_tile_listed_any(rows, l.qs[g] + s0, s1 - s0, q0, a + i0 + i, lda, bp, save + i * TN_NR,
+                                               first, last, ct, ldc, add);
+                            continue;
+                        }
+                    }
+                    tn_tile_any(rows, nv, ta, kc, ta ? a + q0 * lda + i0 + i : a + (i0 + i) * lda + q0, lda, bp,
+                                save + i * TN_NR, first, last, ct, ldc, add, mask);
+                }
             }
         }
     }
