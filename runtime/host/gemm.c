@@ -133,18 +133,22 @@ static void nn_block(int64_t m, int64_t n, int64_t k, const float *a, int64_t ld
  * a[q * lda + i] when `ta` (A stored [k, m]), else at a[i * lda + q]; B's
  * piece packed [kc, 16 nv]. The chain starts from zero
  * on the block's first piece (else from `save`), and on its last the sum
- * goes into C (acc + C when `add`), else back to `save`. */
+ * goes into C (acc + C when `add`), else back to `save`. With qs, the
+ * chain takes only the q it lists, kc of them, as qs[n] - q0 (the piece
+ * from q0 on); NULL, every q in turn. */
 static inline __attribute__((always_inline)) void tn_tile(int rows, int nv, int ta, int64_t kc, const float *a,
                                                           int64_t lda,
                                                           const float *bp, float *save, int first, int last, float *c,
-                                                          int64_t ldc, int add, __mmask16 mask) {
+                                                          int64_t ldc, int add, __mmask16 mask,
+                                                          const uint16_t *qs, int64_t q0) {
     __m512 acc[TN_MAX_ROWS][TILE_VECS];
     _Pragma("GCC unroll 16") for (int i = 0; i < rows; i++) _Pragma("GCC unroll 16") for (int v = 0; v < nv; v++)
         acc[i][v] = first ? _mm512_setzero_ps() : _mm512_load_ps(save + i * TN_NR + 16 * v);
     if (last)
         _Pragma("GCC unroll 16") for (int i = 0; i < rows; i++)
             _Pragma("GCC unroll 16") for (int v = 0; v < nv; v++) __builtin_prefetch(c + i * ldc + 16 * v, 1, 3);
-    _Pragma("GCC unroll 4") for (int64_t q = 0; q < kc; q++) {
+    _Pragma("GCC unroll 4") for (int64_t n = 0; n < kc; n++) {
+        int64_t q = qs ? qs[n] - q0 : n;
         __m512 bv[TILE_VECS];
         _Pragma("GCC unroll 16") for (int v = 0; v < nv; v++) bv[v] = _mm512_load_ps(bp + q * 16 * nv + 16 * v);
         _Pragma("GCC unroll 16") for (int i = 0; i < rows; i++) {
@@ -168,7 +172,7 @@ static inline __attribute__((always_inline)) void tn_tile(int rows, int nv, int 
 }
 
 #define TN_CASE(R, V) \
-    case (R) * 8 + (V): tn_tile(R, V, TA, kc, a, lda, bp, save, first, last, c, ldc, add, mask); break;
+    case (R) * 8 + (V): tn_tile(R, V, TA, kc, a, lda, bp, save, first, last, c, ldc, add, mask, NULL, 0); break;
 #define TN_CASES2(R) TN_CASE(R, 2) TN_CASE(R, 1)
 #define TN_CASES3(R) TN_CASE(R, 3) TN_CASES2(R)
 #define TN_CASES4(R) TN_CASE(R, 4) TN_CASES3(R)
@@ -184,6 +188,20 @@ static int tn_rows(int nv) { return nv == 4 ? 6 : nv == 3 ? 8 : TN_MAX_ROWS; }
         default: GR_ASSERT(0);                                                        \
     }
 
+/* A^T @ B's tile of 64 columns over the q of its piece [q0, q0 + kc) that
+ * qs lists (nq of them, ascending; A at the piece's first q): the q where
+ * all the tile's rows of A^T are zero left out (tn_list) */
+#define TNL_CASE(R) \
+    case R: tn_tile(R, TILE_VECS, 1, nq, a, lda, bp, save, first, last, c, ldc, add, 0xffffu, qs, q0); break;
+
+static void tn_tile_listed(int rows, const uint16_t *qs, int64_t nq, int64_t q0, const float *a, int64_t lda,
+                           const float *bp, float *save, int first, int last, float *c, int64_t ldc, int add) {
+    switch (rows) {
+        TNL_CASE(6) TNL_CASE(5) TNL_CASE(4) TNL_CASE(3) TNL_CASE(2) TNL_CASE(1)
+        default: GR_ASSERT(0);
+    }
+}
+
 static void tn_tile_any(int rows, int nv, int ta, int64_t kc, const float *a, int64_t lda, const float *bp,
                         float *save, int first, int last, float *c, int64_t ldc, int add, __mmask16 mask) {
     if (ta) {
@@ -192,48 +210,6 @@ static void tn_tile_any(int rows, int nv, int ta, int64_t kc, const float *a, in
     } else {
         enum { TA = 0 };
         TN_SWITCH
-    }
-}
-
-/* A^T @ B's tile over the listed q of the piece [q0, q0 + kc) alone (qs,
- * nq of them, ascending), 64 columns: tn_tile with the q where every row
- * of the tile's A^T is zero left out (tn_list). */
-static inline __attribute__((always_inline)) void tn_tile_listed(int rows, const uint16_t *qs, int64_t nq, int64_t q0,
-                                                                 const float *a, int64_t lda, const float *bp,
-                                                                 float *save, int first, int last, float *c,
-                                                                 int64_t ldc, int add) {
-    __m512 acc[TILE_ROWS][TILE_VECS];
-    _Pragma("GCC unroll 16") for (int i = 0; i < rows; i++) _Pragma("GCC unroll 16") for (int v = 0; v < TILE_VECS; v++)
-        acc[i][v] = first ? _mm512_setzero_ps() : _mm512_load_ps(save + i * TN_NR + 16 * v);
-    _Pragma("GCC unroll 4") for (int64_t n = 0; n < nq; n++) {
-        int64_t q = qs[n];
-        __m512 bv[TILE_VECS];
-        _Pragma("GCC unroll 16") for (int v = 0; v < TILE_VECS; v++) bv[v] = _mm512_load_ps(bp + (q - q0) * TN_NR + 16 * v);
-        _Pragma("GCC unroll 16") for (int i = 0; i < rows; i++) {
-            __m512 av = _mm512_set1_ps(a[q * lda + i]);
-            _Pragma("GCC unroll 16") for (int v = 0; v < TILE_VECS; v++) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
-        }
-    }
-    _Pragma("GCC unroll 16") for (int i = 0; i < rows; i++) _Pragma("GCC unroll 16") for (int v = 0; v < TILE_VECS; v++) {
-        __m512 r = acc[i][v];
-        float *p = c + i * ldc + 16 * v;
-        if (!last)
-            _mm512_store_ps(save + i * TN_NR + 16 * v, r);
-        else {
-            if (add) r = _mm512_add_ps(r, _mm512_loadu_ps(p));
-            _mm512_storeu_ps(p, r);
-        }
-    }
-}
-
-#define TNL_CASE(R) \
-    case R: tn_tile_listed(R, qs, nq, q0, a, lda, bp, save, first, last, c, ldc, add); break;
-
-static void tn_tile_listed_any(int rows, const uint16_t *qs, int64_t nq, int64_t q0, const float *a, int64_t lda,
-                               const float *bp, float *save, int first, int last, float *c, int64_t ldc, int add) {
-    switch (rows) {
-        TNL_CASE(6) TNL_CASE(5) TNL_CASE(4) TNL_CASE(3) TNL_CASE(2) TNL_CASE(1)
-        default: GR_ASSERT(0);
     }
 }
 
@@ -361,8 +337,8 @@ static void tn_block(int ta, int tb, int64_t m, int64_t n, int64_t k, const floa
                         /* this piece's part of the tile's list */
                         int64_t g = i / TILE_ROWS, s0 = l.at[g][q0 / piece], s1 = l.at[g][q0 / piece + 1];
                         if (finite && l.nq[g] <= k - k / 8) {
-                            tn_tile_listed_any(rows, l.qs[g] + s0, s1 - s0, q0, a + i0 + i, lda, bp, save + i * TN_NR,
-                                               first, last, ct, ldc, add);
+                            tn_tile_listed(rows, l.qs[g] + s0, s1 - s0, q0, a + q0 * lda + i0 + i, lda, bp,
+                                           save + i * TN_NR, first, last, ct, ldc, add);
                             continue;
                         }
                     }
