@@ -138,7 +138,9 @@ void lstm_cell_eval_rows(const struct lstm_cell *e, int64_t b0, int64_t b1) {
 
 #ifdef GR_HAVE_V16
 
-int lstm_cell_fits(int64_t in, int64_t h) { return h % 16 == 0 && in >= 1 && in <= ONE_BLOCK && h <= ONE_BLOCK; }
+/* any I and H, H a multiple of 16: x_t @ Wx and h_{t-1} @ Wh run in the
+ * host's blocks of k (products) */
+int lstm_cell_fits(int64_t in, int64_t h) { return h % 16 == 0 && in >= 1; }
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -186,6 +188,18 @@ static chain_fn *const listed[ROWS + 1] = {NULL, listed1, listed2, listed3, list
 void lstm_cell_chain(int R, float z[LSTM_CELL_ROWS][4][16], const float *const *a, int64_t k, const float *w,
                      int add) {
     dense[R](z, a, NULL, k, w, add);
+}
+
+/* z (+)= a @ w over k in the host's blocks (ops/gemm_order.h): each block
+ * a chain from zero, added in turn, the first stored unless `add`; one
+ * block where k <= ONE_BLOCK. w packed [k][64]. */
+static void products(int R, float z[ROWS][4][16], const float *const *a, int64_t k, const float *w, int add) {
+    const float *ab[ROWS];
+    for (int64_t ls = 0, len; ls < k; ls += len) {
+        len = gr_gemm_k_block(k, ls);
+        for (int i = 0; i < R; i++) ab[i] = a[i] + ls;
+        dense[R](z, ab, NULL, len, w + 64 * ls, add || ls > 0);
+    }
 }
 
 /* A tile's rows at one step, the same for all its units (u added where
@@ -305,9 +319,9 @@ static void tile(const struct lstm_cell *e, const struct rows *r, int64_t u) {
     if (e->skip_zeros) {
         listed[r->R](z, r->x, r->qs, r->nq, w, 0);
     } else {
-        dense[r->R](z, r->x, NULL, I, w, 0);
+        products(r->R, z, r->x, I, w, 0);
     }
-    if (r->h[0]) dense[r->R](z, r->h, NULL, H, w + 64 * I, 1);
+    if (r->h[0]) products(r->R, z, r->h, H, w + 64 * I, 1);
     gates(z, e->bias + u, H, e->fb, r, u);
 }
 
@@ -363,9 +377,10 @@ static void train_tile_rows(const struct lstm_cell *e, struct rows *r, int64_t l
 }
 
 /* skip_zeros: x's zeros may be left out of x_t @ Wx where Wx is finite
- * (fused_rows) */
+ * (fused_rows) and x_t @ Wx is one block of k (its list of columns, qs,
+ * has room for one) */
 void lstm_cell_check_zeros(struct lstm_cell *e) {
-    int finite = 1;
+    int finite = e->I <= ONE_BLOCK;
     for (int64_t k = 0; k < e->I * 4 * e->H; k++) finite &= isfinite(e->w[k]) != 0;
     e->skip_zeros = finite;
 }

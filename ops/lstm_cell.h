@@ -46,8 +46,9 @@ struct lstm_cell {
 void lstm_cell_forward(int64_t H, float *z, const float *bias, float fb, const float *cprev, float *c, float *tc,
                        float *h, int keep);
 
-/* Whether this build's fused kernel takes these sizes (AVX-512, H a
- * multiple of 16, and I and H within one block of the host's k). */
+/* Whether this build's fused kernel takes these sizes (AVX-512 and H a
+ * multiple of 16; I or H past one block of the host's k run in its
+ * blocks). */
 int lstm_cell_fits(int64_t in, int64_t h);
 
 /* The kernel into wp, and skip_zeros, once before the blocks run; where

@@ -470,3 +470,13 @@ void *tg_read_array(const char *path, size_t *len) {
     gr_ctx_free(&ctx);
     return data;
 }
+
+void tg_lstm_inputs(struct gr_rng *rng, int64_t rows, int64_t in, int64_t units, float *x, float *w, float *bias) {
+    for (int64_t r = 0; r < rows; r++) {
+        int blank = gr_rng_uniform(rng) < 0.25;
+        for (int64_t k = 0; k < in; k++)
+            x[r * in + k] = blank || gr_rng_uniform(rng) < 0.5 ? 0.0f : (float)gr_rng_uniform(rng) * 2.0f - 1.0f;
+    }
+    for (int64_t k = 0; k < (in + units) * 4 * units; k++) w[k] = 0.6f * (float)gr_rng_uniform(rng) - 0.3f;
+    for (int64_t k = 0; k < 4 * units; k++) bias[k] = (float)gr_rng_uniform(rng) - 0.5f;
+}

@@ -153,4 +153,10 @@ int tg_kill_and_resume(const char *cfg, const char *ckpt, int64_t steps, const c
 /* The "train loss" lines of a file, concatenated into buf; their length. */
 size_t tg_loss_lines(const char *file, char *buf, size_t len);
 
+/* An LSTM's inputs for the fused kernels' tests: x [rows, in] with many
+ * exact zeros, whole rows of them too (as MNIST's blank rows), the kernel
+ * [in + units, 4 units] in [-0.3, 0.3), the bias [4 units] in [-0.5, 0.5). */
+struct gr_rng;
+void tg_lstm_inputs(struct gr_rng *rng, int64_t rows, int64_t in, int64_t units, float *x, float *w, float *bias);
+
 #endif
