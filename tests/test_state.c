@@ -2,7 +2,8 @@
  * statistics) declared like parameters, untrained, written by forward in
  * training only; initializers chosen in YAML with `init:`; and the
  * registry's own copy of a descriptor, so an op built against an older,
- * shorter struct gr_op_desc reads as having no state. */
+ * shorter struct gr_op_desc reads as having no state; descriptors and
+ * inferred shapes that are out of range refused without reading past them. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stddef.h>
@@ -251,4 +252,50 @@ Test(state, an_op_with_parameters_cannot_name_an_attribute_init) {
     d.params = NULL;
     cr_expect_eq(ctx.host.register_op(&ctx, &d, err, sizeof err), 0, "%s", err);
     gr_ctx_free(&ctx);
+}
+
+/* The counts of inputs, parameters and state are summed in 64 bits: a
+ * max_inputs of INT_MAX wrapped the sum below GR_MAX_INPUTS and passed. */
+Test(state, a_descriptor_whose_inputs_overflow_an_int_is_refused) {
+    struct gr_ctx ctx;
+    cr_assert_eq(gr_ctx_init(&ctx), 0);
+    static const struct gr_param_spec params[] = {{"w", GR_INIT_ONES, "[C]"}};
+    struct gr_op_desc d = {.name = "wide", .summary = "y = x", .inputs_doc = "x", .min_inputs = 1,
+                           .max_inputs = 2147483647, .params = params, .n_params = 1, .infer = same_infer,
+                           .forward = same_forward};
+    char err[GR_ERR_LEN] = "";
+    cr_expect_neq(ctx.host.register_op(&ctx, &d, err, sizeof err), 0, "max_inputs INT_MAX with a parameter");
+    cr_expect(strstr(err, "max_inputs + n_params + n_state exceeds"), "%s", err);
+    d.max_inputs = 1;
+    cr_expect_eq(ctx.host.register_op(&ctx, &d, err, sizeof err), 0, "%s", err);
+    gr_ctx_free(&ctx);
+}
+
+/* An op's infer may return a shape of any rank; the message reporting it
+ * reads no dims past the shape's array. */
+static int huge_rank_infer(struct gr_infer *inf) {
+    inf->out = *inf->in[0];
+    inf->out.rank = 1 << 30;
+    return 0;
+}
+
+Test(state, an_inferred_shape_of_a_bad_rank_is_reported_by_its_rank) {
+    struct tgraph t;
+    memset(&t, 0, sizeof t);
+    cr_assert_eq(gr_ctx_init(&t.ctx), 0);
+    struct gr_op_desc d = {.name = "huge_rank", .summary = "y = x", .inputs_doc = "x", .min_inputs = 1,
+                           .max_inputs = 1, .infer = huge_rank_infer, .forward = same_forward};
+    char err[GR_ERR_LEN] = "";
+    cr_assert_eq(t.ctx.host.register_op(&t.ctx, &d, err, sizeof err), 0, "%s", err);
+    const char *yaml = "- {name: x, op: input, data: images, shape: [3]}\n- {name: y, op: huge_rank, inputs: [x]}\n";
+    gr_graph_init(&t.g, &t.ctx, "test.yaml");
+    cr_assert_eq(gr_yaml_parse(&t.ctx, &t.doc, "test.yaml", yaml, strlen(yaml)), 0, "%s", t.ctx.err);
+    cr_expect_neq(gr_build_graph(&t.ctx, &t.g, "test.yaml", t.doc.root, 4), 0, "a rank of 2^30 was accepted");
+    cr_expect(strstr(t.ctx.err, "output shape of rank 1073741824 is out of range (ranks go from 0 to 6)"), "%s",
+              t.ctx.err);
+    tg_free(&t);
+    struct gr_shape bad = {.rank = 1 << 30, .dim = {1, 2, 3, 4, 5, 6}};
+    char buf[512];
+    cr_expect_str_eq(gr_shape_format(&bad, buf, sizeof buf), "[1, 2, 3, 4, 5, 6]",
+                     "the header's own formatter stops at GR_MAX_DIMS");
 }

@@ -155,11 +155,11 @@ static inline int64_t gr_shape_count(const struct gr_shape *s) {
     return n;
 }
 
-/* "[64, 28, 28]" into buf, for messages; returns buf. */
+/* "[64, 28, 28]" into buf, for messages (at most GR_MAX_DIMS dims); returns buf. */
 static inline const char *gr_shape_format(const struct gr_shape *s, char *buf, size_t len) {
     size_t used = 0;
     int w = snprintf(buf, len, "[");
-    for (int i = 0; w >= 0 && (used += (size_t)w) < len && i < s->rank; i++)
+    for (int i = 0; w >= 0 && (used += (size_t)w) < len && i < s->rank && i < GR_MAX_DIMS; i++)
         w = snprintf(buf + used, len - used, "%s%lld", i ? ", " : "", (long long)s->dim[i]);
     if (used < len) snprintf(buf + used, len - used, "]");
     return buf;

@@ -108,12 +108,21 @@ size_t gr_shape_bytes(const struct gr_shape *s) {
 #define GR_MAX_TENSOR_BYTES ((size_t)1 << 40)
 
 static int check_shape(const struct gr_shape *s, const char **why) {
-    if (s->rank < 0 || s->rank > GR_MAX_DIMS) return *why = "rank out of range", -1;
+    if (s->rank < 0 || s->rank > GR_MAX_DIMS) return *why = "is out of range (ranks go from 0 to 6)", -1;
+    _Static_assert(GR_MAX_DIMS == 6, "the message above gives GR_MAX_DIMS");
     for (int d = 0; d < s->rank; d++)
         if (s->dim[d] < 1) return *why = "has an empty or negative axis", -1;
     size_t b = gr_shape_bytes(s);
     if (b == 0 || b > GR_MAX_TENSOR_BYTES) return *why = "is too large to hold in memory", -1;
     return 0;
+}
+
+/* A shape check_shape refused, for its message: a rank out of range is
+ * shown as the rank, not as dims the shape does not have. */
+static const char *shape_text(const struct gr_shape *s, char *buf, size_t len) {
+    if (s->rank >= 0 && s->rank <= GR_MAX_DIMS) return gr_shape_format(s, buf, len);
+    snprintf(buf, len, "of rank %d", s->rank);
+    return buf;
 }
 
 /* The nearest node upstream of node i (feeding it, directly or not) that an
@@ -181,17 +190,17 @@ int gr_node_infer(struct gr_graph *g, int i, int64_t batch, int training, const 
     char buf[128];
     const char *why = NULL;
     if (check_shape(&inf->out, &why))
-        return gr_node_fail(g, i, -1, "output shape %s %s", gr_shape_format(&inf->out, buf, sizeof buf), why);
+        return gr_node_fail(g, i, -1, "output shape %s %s", shape_text(&inf->out, buf, sizeof buf), why);
     if (inf->out_dtype != GR_F32 && inf->out_dtype != GR_I32)
         return gr_node_fail(g, i, -1, "op '%s' gave an unknown dtype", nd->op->name);
     for (int k = 0; k < nd->op->n_params; k++)
         if (check_shape(&inf->param[k], &why))
             return gr_node_fail(g, i, -1, "parameter '%s' shape %s %s", nd->op->params[k].name,
-                                gr_shape_format(&inf->param[k], buf, sizeof buf), why);
+                                shape_text(&inf->param[k], buf, sizeof buf), why);
     for (int k = 0; k < nd->op->n_state; k++)
         if (check_shape(&inf->state[k], &why))
             return gr_node_fail(g, i, -1, "state '%s' shape %s %s", nd->op->state[k].name,
-                                gr_shape_format(&inf->state[k], buf, sizeof buf), why);
+                                shape_text(&inf->state[k], buf, sizeof buf), why);
     if (inf->saved_bytes > GR_MAX_TENSOR_BYTES || inf->scratch_bytes > GR_MAX_TENSOR_BYTES)
         return gr_node_fail(g, i, -1, "working memory is too large");
     return 0;

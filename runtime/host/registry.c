@@ -76,7 +76,8 @@ static int check_weights(const struct gr_op_desc *d, char *err, size_t len) {
         return snprintf(err, len, "op '%s': n_params must be 0..%d with a params table", n, GR_MAX_PARAMS), -1;
     if (d->n_state < 0 || d->n_state > GR_MAX_PARAMS || (d->n_state && !d->state))
         return snprintf(err, len, "op '%s': n_state must be 0..%d with a state table", n, GR_MAX_PARAMS), -1;
-    if (d->max_inputs + d->n_params + d->n_state > GR_MAX_INPUTS)
+    /* in 64 bits: a max_inputs near INT_MAX wrapped the sum below the limit */
+    if ((int64_t)d->max_inputs + d->n_params + d->n_state > GR_MAX_INPUTS)
         return snprintf(err, len, "op '%s': max_inputs + n_params + n_state exceeds %d", n, GR_MAX_INPUTS), -1;
     for (int i = 0; i < d->n_params + d->n_state; i++) {
         int state = i >= d->n_params;
