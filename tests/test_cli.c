@@ -322,3 +322,48 @@ Test(cli, a_run_folder_whose_checkpoint_cannot_be_written_is_refused_before_trai
     free(out);
     tg_rmtree(dir);
 }
+
+/* A FIFO named as any input (the config, a data file, a checkpoint, an image,
+ * a run's metrics) is refused at once: open() of a FIFO with no writer
+ * blocks until one comes, so every input is opened without blocking and
+ * checked before it is read. `timeout` ends a graphrun that hangs (124). */
+Test(cli, a_fifo_given_as_any_input_is_refused_without_waiting_for_a_writer, .timeout = 240) {
+    char dir[64], fifo[128], cfg[128], want[512], args[512];
+    tg_tmpdir(dir, sizeof dir, "cli-fifo");
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    cr_assert_eq(mkfifo(fifo, 0644), 0);
+    /* tests/bad/configs/ok.yaml with its training images the FIFO */
+    snprintf(cfg, sizeof cfg, "%s/fifo.yaml", dir);
+    cr_assert_eq(tg_sh(NULL, "sed -e 's|\\.\\./data/train-images|%s|' -e 's|\\.\\./data/|%s/data/|g' %s/configs/ok.yaml >%s",
+                       fifo, BAD, BAD, cfg), 0);
+    struct {
+        const char *args, *want; /* %1$s the FIFO, %2$s the config */
+    } cases[] = {
+        {"check %1$s", "%1$s: not a regular file"},
+        {"check %2$s", "%2$s:2:19: data.train: %1$s: not a regular file"},
+        {"check configs/ok.yaml --set data.test.labels=%1$s",
+         "--set data.test.labels=%1$s: data.test: %1$s: not a regular file"},
+        {"eval configs/ok.yaml --checkpoint %1$s", "%1$s: not a regular file"},
+        {"predict configs/ok.yaml --checkpoint checkpoints/ok.safetensors %1$s", "%1$s: not a regular file"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(args, sizeof args, cases[i].args, fifo, cfg);
+        snprintf(want, sizeof want, cases[i].want, fifo, cfg);
+        char *out;
+        int rc = tg_sh(&out, "cd '%s' && timeout 20 '%s/graphrun' %s 2>&1 >/dev/null", BAD, GR_BUILD_DIR, args);
+        cr_expect_eq(rc, 1, "graphrun %s: exited %d (124: it hung): %s", args, rc, out);
+        cr_expect(strncmp(out, want, strlen(want)) == 0 && strchr(out, '\n') == out + strlen(out) - 1,
+                  "graphrun %s\n  expected: %s\n  got:      %s", args, want, out);
+        free(out);
+    }
+    /* a run folder whose metrics.csv is a FIFO */
+    snprintf(fifo, sizeof fifo, "%s/metrics.csv", dir);
+    cr_assert_eq(mkfifo(fifo, 0644), 0);
+    char *out;
+    int rc = tg_sh(&out, "timeout 20 '%s/graphrun' plot '%s' 2>&1 >/dev/null", GR_BUILD_DIR, dir);
+    snprintf(want, sizeof want, "graphrun plot: %s: not a regular file\n", fifo);
+    cr_expect_eq(rc, 1, "graphrun plot: exited %d (124: it hung): %s", rc, out);
+    cr_expect_str_eq(out, want);
+    free(out);
+    tg_rmtree(dir);
+}

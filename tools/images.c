@@ -6,6 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "runtime/base/fs.h"
 
 #define MAX_SIDE 16384
 
@@ -149,8 +153,16 @@ static int read_pgm(FILE *f, const char *path, int binary, uint8_t **out, int *w
 
 int image_read_gray(const char *path, uint8_t **pixels, int *width, int *height, char *err, size_t len) {
     *pixels = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return snprintf(err, len, "%s: cannot open: %s", path, strerror(errno)), -1;
+    struct stat st;
+    char why[160];
+    int fd = gr_open_regular(path, &st, why, sizeof why);
+    if (fd < 0) return snprintf(err, len, "%s: %s", path, why), -1;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        int e = errno;
+        close(fd);
+        return snprintf(err, len, "%s: cannot open: %s", path, strerror(e)), -1;
+    }
     unsigned char magic[8] = {0};
     size_t got = fread(magic, 1, 8, f);
     int rc;

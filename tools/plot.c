@@ -23,6 +23,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "runtime/base/fs.h"
+
 #include "runtime/base/escape.h"
 
 extern char **environ;
@@ -85,8 +87,16 @@ static int scan_metrics(FILE *in, struct curves *c) {
 
 /* 0 written, 1 nothing to plot (the message says why), -1 failed */
 static int write_script(const char *run_dir, const char *csv, const char *script, char *err, size_t len) {
-    FILE *in = fopen(csv, "r");
-    if (!in) return snprintf(err, len, "%s: cannot read: %s", csv, strerror(errno)), -1;
+    struct stat st;
+    char why[160];
+    int fd = gr_open_regular(csv, &st, why, sizeof why);
+    if (fd < 0) return snprintf(err, len, "%s: %s", csv, why), -1;
+    FILE *in = fdopen(fd, "r");
+    if (!in) {
+        int e = errno;
+        close(fd);
+        return snprintf(err, len, "%s: cannot read: %s", csv, strerror(e)), -1;
+    }
     FILE *f = fopen(script, "w");
     if (!f) {
         int e = errno;

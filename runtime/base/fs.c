@@ -36,19 +36,51 @@ int gr_make_parent(struct gr_ctx *ctx, const char *path) {
     return gr_mkdirs(ctx, buf);
 }
 
+int gr_open_regular(const char *path, struct stat *st, char *why, size_t len) {
+    memset(st, 0, sizeof *st);
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) return snprintf(why, len, "cannot open: %s", strerror(errno)), -1;
+    if (fstat(fd, st) != 0) {
+        int e = errno;
+        close(fd);
+        memset(st, 0, sizeof *st);
+        return snprintf(why, len, "cannot open: %s", strerror(e)), -1;
+    }
+    if (!S_ISREG(st->st_mode)) {
+        close(fd);
+        return snprintf(why, len, "not a regular file"), -1;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+        int e = errno;
+        close(fd);
+        return snprintf(why, len, "cannot open: %s", strerror(e)), -1;
+    }
+    return fd;
+}
+
+int gr_open_input(struct gr_ctx *ctx, const char *path, struct stat *st) {
+    char why[160];
+    int fd = gr_open_regular(path, st, why, sizeof why);
+    if (fd < 0) gr_fail(ctx, "%s: %s", path, why);
+    return fd;
+}
+
 int gr_read_text_file(struct gr_ctx *ctx, const char *path, size_t limit, char **out, size_t *len) {
     *out = NULL;
     *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return gr_fail(ctx, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return gr_fail(ctx, "%s: not a regular file", path);
-    }
+    int fd = gr_open_input(ctx, path, &st);
+    if (fd < 0) return -1;
     if ((size_t)st.st_size > limit) {
-        fclose(f);
+        close(fd);
         return gr_fail(ctx, "%s: %lld bytes is too large (limit %zu)", path, (long long)st.st_size, limit);
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        int e = errno;
+        close(fd);
+        return gr_fail(ctx, "%s: cannot open: %s", path, strerror(e));
     }
     size_t n = (size_t)st.st_size;
     char *buf = gr_alloc(ctx, n + 1);

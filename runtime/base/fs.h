@@ -1,5 +1,6 @@
 /* Files and folders, the few ways graphrun touches them, each once:
- * creating folders, reading a whole text file under a size limit, writing
+ * opening a file to read, creating folders, reading a whole text file under
+ * a size limit, writing
  * every byte or failing with the reason, and replacing a file atomically. */
 #ifndef GR_BASE_FS_H
 #define GR_BASE_FS_H
@@ -8,6 +9,21 @@
 #include <stdint.h>
 
 struct gr_ctx;
+struct stat;
+
+/* Every file graphrun reads (config, data, checkpoint, image, metrics) is
+ * opened here, so a FIFO, a terminal or a device is refused instead of
+ * blocking: open() without O_NONBLOCK waits forever for a FIFO's writer, and
+ * a stat() before open() can be raced. So: open O_RDONLY | O_NONBLOCK |
+ * O_NOCTTY | O_CLOEXEC, fstat the descriptor, refuse anything but a regular
+ * file, then clear O_NONBLOCK so reads behave as usual. Returns the
+ * descriptor, or -1 with "cannot open: <reason>" or "not a regular file" in
+ * `why` (no path: the caller puts it and its location in front). st holds
+ * the file's status when it was opened (a caller words a directory its own
+ * way), st_mode 0 when it was not. */
+int gr_open_regular(const char *path, struct stat *st, char *why, size_t len);
+/* gr_open_regular with its refusal recorded in ctx as "PATH: why". */
+int gr_open_input(struct gr_ctx *ctx, const char *path, struct stat *st);
 
 /* mkdir -p: `path` and every missing folder above it. */
 int gr_mkdirs(struct gr_ctx *ctx, const char *path);

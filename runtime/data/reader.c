@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "runtime/base/ctx.h"
+#include "runtime/base/fs.h"
 
 extern const struct gr_reader_desc gr_reader_npy, gr_reader_npz, gr_reader_idx, gr_reader_csv;
 
@@ -120,9 +121,14 @@ int gr_source_open(struct gr_ctx *ctx, struct gr_source *src, const char *path, 
                    const struct gr_read_opts *opts) {
     memset(src, 0, sizeof *src);
     src->fd = -1;
-    if (format && !gr_reader_find(format)) return unknown_format(ctx, path, format);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return gr_fail(ctx, "%s: cannot open: %s", path, strerror(errno));
+    const struct gr_reader_desc *named = format ? gr_reader_find(format) : NULL;
+    if (format && !named) return unknown_format(ctx, path, format);
+    struct stat st;
+    char why[160];
+    int fd = gr_open_regular(path, &st, why, sizeof why);
+    if (fd < 0 && S_ISDIR(st.st_mode))
+        return gr_fail(ctx, "%s: is a directory, not %s", path, named ? named->what : "a data file");
+    if (fd < 0) return gr_fail(ctx, "%s: %s", path, why);
     if (gr_source_open_fd(ctx, src, fd, path, format, opts)) {
         close(fd);
         src->fd = -1;

@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "runtime/base/ctx.h"
+#include "runtime/base/fs.h"
 #include "runtime/session/checkpoint.h"
 #include "runtime/session/checkpoint_format.h"
 #include "runtime/session/state.h"
@@ -379,8 +381,8 @@ int gr_checkpoint_parse(struct gr_session *s, const char *name, const uint8_t *b
 int gr_checkpoint_load(struct gr_session *s, const char *path, int64_t *step) {
     struct gr_ctx *ctx = s->ctx;
     struct stat st;
-    if (stat(path, &st) != 0) return gr_fail(ctx, "%s: cannot open: %s", path, strerror(errno));
-    if (!S_ISREG(st.st_mode)) return gr_fail(ctx, "%s: not a regular file", path);
+    int fd = gr_open_input(ctx, path, &st);
+    if (fd < 0) return -1;
     /* parameters, the optimizer's states, the best parameters, the order
      * and a header: no checkpoint of this run is larger than this (eval and
      * predict do not know the run's training set: at most INT32_MAX
@@ -388,10 +390,16 @@ int gr_checkpoint_load(struct gr_session *s, const char *path, int64_t *step) {
     size_t samples = gr_ckpt_holds_run_state(s) ? (size_t)s->sampler.n : (size_t)INT32_MAX;
     size_t expect = (size_t)s->g.param_floats * 4 * (2 + GR_OPTIM_MAX_STATE) + samples * 4 +
                     (size_t)GR_CKPT_MAX_HEADER + 1024;
-    if ((size_t)st.st_size > expect)
+    if ((size_t)st.st_size > expect) {
+        close(fd);
         return gr_fail(ctx, "%s: %lld bytes is too large for a checkpoint of this graph", path, (long long)st.st_size);
-    FILE *f = fopen(path, "rb");
-    if (!f) return gr_fail(ctx, "%s: cannot open: %s", path, strerror(errno));
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        int e = errno;
+        close(fd);
+        return gr_fail(ctx, "%s: cannot open: %s", path, strerror(e));
+    }
     size_t len = (size_t)st.st_size;
     uint8_t *buf = gr_alloc(ctx, len ? len : 1);
     if (!buf) {
