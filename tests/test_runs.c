@@ -301,3 +301,73 @@ Test(runs, a_run_stopped_before_its_first_row_says_there_is_nothing_to_plot) {
     expect_png(dir);
     proc_free(&p);
 }
+
+/* ---- a signal while gnuplot draws ------------------------------------------ */
+
+/* A stand-in for gnuplot, first on PATH: `body`, then a plot.png. */
+static void fake_gnuplot(const char *dir, const char *body) {
+    char path[256], text[1024];
+    cr_assert_eq(mkdir(dir, 0755), 0);
+    snprintf(path, sizeof path, "%s/gnuplot", dir);
+    snprintf(text, sizeof text, "#!/bin/sh\n%s\nsleep 0.5\nprintf 'drawn by the stand-in' >plot.png\n", body);
+    write_text(path, text);
+    cr_assert_eq(chmod(path, 0755), 0);
+}
+
+/* SIGINT while gnuplot draws, sent by `kill` (`body`) to graphrun alone or,
+ * as Ctrl-C on a terminal does, to its whole process group: graphrun waits
+ * for gnuplot (which has a group of its own, so it finishes plot.png), says
+ * nothing false about the plot and exits 130, as an interrupted run does.
+ * setsid gives graphrun a group of its own to signal. */
+static void interrupt_the_plot(const char *name, const char *body) {
+    char cfg[128], bin[128], dir[128], path[256];
+    snprintf(cfg, sizeof cfg, "%s/small.yaml", tmp);
+    small_config(cfg, 20, 100000, NULL);
+    snprintf(bin, sizeof bin, "%s/bin-%s", tmp, name);
+    fake_gnuplot(bin, body);
+    snprintf(dir, sizeof dir, "%s/%s", tmp, name);
+    int rc = tg_sh(NULL, "cd %s && PATH='%s':\"$PATH\" setsid -w %s train %s --run-dir %s --threads 1 --quiet >%s/c.out "
+                         "2>%s/c.err",
+                   tmp, bin, GRAPHRUN, cfg, dir, tmp, tmp);
+    snprintf(path, sizeof path, "%s/c.err", tmp);
+    char *e = tg_slurp(path, NULL);
+    cr_expect_eq(rc, 130, "%s: exit status %d: %s", name, rc, e);
+    cr_expect_str_eq(e, "", "%s", name);
+    free(e);
+    snprintf(path, sizeof path, "%s/c.out", tmp);
+    char *o = tg_slurp(path, NULL);
+    cr_expect(o && strstr(o, "(plot.png, metrics.csv, metrics.jsonl, config.yaml)"), "%s: %s", name, o);
+    free(o);
+    /* gnuplot had finished when graphrun exited */
+    snprintf(path, sizeof path, "%s/plot.png", dir);
+    char *png = tg_slurp(path, NULL);
+    cr_expect(png && strcmp(png, "drawn by the stand-in") == 0, "%s: plot.png: %s", name, png ? png : "(none)");
+    free(png);
+}
+
+Test(runs, sigint_while_gnuplot_draws_exits_130_after_gnuplot_has_finished) {
+    interrupt_the_plot("graphrun", "kill -INT $PPID");
+    /* field 5 of /proc/PID/stat: the process group of graphrun (the parent) */
+    interrupt_the_plot("group", "kill -INT -$(cut -d' ' -f5 /proc/$PPID/stat)");
+}
+
+/* gnuplot ended by a signal: the message says so, not that it "failed" with
+ * messages in a log it never wrote. */
+Test(runs, gnuplot_ended_by_a_signal_is_reported_as_such) {
+    char cfg[128], bin[128], dir[128], want[512];
+    snprintf(cfg, sizeof cfg, "%s/small.yaml", tmp);
+    small_config(cfg, 20, 100000, NULL);
+    snprintf(bin, sizeof bin, "%s/bin", tmp);
+    fake_gnuplot(bin, "kill -KILL $$");
+    snprintf(dir, sizeof dir, "%s/killed", tmp);
+    char path_env[300];
+    snprintf(path_env, sizeof path_env, "PATH=%s:%s", bin, getenv("PATH"));
+    struct proc p;
+    run_full(&p, NULL, (const char *[]){path_env, NULL}, NULL,
+             (const char *[]){"train", cfg, "--run-dir", dir, "--threads", "1", "--quiet", NULL});
+    snprintf(want, sizeof want, "graphrun train: no plot: gnuplot was ended by signal %d (%s) before it finished %s/plot.png\n",
+             SIGKILL, strsignal(SIGKILL), dir);
+    cr_expect_eq(p.status, 0, "%s", p.err);
+    cr_expect_str_eq(p.err, want);
+    proc_free(&p);
+}

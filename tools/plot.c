@@ -176,23 +176,44 @@ int plot_run(const char *run_dir, char *err, size_t len) {
     if (w) return w;
 
     /* gnuplot runs in the folder; its own messages go to plot.log, kept
-     * only when it fails */
+     * only when it fails. It gets a process group of its own, so a Ctrl-C
+     * at the terminal, meant for graphrun, does not kill it halfway through
+     * writing plot.png; its standard input is /dev/null, since a process
+     * outside the terminal's foreground group that reads the terminal is
+     * stopped, and graphrun would wait for it forever. */
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_adddup2(&fa, 1, 2);
     posix_spawn_file_actions_addchdir_np(&fa, run_dir);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attr, 0);
     char *argv[] = {"gnuplot", "plot.gp", NULL};
     pid_t pid;
-    int rc = posix_spawnp(&pid, "gnuplot", &fa, NULL, argv, environ);
+    int rc = posix_spawnp(&pid, "gnuplot", &fa, &attr, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
     if (rc != 0) {
         unlink(log);
         return snprintf(err, len, "cannot run gnuplot in %s (apt-get install gnuplot-nox if it is missing): %s",
                         run_dir, strerror(rc)), -1;
     }
+    /* a signal caught while waiting (train's SIGINT) interrupts waitpid:
+     * wait again, so gnuplot is always reaped and plot.png finished before
+     * graphrun goes on */
     int status;
-    if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    pid_t got;
+    while ((got = waitpid(pid, &status, 0)) < 0 && errno == EINTR) continue;
+    if (got < 0) return snprintf(err, len, "cannot wait for gnuplot: %s", strerror(errno)), -1;
+    if (WIFSIGNALED(status)) {
+        unlink(log);
+        return snprintf(err, len, "gnuplot was ended by signal %d (%s) before it finished %s/plot.png",
+                        WTERMSIG(status), strsignal(WTERMSIG(status)), run_dir), -1;
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         return snprintf(err, len, "gnuplot failed on %s (its messages: %s)", script, log), -1;
     unlink(log);
     return 0;

@@ -244,6 +244,10 @@ void cli_catch_signals(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
+    /* the handler only sets the flag, which the loop polls: a system call it
+     * interrupts (a write to a slow pipe, waiting for gnuplot) goes on rather
+     * than failing with EINTR */
+    sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);

@@ -301,8 +301,11 @@ static int train(struct cli *o, struct job *j, const struct gr_dist *dist, char 
     /* the folder this run wrote (none if it stopped before taking one) */
     if (rank0 && res.run_dir[0] && (rc == 0 || res.steps > 0)) report_folder(res.run_dir, rc);
     if (rc) return j->s.broken ? -2 : 1;
-    /* a rank stopped by another's signal exits as if it had had SIGTERM */
-    return res.interrupted ? 128 + (*cli_interrupt() ? (int)*cli_interrupt() : SIGTERM) : 0;
+    /* a rank stopped by another's signal exits as if it had had SIGTERM; a
+     * signal after the last step (while the plot was drawn) still makes it
+     * an interrupted run */
+    int sig = (int)*cli_interrupt();
+    return res.interrupted || sig ? 128 + (sig ? sig : SIGTERM) : 0;
 }
 
 /* One process, or one rank of `mpirun -np N graphrun train`: every rank
