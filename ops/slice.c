@@ -49,8 +49,21 @@ static int slice_geom(const struct gr_shape *x, const struct gr_attr_value *at, 
         int64_t e = at[A_END].present ? at[A_END].i : g->dim;
         if (b < 0) b += g->dim;
         if (e < 0) e += g->dim;
+        /* each bound's own fault first, named with the value given: only a
+         * range whose bounds are both on the axis can be empty */
+        *blame = A_BEGIN;
+        if (b < 0 || b >= g->dim)
+            return snprintf(why, why_len, "begin %lld is out of range for an axis of %lld",
+                            (long long)at[A_BEGIN].i, (long long)g->dim), -1;
+        *blame = A_END;
+        if (e > g->dim)
+            return snprintf(why, why_len, "end %lld is past the end of an axis of %lld", (long long)at[A_END].i,
+                            (long long)g->dim), -1;
+        if (e < 0)
+            return snprintf(why, why_len, "end %lld is out of range for an axis of %lld", (long long)at[A_END].i,
+                            (long long)g->dim), -1;
         *blame = at[A_BEGIN].present ? A_BEGIN : A_END;
-        if (b < 0 || e > g->dim || b >= e)
+        if (b >= e)
             return snprintf(why, why_len, "begin..end selects nothing from an axis of %lld", (long long)g->dim), -1;
         g->begin = b;
         g->len = e - b;
