@@ -120,7 +120,12 @@ static int read_pgm(FILE *f, const char *path, int binary, uint8_t **out, int *w
     long width, height, maxval;
     if (pgm_number(f, &width) || pgm_number(f, &height) || pgm_number(f, &maxval))
         return snprintf(err, len, "%s: malformed PGM header", path), -1;
-    if (width < 1 || height < 1 || width > MAX_SIDE || height > MAX_SIDE || maxval < 1 || maxval > 255)
+    if (width < 1 || height < 1)
+        return snprintf(err, len, "%s: PGM of %ldx%ld pixels holds no pixels", path, width, height), -1;
+    if (width > MAX_SIDE || height > MAX_SIDE)
+        return snprintf(err, len, "%s: PGM of %ldx%ld pixels is too large (at most %d on a side)", path, width,
+                        height, MAX_SIDE), -1;
+    if (maxval < 1 || maxval > 255)
         return snprintf(err, len, "%s: PGM of %ldx%ld with maxval %ld is not an 8-bit image graphrun reads", path,
                         width, height, maxval), -1;
     size_t n = (size_t)width * (size_t)height;
