@@ -150,19 +150,44 @@ static void zero_rows_bad_b(float *a, int64_t lda, float *b, int64_t ldb, int64_
     if (k > 4) b[3 * ldb] = -INFINITY;
 }
 
+/* A chain that an FMA rounds to -0 (a tiny negative product) turns +0 at
+ * the next term 0 * b, b >= 0, so such terms may not be left out: one q of
+ * A^T nonzero, -2^-78 (or -2^-40 against B's 2^-120), B's row there
+ * positive and tiny, the other rows of B as filled (both signs). */
+static void underflow(float *a, int64_t lda, float *b, int64_t ldb, int64_t m, int64_t n, int64_t k, float av,
+                      float bv) {
+    for (int64_t q = 0; q < k; q++)
+        for (int64_t i = 0; i < m; i++) a[q * lda + i] = q == 1 ? av : 0.0f;
+    for (int64_t j = 0; j < n; j++) b[ldb + j] = bv;
+}
+static void underflow_a(float *a, int64_t lda, float *b, int64_t ldb, int64_t m, int64_t n, int64_t k) {
+    underflow(a, lda, b, ldb, m, n, k, -0x1p-78f, 0x1p-78f);
+}
+static void underflow_b(float *a, int64_t lda, float *b, int64_t ldb, int64_t m, int64_t n, int64_t k) {
+    underflow(a, lda, b, ldb, m, n, k, -0x1p-40f, 0x1p-120f);
+}
+
 /* A^T @ B leaves out the q where a tile's rows of A^T are all zero
  * (runtime/host/gemm.c): the bits of the whole chain all the same, over
  * an LSTM's leaf at 64 and 256 units (pieces of k, and whole blocks), C
- * past a chunk of 288 rows, uneven blocks, and B with non-finite values */
+ * past a chunk of 288 rows, uneven blocks, a last panel of 49 to 63
+ * columns (C's rows contiguous, and padded), B with non-finite values, and
+ * chains that underflow to -0 */
 Test(gemm, tn_leaves_out_zero_rows_of_a_without_changing_a_bit) {
-    static const int64_t shapes[][3] = {{92, 256, 896}, {284, 1024, 896}, {300, 256, 449}, {40, 320, 1000}};
+    static const int64_t shapes[][4] = {{92, 256, 896, 5}, {284, 1024, 896, 5}, {300, 256, 449, 5},
+                                        {40, 320, 1000, 5}, {2, 177, 8, 0},       {13, 191, 300, 0},
+                                        {7, 249, 60, 3}};
     static const unsigned seed[3] = {53, 59, 61};
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
         for (int bad = 0; bad < 2; bad++)
             for (int add = 0; add < 2; add++) {
-                int64_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
-                expect_shaped(TN, m, n, k, m + 3, n, n + 5, seed, add, bad ? zero_rows_bad_b : zero_rows);
+                int64_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2], p = shapes[s][3];
+                expect_shaped(TN, m, n, k, m + 3, n, n + p, seed, add, bad ? zero_rows_bad_b : zero_rows);
             }
+    for (int add = 0; add < 2; add++) {
+        expect_shaped(TN, 1, 128, 8, 1, 128, 128, seed, add, underflow_a);
+        expect_shaped(TN, 6, 256, 100, 9, 256, 260, seed, add, underflow_b);
+    }
 }
 
 /* A @ B^T: a dense layer's and a recurrent layer's input gradient
