@@ -283,5 +283,71 @@ Test(outputs, every_command_fails_when_its_output_cannot_be_written) {
     proc_free(&p);
 }
 
+/* ---- outputs that are no regular files ----------------------------------- */
+
+/* The model `export` writes to `path` (its stdout and stderr in p). */
+static void export_to(struct proc *p, const char *cfg, const char *ckpt, const char *path) {
+    run(p, NULL, (const char *[]){"export", cfg, "--checkpoint", ckpt, "-o", path, NULL});
+}
+
+static int is_link(const char *path) {
+    struct stat st;
+    return lstat(path, &st) == 0 && S_ISLNK(st.st_mode);
+}
+
+/* Devices and pipes are reached through links in the test's folder: a
+ * graphrun that renamed a file over its output would replace the link,
+ * not /dev/full or /dev/stdout themselves. */
+Test(outputs, export_writes_into_devices_and_pipes_and_through_links) {
+    char cfg[128], ckpt[128], model[128], path[256], target[256];
+    trained(cfg, sizeof cfg);
+    snprintf(ckpt, sizeof ckpt, "%s/run/checkpoint.safetensors", tmp);
+    snprintf(model, sizeof model, "%s/model.onnx", tmp);
+    struct proc p;
+    export_to(&p, cfg, ckpt, model);
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    proc_free(&p);
+    size_t want_len, got_len;
+    char *want = tg_slurp(model, &want_len);
+    cr_assert(want && want_len > 1000);
+
+    /* a full device: the write fails, as the README promises */
+    snprintf(path, sizeof path, "%s/full.onnx", tmp);
+    cr_assert_eq(symlink("/dev/full", path), 0);
+    export_to(&p, cfg, ckpt, path);
+    expect_one_line(&p, "full.onnx: write failed: No space left on device", "export -o a link to /dev/full");
+    cr_expect(is_link(path), "the link to /dev/full was replaced");
+    proc_free(&p);
+
+    /* the standard output on a pipe: the model alone streams through it */
+    snprintf(path, sizeof path, "%s/stdout.onnx", tmp);
+    cr_assert_eq(symlink("/dev/stdout", path), 0);
+    int rc = tg_sh(NULL, "'%s' export '%s' --checkpoint '%s' -o '%s' 2>/dev/null | cmp -s - '%s'", GRAPHRUN, cfg,
+                   ckpt, path, model);
+    cr_expect_eq(rc, 0, "export -o a link to /dev/stdout did not stream the model alone through the pipe");
+    cr_expect(is_link(path), "the link to /dev/stdout was replaced");
+
+    /* links to a regular file, and to none yet: the links stay, the files
+     * they lead to get the model */
+    const char *links[][2] = {{"latest.onnx", "models/v1.onnx"}, {"next.onnx", "models/v2.onnx"}};
+    snprintf(path, sizeof path, "%s/models", tmp);
+    cr_assert_eq(mkdir(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/models/v1.onnx", tmp);
+    write_text(path, "the old model\n");
+    for (int k = 0; k < 2; k++) {
+        snprintf(path, sizeof path, "%s/%s", tmp, links[k][0]);
+        snprintf(target, sizeof target, "%s/%s", tmp, links[k][1]);
+        cr_assert_eq(symlink(links[k][1], path), 0);
+        export_to(&p, cfg, ckpt, path);
+        cr_expect_eq(p.status, 0, "%s", p.err);
+        proc_free(&p);
+        cr_expect(is_link(path), "%s: the link was replaced by a file", links[k][0]);
+        char *got = tg_slurp(target, &got_len);
+        cr_expect(got && got_len == want_len && memcmp(got, want, want_len) == 0, "%s: not the model", links[k][1]);
+        free(got);
+    }
+    free(want);
+}
+
 /* ---- a full disk ---------------------------------------------------------- */
 

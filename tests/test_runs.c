@@ -102,7 +102,7 @@ Test(runs, a_full_disk_stops_training_with_one_line_and_keeps_the_last_checkpoin
     train_on_full_disk(&p, cfg, "ckpt", config + ckpt + ckpt / 2);
     snprintf(path, sizeof path, "the checkpoint of step 50 (%s/full/ckpt/checkpoint.safetensors) is kept", tmp);
     expect_one_line(&p, path, "no room for the second checkpoint");
-    cr_expect(strstr(p.err, "/full/ckpt/checkpoint.safetensors.tmp: write failed: No space left on device; training "
+    cr_expect(strstr(p.err, "/full/ckpt/checkpoint.safetensors: write failed: No space left on device; training "
                             "stopped at step 100"),
               "%s", p.err);
     proc_free(&p);

@@ -1,4 +1,4 @@
-/* dirname() */
+/* dirname(), realpath(), readlink() */
 #define _XOPEN_SOURCE 700
 
 #include "runtime/base/fs.h"
@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,18 +119,91 @@ int gr_write_all(struct gr_ctx *ctx, int fd, const void *buf, size_t len, const 
     return 0;
 }
 
-int gr_commit_file(struct gr_ctx *ctx, int fd, const char *tmp, const char *path) {
+/* Where the bytes for `path` go. A path that exists and is no regular file
+ * once its links are followed (a device such as /dev/full, a FIFO,
+ * /dev/stdout on a pipe or a terminal) is written straight into: a file
+ * renamed over it would replace the device or the pipe with a regular file
+ * and hide the failure. A link to a regular file, or to none yet, stands:
+ * the file it leads to is the one replaced. 1: straight into o->target;
+ * 0: through a temporary file beside o->target; -1: an error. */
+static int resolve_output(struct gr_ctx *ctx, struct gr_output *o) {
+    const char *path = o->path;
+    struct stat st;
+    if (snprintf(o->target, sizeof o->target, "%s", path) >= (int)sizeof o->target)
+        return gr_fail(ctx, "%s: path too long", path);
+    if (stat(path, &st) == 0) {
+        if (!S_ISREG(st.st_mode)) return 1;
+        if (lstat(path, &st) != 0 || !S_ISLNK(st.st_mode)) return 0;
+        char real[PATH_MAX];
+        if (!realpath(path, real)) return gr_fail(ctx, "%s: cannot follow the link: %s", path, strerror(errno));
+        if (snprintf(o->target, sizeof o->target, "%s", real) >= (int)sizeof o->target)
+            return gr_fail(ctx, "%s: path too long", real);
+        return 0;
+    }
+    /* missing, or links to a file that is not there yet, which realpath
+     * will not resolve: the links followed one by one, as open() would */
+    for (int hops = 0; lstat(o->target, &st) == 0 && S_ISLNK(st.st_mode); hops++) {
+        char link[4096];
+        ssize_t n = hops < 40 ? readlink(o->target, link, sizeof link - 1) : (errno = ELOOP, -1);
+        if (n < 0) return gr_fail(ctx, "%s: cannot follow the link: %s", path, strerror(errno));
+        link[n] = 0;
+        char *slash = strrchr(o->target, '/');
+        size_t keep = link[0] == '/' || !slash ? 0 : (size_t)(slash + 1 - o->target);
+        if (keep + (size_t)n >= sizeof o->target) return gr_fail(ctx, "%s: path too long", path);
+        memcpy(o->target + keep, link, (size_t)n + 1);
+    }
+    return 0;
+}
+
+/* "<target>.tmp", beside the target: the same file system, so rename()
+ * replaces the target in one step. */
+static int open_temporary(struct gr_ctx *ctx, struct gr_output *o) {
+    if (snprintf(o->tmp, sizeof o->tmp, "%s.tmp", o->target) >= (int)sizeof o->tmp)
+        return gr_fail(ctx, "%s: path too long", o->path);
+    o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (o->fd >= 0) return 0;
+    int e = errno;
+    o->tmp[0] = 0;
+    return gr_fail(ctx, "%s: cannot write: %s", o->path, strerror(e));
+}
+
+int gr_open_output(struct gr_ctx *ctx, struct gr_output *o, const char *path) {
+    o->fd = -1;
+    o->path = path;
+    o->tmp[0] = 0;
+    int direct = resolve_output(ctx, o);
+    if (direct < 0) return -1;
+    if (!direct) return open_temporary(ctx, o);
+    o->fd = open(o->target, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+    if (o->fd < 0) return gr_fail(ctx, "%s: cannot write: %s", path, strerror(errno));
+    return 0;
+}
+
+void gr_discard_output(struct gr_output *o) {
+    if (o->fd >= 0) close(o->fd);
+    if (o->tmp[0]) unlink(o->tmp);
+    o->fd = -1;
+    o->tmp[0] = 0;
+}
+
+int gr_commit_output(struct gr_ctx *ctx, struct gr_output *o) {
     int rc = 0;
-    if (fsync(fd) != 0) rc = gr_fail(ctx, "%s: fsync failed: %s", tmp, strerror(errno));
-    if (close(fd) != 0 && rc == 0) rc = gr_fail(ctx, "%s: close failed: %s", tmp, strerror(errno));
-    if (rc == 0 && rename(tmp, path) != 0) rc = gr_fail(ctx, "%s: cannot replace: %s", path, strerror(errno));
+    /* a device or a pipe has nothing to sync (fsync fails with EINVAL):
+     * there only what close() says counts */
+    if (o->tmp[0] && fsync(o->fd) != 0) rc = gr_fail(ctx, "%s: fsync failed: %s", o->path, strerror(errno));
+    if (close(o->fd) != 0 && rc == 0) rc = gr_fail(ctx, "%s: close failed: %s", o->path, strerror(errno));
+    o->fd = -1;
+    if (rc == 0 && o->tmp[0] && rename(o->tmp, o->target) != 0)
+        rc = gr_fail(ctx, "%s: cannot replace: %s", o->target, strerror(errno));
     if (rc) {
-        unlink(tmp);
+        gr_discard_output(o);
         return -1;
     }
+    if (!o->tmp[0]) return 0; /* written straight into the device or pipe */
+    o->tmp[0] = 0;
     /* the rename itself must reach the disk */
-    char dir[4200];
-    snprintf(dir, sizeof dir, "%s", path);
+    char dir[sizeof o->target];
+    snprintf(dir, sizeof dir, "%s", o->target);
     int dfd = open(dirname(dir), O_RDONLY | O_CLOEXEC);
     if (dfd >= 0) {
         fsync(dfd);
@@ -139,16 +213,13 @@ int gr_commit_file(struct gr_ctx *ctx, int fd, const char *tmp, const char *path
 }
 
 int gr_replace_file(struct gr_ctx *ctx, const char *path, const char *head, const char *body, size_t body_len) {
-    char tmp[4300];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) return gr_fail(ctx, "%s: path too long", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return gr_fail(ctx, "%s: cannot write: %s", tmp, strerror(errno));
-    if (gr_write_all(ctx, fd, head, strlen(head), tmp, NULL) || gr_write_all(ctx, fd, body, body_len, tmp, NULL)) {
-        close(fd);
-        unlink(tmp);
+    struct gr_output o;
+    if (gr_open_output(ctx, &o, path)) return -1;
+    if (gr_write_all(ctx, o.fd, head, strlen(head), path, NULL) || gr_write_all(ctx, o.fd, body, body_len, path, NULL)) {
+        gr_discard_output(&o);
         return -1;
     }
-    return gr_commit_file(ctx, fd, tmp, path);
+    return gr_commit_output(ctx, &o);
 }
 
 int gr_probe_writable(struct gr_ctx *ctx, const char *path) {

@@ -1,7 +1,8 @@
 /* Files and folders, the few ways graphrun touches them, each once:
  * opening a file to read, creating folders, reading a whole text file under
- * a size limit, writing
- * every byte or failing with the reason, and replacing a file atomically. */
+ * a size limit, writing every byte or failing with the reason, and
+ * replacing a file atomically (or writing into a device or pipe named in
+ * its place). */
 #ifndef GR_BASE_FS_H
 #define GR_BASE_FS_H
 
@@ -38,12 +39,29 @@ int gr_read_text_file(struct gr_ctx *ctx, const char *path, size_t limit, char *
  * are added there and ctx->write_hook is told after each write. */
 int gr_write_all(struct gr_ctx *ctx, int fd, const void *buf, size_t len, const char *path, uint64_t *written);
 
-/* fsync, close and rename the finished temporary file `tmp` (open as fd)
- * over `path`, then fsync the folder, so a crash at any moment leaves the
- * old file or the new one, whole. On failure `tmp` is removed. */
-int gr_commit_file(struct gr_ctx *ctx, int fd, const char *tmp, const char *path);
+/* A file being written to replace `path`: open it, write to fd, then commit
+ * (or discard on any failure). Where `path` is a regular file, a link to
+ * one, or nothing yet, the bytes go to "<file>.tmp" beside the file (links
+ * followed: a link stays, the file it leads to is replaced), which commit
+ * fsyncs, renames over the file and fsyncs the folder, so a crash or a full
+ * disk at any moment leaves the old file or the new one, whole. Where
+ * `path` is something else (/dev/full, a FIFO, /dev/stdout on a pipe), they
+ * go straight into it, so that its errors are the write's. */
+struct gr_output {
+    int fd;
+    const char *path;  /* as given: messages name it */
+    char target[4096]; /* `path` with its links followed */
+    char tmp[4120];    /* the temporary file; "" once renamed, or when writing straight into target */
+};
 
-/* `head` then `body` into `path` through "<path>.tmp" and gr_commit_file. */
+int gr_open_output(struct gr_ctx *ctx, struct gr_output *o, const char *path);
+/* fsync (a regular file), close, rename over the target, fsync the folder;
+ * on failure the temporary file is removed. */
+int gr_commit_output(struct gr_ctx *ctx, struct gr_output *o);
+/* Close and remove the temporary file: the target is left as it was. */
+void gr_discard_output(struct gr_output *o);
+
+/* `head` then `body` into `path` through gr_open_output and gr_commit_output. */
 int gr_replace_file(struct gr_ctx *ctx, const char *path, const char *head, const char *body, size_t body_len);
 
 /* Whether a file could be written at `path` before a run depends on it (a

@@ -244,32 +244,18 @@ static void w_model(struct pb *w, const struct gr_onnx_model *m) {
 }
 
 int gr_onnx_write(struct gr_onnx_model *m, const char *path) {
-    size_t n = strlen(path) + 5;
-    char *tmp = gr_alloc(m->ctx, n);
+    struct gr_output *out = gr_alloc(m->ctx, sizeof *out);
     struct pb_sink *sink = gr_alloc(m->ctx, sizeof *sink);
-    if (!tmp || !sink) {
-        gr_free(m->ctx, tmp);
-        gr_free(m->ctx, sink);
-        return -1;
-    }
-    snprintf(tmp, n, "%s.tmp", path);
     int rc = -1;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        gr_fail(m->ctx, "%s: cannot write: %s", path, strerror(errno));
-    } else {
-        *sink = (struct pb_sink){.ctx = m->ctx, .fd = fd, .path = path};
+    if (out && sink && gr_open_output(m->ctx, out, path) == 0) {
+        *sink = (struct pb_sink){.ctx = m->ctx, .fd = out->fd, .path = path};
         struct pb w = {sink, 0};
         w_model(&w, m);
         pb_flush(sink);
-        if (sink->failed) {
-            close(fd);
-            unlink(tmp);
-        } else {
-            rc = gr_commit_file(m->ctx, fd, tmp, path);
-        }
+        if (sink->failed) gr_discard_output(out);
+        else rc = gr_commit_output(m->ctx, out);
     }
-    gr_free(m->ctx, tmp);
+    gr_free(m->ctx, out);
     gr_free(m->ctx, sink);
     return rc;
 }

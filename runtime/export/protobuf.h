@@ -4,8 +4,9 @@
 
 struct gr_onnx_model;
 
-/* Write the model to `path`, through "<path>.tmp" renamed over it, so a
- * failed export leaves any earlier file whole; -1 with ctx->err set. */
+/* Write the model to `path` through gr_open_output (runtime/base/fs.h): a
+ * temporary file renamed over it, so a failed export leaves any earlier
+ * file whole, or straight into a device or pipe; -1 with ctx->err set. */
 int gr_onnx_write(struct gr_onnx_model *m, const char *path);
 
 #endif

@@ -54,11 +54,10 @@ static json_t *header_json(struct gr_session *s, const struct gr_ckpt_entry *e, 
 int gr_checkpoint_save(struct gr_session *s, int64_t step, const char *path) {
     struct gr_ctx *ctx = s->ctx;
     struct gr_ckpt_entry *e = NULL;
-    int n = 0, fd = -1, rc = -1;
+    int n = 0, rc = -1;
     char *header = NULL;
     json_t *root = NULL;
-    char tmp[4200];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) return gr_fail(ctx, "%s: path too long", path);
+    struct gr_output out = {.fd = -1};
     if (gr_make_parent(ctx, path) || gr_ckpt_collect(s, &e, &n)) goto out;
     root = header_json(s, e, n, step);
     char *text = json_dumps(root, JSON_COMPACT);
@@ -86,21 +85,15 @@ int gr_checkpoint_save(struct gr_session *s, int64_t step, const char *path) {
     char digits[9];
     snprintf(digits, sizeof digits, "%08lx", (unsigned long)(crc & 0xffffffffUL));
     memcpy(header + 8 + at, digits, 8);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) {
-        gr_fail(ctx, "%s: cannot write: %s", tmp, strerror(errno));
-        goto out;
-    }
+    if (gr_open_output(ctx, &out, path)) goto out;
     uint64_t written = 0;
-    if (gr_write_all(ctx, fd, header, 8 + padded, tmp, &written)) goto out;
+    if (gr_write_all(ctx, out.fd, header, 8 + padded, path, &written)) goto out;
     for (int i = 0; i < n; i++)
-        if (gr_write_all(ctx, fd, e[i].data, e[i].bytes, tmp, &written)) goto out;
-    rc = gr_commit_file(ctx, fd, tmp, path);
-    fd = -1;
+        if (gr_write_all(ctx, out.fd, e[i].data, e[i].bytes, path, &written)) goto out;
+    rc = gr_commit_output(ctx, &out);
     goto done;
 out:
-    if (fd >= 0) close(fd);
-    unlink(tmp);
+    gr_discard_output(&out);
 done:
     free(header);
     json_decref(root);

@@ -29,12 +29,14 @@
  * graphruns) checksummed the data alone, so its header cannot be verified:
  * it is refused with a message saying so.
  *
- * Saving writes "<path>.tmp", fsyncs it, renames it over <path> and fsyncs
- * the folder: a kill at any moment leaves either the old checkpoint or the
- * new one whole. Loading checks the header's structure, every offset and the
- * checksum, then that the tensors match this graph and that their values
- * can be used (weights and states finite, a state declared never negative,
- * such as Adam's second moment, not negative), before anything is changed.
+ * Saving writes a temporary file beside <path> (gr_open_output, which also
+ * follows a link to the file it leads to), fsyncs it, renames it over
+ * <path> and fsyncs the folder: a kill at any moment leaves either the old
+ * checkpoint or the new one whole. Loading checks the header's structure,
+ * every offset and the checksum, then that the tensors match this graph
+ * and that their values can be used (weights and states finite, a state
+ * declared never negative, such as Adam's second moment, not negative),
+ * before anything is changed.
  * best.safetensors, which a run with early stopping writes beside its
  * checkpoint at each new best, is a checkpoint like any other. */
 #ifndef GR_CHECKPOINT_H

@@ -3,6 +3,8 @@
  * `eval` and `predict` load it: a predict-mode session, parameters only,
  * matched by name and shape. */
 #include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "runtime/export/export.h"
 #include "runtime/export/model.h"
@@ -16,9 +18,14 @@ static int cmd_export(struct cli *o) {
     struct job j;
     if (cli_open_job(&j, o, 1)) return 1;
     struct gr_export_opts eo = {.softmax = o->softmax, .version = GR_VERSION, .step = j.ckpt_step};
+    /* -o /dev/stdout (a pipe): the model alone on the standard output, the
+     * line that reports it on stderr */
+    struct stat out, std;
+    int to_stdout = stat(o->output, &out) == 0 && fstat(STDOUT_FILENO, &std) == 0 && out.st_dev == std.st_dev &&
+                    out.st_ino == std.st_ino;
     int rc = gr_export_onnx(&j.s, o->output, &eo);
     if (rc) fprintf(stderr, "%s\n", j.ctx.err);
-    else printf("%s: the graph up to '%s' as ONNX (opset %d), from the checkpoint of step %lld\n", o->output,
+    else fprintf(to_stdout ? stderr : stdout, "%s: the graph up to '%s' as ONNX (opset %d), from the checkpoint of step %lld\n", o->output,
                 j.cfg.logits, GR_ONNX_OPSET, (long long)j.ckpt_step);
     cli_close_job(&j);
     return rc ? 1 : 0;
