@@ -349,5 +349,43 @@ Test(outputs, export_writes_into_devices_and_pipes_and_through_links) {
     free(want);
 }
 
+/* A file or link already at a temporary file's name is never opened: a
+ * link planted at "<output>.tmp" does not make export or training write
+ * through it, and nothing is left behind. */
+Test(outputs, writers_never_write_through_a_file_at_their_temporary_name) {
+    char cfg[128], ckpt[128], victim[128], path[256], dir[128];
+    trained(cfg, sizeof cfg);
+    snprintf(ckpt, sizeof ckpt, "%s/run/checkpoint.safetensors", tmp);
+    snprintf(victim, sizeof victim, "%s/victim", tmp);
+    write_text(victim, "precious\n");
+    struct proc p;
+    snprintf(path, sizeof path, "%s/model.onnx.tmp", tmp);
+    cr_assert_eq(symlink(victim, path), 0);
+    snprintf(path, sizeof path, "%s/model.onnx", tmp);
+    export_to(&p, cfg, ckpt, path);
+    cr_expect_eq(p.status, 0, "%s", p.err);
+    proc_free(&p);
+    snprintf(dir, sizeof dir, "%s/planted", tmp);
+    cr_assert_eq(mkdir(dir, 0755), 0);
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors.tmp", dir);
+    cr_assert_eq(symlink(victim, path), 0);
+    run(&p, NULL, (const char *[]){"train", cfg, "--run-dir", dir, "--threads", "1", "--quiet", NULL});
+    cr_expect_eq(p.status, 0, "%s", p.err);
+    proc_free(&p);
+    char *text = tg_slurp(victim, NULL);
+    cr_expect(text && strcmp(text, "precious\n") == 0, "written through a planted link");
+    free(text);
+    /* only the planted links have ".tmp" in their names */
+    const char *dirs[] = {tmp, dir};
+    for (int d = 0; d < 2; d++) {
+        DIR *dd = opendir(dirs[d]);
+        cr_assert_not_null(dd);
+        for (struct dirent *e; (e = readdir(dd));)
+            cr_expect(!strstr(e->d_name, ".tmp") || strstr(e->d_name, ".tmp") == e->d_name + strlen(e->d_name) - 4,
+                      "%s/%s left behind", dirs[d], e->d_name);
+        closedir(dd);
+    }
+}
+
 /* ---- a full disk ---------------------------------------------------------- */
 

@@ -106,6 +106,12 @@ Test(runs, a_full_disk_stops_training_with_one_line_and_keeps_the_last_checkpoin
                             "stopped at step 100"),
               "%s", p.err);
     proc_free(&p);
+    /* the failed checkpoint's temporary file is gone */
+    snprintf(path, sizeof path, "%s/full/ckpt", tmp);
+    DIR *d = opendir(path);
+    cr_assert_not_null(d);
+    for (struct dirent *e; (e = readdir(d));) cr_expect(!strstr(e->d_name, ".tmp"), "%s left behind", e->d_name);
+    closedir(d);
     snprintf(path, sizeof path, "%s/full/ckpt/checkpoint.safetensors", tmp);
     run(&p, NULL, (const char *[]){"eval", cfg, "--checkpoint", path, NULL});
     cr_expect_eq(p.status, 0, "the kept checkpoint does not load: %s", p.err);

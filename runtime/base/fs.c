@@ -1,4 +1,4 @@
-/* dirname(), realpath(), readlink() */
+/* dirname(), realpath(), readlink(), clock_gettime() */
 #define _XOPEN_SOURCE 700
 
 #include "runtime/base/fs.h"
@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "runtime/base/ctx.h"
@@ -155,13 +156,24 @@ static int resolve_output(struct gr_ctx *ctx, struct gr_output *o) {
     return 0;
 }
 
-/* "<target>.tmp", beside the target: the same file system, so rename()
- * replaces the target in one step. */
+/* A new file beside the target, "<target>.tmp.<6 hex digits>": O_EXCL
+ * never opens what is already there (a link planted at that name, another
+ * run's half-written file), and a name of its own per write keeps two
+ * writers of one path apart. Created with mode 0644 through the umask, as
+ * any file graphrun writes (mkstemp's 0600 would need an fchmod that
+ * ignores the umask). */
 static int open_temporary(struct gr_ctx *ctx, struct gr_output *o) {
-    if (snprintf(o->tmp, sizeof o->tmp, "%s.tmp", o->target) >= (int)sizeof o->tmp)
-        return gr_fail(ctx, "%s: path too long", o->path);
-    o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (o->fd >= 0) return 0;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    uint32_t x = (uint32_t)getpid() * 2654435761u ^ (uint32_t)now.tv_nsec ^ (uint32_t)now.tv_sec;
+    for (int attempt = 0; attempt < 64; attempt++) {
+        x = x * 1664525u + 1013904223u;
+        if (snprintf(o->tmp, sizeof o->tmp, "%s.tmp.%06x", o->target, (unsigned)(x >> 8)) >= (int)sizeof o->tmp)
+            return gr_fail(ctx, "%s: path too long", o->path);
+        o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (o->fd >= 0) return 0;
+        if (errno != EEXIST) break;
+    }
     int e = errno;
     o->tmp[0] = 0;
     return gr_fail(ctx, "%s: cannot write: %s", o->path, strerror(e));
