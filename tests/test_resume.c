@@ -368,6 +368,9 @@ Test(resume, killed_and_resumed_runs_write_the_unbroken_runs_metrics, .timeout =
     for (int round = 0; round < 16 && !done; round++) {
         const char *fresh[] = {"train", cfg, "--run-dir", dir, "--threads", "1", "--quiet", NULL};
         const char *again[] = {"train", cfg, "--resume", ckpt, "--threads", "1", "--quiet", NULL};
+        /* killed before its first checkpoint: nothing to resume, and a
+         * new run does not take a folder that holds a run's files */
+        if (!exists(ckpt)) tg_rmtree(dir);
         pid_t pid = start(NULL, exists(ckpt) ? again : fresh, out, err);
         if (kills < 4) {
             sleep_ms(whole_ms / 10 + rand() % (whole_ms / 10 + 1));

@@ -158,11 +158,56 @@ Test(runs, a_second_run_on_a_folder_in_use_is_refused) {
     char *text = tg_slurp(path, NULL);
     cr_expect(text && strstr(text, "steps: 100000"), "config.yaml: %s", text);
     free(text);
-    /* and once it is free, a run may use it */
-    run(&p, NULL, (const char *[]){"train", cfg, "--run-dir", dir, "--set", "train.steps=20", "--threads", "1",
+    /* and once it is free, the run that resumes it may use it */
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
+    run(&p, NULL, (const char *[]){"train", cfg, "--resume", path, "--set", "train.steps=20", "--threads", "1",
                                    "--quiet", NULL});
     cr_expect_eq(p.status, 0, "%s", p.err);
     proc_free(&p);
+}
+
+/* A folder that holds a run's files is taken only by the run that resumes
+ * it: a new run would write its config, rows and checkpoint over them. And
+ * the folder's config.yaml, when it is the config being read, is the
+ * user's to edit: a resume leaves it as it is. */
+Test(runs, a_new_run_on_a_folder_holding_a_run_is_refused) {
+    char cfg[128], dir[128], path[256], mine[256];
+    snprintf(cfg, sizeof cfg, "%s/small.yaml", tmp);
+    small_config(cfg, 20, 1000, NULL);
+    snprintf(dir, sizeof dir, "%s/run", tmp);
+    struct proc p;
+    run(&p, NULL, (const char *[]){"train", cfg, "--run-dir", dir, "--threads", "1", "--quiet", NULL});
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    proc_free(&p);
+    snprintf(mine, sizeof mine, "%s/config.yaml", dir);
+    FILE *f = fopen(mine, "a");
+    cr_assert_not_null(f);
+    fputs("# my notes on this run\n", f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    char *rows = tg_slurp(path, NULL);
+    const char *configs[] = {cfg, mine};
+    for (int k = 0; k < 2; k++) {
+        run(&p, NULL, (const char *[]){"train", configs[k], "--run-dir", dir, "--threads", "1", "--quiet", NULL});
+        char want[512];
+        snprintf(want, sizeof want, "%s: the run folder already holds a run (config.yaml, metrics.csv, metrics.jsonl, "
+                 "checkpoint.safetensors, plot.png, plot.gp); continue it with --resume %s/checkpoint.safetensors, or "
+                 "choose another folder", dir, dir);
+        expect_one_line(&p, want, configs[k]);
+        proc_free(&p);
+        char *now = tg_slurp(path, NULL);
+        cr_expect(now && rows && strcmp(now, rows) == 0, "metrics.csv was rewritten: %s", now);
+        free(now);
+    }
+    free(rows);
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
+    run(&p, NULL, (const char *[]){"train", mine, "--resume", path, "--set", "train.steps=30", "--threads", "1",
+                                   "--quiet", NULL});
+    cr_expect_eq(p.status, 0, "%s", p.err);
+    proc_free(&p);
+    char *text = tg_slurp(mine, NULL);
+    cr_expect(text && strstr(text, "# my notes on this run\n"), "config.yaml was rewritten: %s", text);
+    free(text);
 }
 
 /* the name without a -N suffix */

@@ -107,21 +107,54 @@ static int lock_run_dir(struct gr_ctx *ctx, const char *dir, int *fd_out) {
     return 0;
 }
 
+/* The files a run leaves in its folder (tools/plot.c adds the plot). */
+static const char *const run_files[] = {"config.yaml",      "metrics.csv", "metrics.jsonl", "checkpoint.safetensors",
+                                        "best.safetensors", "target.json", "plot.png",      "plot.gp"};
+
+/* A new run does not take a folder that holds another run's files: it
+ * would write its config, rows and checkpoints over them. Only a run that
+ * resumes continues a folder. Checked under the lock, so that a run
+ * that held the folder until a moment ago is seen. */
+static int check_unused(struct gr_ctx *ctx, const char *dir) {
+    char held[256] = "", path[4300];
+    size_t n = 0;
+    int has_ckpt = 0;
+    for (size_t i = 0; i < sizeof run_files / sizeof run_files[0]; i++) {
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, run_files[i]);
+        if (lstat(path, &st) != 0) continue;
+        n += (size_t)snprintf(held + n, sizeof held - n, "%s%s", n ? ", " : "", run_files[i]);
+        has_ckpt |= strcmp(run_files[i], "checkpoint.safetensors") == 0;
+    }
+    if (!n) return 0;
+    if (has_ckpt)
+        return gr_fail(ctx, "%s: the run folder already holds a run (%s); continue it with --resume "
+                            "%s/checkpoint.safetensors, or choose another folder", dir, held, dir);
+    return gr_fail(ctx, "%s: the run folder already holds a run (%s); choose another folder, or remove those files",
+                   dir, held);
+}
+
+/* The effective config as the folder's config.yaml, unless that file is the
+ * config this run reads (`train RUN/config.yaml --resume ...`): the user's
+ * own text, comments and all, is kept; the checkpoint holds the config. */
 static int write_config_file(struct gr_ctx *ctx, const struct gr_config *cfg, const char *dir) {
     char path[4300];
     snprintf(path, sizeof path, "%s/config.yaml", dir);
-    FILE *f = fopen(path, "w");
-    if (!f) return gr_fail(ctx, "%s: cannot write: %s", path, strerror(errno));
-    int e = fputs(cfg->run_text ? cfg->run_text : "", f) == EOF ? errno : 0;
-    if (fclose(f) != 0 && !e) e = errno;
-    return e ? gr_fail(ctx, "%s: write failed: %s", path, strerror(e)) : 0;
+    struct stat mine, theirs;
+    if (cfg->path && stat(cfg->path, &theirs) == 0 && stat(path, &mine) == 0 && mine.st_dev == theirs.st_dev &&
+        mine.st_ino == theirs.st_ino)
+        return 0;
+    const char *text = cfg->run_text ? cfg->run_text : "";
+    return gr_replace_file(ctx, path, "", text, strlen(text));
 }
 
 int gr_runlog_open(struct gr_ctx *ctx, struct gr_runlog *rl, const struct gr_config *cfg, const char *dir,
                    int64_t resumed_at) {
     char path[4300];
     rl->dir = dir;
-    if (lock_run_dir(ctx, dir, &rl->lock_fd) || write_config_file(ctx, cfg, dir)) return -1;
+    if (lock_run_dir(ctx, dir, &rl->lock_fd) || (resumed_at < 0 && check_unused(ctx, dir)) ||
+        write_config_file(ctx, cfg, dir))
+        return -1;
     const char *names[2] = {"metrics.csv", "metrics.jsonl"};
     FILE **files[2] = {&rl->csv, &rl->jsonl};
     for (int k = 0; k < 2; k++) {

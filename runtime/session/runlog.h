@@ -29,8 +29,10 @@ struct gr_runlog {
  * (dir, dir-2, dir-3, ... each made with mkdir, which only one of two
  * racing runs can win); the name used goes to out. */
 int gr_runlog_make_dir(struct gr_ctx *ctx, const char *dir, int fresh, char *out, size_t len);
-/* Lock the folder, write config.yaml, open the metrics files (trimmed to
- * step resumed_at when it is above 0 and they exist). */
+/* Lock the folder, write config.yaml (unless it is the config being read),
+ * open the metrics files. resumed_at < 0: a new run, refused if the
+ * folder holds a run's files already; else a resume from that step, whose
+ * metrics files are trimmed to it when it is above 0 and they exist. */
 int gr_runlog_open(struct gr_ctx *ctx, struct gr_runlog *rl, const struct gr_config *cfg, const char *dir,
                    int64_t resumed_at);
 /* One metrics row: step,epoch,loss,eval_accuracy,eval_loss,lr,grad_norm,wall_time */
