@@ -305,8 +305,16 @@ int xp_use(struct xp *p, struct gr_ynode *map, const char *what, struct xscope *
     snprintf(w, sizeof w, "%s: repeat", what);
     if (rep && gr_read_int(p->ctx, p->file, rep, 1, XP_MAX_REPEAT, w, &repeat)) return -1;
     if (read_args(p, map, what, b, &args) || use_input(p, map, what, s, prev, &input)) return -1;
-    if (p->depth == XP_MAX_DEPTH)
-        return gr_fail_node(p->ctx, p->file, map, "%s: blocks nested more than %d deep", what, XP_MAX_DEPTH);
+    if (p->depth == XP_MAX_DEPTH) {
+        /* told at the outermost use, in the config's own graph: a node of
+         * a block's copy would head the message with every use above it,
+         * which at this depth fills the message before the reason */
+        const struct xscope *top = s;
+        while (top && top->up) top = top->up;
+        return gr_fail_node(p->ctx, p->file, top ? top->use : map,
+                            "use of block '%s': blocks nested more than %d deep (block '%s' inside %d others)",
+                            top ? top->block->name : b->name, XP_MAX_DEPTH, b->name, p->depth);
+    }
     const char *base = !written ? xp_fmt(p, "%s_%d", b->name, ++b->n_uses)
                        : s      ? xp_fmt(p, "%s_%s", s->prefix, written)
                                 : written;
