@@ -194,6 +194,10 @@ void lstm_cell_chain(int R, float z[LSTM_CELL_ROWS][4][16], const float *const *
  * a chain from zero, added in turn, the first stored unless `add`; one
  * block where k <= ONE_BLOCK. w packed [k][64]. */
 static void products(int R, float z[ROWS][4][16], const float *const *a, int64_t k, const float *w, int add) {
+    if (k <= ONE_BLOCK) {
+        dense[R](z, a, NULL, k, w, add);
+        return;
+    }
     const float *ab[ROWS];
     for (int64_t ls = 0, len; ls < k; ls += len) {
         len = gr_gemm_k_block(k, ls);

@@ -229,14 +229,18 @@ struct tn_lists {
  * bits for 16 q at a time, compressed to the q they keep. */
 static int tn_list(struct tn_lists *l, int64_t mc, int64_t k, const float *a, int64_t lda, int64_t piece) {
     const int64_t nv = (mc + 15) / 16;
-    __mmask16 tiny = 0;
+    /* the least of |x| - 1 over A's floats as integers: a zero wraps to
+     * the largest, so it is under TN_TINY's bits - 1 only where some
+     * nonzero is under TN_TINY (NaN and infinities are over it) */
+    __m512i least = _mm512_set1_epi32(-1);
+    const __m512i magnitude = _mm512_set1_epi32(0x7fffffff), one = _mm512_set1_epi32(1);
     for (int64_t q = 0; q < k; q++)
         for (int64_t v = 0; v < nv; v++) {
             int64_t left = mc - 16 * v;
             __mmask16 in = (__mmask16)(left >= 16 ? 0xffffu : (1u << left) - 1);
             __m512 x = _mm512_maskz_loadu_ps(in, a + q * lda + 16 * v);
             l->nz[v][q] = _mm512_mask_cmp_ps_mask(in, x, _mm512_setzero_ps(), _CMP_NEQ_UQ);
-            tiny |= _mm512_mask_cmp_ps_mask(l->nz[v][q], _mm512_abs_ps(x), _mm512_set1_ps(TN_TINY), _CMP_LT_OQ);
+            least = _mm512_min_epu32(least, _mm512_sub_epi32(_mm512_and_si512(_mm512_castps_si512(x), magnitude), one));
         }
     for (int64_t v = 0; v < nv; v++) memset(l->nz[v] + k, 0, 16 * sizeof(uint16_t));
     const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
@@ -261,7 +265,11 @@ static int tn_list(struct tn_lists *l, int64_t mc, int64_t k, const float *a, in
         l->at[g][(k + piece - 1) / piece] = n;
         l->nq[g] = n;
     }
-    return tiny == 0;
+    union {
+        float f;
+        uint32_t u;
+    } tiny = {TN_TINY};
+    return _mm512_reduce_min_epu32(least) >= tiny.u - 1;
 }
 
 /* op(B)'s rows q = 0..kc-1, columns 0..w-1, copied side by side
