@@ -384,9 +384,10 @@ static void train_tile_rows(const struct lstm_cell *e, struct rows *r, int64_t l
  * (fused_rows) and x_t @ Wx is one block of k (its list of columns, qs,
  * has room for one) */
 void lstm_cell_check_zeros(struct lstm_cell *e) {
-    int finite = e->I <= ONE_BLOCK;
-    for (int64_t k = 0; k < e->I * 4 * e->H; k++) finite &= isfinite(e->w[k]) != 0;
-    e->skip_zeros = finite;
+    int finite = 1;
+    if (e->I <= ONE_BLOCK)
+        for (int64_t k = 0; k < e->I * 4 * e->H; k++) finite &= isfinite(e->w[k]) != 0;
+    e->skip_zeros = finite && e->I <= ONE_BLOCK;
 }
 
 /* Each 16 units' columns side by side, [H / 16][I + H][4 gates][16]: in

@@ -160,14 +160,8 @@ int image_read_gray(const char *path, uint8_t **pixels, int *width, int *height,
     *pixels = NULL;
     struct stat st;
     char why[160];
-    int fd = gr_open_regular(path, &st, why, sizeof why);
-    if (fd < 0) return snprintf(err, len, "%s: %s", path, why), -1;
-    FILE *f = fdopen(fd, "rb");
-    if (!f) {
-        int e = errno;
-        close(fd);
-        return snprintf(err, len, "%s: cannot open: %s", path, strerror(e)), -1;
-    }
+    FILE *f = gr_fopen_regular(path, &st, why, sizeof why);
+    if (!f) return snprintf(err, len, "%s: %s", path, why), -1;
     unsigned char magic[8] = {0};
     size_t got = fread(magic, 1, 8, f);
     int rc;

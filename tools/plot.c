@@ -89,14 +89,8 @@ static int scan_metrics(FILE *in, struct curves *c) {
 static int write_script(const char *run_dir, const char *csv, const char *script, char *err, size_t len) {
     struct stat st;
     char why[160];
-    int fd = gr_open_regular(csv, &st, why, sizeof why);
-    if (fd < 0) return snprintf(err, len, "%s: %s", csv, why), -1;
-    FILE *in = fdopen(fd, "r");
-    if (!in) {
-        int e = errno;
-        close(fd);
-        return snprintf(err, len, "%s: cannot read: %s", csv, strerror(e)), -1;
-    }
+    FILE *in = gr_fopen_regular(csv, &st, why, sizeof why);
+    if (!in) return snprintf(err, len, "%s: %s", csv, why), -1;
     FILE *f = fopen(script, "w");
     if (!f) {
         int e = errno;

@@ -61,28 +61,33 @@ int gr_open_regular(const char *path, struct stat *st, char *why, size_t len) {
     return fd;
 }
 
-int gr_open_input(struct gr_ctx *ctx, const char *path, struct stat *st) {
+FILE *gr_fopen_regular(const char *path, struct stat *st, char *why, size_t len) {
+    int fd = gr_open_regular(path, st, why, len);
+    if (fd < 0) return NULL;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        snprintf(why, len, "cannot open: %s", strerror(errno));
+        close(fd);
+    }
+    return f;
+}
+
+FILE *gr_fopen_input(struct gr_ctx *ctx, const char *path, struct stat *st) {
     char why[160];
-    int fd = gr_open_regular(path, st, why, sizeof why);
-    if (fd < 0) gr_fail(ctx, "%s: %s", path, why);
-    return fd;
+    FILE *f = gr_fopen_regular(path, st, why, sizeof why);
+    if (!f) gr_fail(ctx, "%s: %s", path, why);
+    return f;
 }
 
 int gr_read_text_file(struct gr_ctx *ctx, const char *path, size_t limit, char **out, size_t *len) {
     *out = NULL;
     *len = 0;
     struct stat st;
-    int fd = gr_open_input(ctx, path, &st);
-    if (fd < 0) return -1;
+    FILE *f = gr_fopen_input(ctx, path, &st);
+    if (!f) return -1;
     if ((size_t)st.st_size > limit) {
-        close(fd);
+        fclose(f);
         return gr_fail(ctx, "%s: %lld bytes is too large (limit %zu)", path, (long long)st.st_size, limit);
-    }
-    FILE *f = fdopen(fd, "rb");
-    if (!f) {
-        int e = errno;
-        close(fd);
-        return gr_fail(ctx, "%s: cannot open: %s", path, strerror(e));
     }
     size_t n = (size_t)st.st_size;
     char *buf = gr_alloc(ctx, n + 1);

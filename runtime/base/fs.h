@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct gr_ctx;
 struct stat;
@@ -23,8 +24,10 @@ struct stat;
  * the file's status when it was opened (a caller words a directory its own
  * way), st_mode 0 when it was not. */
 int gr_open_regular(const char *path, struct stat *st, char *why, size_t len);
-/* gr_open_regular with its refusal recorded in ctx as "PATH: why". */
-int gr_open_input(struct gr_ctx *ctx, const char *path, struct stat *st);
+/* gr_open_regular as a stream to read, NULL with `why` set. */
+FILE *gr_fopen_regular(const char *path, struct stat *st, char *why, size_t len);
+/* gr_fopen_regular with its refusal recorded in ctx as "PATH: why". */
+FILE *gr_fopen_input(struct gr_ctx *ctx, const char *path, struct stat *st);
 
 /* mkdir -p: `path` and every missing folder above it. */
 int gr_mkdirs(struct gr_ctx *ctx, const char *path);

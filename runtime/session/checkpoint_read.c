@@ -381,8 +381,8 @@ int gr_checkpoint_parse(struct gr_session *s, const char *name, const uint8_t *b
 int gr_checkpoint_load(struct gr_session *s, const char *path, int64_t *step) {
     struct gr_ctx *ctx = s->ctx;
     struct stat st;
-    int fd = gr_open_input(ctx, path, &st);
-    if (fd < 0) return -1;
+    FILE *f = gr_fopen_input(ctx, path, &st);
+    if (!f) return -1;
     /* parameters, the optimizer's states, the best parameters, the order
      * and a header: no checkpoint of this run is larger than this (eval and
      * predict do not know the run's training set: at most INT32_MAX
@@ -391,14 +391,8 @@ int gr_checkpoint_load(struct gr_session *s, const char *path, int64_t *step) {
     size_t expect = (size_t)s->g.param_floats * 4 * (2 + GR_OPTIM_MAX_STATE) + samples * 4 +
                     (size_t)GR_CKPT_MAX_HEADER + 1024;
     if ((size_t)st.st_size > expect) {
-        close(fd);
+        fclose(f);
         return gr_fail(ctx, "%s: %lld bytes is too large for a checkpoint of this graph", path, (long long)st.st_size);
-    }
-    FILE *f = fdopen(fd, "rb");
-    if (!f) {
-        int e = errno;
-        close(fd);
-        return gr_fail(ctx, "%s: cannot open: %s", path, strerror(e));
     }
     size_t len = (size_t)st.st_size;
     uint8_t *buf = gr_alloc(ctx, len ? len : 1);
