@@ -399,3 +399,38 @@ Test(data, the_data_command_counts_and_ranges) {
     cr_expect(h[0][0] + h[1][0] == 7 && h[0][1] + h[1][1] == 7 && h[0][2] + h[1][2] == 6, "%s", out);
     free(out);
 }
+
+/* Samples of 7 axes (an array [N, 1, 1, 1, 1, 1, 2, 2]; samples carry at
+ * most 7) are named whole in a shape error and an augment error: they were
+ * shown cut to their first 6 axes ([1, 1, 1, 1, 1, 2]). */
+Test(data, samples_of_seven_axes_are_shown_whole) {
+    float x[30 * 4];
+    int64_t c[30];
+    for (int i = 0; i < 30; i++) {
+        c[i] = i % 3;
+        for (int j = 0; j < 4; j++) x[4 * i + j] = (float)(i + j);
+    }
+    tg_write_npy(path_in("x7.npy"), "<f4", "(30, 1, 1, 1, 1, 1, 2, 2)", x, sizeof x);
+    tg_write_npy(path_in("c7.npy"), "<i8", "(30,)", c, sizeof c);
+    const char *shapes[] = {"[3]", "[4]"}, *augments[] = {"", ", augment: {array: x, shift: 1}"};
+    const char *want[] = {"array 'x' of data.train is [1, 1, 1, 1, 1, 2, 2] (4 values)",
+                          "array 'x' holds float32 samples of [1, 1, 1, 1, 1, 2, 2];"};
+    for (int k = 0; k < 2; k++) {
+        char text[1024];
+        snprintf(text, sizeof text,
+                 "data:\n"
+                 "  train: {arrays: {x: x7.npy}, labels: c7.npy%s}\n"
+                 "  test: {arrays: {x: x7.npy}, labels: c7.npy}\n"
+                 "graph:\n"
+                 "  - {name: in, op: input, data: x, shape: %s}\n"
+                 "  - {name: y, op: input, data: labels}\n"
+                 "  - {name: logits, op: dense, inputs: [in], units: 3}\n"
+                 "  - {name: loss, op: softmax_cross_entropy, inputs: [logits, y]}\n"
+                 "train: {loss: loss, optimizer: {name: sgd, lr: 0.1}, batch_size: 5, steps: 1}\n",
+                 augments[k], shapes[k]);
+        struct run r;
+        cr_expect_neq(open_run(&r, text, NULL, 0), 0, "case %d opened", k);
+        cr_expect(strstr(r.ctx.err, want[k]) != NULL, "case %d: %s", k, r.ctx.err);
+        close_run(&r);
+    }
+}

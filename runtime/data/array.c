@@ -69,6 +69,11 @@ static void shape_text(char *buf, size_t len, int rank, const int64_t *dims) {
     if (at < len) snprintf(buf + at, len - at, "]");
 }
 
+const char *gr_array_sample_text(const struct gr_array_info *a, char *buf, size_t len) {
+    shape_text(buf, len, a->rank - 1, a->dim + 1);
+    return buf;
+}
+
 int gr_array_set_shape(struct gr_ctx *ctx, const char *where, struct gr_array_info *a, int rank,
                        const int64_t *dims) {
     if (rank == 0) return gr_fail(ctx, "%s: a 0-d array (shape ()) is not a dataset: expected [N, ...]", where);

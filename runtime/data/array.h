@@ -80,6 +80,10 @@ const char *gr_endian_name(enum gr_endian e); /* "none", "little", "big" */
 int64_t gr_array_count(const struct gr_array_info *a);
 size_t gr_array_bytes(const struct gr_array_info *a);
 
+/* One sample's shape, dims 1..rank-1 of all GR_ARRAY_MAX_RANK, as
+ * "[28, 28]" ("[]" for an array [N]), into buf; returns buf. */
+const char *gr_array_sample_text(const struct gr_array_info *a, char *buf, size_t len);
+
 /* Set rank and dims, refusing (with `where`, the message's prefix) a rank
  * outside 1..GR_ARRAY_MAX_RANK (0-d arrays are not datasets), a zero
  * dimension, and more than GR_ARRAY_MAX_BYTES in the file or in memory.

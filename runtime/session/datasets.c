@@ -214,19 +214,16 @@ static int check_input(struct gr_session *s, const struct gr_split *sp, int i) {
         return gr_node_fail(&s->g, i, nd->attrs[GR_INPUT_DTYPE].present ? GR_INPUT_DTYPE : GR_INPUT_DATA, "%s", msg);
     }
     if (x->per_sample != per_sample(nd)) {
-        char sh[96];
-        struct gr_shape one = {a->rank - 1, {0}};
-        for (int r = 1; r < a->rank && r <= GR_MAX_DIMS; r++) one.dim[r - 1] = a->dim[r];
-        if (one.rank > GR_MAX_DIMS) one.rank = GR_MAX_DIMS;
+        char sh[32 * GR_ARRAY_MAX_RANK];
         if (!strcmp(a->name, "images"))
             return gr_node_fail(&s->g, i, GR_INPUT_SHAPE,
                                 "shape holds %lld values per sample, but the images are %s (%lld values)",
-                                (long long)per_sample(nd), gr_shape_format(&one, sh, sizeof sh),
+                                (long long)per_sample(nd), gr_array_sample_text(a, sh, sizeof sh),
                                 (long long)x->per_sample);
         return gr_node_fail(&s->g, i, GR_INPUT_SHAPE,
                             "shape holds %lld value%s per sample, but array '%s' of %s is %s (%lld values)",
                             (long long)per_sample(nd), per_sample(nd) == 1 ? "" : "s", a->name, sp->name,
-                            gr_shape_format(&one, sh, sizeof sh), (long long)x->per_sample);
+                            gr_array_sample_text(a, sh, sizeof sh), (long long)x->per_sample);
     }
     x->wanted = 1;
     x->keep |= s->mode != GR_SESSION_CHECK || nd->dtype == GR_I32; /* check keeps the indices to check them */
@@ -291,13 +288,11 @@ static int check_augment(struct gr_session *s, const int *reach) {
                             "data.train.augment: no float32 input of the training graph reads array '%s' of data.train",
                             ac->array);
     if ((a->type != GR_ARRAY_U8 && a->type != GR_ARRAY_F32) || a->rank < 3 || a->rank > 4) {
-        char sh[96];
-        struct gr_shape one = {a->rank - 1 < GR_MAX_DIMS ? a->rank - 1 : GR_MAX_DIMS, {0}};
-        for (int r = 0; r < one.rank; r++) one.dim[r] = a->dim[r + 1];
+        char sh[32 * GR_ARRAY_MAX_RANK];
         return gr_fail_node(s->ctx, s->cfg->path, ac->at,
                             "data.train.augment: array '%s' holds %s samples of %s; augmentation moves images [H, W] "
                             "or [H, W, C] of uint8 or float32",
-                            ac->array, gr_array_type_name(a->type), gr_shape_format(&one, sh, sizeof sh));
+                            ac->array, gr_array_type_name(a->type), gr_array_sample_text(a, sh, sizeof sh));
     }
     s->aug_array = k;
     s->aug_h = a->dim[1];

@@ -26,9 +26,7 @@ static double value_at(const struct gr_data_array *x, int64_t i) {
 static void print_array(const struct gr_config *cfg, const struct gr_dataset *d, int k, const int32_t *rows, int64_t n) {
     const struct gr_data_array *x = &d->arrays[k];
     const struct gr_array_info *a = &x->info;
-    char sh[96];
-    struct gr_shape one = {a->rank - 1 < GR_MAX_DIMS ? a->rank - 1 : GR_MAX_DIMS, {0}};
-    for (int r = 0; r < one.rank; r++) one.dim[r] = a->dim[r + 1];
+    char sh[32 * GR_ARRAY_MAX_RANK];
     double lo = 0, hi = 0;
     for (int64_t s = 0; s < n; s++) {
         int64_t row = rows ? rows[s] : s;
@@ -40,7 +38,7 @@ static void print_array(const struct gr_config *cfg, const struct gr_dataset *d,
     }
     int counted = a->type != GR_ARRAY_F32 && x->per_sample == 1 && hi - lo < MAX_BINS;
     printf("    %-12s %-8s %-16s (%s in the file)  values %g to %g", a->name, gr_array_type_name(a->type),
-           gr_shape_format(&one, sh, sizeof sh), gr_elem_name(a->elem), lo, hi);
+           gr_array_sample_text(a, sh, sizeof sh), gr_elem_name(a->elem), lo, hi);
     if (a->type == GR_ARRAY_U8 && !counted) /* pixels, as a float input reads them */
         printf(" (inputs %g to %g)", cfg->data.pixel_lo + (cfg->data.pixel_hi - cfg->data.pixel_lo) * lo / 255,
                cfg->data.pixel_lo + (cfg->data.pixel_hi - cfg->data.pixel_lo) * hi / 255);
