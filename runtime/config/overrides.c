@@ -60,17 +60,22 @@ static int find_item(struct gr_ctx *ctx, const char *org, const struct gr_ynode 
                    near ? near : "", near ? "'?)" : "");
 }
 
-/* One --set PATH=VALUE: VALUE is YAML; PATH walks mappings by key and the
+/* One --set PATH=VALUE (or --unset PATH): VALUE is YAML; PATH walks mappings by key and the
  * graph (or any list) by node name or index. A missing mapping key is
  * created, so the override is then validated like the file. A null VALUE
  * (~ or null, which no key of a config takes) removes the key or the list
  * item instead (nothing, if the key is absent): --unset PATH. */
 int gr_override_apply(struct gr_ctx *ctx, struct gr_ydoc *doc, struct gr_str_list **origins, const char *spec) {
+    static const char unset[] = GR_OVERRIDE_UNSET;
+    int removes = strncmp(spec, unset, sizeof unset - 1) == 0;
     char origin[512];
-    snprintf(origin, sizeof origin, "--set %s", spec);
+    snprintf(origin, sizeof origin, "%s%s", removes ? "" : "--set ", spec);
     const char *org = keep_origin(doc, origins, origin);
     if (!org) return -1;
-    const char *eq = strchr(spec, '=');
+    if (removes) spec += sizeof unset - 1;
+    const char *eq = removes ? spec + strlen(spec) : strchr(spec, '=');
+    if (removes && strchr(spec, '='))
+        return gr_fail(ctx, "%s: --unset takes a PATH alone, without '=' (e.g. --unset train.steps)", org);
     if (!eq) return gr_fail(ctx, "%s: expected PATH=VALUE, e.g. train.optimizer.lr=0.001", org);
     char path[256];
     size_t plen = (size_t)(eq - spec);
@@ -79,7 +84,7 @@ int gr_override_apply(struct gr_ctx *ctx, struct gr_ydoc *doc, struct gr_str_lis
     path[plen] = 0;
     if (check_path(ctx, org, path)) return -1;
     struct gr_ydoc vdoc;
-    if (gr_yaml_parse(ctx, &vdoc, "value", eq + 1, strlen(eq + 1))) {
+    if (gr_yaml_parse(ctx, &vdoc, "value", removes ? "~" : eq + 1, removes ? 1 : strlen(eq + 1))) {
         char msg[GR_ERRBUF];
         snprintf(msg, sizeof msg, "%s", ctx->err);
         return gr_fail(ctx, "%s: the value is not YAML (%s)", org, msg);

@@ -13,11 +13,17 @@ struct gr_str_list {
     char s[];
 };
 
+/* The prefix of a spec that removes PATH: "--unset PATH", as the command
+ * line gave it, which messages then name (PATH=~ does the same, named as
+ * a --set). */
+#define GR_OVERRIDE_UNSET "--unset "
+
 /* One PATH=VALUE into doc: VALUE is YAML; PATH walks mappings by key and the
  * graph (or any list) by node name or index; a missing mapping key is
  * created. A null VALUE (~ or null, which no key of a config takes) removes
- * the key or the list item instead (nothing, if the key is absent): --unset
- * PATH. The override's text is pushed onto *origins; an error names it. */
+ * the key or the list item instead (nothing, if the key is absent), as
+ * GR_OVERRIDE_UNSET PATH does. The override's text is pushed onto
+ * *origins; an error names it. */
 int gr_override_apply(struct gr_ctx *ctx, struct gr_ydoc *doc, struct gr_str_list **origins, const char *spec);
 
 #endif

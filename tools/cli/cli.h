@@ -39,7 +39,7 @@ struct cli {
     double eps, rtol, atol; /* gradcheck; 0: the defaults */
     const char *checkpoint, *resume, *run_dir, *output, *predictions;
     int no_run_dir, quiet, json, backward, softmax;
-    char unset_buf[MAX_SETS][256];
+    char unset_buf[MAX_SETS][264]; /* "--unset " PATH */
 };
 
 /* The commands, in the order --help lists them (main.c). */

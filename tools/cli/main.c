@@ -125,8 +125,9 @@ static int take_value(const struct command *c, const char *a, const char *v, str
         }
         o->sets[o->n_sets++] = v;
     } else if (!strcmp(a, "--unset")) {
-        /* PATH=~: a null value removes the key (runtime/config/overrides.c) */
-        if (o->n_sets == MAX_SETS || snprintf(o->unset_buf[o->n_sets], sizeof o->unset_buf[0], "%s=~", v) >=
+        /* "--unset PATH" removes the key (runtime/config/overrides.c) */
+        if (o->n_sets == MAX_SETS || snprintf(o->unset_buf[o->n_sets], sizeof o->unset_buf[0], "%s%s",
+                                              GR_OVERRIDE_UNSET, v) >=
                                           (int)sizeof o->unset_buf[0]) {
             fprintf(stderr, "graphrun %s: at most %d --set and --unset, each under 250 bytes\n", c->name,
                     MAX_SETS);
