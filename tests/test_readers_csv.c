@@ -154,7 +154,14 @@ Test(readers, csv_options_that_do_not_fit_the_file) {
     expect_refusal(FIX "/csv/noheader.csv", NULL, &(struct gr_read_opts){.label = &y},
                    FIX "/csv/noheader.csv: label column 'y' is given by name, but the file has no header row");
     expect_refusal(FIX "/csv/basic.csv", NULL, &(struct gr_read_opts){.label = &nope},
-                   FIX "/csv/basic.csv: no column named 'nope' in the header row");
+                   FIX "/csv/basic.csv: no column named 'nope' in the header row (3 columns split at ',': 'a', 'b', "
+                       "'label')");
+    /* the header as split shows a wrong delimiter and a typo */
+    expect_refusal(FIX "/csv/basic.csv", NULL, &(struct gr_read_opts){.label = &label, .delimiter = ';'},
+                   FIX "/csv/basic.csv: no column named 'label' in the header row (1 column split at ';': 'a,b,label')");
+    expect_refusal(FIX "/csv/basic.csv", NULL, &(struct gr_read_opts){.label = &(struct gr_column){"lable", 0}},
+                   FIX "/csv/basic.csv: no column named 'lable' in the header row (3 columns split at ',': 'a', 'b', "
+                       "'label'); did you mean 'label'?");
     expect_refusal(FIX "/csv/basic.csv", NULL, &(struct gr_read_opts){.label = &three},
                    FIX "/csv/basic.csv: label column 3 is out of range: the rows have 3 columns");
     expect_refusal(FIX "/csv/basic.csv", NULL, &(struct gr_read_opts){.label = &minus4},

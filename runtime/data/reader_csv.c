@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "runtime/base/ctx.h"
+#include "runtime/base/text.h"
 #include "runtime/data/csv_number.h"
 #include "runtime/data/csv_tok.h"
 #include "runtime/data/reader.h"
@@ -241,7 +242,23 @@ static int resolve(struct gr_ctx *ctx, const struct csv_state *st, const struct 
                            c->name, found, i);
         found = i;
     }
-    if (found < 0) return gr_fail(ctx, "%s: no column named '%s' in the header row", path, c->name);
+    if (found < 0) {
+        /* the header as split, so that a wrong delimiter or a typo shows */
+        char names[256], delim[8];
+        size_t at = 0;
+        int i = 0;
+        for (; i < st->n_cols && i < 4; i++) {
+            char one[56];
+            show(one, sizeof one, st->names[i], strlen(st->names[i]));
+            at += (size_t)snprintf(names + at, sizeof names - at, "%s'%s'", i ? ", " : "", one);
+        }
+        if (i < st->n_cols) snprintf(names + at, sizeof names - at, ", ... %d more", st->n_cols - i);
+        snprintf(delim, sizeof delim, st->t.delim == '\t' ? "a tab" : "'%c'", st->t.delim);
+        const char *near = gr_closest(c->name, (const char *const *)st->names, st->n_cols);
+        return gr_fail(ctx, "%s: no column named '%s' in the header row (%d column%s split at %s: %s)%s%s%s", path,
+                       c->name, st->n_cols, st->n_cols == 1 ? "" : "s", delim, names, near ? "; did you mean '" : "",
+                       near ? near : "", near ? "'?" : "");
+    }
     *out = found;
     return 0;
 }
