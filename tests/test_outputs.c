@@ -283,6 +283,29 @@ Test(outputs, every_command_fails_when_its_output_cannot_be_written) {
     proc_free(&p);
 }
 
+/* A closed standard output: the files the run opens do not take its
+ * number (the run folder's lock file did, and held every line printed),
+ * and the run still says it could not write. */
+Test(outputs, a_closed_standard_output_lands_in_no_file) {
+    char cfg[128], *out = NULL;
+    trained(cfg, sizeof cfg);
+    int rc = tg_sh(&out, "'%s' train '%s' --threads 1 --run-dir '%s/closed' 2>&1 >&-", GRAPHRUN, cfg, tmp);
+    cr_expect_eq(rc, 1, "%s", out);
+    cr_expect(strstr(out, "graphrun train: cannot write the standard output: Bad file descriptor\n") != NULL, "%s", out);
+    free(out);
+    const char *files[] = {".lock", "metrics.csv", "config.yaml"};
+    for (int i = 0; i < 3; i++) {
+        char path[192];
+        snprintf(path, sizeof path, "%s/closed/%s", tmp, files[i]);
+        size_t len = 0;
+        char *text = tg_slurp(path, &len);
+        cr_assert_not_null(text, "%s is missing", path);
+        cr_expect(!strstr(text, "test accuracy"), "the printed lines went into %s:\n%s", files[i], text);
+        cr_expect(i > 0 || len == 0, "the lock file holds %zu bytes", len);
+        free(text);
+    }
+}
+
 /* ---- outputs that are no regular files ----------------------------------- */
 
 /* The model `export` writes to `path` (its stdout and stderr in p). */

@@ -7,6 +7,7 @@
  *   else (a plugin) called exit() (see exit_guard). */
 #include <cblas.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -328,7 +329,21 @@ static void exit_guard(void) {
 
 static int run_command(int argc, char **argv);
 
+/* A standard stream the caller closed (graphrun ... >&-) left its number
+ * free, and the next file opened took it: with stdout closed, the run
+ * folder's lock file became fd 1 and received everything printed. Each
+ * closed one is held by /dev/null opened the other way round (stdin
+ * write-only, stdout and stderr read-only), so its reads or writes still
+ * fail with EBADF, as on a closed stream (check_stdout reports it), and no
+ * file graphrun opens can become a standard stream. */
+static void hold_closed_std_fds(void) {
+    /* the lowest free number is taken: fd itself, those below it being open */
+    for (int fd = 0; fd <= 2; fd++)
+        if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) (void)open("/dev/null", (fd == 0 ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
+}
+
 int main(int argc, char **argv) {
+    hold_closed_std_fds();
     blas_pick_core(argv);
     atexit(exit_guard);
     int rc = run_command(argc, argv);
