@@ -210,6 +210,37 @@ Test(runs, a_new_run_on_a_folder_holding_a_run_is_refused) {
     free(text);
 }
 
+/* A write cut short (kill -9) leaves its temporary beside the file; the
+ * next run in the folder removes those of the folder's own files once it
+ * holds the lock, and nothing else. */
+Test(runs, a_run_removes_the_temporaries_of_writes_cut_short) {
+    char cfg[128], dir[128], path[256];
+    snprintf(cfg, sizeof cfg, "%s/small.yaml", tmp);
+    small_config(cfg, 20, 1000, NULL);
+    snprintf(dir, sizeof dir, "%s/cut", tmp);
+    cr_assert_eq(mkdir(dir, 0755), 0);
+    const char *gone[] = {"checkpoint.safetensors.tmp.0a1b2c", "metrics.csv.tmp.ffffff", "plot.png.tmp.000000"};
+    const char *kept[] = {"notes.txt.tmp.123456", "checkpoint.safetensors.tmp.12345", "config.yaml.tmp.abcdeg",
+                          "checkpoint.safetensors.tmp.0a1b2c3"};
+    for (int k = 0; k < 7; k++) {
+        snprintf(path, sizeof path, "%s/%s", dir, k < 3 ? gone[k] : kept[k - 3]);
+        FILE *f = fopen(path, "w");
+        cr_assert_not_null(f);
+        fputs("half a file", f);
+        fclose(f);
+    }
+    struct proc p;
+    run(&p, NULL, (const char *[]){"train", cfg, "--run-dir", dir, "--threads", "1", "--quiet", NULL});
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    proc_free(&p);
+    for (int k = 0; k < 7; k++) {
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, k < 3 ? gone[k] : kept[k - 3]);
+        cr_expect_eq(lstat(path, &st) == 0, k >= 3, "%s %s", k < 3 ? gone[k] : kept[k - 3],
+                     k < 3 ? "was left" : "was removed");
+    }
+}
+
 /* the name without a -N suffix */
 static void stem_of(const char *name, char *out, size_t len) {
     cr_assert_lt(strlen(name), len);

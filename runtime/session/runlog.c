@@ -1,5 +1,6 @@
 #include "runtime/session/runlog.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -111,6 +112,28 @@ static int lock_run_dir(struct gr_ctx *ctx, const char *dir, int *fd_out) {
 static const char *const run_files[] = {"config.yaml",      "metrics.csv", "metrics.jsonl", "checkpoint.safetensors",
                                         "best.safetensors", "target.json", "plot.png",      "plot.gp"};
 
+/* What a write cut short leaves (a run killed mid-write, power lost):
+ * "<file>.tmp.<6 hex digits>" beside one of the folder's files
+ * (gr_open_output's temporaries, a checkpoint's size each). Removed once
+ * the lock is held: then no other graphrun run writes in the folder, so
+ * none of them is being written. Other names are left alone. */
+static void remove_leftovers(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    for (struct dirent *e; (e = readdir(d));) {
+        const char *tail = strstr(e->d_name, ".tmp.");
+        if (!tail || strlen(tail) != 11 || strspn(tail + 5, "0123456789abcdef") != 6) continue;
+        size_t stem = (size_t)(tail - e->d_name);
+        int ours = 0;
+        for (size_t i = 0; i < sizeof run_files / sizeof run_files[0]; i++)
+            ours |= strlen(run_files[i]) == stem && strncmp(e->d_name, run_files[i], stem) == 0;
+        struct stat st;
+        if (ours && fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+            (void)unlinkat(dirfd(d), e->d_name, 0);
+    }
+    closedir(d);
+}
+
 /* A new run does not take a folder that holds another run's files: it
  * would write its config, rows and checkpoints over them. Only a run that
  * resumes continues a folder. Checked under the lock, so that a run
@@ -152,9 +175,9 @@ int gr_runlog_open(struct gr_ctx *ctx, struct gr_runlog *rl, const struct gr_con
                    int64_t resumed_at) {
     char path[4300];
     rl->dir = dir;
-    if (lock_run_dir(ctx, dir, &rl->lock_fd) || (resumed_at < 0 && check_unused(ctx, dir)) ||
-        write_config_file(ctx, cfg, dir))
-        return -1;
+    if (lock_run_dir(ctx, dir, &rl->lock_fd)) return -1;
+    remove_leftovers(dir);
+    if ((resumed_at < 0 && check_unused(ctx, dir)) || write_config_file(ctx, cfg, dir)) return -1;
     const char *names[2] = {"metrics.csv", "metrics.jsonl"};
     FILE **files[2] = {&rl->csv, &rl->jsonl};
     for (int k = 0; k < 2; k++) {
