@@ -271,9 +271,13 @@ static int use_input(struct xp *p, const struct gr_ynode *map, const char *what,
 /* The instances of block b for one use, each fed by the one before. */
 static int instances(struct xp *p, const struct gr_ynode *map, struct xblock *b, struct xscope *s,
                      const struct gr_ynode **args, const char *base, int repeat, struct xref *input) {
-    const char *where = !s ? xp_fmt(p, "in block '%s' used at %s", b->name, xp_where(p, map))
-                           : xp_fmt(p, "in block '%s' used at %s:%d:%d, %s", b->name, p->file, map->line, map->col,
-                                    s->where);
+    /* a use named by an override: the names made from it are the
+     * override's doing too */
+    const struct gr_ynode *nm = gr_ymap_get(map, "name");
+    const char *by = nm && nm->origin && nm->origin != map->origin ? xp_fmt(p, " (named by %s)", nm->origin) : "";
+    const char *where = !s ? xp_fmt(p, "in block '%s' used at %s%s", b->name, xp_where(p, map), by)
+                           : xp_fmt(p, "in block '%s' used at %s:%d:%d%s, %s", b->name, p->file, map->line, map->col,
+                                    by, s->where);
     const char *what = xp_fmt(p, "blocks.%s.graph", b->name);
     if (!where || !what) return -1;
     for (int r = 1; r <= repeat; r++) {
