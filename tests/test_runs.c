@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -210,35 +211,54 @@ Test(runs, a_new_run_on_a_folder_holding_a_run_is_refused) {
     free(text);
 }
 
+/* "half a file" at dir/name; the descriptor, open */
+static int leftover(const char *dir, const char *name) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    cr_assert_geq(fd, 0, "%s", path);
+    cr_assert_eq(write(fd, "half a file", 11), 11);
+    return fd;
+}
+
 /* A write cut short (kill -9) leaves its temporary beside the file; the
- * next run in the folder removes those of the folder's own files once it
- * holds the lock, and nothing else. */
+ * next run to take the folder removes those of the folder's own files
+ * that no writer holds (a run sharing the checkpoint path may be writing
+ * one), and nothing else; a run refused the folder removes nothing. */
 Test(runs, a_run_removes_the_temporaries_of_writes_cut_short) {
     char cfg[128], dir[128], path[256];
     snprintf(cfg, sizeof cfg, "%s/small.yaml", tmp);
     small_config(cfg, 20, 1000, NULL);
     snprintf(dir, sizeof dir, "%s/cut", tmp);
     cr_assert_eq(mkdir(dir, 0755), 0);
-    const char *gone[] = {"checkpoint.safetensors.tmp.0a1b2c", "metrics.csv.tmp.ffffff", "plot.png.tmp.000000"};
-    const char *kept[] = {"notes.txt.tmp.123456", "checkpoint.safetensors.tmp.12345", "config.yaml.tmp.abcdeg",
-                          "checkpoint.safetensors.tmp.0a1b2c3"};
-    for (int k = 0; k < 7; k++) {
-        snprintf(path, sizeof path, "%s/%s", dir, k < 3 ? gone[k] : kept[k - 3]);
-        FILE *f = fopen(path, "w");
-        cr_assert_not_null(f);
-        fputs("half a file", f);
-        fclose(f);
+    const char *name[] = {"checkpoint.safetensors.tmp.0a1b2c", "metrics.csv.tmp.ffffff", "plot.png.tmp.000000",
+                          "notes.txt.tmp.123456", "checkpoint.safetensors.tmp.12345", "config.yaml.tmp.abcdeg",
+                          "checkpoint.safetensors.tmp.0a1b2c3", "checkpoint.safetensors.tmp.bbbbbb"};
+    int held = -1;
+    for (int k = 0; k < 8; k++) {
+        int fd = leftover(dir, name[k]);
+        if (k < 7) close(fd);
+        else held = fd; /* being written by another run */
     }
+    cr_assert_eq(flock(held, LOCK_EX | LOCK_NB), 0);
     struct proc p;
     run(&p, NULL, (const char *[]){"train", cfg, "--run-dir", dir, "--threads", "1", "--quiet", NULL});
     cr_assert_eq(p.status, 0, "%s", p.err);
     proc_free(&p);
-    for (int k = 0; k < 7; k++) {
+    for (int k = 0; k < 8; k++) {
         struct stat st;
-        snprintf(path, sizeof path, "%s/%s", dir, k < 3 ? gone[k] : kept[k - 3]);
-        cr_expect_eq(lstat(path, &st) == 0, k >= 3, "%s %s", k < 3 ? gone[k] : kept[k - 3],
-                     k < 3 ? "was left" : "was removed");
+        snprintf(path, sizeof path, "%s/%s", dir, name[k]);
+        cr_expect_eq(lstat(path, &st) == 0, k >= 3, "%s %s", name[k], k < 3 ? "was left" : "was removed");
     }
+    close(held);
+    /* the folder now holds a run: a new run is refused and removes nothing */
+    close(leftover(dir, "metrics.jsonl.tmp.cccccc"));
+    run(&p, NULL, (const char *[]){"train", cfg, "--run-dir", dir, "--threads", "1", "--quiet", NULL});
+    cr_expect_eq(p.status, 1, "%s", p.err);
+    proc_free(&p);
+    struct stat st;
+    snprintf(path, sizeof path, "%s/metrics.jsonl.tmp.cccccc", dir);
+    cr_expect_eq(lstat(path, &st), 0, "a refused run removed a temporary");
 }
 
 /* the name without a -N suffix */

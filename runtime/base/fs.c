@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -171,15 +172,24 @@ static int open_temporary(struct gr_ctx *ctx, struct gr_output *o) {
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     uint32_t x = (uint32_t)getpid() * 2654435761u ^ (uint32_t)now.tv_nsec ^ (uint32_t)now.tv_sec;
-    for (int attempt = 0; attempt < 64; attempt++) {
+    int e = EEXIST;
+    for (int attempt = 0; attempt < 64 && e == EEXIST; attempt++) {
         x = x * 1664525u + 1013904223u;
         if (snprintf(o->tmp, sizeof o->tmp, "%s.tmp.%06x", o->target, (unsigned)(x >> 8)) >= (int)sizeof o->tmp)
             return gr_fail(ctx, "%s: path too long", o->path);
         o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        e = o->fd >= 0 ? 0 : errno;
+        /* held while written (gr_remove_abandoned); where it is already
+         * held, a cleaner took it in the moment since its creation and is
+         * removing it: another name. A file system without flock leaves
+         * it unheld, and cleaners then leave it alone. */
+        if (o->fd >= 0 && flock(o->fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+            close(o->fd);
+            o->fd = -1;
+            e = EEXIST;
+        }
         if (o->fd >= 0) return 0;
-        if (errno != EEXIST) break;
     }
-    int e = errno;
     o->tmp[0] = 0;
     return gr_fail(ctx, "%s: cannot write: %s", o->path, strerror(e));
 }
@@ -197,27 +207,41 @@ int gr_open_output(struct gr_ctx *ctx, struct gr_output *o, const char *path) {
 }
 
 void gr_discard_output(struct gr_output *o) {
+    if (o->tmp[0]) unlink(o->tmp); /* still held: no cleaner meets it closed */
     if (o->fd >= 0) close(o->fd);
-    if (o->tmp[0]) unlink(o->tmp);
     o->fd = -1;
     o->tmp[0] = 0;
+}
+
+int gr_remove_abandoned(int dirfd, const char *name) {
+    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    struct stat mine, now;
+    int gone = fstat(fd, &mine) == 0 && S_ISREG(mine.st_mode) && flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+               fstatat(dirfd, name, &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_dev == mine.st_dev &&
+               now.st_ino == mine.st_ino && unlinkat(dirfd, name, 0) == 0;
+    close(fd);
+    return gone;
 }
 
 int gr_commit_output(struct gr_ctx *ctx, struct gr_output *o) {
     int rc = 0;
     /* a device or a pipe has nothing to sync (fsync fails with EINVAL):
-     * there only what close() says counts */
-    if (o->tmp[0] && fsync(o->fd) != 0) rc = gr_fail(ctx, "%s: fsync failed: %s", o->path, strerror(errno));
+     * there only what close() says counts. A temporary is renamed before
+     * it is closed, so that its lock (open_temporary) covers it until it
+     * has its final name. */
+    int direct = !o->tmp[0];
+    if (!direct && fsync(o->fd) != 0) rc = gr_fail(ctx, "%s: fsync failed: %s", o->path, strerror(errno));
+    if (rc == 0 && !direct && rename(o->tmp, o->target) != 0)
+        rc = gr_fail(ctx, "%s: cannot replace: %s", o->target, strerror(errno));
+    if (rc == 0) o->tmp[0] = 0; /* renamed (or none): nothing to remove, even if close fails */
     if (close(o->fd) != 0 && rc == 0) rc = gr_fail(ctx, "%s: close failed: %s", o->path, strerror(errno));
     o->fd = -1;
-    if (rc == 0 && o->tmp[0] && rename(o->tmp, o->target) != 0)
-        rc = gr_fail(ctx, "%s: cannot replace: %s", o->target, strerror(errno));
     if (rc) {
         gr_discard_output(o);
         return -1;
     }
-    if (!o->tmp[0]) return 0; /* written straight into the device or pipe */
-    o->tmp[0] = 0;
+    if (direct) return 0; /* written straight into the device or pipe */
     /* the rename itself must reach the disk */
     char dir[sizeof o->target];
     snprintf(dir, sizeof dir, "%s", o->target);

@@ -65,6 +65,13 @@ int gr_commit_output(struct gr_ctx *ctx, struct gr_output *o);
 /* Close and remove the temporary file: the target is left as it was. */
 void gr_discard_output(struct gr_output *o);
 
+/* The temporary file `name` in the folder dirfd removed if no writer
+ * holds it: a temporary is flock'ed from its creation until it is renamed
+ * or removed, so one that is not was left by a write cut short (kill -9,
+ * a crash). Links, other files and one being written are left; 1 if it
+ * was removed. */
+int gr_remove_abandoned(int dirfd, const char *name);
+
 /* `head` then `body` into `path` through gr_open_output and gr_commit_output. */
 int gr_replace_file(struct gr_ctx *ctx, const char *path, const char *head, const char *body, size_t body_len);
 

@@ -114,9 +114,10 @@ static const char *const run_files[] = {"config.yaml",      "metrics.csv", "metr
 
 /* What a write cut short leaves (a run killed mid-write, power lost):
  * "<file>.tmp.<6 hex digits>" beside one of the folder's files
- * (gr_open_output's temporaries, a checkpoint's size each). Removed once
- * the lock is held: then no other graphrun run writes in the folder, so
- * none of them is being written. Other names are left alone. */
+ * (gr_open_output's temporaries, a checkpoint's size each). Removed by the
+ * run that takes the folder, where no writer holds them (other processes
+ * may write into the folder without its lock: a checkpoint path shared
+ * between runs, an export). Other names are left alone. */
 static void remove_leftovers(const char *dir) {
     DIR *d = opendir(dir);
     if (!d) return;
@@ -127,9 +128,7 @@ static void remove_leftovers(const char *dir) {
         int ours = 0;
         for (size_t i = 0; i < sizeof run_files / sizeof run_files[0]; i++)
             ours |= strlen(run_files[i]) == stem && strncmp(e->d_name, run_files[i], stem) == 0;
-        struct stat st;
-        if (ours && fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
-            (void)unlinkat(dirfd(d), e->d_name, 0);
+        if (ours) gr_remove_abandoned(dirfd(d), e->d_name);
     }
     closedir(d);
 }
@@ -175,9 +174,9 @@ int gr_runlog_open(struct gr_ctx *ctx, struct gr_runlog *rl, const struct gr_con
                    int64_t resumed_at) {
     char path[4300];
     rl->dir = dir;
-    if (lock_run_dir(ctx, dir, &rl->lock_fd)) return -1;
+    if (lock_run_dir(ctx, dir, &rl->lock_fd) || (resumed_at < 0 && check_unused(ctx, dir))) return -1;
     remove_leftovers(dir);
-    if ((resumed_at < 0 && check_unused(ctx, dir)) || write_config_file(ctx, cfg, dir)) return -1;
+    if (write_config_file(ctx, cfg, dir)) return -1;
     const char *names[2] = {"metrics.csv", "metrics.jsonl"};
     FILE **files[2] = {&rl->csv, &rl->jsonl};
     for (int k = 0; k < 2; k++) {
