@@ -304,6 +304,13 @@ Test(outputs, a_closed_standard_output_lands_in_no_file) {
         cr_expect(i > 0 || len == 0, "the lock file holds %zu bytes", len);
         free(text);
     }
+    /* the closed stream reopened by name cannot take the model either (a
+     * held /dev/null took it and the export reported success) */
+    rc = tg_sh(&out, "'%s' export '%s' --checkpoint '%s/run/checkpoint.safetensors' -o /dev/stdout 2>&1 >&-", GRAPHRUN,
+               cfg, tmp);
+    cr_expect_eq(rc, 1, "%s", out);
+    cr_expect(strstr(out, "/dev/stdout: cannot write: ") != NULL, "%s", out);
+    free(out);
 }
 
 /* ---- outputs that are no regular files ----------------------------------- */

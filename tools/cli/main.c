@@ -332,14 +332,15 @@ static int run_command(int argc, char **argv);
 /* A standard stream the caller closed (graphrun ... >&-) left its number
  * free, and the next file opened took it: with stdout closed, the run
  * folder's lock file became fd 1 and received everything printed. Each
- * closed one is held by /dev/null opened the other way round (stdin
- * write-only, stdout and stderr read-only), so its reads or writes still
- * fail with EBADF, as on a closed stream (check_stdout reports it), and no
- * file graphrun opens can become a standard stream. */
+ * closed one is held by the root folder, opened read-only: writes to it
+ * still fail with EBADF, as on a closed stream (check_stdout reports it),
+ * reads with EISDIR, a reopen by name (-o /dev/stdout) with EISDIR (a
+ * held /dev/null let that export succeed into nothing), and no file
+ * graphrun opens can become a standard stream. */
 static void hold_closed_std_fds(void) {
     /* the lowest free number is taken: fd itself, those below it being open */
     for (int fd = 0; fd <= 2; fd++)
-        if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) (void)open("/dev/null", (fd == 0 ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
+        if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) (void)open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
 int main(int argc, char **argv) {
