@@ -76,6 +76,7 @@ int gr_override_apply(struct gr_ctx *ctx, struct gr_ydoc *doc, struct gr_str_lis
     const char *eq = removes ? spec + strlen(spec) : strchr(spec, '=');
     if (removes && strchr(spec, '='))
         return gr_fail(ctx, "%s: --unset takes a PATH alone, without '=' (e.g. --unset train.steps)", org);
+    if (removes && !*spec) return gr_fail(ctx, "%s: no path (expected --unset PATH, e.g. --unset train.steps)", org);
     if (!eq) return gr_fail(ctx, "%s: expected PATH=VALUE, e.g. train.optimizer.lr=0.001", org);
     char path[256];
     size_t plen = (size_t)(eq - spec);

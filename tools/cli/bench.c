@@ -136,7 +136,7 @@ static void run_bench(const struct cli *o, struct gr_session *s, struct bench *b
 static int bench_overrides(const struct cli *o, struct cli *b, char (*own)[64]) {
     *b = *o;
     if (b->n_sets + 3 > (int)(sizeof b->sets / sizeof b->sets[0])) return -1;
-    b->sets[b->n_sets++] = "train.steps=~";
+    b->sets[b->n_sets++] = GR_OVERRIDE_UNSET "train.steps";
     snprintf(own[0], 64, "train.epochs=%d", o->epochs);
     b->sets[b->n_sets++] = own[0];
     if (o->batch) {

@@ -31,7 +31,7 @@ struct cli {
     const struct command *cmd;
     const char *pos[4096];
     int n_pos;
-    const char *sets[MAX_SETS + 8]; /* --set PATH=VALUE and --unset PATH (as PATH=~) */
+    const char *sets[MAX_SETS + 8]; /* --set PATH=VALUE and --unset PATH (as "--unset PATH") */
     int n_sets;
     const char *plugins[32];
     int n_plugins;

@@ -124,14 +124,19 @@ static int take_value(const struct command *c, const char *a, const char *v, str
             fprintf(stderr, "graphrun %s: at most %d --set\n", c->name, MAX_SETS);
             return 2;
         }
+        /* a text that would read as a removal (runtime/config/overrides.h) */
+        if (!strncmp(v, GR_OVERRIDE_UNSET, strlen(GR_OVERRIDE_UNSET))) {
+            fprintf(stderr, "graphrun %s: --set %s: expected PATH=VALUE (--unset PATH removes a key)\n", c->name, v);
+            return 2;
+        }
         o->sets[o->n_sets++] = v;
     } else if (!strcmp(a, "--unset")) {
         /* "--unset PATH" removes the key (runtime/config/overrides.c) */
         if (o->n_sets == MAX_SETS || snprintf(o->unset_buf[o->n_sets], sizeof o->unset_buf[0], "%s%s",
                                               GR_OVERRIDE_UNSET, v) >=
                                           (int)sizeof o->unset_buf[0]) {
-            fprintf(stderr, "graphrun %s: at most %d --set and --unset, each under 250 bytes\n", c->name,
-                    MAX_SETS);
+            fprintf(stderr, "graphrun %s: at most %d --set and --unset, and an --unset PATH under 256 bytes\n",
+                    c->name, MAX_SETS);
             return 2;
         }
         o->sets[o->n_sets] = o->unset_buf[o->n_sets];
