@@ -183,6 +183,16 @@ Test(readers, csv_options_that_do_not_fit_the_file) {
     snprintf(want, sizeof want, "%s: no feature columns (the rows have 1 column, one of them the label)",
              tmp_path("one.csv"));
     expect_refusal(tmp_path("one.csv"), NULL, &(struct gr_read_opts){.label = &y}, want);
+    /* a long name is cut before a whole character, never inside one: 'a'
+     * and 19 of 30 two-byte characters fit the 40 bytes shown */
+    char head[128] = "a", shown[64] = "a";
+    for (int i = 0; i < 30; i++) strcat(head, "\xc3\xa9");
+    for (int i = 0; i < 19; i++) strcat(shown, "\xc3\xa9");
+    strcat(head, ",label\n1,0\n");
+    write_file(tmp_path("long.csv"), head, strlen(head));
+    snprintf(want, sizeof want, "%s: no column named 'nope' in the header row (2 columns split at ',': '%s...', 'label')",
+             tmp_path("long.csv"), shown);
+    expect_refusal(tmp_path("long.csv"), NULL, &(struct gr_read_opts){.label = &nope}, want);
 }
 
 /* Decimal text like people's files hold: integers, fixed point, exponents,

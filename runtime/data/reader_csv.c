@@ -57,6 +57,15 @@ static void show(char *out, size_t cap, const char *s, size_t n) {
     for (size_t i = 0; i < n && at + 8 < cap; i++) {
         unsigned char c = (unsigned char)s[i];
         if (i == 40) {
+            /* not inside a UTF-8 character: drop a lead byte whose
+             * sequence the cut left short, with what it has */
+            size_t j = at;
+            while (j > 0 && ((unsigned char)out[j - 1] & 0xc0) == 0x80) j--;
+            if (j > 0 && (unsigned char)out[j - 1] >= 0xc0) {
+                unsigned lead = (unsigned char)out[j - 1];
+                size_t need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
+                if (at - (j - 1) < need) at = j - 1;
+            }
             at += (size_t)snprintf(out + at, cap - at, "...");
             break;
         }
@@ -255,9 +264,11 @@ static int resolve(struct gr_ctx *ctx, const struct csv_state *st, const struct 
         if (i < st->n_cols) snprintf(names + at, sizeof names - at, ", ... %d more", st->n_cols - i);
         snprintf(delim, sizeof delim, st->t.delim == '\t' ? "a tab" : "'%c'", st->t.delim);
         const char *near = gr_closest(c->name, (const char *const *)st->names, st->n_cols);
+        char shown[56] = "";
+        if (near) show(shown, sizeof shown, near, strlen(near));
         return gr_fail(ctx, "%s: no column named '%s' in the header row (%d column%s split at %s: %s)%s%s%s", path,
                        c->name, st->n_cols, st->n_cols == 1 ? "" : "s", delim, names, near ? "; did you mean '" : "",
-                       near ? near : "", near ? "'?" : "");
+                       shown, near ? "'?" : "");
     }
     *out = found;
     return 0;

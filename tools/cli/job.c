@@ -91,13 +91,10 @@ const char *cli_sample_noun(const struct gr_dataset *d) {
 const char *cli_describe_sets(const struct gr_session *s, char *buf, size_t len) {
     const struct gr_dataset *d = s->train_set.d ? s->train_set.d : s->test_set.d;
     int k = d ? gr_dataset_find(d, "images") : -1;
-    char shape[96] = "", valid[160] = "";
+    char shape[4 + 32 * GR_ARRAY_MAX_RANK] = "", valid[160] = "";
     if (k >= 0) {
-        const struct gr_array_info *a = &d->arrays[k].info;
-        struct gr_shape one = {a->rank - 1 < GR_MAX_DIMS ? a->rank - 1 : GR_MAX_DIMS, {0}};
-        for (int r = 0; r < one.rank; r++) one.dim[r] = a->dim[r + 1];
         snprintf(shape, sizeof shape, " of ");
-        gr_shape_format(&one, shape + 4, sizeof shape - 4);
+        gr_array_sample_text(&d->arrays[k].info, shape + 4, sizeof shape - 4);
     }
     if (s->valid_set.d)
         snprintf(valid, sizeof valid, ", %lld validation%s", (long long)s->valid_set.n,
