@@ -4,7 +4,8 @@
  * through everything a run checks before training. Beyond crashes, leaks
  * and undefined behaviour, a finding is:
  *   - an error message that is not one line, or that does not start with
- *     the config's name or the override's "--set " (every error is located);
+ *     the config's name or the override's "--set " or "--unset " (every
+ *     error is located);
  *   - an accepted config whose run-folder text (cfg->run_text) does not read
  *     back as a config, or reads back as another tree. */
 #include <stdio.h>
@@ -44,7 +45,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 }
 
 static void check_message(const char *err) {
-    if (strchr(err, '\n') || strchr(err, '\r') || (strncmp(err, "fuzz.yaml", 9) != 0 && strncmp(err, "--set ", 6) != 0)) {
+    if (strchr(err, '\n') || strchr(err, '\r') ||
+        (strncmp(err, "fuzz.yaml", 9) != 0 && strncmp(err, "--set ", 6) != 0 &&
+         strncmp(err, GR_OVERRIDE_UNSET, strlen(GR_OVERRIDE_UNSET)) != 0)) {
         fprintf(stderr, "badly formed message: %s\n", err);
         __builtin_trap();
     }
