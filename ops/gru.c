@@ -25,10 +25,14 @@
  * has seen steps t..T-1: the backward half of PyTorch's bidirectional GRU
  * (Keras's go_backwards with return_sequences, reversed back).
  *
- * Fused (ops/recurrent.h): training projects every step's input at once,
- * then blocks of samples run the steps, one [n, H] @ [H, 3H] product each;
- * training keeps r, z, n and gh_n of every row. Evaluation keeps nothing:
- * each step projects its own input.
+ * Blocks of samples (ops/recurrent.h) run all their steps on the pool; the
+ * steps are ops/gru_cell.c's forward and ops/gru_back.c's backward: with
+ * AVX-512 fused (per step, per 16 units and per tile of rows, x_t @ Wx and
+ * h_{t-1} @ U summed in registers, then the gates; backward dGI, dGH of the
+ * step's rows, then dh in registers), elsewhere step by step (training
+ * projects every step's input at once, then one [n, H] @ [H, 3H] product a
+ * step; evaluation projects each step), with the same bits. Training keeps
+ * r, z, n and gh_n of every row; evaluation keeps nothing.
  *
  * Backward through time, dh = 0 before the last processed step:
  *   dh  += dy_t
@@ -41,8 +45,8 @@
  * dx += dGI kernel^T, drecurrent += H_prev^T dGH, drecurrent_bias += sum dGH. */
 #include <string.h>
 
-#include "fastmath.h"
 #include "graphrun/plugin.h"
+#include "gru_cell.h"
 #include "lower.h"
 #include "recurrent.h"
 #include "util.h"
@@ -62,6 +66,22 @@ static const struct gr_param_spec gru_params[] = {
 };
 enum { IN_X, IN_KERNEL, IN_RECURRENT, IN_BIAS, IN_RECURRENT_BIAS };
 
+/* Training's saved floats: r, z, n [B*T, 3H] and gh_n [B*T, H], then, on a
+ * 64-byte line, what derives from the weights alone and so holds while they
+ * stay (gr_args.params_kept): forward's packed Wx and U and backward's packed
+ * U^T where the fused steps take them (gru_cell.h). */
+static int64_t state_floats(int64_t rows, int64_t h) { return (rows * 4 * h + 15) / 16 * 16; }
+static int64_t kept_floats(int64_t in, int64_t h) {
+    return (gru_cell_fits(in, h) ? gru_cell_pack_floats(in, h) : 0) + (gru_back_fits(h) ? gru_back_pack_floats(h) : 0);
+}
+
+/* Evaluation's scratch: step by step gi and gh [B, 3H], gh_n [B, H]; fused
+ * the packed Wx and U there instead; then 3H zeros. */
+static int64_t eval_floats(int64_t b, int64_t in, int64_t h) {
+    int64_t steps = 2 * b * 3 * h + b * h, packed = gru_cell_fits(in, h) ? gru_cell_pack_floats(in, h) : 0;
+    return (steps > packed ? steps : packed) + 3 * h;
+}
+
 static int gru_infer(struct gr_infer *inf) {
     const struct gr_shape *x = inf->in[0];
     char s[96];
@@ -70,24 +90,24 @@ static int gru_infer(struct gr_infer *inf) {
         return gr_infer_fail(inf, -1, "input must be [batch, time, features], got %s", gr_shape_format(x, s, sizeof s));
     int64_t b = x->dim[0], t = x->dim[1], in = x->dim[2], h = inf->attrs[A_UNITS].i, g = 3 * h, rows, big, hg;
     if (gr_mul_i64(b, t, &rows) || gr_mul_i64(rows, 6 * h, &big) || gr_mul_i64(h, g, &hg) || big > ((int64_t)1 << 38))
-        return gr_infer_fail(inf, A_UNITS, "num_units: %lld units over [%lld, %lld] steps need too much memory", (long long)h,
-                             (long long)b, (long long)t);
+        return gr_infer_fail(inf, A_UNITS, "num_units: %lld units over [%lld, %lld] steps need too much memory",
+                             (long long)h, (long long)b, (long long)t);
     inf->out = (struct gr_shape){3, {b, t, h}};
     inf->param[P_KERNEL] = (struct gr_shape){2, {in, g}};
     inf->param[P_RECURRENT] = (struct gr_shape){2, {h, g}};
     inf->param[P_BIAS] = (struct gr_shape){1, {g}};
     inf->param[P_RECURRENT_BIAS] = (struct gr_shape){1, {g}};
     if (inf->training) {
-        /* saved: r, z, n [B*T, 3H] and gh_n [B*T, H];
-         * scratch: forward gh [B, 3H]; backward dGI, dGH [B*T, 3H], dh [B, H], recurrent_kernel^T [3H, H];
-         * both end with 3H zeros, the state before the first step */
-        inf->saved_bytes = (size_t)(rows * 4 * h) * sizeof(float);
+        /* scratch: forward gh [B, 3H] (step by step); backward dGI, dGH [B*T, 3H], dh [B, H],
+         * recurrent_kernel^T [3H, H] (step by step); both end with 3H zeros, the state before
+         * the first step */
+        inf->saved_bytes = (size_t)(state_floats(rows, h) + kept_floats(in, h)) * sizeof(float);
         int64_t fwd = b * g, bwd = big + b * h + hg;
         /* then the gradients' leaves after the first (ops/recurrent.h) */
-        inf->scratch_bytes = (size_t)((fwd > bwd ? fwd : bwd) + g + rec_rest_floats(b, (in > h ? in : h) * g)) * sizeof(float);
+        inf->scratch_bytes =
+            (size_t)((fwd > bwd ? fwd : bwd) + g + rec_rest_floats(b, (in > h ? in : h) * g)) * sizeof(float);
     } else {
-        /* gi and gh of one step, gh_n, then 3H zeros */
-        inf->scratch_bytes = (size_t)(2 * b * g + b * h + g) * sizeof(float);
+        inf->scratch_bytes = (size_t)eval_floats(b, in, h) * sizeof(float);
     }
     return 0;
 }
@@ -96,170 +116,114 @@ struct gru_job {
     const struct gr_args *a;
     int64_t B, T, I, H, G;
     int64_t rows; /* a block's (rec_block_rows) */
-    int reverse;
-    const float *x, *wx, *u, *bi, *bh;
-    float *y;
-    float *gates, *ghn;      /* training: [B*T, 3H] gi, then r, z, n; [B*T, H] gh_n */
-    float *gi, *gh, *eghn;   /* scratch: [B, 3H] each and [B, H] (gi, eghn only when evaluating) */
-    const float *zeros;      /* [3H]: gh and h before the first step */
-    float *dgi, *dgh, *dh, *ut; /* backward */
+    const struct gru_cell *cell;
+    const struct gru_back *back;
 };
 
-static struct gru_job job_of(const struct gr_args *a) {
-    const struct gr_shape *xs = &a->in[IN_X]->shape;
-    struct gru_job j;
-    memset(&j, 0, sizeof j);
-    j.a = a;
-    j.B = xs->dim[0];
-    j.T = xs->dim[1];
-    j.I = xs->dim[2];
-    j.H = a->out->shape.dim[2];
-    j.G = 3 * j.H;
-    j.reverse = a->attrs[A_REVERSE].i != 0;
-    j.x = a->in[IN_X]->data;
-    j.wx = a->in[IN_KERNEL]->data;
-    j.u = a->in[IN_RECURRENT]->data;
-    j.bi = a->in[IN_BIAS]->data;
-    j.bh = a->in[IN_RECURRENT_BIAS]->data;
-    j.y = a->out->data;
-    if (a->saved) {
-        j.gates = a->saved;
-        j.ghn = j.gates + j.B * j.T * j.G;
-    }
-    return j;
-}
-
-/* One row of one step: gi [3H] (x W, no bias), gh [3H] (h_prev U, no bias),
- * h_prev (zeros before the first step). Writes h; gi leaves holding r, z, n
- * and ghn gets gh_n + b_hn. Branch-free, so the loop vectorizes. */
-static void cell_forward(const struct gru_job *j, float *restrict gi, const float *restrict gh,
-                         const float *restrict hp, float *restrict h, float *restrict ghn) {
-    int64_t H = j->H;
-    const float *restrict bi = j->bi, *restrict bh = j->bh;
-    for (int64_t k = 0; k < H; k++) {
-        float r = gr_sigmoid(gi[k] + bi[k] + gh[k] + bh[k]);
-        float z = gr_sigmoid(gi[H + k] + bi[H + k] + gh[H + k] + bh[H + k]);
-        float hn = gh[2 * H + k] + bh[2 * H + k];
-        float n = gr_tanh(gi[2 * H + k] + bi[2 * H + k] + r * hn);
-        h[k] = n + z * (hp[k] - n);
-        gi[k] = r;
-        gi[H + k] = z;
-        gi[2 * H + k] = n;
-        ghn[k] = hn;
-    }
-}
-
-/* Blocks [k0, k1): every step. Training reads gi from the saved gates
- * (projected for all steps by gru_forward); evaluation projects each step. */
 static void forward_blocks(void *arg, int64_t k0, int64_t k1) {
     const struct gru_job *j = arg;
-    const struct gr_args *a = j->a;
-    int64_t T = j->T, H = j->H, G = j->G, I = j->I;
-    int keep = j->gates != NULL;
     for (int64_t k = k0; k < k1; k++) {
         int64_t b0, b1;
         rec_block(j->B, j->rows, k, &b0, &b1);
-        int64_t n = b1 - b0;
-        float *gh = j->gh + b0 * G, *gi = j->gi ? j->gi + b0 * G : NULL;
-        for (int64_t s = 0; s < T; s++) {
-            int64_t t = rec_time(T, j->reverse, s), tp = s > 0 ? rec_time(T, j->reverse, s - 1) : -1;
-            if (tp >= 0) /* gh[n, 3H] = h_prev @ U, h_prev rows T*H apart in y */
-                a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_NO_TRANS, n, G, H, 1.0f, j->y + (b0 * T + tp) * H, T * H,
-                               j->u, G, 0.0f, gh, G);
-            if (!keep) /* gi[n, 3H] = x_t @ W, x rows T*I apart */
-                a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_NO_TRANS, n, G, I, 1.0f, j->x + (b0 * T + t) * I, T * I,
-                               j->wx, G, 0.0f, gi, G);
-            for (int64_t b = b0; b < b1; b++) {
-                int64_t r = b * T + t;
-                float *gir = keep ? j->gates + r * G : gi + (b - b0) * G;
-                cell_forward(j, gir, tp >= 0 ? gh + (b - b0) * G : j->zeros,
-                             tp >= 0 ? j->y + (b * T + tp) * H : j->zeros, j->y + r * H,
-                             keep ? j->ghn + r * H : j->eghn + b * H);
-            }
-        }
+        gru_cell_rows(j->cell, b0, b1);
     }
 }
 
 static void gru_forward(const struct gr_args *a) {
-    struct gru_job j = job_of(a);
+    const struct gr_shape *xs = &a->in[IN_X]->shape;
+    int64_t B = xs->dim[0], T = xs->dim[1], I = xs->dim[2], H = a->out->shape.dim[2], G = 3 * H;
+    struct gru_cell e = {.T = T,
+                         .I = I,
+                         .H = H,
+                         .reverse = a->attrs[A_REVERSE].i != 0,
+                         .x = a->in[IN_X]->data,
+                         .wx = a->in[IN_KERNEL]->data,
+                         .u = a->in[IN_RECURRENT]->data,
+                         .bi = a->in[IN_BIAS]->data,
+                         .bh = a->in[IN_RECURRENT_BIAS]->data,
+                         .y = a->out->data,
+                         .host = a->host,
+                         .host_ctx = a->host_ctx};
+    float *zeros;
     if (a->training) {
-        j.gh = a->scratch;
-        j.zeros = j.gh + j.B * j.G;
-        /* GI[B*T, 3H] = X[B*T, I] @ kernel, every step at once */
-        a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_NO_TRANS, j.B * j.T, j.G, j.I, 1.0f, j.x, j.I, j.wx, j.G, 0.0f,
-                       j.gates, j.G);
+        e.gates = a->saved;
+        e.ghn = e.gates + B * T * G;
+        e.gh = a->scratch;
+        zeros = e.gh + B * G;
+        if (gru_cell_fits(I, H)) {
+            e.wp = (float *)a->saved + state_floats(B * T, H);
+            if (a->params_kept) {
+                gru_cell_check_zeros(&e);
+            } else {
+                gru_cell_pack(&e);
+            }
+        } else { /* GI[B*T, 3H] = X[B*T, I] @ kernel, every step at once */
+            a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_NO_TRANS, B * T, G, I, 1.0f, e.x, I, e.wx, G, 0.0f, e.gates, G);
+        }
+    } else if (gru_cell_fits(I, H)) {
+        e.wp = a->scratch;
+        gru_cell_pack(&e);
+        zeros = (float *)a->scratch + eval_floats(B, I, H) - G;
     } else {
-        j.gates = j.ghn = NULL;
-        j.gi = a->scratch;
-        j.gh = j.gi + j.B * j.G;
-        j.eghn = j.gh + j.B * j.G;
-        j.zeros = j.eghn + j.B * j.H;
+        e.gi = a->scratch;
+        e.gh = e.gi + B * G;
+        e.eghn = e.gh + B * G;
+        zeros = (float *)a->scratch + eval_floats(B, I, H) - G;
     }
-    memset((float *)j.zeros, 0, (size_t)j.G * sizeof(float));
-    j.rows = rec_block_rows(a, j.B);
-    a->host->parallel_for(a->host_ctx, rec_blocks(j.B, j.rows), forward_blocks, &j);
+    memset(zeros, 0, (size_t)G * sizeof(float));
+    e.zeros = zeros;
+    struct gru_job j = {.a = a, .B = B, .T = T, .I = I, .H = H, .G = G, .rows = rec_block_rows(a, B), .cell = &e};
+    a->host->parallel_for(a->host_ctx, rec_blocks(B, j.rows), forward_blocks, &j);
 }
 
-/* Blocks [k0, k1): dGI and dGH through time. */
 static void backward_blocks(void *arg, int64_t k0, int64_t k1) {
     const struct gru_job *j = arg;
-    const struct gr_args *a = j->a;
-    const float *dy = a->dout->data;
-    int64_t T = j->T, H = j->H, G = j->G;
     for (int64_t k = k0; k < k1; k++) {
         int64_t b0, b1;
         rec_block(j->B, j->rows, k, &b0, &b1);
-        float *dh = j->dh + b0 * H;
-        memset(dh, 0, (size_t)((b1 - b0) * H) * sizeof(float));
-        for (int64_t s = T - 1; s >= 0; s--) {
-            int64_t t = rec_time(T, j->reverse, s), tp = s > 0 ? rec_time(T, j->reverse, s - 1) : -1;
-            for (int64_t b = b0; b < b1; b++) {
-                int64_t r = b * T + t;
-                const float *restrict g = j->gates + r * G, *restrict hn = j->ghn + r * H, *restrict d = dy + r * H;
-                const float *restrict hp = tp >= 0 ? j->y + (b * T + tp) * H : j->zeros;
-                float *restrict dhb = dh + (b - b0) * H, *restrict dgi = j->dgi + r * G, *restrict dgh = j->dgh + r * G;
-                for (int64_t i = 0; i < H; i++) {
-                    float rg = g[i], z = g[H + i], n = g[2 * H + i], prev = hp[i];
-                    float dhi = dhb[i] + d[i];
-                    float dn = dhi * (1.0f - z) * (1.0f - n * n);
-                    float dz = dhi * (prev - n) * z * (1.0f - z);
-                    float dr = dn * hn[i] * rg * (1.0f - rg);
-                    dgi[i] = dgh[i] = dr;
-                    dgi[H + i] = dgh[H + i] = dz;
-                    dgi[2 * H + i] = dn;
-                    dgh[2 * H + i] = dn * rg;
-                    dhb[i] = dhi * z;
-                }
-            }
-            if (tp >= 0) /* dh[n, H] += dGH_t @ U^T */
-                a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_NO_TRANS, b1 - b0, H, G, 1.0f, j->dgh + (b0 * T + t) * G,
-                               T * G, j->ut, H, 1.0f, dh, H);
-        }
+        gru_back_rows(j->back, b0, b1);
     }
 }
 
 static void gru_backward(const struct gr_args *a) {
-    struct gru_job j = job_of(a);
-    int64_t B = j.B, T = j.T, I = j.I, H = j.H, G = j.G, rows = B * T;
-    j.dgi = a->scratch;
-    j.dgh = j.dgi + rows * G;
-    j.dh = j.dgh + rows * G;
-    j.ut = j.dh + B * H;
-    j.zeros = j.ut + G * H;
-    memset((float *)j.zeros, 0, (size_t)G * sizeof(float));
-    gr_transpose(j.u, H, G, j.ut);
-    j.rows = rec_block_rows(a, B);
+    const struct gr_shape *xs = &a->in[IN_X]->shape;
+    int64_t B = xs->dim[0], T = xs->dim[1], I = xs->dim[2], H = a->out->shape.dim[2], G = 3 * H, rows = B * T;
+    const float *x = a->in[IN_X]->data, *wx = a->in[IN_KERNEL]->data, *u = a->in[IN_RECURRENT]->data;
+    float *y = a->out->data, *dgi = a->scratch, *dgh = dgi + rows * G, *dh = dgh + rows * G, *ut = dh + B * H;
+    float *zeros = ut + G * H;
+    int reverse = a->attrs[A_REVERSE].i != 0;
+    memset(zeros, 0, (size_t)G * sizeof(float));
+    struct gru_back e = {.T = T,
+                         .H = H,
+                         .reverse = reverse,
+                         .gates = a->saved,
+                         .ghn = (float *)a->saved + rows * G,
+                         .y = y,
+                         .dy = a->dout->data,
+                         .zeros = zeros,
+                         .dgi = dgi,
+                         .dgh = dgh,
+                         .dh = dh,
+                         .ut = ut,
+                         .host = a->host,
+                         .host_ctx = a->host_ctx};
+    if (gru_back_fits(H)) {
+        e.utp = (float *)a->saved + state_floats(rows, H) + (gru_cell_fits(I, H) ? gru_cell_pack_floats(I, H) : 0);
+        if (!a->params_kept) gru_back_pack(&e, u);
+    } else {
+        gr_transpose(u, H, G, ut);
+    }
+    struct gru_job j = {.a = a, .B = B, .T = T, .I = I, .H = H, .G = G, .rows = rec_block_rows(a, B), .back = &e};
     a->host->parallel_for(a->host_ctx, rec_blocks(B, j.rows), backward_blocks, &j);
-    float *rest = (float *)j.zeros + G;
+    float *rest = zeros + G;
     if (a->din[IN_KERNEL]) /* dkernel[I, 3H] += X^T dGI */
-        rec_product_grad(a, B, T, I, G, j.x, 0, j.dgi, 0, 0, a->din[IN_KERNEL]->data, rest);
+        rec_product_grad(a, B, T, I, G, x, 0, dgi, 0, 0, a->din[IN_KERNEL]->data, rest);
     if (a->din[IN_X]) /* dX[B*T, I] += dGI kernel^T */
-        a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_TRANS, rows, I, G, 1.0f, j.dgi, G, j.wx, G, 1.0f,
-                       a->din[IN_X]->data, I);
-    if (a->din[IN_BIAS]) rec_bias_grad(a, B, T, G, j.dgi, a->din[IN_BIAS]->data, rest);
-    if (a->din[IN_RECURRENT_BIAS]) rec_bias_grad(a, B, T, G, j.dgh, a->din[IN_RECURRENT_BIAS]->data, rest);
-    if (a->din[IN_RECURRENT])
-        rec_recurrent_grad(a, j.y, j.dgh, B, T, H, G, j.reverse, a->din[IN_RECURRENT]->data, rest);
+        a->host->sgemm(a->host_ctx, GR_NO_TRANS, GR_TRANS, rows, I, G, 1.0f, dgi, G, wx, G, 1.0f, a->din[IN_X]->data,
+                       I);
+    if (a->din[IN_BIAS]) rec_bias_grad(a, B, T, G, dgi, a->din[IN_BIAS]->data, rest);
+    if (a->din[IN_RECURRENT_BIAS]) rec_bias_grad(a, B, T, G, dgh, a->din[IN_RECURRENT_BIAS]->data, rest);
+    if (a->din[IN_RECURRENT]) rec_recurrent_grad(a, y, dgh, B, T, H, G, reverse, a->din[IN_RECURRENT]->data, rest);
 }
 
 /* The products dominate; the gates add about 20 operations per unit and
