@@ -106,8 +106,10 @@ void gru_cell_pack(struct gru_cell *e) {
         for (int64_t q = 0; q < rows; q++)
             for (int g = 0; g < 3; g++) {
                 float *d = e->wp + (u * rows + q * 16) * 3 + g * 16;
-                const float *src = q < I ? e->wx + q * G : e->u + (q - I) * G;
-                for (int64_t l = 0; l < 16; l++) d[l] = u + l < H ? src[g * H + u + l] : 0.0f;
+                const float *src = (q < I ? e->wx + q * G : e->u + (q - I) * G) + g * H + u;
+                int64_t n = H - u < 16 ? H - u : 16;
+                memcpy(d, src, (size_t)n * sizeof(float));
+                memset(d + n, 0, (size_t)(16 - n) * sizeof(float));
             }
 }
 
@@ -160,8 +162,9 @@ typedef void chain_fn(float z[ROWS][3][16], const float *const *a, const int32_t
 CHAIN(1)
 CHAIN(2)
 CHAIN(3)
-CHAIN(4) CHAIN(5) CHAIN(6) CHAIN(7) CHAIN(8) static chain_fn *const dense[ROWS + 1] = {
-    NULL, chain1, chain2, chain3, chain4, chain5, chain6, chain7, chain8};
+CHAIN(4)
+CHAIN(5) CHAIN(6) CHAIN(7) CHAIN(8) static chain_fn *const dense[ROWS + 1] = {NULL,   chain1, chain2, chain3, chain4,
+                                                                              chain5, chain6, chain7, chain8};
 static chain_fn *const listed[ROWS + 1] = {NULL,    listed1, listed2, listed3, listed4,
                                            listed5, listed6, listed7, listed8};
 
