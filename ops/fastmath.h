@@ -78,6 +78,40 @@ static inline __attribute__((always_inline)) void gr_exp16_n(int n, __m512 *x) {
     _Pragma("GCC unroll 8") for (int k = 0; k < n; k++) x[k] = _mm512_scalef_ps(p[k], t[k]);
 }
 
+/* gr_exp on n vectors side by side (at most GR_EXP16_ISO_MAX), lane for
+ * lane the scalar function as built (ISO C: a product then a sum, never
+ * fused; the clamps keep a NaN as the scalar comparisons do), for code
+ * whose bits are those of scalar loops (ops/gru_cell.c); gr_exp16_n fuses. */
+#define GR_EXP16_ISO_MAX 16
+static inline __attribute__((always_inline)) void gr_exp16_iso_n(int n, __m512 *x) {
+    static const float poly[5] = {1.3981999507e-3f, 8.3334519073e-3f, 4.1665795894e-2f, 1.6666665459e-1f,
+                                  5.0000001201e-1f};
+    __m512 t[GR_EXP16_ISO_MAX], r[GR_EXP16_ISO_MAX], p[GR_EXP16_ISO_MAX];
+    const __m512 magic = _mm512_set1_ps(12582912.0f);
+    _Pragma("GCC unroll 16") for (int k = 0; k < n; k++) {
+        x[k] = _mm512_min_ps(_mm512_set1_ps(88.3f), _mm512_max_ps(_mm512_set1_ps(-87.3f), x[k]));
+        t[k] = _mm512_add_ps(_mm512_mul_ps(x[k], _mm512_set1_ps(1.44269504088896341f)), magic);
+    }
+    _Pragma("GCC unroll 16") for (int k = 0; k < n; k++) t[k] = _mm512_sub_ps(t[k], magic);
+    _Pragma("GCC unroll 16") for (int k = 0; k < n; k++) {
+        r[k] = _mm512_sub_ps(x[k], _mm512_mul_ps(t[k], _mm512_set1_ps(0.693359375f)));
+        r[k] = _mm512_sub_ps(r[k], _mm512_mul_ps(t[k], _mm512_set1_ps(-2.12194440e-4f)));
+        p[k] = _mm512_set1_ps(1.9875691500e-4f);
+    }
+    _Pragma("GCC unroll 5") for (int c = 0; c < 5; c++) {
+        _Pragma("GCC unroll 16") for (int k = 0; k < n; k++) {
+            p[k] = _mm512_add_ps(_mm512_mul_ps(p[k], r[k]), _mm512_set1_ps(poly[c]));
+        }
+    }
+    _Pragma("GCC unroll 16") for (int k = 0; k < n; k++) {
+        p[k] = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(p[k], r[k]), r[k]), r[k]), _mm512_set1_ps(1.0f));
+    }
+    _Pragma("GCC unroll 16") for (int k = 0; k < n; k++) {
+        __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(t[k]), _mm512_set1_epi32(127)), 23);
+        x[k] = _mm512_mul_ps(p[k], _mm512_castsi512_ps(e));
+    }
+}
+
 static inline __m512 gr_exp16(__m512 x) {
     gr_exp16_n(1, &x);
     return x;

@@ -159,14 +159,9 @@ typedef void chain_fn(float z[ROWS][3][16], const float *const *a, const int32_t
                                                     int64_t k, const float *w, int add) {                           \
         chain(R, z, a, qs, k, w, add);                                                                              \
     }
-CHAIN(1)
-CHAIN(2)
-CHAIN(3)
-CHAIN(4)
-CHAIN(5) CHAIN(6) CHAIN(7) CHAIN(8) static chain_fn *const dense[ROWS + 1] = {NULL,   chain1, chain2, chain3, chain4,
-                                                                              chain5, chain6, chain7, chain8};
-static chain_fn *const listed[ROWS + 1] = {NULL,    listed1, listed2, listed3, listed4,
-                                           listed5, listed6, listed7, listed8};
+CHAIN(1) CHAIN(2) CHAIN(3) CHAIN(4) CHAIN(5) CHAIN(6) CHAIN(7) CHAIN(8)
+static chain_fn *const dense[ROWS + 1] = {NULL, chain1, chain2, chain3, chain4, chain5, chain6, chain7, chain8};
+static chain_fn *const listed[ROWS + 1] = {NULL, listed1, listed2, listed3, listed4, listed5, listed6, listed7, listed8};
 
 /* z (+)= a @ w over k in the host's blocks (ops/gemm_order.h): each block
  * a chain from zero, added in turn, the first stored unless `add`. w
@@ -181,38 +176,6 @@ static void products(int R, float z[ROWS][3][16], const float *const *a, int64_t
         len = gr_gemm_k_block(k, ls);
         for (int i = 0; i < R; i++) ab[i] = a[i] + ls;
         dense[R](z, ab, NULL, len, w + 48 * ls, add || ls > 0);
-    }
-}
-
-/* fastmath.h's gr_exp on n vectors side by side, lane for lane the scalar
- * function as built (ISO C: a product then a sum, never fused; the clamps
- * keep a NaN as the scalar comparisons do). */
-INLINE void exp_n(int n, __m512 *x) {
-    static const float poly[5] = {1.3981999507e-3f, 8.3334519073e-3f, 4.1665795894e-2f, 1.6666665459e-1f,
-                                  5.0000001201e-1f};
-    __m512 t[2 * ROWS], r[2 * ROWS], p[2 * ROWS];
-    const __m512 magic = _mm512_set1_ps(12582912.0f);
-    _Pragma("GCC unroll 16") for (int k = 0; k < n; k++) {
-        x[k] = _mm512_min_ps(_mm512_set1_ps(88.3f), _mm512_max_ps(_mm512_set1_ps(-87.3f), x[k]));
-        t[k] = _mm512_add_ps(_mm512_mul_ps(x[k], _mm512_set1_ps(1.44269504088896341f)), magic);
-    }
-    _Pragma("GCC unroll 16") for (int k = 0; k < n; k++) t[k] = _mm512_sub_ps(t[k], magic);
-    _Pragma("GCC unroll 16") for (int k = 0; k < n; k++) {
-        r[k] = _mm512_sub_ps(x[k], _mm512_mul_ps(t[k], _mm512_set1_ps(0.693359375f)));
-        r[k] = _mm512_sub_ps(r[k], _mm512_mul_ps(t[k], _mm512_set1_ps(-2.12194440e-4f)));
-        p[k] = _mm512_set1_ps(1.9875691500e-4f);
-    }
-    _Pragma("GCC unroll 5") for (int c = 0; c < 5; c++) {
-        _Pragma("GCC unroll 16") for (int k = 0; k < n; k++) {
-            p[k] = _mm512_add_ps(_mm512_mul_ps(p[k], r[k]), _mm512_set1_ps(poly[c]));
-        }
-    }
-    _Pragma("GCC unroll 16") for (int k = 0; k < n; k++) {
-        p[k] = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(p[k], r[k]), r[k]), r[k]), _mm512_set1_ps(1.0f));
-    }
-    _Pragma("GCC unroll 16") for (int k = 0; k < n; k++) {
-        __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(t[k]), _mm512_set1_epi32(127)), 23);
-        x[k] = _mm512_mul_ps(p[k], _mm512_castsi512_ps(e));
     }
 }
 
@@ -268,7 +231,7 @@ INLINE void gate_rows(int m, const float gi[][3][16], const float gh[][3][16], c
                                  b[3 + g]);
         v[2 * i + g] = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(s), sign)); /* -s */
     }
-    exp_n(2 * m, v);
+    gr_exp16_iso_n(2 * m, v);
     _Pragma("GCC unroll 8") for (int i = 0; i < m; i++) {
         rg[i] = _mm512_div_ps(one, _mm512_add_ps(one, v[2 * i]));
         v[2 * i + 1] = _mm512_div_ps(one, _mm512_add_ps(one, v[2 * i + 1])); /* z */
@@ -276,7 +239,7 @@ INLINE void gate_rows(int m, const float gi[][3][16], const float gh[][3][16], c
         w[i] = _mm512_mul_ps(two,
                              _mm512_add_ps(_mm512_add_ps(_mm512_load_ps(gi[i][2]), b[2]), _mm512_mul_ps(rg[i], hn[i])));
     }
-    exp_n(m, w);
+    gr_exp16_iso_n(m, w);
     _Pragma("GCC unroll 8") for (int i = 0; i < m; i++) {
         int k = i0 + i;
         __m512 n = _mm512_sub_ps(one, _mm512_div_ps(two, _mm512_add_ps(w[i], one)));
