@@ -15,6 +15,7 @@
 #include <string.h>
 
 static inline float gr_exp(float x) {
+    if (x != x) return x; /* NaN: (int32_t)n below would be undefined */
     x = x < -87.3f ? -87.3f : x;
     x = x > 88.3f ? 88.3f : x; /* n <= 127 keeps 2^n finite */
     /* round to nearest by the 1.5 * 2^23 trick: exact for |t| < 2^22 */
