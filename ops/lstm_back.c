@@ -95,17 +95,7 @@ static void row_backward(const struct lstm_back *e, int64_t b0, int64_t n, int64
 
 int64_t lstm_back_pack_floats(int64_t h) { return (h + 63) / 64 * 64 * 4 * h; }
 
-void lstm_back_pack(const struct lstm_back *e, const float *wh) {
-    int64_t H = e->H, G = 4 * H;
-    for (int64_t s = 0; s < H; s += 64) {
-        if (s + 64 <= H) {
-            gr_transpose(wh + s * G, 64, G, e->whp + s * G);
-            continue;
-        }
-        for (int64_t q = 0; q < G; q++)
-            for (int64_t l = 0; l < 64; l++) e->whp[s * G + q * 64 + l] = s + l < H ? wh[(s + l) * G + q] : 0.0f;
-    }
-}
+void lstm_back_pack(const struct lstm_back *e, const float *wh) { gr_transpose_slices64(wh, e->H, 4 * e->H, e->whp); }
 
 /* Rows [b, b + m) (m at most GROUP) at step t > 0, their dz already in
  * place: dh_next = dz_t @ Wh^T, each 64 columns' in registers, tile by tile

@@ -192,3 +192,14 @@ void gr_transpose(const float *src, int64_t rows, int64_t cols, float *dst) {
                 for (int64_t r = r0; r < r1; r++) dst[c * rows + r] = src[r * cols + c];
         }
 }
+
+void gr_transpose_slices64(const float *src, int64_t rows, int64_t cols, float *dst) {
+    for (int64_t s = 0; s < rows; s += 64) {
+        if (s + 64 <= rows) {
+            gr_transpose(src + s * cols, 64, cols, dst + s * cols);
+            continue;
+        }
+        for (int64_t q = 0; q < cols; q++)
+            for (int64_t l = 0; l < 64; l++) dst[s * cols + q * 64 + l] = s + l < rows ? src[(s + l) * cols + q] : 0.0f;
+    }
+}

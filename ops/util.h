@@ -66,6 +66,10 @@ void gr_sum_rows(const struct gr_args *a, const float *m, int64_t ld, int64_t r0
  * operands row by row), in 16 x 16 tiles: element by element, one side's
  * stride of a power of two kept hitting the same few cache sets. */
 void gr_transpose(const float *src, int64_t rows, int64_t cols, float *dst);
+/* src [rows, cols] transposed in slices of 64 of its rows, for the fused
+ * recurrent backward's products: dst [rows/64 rounded up][cols][64], zeros
+ * past `rows`; whole slices by gr_transpose. */
+void gr_transpose_slices64(const float *src, int64_t rows, int64_t cols, float *dst);
 /* Whether backward assigns din[k] instead of adding into it (plugin.h,
  * GR_OP_ASSIGNS_GRAD): din[k] then holds garbage on entry. */
 static inline int gr_din_assigns(const struct gr_args *a, int k) { return (a->din_assign >> k) & 1u; }
