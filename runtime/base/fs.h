@@ -45,7 +45,8 @@ int gr_write_all(struct gr_ctx *ctx, int fd, const void *buf, size_t len, const 
 /* A file being written to replace `path`: open it, write to fd, then commit
  * (or discard on any failure). Where `path` is a regular file, a link to
  * one, or nothing yet, the bytes go to a new temporary file of their own
- * beside the file, "<file>.tmp.<6 hex digits>" made with O_EXCL (links
+ * beside the file, "<file>.tmp.<6 hex digits>" made with O_EXCL and held
+ * by an flock until it is renamed or removed (gr_remove_abandoned) (links
  * followed: a link stays, the file it leads to is replaced), which commit
  * fsyncs, renames over the file and fsyncs the folder, so a crash or a full
  * disk at any moment leaves the old file or the new one, whole. Where
