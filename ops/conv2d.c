@@ -433,7 +433,8 @@ static void conv_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
     if (geometry(NULL, inf->in[0], inf->attrs, &g)) return;
     double cells = (double)g.B * (double)g.OH * (double)g.OW, mac = cells * (double)g.K * (double)g.F;
     *fwd = 2 * mac + cells * (double)g.F;
-    *bwd = 4 * mac + cells * (double)g.F;
+    /* the input's and the kernel's gradients, each where it is wanted */
+    *bwd = (inf->in_grad[IN_X] + inf->in_grad[IN_KERNEL]) * 2 * mac + cells * (double)g.F;
 }
 
 /* Conv on NCHW (gr_lower_nchw) with the kernel as ONNX lays it,

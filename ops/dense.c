@@ -86,7 +86,8 @@ static void dense_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
     double in = (double)x->dim[x->rank - 1], u = (double)inf->attrs[A_UNITS].i;
     double rows = (double)gr_shape_count(x) / in;
     *fwd = 2 * rows * in * u + rows * u;
-    *bwd = 4 * rows * in * u + rows * u;
+    /* dX = dY @ K^T and dK = X^T @ dY, each where it is wanted */
+    *bwd = (inf->in_grad[IN_X] + inf->in_grad[IN_KERNEL]) * 2 * rows * in * u + rows * u;
 }
 
 /* Gemm(x, kernel, bias) for x [B, I]; MatMul then Add for more axes */

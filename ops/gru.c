@@ -232,9 +232,10 @@ static void gru_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
     const struct gr_shape *x = inf->in[0];
     double b = (double)x->dim[0], t = (double)x->dim[1], in = (double)x->dim[2], h = (double)inf->attrs[A_UNITS].i;
     double g = 3 * h;
+    double dk = inf->in_grad[IN_KERNEL], dx = inf->in_grad[IN_X], dr = inf->in_grad[IN_RECURRENT];
     *fwd = 2 * b * t * in * g + 2 * b * (t - 1) * h * g + 20 * b * t * h;
-    /* dh, dkernel, dX, drecurrent */
-    *bwd = 2 * b * (t - 1) * g * h + 4 * b * t * in * g + 2 * b * (t - 1) * h * g + 25 * b * t * h;
+    /* dh; dkernel, dX and drecurrent where those take a gradient */
+    *bwd = 2 * b * (t - 1) * g * h + (dk + dx) * 2 * b * t * in * g + dr * 2 * b * (t - 1) * h * g + 25 * b * t * h;
 }
 
 /* ONNX's GRU with linear_before_reset = 1 (the reset gate applied to the

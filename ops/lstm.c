@@ -436,9 +436,11 @@ static void lstm_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
     const struct gr_shape *x = inf->in[0];
     double b = (double)x->dim[0], t = (double)x->dim[1], in = (double)x->dim[2], h = (double)inf->attrs[A_UNITS].i;
     double g = 4 * h;
+    double dk = inf->in_grad[IN_KERNEL], dx = inf->in_grad[IN_X];
     *fwd = 2 * t * b * in * g + 2 * (t - 1) * b * h * g + 12 * t * b * h;
-    /* dh_next, dWx, dWh, dX */
-    *bwd = 2 * (t - 1) * b * g * h + 2 * in * g * t * b + 2 * h * g * (t - 1) * b + 2 * t * b * g * in + 16 * t * b * h;
+    /* dh_next; dWx and dWh where the kernel takes a gradient; dX where x does */
+    *bwd = 2 * (t - 1) * b * g * h + dk * (2 * in * g * t * b + 2 * h * g * (t - 1) * b) + dx * 2 * t * b * g * in +
+           16 * t * b * h;
 }
 
 /* ONNX's LSTM: gates i, o, f, c (graphrun's blocks 0, 3, 1, 2); W [1, 4H, I]

@@ -79,13 +79,13 @@ static void matmul_backward(const struct gr_args *x) {
     }
 }
 
-/* 2MNK per product; backward forms both da and db */
+/* 2MNK per product; backward forms da and db where each is wanted */
 static void matmul_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
     const struct gr_shape *a = inf->in[0], *b = inf->in[1];
     double k = (double)a->dim[a->rank - 1], n = (double)b->dim[b->rank - 1];
     double rows = (double)gr_shape_count(a) / k;
     *fwd = 2 * rows * n * k;
-    *bwd = 2 * *fwd;
+    *bwd = (inf->in_grad[0] + inf->in_grad[1]) * *fwd;
 }
 
 /* ONNX's MatMul is numpy's: b [K, N] is shared, a batched b is matched by index */

@@ -174,9 +174,10 @@ static void rnn_backward(const struct gr_args *a) {
 static void rnn_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
     const struct gr_shape *x = inf->in[0];
     double b = (double)x->dim[0], t = (double)x->dim[1], in = (double)x->dim[2], h = (double)inf->attrs[A_UNITS].i;
+    double dk = inf->in_grad[IN_KERNEL], dx = inf->in_grad[IN_X], dr = inf->in_grad[IN_RECURRENT];
     *fwd = 2 * b * t * in * h + 2 * b * (t - 1) * h * h + 4 * b * t * h;
-    /* dh, dkernel, dX, drecurrent, and the tanh derivative */
-    *bwd = 2 * b * (t - 1) * h * h + 4 * b * t * in * h + 2 * b * (t - 1) * h * h + 4 * b * t * h;
+    /* dh and the tanh derivative; dkernel, dX and drecurrent where those take a gradient */
+    *bwd = 2 * b * (t - 1) * h * h + (dk + dx) * 2 * b * t * in * h + dr * 2 * b * (t - 1) * h * h + 4 * b * t * h;
 }
 
 /* ONNX's RNN (tanh): W [1, H, I] = kernel^T, R [1, H, H] =

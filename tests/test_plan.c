@@ -71,6 +71,40 @@ Test(plan, labels_take_no_gradient_and_unused_nodes_do_not_run) {
     tg_free(&t);
 }
 
+/* A product's backward counts the gradients the plan forms: no layer
+ * forms the gradient of the data, and a stacked layer forms its input's. */
+Test(plan, operations_count_only_the_gradients_formed) {
+    struct tgraph t;
+    cr_assert_eq(tg_build(&t, "- {name: x, op: input, data: images, shape: [3, 4]}\n"
+                              "- {name: a, op: lstm, inputs: [x], num_units: 5}\n"
+                              "- {name: b, op: lstm, inputs: [a], num_units: 2}\n"
+                              "- {name: d, op: dense, inputs: [x], units: 3}\n"
+                              "- {name: e, op: dense, inputs: [d], units: 2}\n"
+                              "- {name: mb, op: mean, inputs: [b]}\n"
+                              "- {name: me, op: mean, inputs: [e]}\n"
+                              "- {name: loss, op: add, inputs: [mb, me]}\n", 6), 0, "%s", t.ctx.err);
+    cr_assert_eq(gr_graph_alloc_params(&t.g, gr_init_fill), 0);
+    int loss = tg_node(&t, "loss");
+    struct gr_plan p;
+    cr_assert_eq(gr_plan_init(&p, &t.g, 6, &loss, 1, loss), 0, "%s", t.ctx.err);
+    double f, bw;
+    /* lstm, B 6, T 3, I 4, H 5 (G 20): dh_next 2(T-1)BGH, dWx 2TBIG, dWh
+     * 2(T-1)BHG, the cell 16TBH; no dX */
+    gr_plan_node_flops(&p, tg_node(&t, "a"), &f, &bw);
+    cr_expect_eq(bw, 2.0 * 2 * 6 * 20 * 5 + 2.0 * 3 * 6 * 4 * 20 + 2.0 * 2 * 6 * 5 * 20 + 16.0 * 3 * 6 * 5, "lstm a: %g", bw);
+    /* the stacked lstm (I 5, H 2, G 8) also forms dX, 2TBIG */
+    gr_plan_node_flops(&p, tg_node(&t, "b"), &f, &bw);
+    cr_expect_eq(bw, 2.0 * 2 * 6 * 8 * 2 + 2.0 * 3 * 6 * 5 * 8 + 2.0 * 2 * 6 * 2 * 8 + 16.0 * 3 * 6 * 2 + 2.0 * 3 * 6 * 5 * 8,
+                 "lstm b: %g", bw);
+    /* dense over 18 rows: dK 2RIU and the bias RU, then dX too */
+    gr_plan_node_flops(&p, tg_node(&t, "d"), &f, &bw);
+    cr_expect_eq(bw, 2.0 * 18 * 4 * 3 + 18.0 * 3, "dense d: %g", bw);
+    gr_plan_node_flops(&p, tg_node(&t, "e"), &f, &bw);
+    cr_expect_eq(bw, 4.0 * 18 * 3 * 2 + 18.0 * 2, "dense e: %g", bw);
+    gr_plan_free(&p);
+    tg_free(&t);
+}
+
 Test(plan, a_loss_must_be_a_scalar_that_depends_on_parameters) {
     struct tgraph t;
     cr_assert_eq(tg_build(&t, "- {name: x, op: input, data: images, shape: [4]}\n"

@@ -96,9 +96,9 @@
  *   gr_host's random_uniform; the initializers he_uniform, lecun_normal,
  *   lecun_uniform; GR_OP_ASSIGNS_GRAD with gr_args's din_assign;
  *   GR_OP_FUSES_RELU with gr_args's fused, then GR_OP_MASKS_RELU;
- *   gr_args's params_kept; gr_host's threads; GR_OP_ASSIGNS_PARAM_GRAD. The
- *   flags GR_OP_FUSES_POOL, GR_OP_ROWWISE and GR_OP_ROW_MEAN are reserved to
- *   built-in ops (a plugin declaring one is refused): no plugin sees GR_FUSED_POOL.
+ *   gr_args's params_kept; gr_host's threads; GR_OP_ASSIGNS_PARAM_GRAD;
+ *   gr_infer's in_grad. The flags GR_OP_FUSES_POOL, GR_OP_ROWWISE and
+ *   GR_OP_ROW_MEAN are built-in ops' only (a plugin declaring one is refused).
  */
 #ifndef GRAPHRUN_PLUGIN_H
 #define GRAPHRUN_PLUGIN_H
@@ -265,12 +265,12 @@ struct gr_infer {
     /* ---- grown at the end (older plugins never see these) ---- */
     /* Set by infer when user input k holds integer indices that must lie in
      * [0, index_limit[k]) (a loss's class labels, an embedding's rows);
-     * graphrun checks the data against it before a run, so kernels may
-     * trust it. 0: no limit. */
+     * graphrun checks the data before a run, so kernels may trust it. 0: no limit. */
     int64_t index_limit[GR_MAX_INPUTS];
-    /* Set by infer for each state tensor the op declares (desc->state),
-     * like param[]. */
+    /* Set by infer for each state tensor the op declares (desc->state), like param[]. */
     struct gr_shape state[GR_MAX_PARAMS];
+    /* For desc->flops only: 1 where backward forms din[k] (none of the data) */
+    unsigned char in_grad[GR_MAX_INPUTS];
 };
 
 /* Format an error into inf->err, blame attribute `attr` (-1: the node) and
@@ -396,7 +396,7 @@ struct gr_op_desc {
     unsigned flags;
     /* Optional: floating-point operations (a multiply-add counts 2) for the
      * whole batch, given the inferred shapes in `inf` (inf->out included);
-     * backward as if every float input took a gradient. */
+     * backward's for the gradients inf->in_grad marks. */
     void (*flops)(const struct gr_infer *inf, double *forward, double *backward);
     /* ---- grown at the end: graphrun copies the bytes a plugin's header
      * declared (its sizeof_op_desc) into a zero-filled descriptor, so an

@@ -179,8 +179,14 @@ static void place_tensors(struct gr_plan *p, const struct layout *l, char *base)
     }
 }
 
-/* Each run node's kernel arguments; din[k] only where input k takes a
- * gradient that the loss needs. */
+/* Whether node i's backward forms input k's gradient: where input k takes
+ * one and the loss needs it. */
+static int wants_din(const struct gr_plan *p, int i, int k) {
+    const struct gr_node *nd = &p->g->nodes[i];
+    return p->bwd[i] && p->bwd[nd->in[k]] && gr_node_takes_grad(nd, k);
+}
+
+/* Each run node's kernel arguments; din[k] only where wants_din. */
 static void fill_args(struct gr_plan *p, const struct layout *l, char *base) {
     struct gr_graph *g = p->g;
     struct gr_ctx *ctx = g->ctx;
@@ -192,7 +198,7 @@ static void fill_args(struct gr_plan *p, const struct layout *l, char *base) {
         for (int k = 0; k < nd->n_in; k++) {
             int src = nd->in[k];
             a->in[k] = &p->val[src];
-            a->din[k] = (p->bwd[i] && p->bwd[src] && gr_node_takes_grad(nd, k)) ? &p->grad[src] : NULL;
+            a->din[k] = wants_din(p, i, k) ? &p->grad[src] : NULL;
         }
         a->out = &p->val[i];
         a->dout = &p->grad[i];
@@ -421,6 +427,8 @@ void gr_plan_node_flops(const struct gr_plan *p, int i, double *forward, double 
     gr_node_infer_args(p->g, i, p->batch, p->training, p->shape, p->dtype, &inf);
     inf.out = p->val[i].shape;
     inf.out_dtype = p->val[i].dtype;
+    /* from the plan, not from args: a plan sized for memory only has none */
+    for (int k = 0; k < nd->n_in && k < GR_MAX_INPUTS; k++) inf.in_grad[k] = (unsigned char)wants_din(p, i, k);
     nd->op->flops(&inf, forward, backward);
     if (!p->bwd[i]) *backward = 0;
 }
