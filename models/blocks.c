@@ -78,7 +78,7 @@ static int read_block(struct xp *p, const struct gr_ynode *key, const struct gr_
         gr_check_keys(p->ctx, p->file, decl, keys, what))
         return -1;
     b->graph = gr_ymap_get(decl, "graph");
-    if (!b->graph) return gr_fail_node(p->ctx, p->file, decl, "%s: missing 'graph' (its nodes)", what);
+    if (!b->graph) return gr_fail_missing(p->ctx, p->file, decl, "graph", "%s: missing 'graph' (its nodes)", what);
     const char *gwhat = xp_fmt(p, "%s.graph", what);
     if (!gwhat || gr_need_kind(p->ctx, p->file, b->graph, GR_Y_SEQ, gwhat)) return -1;
     if (b->graph->n == 0) return gr_fail_node(p->ctx, p->file, b->graph, "%s: no nodes", gwhat);

@@ -145,8 +145,8 @@ static int read_attrs(struct gr_ctx *ctx, const char *file, const struct gr_ynod
         } else if (spec->def) {
             if (gr_attr_default(ctx, spec, what, &d->attrs[a])) return -1;
         } else if (!spec->optional) {
-            return gr_fail_node(ctx, file, map, "node '%s': op '%s' needs attribute '%s' (%s)", d->name, d->op->name,
-                                spec->name, spec->doc ? spec->doc : "no default");
+            return gr_fail_missing(ctx, file, map, spec->name, "node '%s': op '%s' needs attribute '%s' (%s)", d->name,
+                                   d->op->name, spec->name, spec->doc ? spec->doc : "no default");
         }
     }
     return 0;

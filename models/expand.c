@@ -49,6 +49,7 @@ struct gr_ynode *xp_node(struct xp *p, enum gr_ykind kind, const struct gr_ynode
     if (n && like) {
         n->line = like->line;
         n->col = like->col;
+        n->removed = like->removed;
     }
     return n;
 }

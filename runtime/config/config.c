@@ -26,7 +26,7 @@ static const char *const eval_keys[] = {"logits", "labels", "on", "every", "samp
 static const struct gr_ynode *need(struct gr_ctx *ctx, struct gr_config *cfg, const struct gr_ynode *map,
                                    const char *key, const char *where) {
     const struct gr_ynode *v = gr_ymap_get(map, key);
-    if (!v) gr_fail_node(ctx, F, map, "%s: missing '%s'", where, key);
+    if (!v) gr_fail_missing(ctx, F, map, key, "%s: missing '%s'", where, key);
     return v;
 }
 

@@ -45,7 +45,7 @@ static int read_file(struct rd *r, struct gr_split_cfg *s, const struct gr_ynode
     if (sub) f->keys[k++] = sub;
     if (v->kind == GR_Y_MAP) {
         if (gr_check_keys(r->ctx, r->file, v, file_keys, what)) return -1;
-        if (!(path = gr_ymap_get(v, "file"))) return gr_fail_node(r->ctx, r->file, v, "%s: missing 'file'", what);
+        if (!(path = gr_ymap_get(v, "file"))) return gr_fail_missing(r->ctx, r->file, v, "file", "%s: missing 'file'", what);
         f->keys[k++] = "file";
         const struct gr_ynode *fmt = gr_ymap_get(v, "format");
         char w2[180];
@@ -245,9 +245,9 @@ int gr_data_cfg_read(struct gr_ctx *ctx, struct gr_data_cfg *d, const char *file
     if (gr_need_kind(ctx, file, data, GR_Y_MAP, "data")) return -1;
     if (gr_check_keys(ctx, file, data, data_keys, "data")) return -1;
     const struct gr_ynode *v;
-    if (!(v = gr_ymap_get(data, "train"))) return gr_fail_node(ctx, file, data, "data: missing 'train'");
+    if (!(v = gr_ymap_get(data, "train"))) return gr_fail_missing(ctx, file, data, "train", "data: missing 'train'");
     if (read_split(&r, &d->train, v, "data.train")) return -1;
-    if (!(v = gr_ymap_get(data, "test"))) return gr_fail_node(ctx, file, data, "data: missing 'test'");
+    if (!(v = gr_ymap_get(data, "test"))) return gr_fail_missing(ctx, file, data, "test", "data: missing 'test'");
     if (read_split(&r, &d->test, v, "data.test")) return -1;
     if ((v = gr_ymap_get(data, "validation")) && read_validation(&r, d, v)) return -1;
     if ((v = gr_ymap_get(data, "pixel_range")) && read_pixel_range(&r, d, v)) return -1;

@@ -113,10 +113,7 @@ int gr_override_apply(struct gr_ctx *ctx, struct gr_ydoc *doc, struct gr_str_lis
             }
             cur = cur->items[found];
         } else {
-            if (!next && gr_ynode_is_null(value)) {
-                gr_ymap_remove(cur, part);
-                return 0;
-            }
+            if (!next && gr_ynode_is_null(value)) return gr_ymap_unset(doc, cur, part, org);
             if (!next) return gr_ymap_set(doc, cur, part, value, org);
             struct gr_ynode *child = gr_ymap_get(cur, part);
             if (!child && gr_ynode_is_null(value)) return 0; /* nothing to remove */

@@ -124,7 +124,8 @@ static int read_warmup(struct gr_ctx *ctx, struct gr_config *cfg, const struct g
     const struct gr_ynode *steps = gr_ymap_get(w, "steps"), *epochs = gr_ymap_get(w, "epochs");
     const struct gr_ynode *start = gr_ymap_get(w, "start");
     if (steps && epochs) return gr_fail_node(ctx, F, epochs, "%s: give either 'steps' or 'epochs', not both", what);
-    if (!steps && !epochs) return gr_fail_node(ctx, F, w, "%s: missing 'steps' (or 'epochs')", what);
+    if (!steps && !epochs) return gr_fail_missing(ctx, F, w, gr_ymap_removed_by(w, "steps") ? "steps" : "epochs",
+                                                  "%s: missing 'steps' (or 'epochs')", what);
     sc->warmup_epochs = epochs != NULL;
     cfg->warmup_at = steps ? steps : epochs;
     if (gr_read_int(ctx, F, cfg->warmup_at, 1, INT32_MAX, steps ? "train.schedule.warmup.steps"

@@ -17,7 +17,7 @@
 static inline const struct gr_ynode *gr_config_need(struct gr_ctx *ctx, struct gr_config *cfg,
                                                     const struct gr_ynode *map, const char *key, const char *where) {
     const struct gr_ynode *v = gr_ymap_get(map, key);
-    if (!v) gr_fail_node(ctx, cfg->doc.file, map, "%s: missing '%s'", where, key);
+    if (!v) gr_fail_missing(ctx, cfg->doc.file, map, key, "%s: missing '%s'", where, key);
     return v;
 }
 

@@ -125,7 +125,8 @@ static int read_clip(struct gr_ctx *ctx, struct gr_config *cfg, const struct gr_
     if (gr_check_keys(ctx, F, c, clip_keys, "train.clip")) return -1;
     const struct gr_ynode *norm = gr_ymap_get(c, "norm"), *value = gr_ymap_get(c, "value");
     if (norm && value) return gr_fail_node(ctx, F, value, "train.clip: give either 'norm' or 'value', not both");
-    if (!norm && !value) return gr_fail_node(ctx, F, c, "train.clip: missing 'norm' (or 'value')");
+    if (!norm && !value) return gr_fail_missing(ctx, F, c, gr_ymap_removed_by(c, "norm") ? "norm" : "value",
+                                                 "train.clip: missing 'norm' (or 'value')");
     if (norm) return gr_read_float_above(ctx, F, norm, 0, 1e30, "train.clip.norm", &cfg->clip_norm);
     return gr_read_float_above(ctx, F, value, 0, 1e30, "train.clip.value", &cfg->clip_value);
 }
@@ -184,7 +185,8 @@ static int read_target(struct gr_ctx *ctx, struct gr_config *cfg, const struct g
 static int read_length(struct gr_ctx *ctx, struct gr_config *cfg, const struct gr_ynode *t) {
     const struct gr_ynode *steps = gr_ymap_get(t, "steps"), *epochs = gr_ymap_get(t, "epochs"), *v;
     if (steps && epochs) return gr_fail_node(ctx, F, epochs, "train: give either 'steps' or 'epochs', not both");
-    if (!steps && !epochs) return gr_fail_node(ctx, F, t, "train: missing 'steps' (or 'epochs')");
+    if (!steps && !epochs) return gr_fail_missing(ctx, F, t, gr_ymap_removed_by(t, "steps") ? "steps" : "epochs",
+                                                   "train: missing 'steps' (or 'epochs')");
     if (steps && gr_read_int(ctx, F, steps, 1, INT32_MAX, "train.steps", &cfg->steps)) return -1;
     if (epochs && gr_read_int(ctx, F, epochs, 1, 100000, "train.epochs", &cfg->epochs)) return -1;
     int64_t seed = 0;

@@ -138,6 +138,23 @@ void gr_ymap_remove(struct gr_ynode *map, const char *key) {
         }
 }
 
+int gr_ymap_unset(struct gr_ydoc *doc, struct gr_ynode *map, const char *key, const char *origin) {
+    if (!gr_ymap_get(map, key)) return 0;
+    struct gr_yremoved *r = gr_ydoc_alloc(doc, sizeof *r);
+    if (!r || !(r->key = ydoc_strdup(doc, key))) return -1;
+    r->origin = origin;
+    r->next = map->removed;
+    map->removed = r;
+    gr_ymap_remove(map, key);
+    return 0;
+}
+
+const char *gr_ymap_removed_by(const struct gr_ynode *map, const char *key) {
+    for (const struct gr_yremoved *r = map->removed; r; r = r->next)
+        if (strcmp(r->key, key) == 0) return r->origin;
+    return NULL;
+}
+
 void gr_yseq_remove(struct gr_ynode *seq, int i) {
     memmove(seq->items + i, seq->items + i + 1, (size_t)(seq->n - i - 1) * sizeof *seq->items);
     seq->n--;

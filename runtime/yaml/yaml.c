@@ -21,6 +21,18 @@ int gr_fail_node(struct gr_ctx *ctx, const char *file, const struct gr_ynode *n,
     return gr_fail_at(ctx, file, n ? n->line : 0, n ? n->col : 0, "%s", msg);
 }
 
+int gr_fail_missing(struct gr_ctx *ctx, const char *file, const struct gr_ynode *map, const char *key, const char *fmt,
+                    ...) {
+    char msg[GR_ERRBUF];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    const char *by = map ? gr_ymap_removed_by(map, key) : NULL;
+    if (by) return gr_fail(ctx, "%s: %s", by, msg);
+    return gr_fail_node(ctx, file, map, "%s", msg);
+}
+
 /* Nodes and strings of one document come from a chain of blocks. */
 struct gr_yblock {
     struct gr_yblock *next;

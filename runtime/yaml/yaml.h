@@ -21,6 +21,13 @@ struct gr_ynode {
     struct gr_ynode **items; /* seq: n items; map: 2n (key, value, key, value...) */
     const char *origin; /* NULL: the document; else where the node came from
                            instead (e.g. "--set train.optimizer.lr=0.1") */
+    const struct gr_yremoved *removed; /* map: keys an override removed, the latest first */
+};
+
+/* A key an override removed from a map, and the override ("--unset PATH"). */
+struct gr_yremoved {
+    const struct gr_yremoved *next;
+    const char *key, *origin;
 };
 
 struct gr_ydoc {
@@ -41,6 +48,10 @@ struct gr_ydoc {
  * for a node an override made (its origin). */
 int gr_fail_node(struct gr_ctx *ctx, const char *file, const struct gr_ynode *n, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* An error about `key`, missing from `map`: named by the override that
+ * removed it ("--unset PATH: message"), else as gr_fail_node at the map. */
+int gr_fail_missing(struct gr_ctx *ctx, const char *file, const struct gr_ynode *map, const char *key, const char *fmt,
+                    ...) __attribute__((format(printf, 5, 6)));
 
 /* Parse `len` bytes. On error returns -1 with "FILE:LINE:COL: ..." in ctx->err. */
 int gr_yaml_parse(struct gr_ctx *ctx, struct gr_ydoc *doc, const char *file, const char *text,
@@ -86,6 +97,11 @@ int gr_ymap_set(struct gr_ydoc *doc, struct gr_ynode *map, const char *key, stru
                 const char *origin);
 /* Remove map[key] (nothing if absent); remove item i of a sequence. */
 void gr_ymap_remove(struct gr_ynode *map, const char *key);
+/* Remove map[key] for the override `origin`, remembered on the map (if the
+ * key was there) so that an error about its absence names the override. */
+int gr_ymap_unset(struct gr_ydoc *doc, struct gr_ynode *map, const char *key, const char *origin);
+/* The override that removed `key` from `map`, or NULL. */
+const char *gr_ymap_removed_by(const struct gr_ynode *map, const char *key);
 void gr_yseq_remove(struct gr_ynode *seq, int i);
 /* A plain ~ or null: YAML's null, which an override uses to remove a key. */
 int gr_ynode_is_null(const struct gr_ynode *n);
