@@ -288,13 +288,15 @@ static int duplicate_name(struct gr_ctx *ctx, const char *file, const struct dec
 }
 
 /* Each input name as the index of the declaration it names. */
-static int resolve_inputs(struct gr_ctx *ctx, const char *file, struct decl *d, int n) {
+static int resolve_inputs(struct gr_ctx *ctx, const char *file, const struct gr_ynode *seq, struct decl *d, int n) {
     for (int i = 0; i < n; i++) {
         for (int k = 0; k < d[i].n_in; k++) {
             const char *want = d[i].in_node[k]->str;
             int found = -1;
             for (int j = 0; j < n && found < 0; j++)
                 if (strcmp(d[j].name, want) == 0) found = j;
+            if (found < 0 && gr_ymap_removed_by(seq, want)) /* named by the --unset that removed it */
+                return gr_fail_missing(ctx, file, seq, want, "node '%s': input '%s' names no node", d[i].name, want);
             if (found < 0) {
                 struct gr_suggest sg;
                 gr_suggest_init(&sg, want);
@@ -352,7 +354,7 @@ static int build(struct gr_ctx *ctx, struct gr_graph *g, const char *file, struc
                 duplicate_name(ctx, file, &d[j], &d[i]);
                 goto out;
             }
-    if (resolve_inputs(ctx, file, d, n) || sort_decls(ctx, file, d, n, order)) goto out;
+    if (resolve_inputs(ctx, file, seq, d, n) || sort_decls(ctx, file, d, n, order)) goto out;
 
     gr_graph_free(g);
     gr_graph_init(g, ctx, file);

@@ -107,8 +107,8 @@ int gr_override_apply(struct gr_ctx *ctx, struct gr_ydoc *doc, struct gr_str_lis
             int found = find_item(ctx, org, cur, part, walked);
             if (found < 0) return -1;
             if (!next) {
-                if (gr_ynode_is_null(value)) gr_yseq_remove(cur, found);
-                else cur->items[found] = value;
+                if (gr_ynode_is_null(value)) return gr_yseq_unset(doc, cur, found, org);
+                cur->items[found] = value;
                 return 0;
             }
             cur = cur->items[found];

@@ -138,14 +138,26 @@ void gr_ymap_remove(struct gr_ynode *map, const char *key) {
         }
 }
 
-int gr_ymap_unset(struct gr_ydoc *doc, struct gr_ynode *map, const char *key, const char *origin) {
-    if (!gr_ymap_get(map, key)) return 0;
+static int remember_removed(struct gr_ydoc *doc, struct gr_ynode *n, const char *key, const char *origin) {
     struct gr_yremoved *r = gr_ydoc_alloc(doc, sizeof *r);
     if (!r || !(r->key = ydoc_strdup(doc, key))) return -1;
     r->origin = origin;
-    r->next = map->removed;
-    map->removed = r;
+    r->next = n->removed;
+    n->removed = r;
+    return 0;
+}
+
+int gr_ymap_unset(struct gr_ydoc *doc, struct gr_ynode *map, const char *key, const char *origin) {
+    if (!gr_ymap_get(map, key)) return 0;
+    if (remember_removed(doc, map, key, origin)) return -1;
     gr_ymap_remove(map, key);
+    return 0;
+}
+
+int gr_yseq_unset(struct gr_ydoc *doc, struct gr_ynode *seq, int i, const char *origin) {
+    const struct gr_ynode *name = gr_ymap_get(seq->items[i], "name");
+    if (name && name->kind == GR_Y_SCALAR && remember_removed(doc, seq, name->str, origin)) return -1;
+    gr_yseq_remove(seq, i);
     return 0;
 }
 

@@ -21,7 +21,7 @@ struct gr_ynode {
     struct gr_ynode **items; /* seq: n items; map: 2n (key, value, key, value...) */
     const char *origin; /* NULL: the document; else where the node came from
                            instead (e.g. "--set train.optimizer.lr=0.1") */
-    const struct gr_yremoved *removed; /* map: keys an override removed, the latest first */
+    const struct gr_yremoved *removed; /* keys (a list: named items) an override removed, latest first */
 };
 
 /* A key an override removed from a map, and the override ("--unset PATH"). */
@@ -100,7 +100,10 @@ void gr_ymap_remove(struct gr_ynode *map, const char *key);
 /* Remove map[key] for the override `origin`, remembered on the map (if the
  * key was there) so that an error about its absence names the override. */
 int gr_ymap_unset(struct gr_ydoc *doc, struct gr_ynode *map, const char *key, const char *origin);
-/* The override that removed `key` from `map`, or NULL. */
+/* Remove item i of a sequence for the override `origin`, remembered by the
+ * item's name, if it has one, as gr_ymap_unset remembers a key. */
+int gr_yseq_unset(struct gr_ydoc *doc, struct gr_ynode *seq, int i, const char *origin);
+/* The override that removed `key` from `map` (a named item from a list), or NULL. */
 const char *gr_ymap_removed_by(const struct gr_ynode *map, const char *key);
 void gr_yseq_remove(struct gr_ynode *seq, int i);
 /* A plain ~ or null: YAML's null, which an override uses to remove a key. */
