@@ -105,6 +105,53 @@ Test(plan, operations_count_only_the_gradients_formed) {
     tg_free(&t);
 }
 
+/* The same for the gru, the rnn, matmul with a data operand, and conv2d. */
+Test(plan, operations_count_only_the_gradients_formed_by_every_product) {
+    struct tgraph t;
+    cr_assert_eq(tg_build(&t, "- {name: x, op: input, data: images, shape: [3, 4]}\n"
+                              "- {name: g, op: gru, inputs: [x], num_units: 2}\n"
+                              "- {name: r, op: rnn, inputs: [g], num_units: 3}\n"
+                              "- {name: w, op: param, shape: [4, 2]}\n"
+                              "- {name: m, op: matmul, inputs: [x, w]}\n"
+                              "- {name: mr, op: mean, inputs: [r]}\n"
+                              "- {name: mm, op: mean, inputs: [m]}\n"
+                              "- {name: loss, op: add, inputs: [mr, mm]}\n", 6), 0, "%s", t.ctx.err);
+    cr_assert_eq(gr_graph_alloc_params(&t.g, gr_init_fill), 0);
+    int loss = tg_node(&t, "loss");
+    struct gr_plan p;
+    cr_assert_eq(gr_plan_init(&p, &t.g, 6, &loss, 1, loss), 0, "%s", t.ctx.err);
+    double f, bw, B = 6, T = 3;
+    /* gru, I 4, H 2, G 6: dh 2B(T-1)GH, dW 2BTIG, dU 2B(T-1)HG, the gates 25BTH; no dX */
+    gr_plan_node_flops(&p, tg_node(&t, "g"), &f, &bw);
+    cr_expect_eq(bw, 2 * B * (T - 1) * 6 * 2 + 2 * B * T * 4 * 6 + 2 * B * (T - 1) * 2 * 6 + 25 * B * T * 2, "gru: %g",
+                 bw);
+    /* rnn over it, I 2, H 3: dX as well as dW */
+    gr_plan_node_flops(&p, tg_node(&t, "r"), &f, &bw);
+    cr_expect_eq(bw, 2 * B * (T - 1) * 3 * 3 + 2 * (2 * B * T * 2 * 3) + 2 * B * (T - 1) * 3 * 3 + 4 * B * T * 3,
+                 "rnn: %g", bw);
+    /* matmul of the data [18, 4] by w [4, 2]: dw only, one product's worth */
+    gr_plan_node_flops(&p, tg_node(&t, "m"), &f, &bw);
+    cr_expect_eq(f, 2.0 * 18 * 4 * 2);
+    cr_expect_eq(bw, f, "matmul: %g", bw);
+    gr_plan_free(&p);
+    tg_free(&t);
+
+    cr_assert_eq(tg_build(&t, "- {name: x, op: input, data: images, shape: [4, 4, 1]}\n"
+                              "- {name: c1, op: conv2d, inputs: [x], filters: 2, kernel_size: [3, 3], padding: same}\n"
+                              "- {name: c2, op: conv2d, inputs: [c1], filters: 2, kernel_size: [3, 3], padding: same}\n"
+                              "- {name: loss, op: mean, inputs: [c2]}\n", 6), 0, "%s", t.ctx.err);
+    cr_assert_eq(gr_graph_alloc_params(&t.g, gr_init_fill), 0);
+    loss = tg_node(&t, "loss");
+    cr_assert_eq(gr_plan_init(&p, &t.g, 6, &loss, 1, loss), 0, "%s", t.ctx.err);
+    /* 96 output cells by F 2; c1's taps K = 9 (no dX), c2's K = 18 (dX too); the bias a cell */
+    gr_plan_node_flops(&p, tg_node(&t, "c1"), &f, &bw);
+    cr_expect_eq(bw, 2.0 * 96 * 9 * 2 + 96 * 2, "conv c1: %g", bw);
+    gr_plan_node_flops(&p, tg_node(&t, "c2"), &f, &bw);
+    cr_expect_eq(bw, 4.0 * 96 * 18 * 2 + 96 * 2, "conv c2: %g", bw);
+    gr_plan_free(&p);
+    tg_free(&t);
+}
+
 Test(plan, a_loss_must_be_a_scalar_that_depends_on_parameters) {
     struct tgraph t;
     cr_assert_eq(tg_build(&t, "- {name: x, op: input, data: images, shape: [4]}\n"

@@ -223,8 +223,10 @@ static void gru_backward(const struct gr_args *a) {
 static void gru_flops(const struct gr_infer *inf, double *fwd, double *bwd) {
     const struct gr_shape *x = inf->in[0];
     double b = (double)x->dim[0], t = (double)x->dim[1], in = (double)x->dim[2], h = (double)inf->attrs[A_UNITS].i;
-    *fwd = 2 * b * t * in * 3 * h + 2 * b * t * h * 3 * h;
-    *bwd = 2 * *fwd;
+    double xw = 2 * b * t * in * 3 * h, hu = 2 * b * t * h * 3 * h;
+    *fwd = xw + hu;
+    /* dh through U; dU, dW and dX where each is formed (in_grad) */
+    *bwd = (1 + inf->in_grad[IN_RECURRENT]) * hu + (inf->in_grad[IN_KERNEL] + inf->in_grad[IN_X]) * xw;
 }
 
 static const struct gr_op_desc gru_op = {
