@@ -70,7 +70,9 @@ static int read_name_op(struct gr_ctx *ctx, const char *file, const struct gr_yn
                             d->name);
 
     const struct gr_ynode *op = gr_ymap_get(map, "op");
-    if (!op) return gr_fail_node(ctx, file, map, "node '%s': no 'op'", d->name);
+    if (!op)
+        return gr_fail_missing(ctx, file, map, gr_ymap_removed_by(map, "use") ? "use" : "op", "node '%s': no 'op'",
+                               d->name);
     const char *op_name;
     snprintf(what, sizeof what, "node '%s': op", d->name);
     if (gr_read_string(ctx, file, op, what, &op_name)) return -1;

@@ -58,6 +58,7 @@ static struct gr_ynode *node_copy(struct xp *p, const struct gr_ynode *src, cons
     c->line = at->line;
     c->col = at->col;
     c->quoted = src->quoted;
+    c->removed = src->removed;
     c->str = src->str;
     c->n = src->n;
     size_t count = src->kind == GR_Y_SCALAR ? 0 : (size_t)src->n * (src->kind == GR_Y_MAP ? 2u : 1u);
@@ -241,10 +242,11 @@ static int read_args(struct xp *p, const struct gr_ynode *map, const char *what,
     }
     for (int k = 0; k < b->n_params; k++) {
         if (!args[k]) args[k] = b->def[k];
+        int gone = with && gr_ymap_removed_by(with, b->param[k]); /* by an --unset */
         if (!args[k])
-            return gr_fail_node(p->ctx, p->file, map, "%s: block '%s' needs its parameter '%s' (with: {%s: ...}), "
-                                "declared at %s", what, b->name, b->param[k], b->param[k],
-                                xp_where(p, b->param_at[k]));
+            return gr_fail_missing(p->ctx, p->file, gone ? with : map, gone ? b->param[k] : "with",
+                                   "%s: block '%s' needs its parameter '%s' (with: {%s: ...}), declared at %s", what,
+                                   b->name, b->param[k], b->param[k], xp_where(p, b->param_at[k]));
     }
     *out = args;
     return 0;

@@ -229,5 +229,8 @@ int gr_config_check_watchers(struct gr_ctx *ctx, struct gr_config *cfg) {
     else if (cfg->target.on) at = cfg->target.at, what = "train.target";
     else if (cfg->sched.desc->observe) at = cfg->sched_at, what = "train.schedule";
     if (!at || cfg->has_eval) return 0;
-    return gr_fail_node(ctx, F, at, "%s: needs the periodic evaluation; add an eval section naming the logits", what);
+    /* at the --unset that removed the eval section, if one did */
+    const struct gr_ynode *gone = gr_ymap_removed_by(cfg->doc.root, "eval") ? cfg->doc.root : at;
+    return gr_fail_missing(ctx, F, gone, "eval", "%s: needs the periodic evaluation; add an eval section naming the logits",
+                           what);
 }

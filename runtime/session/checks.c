@@ -22,7 +22,10 @@ int gr_session_find_node(struct gr_session *s, const char *name, const struct gr
     for (int k = 0; k < s->g.n; k++)
         if (!(s->g.nodes[k].op->flags & GR_OP_PARAM)) gr_suggest_offer(&sg, s->g.nodes[k].name);
     const char *near = gr_suggest_best(&sg);
-    if (near) gr_fail_node(s->ctx, s->cfg->path, at, "%s: no node named '%s' (did you mean '%s'?)", what, name, near);
+    if (s->cfg->graph && gr_ymap_removed_by(s->cfg->graph, name))
+        gr_fail_missing(s->ctx, s->cfg->path, s->cfg->graph, name, "%s: no node named '%s'", what, name);
+    else if (near)
+        gr_fail_node(s->ctx, s->cfg->path, at, "%s: no node named '%s' (did you mean '%s'?)", what, name, near);
     else gr_fail_node(s->ctx, s->cfg->path, at, "%s: no node named '%s' in the graph", what, name);
     return -1;
 }
