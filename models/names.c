@@ -92,6 +92,17 @@ int xp_name(struct xp *p) {
         p->x[i].name = name;
         name_take(p, name, i);
     }
+    /* a name inside a block that is neither the instance's nor the graph's,
+     * where an --unset removed the block's node of that name: named by it */
+    for (int i = 0; i < p->n; i++)
+        for (int k = 0; k < p->x[i].n_in; k++) {
+            const struct xref *r = &p->x[i].in[k];
+            if (r->node >= 0 || !r->name || !r->scope || name_owner(p, r->name) >= 0) continue;
+            const struct gr_ynode *list = r->scope->block->graph;
+            if (gr_ymap_removed_by(list, r->name))
+                return gr_fail_missing(p->ctx, p->file, list, r->name, "node '%s': input '%s' names no node",
+                                       p->x[i].name, r->name);
+        }
     return 0;
 }
 
