@@ -125,6 +125,11 @@ static const char *shape_text(const struct gr_shape *s, char *buf, size_t len) {
     return buf;
 }
 
+/* The override that wrote a node's YAML, or removed a key of it, or NULL. */
+static const char *override_of(const struct gr_ynode *at) {
+    return !at ? NULL : at->origin ? at->origin : at->removed ? at->removed->origin : NULL;
+}
+
 /* The nearest node upstream of node i (feeding it, directly or not) that an
  * override changed, or -1. Nodes are in topological order: a node's inputs
  * come before it. */
@@ -136,7 +141,7 @@ static int edited_upstream(const struct gr_graph *g, int i) {
     for (int j = i; j >= 0 && found < 0; j--) {
         if (!feeds[j]) continue;
         const struct gr_node *nd = &g->nodes[j];
-        if (j < i && nd->at && nd->at->origin) found = j;
+        if (j < i && override_of(nd->at)) found = j;
         for (int k = 0; k < nd->n_in; k++) feeds[nd->in[k]] = 1;
     }
     gr_free(g->ctx, feeds);
@@ -153,13 +158,17 @@ int gr_node_fail(const struct gr_graph *g, int i, int attr, const char *fmt, ...
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* an attribute an --unset removed from the node: named by it */
+    const char *key = nd->owner < 0 && attr >= 0 && attr < nd->op->n_attrs ? nd->op->attrs[attr].name : NULL;
+    if (key && !nd->attr_at[attr] && at && gr_ymap_removed_by(at, key))
+        return gr_fail_missing(g->ctx, g->file, at, key, "node '%s': %s", nd->name, msg);
     /* an override that changed a node upstream (a shape, a unit count) is
      * what the file alone did not say: it is named first, the node's own
      * place in the file after it */
     int up = at && !at->origin ? edited_upstream(g, self) : -1;
     if (up >= 0)
         return gr_fail(g->ctx, "%s: node '%s' (%s:%d:%d, downstream of node '%s', which it changed): %s",
-                       g->nodes[up].at->origin, nd->name, g->file, at->line, at->col, g->nodes[up].name, msg);
+                       override_of(g->nodes[up].at), nd->name, g->file, at->line, at->col, g->nodes[up].name, msg);
     return gr_fail_node(g->ctx, g->file, at, "node '%s': %s", nd->name, msg);
 }
 
