@@ -193,6 +193,10 @@ static int no_array(struct gr_session *s, const struct gr_split *sp, int i) {
     gr_suggest_init(&sg, name);
     for (int k = 0; k < sp->d->n_arrays; k++) gr_suggest_offer(&sg, sp->d->arrays[k].info.name);
     char list[256];
+    const struct gr_ynode *map = sp->cfg ? sp->cfg->at : NULL;
+    if (map && gr_ymap_removed_by(map, name)) /* its file's key removed by an --unset */
+        return gr_fail_missing(s->ctx, s->cfg->path, map, name, "node '%s': data: %s has no array '%s' (it has %s)",
+                               s->g.nodes[i].name, sp->name, name, array_list(sp->d, list, sizeof list));
     if (gr_suggest_best(&sg))
         return gr_node_fail(&s->g, i, GR_INPUT_DATA, "data: %s has no array '%s' (did you mean '%s'?)", sp->name, name,
                             gr_suggest_best(&sg));
