@@ -71,30 +71,39 @@ Test(plan, labels_take_no_gradient_and_unused_nodes_do_not_run) {
     tg_free(&t);
 }
 
+/* The training plan of `yaml` at `batch`, for node "loss". */
+static void loss_plan(struct tgraph *t, const char *yaml, int64_t batch, struct gr_plan *p) {
+    cr_assert_eq(tg_build(t, yaml, batch), 0, "%s", t->ctx.err);
+    cr_assert_eq(gr_graph_alloc_params(&t->g, gr_init_fill), 0);
+    int loss = tg_node(t, "loss");
+    cr_assert_eq(gr_plan_init(p, &t->g, batch, &loss, 1, loss), 0, "%s", t->ctx.err);
+}
+
 /* A product's backward counts the gradients the plan forms: no layer
  * forms the gradient of the data, and a stacked layer forms its input's. */
 Test(plan, operations_count_only_the_gradients_formed) {
     struct tgraph t;
-    cr_assert_eq(tg_build(&t, "- {name: x, op: input, data: images, shape: [3, 4]}\n"
-                              "- {name: a, op: lstm, inputs: [x], num_units: 5}\n"
-                              "- {name: b, op: lstm, inputs: [a], num_units: 2}\n"
-                              "- {name: d, op: dense, inputs: [x], units: 3}\n"
-                              "- {name: e, op: dense, inputs: [d], units: 2}\n"
-                              "- {name: mb, op: mean, inputs: [b]}\n"
-                              "- {name: me, op: mean, inputs: [e]}\n"
-                              "- {name: loss, op: add, inputs: [mb, me]}\n", 6), 0, "%s", t.ctx.err);
-    cr_assert_eq(gr_graph_alloc_params(&t.g, gr_init_fill), 0);
-    int loss = tg_node(&t, "loss");
     struct gr_plan p;
-    cr_assert_eq(gr_plan_init(&p, &t.g, 6, &loss, 1, loss), 0, "%s", t.ctx.err);
+    loss_plan(&t,
+              "- {name: x, op: input, data: images, shape: [3, 4]}\n"
+              "- {name: a, op: lstm, inputs: [x], num_units: 5}\n"
+              "- {name: b, op: lstm, inputs: [a], num_units: 2}\n"
+              "- {name: d, op: dense, inputs: [x], units: 3}\n"
+              "- {name: e, op: dense, inputs: [d], units: 2}\n"
+              "- {name: mb, op: mean, inputs: [b]}\n"
+              "- {name: me, op: mean, inputs: [e]}\n"
+              "- {name: loss, op: add, inputs: [mb, me]}\n",
+              6, &p);
     double f, bw;
     /* lstm, B 6, T 3, I 4, H 5 (G 20): dh_next 2(T-1)BGH, dWx 2TBIG, dWh
      * 2(T-1)BHG, the cell 16TBH; no dX */
     gr_plan_node_flops(&p, tg_node(&t, "a"), &f, &bw);
-    cr_expect_eq(bw, 2.0 * 2 * 6 * 20 * 5 + 2.0 * 3 * 6 * 4 * 20 + 2.0 * 2 * 6 * 5 * 20 + 16.0 * 3 * 6 * 5, "lstm a: %g", bw);
+    cr_expect_eq(bw, 2.0 * 2 * 6 * 20 * 5 + 2.0 * 3 * 6 * 4 * 20 + 2.0 * 2 * 6 * 5 * 20 + 16.0 * 3 * 6 * 5,
+                 "lstm a: %g", bw);
     /* the stacked lstm (I 5, H 2, G 8) also forms dX, 2TBIG */
     gr_plan_node_flops(&p, tg_node(&t, "b"), &f, &bw);
-    cr_expect_eq(bw, 2.0 * 2 * 6 * 8 * 2 + 2.0 * 3 * 6 * 5 * 8 + 2.0 * 2 * 6 * 2 * 8 + 16.0 * 3 * 6 * 2 + 2.0 * 3 * 6 * 5 * 8,
+    cr_expect_eq(bw, 2.0 * 2 * 6 * 8 * 2 + 2.0 * 3 * 6 * 5 * 8 + 2.0 * 2 * 6 * 2 * 8 + 16.0 * 3 * 6 * 2 +
+                         2.0 * 3 * 6 * 5 * 8,
                  "lstm b: %g", bw);
     /* dense over 18 rows: dK 2RIU and the bias RU, then dX too */
     gr_plan_node_flops(&p, tg_node(&t, "d"), &f, &bw);
@@ -108,18 +117,17 @@ Test(plan, operations_count_only_the_gradients_formed) {
 /* The same for the gru, the rnn, matmul with a data operand, and conv2d. */
 Test(plan, operations_count_only_the_gradients_formed_by_every_product) {
     struct tgraph t;
-    cr_assert_eq(tg_build(&t, "- {name: x, op: input, data: images, shape: [3, 4]}\n"
-                              "- {name: g, op: gru, inputs: [x], num_units: 2}\n"
-                              "- {name: r, op: rnn, inputs: [g], num_units: 3}\n"
-                              "- {name: w, op: param, shape: [4, 2]}\n"
-                              "- {name: m, op: matmul, inputs: [x, w]}\n"
-                              "- {name: mr, op: mean, inputs: [r]}\n"
-                              "- {name: mm, op: mean, inputs: [m]}\n"
-                              "- {name: loss, op: add, inputs: [mr, mm]}\n", 6), 0, "%s", t.ctx.err);
-    cr_assert_eq(gr_graph_alloc_params(&t.g, gr_init_fill), 0);
-    int loss = tg_node(&t, "loss");
     struct gr_plan p;
-    cr_assert_eq(gr_plan_init(&p, &t.g, 6, &loss, 1, loss), 0, "%s", t.ctx.err);
+    loss_plan(&t,
+              "- {name: x, op: input, data: images, shape: [3, 4]}\n"
+              "- {name: g, op: gru, inputs: [x], num_units: 2}\n"
+              "- {name: r, op: rnn, inputs: [g], num_units: 3}\n"
+              "- {name: w, op: param, shape: [4, 2]}\n"
+              "- {name: m, op: matmul, inputs: [x, w]}\n"
+              "- {name: mr, op: mean, inputs: [r]}\n"
+              "- {name: mm, op: mean, inputs: [m]}\n"
+              "- {name: loss, op: add, inputs: [mr, mm]}\n",
+              6, &p);
     double f, bw, B = 6, T = 3;
     /* gru, I 4, H 2, G 6: dh 2B(T-1)GH, dW 2BTIG, dU 2B(T-1)HG, the gates 25BTH; no dX */
     gr_plan_node_flops(&p, tg_node(&t, "g"), &f, &bw);
@@ -136,13 +144,12 @@ Test(plan, operations_count_only_the_gradients_formed_by_every_product) {
     gr_plan_free(&p);
     tg_free(&t);
 
-    cr_assert_eq(tg_build(&t, "- {name: x, op: input, data: images, shape: [4, 4, 1]}\n"
-                              "- {name: c1, op: conv2d, inputs: [x], filters: 2, kernel_size: [3, 3], padding: same}\n"
-                              "- {name: c2, op: conv2d, inputs: [c1], filters: 2, kernel_size: [3, 3], padding: same}\n"
-                              "- {name: loss, op: mean, inputs: [c2]}\n", 6), 0, "%s", t.ctx.err);
-    cr_assert_eq(gr_graph_alloc_params(&t.g, gr_init_fill), 0);
-    loss = tg_node(&t, "loss");
-    cr_assert_eq(gr_plan_init(&p, &t.g, 6, &loss, 1, loss), 0, "%s", t.ctx.err);
+    loss_plan(&t,
+              "- {name: x, op: input, data: images, shape: [4, 4, 1]}\n"
+              "- {name: c1, op: conv2d, inputs: [x], filters: 2, kernel_size: [3, 3], padding: same}\n"
+              "- {name: c2, op: conv2d, inputs: [c1], filters: 2, kernel_size: [3, 3], padding: same}\n"
+              "- {name: loss, op: mean, inputs: [c2]}\n",
+              6, &p);
     /* 96 output cells by F 2; c1's taps K = 9 (no dX), c2's K = 18 (dX too); the bias a cell */
     gr_plan_node_flops(&p, tg_node(&t, "c1"), &f, &bw);
     cr_expect_eq(bw, 2.0 * 96 * 9 * 2 + 96 * 2, "conv c1: %g", bw);
