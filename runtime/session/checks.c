@@ -22,8 +22,14 @@ int gr_session_find_node(struct gr_session *s, const char *name, const struct gr
     for (int k = 0; k < s->g.n; k++)
         if (!(s->g.nodes[k].op->flags & GR_OP_PARAM)) gr_suggest_offer(&sg, s->g.nodes[k].name);
     const char *near = gr_suggest_best(&sg);
-    if (s->cfg->graph && gr_ymap_removed_by(s->cfg->graph, name))
-        gr_fail_missing(s->ctx, s->cfg->path, s->cfg->graph, name, "%s: no node named '%s'", what, name);
+    const struct gr_ynode *g = s->cfg->graph, *named = NULL; /* the node whose name an --unset removed */
+    for (int k = 0; g && g->kind == GR_Y_SEQ && k < g->n && !named; k++)
+        if (g->items[k]->kind == GR_Y_MAP && gr_ymap_removed_as(g->items[k], "name", name)) named = g->items[k];
+    if (g && gr_ymap_removed_by(g, name))
+        gr_fail_missing(s->ctx, s->cfg->path, g, name, "%s: no node named '%s'", what, name);
+    else if (named)
+        gr_fail_missing(s->ctx, s->cfg->path, named, "name", "%s: no node named '%s' (its node's name was removed)",
+                        what, name);
     else if (near)
         gr_fail_node(s->ctx, s->cfg->path, at, "%s: no node named '%s' (did you mean '%s'?)", what, name, near);
     else gr_fail_node(s->ctx, s->cfg->path, at, "%s: no node named '%s' in the graph", what, name);

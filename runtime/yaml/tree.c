@@ -138,9 +138,11 @@ void gr_ymap_remove(struct gr_ynode *map, const char *key) {
         }
 }
 
-static int remember_removed(struct gr_ydoc *doc, struct gr_ynode *n, const char *key, const char *origin) {
+static int remember_removed(struct gr_ydoc *doc, struct gr_ynode *n, const char *key, const struct gr_ynode *value,
+                            const char *origin) {
     struct gr_yremoved *r = gr_ydoc_alloc(doc, sizeof *r);
     if (!r || !(r->key = ydoc_strdup(doc, key))) return -1;
+    r->value = value && value->kind == GR_Y_SCALAR ? value->str : NULL; /* the document's nodes outlive it */
     r->origin = origin;
     r->next = n->removed;
     n->removed = r;
@@ -148,15 +150,16 @@ static int remember_removed(struct gr_ydoc *doc, struct gr_ynode *n, const char 
 }
 
 int gr_ymap_unset(struct gr_ydoc *doc, struct gr_ynode *map, const char *key, const char *origin) {
-    if (!gr_ymap_get(map, key)) return 0;
-    if (remember_removed(doc, map, key, origin)) return -1;
+    const struct gr_ynode *value = gr_ymap_get(map, key);
+    if (!value) return 0;
+    if (remember_removed(doc, map, key, value, origin)) return -1;
     gr_ymap_remove(map, key);
     return 0;
 }
 
 int gr_yseq_unset(struct gr_ydoc *doc, struct gr_ynode *seq, int i, const char *origin) {
     const struct gr_ynode *name = gr_ymap_get(seq->items[i], "name");
-    if (name && name->kind == GR_Y_SCALAR && remember_removed(doc, seq, name->str, origin)) return -1;
+    if (name && name->kind == GR_Y_SCALAR && remember_removed(doc, seq, name->str, NULL, origin)) return -1;
     gr_yseq_remove(seq, i);
     return 0;
 }
@@ -164,6 +167,12 @@ int gr_yseq_unset(struct gr_ydoc *doc, struct gr_ynode *seq, int i, const char *
 const char *gr_ymap_removed_by(const struct gr_ynode *map, const char *key) {
     for (const struct gr_yremoved *r = map->removed; r; r = r->next)
         if (strcmp(r->key, key) == 0) return r->origin;
+    return NULL;
+}
+
+const char *gr_ymap_removed_as(const struct gr_ynode *map, const char *key, const char *value) {
+    for (const struct gr_yremoved *r = map->removed; r; r = r->next)
+        if (strcmp(r->key, key) == 0 && r->value && strcmp(r->value, value) == 0) return r->origin;
     return NULL;
 }
 

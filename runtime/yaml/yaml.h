@@ -28,6 +28,7 @@ struct gr_ynode {
 struct gr_yremoved {
     const struct gr_yremoved *next;
     const char *key, *origin;
+    const char *value; /* the removed value's text, where it was a scalar (a node's name), else NULL */
 };
 
 struct gr_ydoc {
@@ -105,6 +106,8 @@ int gr_ymap_unset(struct gr_ydoc *doc, struct gr_ynode *map, const char *key, co
 int gr_yseq_unset(struct gr_ydoc *doc, struct gr_ynode *seq, int i, const char *origin);
 /* The override that removed `key` from `map` (a named item from a list), or NULL. */
 const char *gr_ymap_removed_by(const struct gr_ynode *map, const char *key);
+/* The override that removed `key` from `map` where its value was the scalar `value`, or NULL. */
+const char *gr_ymap_removed_as(const struct gr_ynode *map, const char *key, const char *value);
 void gr_yseq_remove(struct gr_ynode *seq, int i);
 /* A plain ~ or null: YAML's null, which an override uses to remove a key. */
 int gr_ynode_is_null(const struct gr_ynode *n);
