@@ -402,3 +402,53 @@ Test(resume, killed_and_resumed_runs_write_the_unbroken_runs_metrics, .timeout =
     free(acc[1]);
 }
 
+/* A resume takes its own run's folder, or one that holds no run: given
+ * another run's folder (--run-dir), it would trim that run's metrics to the
+ * resumed step, add its own rows after them and replace its checkpoint and
+ * config; refused before it writes anything. */
+Test(resume, a_resume_into_another_runs_folder_is_refused) {
+    char cfg[128], a[128], b[128], fresh[128], ckpt[256], path[256];
+    snprintf(cfg, sizeof cfg, "%s/small.yaml", tmp);
+    small_config(cfg, 20, 1000, NULL);
+    snprintf(a, sizeof a, "%s/a", tmp);
+    snprintf(b, sizeof b, "%s/b", tmp);
+    snprintf(fresh, sizeof fresh, "%s/fresh", tmp);
+    struct proc p;
+    const char *dirs[] = {a, b};
+    for (int k = 0; k < 2; k++) {
+        run(&p, NULL, (const char *[]){"train", cfg, "--run-dir", dirs[k], "--threads", "1", "--quiet", NULL});
+        cr_assert_eq(p.status, 0, "%s", p.err);
+        proc_free(&p);
+    }
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", a);
+    snprintf(path, sizeof path, "%s/metrics.csv", b);
+    char *rows = tg_slurp(path, NULL);
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", b);
+    size_t n_before = 0, n_after = 0;
+    char *before = tg_slurp(path, &n_before);
+    run(&p, NULL, (const char *[]){"train", cfg, "--resume", ckpt, "--run-dir", b, "--set", "train.steps=30",
+                                   "--threads", "1", "--quiet", NULL});
+    char want[768];
+    snprintf(want, sizeof want, "%s: the run folder holds another run (config.yaml, metrics.csv, metrics.jsonl, "
+             "checkpoint.safetensors, plot.png, plot.gp); --resume %s continues the run whose folder holds that "
+             "checkpoint: give that folder, or one that holds no run", b, ckpt);
+    tg_expect_one_line(&p, want, "resume into b");
+    proc_free(&p);
+    char *after = tg_slurp(path, &n_after);
+    cr_expect(before && after && n_before == n_after && memcmp(before, after, n_after) == 0,
+              "b's checkpoint was replaced");
+    snprintf(path, sizeof path, "%s/metrics.csv", b);
+    char *now = tg_slurp(path, NULL);
+    cr_expect(now && rows && strcmp(now, rows) == 0, "b's metrics.csv was rewritten: %s", now);
+    free(now), free(rows), free(before), free(after);
+    /* its own folder, by --run-dir too, and a folder holding no run, are taken */
+    const char *ok[] = {a, fresh};
+    for (int k = 0; k < 2; k++) {
+        run(&p, NULL, (const char *[]){"train", cfg, "--resume", ckpt, "--run-dir", ok[k], "--set",
+                                       k ? "train.steps=40" : "train.steps=30", "--threads", "1", "--quiet", NULL});
+        cr_expect_eq(p.status, 0, "%s: %s", ok[k], p.err);
+        proc_free(&p);
+    }
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", fresh);
+    cr_expect(exists(path), "no checkpoint in the fresh folder");
+}

@@ -137,23 +137,64 @@ static void remove_leftovers(const char *dir) {
  * would write its config, rows and checkpoints over them. Only a run that
  * resumes continues a folder. Checked under the lock, so that a run
  * that held the folder until a moment ago is seen. */
-static int check_unused(struct gr_ctx *ctx, const char *dir) {
-    char held[256] = "", path[4300];
+/* The run files `dir` holds, listed into held ("config.yaml, metrics.csv");
+ * returns how many, *ckpt whether checkpoint.safetensors is one. */
+static int run_files_in(const char *dir, char *held, size_t len, int *ckpt) {
+    char path[4300];
     size_t n = 0;
-    int has_ckpt = 0;
+    int count = 0;
+    held[0] = 0;
+    *ckpt = 0;
     for (size_t i = 0; i < sizeof run_files / sizeof run_files[0]; i++) {
         struct stat st;
         snprintf(path, sizeof path, "%s/%s", dir, run_files[i]);
         if (lstat(path, &st) != 0) continue;
-        n += (size_t)snprintf(held + n, sizeof held - n, "%s%s", n ? ", " : "", run_files[i]);
-        has_ckpt |= strcmp(run_files[i], "checkpoint.safetensors") == 0;
+        n += (size_t)snprintf(held + n, len - n, "%s%s", n ? ", " : "", run_files[i]);
+        count++;
+        *ckpt |= strcmp(run_files[i], "checkpoint.safetensors") == 0;
     }
-    if (!n) return 0;
+    return count;
+}
+
+static int check_unused(struct gr_ctx *ctx, const char *dir) {
+    char held[256];
+    int has_ckpt;
+    if (!run_files_in(dir, held, sizeof held, &has_ckpt)) return 0;
     if (has_ckpt)
         return gr_fail(ctx, "%s: the run folder already holds a run (%s); continue it with --resume "
                             "%s/checkpoint.safetensors, or choose another folder", dir, held, dir);
     return gr_fail(ctx, "%s: the run folder already holds a run (%s); choose another folder, or remove those files",
                    dir, held);
+}
+
+/* Whether `path` and `other` are one file, or with `folder` whether `path`
+ * lies in the folder `other`. */
+static int same_place(const char *path, const char *other, int folder) {
+    char dir[4300];
+    snprintf(dir, sizeof dir, "%s", path);
+    if (folder) {
+        char *slash = strrchr(dir, '/');
+        if (slash == dir) dir[1] = 0;
+        else if (slash) *slash = 0;
+        else snprintf(dir, sizeof dir, ".");
+    }
+    struct stat a, b;
+    return stat(dir, &a) == 0 && stat(other, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* A resume takes the folder of the run it continues: the one its
+ * checkpoint lies in, or whose config names it as its checkpoint. Another
+ * run's folder it refuses, as a new run does (check_unused): it would trim
+ * that run's metrics to the resumed step, mix in the resumed run's rows and
+ * replace its checkpoint and config. */
+static int check_resumable(struct gr_ctx *ctx, const struct gr_config *cfg, const char *dir, const char *from) {
+    char held[256];
+    int has_ckpt;
+    if (same_place(from, dir, 1) || (cfg->checkpoint && same_place(from, cfg->checkpoint, 0)) ||
+        !run_files_in(dir, held, sizeof held, &has_ckpt))
+        return 0;
+    return gr_fail(ctx, "%s: the run folder holds another run (%s); --resume %s continues the run whose folder holds "
+                        "that checkpoint: give that folder, or one that holds no run", dir, held, from);
 }
 
 /* The effective config as the folder's config.yaml, unless that file is the
@@ -171,10 +212,11 @@ static int write_config_file(struct gr_ctx *ctx, const struct gr_config *cfg, co
 }
 
 int gr_runlog_open(struct gr_ctx *ctx, struct gr_runlog *rl, const struct gr_config *cfg, const char *dir,
-                   int64_t resumed_at) {
+                   int64_t resumed_at, const char *resumed_from) {
     char path[4300];
     rl->dir = dir;
-    if (lock_run_dir(ctx, dir, &rl->lock_fd) || (resumed_at < 0 && check_unused(ctx, dir))) return -1;
+    if (lock_run_dir(ctx, dir, &rl->lock_fd)) return -1;
+    if (resumed_at < 0 ? check_unused(ctx, dir) : check_resumable(ctx, cfg, dir, resumed_from)) return -1;
     remove_leftovers(dir);
     if (write_config_file(ctx, cfg, dir)) return -1;
     const char *names[2] = {"metrics.csv", "metrics.jsonl"};

@@ -31,10 +31,12 @@ struct gr_runlog {
 int gr_runlog_make_dir(struct gr_ctx *ctx, const char *dir, int fresh, char *out, size_t len);
 /* Lock the folder, write config.yaml (unless it is the config being read),
  * open the metrics files. resumed_at < 0: a new run, refused if the
- * folder holds a run's files already; else a resume from that step, whose
+ * folder holds a run's files already; else a resume from that step of the
+ * checkpoint resumed_from, refused if the folder holds another run's files
+ * (the checkpoint neither lies in it nor is the config's checkpoint), whose
  * metrics files are trimmed to it when it is above 0 and they exist. */
 int gr_runlog_open(struct gr_ctx *ctx, struct gr_runlog *rl, const struct gr_config *cfg, const char *dir,
-                   int64_t resumed_at);
+                   int64_t resumed_at, const char *resumed_from);
 /* One metrics row: step,epoch,loss,eval_accuracy,eval_loss,lr,grad_norm,wall_time */
 struct gr_metrics_row {
     int64_t step;

@@ -120,7 +120,7 @@ static int prepare(struct run *r) {
     else if (dir[0]) snprintf(ckpt, sizeof r->res->checkpoint_path, "%s/checkpoint.safetensors", dir);
     if (!s->cfg->checkpoint && ckpt[0] && gr_probe_writable(ctx, ckpt)) return -1;
     best_path(r);
-    return dir[0] ? gr_runlog_open(ctx, &r->log, s->cfg, dir, opts->resume ? r->start - 1 : -1) : 0;
+    return dir[0] ? gr_runlog_open(ctx, &r->log, s->cfg, dir, opts->resume ? r->start - 1 : -1, opts->resume) : 0;
 }
 
 /* The periodic evaluation of `step` (of what periodic evaluation measures:
