@@ -265,6 +265,28 @@ Test(predict, predict_reads_every_png_form_as_its_plain_gray_image) {
     json_decref(arr);
 }
 
+/* An image input of [H, W, 1], as conv2d reads images, takes H x W files:
+ * the reference model read through [28, 28, 1] (its reshape to [28, 28]
+ * then) classifies a digit as it does through [784]. */
+Test(predict, predict_reads_images_for_an_input_with_one_channel) {
+    free(short_run(10, "--quiet"));
+    size_t n_bytes;
+    uint8_t *images = tg_read_array(tg_mnist("t10k-images-idx3-ubyte"), &n_bytes);
+    char path[256], *outs[2];
+    snprintf(path, sizeof path, "%s/digit.pgm", tmp);
+    write_pgm(path, images, 28, 28);
+    free(images);
+    const char *shapes[2] = {"", "--set 'graph.image.shape=[28, 28, 1]'"};
+    for (int k = 0; k < 2; k++) {
+        int rc = tg_sh(&outs[k], "'%s' predict '%s' %s --checkpoint '%s/run/checkpoint.safetensors' --json '%s' 2>&1",
+                       GRAPHRUN, CONFIG, shapes[k], tmp, path);
+        cr_expect_eq(rc, 0, "%s: %s", shapes[k], outs[k]);
+    }
+    cr_expect(strstr(outs[0], "\"probabilities\"") && strcmp(outs[0], outs[1]) == 0, "[784]:\n%s\n[28, 28, 1]:\n%s",
+              outs[0], outs[1]);
+    free(outs[0]), free(outs[1]);
+}
+
 Test(predict, predict_refuses_images_it_cannot_use) {
     free(short_run(10, "--quiet"));
     static const uint8_t px[30 * 28] = {0};

@@ -85,12 +85,22 @@ static int cmd_eval(struct cli *o) {
 }
 
 /* The images named on the command line, as the graph's image input reads
- * them: [..., H, W] exactly; a flat [N] a square image when N is a square,
- * else any N pixels. Into all (n x size bytes); prints the first error. */
+ * them: [..., H, W] or [H, W, 1] (one channel, as conv2d reads images)
+ * exactly; a flat [N] a square image when N is a square, else any N
+ * pixels. Into all (n x size bytes); prints the first error. [H, W, 3] or
+ * [H, W, 4] (colour) is refused: the files are read as gray. */
 static int read_images(const struct cli *o, const struct gr_shape *img, uint8_t *all) {
     int n = o->n_pos - 1;
-    int64_t size = gr_shape_count(img), want_h = 0, want_w = 0;
-    if (img->rank >= 2) {
+    int64_t size = gr_shape_count(img), want_h = 0, want_w = 0, last = img->rank ? img->dim[img->rank - 1] : 0;
+    if (img->rank == 3 && (last == 3 || last == 4)) {
+        fprintf(stderr, "graphrun predict: the model reads colour images ([%lld, %lld, %lld]); predict reads images "
+                        "as gray, one channel\n", (long long)img->dim[0], (long long)img->dim[1], (long long)last);
+        return 1;
+    }
+    if (img->rank >= 3 && last == 1) {
+        want_h = img->dim[img->rank - 3];
+        want_w = img->dim[img->rank - 2];
+    } else if (img->rank >= 2) {
         want_h = img->dim[img->rank - 2];
         want_w = img->dim[img->rank - 1];
     } else {
