@@ -182,13 +182,13 @@ static int read_split(struct rd *r, struct gr_split_cfg *s, const struct gr_ynod
     }
     if ((v = gr_ymap_get(map, "file")) && read_file(r, s, v, "file", NULL, NULL)) return -1;
     if ((v = gr_ymap_get(map, "format"))) {
-        struct gr_file_cfg *f = &s->files[s->n_files - 1];
         snprintf(what, sizeof what, "%s.format", name);
         if (!gr_ymap_get(map, "file"))
             return gr_fail_node(r->ctx, r->file, v, "%s: gives the format of `file`, which %s does not name (the "
                                 "format of one array's file goes with it: images: {file: PATH, format: F})",
                                 what, name);
-        if (gr_read_string(r->ctx, r->file, v, what, &f->format)) return -1;
+        /* `file` was read last, so it is the last of the files */
+        if (gr_read_string(r->ctx, r->file, v, what, &s->files[s->n_files - 1].format)) return -1;
     }
     if (s->n_files == 0)
         return gr_fail_node(r->ctx, r->file, map, "%s: no data: give images and labels, arrays, or file", name);
