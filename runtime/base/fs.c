@@ -268,6 +268,13 @@ int gr_probe_writable(struct gr_ctx *ctx, const char *path) {
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
         return gr_fail(ctx, "%s: is a directory; name a file, e.g. %s/checkpoint.safetensors", path, path);
     if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) return gr_fail(ctx, "%s: not a regular file", path);
+    /* a name that can only be a folder's, whether or not it exists yet:
+     * "runs/x/", "x/." or ".." */
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    if (!base[0] || !strcmp(base, ".") || !strcmp(base, ".."))
+        return gr_fail(ctx, "%s: names a directory; name a file in it, e.g. %s%scheckpoint.safetensors", path, path,
+                       base[0] ? "/" : "");
     /* the nearest folder that exists (saving creates the ones below it) */
     char dir[4096];
     if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir) return gr_fail(ctx, "%s: path too long", path);
