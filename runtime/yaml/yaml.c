@@ -81,6 +81,8 @@ struct builder {
     yaml_parser_t parser;
     struct anchor *anchors;
     int n_anchors, cap_anchors;
+    const char *text; /* what the parser reads, for the place of a reader's error */
+    size_t len;
 };
 
 static int fail_mark(struct builder *b, yaml_mark_t m, const char *fmt, const char *arg) {
@@ -93,6 +95,19 @@ static int parser_error(struct builder *b) {
     const yaml_parser_t *p = &b->parser;
     const char *problem = p->problem ? p->problem : "malformed YAML";
     if (p->error == YAML_MEMORY_ERROR) return gr_fail(b->ctx, "%s: out of memory parsing YAML", b->doc->file);
+    if (p->error == YAML_READER_ERROR) {
+        /* the reader (a byte that is not UTF-8, a control character) gives
+         * the byte's offset, not a mark: its line, and its column counted
+         * in characters as marks count them */
+        int line = 1, col = 1;
+        for (size_t i = 0; i < p->problem_offset && i < b->len; i++) {
+            unsigned char c = (unsigned char)b->text[i];
+            if (c == '\n') line++, col = 1;
+            else if ((c & 0xc0) != 0x80) col++;
+        }
+        return gr_fail_at(b->ctx, b->doc->file, line, col, "YAML syntax error: %s (0x%02x)", problem,
+                          (unsigned)p->problem_value);
+    }
     if (p->context)
         return gr_fail_at(b->ctx, b->doc->file, (int)p->problem_mark.line + 1,
                           (int)p->problem_mark.column + 1, "YAML syntax error: %s %s", problem,
@@ -418,7 +433,7 @@ int gr_yaml_parse(struct gr_ctx *ctx, struct gr_ydoc *doc, const char *file, con
         return gr_fail_at(ctx, file, 1, 1, "the file is %s (it starts with a %s byte-order mark); save it as UTF-8",
                           utf32 ? "UTF-32" : "UTF-16", utf32 ? "UTF-32" : "UTF-16");
     }
-    struct builder b = {.ctx = ctx, .doc = doc};
+    struct builder b = {.ctx = ctx, .doc = doc, .text = text, .len = len};
     if (!yaml_parser_initialize(&b.parser)) return gr_fail(ctx, "%s: cannot initialise the YAML parser", file);
     yaml_parser_set_input_string(&b.parser, (const unsigned char *)text, len);
     yaml_parser_set_encoding(&b.parser, YAML_UTF8_ENCODING);
