@@ -309,3 +309,62 @@ Test(predict, predict_refuses_images_it_cannot_use) {
     cr_expect(strstr(out, "junk.png: not a readable PNG file"), "%s", out);
     free(out);
 }
+
+/* Logits that are not finite (a finite input that overflows: 3e38 squared)
+ * give a sample no class: it is never a hit, even where the label is
+ * class 0, which an argmax over NaN used to pick; training's lines and eval
+ * count them, and --predictions leaves their class empty. */
+Test(predict, samples_whose_logits_are_not_finite_have_no_class) {
+    char path[256], cfg[256], *out;
+    const char *src[2] = {GR_SOURCE_DIR "/configs/data/spirals-train.csv", GR_SOURCE_DIR "/configs/data/spirals-test.csv"};
+    const char *dst[2] = {"tr.csv", "te.csv"};
+    for (int k = 0; k < 2; k++) {
+        char *text = tg_slurp(src[k], NULL);
+        cr_assert_not_null(text, "%s", src[k]);
+        if (k == 1) { /* test sample 1 (the file's third line): huge, class 0 */
+            char *l3 = strchr(strchr(text, '\n') + 1, '\n') + 1, *end = strchr(l3, '\n');
+            char *edited = malloc(strlen(text) + 32);
+            sprintf(edited, "%.*s3e38,3e38,0%s", (int)(l3 - text), text, end);
+            free(text);
+            text = edited;
+        }
+        snprintf(path, sizeof path, "%s/%s", tmp, dst[k]);
+        tg_write_text(path, text);
+        free(text);
+    }
+    snprintf(cfg, sizeof cfg, "%s/huge.yaml", tmp);
+    tg_write_text(cfg, "data:\n  train: {file: tr.csv, csv: {label: label}}\n  test: {file: te.csv, csv: {label: label}}\n"
+                       "graph:\n  - {name: xy, op: input, data: features, shape: [2]}\n"
+                       "  - {name: label, op: input, data: labels}\n"
+                       "  - {name: sq, op: mul, inputs: [xy, xy]}\n" /* 3e38 squared: infinity */
+                       "  - {op: dense, inputs: [sq], units: 64, activation: relu}\n"
+                       "  - {name: logits, op: dense, units: 2}\n"
+                       "  - {name: loss, op: softmax_cross_entropy, inputs: [logits, label]}\n"
+                       "train: {loss: loss, optimizer: {name: adam, lr: 0.01}, batch_size: 32, steps: 20, seed: 1}\n"
+                       "eval: {logits: logits, every: 10, samples: 1000}\n");
+    int rc = tg_sh(&out, "'%s' train '%s' --run-dir '%s/huge' --threads 1 2>&1", GRAPHRUN, cfg, tmp);
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_expect(strstr(out, "test accuracy: ") && strstr(out, " (1 with logits not finite, counted as wrong)\n"), "%s", out);
+    cr_expect(strstr(out, "test accuracy (all 1000 test samples): ") &&
+                  strstr(strstr(out, "test accuracy (all"), " (1 with logits not finite, counted as wrong)\n"),
+              "%s", out);
+    free(out);
+    rc = tg_sh(&out, "'%s' eval '%s' --checkpoint '%s/huge/checkpoint.safetensors' --predictions '%s/p.csv' 2>&1",
+               GRAPHRUN, cfg, tmp, tmp);
+    cr_assert_eq(rc, 0, "%s", out);
+    snprintf(path, sizeof path, "%s/p.csv", tmp);
+    char *rows = tg_slurp(path, NULL);
+    cr_assert_not_null(rows);
+    cr_expect(strstr(rows, "\n1,0,,\n"), "sample 1 has a class: %.80s", rows);
+    /* the hits eval counts are the rows whose class is their label */
+    long hits = 0, i, label, pred;
+    for (char *line = strchr(rows, '\n') + 1; *line; line = strchr(line, '\n') + 1)
+        if (sscanf(line, "%ld,%ld,%ld,", &i, &label, &pred) == 3) hits += label == pred;
+    char want[128];
+    snprintf(want, sizeof want, " (%ld of 1000 test samples; 1 with logits not finite, no class, counted as wrong)",
+             hits);
+    cr_expect(strstr(out, want), "want '%s' in:\n%s", want, out);
+    cr_expect(strstr(out, "     0     1  none\n"), "no column of samples without a class:\n%s", out);
+    free(rows);
+    free(out);
+}

@@ -14,6 +14,8 @@ int64_t gr_argmax(const float *row, int64_t n) {
     int64_t best = 0;
     for (int64_t j = 1; j < n; j++)
         if (row[j] > row[best]) best = j;
+    for (int64_t j = 0; j < n; j++)
+        if (!isfinite(row[j])) return -1;
     return best;
 }
 
@@ -32,6 +34,7 @@ struct eval_out {
     int64_t correct;
     const struct gr_split *labels; /* the set whose labels count the hits, or NULL */
     double loss_sum;               /* the loss times each batch's size, when the plan runs it */
+    int64_t nan_rows;              /* samples with no class: logits not finite (gr_argmax) */
 };
 
 int32_t gr_session_label(const struct gr_session *s, const struct gr_split *sp, int64_t i) {
@@ -98,7 +101,8 @@ static int evaluate(struct gr_session *s, const struct gr_split *sp, int64_t fir
         for (int64_t k = 0; k < m; k++) {
             int64_t best = gr_argmax(y + k * c, c);
             if (o->classes) o->classes[start + k] = (int32_t)best;
-            if (o->labels) o->correct += best == gr_session_label(s, o->labels, start + k);
+            if (o->labels) o->correct += best >= 0 && best == gr_session_label(s, o->labels, start + k);
+            o->nan_rows += best < 0;
             if (o->probs) softmax_row(y + k * c, c, o->probs + (start + k) * c);
         }
     }
@@ -121,11 +125,13 @@ void gr_session_measure(struct gr_session *s, const struct gr_split *sp, int64_t
     int rc = evaluate(s, sp, lo, lo + part, NULL, &o);
     GR_ASSERT(rc == 0); /* shapes shrink with the batch (checked when the plan was made) */
     if (gr_parallel_on(s)) {
-        double sums[2] = {(double)o.correct, o.loss_sum}; /* counts exact below 2^53 */
-        gr_parallel_sum(s, sums, 2);
+        double sums[3] = {(double)o.correct, o.loss_sum, (double)o.nan_rows}; /* counts exact below 2^53 */
+        gr_parallel_sum(s, sums, 3);
         o.correct = (int64_t)sums[0];
         o.loss_sum = sums[1];
+        o.nan_rows = (int64_t)sums[2];
     }
+    m->nan_rows = o.nan_rows;
     m->accuracy = (double)o.correct / (double)n;
     m->has_loss = s->n_eval_targets > 1;
     m->loss = m->has_loss ? o.loss_sum / (double)n : 0;

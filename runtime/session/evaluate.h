@@ -19,9 +19,12 @@ struct gr_session;
 struct gr_measure {
     double accuracy, loss;
     int has_loss;
+    int64_t nan_rows; /* samples whose logits are not all finite: no class, so never a hit */
 };
 
-/* The index of the largest of row[0..n), the first of equal ones. */
+/* The index of the largest of row[0..n), the first of equal ones; -1 (no
+ * class) when any is not finite: NaN compares with nothing, and infinities
+ * (an overflow) tie or hide the order of the rest. */
 int64_t gr_argmax(const float *row, int64_t n);
 
 struct gr_split;

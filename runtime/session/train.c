@@ -145,7 +145,8 @@ static int report_eval(struct run *r, int64_t step, double epoch, float loss, co
     struct gr_session *s = r->s;
     report(r, (struct gr_train_event){.kind = GR_TRAIN_EVAL, .step = step, .epoch = epoch, .loss = loss,
                                       .accuracy = m->accuracy, .has_accuracy = s->logits >= 0,
-                                      .eval_loss = m->loss, .has_eval_loss = m->has_loss, .lr = s->opt.lr});
+                                      .eval_loss = m->loss, .has_eval_loss = m->has_loss, .lr = s->opt.lr,
+                                      .nan_rows = m->nan_rows});
     if (news->reached) {
         report(r, (struct gr_train_event){.kind = GR_TRAIN_TARGET, .step = step, .epoch = epoch});
         if (r->res->run_dir[0] && gr_watch_write_target(s->ctx, s, r->res->run_dir, s->steps)) return -1;
@@ -250,7 +251,10 @@ static int finish(struct run *r) {
     res->target_stop = s->cfg->target.stop && w->target_step == res->steps && r->end && !w->stopped;
     if (res->interrupted || s->logits < 0) return 0;
     double te = gr_now_seconds();
-    res->test_accuracy = gr_session_accuracy(s, &s->test_set, s->test_set.n);
+    struct gr_measure tm;
+    gr_session_measure(s, &s->test_set, s->test_set.n, &tm);
+    res->test_accuracy = tm.accuracy;
+    res->test_nan_rows = tm.nan_rows;
     if (w->best_param && w->best_step > 0) {
         gr_watch_swap_best(s);
         res->best_test_accuracy = gr_session_accuracy(s, &s->test_set, s->test_set.n);

@@ -35,6 +35,7 @@ struct gr_train_event {
     int has_accuracy;
     double eval_loss;         /* the evaluation's loss, with has_eval_loss */
     int has_eval_loss;
+    int64_t nan_rows;         /* evaluated samples whose logits were not finite (no class, not a hit) */
     double lr;                /* this step's learning rate */
     double rate;              /* steps a second so far, evaluation left out */
 };
@@ -61,6 +62,7 @@ struct gr_train_result {
     double first_loss, last_loss;   /* minibatch losses */
     double last_eval_accuracy;      /* on eval.samples images, at the last eval */
     double test_accuracy;           /* on the whole test set, at the end */
+    int64_t test_nan_rows;          /* its samples whose logits were not finite (counted as misses) */
     int64_t stopped_early;          /* the step early stopping ended the run at; 0: it did not */
     int64_t best_step;              /* early stopping's best evaluation; 0: none */
     double best_metric;             /* what it measured */

@@ -13,7 +13,9 @@
 #include "tools/images.h"
 
 /* --predictions: one CSV row per test image (every field a number: nothing
- * to quote). The first failed write's errno is the one reported. */
+ * to quote; a sample with no class, its logits not finite, has its
+ * predicted class and probability empty). The first failed write's errno
+ * is the one reported. */
 static int write_predictions(const char *path, const struct gr_session *s, int64_t n, int64_t c, const int32_t *cls,
                              const float *probs) {
     FILE *pf = fopen(path, "w");
@@ -22,37 +24,47 @@ static int write_predictions(const char *path, const struct gr_session *s, int64
         return -1;
     }
     int werr = fprintf(pf, "index,label,predicted,probability\n") < 0 ? cli_write_errno() : 0;
-    for (int64_t i = 0; i < n && !werr; i++)
-        if (fprintf(pf, "%lld,%lld,%lld,%.6f\n", (long long)i, (long long)gr_session_label(s, &s->test_set, i), (long long)cls[i],
-                    (double)probs[i * c + cls[i]]) < 0)
-            werr = cli_write_errno();
+    for (int64_t i = 0; i < n && !werr; i++) {
+        int64_t label = gr_session_label(s, &s->test_set, i);
+        int w = cls[i] < 0 ? fprintf(pf, "%lld,%lld,,\n", (long long)i, (long long)label)
+                           : fprintf(pf, "%lld,%lld,%lld,%.6f\n", (long long)i, (long long)label, (long long)cls[i],
+                                     (double)probs[i * c + cls[i]]);
+        if (w < 0) werr = cli_write_errno();
+    }
     if (fclose(pf) != 0 && !werr) werr = cli_write_errno();
     if (werr) fprintf(stderr, "graphrun eval: %s: write failed: %s\n", path, strerror(werr));
     return werr ? -1 : 0;
 }
 
-/* Accuracy, each class's precision and recall, the confusion matrix. */
+/* Accuracy, each class's precision and recall, the confusion matrix:
+ * conf [c][c + 1], by true class and predicted class, column c the
+ * samples with no class (logits not finite), which count in their class's
+ * support and recall, and as a column of their own when there are any. */
 static void print_eval(const struct cli *o, const struct gr_session *s, int64_t ckpt_step, int64_t n, int64_t c,
                        const int64_t *conf, int64_t correct) {
+    int64_t none = 0, w = c + 1;
+    for (int64_t r = 0; r < c; r++) none += conf[r * w + c];
     printf("%s, checkpoint %s (step %lld)\n", o->pos[0], o->checkpoint, (long long)ckpt_step);
-    printf("accuracy: %.4f (%lld of %lld test %s)\n\n", (double)correct / (double)n, (long long)correct,
-           (long long)n, cli_sample_noun(s->test_set.d));
+    printf("accuracy: %.4f (%lld of %lld test %s", (double)correct / (double)n, (long long)correct, (long long)n,
+           cli_sample_noun(s->test_set.d));
+    if (none) printf("; %lld with logits not finite, no class, counted as wrong", (long long)none);
+    printf(")\n\n");
     printf("class  precision  recall  support\n");
     for (int64_t k = 0; k < c; k++) {
-        int64_t tp = conf[k * c + k], pred = 0, truth = 0;
+        int64_t tp = conf[k * w + k], pred = 0, truth = conf[k * w + c];
         for (int64_t r = 0; r < c; r++) {
-            pred += conf[r * c + k];
-            truth += conf[k * c + r];
+            pred += conf[r * w + k];
+            truth += conf[k * w + r];
         }
         printf("%5lld  %9.4f  %6.4f  %7lld\n", (long long)k, pred ? (double)tp / (double)pred : 0.0,
                truth ? (double)tp / (double)truth : 0.0, (long long)truth);
     }
     printf("\nconfusion matrix (rows: true class, columns: predicted)\n      ");
     for (int64_t k = 0; k < c; k++) printf("%6lld", (long long)k);
-    printf("\n");
+    printf(none ? "  none\n" : "\n");
     for (int64_t r = 0; r < c; r++) {
         printf("%6lld", (long long)r);
-        for (int64_t k = 0; k < c; k++) printf("%6lld", (long long)conf[r * c + k]);
+        for (int64_t k = 0; k < c + (none > 0); k++) printf("%6lld", (long long)conf[r * w + k]);
         printf("\n");
     }
 }
@@ -63,7 +75,7 @@ static int cmd_eval(struct cli *o) {
     struct gr_session *s = &j.s;
     int64_t n = s->test_set.n, c = s->g.nodes[s->logits].shape.dim[1], correct = 0;
     size_t n_probs = 0, n_conf = 0;
-    int sizes_ok = !gr_mul_size((size_t)n, (size_t)c, &n_probs) && !gr_mul_size((size_t)c, (size_t)c, &n_conf);
+    int sizes_ok = !gr_mul_size((size_t)n, (size_t)c, &n_probs) && !gr_mul_size((size_t)c, (size_t)c + 1, &n_conf);
     float *probs = sizes_ok ? malloc(n_probs * sizeof *probs) : NULL;
     int32_t *cls = sizes_ok ? malloc((size_t)n * sizeof *cls) : NULL;
     int64_t *conf = sizes_ok ? calloc(n_conf, sizeof *conf) : NULL;
@@ -74,7 +86,7 @@ static int cmd_eval(struct cli *o) {
     }
     if (rc == 0 && o->predictions && write_predictions(o->predictions, s, n, c, cls, probs)) rc = 1;
     if (rc == 0) {
-        for (int64_t i = 0; i < n; i++) conf[gr_session_label(s, &s->test_set, i) * c + cls[i]]++;
+        for (int64_t i = 0; i < n; i++) conf[gr_session_label(s, &s->test_set, i) * (c + 1) + (cls[i] < 0 ? c : cls[i])]++;
         print_eval(o, s, j.ckpt_step, n, c, conf, correct);
     }
     free(probs);
@@ -141,7 +153,9 @@ static void print_predictions(const struct cli *o, int64_t c, const int32_t *cls
         if (o->json) {
             printf("  {\"image\": ");
             gr_put_json_string(stdout, o->pos[1 + i]);
-            printf(", \"class\": %lld, \"probabilities\": [", (long long)best);
+            /* no class (logits not finite): null */
+            if (best < 0) printf(", \"class\": null, \"probabilities\": [");
+            else printf(", \"class\": %lld, \"probabilities\": [", (long long)best);
             /* JSON has no NaN: a non-finite probability (weights that are
              * not finite) is null */
             for (int64_t k = 0; k < c; k++) {
@@ -150,7 +164,8 @@ static void print_predictions(const struct cli *o, int64_t c, const int32_t *cls
             }
             printf("]}%s\n", i + 1 < n ? "," : "");
         } else {
-            printf("%s: %lld (%.4f)   ", o->pos[1 + i], (long long)best, (double)p[best]);
+            if (best < 0) printf("%s: no class (logits not finite)   ", o->pos[1 + i]);
+            else printf("%s: %lld (%.4f)   ", o->pos[1 + i], (long long)best, (double)p[best]);
             for (int64_t k = 0; k < c; k++) printf("%s%lld:%.4f", k ? " " : "", (long long)k, (double)p[k]);
             printf("\n");
         }

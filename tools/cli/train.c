@@ -149,9 +149,13 @@ static void print_end(struct printer *p, const struct gr_train_event *ev) {
     const struct gr_session *s = ev->session;
     const struct gr_train_result *res = ev->result;
     FILE *out = p->out;
-    if (!res->interrupted && s->logits >= 0)
-        fprintf(out, "test accuracy (all %lld test %s): %.4f\n", (long long)s->test_set.n,
+    if (!res->interrupted && s->logits >= 0) {
+        fprintf(out, "test accuracy (all %lld test %s): %.4f", (long long)s->test_set.n,
                 cli_sample_noun(s->test_set.d), res->test_accuracy);
+        if (res->test_nan_rows)
+            fprintf(out, " (%lld with logits not finite, counted as wrong)", (long long)res->test_nan_rows);
+        fprintf(out, "\n");
+    }
     if (!res->interrupted && s->logits >= 0 && res->best_step > 0)
         fprintf(out, "test accuracy of the best weights (step %lld, eval %s %.4f): %.4f\n", (long long)res->best_step,
                 gr_metric_name(s->cfg->early.metric), res->best_metric, res->best_test_accuracy);
@@ -194,6 +198,8 @@ static void print_event(void *ud, const struct gr_train_event *ev) {
         if (p->progress) fprintf(out, "\r\033[K");
         fprintf(out, "train loss: %.4f", ev->loss);
         if (ev->has_accuracy) fprintf(out, " | %s accuracy: %.2f", ev->session->eval_set->what, ev->accuracy);
+        if (ev->has_accuracy && ev->nan_rows)
+            fprintf(out, " (%lld with logits not finite, counted as wrong)", (long long)ev->nan_rows);
         if (p->show_lr) fprintf(out, " | lr: %.4g", ev->lr);
         fprintf(out, "\n");
         fflush(out);
