@@ -40,8 +40,8 @@ static int reshape_infer(struct gr_infer *inf) {
                                  (long long)have, (long long)known);
         inf->out.dim[wild + 1] = have / known;
     } else if (known != have) {
-        return gr_infer_fail(inf, A_SHAPE, "shape holds %lld values per sample, but the input has %lld",
-                             (long long)known, (long long)have);
+        return gr_infer_fail(inf, A_SHAPE, "shape holds %lld value%s per sample, but the input has %lld",
+                             (long long)known, known == 1 ? "" : "s", (long long)have);
     }
     inf->out_dtype = inf->in_dtype[0];
     return 0;

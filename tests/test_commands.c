@@ -303,3 +303,25 @@ Test(commands, printed_paths_under_the_current_folder_are_relative_to_it) {
     cr_expect(strstr(out, "images: " GR_SOURCE_DIR "/"), "%s", out);
     free(out);
 }
+
+/* An argument a usage error quotes is shown escaped, as a config value is:
+ * a newline in it cannot split the message or forge a second line. */
+Test(commands, arguments_quoted_in_usage_errors_stay_on_one_line) {
+    static const char *const cases[][5] = {
+        {"schedules", "a\nb", NULL, NULL, "graphrun schedules: no schedule 'a\\nb'"},
+        {"ops", "lst\tm", NULL, NULL, "graphrun ops: no op 'lst\\tm' (did you mean 'lstm'?)"},
+        {"tra\nin", NULL, NULL, NULL, "graphrun: unknown command 'tra\\nin' (did you mean 'train'?)"},
+        {"train", CONFIG, "--threads", "2\n", "graphrun train: --threads: expected an integer in [0, 64], got '2\\n'"},
+        {"train", CONFIG, "--bo\nb", NULL, "graphrun train: unknown option '--bo\\nb' (see graphrun train --help)"},
+        {"check", CONFIG, "c\nd", NULL, "graphrun check: unexpected argument 'c\\nd' (see graphrun check --help)"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        struct tg_proc p;
+        tg_run(tmp, &p, NULL, (const char *const[]){cases[k][0], cases[k][1], cases[k][2], cases[k][3], NULL});
+        size_t n = p.err ? strlen(p.err) : 0;
+        cr_expect_eq(p.status, k < 2 ? 1 : 2, "case %zu: exit status %d", k, p.status);
+        cr_expect(n && tg_count_lines(p.err) == 1 && p.err[n - 1] == '\n', "case %zu: not one line: %s", k, p.err);
+        cr_expect(n && strstr(p.err, cases[k][4]), "case %zu: expected '%s' in: %s", k, cases[k][4], p.err);
+        tg_proc_free(&p);
+    }
+}

@@ -221,8 +221,9 @@ static int check_input(struct gr_session *s, const struct gr_split *sp, int i) {
         char sh[32 * GR_ARRAY_MAX_RANK];
         if (!strcmp(a->name, "images"))
             return gr_node_fail(&s->g, i, GR_INPUT_SHAPE,
-                                "shape holds %lld values per sample, but the images are %s (%lld values)",
-                                (long long)per_sample(nd), gr_array_sample_text(a, sh, sizeof sh),
+                                "shape holds %lld value%s per sample, but the images are %s (%lld values)",
+                                (long long)per_sample(nd), per_sample(nd) == 1 ? "" : "s",
+                                gr_array_sample_text(a, sh, sizeof sh),
                                 (long long)x->per_sample);
         return gr_node_fail(&s->g, i, GR_INPUT_SHAPE,
                             "shape holds %lld value%s per sample, but array '%s' of %s is %s (%lld values)",
@@ -314,9 +315,10 @@ static int check_images_agree(struct gr_session *s) {
         if (!(nd->op->flags & GR_OP_INPUT) || strcmp(nd->attrs[GR_INPUT_DATA].s, "images") != 0) continue;
         if (first && per_sample(nd) != per_sample(first))
             return gr_node_fail(&s->g, i, GR_INPUT_SHAPE,
-                                "shape holds %lld values per sample, but input '%s' holds %lld; every image input "
+                                "shape holds %lld value%s per sample, but input '%s' holds %lld; every image input "
                                 "reads the same image",
-                                (long long)per_sample(nd), first->name, (long long)per_sample(first));
+                                (long long)per_sample(nd), per_sample(nd) == 1 ? "" : "s", first->name,
+                                (long long)per_sample(first));
         first = first ? first : nd;
     }
     return 0;

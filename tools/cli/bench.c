@@ -183,8 +183,8 @@ static int cmd_bench(struct cli *o) {
 }
 
 const struct command gr_cmd_bench = {"bench", cmd_bench,
-    "usage: graphrun bench CONFIG [--set PATH=VALUE]... [--epochs N] [--batch N] [--threads N]\n"
-     "                     [--eval-repeats N] [--json]\n"
+    "usage: graphrun bench CONFIG [--set PATH=VALUE | --unset PATH]... [--epochs N]\n"
+     "                     [--batch N] [--threads N] [--eval-repeats N] [--json]\n"
      "\n"
      "Train the model CONFIG declares for whole epochs without the periodic\n"
      "evaluation, timing each epoch, then time evaluation of the whole test set\n"

@@ -127,7 +127,7 @@ static int cmd_data(struct cli *o) {
 }
 
 const struct command gr_cmd_data = {"data", cmd_data,
-    "usage: graphrun data CONFIG [--set PATH=VALUE]...\n"
+    "usage: graphrun data CONFIG [--set PATH=VALUE | --unset PATH]...\n"
      "\n"
      "What CONFIG's data section gives a run, read as a run reads it: for the\n"
      "training set (and the validation set it holds out, or names), then the\n"

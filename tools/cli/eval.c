@@ -202,8 +202,8 @@ static int cmd_predict(struct cli *o) {
 }
 
 const struct command gr_cmd_eval = {"eval", cmd_eval,
-    "usage: graphrun eval CONFIG --checkpoint CKPT [--set PATH=VALUE]... [--threads N]\n"
-     "                     [--predictions FILE]\n"
+    "usage: graphrun eval CONFIG --checkpoint CKPT [--set PATH=VALUE | --unset PATH]...\n"
+     "                     [--threads N] [--predictions FILE]\n"
      "\n"
      "Load CKPT into CONFIG's graph and evaluate the whole test set: accuracy,\n"
      "each class's precision and recall, and the confusion matrix. With\n"
@@ -212,7 +212,8 @@ const struct command gr_cmd_eval = {"eval", cmd_eval,
     "--set --unset --checkpoint --threads --predictions", 1, 1};
 
 const struct command gr_cmd_predict = {"predict", cmd_predict,
-    "usage: graphrun predict CONFIG --checkpoint CKPT IMAGE... [--json] [--set PATH=VALUE]...\n"
+    "usage: graphrun predict CONFIG --checkpoint CKPT IMAGE... [--json]\n"
+     "                        [--set PATH=VALUE | --unset PATH]...\n"
      "\n"
      "Classify images with CKPT's weights: each IMAGE is a PNG (converted to\n"
      "8-bit gray) or PGM file of the training images' size (28x28 for MNIST:\n"

@@ -43,7 +43,7 @@ static int cmd_expand(struct cli *o) {
 }
 
 const struct command gr_cmd_expand = {"expand", cmd_expand,
-    "usage: graphrun expand CONFIG [--set PATH=VALUE]...\n"
+    "usage: graphrun expand CONFIG [--set PATH=VALUE | --unset PATH]...\n"
      "\n"
      "Print CONFIG with its shorthand written out: every node named and with\n"
      "its inputs, each `activation:` a node of its own, each use of a block\n"

@@ -32,7 +32,8 @@ static int cmd_export(struct cli *o) {
 }
 
 const struct command gr_cmd_export = {"export", cmd_export,
-    "usage: graphrun export CONFIG --checkpoint CKPT -o FILE [--softmax] [--set PATH=VALUE]...\n"
+    "usage: graphrun export CONFIG --checkpoint CKPT -o FILE [--softmax]\n"
+    "                       [--set PATH=VALUE | --unset PATH]...\n"
     "\n"
     "Write CONFIG's evaluation graph (its inputs through eval.logits) with\n"
     "CKPT's weights as an ONNX model (opset 17) to FILE: the batch axis is\n"

@@ -251,7 +251,7 @@ static int cmd_graph(struct cli *o) {
 
 
 const struct command gr_cmd_check = {"check", cmd_check,
-    "usage: graphrun check CONFIG [--set PATH=VALUE]...\n"
+    "usage: graphrun check CONFIG [--set PATH=VALUE | --unset PATH]...\n"
      "\n"
      "Validate CONFIG and its data files as a training run would, without\n"
      "training: every key, every node and shape, the data's headers, sizes and\n"
@@ -260,7 +260,7 @@ const struct command gr_cmd_check = {"check", cmd_check,
     "--set --unset", 1, 1};
 
 const struct command gr_cmd_summary = {"summary", cmd_summary,
-    "usage: graphrun summary CONFIG [--set PATH=VALUE]...\n"
+    "usage: graphrun summary CONFIG [--set PATH=VALUE | --unset PATH]...\n"
      "\n"
      "The graph as a table: each node's op, output shape (one sample),\n"
      "parameters and forward operations per sample, with totals and the memory\n"
@@ -268,7 +268,8 @@ const struct command gr_cmd_summary = {"summary", cmd_summary,
     "--set --unset", 1, 1};
 
 const struct command gr_cmd_graph = {"graph", cmd_graph,
-    "usage: graphrun graph CONFIG [--set PATH=VALUE]... [--backward] [-o FILE]\n"
+    "usage: graphrun graph CONFIG [--set PATH=VALUE | --unset PATH]... [--backward]\n"
+     "                     [-o FILE]\n"
      "\n"
      "Write the forward graph in Graphviz DOT to standard output or FILE: inputs\n"
      "as boxes, parameters as grey ellipses, every node with its op and shape.\n"

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "runtime/base/escape.h"
 #include "runtime/base/text.h"
 #include "tools/cli/cli.h"
 
@@ -92,10 +93,24 @@ static int parse_double(const char *s, double lo, double hi, double *out) {
 
 /* "unknown option '--thread'" with the closest of the command's options, or
  * the commands that take it when this one does not. */
-static void unknown_option(const struct command *c, const char *opt) {
+/* An argument as a message shows it: escaped onto the one line (a newline
+ * as \n, as errors about config values show them), cut to fit buf. */
+static const char *shown(char *buf, size_t len, const char *s) {
+    FILE *f = fmemopen(buf, len, "w");
+    buf[0] = 0;
+    if (f) {
+        gr_put_text(f, s);
+        fclose(f);
+    }
+    buf[len - 1] = 0;
+    return buf;
+}
+
+static void unknown_option(const struct command *c, const char *arg) {
     struct gr_suggest sg;
-    char buf[256];
-    gr_suggest_init(&sg, opt);
+    char buf[256], opt[256];
+    shown(opt, sizeof opt, arg);
+    gr_suggest_init(&sg, arg);
     snprintf(buf, sizeof buf, "%s", c->options);
     for (char *save = NULL, *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save)) gr_suggest_offer(&sg, t);
     const char *near = gr_suggest_best(&sg);
@@ -106,7 +121,7 @@ static void unknown_option(const struct command *c, const char *opt) {
     char others[256] = "";
     size_t used = 0;
     for (int k = 0; k < gr_n_commands; k++)
-        if (cli_takes(gr_commands[k], opt))
+        if (cli_takes(gr_commands[k], arg))
             used += (size_t)snprintf(others + used, sizeof others - used, "%s%s", used ? ", " : "", gr_commands[k]->name);
     if (used)
         fprintf(stderr, "graphrun %s: %s is an option of %s, not of %s (see graphrun %s --help)\n", c->name, opt, others,
@@ -158,14 +173,18 @@ static int take_value(const struct command *c, const char *a, const char *v, str
     else if (!strcmp(a, "--epochs")) num = &o->epochs, hi = 1000;
     else if (!strcmp(a, "--eval-repeats")) num = &o->eval_repeats, hi = 100;
     if (num && parse_int(v, lo, hi, num)) {
-        fprintf(stderr, "graphrun %s: %s: expected an integer in [%d, %d], got '%s'\n", c->name, a, lo, hi, v);
+        char got[256];
+        fprintf(stderr, "graphrun %s: %s: expected an integer in [%d, %d], got '%s'\n", c->name, a, lo, hi,
+                shown(got, sizeof got, v));
         return 2;
     }
     /* gradcheck's step and tolerances: positive, below 1 */
     double *real = !strcmp(a, "--eps") ? &o->eps : !strcmp(a, "--tolerance") ? &o->rtol : !strcmp(a, "--atol") ? &o->atol
                                                                                                              : NULL;
     if (real && parse_double(v, 1e-12, 1, real)) {
-        fprintf(stderr, "graphrun %s: %s: expected a number in [1e-12, 1], got '%s'\n", c->name, a, v);
+        char got[256];
+        fprintf(stderr, "graphrun %s: %s: expected a number in [1e-12, 1], got '%s'\n", c->name, a,
+                shown(got, sizeof got, v));
         return 2;
     }
     return 0;
@@ -187,7 +206,9 @@ static int parse(const struct command *c, int argc, char **argv, struct cli *o) 
         }
         if (a[0] != '-' || !a[1]) {
             if (o->n_pos == (int)(sizeof o->pos / sizeof o->pos[0]) || o->n_pos == c->positional_max) {
-                fprintf(stderr, "graphrun %s: unexpected argument '%s' (see graphrun %s --help)\n", c->name, a, c->name);
+                char got[256];
+                fprintf(stderr, "graphrun %s: unexpected argument '%s' (see graphrun %s --help)\n", c->name,
+                        shown(got, sizeof got, a), c->name);
                 return 2;
             }
             o->pos[o->n_pos++] = a;
@@ -386,7 +407,9 @@ static int run_command(int argc, char **argv) {
     gr_suggest_init(&sg, name);
     for (int c = 0; c < gr_n_commands; c++) gr_suggest_offer(&sg, gr_commands[c]->name);
     const char *near = gr_suggest_best(&sg);
-    if (near) fprintf(stderr, "graphrun: unknown command '%s' (did you mean '%s'?)\n", name, near);
-    else fprintf(stderr, "graphrun: unknown command '%s' (see graphrun --help)\n", name);
+    char got[256];
+    shown(got, sizeof got, name);
+    if (near) fprintf(stderr, "graphrun: unknown command '%s' (did you mean '%s'?)\n", got, near);
+    else fprintf(stderr, "graphrun: unknown command '%s' (see graphrun --help)\n", got);
     return 2;
 }

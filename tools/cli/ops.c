@@ -5,6 +5,7 @@
 
 #include "models/init.h"
 #include "ops/core.h"
+#include "runtime/base/escape.h"
 #include "runtime/engine/harness.h"
 #include "runtime/host/host.h"
 #include "runtime/host/plugin.h"
@@ -12,6 +13,14 @@
 #include "runtime/optim/optimizer.h"
 #include "runtime/schedule/schedule.h"
 #include "tools/cli/cli.h"
+
+/* "graphrun CMD: no KIND 'NAME' (did you mean 'NEAR'?)", NAME as the
+ * command line gave it, escaped onto the one line */
+static void print_no_such(const char *cmd, const char *kind, const char *name, const char *near) {
+    fprintf(stderr, "graphrun %s: no %s '", cmd, kind);
+    gr_put_text(stderr, name);
+    fprintf(stderr, "'%s%s%s\n", near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
+}
 
 static const char *const type_names[] = {"int", "float", "bool", "string", "list of ints"};
 
@@ -85,8 +94,7 @@ static int cmd_ops(struct cli *o) {
             print_op(e, 1);
         } else {
             const char *near = gr_registry_suggest(ctx.reg, o->pos[0]);
-            fprintf(stderr, "graphrun ops: no op '%s'%s%s%s\n", o->pos[0], near ? " (did you mean '" : "",
-                    near ? near : "", near ? "'?)" : "");
+            print_no_such("ops", "op", o->pos[0], near);
             rc = 1;
         }
     } else if (rc == 0) {
@@ -129,8 +137,7 @@ static int cmd_optimizers(struct cli *o) {
             print_optimizer(d);
         } else {
             const char *near = gr_registry_suggest_optimizer(ctx.reg, o->pos[0]);
-            fprintf(stderr, "graphrun optimizers: no optimizer '%s'%s%s%s\n", o->pos[0],
-                    near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
+            print_no_such("optimizers", "optimizer", o->pos[0], near);
             rc = 1;
         }
     } else {
@@ -179,8 +186,7 @@ static int cmd_schedules(struct cli *o) {
             print_schedule(d);
         } else {
             const char *near = gr_registry_suggest_schedule(ctx.reg, o->pos[0]);
-            fprintf(stderr, "graphrun schedules: no schedule '%s'%s%s%s\n", o->pos[0],
-                    near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
+            print_no_such("schedules", "schedule", o->pos[0], near);
             rc = 1;
         }
     } else {
@@ -245,8 +251,8 @@ const struct command gr_cmd_ops = {"ops", cmd_ops,
     "--plugin", 0, 1};
 
 const struct command gr_cmd_gradcheck = {"gradcheck", cmd_gradcheck,
-    "usage: graphrun gradcheck CONFIG [--set PATH=VALUE]... [--batch N] [--seed N]\n"
-     "                          [--eps H] [--tolerance RTOL] [--atol ATOL]\n"
+    "usage: graphrun gradcheck CONFIG [--set PATH=VALUE | --unset PATH]... [--batch N]\n"
+     "                          [--seed N] [--eps H] [--tolerance RTOL] [--atol ATOL]\n"
      "\n"
      "Build CONFIG's graph (its plugins included) at batch N (default 2) and check\n"
      "every op node's backward against central finite differences of its\n"

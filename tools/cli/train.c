@@ -336,8 +336,8 @@ static int cmd_train(struct cli *o) {
 }
 
 const struct command gr_cmd_train = {"train", cmd_train,
-    "usage: graphrun train CONFIG [--set PATH=VALUE]... [--threads N] [--resume CKPT]\n"
-     "                     [--run-dir DIR | --no-run-dir] [--quiet]\n"
+    "usage: graphrun train CONFIG [--set PATH=VALUE | --unset PATH]... [--threads N]\n"
+     "                     [--resume CKPT] [--run-dir DIR | --no-run-dir] [--quiet]\n"
      "\n"
      "Build the graph declared in CONFIG and train it. Every eval.every steps it\n"
      "prints 'train loss: L | test accuracy: A' (accuracy on the first\n"
