@@ -299,11 +299,12 @@ static int resolve_inputs(struct gr_ctx *ctx, const char *file, const struct gr_
                 if (strcmp(d[j].name, want) == 0) found = j;
             if (found < 0 && gr_ymap_removed_by(seq, want)) /* named by the --unset that removed it */
                 return gr_fail_missing(ctx, file, seq, want, "node '%s': input '%s' names no node", d[i].name, want);
-            for (int j = 0; j < n && found < 0; j++) /* or by the one that removed its name */
-                if (gr_ymap_removed_as(d[j].map, "name", want))
-                    return gr_fail_missing(ctx, file, d[j].map, "name",
-                                           "node '%s': input '%s' names no node (node '%s' had that name)", d[i].name,
-                                           want, d[j].name);
+            for (int j = 0; j < n && found < 0; j++) { /* or by the one that removed or changed its name */
+                const char *by = gr_ymap_removed_as(d[j].map, "name", want);
+                if (by)
+                    return gr_fail(ctx, "%s: node '%s': input '%s' names no node (node '%s' had that name)", by,
+                                   d[i].name, want, d[j].name);
+            }
             if (found < 0) {
                 struct gr_suggest sg;
                 gr_suggest_init(&sg, want);

@@ -50,6 +50,7 @@ struct gr_ynode *xp_node(struct xp *p, enum gr_ykind kind, const struct gr_ynode
         n->line = like->line;
         n->col = like->col;
         n->removed = like->removed;
+        n->replaced = like->replaced;
     }
     return n;
 }

@@ -59,6 +59,7 @@ static struct gr_ynode *node_copy(struct xp *p, const struct gr_ynode *src, cons
     c->col = at->col;
     c->quoted = src->quoted;
     c->removed = src->removed;
+    c->replaced = src->replaced;
     c->str = src->str;
     c->n = src->n;
     size_t count = src->kind == GR_Y_SCALAR ? 0 : (size_t)src->n * (src->kind == GR_Y_MAP ? 2u : 1u);

@@ -22,14 +22,18 @@ int gr_session_find_node(struct gr_session *s, const char *name, const struct gr
     for (int k = 0; k < s->g.n; k++)
         if (!(s->g.nodes[k].op->flags & GR_OP_PARAM)) gr_suggest_offer(&sg, s->g.nodes[k].name);
     const char *near = gr_suggest_best(&sg);
-    const struct gr_ynode *g = s->cfg->graph, *named = NULL; /* the node whose name an --unset removed */
-    for (int k = 0; g && g->kind == GR_Y_SEQ && k < g->n && !named; k++)
-        if (g->items[k]->kind == GR_Y_MAP && gr_ymap_removed_as(g->items[k], "name", name)) named = g->items[k];
+    /* the node whose name an override removed or changed, and the override */
+    const struct gr_ynode *g = s->cfg->graph, *named = NULL, *now = NULL;
+    const char *by = NULL;
+    for (int k = 0; g && g->kind == GR_Y_SEQ && k < g->n && !by; k++)
+        if (g->items[k]->kind == GR_Y_MAP && (by = gr_ymap_removed_as(g->items[k], "name", name))) named = g->items[k];
+    if (named) now = gr_ymap_get(named, "name");
     if (g && gr_ymap_removed_by(g, name))
         gr_fail_missing(s->ctx, s->cfg->path, g, name, "%s: no node named '%s'", what, name);
+    else if (now && now->kind == GR_Y_SCALAR)
+        gr_fail(s->ctx, "%s: %s: no node named '%s' (its node is now named '%s')", by, what, name, now->str);
     else if (named)
-        gr_fail_missing(s->ctx, s->cfg->path, named, "name", "%s: no node named '%s' (its node's name was removed)",
-                        what, name);
+        gr_fail(s->ctx, "%s: %s: no node named '%s' (its node's name was removed)", by, what, name);
     else if (near)
         gr_fail_node(s->ctx, s->cfg->path, at, "%s: no node named '%s' (did you mean '%s'?)", what, name, near);
     else gr_fail_node(s->ctx, s->cfg->path, at, "%s: no node named '%s' in the graph", what, name);

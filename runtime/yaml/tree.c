@@ -111,10 +111,24 @@ struct gr_ynode *gr_ydoc_copy(struct gr_ydoc *doc, const struct gr_ynode *src, c
     return n;
 }
 
+/* Onto the list *to: `key`, its old value where a scalar, the override. */
+static int remember(struct gr_ydoc *doc, const struct gr_yremoved **to, const char *key, const struct gr_ynode *value,
+                    const char *origin) {
+    struct gr_yremoved *r = gr_ydoc_alloc(doc, sizeof *r);
+    if (!r || !(r->key = ydoc_strdup(doc, key))) return -1;
+    r->value = value && value->kind == GR_Y_SCALAR ? value->str : NULL; /* the document's nodes outlive it */
+    r->origin = origin;
+    r->next = *to;
+    *to = r;
+    return 0;
+}
+
 int gr_ymap_set(struct gr_ydoc *doc, struct gr_ynode *map, const char *key, struct gr_ynode *value,
                 const char *origin) {
     for (int i = 0; i < map->n; i++)
         if (strcmp(gr_ymap_key(map, i)->str, key) == 0) {
+            const struct gr_ynode *old = map->items[2 * i + 1];
+            if (origin && old->kind == GR_Y_SCALAR && remember(doc, &map->replaced, key, old, origin)) return -1;
             map->items[2 * i + 1] = value;
             return 0;
         }
@@ -138,28 +152,17 @@ void gr_ymap_remove(struct gr_ynode *map, const char *key) {
         }
 }
 
-static int remember_removed(struct gr_ydoc *doc, struct gr_ynode *n, const char *key, const struct gr_ynode *value,
-                            const char *origin) {
-    struct gr_yremoved *r = gr_ydoc_alloc(doc, sizeof *r);
-    if (!r || !(r->key = ydoc_strdup(doc, key))) return -1;
-    r->value = value && value->kind == GR_Y_SCALAR ? value->str : NULL; /* the document's nodes outlive it */
-    r->origin = origin;
-    r->next = n->removed;
-    n->removed = r;
-    return 0;
-}
-
 int gr_ymap_unset(struct gr_ydoc *doc, struct gr_ynode *map, const char *key, const char *origin) {
     const struct gr_ynode *value = gr_ymap_get(map, key);
     if (!value) return 0;
-    if (remember_removed(doc, map, key, value, origin)) return -1;
+    if (remember(doc, &map->removed, key, value, origin)) return -1;
     gr_ymap_remove(map, key);
     return 0;
 }
 
 int gr_yseq_unset(struct gr_ydoc *doc, struct gr_ynode *seq, int i, const char *origin) {
     const struct gr_ynode *name = gr_ymap_get(seq->items[i], "name");
-    if (name && name->kind == GR_Y_SCALAR && remember_removed(doc, seq, name->str, NULL, origin)) return -1;
+    if (name && name->kind == GR_Y_SCALAR && remember(doc, &seq->removed, name->str, NULL, origin)) return -1;
     gr_yseq_remove(seq, i);
     return 0;
 }
@@ -171,8 +174,10 @@ const char *gr_ymap_removed_by(const struct gr_ynode *map, const char *key) {
 }
 
 const char *gr_ymap_removed_as(const struct gr_ynode *map, const char *key, const char *value) {
-    for (const struct gr_yremoved *r = map->removed; r; r = r->next)
-        if (strcmp(r->key, key) == 0 && r->value && strcmp(r->value, value) == 0) return r->origin;
+    const struct gr_yremoved *lists[2] = {map->removed, map->replaced};
+    for (int k = 0; k < 2; k++)
+        for (const struct gr_yremoved *r = lists[k]; r; r = r->next)
+            if (strcmp(r->key, key) == 0 && r->value && strcmp(r->value, value) == 0) return r->origin;
     return NULL;
 }
 

@@ -22,6 +22,7 @@ struct gr_ynode {
     const char *origin; /* NULL: the document; else where the node came from
                            instead (e.g. "--set train.optimizer.lr=0.1") */
     const struct gr_yremoved *removed; /* keys (a list: named items) an override removed, latest first */
+    const struct gr_yremoved *replaced; /* scalar values of keys an override replaced (value: the old one) */
 };
 
 /* A key an override removed from a map, and the override ("--unset PATH"). */
@@ -106,7 +107,8 @@ int gr_ymap_unset(struct gr_ydoc *doc, struct gr_ynode *map, const char *key, co
 int gr_yseq_unset(struct gr_ydoc *doc, struct gr_ynode *seq, int i, const char *origin);
 /* The override that removed `key` from `map` (a named item from a list), or NULL. */
 const char *gr_ymap_removed_by(const struct gr_ynode *map, const char *key);
-/* The override that removed `key` from `map` where its value was the scalar `value`, or NULL. */
+/* The override that removed `key` from `map`, or replaced its value, where
+ * that value was the scalar `value` (a node's old name), or NULL. */
 const char *gr_ymap_removed_as(const struct gr_ynode *map, const char *key, const char *value);
 void gr_yseq_remove(struct gr_ynode *seq, int i);
 /* A plain ~ or null: YAML's null, which an override uses to remove a key. */
