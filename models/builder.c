@@ -109,12 +109,15 @@ static int read_inputs(struct gr_ctx *ctx, const char *file, const struct gr_yno
         }
     }
     if (d->n_in < d->op->min_inputs || d->n_in > d->op->max_inputs) {
-        const struct gr_ynode *at = inputs ? inputs : map;
+        char takes[64];
         if (d->op->min_inputs == d->op->max_inputs)
-            return gr_fail_node(ctx, file, at, "node '%s': op '%s' takes %d input%s, got %d", d->name, d->op->name,
-                                d->op->min_inputs, d->op->min_inputs == 1 ? "" : "s", d->n_in);
-        return gr_fail_node(ctx, file, at, "node '%s': op '%s' takes %d to %d inputs, got %d", d->name, d->op->name,
-                            d->op->min_inputs, d->op->max_inputs, d->n_in);
+            snprintf(takes, sizeof takes, "%d input%s", d->op->min_inputs, d->op->min_inputs == 1 ? "" : "s");
+        else snprintf(takes, sizeof takes, "%d to %d inputs", d->op->min_inputs, d->op->max_inputs);
+        if (inputs && !inputs->origin && inputs->removed) /* an --unset of an input made the count */
+            return gr_fail(ctx, "%s: node '%s': op '%s' takes %s, got %d", inputs->removed->origin, d->name,
+                           d->op->name, takes, d->n_in);
+        return gr_fail_node(ctx, file, inputs ? inputs : map, "node '%s': op '%s' takes %s, got %d", d->name,
+                            d->op->name, takes, d->n_in);
     }
 
     return 0;
@@ -246,9 +249,13 @@ static int add_decl(struct gr_ctx *ctx, struct gr_graph *g, struct decl *d, int6
     /* only a float output is passed on implicitly (models/expand.h) */
     for (int k = 0; k < d->n_in; k++)
         if ((d->implicit >> k & 1u) && g->nodes[d->in_decl[k]].dtype != GR_F32)
-            return gr_fail_node(ctx, g->file, decl_at(d->map), "node '%s': no 'inputs', so it takes the node before "
-                                "it, '%s', but that gives int32 (labels or indices), not floats: name its input with "
-                                "'inputs'", d->name, g->nodes[d->in_decl[k]].name);
+            return gr_ymap_removed_by(d->map, "inputs") /* its inputs removed by an --unset */
+                       ? gr_fail_missing(ctx, g->file, d->map, "inputs", "node '%s': no 'inputs', so it takes the node "
+                                         "before it, '%s', but that gives int32 (labels or indices), not floats",
+                                         d->name, g->nodes[d->in_decl[k]].name)
+                       : gr_fail_node(ctx, g->file, decl_at(d->map), "node '%s': no 'inputs', so it takes the node "
+                                      "before it, '%s', but that gives int32 (labels or indices), not floats: name "
+                                      "its input with 'inputs'", d->name, g->nodes[d->in_decl[k]].name);
     int idx = gr_graph_add(g, d->name, d->op, d->n_in, d->in_decl, d->attrs);
     if (idx < 0) return -1;
     struct gr_node *nd = &g->nodes[idx];

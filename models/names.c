@@ -175,9 +175,9 @@ static int check_node(struct xp *p, int i) {
     if (x->layer >= 0) return check_activation(p, x);
     if (x->act && check_layer(p, x)) return -1;
     if (x->desc && x->desc->min_inputs >= 2 && !gr_ymap_get(x->map, "inputs"))
-        return gr_fail_node(p->ctx, p->file, x->map, "node '%s': op '%s' takes %d inputs: name them with 'inputs' "
-                            "(only a single input is taken from the node before)", x->name, x->desc->name,
-                            x->desc->min_inputs);
+        return gr_fail_missing(p->ctx, p->file, x->map, "inputs", "node '%s': op '%s' takes %d inputs: name them "
+                               "with 'inputs' (only a single input is taken from the node before)", x->name,
+                               x->desc->name, x->desc->min_inputs);
     if (x->takes_prev && x->prev.node < 0 && !x->prev.name)
         return gr_fail_node(p->ctx, p->file, x->map, "node '%s': no 'inputs', and no node is written before it",
                             x->name);

@@ -162,6 +162,9 @@ int gr_node_fail(const struct gr_graph *g, int i, int attr, const char *fmt, ...
     const char *key = nd->owner < 0 && attr >= 0 && attr < nd->op->n_attrs ? nd->op->attrs[attr].name : NULL;
     if (key && !nd->attr_at[attr] && at && gr_ymap_removed_by(at, key))
         return gr_fail_missing(g->ctx, g->file, at, key, "node '%s': %s", nd->name, msg);
+    /* an attribute's list an --unset took an item from (shape.0) */
+    if (key && nd->attr_at[attr] && !at->origin && at->removed)
+        return gr_fail(g->ctx, "%s: node '%s': %s", at->removed->origin, nd->name, msg);
     /* an override that changed a node upstream (a shape, a unit count) is
      * what the file alone did not say: it is named first, the node's own
      * place in the file after it */

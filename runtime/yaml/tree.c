@@ -161,7 +161,8 @@ int gr_ymap_unset(struct gr_ydoc *doc, struct gr_ynode *map, const char *key, co
 }
 
 int gr_yseq_unset(struct gr_ydoc *doc, struct gr_ynode *seq, int i, const char *origin) {
-    const struct gr_ynode *name = gr_ymap_get(seq->items[i], "name");
+    /* a named item by its name; a scalar (an input's name, a dimension) by its text */
+    const struct gr_ynode *it = seq->items[i], *name = it->kind == GR_Y_MAP ? gr_ymap_get(it, "name") : it;
     if (name && name->kind == GR_Y_SCALAR && remember(doc, &seq->removed, name->str, NULL, origin)) return -1;
     gr_yseq_remove(seq, i);
     return 0;

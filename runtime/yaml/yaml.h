@@ -103,7 +103,8 @@ void gr_ymap_remove(struct gr_ynode *map, const char *key);
  * key was there) so that an error about its absence names the override. */
 int gr_ymap_unset(struct gr_ydoc *doc, struct gr_ynode *map, const char *key, const char *origin);
 /* Remove item i of a sequence for the override `origin`, remembered by the
- * item's name, if it has one, as gr_ymap_unset remembers a key. */
+ * item's name, if it has one (a scalar item by its text), as gr_ymap_unset
+ * remembers a key. */
 int gr_yseq_unset(struct gr_ydoc *doc, struct gr_ynode *seq, int i, const char *origin);
 /* The override that removed `key` from `map` (a named item from a list), or NULL. */
 const char *gr_ymap_removed_by(const struct gr_ynode *map, const char *key);
