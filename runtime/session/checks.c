@@ -1,5 +1,6 @@
 #include "runtime/session/checks.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -167,4 +168,45 @@ int gr_session_lay_out_plans(struct gr_session *s, int64_t part) {
     if (s->test_set.d && s->test_set.n > most) most = s->test_set.n;
     int64_t eb = most > 0 && most < cfg->eval_batch ? most : cfg->eval_batch;
     return gr_plan_layout(&s->ep, &s->g, eb, &s->logits, 1, -1);
+}
+
+/* The override that made a set smaller, where the file did not: its
+ * limit, or (`holdout`) the validation set held out of it; NULL if none. */
+static const char *shrunk_by(const struct gr_config *cfg, const struct gr_split_cfg *sc, int holdout) {
+    const struct gr_ynode *lim = sc->at ? gr_ymap_get(sc->at, "limit") : NULL, *v = cfg->data.validation_at;
+    if (lim && lim->origin) return lim->origin;
+    return holdout && v && v->origin ? v->origin : NULL;
+}
+
+/* A count too large for a set: at its key, or, where the key is the
+ * file's and an override shrank the set, named by the override first. */
+static int too_many(struct gr_session *s, const struct gr_ynode *at, const char *by, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int too_many(struct gr_session *s, const struct gr_ynode *at, const char *by, const char *fmt, ...) {
+    char msg[GR_ERRBUF];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (by && at && !at->origin)
+        return gr_fail(s->ctx, "%s: %s (%s:%d:%d)", by, msg, s->cfg->path, at->line, at->col);
+    return gr_fail_node(s->ctx, s->cfg->path, at, "%s", msg);
+}
+
+int gr_session_check_sizes(struct gr_session *s) {
+    const struct gr_config *cfg = s->cfg;
+    const int held = cfg->data.validation.present == 0; /* a validation set, if any, is held out of data.train */
+    if (gr_session_uses_train(s) && cfg->batch_size > s->train_set.n)
+        return too_many(s, cfg->batch_size_at, shrunk_by(cfg, &cfg->data.train, held),
+                        "train.batch_size: %lld is larger than the %lld training samples", (long long)cfg->batch_size,
+                        (long long)s->train_set.n);
+    if (gr_session_uses_train(s) && s->logits >= 0 && cfg->eval_samples > s->eval_set->n) {
+        const char *by = s->eval_set == &s->test_set ? shrunk_by(cfg, &cfg->data.test, 0)
+                         : held                      ? shrunk_by(cfg, &cfg->data.train, 1)
+                                                     : shrunk_by(cfg, &cfg->data.validation, 0);
+        if (!by && cfg->eval_on_at && cfg->eval_on_at->origin) by = cfg->eval_on_at->origin;
+        return too_many(s, cfg->eval_samples_at, by, "eval.samples: %lld is more than the %lld %s samples",
+                        (long long)cfg->eval_samples, (long long)s->eval_set->n, s->eval_set->what);
+    }
+    return 0;
 }

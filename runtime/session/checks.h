@@ -24,6 +24,8 @@ int gr_session_lay_out_plans(struct gr_session *s, int64_t part);
 int gr_session_check_logits(struct gr_session *s);
 /* The memory the run will hold, from shapes and headers, against the machine's. */
 int gr_session_check_memory(struct gr_session *s);
+/* train.batch_size and eval.samples within the sets they draw from. */
+int gr_session_check_sizes(struct gr_session *s);
 /* What was read fits plan p's inputs exactly. */
 int gr_session_verify_feed(struct gr_session *s, const struct gr_plan *p, const struct gr_split *sp);
 

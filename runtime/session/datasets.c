@@ -324,18 +324,6 @@ static int check_images_agree(struct gr_session *s) {
     return 0;
 }
 
-static int check_sizes(struct gr_session *s) {
-    const struct gr_config *cfg = s->cfg;
-    if (gr_session_uses_train(s) && cfg->batch_size > s->train_set.n)
-        return gr_fail_node(s->ctx, cfg->path, cfg->batch_size_at,
-                            "train.batch_size: %lld is larger than the %lld training samples",
-                            (long long)cfg->batch_size, (long long)s->train_set.n);
-    if (gr_session_uses_train(s) && s->logits >= 0 && cfg->eval_samples > s->eval_set->n)
-        return gr_fail_node(s->ctx, cfg->path, cfg->eval_samples_at, "eval.samples: %lld is more than the %lld %s samples",
-                            (long long)cfg->eval_samples, (long long)s->eval_set->n, s->eval_set->what);
-    return 0;
-}
-
 int gr_session_check_data(struct gr_session *s) {
     if (check_images_agree(s)) return -1;
     int *reach = gr_calloc(s->ctx, (size_t)s->g.n, sizeof *reach);
@@ -353,7 +341,7 @@ int gr_session_check_data(struct gr_session *s) {
     for (int e = 0; e < n_eval && rc == 0 && s->logits >= 0; e++) rc = check_eval_labels(s, sets[e]);
     if (rc == 0) rc = check_augment(s, reach);
     gr_free(s->ctx, reach);
-    return rc ? rc : check_sizes(s);
+    return rc;
 }
 
 int gr_session_eval_feeds(struct gr_session *s, const struct gr_plan *p) {

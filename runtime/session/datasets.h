@@ -36,8 +36,8 @@ int gr_session_open_data(struct gr_session *s);
 int gr_session_check_names(struct gr_session *s);
 /* Every input node against its array in every set that feeds it (present,
  * a type the node reads, as many values a sample as the node holds); the
- * evaluation's labels; the augmented images; batch and eval.samples
- * against the sets' sizes. */
+ * evaluation's labels; the augmented images (batch and eval.samples
+ * against the sets' sizes: checks.h). */
 int gr_session_check_data(struct gr_session *s);
 /* Whether every input node plan p runs can be fed from every evaluation
  * set (validation, test); if so those arrays are marked to be read. */

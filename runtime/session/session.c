@@ -74,7 +74,7 @@ static int check_everything(struct gr_session *s) {
     if ((s->loss = gr_session_find_node(s, cfg->loss, cfg->loss_at, "train.loss")) < 0) return -1;
     if (cfg->has_eval && (s->logits = gr_session_find_node(s, cfg->logits, cfg->logits_at, "eval.logits")) < 0)
         return -1;
-    if (gr_session_check_data(s)) return -1;
+    if (gr_session_check_data(s) || gr_session_check_sizes(s)) return -1;
     int64_t lo, part; /* this rank's rows of each batch */
     gr_parallel_part(s, cfg->batch_size, &lo, &part);
     if (gr_session_lay_out_plans(s, part) || gr_session_check_logits(s) || gr_session_plan_eval_loss(s)) return -1;
