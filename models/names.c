@@ -127,8 +127,14 @@ static const char *how(struct xp *p, int i) {
 static int check_unique(struct xp *p, int i) {
     int first = name_owner(p, p->x[i].name);
     if (first == i || (p->x[i].how == XN_WRITTEN && p->x[first].how == XN_WRITTEN)) return 0;
-    return gr_fail_node(p->ctx, p->file, name_at(&p->x[i]), "node name '%s'%s is already used at %s%s", p->x[i].name,
-                        how(p, i), xp_where(p, name_at(&p->x[first])), how(p, first));
+    const struct gr_ynode *mine = name_at(&p->x[i]), *theirs = name_at(&p->x[first]);
+    /* only the first name came from an override ("--set ..."; a block's
+     * nodes have an origin too, their use): the override made the clash */
+    if (theirs && theirs->origin && !strncmp(theirs->origin, "--", 2) && !(mine && mine->origin))
+        return gr_fail_node(p->ctx, p->file, theirs, "node name '%s'%s is also used at %s%s", p->x[i].name,
+                            how(p, first), xp_where(p, mine), how(p, i));
+    return gr_fail_node(p->ctx, p->file, mine, "node name '%s'%s is already used at %s%s", p->x[i].name, how(p, i),
+                        xp_where(p, theirs), how(p, first));
 }
 
 /* A layer's `activation`: on an op with weights, not a recurrent one. */
