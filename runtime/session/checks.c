@@ -149,12 +149,22 @@ int gr_session_check_logits(struct gr_session *s) {
 /* The plans laid out (shapes, sizes and their checks; nothing held): the
  * training plan for training and check, the evaluation plan wherever there
  * are logits, as large as the largest set it evaluates needs. */
+/* The training plan refused its loss (not one float, no parameter behind
+ * it): where an override chose train.loss, the error leads with it. */
+static int loss_refused(struct gr_session *s) {
+    const struct gr_ynode *at = s->cfg->loss_at;
+    if (!at || !at->origin || !strncmp(s->ctx->err, "--", 2)) return -1;
+    char msg[GR_ERRBUF];
+    snprintf(msg, sizeof msg, "%s", s->ctx->err);
+    return gr_fail(s->ctx, "%s: train.loss: %s", at->origin, msg);
+}
+
 int gr_session_lay_out_plans(struct gr_session *s, int64_t part) {
     const struct gr_config *cfg = s->cfg;
     if (gr_session_uses_train(s)) {
         /* this rank's part of each batch, then by leaves when it can (leaves.h) */
         if (part < 1) part = cfg->batch_size; /* more ranks than rows: gr_parallel_check says so */
-        if (gr_plan_layout(&s->tp, &s->g, part, &s->loss, 1, s->loss)) return -1;
+        if (gr_plan_layout(&s->tp, &s->g, part, &s->loss, 1, s->loss)) return loss_refused(s);
         s->leaves = gr_leaves_count(s, part);
         if (s->leaves < 0) return -1;
         if (s->leaves > 1) {
