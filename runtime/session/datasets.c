@@ -27,12 +27,18 @@ static const char *missing_hint(const char *path) {
     return "";
 }
 
-/* The message in ctx->err, at file f of a dataset's config. */
+/* The message in ctx->err, at file f of a dataset's config; where f is the
+ * file's and the message names another of the dataset's files, which an
+ * override set (their counts disagree), at that override. */
 static int fail_at_file(struct gr_ctx *ctx, const char *config, const struct gr_split_cfg *sc,
                         const struct gr_file_cfg *f) {
     char msg[GR_ERRBUF];
     snprintf(msg, sizeof msg, "%s", ctx->err);
-    return gr_fail_node(ctx, config, f->at, "%s: %s%s", sc->name, msg, missing_hint(f->path));
+    const struct gr_ynode *at = f->at;
+    for (int k = 0; k < sc->n_files && at && !at->origin; k++)
+        if (&sc->files[k] != f && sc->files[k].at && sc->files[k].at->origin && strstr(msg, sc->files[k].path))
+            at = sc->files[k].at;
+    return gr_fail_node(ctx, config, at, "%s: %s%s", sc->name, msg, missing_hint(f->path));
 }
 
 static void to_column(const struct gr_column_cfg *c, struct gr_column *out) {
