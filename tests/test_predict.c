@@ -308,6 +308,22 @@ Test(predict, predict_refuses_images_it_cannot_use) {
     cr_expect_eq(rc, 1);
     cr_expect(strstr(out, "junk.png: not a readable PNG file"), "%s", out);
     free(out);
+    /* whole image data, but the file cut before its last chunk (IEND) */
+    snprintf(path, sizeof path, "%s/cut.png", tmp);
+    write_png(path, px, 28, 28);
+    size_t n = 0;
+    char *bytes = tg_slurp(path, &n);
+    cr_assert(bytes && n > 12);
+    f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(bytes, 1, n - 12, f), n - 12);
+    fclose(f);
+    free(bytes);
+    rc = tg_sh(&out, "'%s' predict '%s' --checkpoint '%s/run/checkpoint.safetensors' '%s' 2>&1", GRAPHRUN, CONFIG, tmp,
+               path);
+    cr_expect_eq(rc, 1, "%s", out);
+    cr_expect(strstr(out, "cut.png: not a readable PNG file"), "%s", out);
+    free(out);
 }
 
 /* Logits that are not finite (a finite input that overflows: 3e38 squared)

@@ -83,6 +83,9 @@ static int read_png(FILE *f, const char *path, struct png_msg *msg, uint8_t **ou
     }
     for (png_uint_32 y = 0; y < height; y++) rows[y] = pixels + (size_t)y * width * channels;
     png_read_image(png, rows);
+    /* the rest of the file too (its chunks' checksums, IEND): a file cut
+     * after its image data is as broken as one cut inside it */
+    png_read_end(png, NULL);
     png_destroy_read_struct(&png, &info, NULL);
     free(rows);
     /* alpha composites over black, the background of MNIST's digits: a
