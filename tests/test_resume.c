@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "helpers.h"
 #include "models/open.h"
@@ -423,11 +425,14 @@ Test(resume, a_resume_into_another_runs_folder_is_refused) {
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", a);
     snprintf(path, sizeof path, "%s/metrics.csv", b);
     char *rows = tg_slurp(path, NULL);
+    snprintf(path, sizeof path, "%s/plot.png", b);
+    struct stat plot;
+    cr_assert_eq(stat(path, &plot), 0, "%s", path);
     snprintf(path, sizeof path, "%s/checkpoint.safetensors", b);
     size_t n_before = 0, n_after = 0;
     char *before = tg_slurp(path, &n_before);
     run(&p, NULL, (const char *[]){"train", cfg, "--resume", ckpt, "--run-dir", b, "--set", "train.steps=30",
-                                   "--threads", "1", "--quiet", NULL});
+                                   "--threads", "1", NULL});
     char want[768];
     snprintf(want, sizeof want, "%s: the run folder holds another run (config.yaml, metrics.csv, metrics.jsonl, "
              "checkpoint.safetensors, plot.png, plot.gp); --resume %s continues the run whose folder holds that "
@@ -441,10 +446,19 @@ Test(resume, a_resume_into_another_runs_folder_is_refused) {
     char *now = tg_slurp(path, NULL);
     cr_expect(now && rows && strcmp(now, rows) == 0, "b's metrics.csv was rewritten: %s", now);
     free(now), free(rows), free(before), free(after);
-    /* its own folder, by --run-dir too, and a folder holding no run, are taken */
-    const char *ok[] = {a, fresh};
+    struct stat replot;
+    snprintf(path, sizeof path, "%s/plot.png", b);
+    cr_expect(stat(path, &replot) == 0 && replot.st_ino == plot.st_ino && replot.st_mtim.tv_sec == plot.st_mtim.tv_sec &&
+                  replot.st_mtim.tv_nsec == plot.st_mtim.tv_nsec,
+              "b's plot was drawn again");
+    /* its own folder, by --run-dir too (through a link to its checkpoint),
+     * and a folder holding no run, are taken */
+    char link[256];
+    snprintf(link, sizeof link, "%s/latest.safetensors", tmp);
+    cr_assert_eq(symlink(ckpt, link), 0);
+    const char *ok[] = {a, fresh}, *from[] = {link, ckpt};
     for (int k = 0; k < 2; k++) {
-        run(&p, NULL, (const char *[]){"train", cfg, "--resume", ckpt, "--run-dir", ok[k], "--set",
+        run(&p, NULL, (const char *[]){"train", cfg, "--resume", from[k], "--run-dir", ok[k], "--set",
                                        k ? "train.steps=40" : "train.steps=30", "--threads", "1", "--quiet", NULL});
         cr_expect_eq(p.status, 0, "%s: %s", ok[k], p.err);
         proc_free(&p);

@@ -1,11 +1,16 @@
+/* realpath() */
+#define _XOPEN_SOURCE 700
+
 #include "runtime/session/runlog.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -167,30 +172,36 @@ static int check_unused(struct gr_ctx *ctx, const char *dir) {
                    dir, held);
 }
 
-/* Whether `path` and `other` are one file, or with `folder` whether `path`
- * lies in the folder `other`. */
-static int same_place(const char *path, const char *other, int folder) {
-    char dir[4300];
-    snprintf(dir, sizeof dir, "%s", path);
-    if (folder) {
-        char *slash = strrchr(dir, '/');
-        if (slash == dir) dir[1] = 0;
-        else if (slash) *slash = 0;
-        else snprintf(dir, sizeof dir, ".");
-    }
-    struct stat a, b;
-    return stat(dir, &a) == 0 && stat(other, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+/* The folder `path` lies in, `path` resolved first (a link to a
+ * checkpoint lies where its target does), into dir. */
+static void folder_of(const char *path, char *dir, size_t len) {
+    char real[PATH_MAX];
+    snprintf(dir, len, "%s", realpath(path, real) ? real : path);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir) dir[1] = 0;
+    else if (slash) *slash = 0;
+    else snprintf(dir, len, ".");
+}
+
+/* Whether a and b are one file or folder. */
+static int same_file(const char *a, const char *b) {
+    struct stat x, y;
+    return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
 }
 
 /* A resume takes the folder of the run it continues: the one its
- * checkpoint lies in, or whose config names it as its checkpoint. Another
- * run's folder it refuses, as a new run does (check_unused): it would trim
- * that run's metrics to the resumed step, mix in the resumed run's rows and
- * replace its checkpoint and config. */
+ * checkpoint lies in, or, where the config names a checkpoint path, any
+ * folder when the checkpoint lies beside that path (it, or the
+ * best.safetensors written next to it). Another run's folder it refuses, as
+ * a new run does (check_unused): it would trim that run's metrics to the
+ * resumed step, mix in the resumed run's rows and replace its checkpoint
+ * and config. */
 static int check_resumable(struct gr_ctx *ctx, const struct gr_config *cfg, const char *dir, const char *from) {
-    char held[256];
+    char held[256], here[4300], there[4300];
     int has_ckpt;
-    if (same_place(from, dir, 1) || (cfg->checkpoint && same_place(from, cfg->checkpoint, 0)) ||
+    folder_of(from, here, sizeof here);
+    if (cfg->checkpoint) folder_of(cfg->checkpoint, there, sizeof there);
+    if (same_file(here, dir) || (cfg->checkpoint && same_file(here, there)) ||
         !run_files_in(dir, held, sizeof held, &has_ckpt))
         return 0;
     return gr_fail(ctx, "%s: the run folder holds another run (%s); --resume %s continues the run whose folder holds "

@@ -120,7 +120,11 @@ static int prepare(struct run *r) {
     else if (dir[0]) snprintf(ckpt, sizeof r->res->checkpoint_path, "%s/checkpoint.safetensors", dir);
     if (!s->cfg->checkpoint && ckpt[0] && gr_probe_writable(ctx, ckpt)) return -1;
     best_path(r);
-    return dir[0] ? gr_runlog_open(ctx, &r->log, s->cfg, dir, opts->resume ? r->start - 1 : -1, opts->resume) : 0;
+    if (dir[0] && gr_runlog_open(ctx, &r->log, s->cfg, dir, opts->resume ? r->start - 1 : -1, opts->resume)) {
+        dir[0] = 0; /* refused (in use, another run's): not this run's folder to report or plot */
+        return -1;
+    }
+    return 0;
 }
 
 /* The periodic evaluation of `step` (of what periodic evaluation measures:
