@@ -130,7 +130,8 @@ static int check_unique(struct xp *p, int i) {
     const struct gr_ynode *mine = name_at(&p->x[i]), *theirs = name_at(&p->x[first]);
     /* only the first name came from an override ("--set ..."; a block's
      * nodes have an origin too, their use): the override made the clash */
-    if (theirs && theirs->origin && !strncmp(theirs->origin, "--", 2) && !(mine && mine->origin))
+    if (theirs && theirs->origin && !strncmp(theirs->origin, "--", 2) && !(mine && mine->origin) &&
+        !gr_ymap_removed_as(p->x[first].map, "name", p->x[i].name)) /* and it changed the name */
         return gr_fail_node(p->ctx, p->file, theirs, "node name '%s'%s is also used at %s%s", p->x[i].name,
                             how(p, first), xp_where(p, mine), how(p, i));
     return gr_fail_node(p->ctx, p->file, mine, "node name '%s'%s is already used at %s%s", p->x[i].name, how(p, i),

@@ -104,9 +104,15 @@ static int check_case(const char *args, int want_status, const char *want_text, 
     if (lines != 1 || r.err[len - 1] != '\n') ok = 0;
     cr_expect(lines == 1 && len > 0 && r.err[len - 1] == '\n', "CASES:%d: graphrun %s wrote %d lines: %s", line, args,
               lines, r.err);
-    if (!strstr(r.err, want_text)) ok = 0;
-    cr_expect(strstr(r.err, want_text) != NULL, "CASES:%d: graphrun %s\n  expected: %s\n  got:      %s", line, args,
-              want_text, r.err);
+    /* a text ending in '$' must also end the line */
+    size_t wl = strlen(want_text);
+    int anchored = wl > 0 && want_text[wl - 1] == '$';
+    char want[1024];
+    snprintf(want, sizeof want, "%.*s", (int)(anchored ? wl - 1 : wl), want_text);
+    const char *at = strstr(r.err, want);
+    int found = at && (!anchored || (len > 0 && (size_t)(at - r.err) + strlen(want) == len - 1));
+    if (!found) ok = 0;
+    cr_expect(found, "CASES:%d: graphrun %s\n  expected: %s\n  got:      %s", line, args, want_text, r.err);
     return ok;
 }
 

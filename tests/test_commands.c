@@ -314,6 +314,7 @@ Test(commands, arguments_quoted_in_usage_errors_stay_on_one_line) {
         {"train", CONFIG, "--threads", "2\n", "graphrun train: --threads: expected an integer in [0, 64], got '2\\n'"},
         {"train", CONFIG, "--bo\nb", NULL, "graphrun train: unknown option '--bo\\nb' (see graphrun train --help)"},
         {"check", CONFIG, "c\nd", NULL, "graphrun check: unexpected argument 'c\\nd' (see graphrun check --help)"},
+        {"check", CONFIG, "--set", "--unset a\nb", "graphrun check: --set --unset a\\nb: expected PATH=VALUE"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         struct tg_proc p;

@@ -180,12 +180,15 @@ int gr_session_lay_out_plans(struct gr_session *s, int64_t part) {
     return gr_plan_layout(&s->ep, &s->g, eb, &s->logits, 1, -1);
 }
 
-/* The override that made a set smaller, where the file did not: its
- * limit, or (`holdout`) the validation set held out of it; NULL if none. */
-static const char *shrunk_by(const struct gr_config *cfg, const struct gr_split_cfg *sc, int holdout) {
+/* The override that made set d (its config sc) smaller than `want`, where
+ * without it the set would have held them: its limit, where that cut the
+ * files' rows, or the validation set held out of it (`held` samples);
+ * NULL if none did. */
+static const char *shrunk_by(const struct gr_config *cfg, const struct gr_split_cfg *sc, const struct gr_dataset *d,
+                             int64_t want, int64_t held) {
     const struct gr_ynode *lim = sc->at ? gr_ymap_get(sc->at, "limit") : NULL, *v = cfg->data.validation_at;
-    if (lim && lim->origin) return lim->origin;
-    return holdout && v && v->origin ? v->origin : NULL;
+    if (lim && lim->origin && d->n < d->rows && d->rows - held >= want) return lim->origin;
+    return held > 0 && v && v->origin && d->n >= want ? v->origin : NULL;
 }
 
 /* A count too large for a set: at its key, or, where the key is the
@@ -205,16 +208,17 @@ static int too_many(struct gr_session *s, const struct gr_ynode *at, const char 
 
 int gr_session_check_sizes(struct gr_session *s) {
     const struct gr_config *cfg = s->cfg;
-    const int held = cfg->data.validation.present == 0; /* a validation set, if any, is held out of data.train */
+    /* a validation set without a dataset of its own is held out of data.train */
+    const int64_t held = s->valid_set.d == &s->train ? s->valid_set.n : 0;
     if (gr_session_uses_train(s) && cfg->batch_size > s->train_set.n)
-        return too_many(s, cfg->batch_size_at, shrunk_by(cfg, &cfg->data.train, held),
+        return too_many(s, cfg->batch_size_at, shrunk_by(cfg, &cfg->data.train, &s->train, cfg->batch_size, held),
                         "train.batch_size: %lld is larger than the %lld training samples", (long long)cfg->batch_size,
                         (long long)s->train_set.n);
     if (gr_session_uses_train(s) && s->logits >= 0 && cfg->eval_samples > s->eval_set->n) {
-        const char *by = s->eval_set == &s->test_set ? shrunk_by(cfg, &cfg->data.test, 0)
-                         : held                      ? shrunk_by(cfg, &cfg->data.train, 1)
-                                                     : shrunk_by(cfg, &cfg->data.validation, 0);
-        if (!by && cfg->eval_on_at && cfg->eval_on_at->origin) by = cfg->eval_on_at->origin;
+        const struct gr_ynode *v = cfg->data.validation_at;
+        const char *by = s->eval_set == &s->test_set ? shrunk_by(cfg, &cfg->data.test, &s->test, cfg->eval_samples, 0)
+                         : held ? (v && v->origin ? v->origin : NULL) /* the count held out is the set */
+                                : shrunk_by(cfg, &cfg->data.validation, &s->valid, cfg->eval_samples, 0);
         return too_many(s, cfg->eval_samples_at, by, "eval.samples: %lld is more than the %lld %s samples",
                         (long long)cfg->eval_samples, (long long)s->eval_set->n, s->eval_set->what);
     }

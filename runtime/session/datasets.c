@@ -27,6 +27,14 @@ static const char *missing_hint(const char *path) {
     return "";
 }
 
+/* Whether msg names `path` as a word of its own (not inside a longer path). */
+static int names_path(const char *msg, const char *path) {
+    size_t n = strlen(path);
+    for (const char *p = strstr(msg, path); p && n; p = strstr(p + 1, path))
+        if ((p == msg || p[-1] == ' ') && (!p[n] || strchr(" :,;)", p[n]))) return 1;
+    return 0;
+}
+
 /* The message in ctx->err, at file f of a dataset's config; where f is the
  * file's and the message names another of the dataset's files, which an
  * override set (their counts disagree), at that override. */
@@ -36,7 +44,7 @@ static int fail_at_file(struct gr_ctx *ctx, const char *config, const struct gr_
     snprintf(msg, sizeof msg, "%s", ctx->err);
     const struct gr_ynode *at = f->at;
     for (int k = 0; k < sc->n_files && at && !at->origin; k++)
-        if (&sc->files[k] != f && sc->files[k].at && sc->files[k].at->origin && strstr(msg, sc->files[k].path))
+        if (&sc->files[k] != f && sc->files[k].at && sc->files[k].at->origin && names_path(msg, sc->files[k].path))
             at = sc->files[k].at;
     return gr_fail_node(ctx, config, at, "%s: %s%s", sc->name, msg, missing_hint(f->path));
 }

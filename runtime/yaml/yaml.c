@@ -100,13 +100,22 @@ static int parser_error(struct builder *b) {
          * the byte's offset, not a mark: its line, and its column counted
          * in characters as marks count them */
         int line = 1, col = 1;
+        const unsigned char *t = (const unsigned char *)b->text;
         for (size_t i = 0; i < p->problem_offset && i < b->len; i++) {
-            unsigned char c = (unsigned char)b->text[i];
-            if (c == '\n') line++, col = 1;
-            else if ((c & 0xc0) != 0x80) col++;
+            /* YAML's line breaks: LF, CR, CR LF (one), and U+2028, U+2029 */
+            int nel = t[i] == 0xe2 && i + 2 < b->len && t[i + 1] == 0x80 && (t[i + 2] == 0xa8 || t[i + 2] == 0xa9);
+            if (t[i] == '\n' || (t[i] == '\r' && (i + 1 >= b->len || t[i + 1] != '\n')) || nel) {
+                line++, col = 1;
+                i += nel ? 2 : 0;
+            } else if ((t[i] & 0xc0) != 0x80 && t[i] != '\r') {
+                col++;
+            }
         }
-        return gr_fail_at(b->ctx, b->doc->file, line, col, "YAML syntax error: %s (0x%02x)", problem,
-                          (unsigned)p->problem_value);
+        /* the byte or character, where the reader gives one (-1: a sequence cut short) */
+        if (p->problem_value >= 0)
+            return gr_fail_at(b->ctx, b->doc->file, line, col, "YAML syntax error: %s (0x%02x)", problem,
+                              (unsigned)p->problem_value);
+        return gr_fail_at(b->ctx, b->doc->file, line, col, "YAML syntax error: %s", problem);
     }
     if (p->context)
         return gr_fail_at(b->ctx, b->doc->file, (int)p->problem_mark.line + 1,

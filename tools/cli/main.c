@@ -141,7 +141,9 @@ static int take_value(const struct command *c, const char *a, const char *v, str
         }
         /* a text that would read as a removal (runtime/config/overrides.h) */
         if (!strncmp(v, GR_OVERRIDE_UNSET, strlen(GR_OVERRIDE_UNSET))) {
-            fprintf(stderr, "graphrun %s: --set %s: expected PATH=VALUE (--unset PATH removes a key)\n", c->name, v);
+            char got[256];
+            fprintf(stderr, "graphrun %s: --set %s: expected PATH=VALUE (--unset PATH removes a key)\n", c->name,
+                    shown(got, sizeof got, v));
             return 2;
         }
         o->sets[o->n_sets++] = v;
