@@ -142,7 +142,7 @@ Test(cli, the_valid_configs_pass_check) {
      * written out); blocks inside blocks */
     const char *ok[] = {"check configs/ok.yaml", "check configs/ok-bom.yaml", "check configs/ok-merge.yaml",
                         "check configs/ok-shorthand.yaml", "expand configs/ok-shorthand.yaml",
-                        "check configs/ok-blocks-nested.yaml"};
+                        "check configs/ok-blocks-nested.yaml", "check configs/validation-held-out.yaml"};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         struct result r;
         run(ok[i], &r);

@@ -466,3 +466,35 @@ Test(resume, a_resume_into_another_runs_folder_is_refused) {
     snprintf(path, sizeof path, "%s/checkpoint.safetensors", fresh);
     cr_expect(exists(path), "no checkpoint in the fresh folder");
 }
+
+/* The folder a resume's path names counts even where the checkpoint is a
+ * link kept elsewhere; a configured checkpoint path makes only that file
+ * (and best.safetensors beside it) resumable anywhere, not the other
+ * checkpoints in its folder. */
+Test(resume, a_resume_goes_by_the_checkpoint_it_names) {
+    char cfg[128], other[128], dir[128], path[256], store[256];
+    snprintf(cfg, sizeof cfg, "%s/small.yaml", tmp);
+    small_config(cfg, 20, 1000, NULL);
+    snprintf(dir, sizeof dir, "%s/run", tmp);
+    struct proc p;
+    run(&p, NULL, (const char *[]){"train", cfg, "--run-dir", dir, "--threads", "1", "--quiet", NULL});
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    proc_free(&p);
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
+    snprintf(store, sizeof store, "%s/kept.safetensors", tmp);
+    cr_assert_eq(rename(path, store), 0);
+    cr_assert_eq(symlink(store, path), 0);
+    run(&p, NULL, (const char *[]){"train", cfg, "--resume", path, "--set", "train.steps=30", "--threads", "1",
+                                   "--quiet", NULL});
+    cr_expect_eq(p.status, 0, "a linked checkpoint in its own folder: %s", p.err);
+    proc_free(&p);
+    /* run b's checkpoint beside the configured one of this config */
+    snprintf(other, sizeof other, "%s/other.safetensors", tmp);
+    snprintf(path, sizeof path, "train.checkpoint.path=%s/mine.safetensors", tmp);
+    cr_assert_eq(rename(store, other), 0); /* a checkpoint under another name, beside the configured one */
+    run(&p, NULL, (const char *[]){"train", cfg, "--run-dir", dir, "--resume", other, "--set", path, "--set",
+                                   "train.steps=40", "--threads", "1", "--quiet", NULL});
+    cr_expect_eq(p.status, 1, "%s", p.err);
+    cr_expect(strstr(p.err, "the run folder holds another run"), "%s", p.err);
+    proc_free(&p);
+}

@@ -1,7 +1,9 @@
 #include "runtime/session/checks.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -180,15 +182,32 @@ int gr_session_lay_out_plans(struct gr_session *s, int64_t part) {
     return gr_plan_layout(&s->ep, &s->g, eb, &s->logits, 1, -1);
 }
 
-/* The override that made set d (its config sc) smaller than `want`, where
- * without it the set would have held them: its limit, where that cut the
- * files' rows, or the validation set held out of it (`held` samples);
- * NULL if none did. */
+/* The samples the file itself held out of n for validation, where an
+ * override replaced or added data.validation: its old count or fraction
+ * (0 where the file had none). */
+static int64_t file_holdout(const struct gr_config *cfg, int64_t n) {
+    const struct gr_ynode *data = cfg->doc.root ? gr_ymap_get(cfg->doc.root, "data") : NULL;
+    const char *old = NULL;
+    for (const struct gr_yremoved *r = data ? data->replaced : NULL; r && !old; r = r->next)
+        if (!strcmp(r->key, "validation")) old = r->value;
+    double v = old ? strtod(old, NULL) : 0;
+    if (v > 0 && v < 1) {
+        int64_t k = llround(v * (double)n);
+        return k > 0 ? k : 1;
+    }
+    return v >= 1 ? (int64_t)v : 0;
+}
+
+/* The override that made set d (its config sc, `held` of its samples held
+ * out for validation, `held_rows` had it no limit) hold fewer than `want`
+ * where the file alone would have held them: its limit, where that cut the
+ * files' rows, or data.validation; NULL if none did. */
 static const char *shrunk_by(const struct gr_config *cfg, const struct gr_split_cfg *sc, const struct gr_dataset *d,
-                             int64_t want, int64_t held) {
+                             int64_t want, int64_t held, int64_t held_rows) {
     const struct gr_ynode *lim = sc->at ? gr_ymap_get(sc->at, "limit") : NULL, *v = cfg->data.validation_at;
-    if (lim && lim->origin && d->n < d->rows && d->rows - held >= want) return lim->origin;
-    return held > 0 && v && v->origin && d->n >= want ? v->origin : NULL;
+    if (lim && lim->origin && d->n < d->rows && d->rows - held_rows >= want) return lim->origin;
+    if (held > 0 && v && v->origin && d->n - file_holdout(cfg, d->n) >= want) return v->origin;
+    return NULL;
 }
 
 /* A count too large for a set: at its key, or, where the key is the
@@ -209,18 +228,29 @@ static int too_many(struct gr_session *s, const struct gr_ynode *at, const char 
 int gr_session_check_sizes(struct gr_session *s) {
     const struct gr_config *cfg = s->cfg;
     /* a validation set without a dataset of its own is held out of data.train */
-    const int64_t held = s->valid_set.d == &s->train ? s->valid_set.n : 0;
+    const int held_out = s->valid_set.d == &s->train;
+    const int64_t held = held_out ? s->valid_set.n : 0, held_rows = held_out ? gr_data_cfg_holdout(&cfg->data, s->train.rows) : 0;
     if (gr_session_uses_train(s) && cfg->batch_size > s->train_set.n)
-        return too_many(s, cfg->batch_size_at, shrunk_by(cfg, &cfg->data.train, &s->train, cfg->batch_size, held),
+        return too_many(s, cfg->batch_size_at,
+                        shrunk_by(cfg, &cfg->data.train, &s->train, cfg->batch_size, held, held_rows),
                         "train.batch_size: %lld is larger than the %lld training samples", (long long)cfg->batch_size,
                         (long long)s->train_set.n);
-    if (gr_session_uses_train(s) && s->logits >= 0 && cfg->eval_samples > s->eval_set->n) {
-        const struct gr_ynode *v = cfg->data.validation_at;
-        const char *by = s->eval_set == &s->test_set ? shrunk_by(cfg, &cfg->data.test, &s->test, cfg->eval_samples, 0)
-                         : held ? (v && v->origin ? v->origin : NULL) /* the count held out is the set */
-                                : shrunk_by(cfg, &cfg->data.validation, &s->valid, cfg->eval_samples, 0);
-        return too_many(s, cfg->eval_samples_at, by, "eval.samples: %lld is more than the %lld %s samples",
-                        (long long)cfg->eval_samples, (long long)s->eval_set->n, s->eval_set->what);
+    if (!gr_session_uses_train(s) || s->logits < 0 || cfg->eval_samples <= s->eval_set->n) return 0;
+    const int64_t want = cfg->eval_samples;
+    const struct gr_ynode *v = cfg->data.validation_at, *lim = gr_ymap_get(cfg->data.train.at, "limit");
+    const char *by = NULL;
+    if (s->eval_set == &s->test_set) {
+        by = shrunk_by(cfg, &cfg->data.test, &s->test, want, 0, 0);
+    } else if (!held_out) {
+        by = shrunk_by(cfg, &cfg->data.validation, &s->valid, want, 0, 0);
+    } else if (lim && lim->origin && s->train.n < s->train.rows && held_rows >= want) {
+        by = lim->origin; /* the set is a fraction of data.train, which the limit cut */
+    } else if (v && v->origin && file_holdout(cfg, s->train.n) >= want) {
+        by = v->origin; /* the count (or fraction) held out is the set */
     }
-    return 0;
+    /* eval.on chose this set where the other would have held them */
+    const struct gr_split *other = s->eval_set == &s->test_set ? &s->valid_set : &s->test_set;
+    if (!by && cfg->eval_on_at && cfg->eval_on_at->origin && other->d && other->n >= want) by = cfg->eval_on_at->origin;
+    return too_many(s, cfg->eval_samples_at, by, "eval.samples: %lld is more than the %lld %s samples", (long long)want,
+                    (long long)s->eval_set->n, s->eval_set->what);
 }

@@ -172,11 +172,11 @@ static int check_unused(struct gr_ctx *ctx, const char *dir) {
                    dir, held);
 }
 
-/* The folder `path` lies in, `path` resolved first (a link to a
- * checkpoint lies where its target does), into dir. */
-static void folder_of(const char *path, char *dir, size_t len) {
+/* The folder `path` lies in, by its text, or with `resolve` where its
+ * target lies (a link to a checkpoint kept elsewhere), into dir. */
+static void folder_of(const char *path, int resolve, char *dir, size_t len) {
     char real[PATH_MAX];
-    snprintf(dir, len, "%s", realpath(path, real) ? real : path);
+    snprintf(dir, len, "%s", resolve && realpath(path, real) ? real : path);
     char *slash = strrchr(dir, '/');
     if (slash == dir) dir[1] = 0;
     else if (slash) *slash = 0;
@@ -190,18 +190,24 @@ static int same_file(const char *a, const char *b) {
 }
 
 /* A resume takes the folder of the run it continues: the one its
- * checkpoint lies in, or, where the config names a checkpoint path, any
- * folder when the checkpoint lies beside that path (it, or the
- * best.safetensors written next to it). Another run's folder it refuses, as
- * a new run does (check_unused): it would trim that run's metrics to the
- * resumed step, mix in the resumed run's rows and replace its checkpoint
- * and config. */
+ * checkpoint's path names or its target lies in; or, where the checkpoint
+ * is the config's train.checkpoint.path or the best.safetensors written
+ * beside it, any folder. Another run's folder it refuses, as a new run
+ * does (check_unused): it would trim that run's metrics to the resumed
+ * step, mix in the resumed run's rows and replace its checkpoint and
+ * config. */
 static int check_resumable(struct gr_ctx *ctx, const struct gr_config *cfg, const char *dir, const char *from) {
-    char held[256], here[4300], there[4300];
+    char held[256], named[4300], target[4300], best[4400];
     int has_ckpt;
-    folder_of(from, here, sizeof here);
-    if (cfg->checkpoint) folder_of(cfg->checkpoint, there, sizeof there);
-    if (same_file(here, dir) || (cfg->checkpoint && same_file(here, there)) ||
+    folder_of(from, 0, named, sizeof named);
+    folder_of(from, 1, target, sizeof target);
+    if (cfg->checkpoint) {
+        folder_of(cfg->checkpoint, 0, best, sizeof best);
+        size_t n = strlen(best);
+        snprintf(best + n, sizeof best - n, "/best.safetensors");
+    }
+    int the_configs = cfg->checkpoint && (same_file(from, cfg->checkpoint) || same_file(from, best));
+    if (same_file(named, dir) || same_file(target, dir) || the_configs ||
         !run_files_in(dir, held, sizeof held, &has_ckpt))
         return 0;
     return gr_fail(ctx, "%s: the run folder holds another run (%s); --resume %s continues the run whose folder holds "

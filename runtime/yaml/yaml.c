@@ -102,11 +102,13 @@ static int parser_error(struct builder *b) {
         int line = 1, col = 1;
         const unsigned char *t = (const unsigned char *)b->text;
         for (size_t i = 0; i < p->problem_offset && i < b->len; i++) {
-            /* YAML's line breaks: LF, CR, CR LF (one), and U+2028, U+2029 */
-            int nel = t[i] == 0xe2 && i + 2 < b->len && t[i + 1] == 0x80 && (t[i + 2] == 0xa8 || t[i + 2] == 0xa9);
-            if (t[i] == '\n' || (t[i] == '\r' && (i + 1 >= b->len || t[i + 1] != '\n')) || nel) {
+            /* YAML's line breaks: LF, CR, CR LF (one), and U+0085, U+2028, U+2029 */
+            int wide = t[i] == 0xe2 && i + 2 < b->len && t[i + 1] == 0x80 && (t[i + 2] == 0xa8 || t[i + 2] == 0xa9) ? 2
+                       : t[i] == 0xc2 && i + 1 < b->len && t[i + 1] == 0x85                                       ? 1
+                                                                                                                 : 0;
+            if (t[i] == '\n' || (t[i] == '\r' && (i + 1 >= b->len || t[i + 1] != '\n')) || wide) {
                 line++, col = 1;
-                i += nel ? 2 : 0;
+                i += (size_t)wide;
             } else if ((t[i] & 0xc0) != 0x80 && t[i] != '\r') {
                 col++;
             }
