@@ -404,24 +404,28 @@ Test(resume, killed_and_resumed_runs_write_the_unbroken_runs_metrics, .timeout =
     free(acc[1]);
 }
 
+/* A 20-step run of small.yaml into the folder tmp/name: the config's path
+ * into cfg, the folder's into dir (128 bytes each). */
+static void small_run(char *cfg, char *dir, const char *name) {
+    snprintf(cfg, 128, "%s/small.yaml", tmp);
+    small_config(cfg, 20, 1000, NULL);
+    snprintf(dir, 128, "%s/%s", tmp, name);
+    struct proc p;
+    run(&p, NULL, (const char *[]){"train", cfg, "--run-dir", dir, "--threads", "1", "--quiet", NULL});
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    proc_free(&p);
+}
+
 /* A resume takes its own run's folder, or one that holds no run: given
  * another run's folder (--run-dir), it would trim that run's metrics to the
  * resumed step, add its own rows after them and replace its checkpoint and
  * config; refused before it writes anything. */
 Test(resume, a_resume_into_another_runs_folder_is_refused) {
     char cfg[128], a[128], b[128], fresh[128], ckpt[256], path[256];
-    snprintf(cfg, sizeof cfg, "%s/small.yaml", tmp);
-    small_config(cfg, 20, 1000, NULL);
-    snprintf(a, sizeof a, "%s/a", tmp);
-    snprintf(b, sizeof b, "%s/b", tmp);
+    small_run(cfg, a, "a");
+    small_run(cfg, b, "b");
     snprintf(fresh, sizeof fresh, "%s/fresh", tmp);
     struct proc p;
-    const char *dirs[] = {a, b};
-    for (int k = 0; k < 2; k++) {
-        run(&p, NULL, (const char *[]){"train", cfg, "--run-dir", dirs[k], "--threads", "1", "--quiet", NULL});
-        cr_assert_eq(p.status, 0, "%s", p.err);
-        proc_free(&p);
-    }
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", a);
     snprintf(path, sizeof path, "%s/metrics.csv", b);
     char *rows = tg_slurp(path, NULL);
@@ -473,13 +477,8 @@ Test(resume, a_resume_into_another_runs_folder_is_refused) {
  * checkpoints in its folder. */
 Test(resume, a_resume_goes_by_the_checkpoint_it_names) {
     char cfg[128], other[128], dir[128], path[256], store[256];
-    snprintf(cfg, sizeof cfg, "%s/small.yaml", tmp);
-    small_config(cfg, 20, 1000, NULL);
-    snprintf(dir, sizeof dir, "%s/run", tmp);
+    small_run(cfg, dir, "run");
     struct proc p;
-    run(&p, NULL, (const char *[]){"train", cfg, "--run-dir", dir, "--threads", "1", "--quiet", NULL});
-    cr_assert_eq(p.status, 0, "%s", p.err);
-    proc_free(&p);
     snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
     snprintf(store, sizeof store, "%s/kept.safetensors", tmp);
     cr_assert_eq(rename(path, store), 0);
